@@ -1,0 +1,225 @@
+// Package keystore keeps API auth apps, their keys (hashed), the audit trail and
+// the set of used tickets, behind one Store interface with two backends: SQLite
+// (the embedded default) and Postgres (many instances).
+//
+// Secrets never reach the database: a key is stored as the hex SHA-256 of its
+// secret, and a ticket as the hash of its id.
+package keystore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+)
+
+// Sentinel errors, usable with errors.Is.
+var (
+	// ErrNotFound means the app or key does not exist (or, for a key lookup,
+	// no key has that hash).
+	ErrNotFound = errors.New("keystore: not found")
+	// ErrConflict means an app with that slug already exists.
+	ErrConflict = errors.New("keystore: already exists")
+	// ErrInactive means the key is already revoked or the app is disabled or
+	// deleted, so the change cannot apply.
+	ErrInactive = errors.New("keystore: inactive")
+	// ErrTicketUsed means the ticket was consumed before.
+	ErrTicketUsed = errors.New("keystore: ticket already used")
+	// ErrInvalid means the input breaks a rule (empty name, bad prefix...).
+	ErrInvalid = errors.New("keystore: invalid input")
+)
+
+// App is an API auth app: the Wacht fields plus the tenant it belongs to and
+// the origins allowed to embed its portal page.
+type App struct {
+	DeploymentID        string     `json:"deployment_id"`
+	Slug                string     `json:"app_slug"`
+	Name                string     `json:"name"`
+	KeyPrefix           string     `json:"key_prefix"`
+	Description         string     `json:"description"`
+	IsActive            bool       `json:"is_active"`
+	Permissions         []string   `json:"permissions"`
+	Resources           []string   `json:"resources"`
+	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
+	Tenant              string     `json:"tenant"`
+	AllowedOrigins      []string   `json:"allowed_origins"`
+	CreatedAt           time.Time  `json:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+	DeletedAt           *time.Time `json:"deleted_at"`
+}
+
+// Usable reports whether keys of the app may be used and managed: it is
+// active and not deleted.
+func (a App) Usable() bool { return a.IsActive && a.DeletedAt == nil }
+
+// AppPatch changes some fields of an app; nil fields stay as they are.
+type AppPatch struct {
+	Name           *string
+	Description    *string
+	IsActive       *bool
+	Permissions    *[]string
+	Resources      *[]string
+	AllowedOrigins *[]string
+}
+
+// AppFilter selects apps; zero fields do not filter.
+type AppFilter struct {
+	// Tenant restricts to one tenant.
+	Tenant string
+	// IncludeInactive includes disabled and deleted apps.
+	IncludeInactive bool
+}
+
+// Key is an API key: the Wacht fields plus who created it and its rotation
+// history. The secret is never part of it.
+type Key struct {
+	ID            string         `json:"id"`
+	DeploymentID  string         `json:"deployment_id"`
+	AppSlug       string         `json:"app_slug"`
+	Tenant        string         `json:"tenant"`
+	Name          string         `json:"name"`
+	KeyPrefix     string         `json:"key_prefix"`
+	KeySuffix     string         `json:"key_suffix"`
+	Permissions   []string       `json:"permissions"`
+	Metadata      map[string]any `json:"metadata"`
+	ExpiresAt     *time.Time     `json:"expires_at"`
+	LastUsedAt    *time.Time     `json:"last_used_at"`
+	IsActive      bool           `json:"is_active"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	RevokedAt     *time.Time     `json:"revoked_at"`
+	RevokedReason string         `json:"revoked_reason,omitempty"`
+	CreatedBy     string         `json:"created_by"`
+	RotatedFrom   string         `json:"rotated_from,omitempty"`
+	GraceUntil    *time.Time     `json:"grace_until,omitempty"`
+	// Hash is the hex SHA-256 of the secret. It is not secret, but it is not
+	// part of the wire format either.
+	Hash string `json:"-"`
+}
+
+// KeyStatus is a key's state at a moment, as the portal lists it.
+type KeyStatus string
+
+// Key states.
+const (
+	KeyActive  KeyStatus = "active"  // usable now (possibly within a rotation grace)
+	KeyRevoked KeyStatus = "revoked" // revoked, or rotated and past its grace
+	KeyExpired KeyStatus = "expired" // past expires_at
+	KeyAll     KeyStatus = "all"     // filter value: every key
+)
+
+// StatusAt returns the key's state at now.
+func (k Key) StatusAt(now time.Time) KeyStatus {
+	switch {
+	case !k.IsActive && (k.GraceUntil == nil || !now.Before(*k.GraceUntil)):
+		return KeyRevoked
+	case k.IsActive && k.GraceUntil != nil && !now.Before(*k.GraceUntil):
+		return KeyRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return KeyExpired
+	default:
+		return KeyActive
+	}
+}
+
+// KeyFilter selects keys; zero fields do not filter (Status "" means KeyAll).
+type KeyFilter struct {
+	AppSlug string
+	Tenant  string
+	Status  KeyStatus
+}
+
+// NewKey is what CreateKey needs; the store generates the id and the secret.
+type NewKey struct {
+	AppSlug     string
+	Name        string
+	Permissions []string
+	Metadata    map[string]any
+	ExpiresAt   *time.Time
+}
+
+// Actor says who makes a change, for the audit event the store writes in the
+// same transaction as the change.
+type Actor struct {
+	// Name is the user (or "backend-api", "cli") making the change.
+	Name string
+	// RequestID and ClientIP correlate the event with a request.
+	RequestID string
+	ClientIP  string
+}
+
+// Change tells subscribers that a key or an app changed, so that caches of
+// verified keys can drop it at once.
+type Change struct {
+	// AppSlug is the app that changed, or the app of the key that changed.
+	AppSlug string
+	// KeyHash is the hash of the key that changed; empty for an app change.
+	KeyHash string
+}
+
+// Apps manages API auth apps.
+type Apps interface {
+	CreateApp(ctx context.Context, app App, by Actor) (App, error)
+	// GetApp returns the app, deleted or not.
+	GetApp(ctx context.Context, slug string) (App, error)
+	ListApps(ctx context.Context, f AppFilter) ([]App, error)
+	UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor) (App, error)
+	// DeleteApp soft-deletes the app: it sets deleted_at and is_active=false.
+	DeleteApp(ctx context.Context, slug string, by Actor) error
+}
+
+// Keys manages API keys. Every change writes its audit event (key.created,
+// key.rotated, key.revoked) in the same transaction.
+type Keys interface {
+	// CreateKey makes a key and returns it with its secret, which is shown
+	// once and never stored.
+	CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error)
+	GetKey(ctx context.Context, appSlug, id string) (Key, error)
+	ListKeys(ctx context.Context, f KeyFilter) ([]Key, error)
+	// RotateKey makes a new key with the old one's name, permissions and
+	// metadata (RotatedFrom = old id) and ends the old one: at once when grace
+	// is 0, else at now+grace (GraceUntil).
+	RotateKey(ctx context.Context, appSlug, id string, grace time.Duration, by Actor) (Key, string, error)
+	// RevokeKey ends the key at once; ErrInactive if it already was.
+	RevokeKey(ctx context.Context, appSlug, id, reason string, by Actor) (Key, error)
+	// LookupKey finds a key and its app by the hex SHA-256 of the secret,
+	// whatever their state: the caller decides what is usable.
+	LookupKey(ctx context.Context, hash string) (Key, App, error)
+	// TouchKeys records last_used_at for many keys at once (key id → time).
+	TouchKeys(ctx context.Context, used map[string]time.Time) error
+}
+
+// Tickets keeps what the local issuer needs.
+type Tickets interface {
+	// ConsumeTicket marks a ticket id used, atomically: of any number of
+	// concurrent calls with one id, exactly one returns nil and the others
+	// ErrTicketUsed. expiresAt lets the store forget the id afterwards.
+	ConsumeTicket(ctx context.Context, id string, expiresAt time.Time) error
+	// Secret returns the server secret of that name, creating it with size
+	// random bytes on first use, so that every instance sharing the store
+	// seals and opens tickets with the same key.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}
+
+// Store is the whole key store.
+type Store interface {
+	Apps
+	Keys
+	Tickets
+	audit.Auditor
+	audit.Reader
+	// Subscribe calls fn after every committed key or app change (in this
+	// process, and from other processes where the backend can tell). The
+	// returned function cancels the subscription.
+	Subscribe(fn func(Change)) (cancel func())
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Options configure a store; the zero value means defaults.
+type Options struct {
+	// Now is the clock; nil means time.Now. Tests inject one to move time.
+	Now func() time.Time
+}
