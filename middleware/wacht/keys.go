@@ -1,0 +1,199 @@
+package wacht
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Key is an API key, with the wire fields of Wacht's backend API. The secret
+// is never part of it. Times are zero when absent.
+type Key struct {
+	ID                       string         `json:"id"`
+	DeploymentID             string         `json:"deployment_id"`
+	AppSlug                  string         `json:"app_slug"`
+	Name                     string         `json:"name"`
+	KeyPrefix                string         `json:"key_prefix"`
+	KeySuffix                string         `json:"key_suffix"`
+	Permissions              []string       `json:"permissions"`
+	OrgRolePermissions       []string       `json:"org_role_permissions,omitempty"`
+	WorkspaceRolePermissions []string       `json:"workspace_role_permissions,omitempty"`
+	Metadata                 map[string]any `json:"metadata,omitempty"`
+	OrganizationID           string         `json:"organization_id,omitempty"`
+	WorkspaceID              string         `json:"workspace_id,omitempty"`
+	OrganizationMembershipID string         `json:"organization_membership_id,omitempty"`
+	WorkspaceMembershipID    string         `json:"workspace_membership_id,omitempty"`
+	ExpiresAt                time.Time      `json:"expires_at,omitzero"`
+	LastUsedAt               time.Time      `json:"last_used_at,omitzero"`
+	IsActive                 bool           `json:"is_active"`
+	CreatedAt                time.Time      `json:"created_at,omitzero"`
+	UpdatedAt                time.Time      `json:"updated_at,omitzero"`
+	RevokedAt                time.Time      `json:"revoked_at,omitzero"`
+	RevokedReason            string         `json:"revoked_reason,omitempty"`
+}
+
+// UnmarshalJSON decodes a key, reading its times leniently.
+func (k *Key) UnmarshalJSON(b []byte) error {
+	type plain Key
+	aux := struct {
+		*plain
+		ExpiresAt  wireTime `json:"expires_at"`
+		LastUsedAt wireTime `json:"last_used_at"`
+		CreatedAt  wireTime `json:"created_at"`
+		UpdatedAt  wireTime `json:"updated_at"`
+		RevokedAt  wireTime `json:"revoked_at"`
+	}{plain: (*plain)(k)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	k.ExpiresAt, k.LastUsedAt = time.Time(aux.ExpiresAt), time.Time(aux.LastUsedAt)
+	k.CreatedAt, k.UpdatedAt, k.RevokedAt = time.Time(aux.CreatedAt), time.Time(aux.UpdatedAt), time.Time(aux.RevokedAt)
+	return nil
+}
+
+func (k *Key) validate() string {
+	if k.ID == "" {
+		return "no id in the key"
+	}
+	return ""
+}
+
+// CreateKeyRequest creates an API key. Name is required.
+type CreateKeyRequest struct {
+	Name        string         `json:"name"`
+	Permissions []string       `json:"permissions,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+	// ExpiresAt is when the key stops working; zero for never. Sent as
+	// RFC 3339.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// keyWithSecret reads a "key with secret" in both shapes found in the wild:
+// the key's fields with "secret" beside them (what Wacht sends), and
+// {"key": Key, "secret": string} (what the npm SDK's types describe). When
+// both are present, the nested key wins.
+type keyWithSecret struct {
+	Key    Key
+	Secret string
+}
+
+func (k *keyWithSecret) UnmarshalJSON(b []byte) error {
+	var nested struct {
+		Key    json.RawMessage `json:"key"`
+		Secret string          `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &nested); err != nil {
+		return err
+	}
+	k.Secret = nested.Secret
+	if raw := bytes.TrimSpace(nested.Key); len(raw) > 0 && raw[0] == '{' {
+		return json.Unmarshal(raw, &k.Key)
+	}
+	return json.Unmarshal(b, &k.Key)
+}
+
+func (k *keyWithSecret) validate() string {
+	if k.Secret == "" {
+		return "no secret in the response"
+	}
+	return k.Key.validate()
+}
+
+// keyList reads {"keys": [...]} and a bare array.
+type keyList struct {
+	Keys    []Key
+	present bool
+}
+
+func (l *keyList) UnmarshalJSON(b []byte) error {
+	return decodeList(b, "keys", &l.Keys, &l.present)
+}
+
+func (l *keyList) validate() string {
+	if !l.present {
+		return `no "keys" list in the response`
+	}
+	for i := range l.Keys {
+		if p := l.Keys[i].validate(); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+func keyPath(slug, id string) (string, error) {
+	p, err := appPath(slug)
+	if err != nil {
+		return "", err
+	}
+	s, err := pathSegment("key id", id)
+	if err != nil {
+		return "", err
+	}
+	return p + "/keys/" + s, nil
+}
+
+// ListKeys lists an app's keys (GET /api-auth/apps/{slug}/keys);
+// includeInactive adds revoked and rotated ones.
+func (c *Client) ListKeys(ctx context.Context, slug string, includeInactive bool) ([]Key, error) {
+	p, err := appPath(slug)
+	if err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if includeInactive {
+		q = url.Values{"include_inactive": {"true"}}
+	}
+	var l keyList
+	err = c.do(ctx, call{method: http.MethodGet, path: p + "/keys", query: q, out: &l})
+	return l.Keys, err
+}
+
+// CreateKey creates a key (POST /api-auth/apps/{slug}/keys) and returns it
+// with its secret. The secret is shown once: hand it to the user, never log
+// or store it.
+func (c *Client) CreateKey(ctx context.Context, slug string, req CreateKeyRequest) (Key, string, error) {
+	p, err := appPath(slug)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if req.Name == "" {
+		return Key{}, "", &inputError{msg: "CreateKey: Name is required"}
+	}
+	var out keyWithSecret
+	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/keys", in: req, out: &out}); err != nil {
+		return Key{}, "", err
+	}
+	return out.Key, out.Secret, nil
+}
+
+// RotateKey replaces a key (POST /api-auth/apps/{slug}/keys/{id}/rotate) and
+// returns the new key, with a new id, and its secret. Wacht deactivates the
+// old key at once.
+func (c *Client) RotateKey(ctx context.Context, slug, id string) (Key, string, error) {
+	p, err := keyPath(slug, id)
+	if err != nil {
+		return Key{}, "", err
+	}
+	var out keyWithSecret
+	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/rotate", out: &out}); err != nil {
+		return Key{}, "", err
+	}
+	return out.Key, out.Secret, nil
+}
+
+// RevokeKey ends a key at once (POST /api-auth/apps/{slug}/keys/{id}/revoke).
+// A key that is already inactive gives ErrNotFound.
+func (c *Client) RevokeKey(ctx context.Context, slug, id, reason string) error {
+	p, err := keyPath(slug, id)
+	if err != nil {
+		return err
+	}
+	body := struct {
+		Reason string `json:"reason,omitempty"`
+	}{reason}
+	return c.do(ctx, call{method: http.MethodPost, path: p + "/revoke", in: body})
+}
