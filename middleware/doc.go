@@ -1,0 +1,21 @@
+// Package middleware is keyportal's Gin face: the guarded ticket route that
+// lets a signed-in user open the API-key portal for a resource of their tenant,
+// an Authorize guard for any other route, and security headers for the app's
+// own pages.
+//
+// The ticket route runs its checks in a fixed order, each failure answered
+// with its own status and audited with its own reason:
+//
+//	content type (415) and size (413), one strict JSON object (400)
+//	→ same-origin check: Origin and Sec-Fetch-Site (403, cross_site)
+//	→ Identify (401)
+//	→ input shape: the id's presence, charset and length (400)
+//	→ tenant status and the policy decision (403, the decider's reason)
+//	→ per-user rate limit (429 + Retry-After)
+//	→ Issuer.Issue with a deadline (503 unavailable, 502 failed, 403 rejected)
+//
+// On success it answers 200 {"ticket","expires_at","url"} with
+// Cache-Control: no-store. Every attempt leaves exactly one audit event in the
+// log (and in the optional audit.Auditor); the ticket itself is never logged,
+// only its fingerprint.
+package middleware
