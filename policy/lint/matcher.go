@@ -1,0 +1,279 @@
+package lint
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// builtins are the functions Casbin registers for every matcher, plus eval.
+var builtins = []string{
+	"keyMatch", "keyMatch2", "keyMatch3", "keyMatch4", "keyMatch5",
+	"keyGet", "keyGet2", "keyGet3", "regexMatch", "ipMatch", "globMatch", "eval",
+}
+
+// keywords are the bare words the expression language accepts.
+var keywords = map[string]bool{"true": true, "false": true, "in": true, "nil": true}
+
+// effects are the policy effects Casbin's default effector supports, written
+// with p.eft as authors do.
+var effects = []string{
+	"some(where (p.eft == allow))",
+	"!some(where (p.eft == deny))",
+	"some(where (p.eft == allow)) && !some(where (p.eft == deny))",
+	"priority(p.eft) || deny",
+	"subjectPriority(p.eft) || deny",
+}
+
+// call is one call of a role function in a matcher: g(r.sub, p.sub, r.dom).
+type call struct {
+	fn   string
+	args []string
+	line int
+}
+
+// roleKind is what a role definition is used for, told by how the matcher
+// calls it (or, for the tenant status rows, by the default model's name).
+type roleKind int
+
+const (
+	kindUnused     roleKind = iota
+	kindMembership          // g(r.sub, p.sub, r.dom): a subject holds a role
+	kindOwnership           // g2(r.obj, r.dom): a resource belongs to a tenant
+	kindStatus              // g3 rows: a tenant's status, read by the engine
+	kindOther
+)
+
+// checkMatchers checks the effect and every matcher, and records how each
+// role definition is called.
+func (l *linter) checkMatchers(m *model) {
+	if e, ok := m.defs["e"]; ok {
+		norm := strings.Join(strings.Fields(strings.ReplaceAll(e.value, "p_eft", "p.eft")), " ")
+		known := false
+		for _, want := range effects {
+			if norm == want {
+				known = true
+			}
+		}
+		if !known {
+			l.modelErr(e.line, CodeBadDefinition, "use one of "+quoteAll(effects),
+				"policy effect %q is not one Casbin supports", e.value)
+		}
+	}
+	functions := map[string]bool{}
+	for _, f := range builtins {
+		functions[f] = true
+	}
+	for _, k := range m.keys("g") {
+		functions[k] = true
+	}
+	for _, key := range m.keys("m") {
+		d := m.defs[key]
+		calls := l.checkExpression(m, d, functions)
+		for _, c := range calls {
+			g, ok := m.defs[c.fn]
+			if !ok {
+				continue // a builtin
+			}
+			// A domain role function may also be called without the domain
+			// argument only when it has none; Casbin passes exactly the fields.
+			if len(c.args) != len(g.fields) {
+				l.modelErr(c.line, CodeFieldCount,
+					fmt.Sprintf("%s is `%s = %s` (line %d): call it with %d arguments, or change the definition", g.key, g.key, g.value, g.line, len(g.fields)),
+					"%s is called with %d argument(s) but defined with %d", c.fn, len(c.args), len(g.fields))
+			}
+		}
+		m.calls = append(m.calls, calls...)
+	}
+}
+
+// checkExpression reports the undefined tokens of one matcher and returns its
+// role-function calls.
+func (l *linter) checkExpression(m *model, d *definition, functions map[string]bool) []call {
+	s := d.value
+	var calls []call
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			j := i + 1
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				l.modelErr(d.line, CodeSyntax, "close the string", "%s has an unterminated string", d.key)
+				return calls
+			}
+			i = j + 1
+		case isDigit(c):
+			for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+				i++
+			}
+		case isIdentStart(c):
+			j := i
+			for j < len(s) && (isIdentPart(s[j]) || s[j] == '.') {
+				j++
+			}
+			tok := strings.TrimRight(s[i:j], ".")
+			k := j
+			for k < len(s) && s[k] == ' ' {
+				k++
+			}
+			isCall := k < len(s) && s[k] == '('
+			if isCall {
+				if !functions[tok] {
+					names := sortedKeys(functions)
+					l.modelErr(d.line, CodeUndefinedToken,
+						didYouMean(tok, names)+"known functions: "+strings.Join(names, ", ")+
+							"; a custom function must be registered with the enforcer before the model is used",
+						"%s calls unknown function %s()", d.key, tok)
+				} else if _, role := m.defs[tok]; role {
+					calls = append(calls, call{fn: tok, args: splitArgs(s, k), line: d.line})
+				}
+			} else {
+				l.checkToken(m, d, tok)
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return calls
+}
+
+// checkToken checks a bare token such as r.sub, p.dom or true.
+func (l *linter) checkToken(m *model, d *definition, tok string) {
+	head, field, dotted := strings.Cut(tok, ".")
+	if !dotted {
+		if keywords[tok] {
+			return
+		}
+		if _, ok := m.defs[tok]; ok && (strings.HasPrefix(tok, "r") || strings.HasPrefix(tok, "p")) {
+			l.modelErr(d.line, CodeUndefinedToken, fmt.Sprintf("name a field, e.g. `%s.%s`", tok, first(m.defs[tok].fields)),
+				"%s uses %s without a field", d.key, tok)
+			return
+		}
+		l.modelErr(d.line, CodeUndefinedToken, "use r.<field> or p.<field>, a quoted string, or a function call",
+			"%s names undefined token %q", d.key, tok)
+		return
+	}
+	def, ok := m.defs[head]
+	if !ok || !(def.section == "request_definition" || def.section == "policy_definition") {
+		var heads []string
+		heads = append(heads, m.keys("r")...)
+		heads = append(heads, m.keys("p")...)
+		l.modelErr(d.line, CodeUndefinedToken, didYouMean(head, heads)+"the request and policy definitions are "+strings.Join(heads, ", "),
+			"%s names %q, but %s is not defined", d.key, tok, head)
+		return
+	}
+	// r.sub.Name reaches into an ABAC struct: only the first field is ours.
+	field, _, _ = strings.Cut(field, ".")
+	if field == "eft" && def.section == "policy_definition" {
+		return
+	}
+	for _, f := range def.fields {
+		if f == field {
+			return
+		}
+	}
+	l.modelErr(d.line, CodeUndefinedToken,
+		didYouMean(field, def.fields)+fmt.Sprintf("%s has fields %s (line %d)", head, strings.Join(def.fields, ", "), def.line),
+		"%s names %s.%s, but %s has no field %q", d.key, head, field, head, field)
+}
+
+// splitArgs returns the top-level arguments of the call whose "(" is at open.
+func splitArgs(s string, open int) []string {
+	depth := 0
+	var args []string
+	start := open + 1
+	var quote byte
+	for i := open; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '"', '\'', '`':
+			quote = c
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				if a := strings.TrimSpace(s[start:i]); a != "" || len(args) > 0 {
+					args = append(args, a)
+				}
+				return args
+			}
+		case ',':
+			if depth == 1 {
+				args = append(args, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return args
+}
+
+// kinds tells what each role definition is for.
+func (m *model) kinds() map[string]roleKind {
+	out := map[string]roleKind{}
+	for _, k := range m.keys("g") {
+		out[k] = kindUnused
+	}
+	for _, c := range m.calls {
+		if len(c.args) == 0 {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(c.args[0], "r.") && isSubjectField(m, c.args[0]):
+			out[c.fn] = kindMembership
+		case strings.HasPrefix(c.args[0], "r."):
+			out[c.fn] = kindOwnership
+		default:
+			out[c.fn] = kindOther
+		}
+	}
+	// The default model keeps tenant status in g3 rows, read by the engine
+	// rather than the matcher.
+	if d, ok := m.defs["g3"]; ok && out["g3"] == kindUnused && len(d.fields) == 2 {
+		out["g3"] = kindStatus
+	}
+	return out
+}
+
+// isSubjectField reports whether arg (r.x) is the request's first field, the
+// subject by Casbin's convention.
+func isSubjectField(m *model, arg string) bool {
+	head, field, _ := strings.Cut(arg, ".")
+	d, ok := m.defs[head]
+	return ok && len(d.fields) > 0 && d.fields[0] == field
+}
+
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) }
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return "field"
+	}
+	return s[0]
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

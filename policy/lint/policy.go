@@ -1,0 +1,331 @@
+package lint
+
+import (
+	"encoding/csv"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// row is one policy line: its type (p, g, g2...) and fields.
+type row struct {
+	ptype  string
+	fields []string
+	line   int
+}
+
+func (r row) String() string { return r.ptype + ", " + strings.Join(r.fields, ", ") }
+
+// statuses are the tenant states the engine knows.
+var statuses = []string{"active", "suspended", "deleted"}
+
+// parsePolicy reads the policy CSV the way Casbin's file adapter does, and
+// checks each row against the model. It returns the rows fit for the
+// semantic checks.
+func (l *linter) parsePolicy(m *model, text string) []row {
+	var rows []row
+	seen := map[string]int{}
+	var types []string
+	types = append(types, m.keys("p")...)
+	types = append(types, m.keys("g")...)
+	for i, raw := range strings.Split(text, "\n") {
+		lineNo := i + 1
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		r := csv.NewReader(strings.NewReader(line))
+		r.Comment = '#'
+		r.TrimLeadingSpace = true
+		fields, err := r.Read()
+		if err != nil {
+			l.policyErr(lineNo, CodeSyntax, "rows are comma-separated values; quote a field that holds a comma or a quote",
+				"cannot parse row: %v", unwrapCSV(err))
+			continue
+		}
+		for j := range fields {
+			fields[j] = strings.TrimSpace(fields[j])
+		}
+		ptype := fields[0]
+		def, ok := m.defs[ptype]
+		if !ok || !(def.section == "policy_definition" || def.section == "role_definition") {
+			if len(types) == 0 {
+				continue // the model is too broken to say; already reported
+			}
+			l.policyErr(lineNo, CodeUnknownPtype,
+				didYouMean(ptype, types)+"the model defines row types "+strings.Join(types, ", "),
+				"unknown row type %q", ptype)
+			continue
+		}
+		rw := row{ptype: ptype, fields: fields[1:], line: lineNo}
+		if len(rw.fields) != len(def.fields) {
+			l.policyErr(lineNo, CodeFieldCount,
+				fmt.Sprintf("%s rows have %d fields after the type: `%s, %s` (model line %d)", ptype, len(def.fields), ptype, def.value, def.line),
+				"%s row has %d field(s), the model's %s has %d", ptype, len(rw.fields), ptype, len(def.fields))
+			continue
+		}
+		empty := false
+		for j, f := range rw.fields {
+			if f == "" {
+				l.policyWarn(lineNo, CodeEmptyField, "fill it in, or use `*` if any value is meant",
+					"%s row has an empty field %d (%s)", ptype, j+1, def.fields[j])
+				empty = true
+			}
+		}
+		key := rw.String()
+		if prev, dup := seen[key]; dup {
+			l.policyWarn(lineNo, CodeDuplicateRow, "delete this line; Casbin keeps one copy",
+				"row repeats line %d", prev)
+			continue
+		}
+		seen[key] = lineNo
+		if !empty {
+			rows = append(rows, rw)
+		}
+	}
+	return rows
+}
+
+func unwrapCSV(err error) string {
+	if pe, ok := err.(*csv.ParseError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// checkPolicy runs the checks that look at rows together.
+func (l *linter) checkPolicy(m *model, rows []row) {
+	kinds := m.kinds()
+	byType := map[string][]row{}
+	for _, r := range rows {
+		byType[r.ptype] = append(byType[r.ptype], r)
+	}
+	var membership, ownership, status []row
+	for _, k := range m.keys("g") {
+		switch kinds[k] {
+		case kindMembership:
+			membership = append(membership, byType[k]...)
+		case kindOwnership:
+			ownership = append(ownership, byType[k]...)
+		case kindStatus:
+			status = append(status, byType[k]...)
+		}
+	}
+	var perms []row
+	for _, k := range m.keys("p") {
+		perms = append(perms, byType[k]...)
+	}
+	hasMembership := false
+	for _, k := range kinds {
+		hasMembership = hasMembership || k == kindMembership
+	}
+	if hasMembership {
+		l.checkRoles(perms, membership)
+	}
+	l.checkOwnership(ownership)
+	l.checkStatus(status)
+	l.checkPerTenant(m, perms)
+}
+
+// checkRoles finds roles with permissions that nobody holds, and roles held
+// that carry no permission.
+func (l *linter) checkRoles(perms, membership []row) {
+	subjects := map[string]int{} // p subject → first line
+	var subjectOrder []string
+	for _, r := range perms {
+		if _, ok := subjects[r.fields[0]]; !ok {
+			subjects[r.fields[0]] = r.line
+			subjectOrder = append(subjectOrder, r.fields[0])
+		}
+	}
+	granted := map[string]int{} // role → first g line granting it
+	var grantedOrder []string
+	inherits := map[string][]string{} // member → roles it holds
+	for _, r := range membership {
+		member, role := r.fields[0], r.fields[1]
+		if _, ok := granted[role]; !ok {
+			granted[role] = r.line
+			grantedOrder = append(grantedOrder, role)
+		}
+		inherits[member] = append(inherits[member], role)
+	}
+	// A role has permissions if it has p rows, or holds a role that has.
+	memo := map[string]bool{}
+	var hasPerm func(role string, depth int) bool
+	hasPerm = func(role string, depth int) bool {
+		if v, ok := memo[role]; ok {
+			return v
+		}
+		if _, ok := subjects[role]; ok {
+			return true
+		}
+		if depth > 32 {
+			return false // a cycle; Casbin limits the hierarchy depth too
+		}
+		memo[role] = false
+		for _, parent := range inherits[role] {
+			if hasPerm(parent, depth+1) {
+				memo[role] = true
+				return true
+			}
+		}
+		return false
+	}
+	var noPerm []string
+	for _, role := range grantedOrder {
+		if !hasPerm(role, 0) {
+			noPerm = append(noPerm, role)
+		}
+	}
+	var notGranted []string
+	for _, s := range subjectOrder {
+		if _, ok := granted[s]; !ok {
+			notGranted = append(notGranted, s)
+		}
+	}
+	for _, s := range notGranted {
+		hint := fmt.Sprintf("grant it with a row like `g, <user>, %s, <tenant>`, or remove its permission rows", s)
+		if c := closest(s, noPerm); c != "" {
+			hint = fmt.Sprintf("did you mean %q? It is granted (line %d) but has no permission row", c, granted[c])
+		}
+		l.policyWarn(subjects[s], CodeRoleNotGranted, hint,
+			"role %q has permission rows but no g row grants it to anyone", s)
+	}
+	for _, role := range noPerm {
+		hint := fmt.Sprintf("give it a permission row like `p, %s, *, deployment:*, <action>`, or remove its grants", role)
+		if c := closest(role, notGranted); c != "" {
+			hint = fmt.Sprintf("did you mean %q? Its permission rows (line %d) name a role nobody holds", c, subjects[c])
+		}
+		l.policyWarn(granted[role], CodeRoleNoPermissions, hint,
+			"role %q is granted but has no permission row, so it allows nothing", role)
+	}
+}
+
+// checkOwnership finds resources owned by two tenants.
+func (l *linter) checkOwnership(rows []row) {
+	owner := map[string]row{}
+	for _, r := range rows {
+		obj, tenant := r.fields[0], r.fields[1]
+		prev, ok := owner[obj]
+		if !ok {
+			owner[obj] = r
+			continue
+		}
+		if prev.fields[1] != tenant {
+			l.policyErr(r.line, CodeOwnerConflict,
+				fmt.Sprintf("a resource belongs to one tenant: keep one of lines %d and %d; users of both tenants can reach it now", prev.line, r.line),
+				"%s is owned by two tenants: %s (line %d) and %s", obj, prev.fields[1], prev.line, tenant)
+		}
+	}
+}
+
+// checkStatus checks the tenant status rows.
+func (l *linter) checkStatus(rows []row) {
+	seen := map[string]row{}
+	for _, r := range rows {
+		tenant, st := r.fields[0], r.fields[1]
+		known := false
+		for _, s := range statuses {
+			known = known || s == st
+		}
+		if !known {
+			l.policyErr(r.line, CodeTenantStatus, didYouMean(st, statuses)+"a tenant is one of "+strings.Join(statuses, ", "),
+				"tenant %s has unknown status %q", tenant, st)
+			continue
+		}
+		if prev, ok := seen[tenant]; ok && prev.fields[1] != st {
+			l.policyErr(r.line, CodeTenantStatus, fmt.Sprintf("keep one of lines %d and %d", prev.line, r.line),
+				"tenant %s has two statuses: %s (line %d) and %s", tenant, prev.fields[1], prev.line, st)
+			continue
+		}
+		seen[tenant] = r
+	}
+}
+
+// checkPerTenant finds permission rows that differ only by a concrete tenant
+// (and the concrete resource): Casbin scans permission rows one by one for
+// every decision, so such rows make decisions linear in the number of
+// tenants, while one template row plus g/g2 rows (map lookups) stays flat.
+func (l *linter) checkPerTenant(m *model, perms []row) {
+	type group struct {
+		rows    []row
+		tenants map[string]bool
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, r := range perms {
+		def := m.defs[r.ptype]
+		dom, obj := fieldIndex(def, "dom", "domain", "tenant"), fieldIndex(def, "obj", "object", "resource")
+		if dom < 0 || strings.Contains(r.fields[dom], "*") {
+			continue
+		}
+		parts := append([]string{r.ptype}, r.fields...)
+		parts[dom+1] = ""
+		if obj >= 0 {
+			parts[obj+1] = objectType(r.fields[obj])
+		}
+		key := strings.Join(parts, "\x00")
+		g, ok := groups[key]
+		if !ok {
+			g = &group{tenants: map[string]bool{}}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.rows = append(g.rows, r)
+		g.tenants[r.fields[dom]] = true
+	}
+	for _, key := range order {
+		g := groups[key]
+		if len(g.tenants) < 2 {
+			continue
+		}
+		def := m.defs[g.rows[0].ptype]
+		dom, obj := fieldIndex(def, "dom", "domain", "tenant"), fieldIndex(def, "obj", "object", "resource")
+		template := make([]string, len(def.fields))
+		lines := make([]string, len(g.rows))
+		for i, r := range g.rows {
+			lines[i] = strconv.Itoa(r.line)
+		}
+		for j := range template {
+			same := true
+			for _, r := range g.rows {
+				same = same && r.fields[j] == g.rows[0].fields[j]
+			}
+			switch {
+			case j == dom:
+				template[j] = "*"
+			case same:
+				template[j] = g.rows[0].fields[j]
+			case j == obj && objectType(g.rows[0].fields[j]) != "":
+				template[j] = objectType(g.rows[0].fields[j]) + ":*"
+			default:
+				template[j] = "*"
+			}
+		}
+		tmpl := g.rows[0].ptype + ", " + strings.Join(template, ", ")
+		l.policyWarn(g.rows[0].line, CodePerTenantRows,
+			fmt.Sprintf("use one template row `%s`, and keep tenancy in g rows (`g, <user>, %s, <tenant>`) and ownership in g2 rows (`g2, <resource>, <tenant>`)", tmpl, g.rows[0].fields[0]),
+			"%d permission rows for %s differ only by tenant (%d tenants; lines %s): every decision scans them all, so decisions slow down as tenants grow",
+			len(g.rows), g.rows[0].fields[0], len(g.tenants), strings.Join(lines, ", "))
+	}
+}
+
+func fieldIndex(d *definition, names ...string) int {
+	for i, f := range d.fields {
+		for _, n := range names {
+			if f == n {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// objectType returns "deployment" for "deployment:42", "" for an untyped id.
+func objectType(obj string) string {
+	t, _, ok := strings.Cut(obj, ":")
+	if !ok {
+		return ""
+	}
+	return t
+}
