@@ -26,20 +26,20 @@ const (
 
 // Problem codes, stable for scripts and for `# lint:ignore` style tooling.
 const (
-	CodeSyntax            = "syntax"             // a line that cannot be parsed
-	CodeUnknownSection    = "unknown-section"    // [section] that Casbin does not know
-	CodeMissingSection    = "missing-section"    // a required section is absent
-	CodeBadDefinition     = "bad-definition"     // a key in the wrong section, a duplicate key, a bad field list
-	CodeFieldCount        = "field-count"        // a row or a call with the wrong number of fields
-	CodeUnknownPtype      = "unknown-ptype"      // a policy row whose type the model does not define
-	CodeUndefinedToken    = "undefined-token"    // a matcher naming an unknown field, variable or function
-	CodeRoleNotGranted    = "role-not-granted"   // a role with permission rows that no g row grants
+	CodeSyntax            = "syntax"              // a line that cannot be parsed
+	CodeUnknownSection    = "unknown-section"     // [section] that Casbin does not know
+	CodeMissingSection    = "missing-section"     // a required section is absent
+	CodeBadDefinition     = "bad-definition"      // a key in the wrong section, a duplicate key, a bad field list
+	CodeFieldCount        = "field-count"         // a row or a call with the wrong number of fields
+	CodeUnknownPtype      = "unknown-ptype"       // a policy row whose type the model does not define
+	CodeUndefinedToken    = "undefined-token"     // a matcher naming an unknown field, variable or function
+	CodeRoleNotGranted    = "role-not-granted"    // a role with permission rows that no g row grants
 	CodeRoleNoPermissions = "role-no-permissions" // a role granted by g rows that has no permission row
-	CodeOwnerConflict     = "owner-conflict"     // a resource owned by two tenants
-	CodePerTenantRows     = "per-tenant-rows"    // per-tenant permission rows where one template row would do
-	CodeTenantStatus      = "tenant-status"      // an unknown or contradictory tenant status
-	CodeDuplicateRow      = "duplicate-row"      // the same row twice
-	CodeEmptyField        = "empty-field"        // a row with an empty field
+	CodeOwnerConflict     = "owner-conflict"      // a resource owned by two tenants
+	CodePerTenantRows     = "per-tenant-rows"     // per-tenant permission rows where one template row would do
+	CodeTenantStatus      = "tenant-status"       // an unknown or contradictory tenant status
+	CodeDuplicateRow      = "duplicate-row"       // the same row twice
+	CodeEmptyField        = "empty-field"         // a row with an empty field
 )
 
 // Problem is one finding, located at Path:Line (Line 0 means the whole file).
