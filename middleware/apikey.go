@@ -1,0 +1,315 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// DefaultRealm is the realm RequireAPIKey names in WWW-Authenticate.
+const DefaultRealm = "api"
+
+// APIKeyHeader is the header that may carry a key instead of
+// "Authorization: Bearer <secret>".
+const APIKeyHeader = "X-API-Key"
+
+// APIKeyIdentity is who a verified API key speaks for: key id and name, app,
+// tenant, deployment, permissions and metadata. Treat its slices and maps as
+// read-only; they are shared between requests.
+type APIKeyIdentity = apikey.Identity
+
+// APIKeyConfig configures RequireAPIKey. The zero value of every optional
+// field means its default.
+type APIKeyConfig struct {
+	// Keys looks keys up by the hash of their secret and records their use
+	// (a keystore.Store). Required.
+	Keys keystore.Keys
+	// Changes reports committed key and app changes, so that verified keys
+	// cached in memory are dropped before the revoking call returns. Nil
+	// means Keys if it has a Subscribe method (a keystore.Store does);
+	// without one nothing is cached and every request reads the store.
+	Changes interface {
+		Subscribe(fn func(keystore.Change)) (cancel func())
+	}
+	// Tenants tells whether the tenant owning a key's app is active; keys
+	// of a suspended, deleted or unknown tenant get 401. A *policy.Engine
+	// is one. Nil skips the check.
+	Tenants policy.TenantStatuser
+	// Permissions must all be held by the key for Handler to let a request
+	// through (403 otherwise). Require takes other lists for other routes.
+	Permissions []string
+	// Now is the clock; nil means time.Now. Tests inject one to move time.
+	Now func() time.Time
+	// Logger receives refusals (at debug level, with the reason and never
+	// the secret) and store failures. The zero value logs nothing.
+	Logger zerolog.Logger
+	// TouchInterval is how often last_used_at is written, in one batch for
+	// all keys used meanwhile. Default apikey.DefaultTouchInterval (1 s).
+	TouchInterval time.Duration
+	// CacheSize bounds how many verified keys are kept in memory.
+	// Default apikey.DefaultCacheSize.
+	CacheSize int
+	// Realm is named in the WWW-Authenticate challenge. Default
+	// DefaultRealm.
+	Realm string
+}
+
+// APIKeyAuth guards routes of the app's public API with API keys. Build it
+// with RequireAPIKey, put Handler (or Require) in front of routes, and Close
+// it at shutdown to write the last batch of last_used_at.
+type APIKeyAuth struct {
+	v           *apikey.Verifier
+	log         zerolog.Logger
+	required    []string
+	challenge   []string // WWW-Authenticate without error: no key presented
+	invalid     []string // WWW-Authenticate with error="invalid_token"
+	realmQuoted string
+}
+
+// apiKeyContextKey is the key of the identity in a gin.Context.
+type apiKeyContextKey struct{}
+
+// Response pieces, built once: a refusal allocates nothing.
+var (
+	apiKeyJSONType     = []string{"application/json; charset=utf-8"}
+	apiKeyNoStore      = []string{"no-store"}
+	apiKeyRetryAfter   = []string{"1"}
+	apiKeyUnavailable  = apiKeyErrorBody("API key verification is unavailable, try again", "unavailable")
+	apiKeyRejectBodies = func() map[apikey.Reason][]byte {
+		m := map[apikey.Reason][]byte{}
+		for _, r := range []*apikey.Rejection{
+			apikey.ErrMissing, apikey.ErrMalformed, apikey.ErrUnknown, apikey.ErrRevoked,
+			apikey.ErrExpired, apikey.ErrAppInactive, apikey.ErrTenantInactive, apikey.ErrPermissionDenied,
+		} {
+			m[r.Reason] = apiKeyErrorBody(r.Error(), string(r.Reason))
+		}
+		return m
+	}()
+)
+
+func apiKeyErrorBody(msg, reason string) []byte {
+	b, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}{msg, reason})
+	return b
+}
+
+// RequireAPIKey checks cfg and returns the guard. Misconfiguration fails here
+// with a "middleware: ..." error.
+//
+// A request passes when it carries a valid key, as "Authorization: Bearer
+// <secret>" or "X-API-Key: <secret>", holding every required permission;
+// the handler then finds the key's identity with APIKeyFrom. Otherwise it is
+// answered with a JSON error {"error", "reason"} and:
+//
+//   - 401 and a WWW-Authenticate challenge (error="invalid_token" unless no
+//     key was presented) for a missing, malformed, unknown, revoked,
+//     rotated-past-grace or expired key, a key of a disabled or deleted app,
+//     or of a suspended, deleted or unknown tenant;
+//   - 403 (error="insufficient_scope") for a valid key without a required
+//     permission;
+//   - 503 when the key store cannot answer (fail closed).
+//
+// Revocation, rotation past grace and app or tenant changes take effect on
+// the very next request: see package apikey for how the cache stays exact.
+func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
+	if cfg.Keys == nil {
+		return nil, errors.New("middleware: APIKeyConfig.Keys is required")
+	}
+	realm := cfg.Realm
+	if realm == "" {
+		realm = DefaultRealm
+	}
+	if !isChallengeToken(realm) {
+		return nil, fmt.Errorf("middleware: APIKeyConfig.Realm %q must be printable ASCII without quotes or backslashes", realm)
+	}
+	if err := checkPermissions(cfg.Permissions); err != nil {
+		return nil, err
+	}
+	var changes apikey.Subscriber
+	if cfg.Changes != nil {
+		changes = cfg.Changes
+	}
+	v, err := apikey.New(apikey.Config{
+		Keys:          cfg.Keys,
+		Changes:       changes,
+		Tenants:       cfg.Tenants,
+		Now:           cfg.Now,
+		TouchInterval: cfg.TouchInterval,
+		CacheSize:     cfg.CacheSize,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("middleware: %w", err)
+	}
+	q := `realm="` + realm + `"`
+	return &APIKeyAuth{
+		v:           v,
+		log:         cfg.Logger,
+		required:    append([]string(nil), cfg.Permissions...),
+		challenge:   []string{"Bearer " + q},
+		invalid:     []string{"Bearer " + q + `, error="invalid_token"`},
+		realmQuoted: q,
+	}, nil
+}
+
+func checkPermissions(perms []string) error {
+	for _, p := range perms {
+		if p == "" || strings.ContainsAny(p, " \"\\") || !isChallengeToken(p) {
+			return fmt.Errorf("middleware: permission %q must be non-empty printable ASCII without spaces, quotes or backslashes", p)
+		}
+	}
+	return nil
+}
+
+// isChallengeToken reports whether s can sit inside a quoted-string of a
+// WWW-Authenticate header as is.
+func isChallengeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Handler returns the middleware requiring APIKeyConfig.Permissions.
+func (a *APIKeyAuth) Handler() gin.HandlerFunc { return a.handler(a.required) }
+
+// Require returns the middleware requiring a valid key holding every one of
+// perms (none: any valid key), sharing this guard's cache and last_used_at
+// batches. Invalid permission names make every request fail with 403 and
+// are logged; check them with RequireAPIKey's Permissions where possible.
+func (a *APIKeyAuth) Require(perms ...string) gin.HandlerFunc {
+	if err := checkPermissions(perms); err != nil {
+		a.log.Error().Err(err).Msg("middleware: Require: bad permission name; every request will be refused")
+	}
+	return a.handler(append([]string(nil), perms...))
+}
+
+// Verifier returns the verifier behind the guard, to share it with another
+// user of the same store (such as the backend API's /v1/authz/check).
+func (a *APIKeyAuth) Verifier() *apikey.Verifier { return a.v }
+
+// Flush writes the pending last_used_at updates now.
+func (a *APIKeyAuth) Flush(ctx context.Context) error { return a.v.Flush(ctx) }
+
+// Close stops the background writer after writing the last batch of
+// last_used_at updates. Requests must not reach the guard after Close.
+func (a *APIKeyAuth) Close() error { return a.v.Close() }
+
+func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
+	insufficient := []string{"Bearer " + a.realmQuoted + `, error="insufficient_scope"`}
+	if len(required) > 0 {
+		insufficient[0] += `, scope="` + strings.Join(required, " ") + `"`
+	}
+	return func(c *gin.Context) {
+		secret, ok := credential(c.Request.Header)
+		if !ok {
+			a.refuse(c, apikey.ErrMalformed, nil)
+			return
+		}
+		id, err := a.v.Verify(c.Request.Context(), secret, required)
+		if err != nil {
+			a.refuse(c, err, insufficient)
+			return
+		}
+		c.Set(apiKeyContextKey{}, id)
+		c.Next()
+	}
+}
+
+// refuse answers a refused request without allocating for the common cases.
+func (a *APIKeyAuth) refuse(c *gin.Context, err error, insufficient []string) {
+	h := c.Writer.Header()
+	h["Content-Type"] = apiKeyJSONType
+	h["Cache-Control"] = apiKeyNoStore
+	var status int
+	var body []byte
+	reason := apikey.ReasonOf(err)
+	switch {
+	case reason == apikey.ReasonMissing:
+		status, body = http.StatusUnauthorized, apiKeyRejectBodies[reason]
+		h["Www-Authenticate"] = a.challenge
+	case errors.Is(err, apikey.ErrForbidden):
+		status, body = http.StatusForbidden, apiKeyRejectBodies[reason]
+		h["Www-Authenticate"] = insufficient
+	case errors.Is(err, apikey.ErrInvalid):
+		status, body = http.StatusUnauthorized, apiKeyRejectBodies[reason]
+		h["Www-Authenticate"] = a.invalid
+	default:
+		status, body = http.StatusServiceUnavailable, apiKeyUnavailable
+		h["Retry-After"] = apiKeyRetryAfter
+		reason = "unavailable"
+	}
+	if e := a.log.Debug(); e.Enabled() {
+		e.Str("reason", string(reason)).Int("status", status).
+			Str("method", c.Request.Method).Str("path", c.Request.URL.Path).
+			Str("client_ip", c.ClientIP()).Msg("api key refused")
+	}
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(body)
+	c.Abort()
+}
+
+// credential returns the key a request presents: the Bearer token of
+// Authorization, or X-API-Key. ok is false when the request is ambiguous
+// (repeated headers, or two different keys); an empty secret means none.
+func credential(h http.Header) (secret string, ok bool) {
+	var bearer string
+	switch auth := h["Authorization"]; len(auth) {
+	case 0:
+	case 1:
+		const scheme = "Bearer "
+		v := auth[0]
+		if len(v) >= len(scheme) && strings.EqualFold(v[:len(scheme)], scheme) {
+			bearer = strings.TrimLeft(v[len(scheme):], " ")
+			if bearer == "" {
+				return "", false
+			}
+		}
+		// Another scheme (Basic for a proxy, say) is not ours to judge.
+	default:
+		return "", false
+	}
+	switch x := h[APIKeyHeader]; len(x) {
+	case 0:
+		return bearer, true
+	case 1:
+		if bearer != "" && bearer != x[0] {
+			return "", false
+		}
+		if x[0] == "" {
+			return "", false
+		}
+		return x[0], true
+	default:
+		return "", false
+	}
+}
+
+// APIKeyFrom returns the identity of the API key that RequireAPIKey verified
+// for this request, and false when no such guard ran before the handler.
+func APIKeyFrom(c *gin.Context) (APIKeyIdentity, bool) {
+	v, ok := c.Get(apiKeyContextKey{})
+	if !ok {
+		return APIKeyIdentity{}, false
+	}
+	id, ok := v.(*apikey.Identity)
+	if !ok || id == nil {
+		return APIKeyIdentity{}, false
+	}
+	return *id, true
+}
