@@ -1,0 +1,36 @@
+// Package portal is keyportal's self-hosted key portal: the local ticket
+// issuer, the ticket exchange, page sessions, the key-management page and its
+// JSON API, mountable on any Gin engine or group.
+//
+// # Flow
+//
+// The app's ticket route calls the local issuer (Portal.Issuer), which checks
+// the app and seals a ticket bound to app, tenant, user and embedder origin.
+// The shell frames BaseURL + "/vanity/api-auth?ticket=…". The page removes the
+// ticket from the address bar, exchanges it once (POST …/exchange) for a page
+// session token that it keeps in memory only, and calls the JSON API under
+// …/api with "Authorization: Bearer <session>". When the session ends it posts
+// keyportal:session_expired to the embedder, which answers with a fresh
+// ticket by keyportal:ticket; the page exchanges it in place.
+//
+// # Tickets and sessions
+//
+// Both are sealed with AES-256-GCM under keys kept in the store
+// (Store.Secret "ticket-key" and "portal-session-key"), so every instance
+// sharing a store opens what any other sealed, and nothing but the sealed
+// value needs to travel. A ticket carries a 128-bit random id; the exchange
+// consumes sha256(id) in the store, atomically, so a ticket works once.
+// Neither a ticket nor a session token is ever stored or logged: logs and
+// audit events carry ticket.Fingerprint only.
+//
+// # The embedder origin
+//
+// The page must know the embedder's origin before its first exchange, so that
+// it can post keyportal:ready and keyportal:session_expired with an exact
+// targetOrigin even when that exchange fails. The server opens the ticket's
+// sealed claims (without consuming it) and renders the origin in the page as
+// data-origin; the same origin is returned by the exchange and bound in the
+// session. A ticket that cannot be opened yields an error page with
+// frame-ancestors 'none' and no origin: it cannot be framed, so it posts
+// nothing, and the shell's own load timeout takes over.
+package portal

@@ -1,0 +1,135 @@
+package portal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+var (
+	//go:embed assets/page.html
+	pageHTML string
+	//go:embed assets/portal.js
+	portalJS []byte
+	//go:embed assets/portal.css
+	portalCSS []byte
+
+	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+
+	jsAsset  = newAsset(portalJS, "text/javascript; charset=utf-8")
+	cssAsset = newAsset(portalCSS, "text/css; charset=utf-8")
+)
+
+// asset is a static file of the page, addressed with ?v=<hash> so that it
+// can be cached for long.
+type asset struct {
+	body        []byte
+	contentType string
+	version     string
+}
+
+func newAsset(body []byte, contentType string) asset {
+	sum := sha256.Sum256(body)
+	return asset{body: body, contentType: contentType, version: hex.EncodeToString(sum[:6])}
+}
+
+func serveAsset(a asset) gin.HandlerFunc {
+	etag := `"` + a.version + `"`
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("ETag", etag)
+		if c.Query("v") == a.version {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			h.Set("Cache-Control", "no-cache")
+		}
+		if c.GetHeader("If-None-Match") == etag {
+			c.Status(http.StatusNotModified)
+			return
+		}
+		c.Data(http.StatusOK, a.contentType, a.body)
+	}
+}
+
+// pageData is what the page template renders. It never holds the ticket: the
+// script reads that from the address bar and removes it at once.
+type pageData struct {
+	// Base is the page's own path (the mount point + PagePath), the root of
+	// its script, stylesheet, exchange and API.
+	Base       string
+	JSVersion  string
+	CSSVersion string
+	// Origin is the embedder origin sealed in the ticket: the page's only
+	// postMessage peer, known before the exchange so failures can be posted.
+	Origin  string
+	AppSlug string
+	AppName string
+	// Error, when set, is shown instead of the portal.
+	Error string
+}
+
+// contentSecurityPolicy returns the page's CSP: nothing but its own script,
+// stylesheet and API, framed only by ancestors.
+func contentSecurityPolicy(ancestors []string) string {
+	fa := "'none'"
+	if len(ancestors) > 0 {
+		fa = strings.Join(ancestors, " ")
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors " + fa
+}
+
+// servePage serves GET /vanity/api-auth?ticket=…. It opens the ticket's
+// sealed claims without consuming it, to learn the app (whose allowed origins
+// become frame-ancestors) and the embedder origin.
+func (p *Portal) servePage(c *gin.Context) {
+	data := pageData{Base: c.FullPath(), JSVersion: jsAsset.version, CSSVersion: cssAsset.version}
+	status := http.StatusOK
+	var ancestors []string
+
+	tk := c.Query("ticket")
+	switch cl, err := p.tickets.open(c.Request.Context(), tk); {
+	case tk == "":
+		status, data.Error = http.StatusBadRequest, "This page opens from your app's settings. Go back and open API keys there."
+	case errors.Is(err, errUnopenable):
+		status, data.Error = http.StatusBadRequest, "This link is not valid. Go back to your app and open API keys again."
+	case err != nil:
+		status, data.Error = http.StatusServiceUnavailable, "The key portal is unavailable right now. Try again in a moment."
+	default:
+		app, err := p.store.GetApp(c.Request.Context(), cl.App)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound):
+			status, data.Error = http.StatusNotFound, "This app no longer exists."
+		case err != nil:
+			status, data.Error = http.StatusServiceUnavailable, "The key portal is unavailable right now. Try again in a moment."
+		default:
+			ancestors = allowedOrigins(app)
+			data.Origin, data.AppSlug, data.AppName = cl.Origin, app.Slug, app.Name
+		}
+	}
+
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, data); err != nil {
+		p.log.Error().Err(err).Msg("portal page template")
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!doctype html><title>Error</title><p>The key portal failed to render this page.")
+	}
+	h := c.Writer.Header()
+	noStore(c)
+	h.Set("Content-Security-Policy", contentSecurityPolicy(ancestors))
+	if len(ancestors) == 0 {
+		h.Set("X-Frame-Options", "DENY")
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}

@@ -1,0 +1,243 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultSessionTTL is how long a page session lasts.
+	DefaultSessionTTL = 15 * time.Minute
+	// DefaultMaxTicketTTL is the longest a ticket may wait to be exchanged.
+	DefaultMaxTicketTTL = 10 * time.Minute
+	// DefaultTicketTTL is used when a request asks for no particular TTL.
+	DefaultTicketTTL = 2 * time.Minute
+)
+
+// PagePath is where the portal page is served (Wacht's path, so the URL of
+// either mode looks alike). The page's script, stylesheet, ticket exchange and
+// JSON API live under it.
+const PagePath = "/vanity/api-auth"
+
+// Config configures a Portal. The zero value of every optional field means its
+// default.
+type Config struct {
+	// Store keeps apps, keys, the audit trail, used tickets and the sealing
+	// keys. Required.
+	Store keystore.Store
+	// BaseURL is the portal's public origin, plus the path of the group it is
+	// mounted on if any, e.g. "http://localhost:8081". Ticket URLs are
+	// BaseURL + "/vanity/api-auth?ticket=…". Required: an absolute http(s) URL
+	// without query or fragment.
+	BaseURL string
+	// SessionTTL is how long a page session lasts after an exchange; at its
+	// end the page posts keyportal:session_expired (reason "ttl").
+	// Default DefaultSessionTTL.
+	SessionTTL time.Duration
+	// MaxTicketTTL clamps the TTL a ticket request asks for.
+	// Default DefaultMaxTicketTTL.
+	MaxTicketTTL time.Duration
+	// Logger receives one line per exchange, rejection and expired session,
+	// with ticket fingerprints only. The zero value logs nothing.
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now. Tests inject one to move time.
+	Now func() time.Time
+}
+
+// Portal is the self-hosted key portal. It is safe for concurrent use.
+type Portal struct {
+	store      keystore.Store
+	baseURL    string
+	sessionTTL time.Duration
+	maxTTL     time.Duration
+	log        zerolog.Logger
+	now        func() time.Time
+
+	tickets  *sealer
+	sessions *sealer
+	issuer   *localIssuer
+}
+
+// New checks cfg and returns a Portal. Misconfiguration fails here with a
+// "portal: ..." error.
+func New(cfg Config) (*Portal, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("portal: Config.Store is required")
+	}
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SessionTTL < 0 || cfg.MaxTicketTTL < 0 {
+		return nil, errors.New("portal: SessionTTL and MaxTicketTTL must not be negative")
+	}
+	p := &Portal{
+		store:      cfg.Store,
+		baseURL:    base,
+		sessionTTL: cfg.SessionTTL,
+		maxTTL:     cfg.MaxTicketTTL,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		tickets:    newSealer(cfg.Store, ticketKeyName, ticketPrefix),
+		sessions:   newSealer(cfg.Store, sessionKeyName, sessionPrefix),
+	}
+	if p.sessionTTL == 0 {
+		p.sessionTTL = DefaultSessionTTL
+	}
+	if p.maxTTL == 0 {
+		p.maxTTL = DefaultMaxTicketTTL
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.issuer = &localIssuer{p: p}
+	return p, nil
+}
+
+func parseBaseURL(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("portal: Config.BaseURL is required (the portal's public origin, e.g. http://localhost:8081)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", errors.New("portal: Config.BaseURL: " + err.Error())
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", errors.New("portal: Config.BaseURL must be an absolute http or https URL, got " + s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", errors.New("portal: Config.BaseURL must not have user info, a query or a fragment, got " + s)
+	}
+	return strings.TrimRight(u.Scheme+"://"+strings.ToLower(u.Host)+u.EscapedPath(), "/"), nil
+}
+
+// Issuer returns the local ticket issuer, for the ticket route
+// (middleware.NewTicketRoute) and the Wacht-compatible backend API.
+func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
+
+// Mount registers the page, its assets, the ticket exchange and the JSON API
+// on r (an engine or a group; the paths start with PagePath).
+func (p *Portal) Mount(r gin.IRoutes) {
+	r.GET(PagePath, p.servePage)
+	r.GET(PagePath+"/portal.js", serveAsset(jsAsset))
+	r.GET(PagePath+"/portal.css", serveAsset(cssAsset))
+	r.POST(PagePath+"/exchange", p.exchange)
+
+	api := PagePath + "/api"
+	r.GET(api+"/session", p.withSession(p.apiSession))
+	r.GET(api+"/keys", p.withSession(p.apiListKeys))
+	r.POST(api+"/keys", p.withSession(p.apiCreateKey))
+	r.POST(api+"/keys/:id/rotate", p.withSession(p.apiRotateKey))
+	r.POST(api+"/keys/:id/revoke", p.withSession(p.apiRevokeKey))
+	r.GET(api+"/activity", p.withSession(p.apiActivity))
+}
+
+// record writes an audit event to the store and a log line. It returns the
+// store's error so that success paths can fail closed.
+func (p *Portal) record(ctx context.Context, e audit.Event) error {
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	err := p.store.Record(ctx, e)
+	lvl := zerolog.InfoLevel
+	if e.Outcome != audit.OutcomeSuccess {
+		lvl = zerolog.WarnLevel
+	}
+	ev := p.log.WithLevel(lvl).
+		Str("action", e.Action).
+		Str("outcome", e.Outcome).
+		Str("actor", e.Actor).
+		Str("tenant", e.Tenant).
+		Str("app", e.AppSlug)
+	if e.Reason != "" {
+		ev = ev.Str("reason", e.Reason)
+	}
+	if e.TicketFingerprint != "" {
+		ev = ev.Str("ticket_fp", e.TicketFingerprint)
+	}
+	if e.RequestID != "" {
+		ev = ev.Str("request_id", e.RequestID)
+	}
+	if e.ClientIP != "" {
+		ev = ev.Str("client_ip", e.ClientIP)
+	}
+	if err != nil {
+		ev = ev.AnErr("audit_error", err)
+	}
+	ev.Msg("portal " + e.Action)
+	return err
+}
+
+// normalizeOrigin returns the serialized origin of s as a browser reports it
+// (lower-case scheme and host, default port dropped), or "" if s is not a
+// plain http(s) origin. The result is safe inside a CSP header.
+func normalizeOrigin(s string) string {
+	if s == "" || len(s) > 300 {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':') {
+			return ""
+		}
+	}
+	if strings.Contains(host, ":") { // IPv6 literal
+		host = "[" + host + "]"
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host
+}
+
+// allowedOrigins returns the app's allowed embedder origins, normalized;
+// malformed entries are dropped.
+func allowedOrigins(app keystore.App) []string {
+	out := make([]string, 0, len(app.AllowedOrigins))
+	for _, o := range app.AllowedOrigins {
+		if n := normalizeOrigin(o); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// originAllowed reports whether origin (normalized) is one of the app's.
+func originAllowed(app keystore.App, origin string) bool {
+	if origin == "" {
+		return false
+	}
+	for _, o := range allowedOrigins(app) {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
