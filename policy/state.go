@@ -63,7 +63,13 @@ func buildState(modelPath, modelText, policyPath, policyText string) (*state, er
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.NewModelFromString(modelText)
+	return buildFromRows(mi, pi)
+}
+
+// buildFromRows builds a state from a checked model and checked rows.
+func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
+	modelPath, policyPath := mi.Path, pi.Path
+	m, err := model.NewModelFromString(mi.Text)
 	if err != nil {
 		return nil, &FileError{Path: modelPath, Line: 1, Msg: "casbin: " + err.Error()}
 	}
@@ -130,7 +136,7 @@ func (s *state) probe() error {
 		}
 		seen[key] = true
 		if _, _, err := s.enf.EnforceEx(req[0], req[1], req[2], req[3]); err != nil {
-			return fmt.Errorf("%w (evaluating the row at line %d)", err, r.Line)
+			return fmt.Errorf("%w (on the row at %s:%d)", err, s.policy.Path, r.Line)
 		}
 		if len(seen) >= 64 {
 			break
