@@ -1,0 +1,136 @@
+package middleware
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestTicketRouteRateLimit(t *testing.T) {
+	clock := newFakeClock()
+	env := newRouteEnv(t, Config{Now: clock.Now, RateLimit: DefaultRateLimit}) // burst defaults to 5
+
+	for i := range 5 {
+		if w := env.do(req{}); w.Code != 200 {
+			t.Fatalf("request %d of the burst: %d", i+1, w.Code)
+		}
+	}
+	w := env.do(req{})
+	if w.Code != 429 || w.Body.String() != `{"error":"Too many requests"}` {
+		t.Fatalf("6th request: %d %s, want 429", w.Code, w.Body)
+	}
+	// 10 a minute: the next token is 6 s away.
+	if got := w.Header().Get("Retry-After"); got != "6" {
+		t.Errorf("Retry-After = %q, want 6", got)
+	}
+	events := env.log.auditEvents(t)
+	if last := events[len(events)-1]; last["reason"] != ReasonRateLimited || last["outcome"] != "denied" || last["status"] != 429.0 {
+		t.Errorf("audit = %v", last)
+	}
+	if n := env.issuer.callCount(); n != 5 {
+		t.Errorf("issuer called %d times, want 5", n)
+	}
+
+	if w := env.do(req{user: "bob@acme"}); w.Code != 200 {
+		t.Errorf("another user is limited too: %d", w.Code)
+	}
+	clock.Advance(4 * time.Second)
+	if w := env.do(req{}); w.Code != 429 || w.Header().Get("Retry-After") != "2" {
+		t.Errorf("after 4 s: %d Retry-After %q, want 429 and 2", w.Code, w.Header().Get("Retry-After"))
+	}
+	clock.Advance(2 * time.Second)
+	if w := env.do(req{}); w.Code != 200 {
+		t.Errorf("after Retry-After: %d, want 200", w.Code)
+	}
+}
+
+func TestTicketRouteRateLimitDeniedRequestsCostNothing(t *testing.T) {
+	clock := newFakeClock()
+	env := newRouteEnv(t, Config{Now: clock.Now, RateLimit: 60, RateBurst: 1, Decider: denyWith("no_role")})
+	for range 10 {
+		if w := env.do(req{}); w.Code != 403 {
+			t.Fatalf("status %d, want 403", w.Code)
+		}
+	}
+	if n := env.route.limiter.size(); n != 0 {
+		t.Errorf("refused requests created %d buckets", n)
+	}
+}
+
+func TestTicketRouteNoRateLimit(t *testing.T) {
+	for _, rl := range []float64{NoRateLimit, -0.5} {
+		env := newRouteEnv(t, Config{RateLimit: rl, RateBurst: 1})
+		if env.route.limiter != nil {
+			t.Fatalf("RateLimit %v: limiter still on", rl)
+		}
+		for i := range 50 {
+			if w := env.do(req{}); w.Code != 200 {
+				t.Fatalf("RateLimit %v, request %d: %d", rl, i, w.Code)
+			}
+		}
+	}
+}
+
+func TestUserLimiterEvictsIdleBuckets(t *testing.T) {
+	clock := newFakeClock()
+	l := newUserLimiter(10, 5)
+	for i := range 1000 {
+		l.allow(fmt.Sprint("user-", i), clock.Now())
+	}
+	if n := l.size(); n != 1000 {
+		t.Fatalf("size = %d, want 1000", n)
+	}
+	// One user stays active; the others go idle.
+	for range 3 {
+		clock.Advance(l.period)
+		l.allow("user-7", clock.Now())
+	}
+	if n := l.size(); n != 1 {
+		t.Errorf("after idle periods size = %d, want 1 (the active user)", n)
+	}
+}
+
+func TestUserLimiterForgetsOnlyFullBuckets(t *testing.T) {
+	clock := newFakeClock()
+	l := newUserLimiter(10, 5)
+	for range 5 {
+		if ok, _ := l.allow("alice", clock.Now()); !ok {
+			t.Fatal("burst refused")
+		}
+	}
+	// Rotations while alice's bucket refills must not hand her a new one
+	// early: just before the period ends she is still limited.
+	clock.Advance(l.period - time.Second)
+	l.allow("bob", clock.Now())
+	clock.Advance(time.Second)
+	l.allow("bob", clock.Now()) // rotates: alice moves to the previous generation
+	n := 0
+	for {
+		ok, _ := l.allow("alice", clock.Now())
+		if !ok {
+			break
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("after one full period alice got %d tickets, want a full bucket of 5", n)
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	tests := []struct {
+		name string
+		d    time.Duration
+		want int64
+	}{
+		{"zero is one", 0, 1},
+		{"a millisecond is one", time.Millisecond, 1},
+		{"exact", 6 * time.Second, 6},
+		{"rounded up", 6*time.Second + 1, 7},
+	}
+	for _, tt := range tests {
+		if got := retryAfterSeconds(tt.d); got != tt.want {
+			t.Errorf("%s: retryAfterSeconds(%v) = %d, want %d", tt.name, tt.d, got, tt.want)
+		}
+	}
+}
