@@ -1,0 +1,215 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+func TestFiftyParallelExchangesOpenOneSession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
+
+	const n = 50
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		sessions []string
+		codes    = map[int]int{}
+		reasons  = map[string]int{}
+	)
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			code, ok, bad := e.exchangeTicket(tk.Ticket, "")
+			mu.Lock()
+			defer mu.Unlock()
+			codes[code]++
+			if code == http.StatusOK {
+				sessions = append(sessions, ok.Session)
+			} else {
+				reasons[bad.Error.Code]++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	if len(sessions) != 1 || codes[http.StatusConflict] != n-1 || reasons[ticket.ReasonTicketUsed] != n-1 {
+		t.Fatalf("%d sessions, statuses %v, codes %v; want 1 session and %d ticket_used", len(sessions), codes, reasons, n-1)
+	}
+	if got := len(e.events(audit.ActionTicketExchanged)); got != 1 {
+		t.Fatalf("%d ticket.exchanged events, want 1", got)
+	}
+	used := 0
+	for _, ev := range e.events(audit.ActionTicketRejected) {
+		if ev.Reason == RejectUsed && ev.TicketFingerprint == ticket.Fingerprint(tk.Ticket) && ev.Actor == "alice" && ev.Tenant == "acme" {
+			used++
+		}
+	}
+	if used != n-1 {
+		t.Fatalf("%d ticket.rejected/used events, want %d", used, n-1)
+	}
+	// The one session works.
+	var list struct{ Keys []keyView }
+	if res := e.do("GET", PagePath+"/api/keys", sessions[0], "", "", &list); res.StatusCode != 200 {
+		t.Fatalf("the winning session got %d", res.StatusCode)
+	}
+}
+
+// flip changes the character at i to another valid base64url character.
+func flip(s string, i int) string {
+	b := []byte(s)
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func TestExchangeRefusesBadTickets(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	e.app("aa_43", "acme", originA)
+	e.app("aa_44", "acme", originA)
+	alice := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
+
+	tests := []struct {
+		name string
+		// setup returns the ticket and the previous session to send.
+		setup      func(t *testing.T) (tk, previous string)
+		wantStatus int
+		wantCode   string
+		wantReason string
+	}{
+		{
+			name: "expired",
+			setup: func(t *testing.T) (string, string) {
+				tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA, TTL: time.Minute})
+				e.clock.Advance(time.Minute)
+				return tk.Ticket, ""
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketExpired, wantReason: RejectExpired,
+		},
+		{
+			name:       "forged: one byte changed in the middle",
+			setup:      func(t *testing.T) (string, string) { tk := e.issue(alice).Ticket; return flip(tk, len(tk)/2), "" },
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
+		},
+		{
+			name:       "forged: last character changed",
+			setup:      func(t *testing.T) (string, string) { tk := e.issue(alice).Ticket; return flip(tk, len(tk)-1), "" },
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
+		},
+		{
+			name:       "forged: first sealed byte changed",
+			setup:      func(t *testing.T) (string, string) { tk := e.issue(alice).Ticket; return flip(tk, len(ticketPrefix)), "" },
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
+		},
+		{
+			name:       "forged: made up",
+			setup:      func(t *testing.T) (string, string) { return "kpt1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "" },
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
+		},
+		{
+			name: "wrong app: renewal of a session of another app",
+			setup: func(t *testing.T) (string, string) {
+				prev := e.session("aa_43", "acme", "alice", originA)
+				return e.issue(alice).Ticket, prev
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongApp,
+		},
+		{
+			name: "wrong user: renewal of another user's session",
+			setup: func(t *testing.T) (string, string) {
+				prev := e.session("aa_42", "acme", "bob", originA)
+				return e.issue(alice).Ticket, prev
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongUser,
+		},
+		{
+			name: "wrong app: the app was deleted after issue",
+			setup: func(t *testing.T) (string, string) {
+				tk := e.issue(ticket.Request{AppSlug: "aa_44", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
+				if err := e.store.DeleteApp(context.Background(), "aa_44", keystore.Actor{Name: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				return tk.Ticket, ""
+			},
+			wantStatus: 403, wantCode: ticket.ReasonRevoked, wantReason: RejectAppInactive,
+		},
+		{
+			name: "wrong origin: the origin was withdrawn after issue",
+			setup: func(t *testing.T) (string, string) {
+				e.app("aa_45", "acme", originA, originB)
+				tk := e.issue(ticket.Request{AppSlug: "aa_45", Tenant: "acme", Subject: "alice", EmbedderOrigin: originB})
+				only := []string{originA}
+				if _, err := e.store.UpdateApp(context.Background(), "aa_45", keystore.AppPatch{AllowedOrigins: &only}, keystore.Actor{Name: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				return tk.Ticket, ""
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongOrigin,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tk, prev := tc.setup(t)
+			before := len(e.events(audit.ActionTicketRejected))
+			code, ok, bad := e.exchangeTicket(tk, prev)
+			if code != tc.wantStatus || bad.Error.Code != tc.wantCode || ok.Session != "" {
+				t.Fatalf("exchange = %d %+v, want %d %s", code, bad, tc.wantStatus, tc.wantCode)
+			}
+			evs := e.events(audit.ActionTicketRejected)
+			if len(evs) != before+1 {
+				t.Fatalf("%d new ticket.rejected events, want 1", len(evs)-before)
+			}
+			var ev audit.Event
+			for _, x := range evs {
+				if x.TicketFingerprint == ticket.Fingerprint(tk) {
+					ev = x
+				}
+			}
+			if ev.Reason != tc.wantReason || ev.Outcome != audit.OutcomeDenied || ev.TicketFingerprint != ticket.Fingerprint(tk) {
+				t.Fatalf("event %+v, want reason %s", ev, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestRenewalInPlace(t *testing.T) {
+	e := newEnv(t, envOptions{sessionTTL: time.Minute})
+	e.app("aa_42", "acme", originA)
+	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
+	first := e.session("aa_42", "acme", "alice", originA)
+	e.clock.Advance(2 * time.Minute)
+	if res := e.do("GET", PagePath+"/api/keys", first, "", "", nil); res.StatusCode != 401 {
+		t.Fatalf("an expired session got %d", res.StatusCode)
+	}
+	code, ok, bad := e.exchangeTicket(e.issue(req).Ticket, first)
+	if code != 200 {
+		t.Fatalf("renewal: %d %+v", code, bad)
+	}
+	if ok.Origin != originA || ok.User != "alice" || ok.App.Slug != "aa_42" || ok.ExpiresIn != 60 {
+		t.Fatalf("renewed session %+v", ok)
+	}
+	if res := e.do("GET", PagePath+"/api/keys", ok.Session, "", "", nil); res.StatusCode != 200 {
+		t.Fatalf("the renewed session got %d", res.StatusCode)
+	}
+	found := false
+	for _, ev := range e.events(audit.ActionSessionExpired) {
+		found = found || (ev.Reason == "ttl" && ev.Actor == "alice" && ev.AppSlug == "aa_42")
+	}
+	if !found {
+		t.Fatal("no session.expired event")
+	}
+}
