@@ -1,0 +1,393 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/wacht"
+)
+
+func (c *cli) appsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apps",
+		Short: "Provision and inspect API auth apps (one per deployment)",
+		Long: `An API auth app holds the keys of one resource of your product, by convention
+the deployment: slug aa_<deploymentId>, as in the guide's one-time
+provisioning. The apps live in the local key store (--db, or --postgres) that
+'keyportal serve' uses, or, with --wacht, at Wacht.`,
+		Example: "  keyportal apps create --deployment 42 --tenant acme --name \"Acme Public API\" --key-prefix acme_live --origin https://app.acme.test\n  keyportal apps list --tenant acme",
+		Args:    groupArgs,
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(c.appsCreateCommand(), c.appsListCommand(), c.appsGetCommand(), c.appsDisableCommand())
+	return cmd
+}
+
+func (c *cli) appsCreateCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var app keystore.App
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create --deployment ID --tenant TENANT --name NAME --key-prefix PREFIX [--origin URL]...",
+		Short: "Create the API auth app of a deployment (the one-time provisioning)",
+		Long: `create provisions the API auth app whose keys the portal manages for one
+deployment: slug aa_<deployment> unless --slug says otherwise, a display name,
+the prefix every key starts with (acme_live → acme_live_<43 characters>), the
+tenant that owns it and the origins allowed to embed its portal page
+(--origin, repeatable; default KEYPORTAL_ALLOWED_ORIGINS, comma-separated).
+
+With --wacht the app is created at Wacht instead (WACHT_BACKEND_API_KEY);
+Wacht keeps no tenant or origins, so those flags apply to the local store only.`,
+		Example: `  keyportal apps create --deployment 42 --tenant acme --name "Acme Public API" \
+      --key-prefix acme_live --description "API keys for deployment 42" \
+      --origin http://127.0.0.1:8080
+  WACHT_BACKEND_API_KEY=... keyportal apps create --wacht --deployment 42 --name "Acme Public API" --key-prefix acme_live`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if app.Slug == "" && app.DeploymentID == "" {
+				return usageErrorf(cmd, "--deployment (or --slug) is required: the app's slug is aa_<deployment>")
+			}
+			if app.Slug == "" {
+				app.Slug = "aa_" + app.DeploymentID
+			}
+			var missing []string
+			if app.Name == "" {
+				missing = append(missing, "--name")
+			}
+			if app.KeyPrefix == "" {
+				missing = append(missing, "--key-prefix")
+			}
+			if app.Tenant == "" && !wf.on {
+				missing = append(missing, "--tenant")
+			}
+			if len(missing) > 0 {
+				verb := "is"
+				if len(missing) > 1 {
+					verb = "are"
+				}
+				return usageErrorf(cmd, "%s %s required", strings.Join(missing, ", "), verb)
+			}
+			if !cmd.Flags().Changed("origin") {
+				app.AllowedOrigins = splitList(c.getenv("KEYPORTAL_ALLOWED_ORIGINS"))
+			}
+			if wf.on {
+				cl, err := wf.client(c)
+				if err != nil {
+					return err
+				}
+				if app.Tenant != "" || len(app.AllowedOrigins) > 0 {
+					fmt.Fprintln(c.errOut, "note: Wacht keeps no tenant or embedder origins; --tenant and --origin are not sent")
+				}
+				got, err := cl.CreateApp(cmd.Context(), wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
+					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions})
+				if err != nil {
+					return storeError(err, "create app "+app.Slug)
+				}
+				if asJSON {
+					return jsonLine(c.out, got)
+				}
+				fmt.Fprintf(c.out, "created app %s at Wacht\n", got.AppSlug)
+				c.printApp(c.out, fromWacht(got))
+				return nil
+			}
+			s, err := sf.open(cmd.Context(), c, true)
+			if err != nil {
+				return err
+			}
+			defer closeStore(s)
+			got, err := s.CreateApp(cmd.Context(), app, cliActor)
+			if err != nil {
+				return storeError(err, "create app "+app.Slug)
+			}
+			if asJSON {
+				return jsonLine(c.out, got)
+			}
+			fmt.Fprintf(c.out, "created app %s\n", got.Slug)
+			c.printApp(c.out, fromLocal(got))
+			if len(got.AllowedOrigins) == 0 {
+				fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
+			}
+			return nil
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&app.DeploymentID, "deployment", "", "deployment id; the slug becomes aa_<id>")
+	f.StringVar(&app.Slug, "slug", "", "app slug (default aa_<deployment>)")
+	f.StringVar(&app.Name, "name", "", "display name, e.g. \"Acme Public API\" (required)")
+	f.StringVar(&app.KeyPrefix, "key-prefix", "", "prefix of every key, e.g. acme_live (required)")
+	f.StringVar(&app.Description, "description", "", "description shown with the app")
+	f.StringVar(&app.Tenant, "tenant", "", "tenant that owns the deployment (required for the local store)")
+	f.StringArrayVar(&app.AllowedOrigins, "origin", nil, "origin allowed to embed the portal page, scheme://host[:port] (repeatable)")
+	f.StringArrayVar(&app.Permissions, "permission", nil, "permission keys of this app may be given (repeatable)")
+	f.BoolVar(&asJSON, "json", false, "print the app as one JSON object")
+	return cmd
+}
+
+func (c *cli) appsListCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var filter keystore.AppFilter
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--tenant TENANT] [--all]",
+		Short: "List API auth apps",
+		Long:  "list shows the apps of the key store (or, with --wacht, at Wacht): active ones unless --all.",
+		Example: `  keyportal apps list
+  keyportal apps list --tenant acme --all --json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var apps []appView
+			var raw []any
+			if wf.on {
+				cl, err := wf.client(c)
+				if err != nil {
+					return err
+				}
+				got, err := cl.ListApps(cmd.Context(), filter.IncludeInactive)
+				if err != nil {
+					return storeError(err, "list apps")
+				}
+				for _, a := range got {
+					apps, raw = append(apps, fromWacht(a)), append(raw, a)
+				}
+			} else {
+				s, err := sf.open(cmd.Context(), c, false)
+				if err != nil {
+					return err
+				}
+				defer closeStore(s)
+				got, err := s.ListApps(cmd.Context(), filter)
+				if err != nil {
+					return storeError(err, "list apps")
+				}
+				for _, a := range got {
+					apps, raw = append(apps, fromLocal(a)), append(raw, a)
+				}
+			}
+			if asJSON {
+				for _, a := range raw {
+					if err := jsonLine(c.out, a); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(apps) == 0 {
+				fmt.Fprintln(c.out, "no apps; create one with 'keyportal apps create'")
+				return nil
+			}
+			st := c.style(c.out)
+			tw := newTable(c.out)
+			row(tw, st.bold("SLUG"), st.bold("DEPLOYMENT"), st.bold("TENANT"), st.bold("NAME"), st.bold("PREFIX"), st.bold("STATUS"), st.bold("ORIGINS"), st.bold("CREATED"))
+			for _, a := range apps {
+				row(tw, st.plain(a.slug), st.plain(orDash(a.deployment)), st.plain(orDash(a.tenant)), st.plain(a.name), st.plain(a.prefix),
+					st.paint(statusColor(a.status), a.status), st.plain(orDash(strings.Join(a.origins, ","))), st.plain(fmtTime(a.created)))
+			}
+			return tw.Flush()
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's apps (local store)")
+	cmd.Flags().BoolVar(&filter.IncludeInactive, "all", false, "include disabled and deleted apps")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per app")
+	return cmd
+}
+
+func (c *cli) appsGetCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var asJSON bool
+	var deployment string
+	cmd := &cobra.Command{
+		Use:   "get SLUG | --deployment ID",
+		Short: "Show one API auth app",
+		Example: `  keyportal apps get aa_42
+  keyportal apps get --deployment 42 --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := slugArg(cmd, args, deployment)
+			if err != nil {
+				return err
+			}
+			var view appView
+			var raw any
+			if wf.on {
+				cl, err := wf.client(c)
+				if err != nil {
+					return err
+				}
+				a, err := cl.GetApp(cmd.Context(), slug)
+				if err != nil {
+					return storeError(err, "app "+slug)
+				}
+				view, raw = fromWacht(a), a
+			} else {
+				s, err := sf.open(cmd.Context(), c, false)
+				if err != nil {
+					return err
+				}
+				defer closeStore(s)
+				a, err := s.GetApp(cmd.Context(), slug)
+				if err != nil {
+					return storeError(err, "app "+slug)
+				}
+				view, raw = fromLocal(a), a
+			}
+			if asJSON {
+				return jsonLine(c.out, raw)
+			}
+			c.printApp(c.out, view)
+			return nil
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the app as one JSON object")
+	return cmd
+}
+
+func (c *cli) appsDisableCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var deployment string
+	cmd := &cobra.Command{
+		Use:   "disable SLUG | --deployment ID",
+		Short: "Disable an API auth app: its keys stop working and its portal refuses tickets",
+		Long: `disable marks the app inactive. Its keys stop verifying on the next request,
+the portal refuses new tickets for it, and the change is in the audit trail
+(actor "cli"). Nothing is deleted: the keys and their history stay.`,
+		Example: `  keyportal apps disable aa_42
+  keyportal apps disable --deployment 42 --wacht`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := slugArg(cmd, args, deployment)
+			if err != nil {
+				return err
+			}
+			inactive := false
+			if wf.on {
+				cl, err := wf.client(c)
+				if err != nil {
+					return err
+				}
+				if _, err := cl.UpdateApp(cmd.Context(), slug, wacht.UpdateAppRequest{IsActive: &inactive}); err != nil {
+					return storeError(err, "disable app "+slug)
+				}
+			} else {
+				s, err := sf.open(cmd.Context(), c, false)
+				if err != nil {
+					return err
+				}
+				defer closeStore(s)
+				a, err := s.GetApp(cmd.Context(), slug)
+				if err != nil {
+					return storeError(err, "app "+slug)
+				}
+				if !a.Usable() {
+					return refusedf("See it with 'keyportal apps get "+slug+"'.", "app %s is already disabled", slug)
+				}
+				if _, err := s.UpdateApp(cmd.Context(), slug, keystore.AppPatch{IsActive: &inactive}, cliActor); err != nil {
+					return storeError(err, "disable app "+slug)
+				}
+			}
+			fmt.Fprintf(c.out, "disabled app %s: its keys no longer verify and its portal accepts no tickets\n", slug)
+			return nil
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	return cmd
+}
+
+// slugArg takes the app slug from the one argument or --deployment.
+func slugArg(cmd *cobra.Command, args []string, deployment string) (string, error) {
+	switch {
+	case len(args) == 1 && deployment == "":
+		return args[0], nil
+	case len(args) == 0 && deployment != "":
+		return "aa_" + deployment, nil
+	}
+	return "", usageErrorf(cmd, "name the app by its SLUG or by --deployment ID, one of the two")
+}
+
+// appView is what the tables show of an app, local or at Wacht.
+type appView struct {
+	slug, deployment, tenant, name, prefix, description, status string
+	origins, permissions                                        []string
+	created, updated                                            time.Time
+}
+
+func fromLocal(a keystore.App) appView {
+	v := appView{slug: a.Slug, deployment: a.DeploymentID, tenant: a.Tenant, name: a.Name, prefix: a.KeyPrefix,
+		description: a.Description, origins: a.AllowedOrigins, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt}
+	switch {
+	case a.DeletedAt != nil:
+		v.status = "deleted"
+	case !a.IsActive:
+		v.status = "disabled"
+	default:
+		v.status = "active"
+	}
+	return v
+}
+
+func fromWacht(a wacht.App) appView {
+	v := appView{slug: a.AppSlug, deployment: a.DeploymentID, name: a.Name, prefix: a.KeyPrefix,
+		description: a.Description, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt}
+	switch {
+	case !a.DeletedAt.IsZero():
+		v.status = "deleted"
+	case !a.IsActive:
+		v.status = "disabled"
+	default:
+		v.status = "active"
+	}
+	return v
+}
+
+func (c *cli) printApp(w io.Writer, a appView) {
+	st := c.style(w)
+	fmt.Fprintf(w, "  slug:         %s\n", a.slug)
+	fmt.Fprintf(w, "  deployment:   %s\n", orDash(a.deployment))
+	fmt.Fprintf(w, "  tenant:       %s\n", orDash(a.tenant))
+	fmt.Fprintf(w, "  name:         %s\n", a.name)
+	fmt.Fprintf(w, "  key prefix:   %s\n", a.prefix)
+	fmt.Fprintf(w, "  description:  %s\n", orDash(a.description))
+	fmt.Fprintf(w, "  status:       %s\n", st.paint(statusColor(a.status), a.status))
+	fmt.Fprintf(w, "  origins:      %s\n", orDash(strings.Join(a.origins, ", ")))
+	fmt.Fprintf(w, "  permissions:  %s\n", orDash(strings.Join(a.permissions, ", ")))
+	fmt.Fprintf(w, "  created:      %s\n", fmtTime(a.created))
+}
+
+// statusColor is the SGR code of a status word.
+func statusColor(status string) string {
+	switch status {
+	case "active":
+		return "32"
+	case "expired", "disabled":
+		return "33"
+	case "revoked", "deleted":
+		return "31"
+	}
+	return "39"
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/wacht"
+)
+
+func (c *cli) keysCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "List and revoke API keys (support tooling)",
+		Long: `Support tooling for the keys users made in the portal: list them by app or
+tenant, and revoke them (the revocation takes effect on the next request and
+is recorded in the audit trail with actor "cli" and your reason). Secrets are
+never shown: the store keeps only their hash.`,
+		Example: "  keyportal keys list --tenant acme\n  keyportal keys revoke key_abc --app aa_42 --reason \"leaked in a public repo\"",
+		Args:    groupArgs,
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(c.keysListCommand(), c.keysRevokeCommand())
+	return cmd
+}
+
+// keyView is what the table shows of a key.
+type keyView struct {
+	id, app, tenant, name, key, status, createdBy string
+	created, lastUsed, expires                   string
+}
+
+func (c *cli) viewLocalKey(k keystore.Key) keyView {
+	return keyView{id: k.ID, app: k.AppSlug, tenant: k.Tenant, name: k.Name, key: k.KeyPrefix + "_…" + k.KeySuffix,
+		status: string(k.StatusAt(c.now())), createdBy: orDash(k.CreatedBy), created: fmtTime(k.CreatedAt),
+		lastUsed: fmtTimePtr(k.LastUsedAt), expires: fmtTimePtr(k.ExpiresAt)}
+}
+
+func (c *cli) viewWachtKey(k wacht.Key) keyView {
+	status := "active"
+	switch {
+	case !k.IsActive:
+		status = "revoked"
+	case !k.ExpiresAt.IsZero() && !c.now().Before(k.ExpiresAt):
+		status = "expired"
+	}
+	return keyView{id: k.ID, app: k.AppSlug, tenant: "-", name: k.Name, key: k.KeyPrefix + "_…" + k.KeySuffix,
+		status: status, createdBy: "-", created: fmtTime(k.CreatedAt), lastUsed: fmtTime(k.LastUsedAt), expires: fmtTime(k.ExpiresAt)}
+}
+
+func (c *cli) keysListCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var filter keystore.KeyFilter
+	var status string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--app SLUG] [--tenant TENANT] [--status active|revoked|expired|all]",
+		Short: "List API keys by app or tenant",
+		Example: `  keyportal keys list --app aa_42
+  keyportal keys list --tenant acme --status active --json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains([]string{"active", "revoked", "expired", "all"}, status) {
+				return usageErrorf(cmd, "--status must be active, revoked, expired or all, not %q", status)
+			}
+			filter.Status = keystore.KeyStatus(status)
+			var views []keyView
+			var raw []any
+			if wf.on {
+				if filter.AppSlug == "" {
+					return usageErrorf(cmd, "--wacht lists one app's keys: pass --app SLUG")
+				}
+				cl, err := wf.client(c)
+				if err != nil {
+					return err
+				}
+				got, err := cl.ListKeys(cmd.Context(), filter.AppSlug, status != "active")
+				if err != nil {
+					return storeError(err, "list keys of "+filter.AppSlug)
+				}
+				for _, k := range got {
+					v := c.viewWachtKey(k)
+					if status == "all" || v.status == status {
+						views, raw = append(views, v), append(raw, k)
+					}
+				}
+			} else {
+				s, err := sf.open(cmd.Context(), c, false)
+				if err != nil {
+					return err
+				}
+				defer closeStore(s)
+				got, err := s.ListKeys(cmd.Context(), filter)
+				if err != nil {
+					return storeError(err, "list keys")
+				}
+				for _, k := range got {
+					views, raw = append(views, c.viewLocalKey(k)), append(raw, k)
+				}
+			}
+			if asJSON {
+				for _, k := range raw {
+					if err := jsonLine(c.out, k); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(views) == 0 {
+				fmt.Fprintln(c.out, "no keys match")
+				return nil
+			}
+			st := c.style(c.out)
+			tw := newTable(c.out)
+			row(tw, st.bold("ID"), st.bold("APP"), st.bold("TENANT"), st.bold("NAME"), st.bold("KEY"), st.bold("STATUS"),
+				st.bold("CREATED"), st.bold("BY"), st.bold("LAST USED"), st.bold("EXPIRES"))
+			for _, k := range views {
+				row(tw, st.plain(k.id), st.plain(k.app), st.plain(k.tenant), st.plain(k.name), st.plain(k.key),
+					st.paint(statusColor(k.status), k.status), st.plain(k.created), st.plain(k.createdBy), st.plain(k.lastUsed), st.plain(k.expires))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.out, plural(len(views), "key", "keys"))
+			return nil
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	cmd.Flags().StringVar(&filter.AppSlug, "app", "", "only this app's keys (slug, e.g. aa_42)")
+	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's keys")
+	cmd.Flags().StringVar(&status, "status", "all", "active, revoked, expired or all")
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("active", "revoked", "expired", "all"))
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per key")
+	return cmd
+}
+
+func (c *cli) keysRevokeCommand() *cobra.Command {
+	var sf storeFlags
+	var wf wachtFlags
+	var app, tenant, reason string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "revoke (KEY_ID... | --all) (--app SLUG | --tenant TENANT) --reason TEXT",
+		Short: "Revoke keys at once, with a reason for the audit trail",
+		Long: `revoke ends keys at once: the next request with them is refused. Name the
+keys by id (see 'keyportal keys list') within --app or --tenant, or revoke
+every active key of the app or tenant with --all (a leaked deployment, an
+offboarded tenant). --reason is required and goes to the audit trail with
+actor "cli". It exits 1 if a key was not found or already revoked.`,
+		Example: `  keyportal keys revoke key_3kq... --app aa_42 --reason "leaked in a public repo"
+  keyportal keys revoke --all --tenant umbrella --reason "tenant deleted"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case reason == "":
+				return usageErrorf(cmd, "--reason is required: say why, for the audit trail")
+			case app == "" && tenant == "":
+				return usageErrorf(cmd, "pass --app SLUG or --tenant TENANT to say where the keys are")
+			case all && len(args) > 0:
+				return usageErrorf(cmd, "give KEY_IDs or --all, not both")
+			case !all && len(args) == 0:
+				return usageErrorf(cmd, "name the keys to revoke by id, or pass --all")
+			}
+			if wf.on {
+				return c.revokeAtWacht(cmd, &wf, app, tenant, reason, all, args)
+			}
+			s, err := sf.open(cmd.Context(), c, false)
+			if err != nil {
+				return err
+			}
+			defer closeStore(s)
+			keys, err := s.ListKeys(cmd.Context(), keystore.KeyFilter{AppSlug: app, Tenant: tenant, Status: keystore.KeyAll})
+			if err != nil {
+				return storeError(err, "list keys")
+			}
+			var targets []keystore.Key
+			failed := 0
+			if all {
+				for _, k := range keys {
+					if k.StatusAt(c.now()) == keystore.KeyActive {
+						targets = append(targets, k)
+					}
+				}
+				if len(targets) == 0 {
+					fmt.Fprintln(c.out, "no active keys to revoke")
+					return nil
+				}
+			} else {
+				for _, id := range args {
+					i := slices.IndexFunc(keys, func(k keystore.Key) bool { return k.ID == id })
+					if i < 0 {
+						fmt.Fprintf(c.errOut, "key %s: not found in %s\n", id, where(app, tenant))
+						failed++
+						continue
+					}
+					targets = append(targets, keys[i])
+				}
+			}
+			st := c.style(c.out)
+			for _, k := range targets {
+				if _, err := s.RevokeKey(cmd.Context(), k.AppSlug, k.ID, reason, cliActor); err != nil {
+					e := storeError(err, "key "+k.ID)
+					fmt.Fprintf(c.errOut, "%s\n", e.Error())
+					failed++
+					continue
+				}
+				fmt.Fprintf(c.out, "%s %s (%s, %s_…%s) of %s\n", st.red("revoked"), k.ID, k.Name, k.KeyPrefix, k.KeySuffix, k.AppSlug)
+			}
+			if failed > 0 {
+				return refusedf("See the keys with 'keyportal keys list "+whereFlags(app, tenant)+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
+			}
+			return nil
+		},
+	}
+	sf.add(cmd)
+	wf.add(cmd)
+	cmd.Flags().StringVar(&app, "app", "", "the keys' app (slug, e.g. aa_42)")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the keys' tenant")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit trail (required)")
+	cmd.Flags().BoolVar(&all, "all", false, "revoke every active key of the app or tenant")
+	return cmd
+}
+
+// revokeAtWacht revokes keys of one app at Wacht.
+func (c *cli) revokeAtWacht(cmd *cobra.Command, wf *wachtFlags, app, tenant, reason string, all bool, ids []string) error {
+	if app == "" || tenant != "" {
+		return usageErrorf(cmd, "--wacht revokes one app's keys: pass --app SLUG (Wacht knows no tenants)")
+	}
+	cl, err := wf.client(c)
+	if err != nil {
+		return err
+	}
+	if all {
+		keys, err := cl.ListKeys(cmd.Context(), app, false)
+		if err != nil {
+			return storeError(err, "list keys of "+app)
+		}
+		ids = ids[:0]
+		for _, k := range keys {
+			if k.IsActive {
+				ids = append(ids, k.ID)
+			}
+		}
+	}
+	failed := 0
+	for _, id := range ids {
+		if err := cl.RevokeKey(cmd.Context(), app, id, reason); err != nil {
+			fmt.Fprintf(c.errOut, "%s\n", storeError(err, "key "+id).Error())
+			failed++
+			continue
+		}
+		fmt.Fprintf(c.out, "%s %s of %s\n", c.style(c.out).red("revoked"), id, app)
+	}
+	if failed > 0 {
+		return refusedf("See the keys with 'keyportal keys list --wacht --app "+app+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
+	}
+	return nil
+}
+
+func where(app, tenant string) string {
+	if app != "" {
+		return "app " + app
+	}
+	return "tenant " + tenant
+}
+
+func whereFlags(app, tenant string) string {
+	if app != "" {
+		return "--app " + app
+	}
+	return "--tenant " + tenant
+}

@@ -1,0 +1,488 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyportal/keyportal/policy"
+	"github.com/keyportal/keyportal/policy/lint"
+)
+
+// Names shown for the embedded model and policy.
+const (
+	embeddedModelName  = "(default model)"
+	embeddedPolicyName = "(demo policy)"
+)
+
+func (c *cli) policyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Lint, test, tabulate and explain a Casbin access policy",
+		Long: `Commands for policy authors. A policy is a Casbin model (--model; default:
+the model shipped in keyportal) and a policy CSV (--policy) of permission rows
+(p, role, tenant or *, object pattern, action), role grants (g, user, role,
+tenant), resource ownership (g2, object, tenant) and tenant status (g3, tenant,
+active|suspended|deleted).`,
+		Example: "  keyportal policy lint --policy policy.csv\n  keyportal policy explain alice acme deployment:42 api_keys:manage --policy policy.csv",
+		Args:    groupArgs,
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(c.lintCommand(), c.testCommand(), c.matrixCommand(), c.explainCommand())
+	return cmd
+}
+
+// policyFiles are the --model and --policy flags.
+type policyFiles struct{ model, policy string }
+
+func (f *policyFiles) add(cmd *cobra.Command, policyHelp string) {
+	cmd.Flags().StringVar(&f.model, "model", "", "Casbin model file (default: the model shipped in keyportal)")
+	cmd.Flags().StringVar(&f.policy, "policy", "", policyHelp)
+	_ = cmd.MarkFlagFilename("model", "conf")
+	_ = cmd.MarkFlagFilename("policy", "csv")
+}
+
+// engine loads the files into a policy engine; with no --policy it uses the
+// demo policy when demo is set.
+func (f *policyFiles) engine(demo bool) (*policy.Engine, error) {
+	cfg := policy.Config{ModelPath: f.model, PolicyPath: f.policy}
+	if f.policy == "" && demo {
+		cfg.PolicyText = policy.DemoPolicy
+	}
+	e, err := policy.New(cfg)
+	if err != nil {
+		var fe *policy.FileError
+		if errors.As(err, &fe) && fe.Line > 0 {
+			return nil, failf(fmt.Sprintf("Run 'keyportal policy lint%s' to see every problem with a hint.", f.lintArgs()),
+				"%s:%d: %s", fe.Path, fe.Line, fe.Msg)
+		}
+		if errors.As(err, &fe) {
+			return nil, failf("Check the path, or leave --model/--policy out to use the shipped model and demo policy.", "%s: %s", fe.Path, fe.Msg)
+		}
+		return nil, failf(fmt.Sprintf("Run 'keyportal policy lint%s' for details.", f.lintArgs()), "%v", err)
+	}
+	return e, nil
+}
+
+func (f *policyFiles) lintArgs() string {
+	s := ""
+	if f.model != "" {
+		s += " --model " + f.model
+	}
+	if f.policy != "" {
+		s += " --policy " + f.policy
+	}
+	return s
+}
+
+func (c *cli) lintCommand() *cobra.Command {
+	var files policyFiles
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lint --policy FILE [--model FILE]",
+		Short: "Report every problem in a model and policy, with file:line and a hint",
+		Long: `lint reads the model and the policy and reports every problem with its file,
+line and a hint:
+
+  errors    a row with the wrong number of fields; an unknown model section or
+            row type; a matcher naming an undefined field or function; a
+            resource owned by two tenants; an unknown tenant status
+  warnings  a role with permission rows that nobody is granted; a role granted
+            but without permissions; permission rows repeated per tenant where
+            one template row would do (each decision scans every permission
+            row, so per-tenant rows slow decisions as tenants grow)
+
+It exits 1 when there is an error, 0 when there are only warnings.`,
+		Example: `  keyportal policy lint --policy policy.csv
+  keyportal policy lint --model model.conf --policy policy.csv --json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if files.policy == "" {
+				return usageErrorf(cmd, "--policy is required: the policy CSV to check")
+			}
+			modelPath, modelText := embeddedModelName, policy.DefaultModel
+			if files.model != "" {
+				b, err := os.ReadFile(files.model)
+				if err != nil {
+					return failf("Check the path given to --model.", "cannot read the model: %v", err)
+				}
+				modelPath, modelText = files.model, string(b)
+			}
+			b, err := os.ReadFile(files.policy)
+			if err != nil {
+				return failf("Check the path given to --policy.", "cannot read the policy: %v", err)
+			}
+			problems := lint.Lint(modelPath, modelText, files.policy, string(b))
+			if !lint.HasErrors(problems) {
+				// Whatever the linter does not know, the engine may still refuse.
+				if _, err := files.engine(false); err != nil {
+					problems = append(problems, loadProblem(err, files))
+				}
+			}
+			return c.printProblems(problems, files.policy, asJSON)
+		},
+	}
+	files.add(cmd, "policy CSV to check (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per problem")
+	return cmd
+}
+
+// loadProblem turns an engine load failure the linter missed into a problem.
+func loadProblem(err error, files policyFiles) lint.Problem {
+	p := lint.Problem{Path: files.policy, Severity: lint.SeverityError, Code: "load", Msg: err.Error(),
+		Hint: "the policy engine refused the files; this is a gap in lint, please report it"}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		p.Msg = ee.msg
+	}
+	return p
+}
+
+func (c *cli) printProblems(problems []lint.Problem, policyPath string, asJSON bool) error {
+	if asJSON {
+		for _, p := range problems {
+			if err := jsonLine(c.out, p); err != nil {
+				return err
+			}
+		}
+	} else {
+		st := c.style(c.out)
+		for _, p := range problems {
+			loc := p.Path
+			if p.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", p.Path, p.Line)
+			}
+			sev := st.yellow("warning")
+			if p.Severity == lint.SeverityError {
+				sev = st.red("error")
+			}
+			fmt.Fprintf(c.out, "%s: %s: %s %s\n", st.bold(loc), sev, p.Msg, st.dim("["+p.Code+"]"))
+			if p.Hint != "" {
+				fmt.Fprintf(c.out, "    hint: %s\n", p.Hint)
+			}
+		}
+		errs, warns := lint.Count(problems)
+		switch {
+		case len(problems) == 0:
+			fmt.Fprintf(c.out, "%s: %s\n", policyPath, st.green("no problems"))
+		default:
+			fmt.Fprintf(c.out, "%s, %s\n", plural(errs, "error", "errors"), plural(warns, "warning", "warnings"))
+		}
+	}
+	if lint.HasErrors(problems) {
+		return errFindings
+	}
+	return nil
+}
+
+func (c *cli) testCommand() *cobra.Command {
+	var files policyFiles
+	var casesPath string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "test --policy FILE --cases FILE [--model FILE]",
+		Short: "Run policy test cases and report each failure with its rule and role chain",
+		Long: `test decides every case of a cases file against the policy. A case is a CSV
+row: subject, tenant, object, action, expect, where expect is allow, deny, or
+a reason (allowed, no_role, not_owner, tenant_suspended, tenant_deleted,
+denied_by_rule, unknown_tenant). A header row and lines starting with # are
+skipped.
+
+Each failure is printed with the rule that matched, the subject's role chain
+in the tenant and the tenant's status. It exits 1 when any case fails.`,
+		Example: `  keyportal policy test --policy policy.csv --cases cases.csv
+  keyportal policy test --policy policy.csv --cases cases.csv --json | jq 'select(.pass == false)'`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if files.policy == "" || casesPath == "" {
+				return usageErrorf(cmd, "--policy and --cases are both required")
+			}
+			e, err := files.engine(false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			f, err := os.Open(casesPath)
+			if err != nil {
+				return failf("Check the path given to --cases.", "cannot read the cases: %v", err)
+			}
+			defer f.Close()
+			cases, err := policy.ParseCases(f, casesPath)
+			if err != nil {
+				return failf("A case is: subject, tenant, object, action, expect (allow, deny or a reason).", "%v", err)
+			}
+			if len(cases) == 0 {
+				return failf("Add rows: subject, tenant, object, action, expect.", "%s holds no cases", casesPath)
+			}
+			results, err := policy.RunCases(cmd.Context(), e, cases)
+			if err != nil {
+				return failf("", "%v", err)
+			}
+			return c.printResults(results, casesPath, asJSON)
+		},
+	}
+	files.add(cmd, "policy CSV to test (required)")
+	cmd.Flags().StringVar(&casesPath, "cases", "", "cases CSV: subject, tenant, object, action, expect (required)")
+	_ = cmd.MarkFlagFilename("cases", "csv")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per case")
+	return cmd
+}
+
+// caseJSON is one case result for --json.
+type caseJSON struct {
+	Line         int      `json:"line"`
+	Subject      string   `json:"subject"`
+	Tenant       string   `json:"tenant"`
+	Object       string   `json:"object"`
+	Action       string   `json:"action"`
+	Expect       string   `json:"expect"`
+	Pass         bool     `json:"pass"`
+	Allowed      bool     `json:"allowed"`
+	Reason       string   `json:"reason"`
+	Rule         string   `json:"rule"`
+	Roles        []string `json:"roles"`
+	TenantStatus string   `json:"tenant_status"`
+}
+
+func (c *cli) printResults(results []policy.CaseResult, casesPath string, asJSON bool) error {
+	failed := 0
+	st := c.style(c.out)
+	for _, r := range results {
+		if !r.Pass {
+			failed++
+		}
+		d := r.Decision
+		if asJSON {
+			roles := d.Roles
+			if roles == nil {
+				roles = []string{}
+			}
+			if err := jsonLine(c.out, caseJSON{Line: r.Case.Line, Subject: r.Case.Subject, Tenant: r.Case.Tenant,
+				Object: r.Case.Object, Action: r.Case.Action, Expect: r.Case.Expect, Pass: r.Pass,
+				Allowed: d.Allowed, Reason: string(d.Reason), Rule: d.Rule, Roles: roles, TenantStatus: string(d.TenantStatus)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.Pass {
+			continue
+		}
+		fmt.Fprintf(c.out, "%s %s:%d: %s in %s, %s on %s: want %s, got %s\n", st.red("FAIL"), casesPath, r.Case.Line,
+			r.Case.Subject, r.Case.Tenant, r.Case.Action, r.Case.Object, r.Case.Expect, outcome(d))
+		fmt.Fprintf(c.out, "     rule:   %s\n", orNone(d.Rule))
+		fmt.Fprintf(c.out, "     roles:  %s\n", roleChain(r.Case.Subject, d.Roles))
+		fmt.Fprintf(c.out, "     tenant: %s is %s\n", r.Case.Tenant, d.TenantStatus)
+	}
+	if !asJSON {
+		summary := fmt.Sprintf("%s: %d passed, %d failed", plural(len(results), "case", "cases"), len(results)-failed, failed)
+		if failed > 0 {
+			fmt.Fprintln(c.out, st.red(summary))
+		} else {
+			fmt.Fprintln(c.out, st.green(summary))
+		}
+	}
+	if failed > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// outcome renders a decision as "allow" or "deny (reason)".
+func outcome(d policy.Decision) string {
+	if d.Allowed {
+		return "allow"
+	}
+	return "deny (" + string(d.Reason) + ")"
+}
+
+// roleChain renders "alice → owner → admin", or "alice holds no role".
+func roleChain(subject string, roles []string) string {
+	if len(roles) == 0 {
+		return subject + " holds no role here"
+	}
+	return subject + " → " + strings.Join(roles, " → ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none matched)"
+	}
+	return s
+}
+
+func (c *cli) matrixCommand() *cobra.Command {
+	var files policyFiles
+	var format string
+	cmd := &cobra.Command{
+		Use:   "matrix [--policy FILE] [--model FILE] [--format text|csv|markdown]",
+		Short: "Show the decision for every role × ownership × tenant status × action",
+		Long: `matrix decides every combination of a role (each role of the policy, and
+none), whether the object belongs to the tenant (own), to another tenant
+(other) or to nobody (unknown), the tenant's status (active, suspended,
+deleted) and each action of the permission rows — the "verify embed routes for
+all role permutations" of a staging check, in one command.
+
+The cells are decided on synthetic users, tenants and objects with the
+policy's permission and role-inheritance rows, so they show what the rules
+allow, whatever users the policy holds today. Without --policy it shows the
+demo policy shipped with keyportal.`,
+		Example: `  keyportal policy matrix
+  keyportal policy matrix --policy policy.csv --format markdown > docs/access.md`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "csv" && format != "markdown" {
+				return usageErrorf(cmd, "--format must be text, csv or markdown, not %q", format)
+			}
+			e, err := files.engine(true)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			cells, err := e.Matrix(cmd.Context())
+			if err != nil {
+				return failf("", "%v", err)
+			}
+			return c.printMatrix(cells, format)
+		},
+	}
+	files.add(cmd, "policy CSV (default: the demo policy shipped in keyportal)")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, csv or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "csv", "markdown"))
+	return cmd
+}
+
+var matrixHeader = []string{"role", "ownership", "tenant_status", "action", "decision", "reason"}
+
+func (c *cli) printMatrix(cells []policy.MatrixCell, format string) error {
+	decision := func(d policy.Decision) string {
+		if d.Allowed {
+			return "allow"
+		}
+		return "deny"
+	}
+	switch format {
+	case "csv":
+		w := csv.NewWriter(c.out)
+		_ = w.Write(matrixHeader)
+		for _, m := range cells {
+			_ = w.Write([]string{m.Role, string(m.Ownership), string(m.TenantStatus), m.Action, decision(m.Decision), string(m.Decision.Reason)})
+		}
+		w.Flush()
+		return w.Error()
+	case "markdown":
+		fmt.Fprintln(c.out, "| role | ownership | tenant status | action | decision | reason |")
+		fmt.Fprintln(c.out, "|---|---|---|---|---|---|")
+		for _, m := range cells {
+			d := decision(m.Decision)
+			if m.Decision.Allowed {
+				d = "**allow**"
+			}
+			fmt.Fprintf(c.out, "| %s | %s | %s | `%s` | %s | %s |\n", roleName(m.Role), m.Ownership, m.TenantStatus, m.Action, d, m.Decision.Reason)
+		}
+		return nil
+	}
+	st := c.style(c.out)
+	tw := newTable(c.out)
+	row(tw, st.bold("ROLE"), st.bold("OWNERSHIP"), st.bold("TENANT"), st.bold("ACTION"), st.bold("DECISION"), st.bold("REASON"))
+	allowed := 0
+	for _, m := range cells {
+		d := st.red("deny ")
+		if m.Decision.Allowed {
+			d = st.green("allow")
+			allowed++
+		}
+		row(tw, st.plain(roleName(m.Role)), st.plain(string(m.Ownership)), st.plain(string(m.TenantStatus)), st.plain(m.Action), d, st.plain(string(m.Decision.Reason)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%s, %d allowed\n", plural(len(cells), "cell", "cells"), allowed)
+	return nil
+}
+
+func roleName(r string) string {
+	if r == "" {
+		return "(none)"
+	}
+	return r
+}
+
+func (c *cli) explainCommand() *cobra.Command {
+	var files policyFiles
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "explain SUBJECT TENANT OBJECT ACTION",
+		Short: "Explain one decision: the outcome, the rule, the role chain and the tenant status",
+		Long: `explain decides one request the way the ticket route does and shows why: the
+decision and its reason, the permission row that matched, the roles the
+subject holds in the tenant (nearest first) and the tenant's status.
+
+Without --policy it uses the demo policy shipped with keyportal. A denial is
+an answer, not a failure: explain exits 0 either way.`,
+		Example: `  keyportal policy explain alice acme deployment:42 api_keys:manage --policy policy.csv
+  keyportal policy explain frank acme deployment:42 api_keys:manage   # demo policy: frank is globex's admin`,
+		Args: exactArgs("SUBJECT", "TENANT", "OBJECT", "ACTION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := files.engine(true)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			req := policy.Request{Subject: args[0], Tenant: args[1], Object: args[2], Action: args[3]}
+			d, err := e.Decide(cmd.Context(), req)
+			if err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			if asJSON {
+				roles := d.Roles
+				if roles == nil {
+					roles = []string{}
+				}
+				return jsonLine(c.out, map[string]any{
+					"subject": req.Subject, "tenant": req.Tenant, "object": req.Object, "action": req.Action,
+					"allowed": d.Allowed, "reason": d.Reason, "rule": d.Rule, "roles": roles, "tenant_status": d.TenantStatus,
+				})
+			}
+			st := c.style(c.out)
+			dec := st.red("deny")
+			if d.Allowed {
+				dec = st.green("allow")
+			}
+			fmt.Fprintf(c.out, "decision:  %s (%s)\n", dec, d.Reason)
+			fmt.Fprintf(c.out, "request:   %s in %s, %s on %s\n", req.Subject, req.Tenant, req.Action, req.Object)
+			fmt.Fprintf(c.out, "rule:      %s\n", orNone(d.Rule))
+			fmt.Fprintf(c.out, "roles:     %s\n", roleChain(req.Subject, d.Roles))
+			fmt.Fprintf(c.out, "tenant:    %s is %s\n", req.Tenant, d.TenantStatus)
+			if hint := explainHint(d); hint != "" {
+				fmt.Fprintf(c.out, "why:       %s\n", hint)
+			}
+			return nil
+		},
+	}
+	files.add(cmd, "policy CSV (default: the demo policy shipped in keyportal)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision as one JSON object")
+	return cmd
+}
+
+// explainHint says in words what a denial means and what would change it.
+func explainHint(d policy.Decision) string {
+	switch d.Reason {
+	case policy.ReasonNoRole:
+		return "the subject holds no role in this tenant (no g row: g, <subject>, <role>, <tenant>)"
+	case policy.ReasonNotOwner:
+		return "the object does not belong to this tenant (no g2 row: g2, <object>, <tenant>)"
+	case policy.ReasonTenantSuspended:
+		return "the tenant is suspended (g3 row); nothing is allowed until it is active"
+	case policy.ReasonTenantDeleted:
+		return "the tenant is deleted (g3 row); nothing is allowed"
+	case policy.ReasonDeniedByRule:
+		return "the subject's roles hold no permission row for this action and object"
+	case policy.ReasonUnknownTenant:
+		return "the tenant is not known to the policy"
+	}
+	return ""
+}
