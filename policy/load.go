@@ -154,9 +154,9 @@ func parseModel(path, text string) (*modelInfo, error) {
 	}
 	want := []struct {
 		key, section string
-		n           int
-		optional    bool
-		why         string
+		n            int
+		optional     bool
+		why          string
 	}{
 		{"r", "request_definition", 4, false, "subject, tenant, object, action"},
 		{"p", "policy_definition", 0, false, ""},

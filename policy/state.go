@@ -16,11 +16,11 @@ type state struct {
 	enf       *casbin.SyncedEnforcer
 	model     *modelInfo
 	policy    *policyInfo
-	roleNames map[string]bool   // every name used as a role (p subjects, g targets)
-	ruleLines map[string]int    // "p, admin, *, ..." → line in the policy file
-	pRows     []row             // permission rows, in file order
-	g         roleLookup        // role memberships (g)
-	g2        roleLookup        // ownership (g2)
+	roleNames map[string]bool // every name used as a role (p subjects, g targets)
+	ruleLines map[string]int  // "p, admin, *, ..." → line in the policy file
+	pRows     []row           // permission rows, in file order
+	g         roleLookup      // role memberships (g)
+	g2        roleLookup      // ownership (g2)
 	statuses  map[string]TenantStatus
 }
 

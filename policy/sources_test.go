@@ -1,0 +1,118 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// appTenants is a host app's tenant table.
+type appTenants map[string]TenantStatus
+
+func (a appTenants) TenantStatus(_ context.Context, tenant string) (TenantStatus, error) {
+	if tenant == "broken" {
+		return "", errors.New("tenants table unavailable")
+	}
+	if st, ok := a[tenant]; ok {
+		return st, nil
+	}
+	return TenantUnknown, nil
+}
+
+// appMembers is a host app's membership table: subject → tenant → roles.
+type appMembers map[string]map[string][]string
+
+func (a appMembers) Roles(_ context.Context, subject, tenant string) ([]string, error) {
+	if subject == "broken" {
+		return nil, errors.New("members table unavailable")
+	}
+	return a[subject][tenant], nil
+}
+
+func TestAppSuppliedTenantsAndRoles(t *testing.T) {
+	// The policy has permissions, ownership and one role inheritance row,
+	// but no memberships and no tenant status: the app supplies those.
+	policy := `
+p, admin, *, deployment:*, api_keys:manage
+p, support, *, deployment:*, audit:read
+g, lead, admin, acme
+g2, deployment:42, acme
+g2, deployment:77, globex
+g3, acme, suspended
+`
+	e, err := New(Config{
+		PolicyText: policy,
+		Tenants:    appTenants{"acme": TenantActive, "globex": TenantSuspended, "umbrella": TenantDeleted},
+		Roles: appMembers{
+			"zoe":   {"acme": {"admin"}},
+			"yann":  {"acme": {"support"}, "globex": {"admin"}},
+			"xena":  {"acme": {"lead"}},
+			"will":  {"acme": {"guest"}},
+			"admin": {"acme": {"support"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		req    Request
+		reason Reason
+		roles  []string
+		err    string
+	}{
+		{"app membership allows without any g row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
+		{"app status overrides the g3 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
+		{"role in another tenant does not count", Request{"yann", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"support"}, ""},
+		{"support reads audit", Request{"yann", "acme", "deployment:42", auditRead}, ReasonAllowed, []string{"support"}, ""},
+		{"app says globex is suspended", Request{"yann", "globex", "deployment:77", manage}, ReasonTenantSuspended, nil, ""},
+		{"app says umbrella is deleted", Request{"zoe", "umbrella", "deployment:42", manage}, ReasonTenantDeleted, nil, ""},
+		{"app does not know the tenant", Request{"zoe", "hooli", "deployment:42", manage}, ReasonUnknownTenant, nil, ""},
+		{"no membership", Request{"mallory", "acme", "deployment:42", manage}, ReasonNoRole, nil, ""},
+		{"inherited role from the policy", Request{"xena", "acme", "deployment:42", manage}, ReasonAllowed, []string{"lead", "admin"}, ""},
+		{"role without permissions", Request{"will", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"guest"}, ""},
+		{"ownership still from the policy", Request{"zoe", "acme", "deployment:77", manage}, ReasonNotOwner, []string{"admin"}, ""},
+		{"subject spelled like a role gets only its app roles", Request{"admin", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"support"}, ""},
+		{"tenant source fails", Request{"zoe", "broken", "deployment:42", manage}, "", nil, "tenants table unavailable"},
+		{"role source fails", Request{"broken", "acme", "deployment:42", manage}, "", nil, "members table unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), tt.req)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "policy: ") {
+					t.Fatalf("error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Reason != tt.reason || d.Allowed != (tt.reason == ReasonAllowed) {
+				t.Fatalf("got %v/%s, want %s", d.Allowed, d.Reason, tt.reason)
+			}
+			if !reflect.DeepEqual(d.Roles, tt.roles) {
+				t.Errorf("Roles = %q, want %q", d.Roles, tt.roles)
+			}
+		})
+	}
+	// The engine answers as a TenantStatuser and RoleSource too.
+	if st, _ := e.TenantStatus(context.Background(), "globex"); st != TenantSuspended {
+		t.Errorf("TenantStatus(globex) = %q", st)
+	}
+	if roles, _ := e.Roles(context.Background(), "xena", "acme"); !reflect.DeepEqual(roles, []string{"lead", "admin"}) {
+		t.Errorf("Roles(xena) = %q", roles)
+	}
+}
+
+func TestInvalidStatusFromApp(t *testing.T) {
+	e, err := New(Config{PolicyText: DemoPolicy, Tenants: appTenants{"acme": "paused"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Decide(context.Background(), Request{"alice", "acme", "deployment:42", manage}); err == nil {
+		t.Fatal("an invalid status from the app must be an error, not a decision")
+	}
+}
