@@ -1,0 +1,490 @@
+package wasmui
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+const (
+	testPage   = "http://app.test"
+	testPortal = "http://portal.test:8081"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func okResult(tk string, expiresIn time.Duration) Result {
+	return okResultAt(tk, testPortal+"/vanity/api-auth?ticket="+tk, expiresIn)
+}
+
+func okResultAt(tk, u string, expiresIn time.Duration) Result {
+	b, _ := json.Marshal(ticket.Response{Ticket: tk, ExpiresAt: t0.Add(expiresIn).Unix(), URL: u})
+	return Result{Status: 200, Body: string(b)}
+}
+
+func frameMsg(typ string) Message {
+	return Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: typ, V: 1}}
+}
+
+func readyMsg(session string) Message {
+	m := frameMsg(ticket.MsgReady)
+	m.Data.Session = session
+	return m
+}
+
+func fetches(fx []Effect) int {
+	n := 0
+	for _, f := range fx {
+		if f.Kind == EffectFetch {
+			n++
+		}
+	}
+	return n
+}
+
+// showing returns a machine showing a frame for ticket "t1".
+func showing(t *testing.T, ready bool) *Machine {
+	t.Helper()
+	m := &Machine{PageOrigin: testPage}
+	m.Start()
+	m.Fetched(okResult("t1", 2*time.Minute), t0)
+	if ready {
+		m.Message(readyMsg(ticket.SessionActive), t0)
+	}
+	return m
+}
+
+func TestMachineStartFetchesOnce(t *testing.T) {
+	m := &Machine{PageOrigin: testPage}
+	if n := fetches(m.Start()); n != 1 {
+		t.Fatalf("Start: %d fetches, want 1", n)
+	}
+	if n := fetches(m.Start()) + fetches(m.Retry()); n != 0 {
+		t.Fatalf("while a request is in flight: %d more fetches, want 0", n)
+	}
+	if m.Phase() != PhaseLoading {
+		t.Fatalf("phase %v, want loading", m.Phase())
+	}
+}
+
+func TestMachineResults(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		result    Result
+		phase     Phase
+		frame     string
+		countdown int
+		effects   []Effect
+	}{
+		{
+			name:    "ticket shows the frame and arms expiry at expires_at",
+			result:  okResult("t1", 2*time.Minute),
+			phase:   PhaseFrame,
+			frame:   testPortal + "/vanity/api-auth?ticket=t1",
+			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: 2 * time.Minute}},
+		},
+		{
+			name: "expiry is read against the server's Date header",
+			result: func() Result {
+				r := okResult("t1", 2*time.Minute)
+				r.Date = t0.Add(30 * time.Second).Format(httpDate)
+				return r
+			}(),
+			phase:   PhaseFrame,
+			frame:   testPortal + "/vanity/api-auth?ticket=t1",
+			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: 90 * time.Second}},
+		},
+		{
+			name:    "an already expired ticket still gets the minimum life, no tight loop",
+			result:  okResult("t1", -time.Hour),
+			phase:   PhaseFrame,
+			frame:   testPortal + "/vanity/api-auth?ticket=t1",
+			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: minTicketLife}},
+		},
+		{
+			name:    "relative portal URL resolves against the page",
+			result:  okResultAt("t1", "/portal/exchange?ticket=t1", time.Minute),
+			phase:   PhaseFrame,
+			frame:   "/portal/exchange?ticket=t1",
+			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: time.Minute}},
+		},
+		{
+			name:    "401 asks to sign in again",
+			result:  Result{Status: 401},
+			phase:   PhaseSignedOut,
+			effects: []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}},
+		},
+		{
+			name:    "403 says no permission",
+			result:  Result{Status: 403},
+			phase:   PhaseForbidden,
+			effects: []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}},
+		},
+		{
+			name:      "429 counts down from Retry-After seconds",
+			result:    Result{Status: 429, RetryAfter: "7"},
+			phase:     PhaseRateLimited,
+			countdown: 7,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "429 with an HTTP-date Retry-After",
+			result:    Result{Status: 429, RetryAfter: t0.Add(12 * time.Second).Format(httpDate)},
+			phase:     PhaseRateLimited,
+			countdown: 12,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "429 without Retry-After waits the default",
+			result:    Result{Status: 429},
+			phase:     PhaseRateLimited,
+			countdown: defaultRetryAfter,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "429 with an absurd Retry-After is capped",
+			result:    Result{Status: 429, RetryAfter: "999999"},
+			phase:     PhaseRateLimited,
+			countdown: maxRetryAfter,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "503 fails with a 1 s backoff",
+			result:    Result{Status: 503},
+			phase:     PhaseFailed,
+			countdown: 1,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "network error fails",
+			result:    Result{Err: "TypeError: Failed to fetch"},
+			phase:     PhaseFailed,
+			countdown: 1,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "200 without a ticket fails",
+			result:    Result{Status: 200, Body: `{"error":"nope"}`},
+			phase:     PhaseFailed,
+			countdown: 1,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+		{
+			name:      "a javascript: portal URL is refused",
+			result:    okResultAt("t1", "javascript:alert(1)", time.Minute),
+			phase:     PhaseFailed,
+			countdown: 1,
+			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Machine{PageOrigin: testPage}
+			m.Start()
+			fx := m.Fetched(tc.result, t0)
+			if m.Phase() != tc.phase {
+				t.Errorf("phase %v, want %v", m.Phase(), tc.phase)
+			}
+			if m.FrameURL() != tc.frame {
+				t.Errorf("frame %q, want %q", m.FrameURL(), tc.frame)
+			}
+			if m.Countdown() != tc.countdown {
+				t.Errorf("countdown %d, want %d", m.Countdown(), tc.countdown)
+			}
+			if !reflect.DeepEqual(fx, tc.effects) {
+				t.Errorf("effects %+v, want %+v", fx, tc.effects)
+			}
+			if m.InFlight() {
+				t.Error("still in flight after the result")
+			}
+		})
+	}
+}
+
+func TestMachineCountdownThenRetry(t *testing.T) {
+	m := &Machine{PageOrigin: testPage}
+	m.Start()
+	m.Fetched(Result{Status: 429, RetryAfter: "3"}, t0)
+	for want := 2; want >= 1; want-- {
+		if fx := m.Timer(TimerTick); fetches(fx) != 0 || m.Countdown() != want {
+			t.Fatalf("tick: countdown %d fetches %d, want %d and 0", m.Countdown(), fetches(fx), want)
+		}
+	}
+	if fx := m.Timer(TimerTick); fetches(fx) != 1 {
+		t.Fatalf("last tick: %d fetches, want 1", fetches(fx))
+	}
+	if fx := m.Timer(TimerTick); len(fx) != 0 {
+		t.Fatalf("a stray tick after the retry did something: %+v", fx)
+	}
+}
+
+func TestMachineBackoff(t *testing.T) {
+	m := &Machine{PageOrigin: testPage}
+	m.Start()
+	var got []int
+	for i := 0; i < 8; i++ {
+		m.Fetched(Result{Status: 502}, t0)
+		got = append(got, m.Countdown())
+		for ticks := 0; ; ticks++ {
+			if fetches(m.Timer(TimerTick)) == 1 {
+				break
+			}
+			if ticks > 60 {
+				t.Fatal("no retry within 60 ticks")
+			}
+		}
+	}
+	want := []int{1, 2, 4, 8, 16, 30, 30, 30}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("backoff %v, want %v", got, want)
+	}
+	// Success resets the backoff.
+	m.Fetched(okResult("t1", time.Minute), t0)
+	m.Retry()
+	m.Fetched(Result{Status: 502}, t0)
+	if m.Countdown() != 1 {
+		t.Fatalf("backoff after a success %d, want 1", m.Countdown())
+	}
+}
+
+func TestMachineRetryButtonCancelsCountdown(t *testing.T) {
+	m := &Machine{PageOrigin: testPage}
+	m.Start()
+	m.Fetched(Result{Status: 500}, t0)
+	fx := m.Retry()
+	want := []Effect{{Kind: EffectStopTimer, Timer: TimerTick}, {Kind: EffectFetch}}
+	if !reflect.DeepEqual(fx, want) {
+		t.Fatalf("Retry effects %+v, want %+v", fx, want)
+	}
+	if fx := m.Timer(TimerTick); len(fx) != 0 {
+		t.Fatalf("the cancelled tick still acted: %+v", fx)
+	}
+}
+
+func TestMachineIgnoresForeignMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  Message
+	}{
+		{"other origin", Message{Origin: "http://evil.test", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"same host other port", Message{Origin: "http://portal.test:8082", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"page origin", Message{Origin: testPage, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"right origin, not the frame's window", Message{Origin: testPortal, FromFrame: false, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"other protocol version", Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 2}}},
+		{"unknown type", Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: "keyportal:gimme", V: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := showing(t, true)
+			if fx := m.Message(tc.msg, t0); len(fx) != 0 {
+				t.Fatalf("acted on it: %+v", fx)
+			}
+			if tc.msg.Data.Type != ticket.MsgSessionExpired {
+				return // only the sender is under test below
+			}
+			ready := tc.msg
+			ready.Data.Type = ticket.MsgReady
+			m2 := showing(t, false)
+			m2.Message(ready, t0)
+			if m2.Ready() {
+				t.Fatal("a foreign ready was believed")
+			}
+		})
+	}
+}
+
+func TestMachineRenewInPlaceWhenReady(t *testing.T) {
+	m := showing(t, true)
+	url := m.FrameURL()
+	fx := m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+	if fetches(fx) != 1 {
+		t.Fatalf("session_expired: %d fetches, want 1", fetches(fx))
+	}
+	// More expiries while the request is out start nothing.
+	if fx := m.Message(frameMsg(ticket.MsgSessionExpired), t0); len(fx) != 0 {
+		t.Fatalf("second session_expired while in flight: %+v", fx)
+	}
+	fx = m.Fetched(okResult("t2", 2*time.Minute), t0)
+	want := []Effect{{Kind: EffectPostTicket, Ticket: "t2", TargetOrigin: testPortal}}
+	if !reflect.DeepEqual(fx, want) {
+		t.Fatalf("effects %+v, want %+v", fx, want)
+	}
+	if m.FrameURL() != url || !m.Ready() {
+		t.Fatalf("frame reloaded (%q, ready %v); want it kept", m.FrameURL(), m.Ready())
+	}
+}
+
+func TestMachineRenewByReloadWhenNotReady(t *testing.T) {
+	m := showing(t, false)
+	if fx := m.Message(frameMsg(ticket.MsgSessionExpired), t0); fetches(fx) != 1 {
+		t.Fatalf("%d fetches, want 1", fetches(fx))
+	}
+	fx := m.Fetched(okResult("t2", time.Minute), t0)
+	if m.FrameURL() != testPortal+"/vanity/api-auth?ticket=t2" {
+		t.Fatalf("frame %q, want the new ticket's URL", m.FrameURL())
+	}
+	for _, f := range fx {
+		if f.Kind == EffectPostTicket {
+			t.Fatal("posted a ticket to a frame that never said ready")
+		}
+	}
+}
+
+func TestMachineRenewByReloadWhenPortalMoved(t *testing.T) {
+	m := showing(t, true)
+	m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+	fx := m.Fetched(okResultAt("t2", "https://other.test/x?ticket=t2", time.Minute), t0)
+	for _, f := range fx {
+		if f.Kind == EffectPostTicket {
+			t.Fatal("posted a ticket across origins")
+		}
+	}
+	if m.PortalOrigin() != "https://other.test" || m.Ready() {
+		t.Fatalf("origin %q ready %v, want the new origin and a reload", m.PortalOrigin(), m.Ready())
+	}
+}
+
+func TestMachineExpiryReplacesUnusedTicket(t *testing.T) {
+	m := showing(t, false)
+	if fx := m.Timer(TimerExpiry); fetches(fx) != 1 {
+		t.Fatalf("expiry of an unused ticket: %d fetches, want 1", fetches(fx))
+	}
+	m.Fetched(okResult("t2", time.Minute), t0)
+	if m.FrameURL() != testPortal+"/vanity/api-auth?ticket=t2" {
+		t.Fatalf("frame %q, want reloaded with t2", m.FrameURL())
+	}
+
+	ready := showing(t, false)
+	if fx := ready.Message(readyMsg(ticket.SessionActive), t0); !reflect.DeepEqual(fx, []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}}) {
+		t.Fatalf("ready effects %+v, want the expiry timer stopped", fx)
+	}
+	if fx := ready.Timer(TimerExpiry); len(fx) != 0 {
+		t.Fatalf("expiry after ready acted: %+v", fx)
+	}
+}
+
+func TestMachineResize(t *testing.T) {
+	m := showing(t, true)
+	for _, tc := range []struct{ ask, want int }{
+		{0, DefaultMinHeight}, {100, DefaultMinHeight}, {900, 900}, {-5, 900}, {1 << 30, maxHeight},
+	} {
+		msg := frameMsg(ticket.MsgResize)
+		msg.Data.Height = tc.ask
+		m.Message(msg, t0)
+		if m.Height() != tc.want {
+			t.Errorf("resize %d: height %d, want %d", tc.ask, m.Height(), tc.want)
+		}
+	}
+	m2 := &Machine{MinHeight: 300}
+	if m2.Height() != 300 {
+		t.Errorf("custom minimum: %d", m2.Height())
+	}
+}
+
+func TestMachineRenewalFailureKeepsFrame(t *testing.T) {
+	m := showing(t, true)
+	m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+	m.Fetched(Result{Status: 503}, t0)
+	if m.Phase() != PhaseFailed || m.FrameURL() == "" {
+		t.Fatalf("phase %v frame %q: want failed with the frame kept", m.Phase(), m.FrameURL())
+	}
+	if fx := m.Timer(TimerTick); fetches(fx) != 1 {
+		t.Fatal("no automatic retry")
+	}
+	if fx := m.Fetched(okResult("t3", time.Minute), t0); len(fx) != 1 || fx[0].Kind != EffectPostTicket {
+		t.Fatalf("after recovery %+v, want the ticket posted in place", fx)
+	}
+	// A 401 during renewal drops the frame: the user must sign in.
+	m.Message(frameMsg(ticket.MsgSessionExpired), t0.Add(time.Hour))
+	m.Fetched(Result{Status: 401}, t0)
+	if m.Phase() != PhaseSignedOut || m.FrameURL() != "" {
+		t.Fatalf("phase %v frame %q, want signed out without frame", m.Phase(), m.FrameURL())
+	}
+	if fx := m.Message(frameMsg(ticket.MsgSessionExpired), t0); len(fx) != 0 {
+		t.Fatal("messages acted on without a frame")
+	}
+}
+
+func TestMachineChurnBacksOff(t *testing.T) {
+	m := showing(t, true)
+	now := t0
+	expire := func() []Effect {
+		now = now.Add(time.Second)
+		return m.Message(frameMsg(ticket.MsgSessionExpired), now)
+	}
+	// 1st renewal: in place.
+	expire()
+	if fx := m.Fetched(okResult("t2", time.Minute), now); fx[0].Kind != EffectPostTicket {
+		t.Fatalf("first renewal %+v, want in place", fx)
+	}
+	// The frame rejects it at once: the 2nd renewal reloads.
+	expire()
+	m.Fetched(okResult("t3", time.Minute), now)
+	if m.Ready() || m.FrameURL() != testPortal+"/vanity/api-auth?ticket=t3" {
+		t.Fatal("second quick renewal did not reload the frame")
+	}
+	m.Message(readyMsg(ticket.SessionNone), now)
+	// Still failing: the 3rd waits before fetching.
+	if fx := expire(); fetches(fx) != 0 || m.Countdown() != 1 {
+		t.Fatalf("third quick renewal fetched at once (%+v)", fx)
+	}
+	if fetches(m.Timer(TimerTick)) != 1 {
+		t.Fatal("no fetch after the churn backoff")
+	}
+	m.Fetched(okResult("t4", time.Minute), now)
+	m.Message(readyMsg(ticket.SessionActive), now)
+	// A healthy session resets the churn: next renewal is in place again.
+	now = now.Add(time.Hour)
+	expire()
+	if fx := m.Fetched(okResult("t5", time.Minute), now); fx[0].Kind != EffectPostTicket {
+		t.Fatalf("renewal after a healthy session %+v, want in place", fx)
+	}
+}
+
+func TestMachineStopDropsLateResults(t *testing.T) {
+	m := &Machine{PageOrigin: testPage}
+	m.Start()
+	fx := m.Stop()
+	if len(fx) != 2 {
+		t.Fatalf("Stop effects %+v, want both timers stopped", fx)
+	}
+	if fx := m.Fetched(okResult("t1", time.Minute), t0); fx != nil || m.FrameURL() != "" {
+		t.Fatal("a result after Stop was applied")
+	}
+}
+
+func TestOriginOf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://Portal.Example.com/x?ticket=1", "https://portal.example.com"},
+		{"https://portal.example.com:443/x", "https://portal.example.com"},
+		{"http://localhost:80/x", "http://localhost"},
+		{"http://localhost:8081/vanity", "http://localhost:8081"},
+		{"/relative?ticket=1", testPage},
+		{"//cdn.test/x", "http://cdn.test"},
+		{"javascript:alert(1)", ""},
+		{"data:text/html,hi", ""},
+	} {
+		got, ok := originOf(tc.in, testPage)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("originOf(%q) = %q %v, want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+func TestBackoffCaps(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 6: 30 * time.Second, 100: 30 * time.Second} {
+		if got := backoff(n); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	for in, want := range map[string]int{"": 5, "0": 1, "2": 2, " 9 ": 9, "soon": 5, "-3": 1, strconv.Itoa(1e9): maxRetryAfter} {
+		if got := retryAfter(in, t0); got != want {
+			t.Errorf("retryAfter(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package wasmui
+
+import (
+	"reflect"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// render loads a Shell whose machine has been driven by drive into go-app's
+// test engine and returns it.
+func render(t *testing.T, drive func(m *Machine)) *Shell {
+	t.Helper()
+	s := &Shell{ResourceID: "42"}
+	s.m = Machine{PageOrigin: testPage}
+	if drive != nil {
+		drive(&s.m)
+	}
+	e := app.NewTestEngine()
+	if err := e.Load(s); err != nil {
+		t.Fatal(err)
+	}
+	e.ConsumeAll()
+	return s
+}
+
+func rootDiv() app.HTMLDiv {
+	return app.Div().Class("keyportal-shell").
+		Attr("data-keyportal-ticket-path", DefaultTicketPath).
+		Attr("data-keyportal-field", DefaultField).
+		Attr("data-keyportal-resource", "42")
+}
+
+func match(t *testing.T, s *Shell, want app.UI, path ...int) {
+	t.Helper()
+	if err := app.Match(want, s, append([]int{0}, path...)...); err != nil {
+		t.Errorf("at %v: %v", path, err)
+	}
+}
+
+func TestRenderLoading(t *testing.T) {
+	s := render(t, func(m *Machine) { m.Start() })
+	match(t, s, rootDiv().Aria("busy", "true"))
+	match(t, s, app.P().Class("keyportal-status").Attr("role", "status"), 0)
+	match(t, s, app.Text(TextLoading), 0, 0)
+}
+
+func TestRenderFrame(t *testing.T) {
+	src := testPortal + "/vanity/api-auth?ticket=t1"
+	for _, tc := range []struct {
+		name  string
+		drive func(m *Machine)
+		frame app.HTMLIFrame
+	}{
+		{
+			name: "before ready, minimum height",
+			drive: func(m *Machine) {
+				m.Start()
+				m.Fetched(okResult("t1", time.Minute), t0)
+			},
+			frame: app.IFrame().Src(src).Title(DefaultTitle).Allow("clipboard-write").
+				Style("width", "100%").Style("height", "480px").Style("border", "0"),
+		},
+		{
+			name: "ready and resized",
+			drive: func(m *Machine) {
+				m.Start()
+				m.Fetched(okResult("t1", time.Minute), t0)
+				m.Message(readyMsg(ticket.SessionActive), t0)
+				resize := frameMsg(ticket.MsgResize)
+				resize.Data.Height = 731
+				m.Message(resize, t0)
+			},
+			frame: app.IFrame().Src(src).Title(DefaultTitle).Allow("clipboard-write").
+				Style("width", "100%").Style("height", "731px").Style("border", "0").
+				Attr("data-keyportal-ready", "true"),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := render(t, tc.drive)
+			match(t, s, rootDiv())
+			match(t, s, app.Div().Class("keyportal-notice").Aria("live", "polite"), 0)
+			match(t, s, tc.frame, 1)
+		})
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		result Result
+		checks func(t *testing.T, s *Shell)
+	}{
+		{
+			name:   "401 links to sign in",
+			result: Result{Status: 401},
+			checks: func(t *testing.T, s *Shell) {
+				match(t, s, app.Div().Class("keyportal-error").Attr("role", "alert"), 0)
+				match(t, s, app.Text(TextSignedOut), 0, 0, 0)
+				match(t, s, app.A().Href(DefaultSignInURL), 0, 1)
+				match(t, s, app.Text(TextSignIn), 0, 1, 0)
+			},
+		},
+		{
+			name:   "403 says no permission",
+			result: Result{Status: 403},
+			checks: func(t *testing.T, s *Shell) {
+				match(t, s, app.Div().Class("keyportal-error").Attr("role", "alert"), 0)
+				match(t, s, app.Text(TextForbidden), 0, 0, 0)
+			},
+		},
+		{
+			name:   "429 counts down",
+			result: Result{Status: 429, RetryAfter: "9"},
+			checks: func(t *testing.T, s *Shell) {
+				match(t, s, app.Text("Too many requests for a key manager ticket. Retrying in 9 s…"), 0, 0, 0)
+				next := render(t, func(m *Machine) {
+					*m = s.m
+					m.Timer(TimerTick)
+				})
+				match(t, next, app.Text("Too many requests for a key manager ticket. Retrying in 8 s…"), 0, 0, 0)
+			},
+		},
+		{
+			name:   "failure offers Retry",
+			result: Result{Status: 502},
+			checks: func(t *testing.T, s *Shell) {
+				match(t, s, app.Div().Class("keyportal-notice").Aria("live", "polite"), 0)
+				match(t, s, app.Text("Couldn't load the API key manager (the server answered 502). Retrying in 1 s…"), 0, 0, 0)
+				match(t, s, app.Button().Type("button").OnClick(func(app.Context, app.Event) {}), 0, 1)
+				match(t, s, app.Text(TextRetry), 0, 1, 0)
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := render(t, func(m *Machine) {
+				m.Start()
+				m.Fetched(tc.result, t0)
+			})
+			match(t, s, rootDiv())
+			tc.checks(t, s)
+		})
+	}
+}
+
+func TestRenderFailureAboveKeptFrame(t *testing.T) {
+	s := render(t, func(m *Machine) {
+		m.Start()
+		m.Fetched(okResult("t1", time.Minute), t0)
+		m.Message(readyMsg(ticket.SessionActive), t0)
+		m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+		m.Fetched(Result{Status: 500}, t0)
+	})
+	match(t, s, app.Text("Couldn't load the API key manager (the server answered 500). Retrying in 1 s…"), 0, 0, 0)
+	// The iframe keeps index 1, so go-app updates it rather than recreating it.
+	match(t, s, app.IFrame().Src(testPortal+"/vanity/api-auth?ticket=t1").Title(DefaultTitle).
+		Allow("clipboard-write").Style("width", "100%").Style("height", "480px").Style("border", "0").
+		Attr("data-keyportal-ready", "true"), 1)
+}
+
+func TestRenderWithoutResource(t *testing.T) {
+	s := &Shell{}
+	e := app.NewTestEngine()
+	if err := e.Load(s); err != nil {
+		t.Fatal(err)
+	}
+	e.ConsumeAll()
+	match(t, s, app.P().Class("keyportal-error").Attr("role", "alert"), 0)
+}
+
+func TestResourceFromPath(t *testing.T) {
+	routes := []string{"/settings/api-keys/:deploymentId", "/orgs/:org/apps/:app/keys", "/files/*path"}
+	for path, want := range map[string]string{
+		"/settings/api-keys/42":       "42",
+		"/settings/api-keys/42/":      "42",
+		"/settings/api-keys/a%2Fb":    "a/b",
+		"/settings/api-keys/":         "",
+		"/settings/api-keys/42/extra": "",
+		"/orgs/acme/apps/7/keys":      "7",
+		"/files/x/y":                  "x/y",
+		"/elsewhere":                  "",
+	} {
+		if got := ResourceFromPath(routes, path); got != want {
+			t.Errorf("ResourceFromPath(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestRouteRegexp(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		yes, no []string
+	}{
+		{"/settings/api-keys/:id", []string{"/settings/api-keys/42", "/settings/api-keys/42/"}, []string{"/settings/api-keys", "/settings/api-keys/4/2", "/x/settings/api-keys/4"}},
+		{"/files/*rest", []string{"/files", "/files/a/b"}, []string{"/filesx"}},
+		{"/", []string{"/"}, []string{"/a"}},
+		{"/a.b/:id", []string{"/a.b/1"}, []string{"/axb/1"}},
+	} {
+		re := regexp.MustCompile(RouteRegexp(tc.pattern))
+		for _, p := range tc.yes {
+			if !re.MatchString(p) {
+				t.Errorf("%s (%s) does not match %s", tc.pattern, re, p)
+			}
+		}
+		for _, p := range tc.no {
+			if re.MatchString(p) {
+				t.Errorf("%s (%s) matches %s", tc.pattern, re, p)
+			}
+		}
+	}
+}
+
+func TestEnvRoundTrip(t *testing.T) {
+	in := &Shell{TicketPath: "/t", Field: "appId", Routes: []string{"/a/:id", "/b/:id"}, Title: "Keys", MinHeight: 600, SignInURL: "/signin"}
+	env := in.Env()
+	out := FromEnv(func(k string) string { return env[k] })
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip %+v, want %+v", out, in)
+	}
+	if len((&Shell{}).Env()) != 0 {
+		t.Fatal("a zero Shell has env entries")
+	}
+}
