@@ -30,9 +30,9 @@ type fakeWacht struct {
 
 	mu       sync.Mutex
 	apps     map[string]*App
-	order    []string           // app slugs in creation order
-	keys     map[string][]*Key  // app slug -> keys
-	hashes   map[string]*Key    // hex sha256(secret) -> key
+	order    []string          // app slugs in creation order
+	keys     map[string][]*Key // app slug -> keys
+	hashes   map[string]*Key   // hex sha256(secret) -> key
 	tickets  map[string]ticketBody
 	audit    map[string][]AuditLog // app slug -> entries, oldest first
 	requests []recorded
