@@ -100,6 +100,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	e.cur.Store(s)
+	e.logLoaded(s, "policy loaded")
 	if cfg.Watch {
 		w, err := newWatcher(e, cfg.ModelPath, cfg.PolicyPath)
 		if err != nil {
@@ -156,13 +157,22 @@ func (e *Engine) Reload() error {
 	}
 	e.cur.Store(s)
 	e.lastErr.Store(nil)
-	ev := e.log.Info().Str("event", "policy.reload").
-		Str("model", s.model.Path).Str("policy", s.policy.Path)
-	for ptype, n := range s.counts() {
-		ev = ev.Int("rules_"+ptype, n)
-	}
-	ev.Msg("policy reloaded")
+	e.logLoaded(s, "policy reloaded")
 	return nil
+}
+
+// logLoaded logs a good load with the files and the row count per ptype
+// (rules_p, rules_g, ...).
+func (e *Engine) logLoaded(s *state, msg string) {
+	ev := e.log.Info()
+	if ev == nil {
+		return
+	}
+	ev = ev.Str("event", "policy.reload").Str("model", s.model.Path).Str("policy", s.policy.Path)
+	for _, ptype := range s.model.ptypes() {
+		ev = ev.Int("rules_"+ptype, s.policy.Counts[ptype])
+	}
+	ev.Msg(msg)
 }
 
 func (e *Engine) modelName() string {

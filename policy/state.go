@@ -186,6 +186,3 @@ func instantiate(pattern, id string) string {
 	}
 	return strings.Join(parts, "/")
 }
-
-// counts summarises a state's rows for the reload log.
-func (s *state) counts() map[string]int { return s.policy.Counts }
