@@ -29,7 +29,7 @@ never shown: the store keeps only their hash.`,
 // keyView is what the table shows of a key.
 type keyView struct {
 	id, app, tenant, name, key, status, createdBy string
-	created, lastUsed, expires                   string
+	created, lastUsed, expires                    string
 }
 
 func (c *cli) viewLocalKey(k keystore.Key) keyView {
