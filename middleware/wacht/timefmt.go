@@ -3,7 +3,7 @@ package wacht
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -32,7 +32,7 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 	if b[0] != '"' {
 		n, err := strconv.ParseFloat(string(b), 64)
 		if err != nil {
-			return fmt.Errorf("timestamp %s is neither a string nor a number", b)
+			return errors.New("timestamp is neither a string nor a number")
 		}
 		*w = wireTime(unixNumber(n))
 		return nil
@@ -55,7 +55,7 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 		*w = wireTime(unixNumber(n))
 		return nil
 	}
-	return fmt.Errorf("timestamp %q is not RFC 3339", s)
+	return errors.New("timestamp is not RFC 3339")
 }
 
 // unixNumber reads unix seconds, or milliseconds when the number is too large
