@@ -101,9 +101,9 @@ func (c *cli) parseSince(s string) (time.Time, error) {
 
 // auditWidths are the column widths of the audit table: fixed, so that rows
 // printed later by --follow line up with the first ones.
-var auditWidths = []int{20, 16, 7, 22, 12, 10, 10, 0}
+var auditWidths = []int{20, 16, 7, 16, 10, 10, 8, 30, 0}
 
-var auditHeader = []string{"TIME", "ACTION", "OUTCOME", "REASON", "ACTOR", "TENANT", "APP", "KEY/RESOURCE"}
+var auditHeader = []string{"TIME", "ACTION", "OUTCOME", "REASON", "ACTOR", "TENANT", "APP", "KEY/RESOURCE", "DETAIL"}
 
 func (c *cli) printAudit(ctx context.Context, r audit.Reader, q audit.Query, follow, asJSON bool) error {
 	page, err := r.QueryAudit(ctx, q)
@@ -210,7 +210,7 @@ func (c *cli) writeEvents(events []audit.Event, asJSON bool) error {
 			target = "deployment " + e.Resource
 		}
 		c.auditRow(st, []string{fmtTime(e.Time), e.Action, e.Outcome, orDash(e.Reason), orDash(e.Actor),
-			orDash(e.Tenant), orDash(e.AppSlug), orDash(target)}, false)
+			orDash(e.Tenant), orDash(e.AppSlug), orDash(target), e.Detail}, false)
 	}
 	return nil
 }

@@ -433,18 +433,24 @@ an answer, not a failure: explain exits 0 either way.`,
 			}
 			defer e.Close()
 			req := policy.Request{Subject: args[0], Tenant: args[1], Object: args[2], Action: args[3]}
-			d, err := e.Decide(cmd.Context(), req)
+			x, err := e.Explain(cmd.Context(), req)
 			if err != nil {
 				return usageErrorf(cmd, "%v", err)
 			}
+			d := x.Decision
 			if asJSON {
 				roles := d.Roles
 				if roles == nil {
 					roles = []string{}
 				}
+				steps := make([]map[string]any, len(x.Steps))
+				for i, s := range x.Steps {
+					steps[i] = map[string]any{"check": s.Check, "passed": s.Passed, "detail": s.Detail}
+				}
 				return jsonLine(c.out, map[string]any{
 					"subject": req.Subject, "tenant": req.Tenant, "object": req.Object, "action": req.Action,
-					"allowed": d.Allowed, "reason": d.Reason, "rule": d.Rule, "roles": roles, "tenant_status": d.TenantStatus,
+					"allowed": d.Allowed, "reason": d.Reason, "rule": d.Rule, "rule_line": x.RuleLine, "policy": x.PolicyPath,
+					"roles": roles, "tenant_status": d.TenantStatus, "checks": steps,
 				})
 			}
 			st := c.style(c.out)
@@ -452,13 +458,27 @@ an answer, not a failure: explain exits 0 either way.`,
 			if d.Allowed {
 				dec = st.green("allow")
 			}
+			// The demo policy has no file: name it for what it is.
+			where := strings.NewReplacer()
+			if files.policy == "" {
+				where = strings.NewReplacer(x.PolicyPath+":", "demo policy, line ")
+			}
+			rule := orNone(d.Rule)
+			if x.RuleLine > 0 {
+				rule += st.dim(where.Replace(fmt.Sprintf("  (%s:%d)", x.PolicyPath, x.RuleLine)))
+			}
 			fmt.Fprintf(c.out, "decision:  %s (%s)\n", dec, d.Reason)
 			fmt.Fprintf(c.out, "request:   %s in %s, %s on %s\n", req.Subject, req.Tenant, req.Action, req.Object)
-			fmt.Fprintf(c.out, "rule:      %s\n", orNone(d.Rule))
+			fmt.Fprintf(c.out, "rule:      %s\n", rule)
 			fmt.Fprintf(c.out, "roles:     %s\n", roleChain(req.Subject, d.Roles))
 			fmt.Fprintf(c.out, "tenant:    %s is %s\n", req.Tenant, d.TenantStatus)
-			if hint := explainHint(d); hint != "" {
-				fmt.Fprintf(c.out, "why:       %s\n", hint)
+			fmt.Fprintln(c.out, "checks:")
+			for _, s := range x.Steps {
+				mark := st.green("✓")
+				if !s.Passed {
+					mark = st.red("✗")
+				}
+				fmt.Fprintf(c.out, "  %s %-14s %s\n", mark, s.Check, where.Replace(s.Detail))
 			}
 			return nil
 		},
@@ -466,23 +486,4 @@ an answer, not a failure: explain exits 0 either way.`,
 	files.add(cmd, "policy CSV (default: the demo policy shipped in keyportal)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision as one JSON object")
 	return cmd
-}
-
-// explainHint says in words what a denial means and what would change it.
-func explainHint(d policy.Decision) string {
-	switch d.Reason {
-	case policy.ReasonNoRole:
-		return "the subject holds no role in this tenant (no g row: g, <subject>, <role>, <tenant>)"
-	case policy.ReasonNotOwner:
-		return "the object does not belong to this tenant (no g2 row: g2, <object>, <tenant>)"
-	case policy.ReasonTenantSuspended:
-		return "the tenant is suspended (g3 row); nothing is allowed until it is active"
-	case policy.ReasonTenantDeleted:
-		return "the tenant is deleted (g3 row); nothing is allowed"
-	case policy.ReasonDeniedByRule:
-		return "the subject's roles hold no permission row for this action and object"
-	case policy.ReasonUnknownTenant:
-		return "the tenant is not known to the policy"
-	}
-	return ""
 }

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+// openStore opens the harness's store with its clock, for seeding what the
+// command cannot create (keys are made in the portal).
+func (h *harness) openStore() *keystore.SQLite {
+	h.t.Helper()
+	s, err := keystore.OpenSQLite(h.db, keystore.Options{Now: h.clock.Now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// createKey makes a key as the portal would, and names its random parts.
+func (h *harness) createKey(app, name, by, label string) keystore.Key {
+	h.t.Helper()
+	s := h.openStore()
+	defer s.Close()
+	k, secret, err := s.CreateKey(context.Background(), keystore.NewKey{AppSlug: app, Name: name}, keystore.Actor{Name: by})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.name(k.ID, "key_"+label)
+	h.name(k.KeySuffix, strings.ToUpper(label))
+	h.name(secret, "SECRET-"+label)
+	return k
+}
+
+// nameEvents gives the audit events stable names, oldest first.
+func (h *harness) nameEvents() {
+	h.t.Helper()
+	s := h.openStore()
+	defer s.Close()
+	page, err := s.QueryAudit(context.Background(), audit.Query{Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	events := page.Events
+	slices.Reverse(events)
+	for i, e := range events {
+		h.name(e.ID, fmt.Sprintf("evt_%d", i+1))
+	}
+}
+
+func TestAppsGolden(t *testing.T) {
+	h := newHarness(t)
+	h.env["KEYPORTAL_ALLOWED_ORIGINS"] = "https://app.globex.test, http://127.0.0.1:8080"
+	var runs []result
+	step := func(code int, args ...string) {
+		t.Helper()
+		r := h.run(args...)
+		expect(t, r, code)
+		runs = append(runs, r)
+		h.clock.Advance(time.Minute)
+	}
+	step(exitUsage, "apps", "list", "--db", "$DB")
+	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API",
+		"--key-prefix", "acme_live", "--description", "API keys for deployment 42", "--origin", "http://127.0.0.1:8080")
+	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "77", "--tenant", "globex", "--name", "Globex API", "--key-prefix", "globex")
+	step(exitFindings, "apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Again", "--key-prefix", "acme_live")
+	step(exitUsage, "apps", "create", "--db", "$DB", "--deployment", "43")
+	step(exitFindings, "apps", "create", "--db", "$DB", "--deployment", "43", "--tenant", "acme", "--name", "Bad prefix", "--key-prefix", "acme-live")
+	step(exitOK, "apps", "list", "--db", "$DB")
+	step(exitOK, "apps", "list", "--db", "$DB", "--tenant", "globex", "--json")
+	step(exitOK, "apps", "get", "--db", "$DB", "--deployment", "42")
+	step(exitFindings, "apps", "get", "--db", "$DB", "aa_99")
+	step(exitUsage, "apps", "get", "--db", "$DB")
+	step(exitOK, "apps", "disable", "--db", "$DB", "aa_77")
+	step(exitFindings, "apps", "disable", "--db", "$DB", "aa_77")
+	step(exitOK, "apps", "list", "--db", "$DB")
+	step(exitOK, "apps", "list", "--db", "$DB", "--all")
+	h.golden("apps", runs...)
+}
+
+func TestKeysAndAuditGolden(t *testing.T) {
+	h := newHarness(t)
+	var runs []result
+	step := func(code int, args ...string) {
+		t.Helper()
+		r := h.run(args...)
+		expect(t, r, code)
+		runs = append(runs, r)
+		h.clock.Advance(time.Minute)
+	}
+	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API", "--key-prefix", "acme_live")
+	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "77", "--tenant", "globex", "--name", "Globex API", "--key-prefix", "globex")
+	ci := h.createKey("aa_42", "CI deploys", "alice", "ci")
+	h.clock.Advance(time.Minute)
+	h.createKey("aa_42", "Staging", "bob", "staging")
+	h.clock.Advance(time.Minute)
+	gx := h.createKey("aa_77", "Globex prod", "frank", "globex")
+	h.clock.Advance(time.Hour)
+
+	step(exitOK, "keys", "list", "--db", "$DB", "--app", "aa_42")
+	step(exitOK, "keys", "list", "--db", "$DB", "--tenant", "globex", "--json")
+	step(exitUsage, "keys", "revoke", "--db", "$DB", ci.ID, "--app", "aa_42")
+	step(exitUsage, "keys", "revoke", "--db", "$DB", ci.ID, "--reason", "leaked")
+	step(exitOK, "keys", "revoke", "--db", "$DB", ci.ID, "--app", "aa_42", "--reason", "leaked in a public repo")
+	step(exitFindings, "keys", "revoke", "--db", "$DB", ci.ID, "--app", "aa_42", "--reason", "again")
+	step(exitFindings, "keys", "revoke", "--db", "$DB", gx.ID, "--tenant", "acme", "--reason", "wrong tenant")
+	step(exitOK, "keys", "list", "--db", "$DB", "--tenant", "acme", "--status", "active")
+	step(exitOK, "keys", "list", "--db", "$DB", "--status", "revoked")
+	step(exitOK, "keys", "revoke", "--db", "$DB", "--all", "--tenant", "globex", "--reason", "tenant offboarded")
+	step(exitUsage, "keys", "list", "--db", "$DB", "--status", "gone")
+	h.nameEvents()
+	step(exitOK, "audit", "--db", "$DB")
+	step(exitOK, "audit", "--db", "$DB", "--tenant", "acme", "--action", "key.", "--json")
+	step(exitOK, "audit", "--db", "$DB", "--since", "30m")
+	step(exitOK, "audit", "--db", "$DB", "--since", "2026-11-26T09:01:00Z", "--until", "2026-11-26T09:04:00Z", "--limit", "2")
+	step(exitUsage, "audit", "--db", "$DB", "--since", "yesterday")
+	h.golden("keys_audit", runs...)
+}
