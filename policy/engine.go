@@ -1,24 +1,3 @@
-// Package policy decides who may do what in which tenant, with Casbin.
-//
-// The model (DefaultModel, or a file) is RBAC with domains: a request is
-// (subject, tenant, object, action); tenancy lives in role membership
-// (g, alice, owner, acme), resource ownership in g2 rows
-// (g2, deployment:42, acme), tenant status in g3 rows (g3, initech,
-// suspended; no row means active). Permission rows are templates valid in
-// every tenant:
-//
-//	p, role, tenant-or-*, object-pattern, action
-//	p, admin, *, deployment:*, api_keys:manage
-//
-// An Engine answers each Request with a Decision that says why: the tenant's
-// status is checked first (tenant_suspended, tenant_deleted, unknown_tenant),
-// then that the subject holds a role in the tenant (no_role), then that the
-// object belongs to the tenant (not_owner), and finally the Casbin matcher
-// (allowed, or denied_by_rule), whose matched row is reported.
-//
-// Files are checked line by line before Casbin sees them, so mistakes are
-// reported with file and line, and a reload that fails keeps the last good
-// policy.
 package policy
 
 import (
@@ -92,6 +71,9 @@ type Engine struct {
 // naming the file and line.
 func New(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: cfg.Logger}
+	if cfg.PolicyPath != "" && cfg.PolicyText != "" {
+		return nil, errors.New("policy: set PolicyPath or PolicyText, not both")
+	}
 	if cfg.Watch && cfg.ModelPath == "" && cfg.PolicyPath == "" {
 		return nil, errors.New("policy: Watch needs ModelPath or PolicyPath")
 	}

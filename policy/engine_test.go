@@ -141,3 +141,16 @@ func TestTenantNamedLikeObject(t *testing.T) {
 		t.Fatalf("got %+v, want not_owner", d)
 	}
 }
+
+func TestConfigMistakes(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"path and text":  {PolicyPath: "policy.csv", PolicyText: DemoPolicy},
+		"watch no file":  {PolicyText: DemoPolicy, Watch: true},
+		"missing model":  {ModelPath: "/nonexistent/model.conf"},
+		"missing policy": {PolicyPath: "/nonexistent/policy.csv"},
+	} {
+		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "policy: ") {
+			t.Errorf("%s: error = %v, want one prefixed policy: ", name, err)
+		}
+	}
+}
