@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -347,4 +348,98 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTransportErrorRedacted: a transport (or proxy) whose error quotes the
+// request's Authorization header and body does not leak the API key or the
+// checked secret through the client,
+// and the original error stays reachable.
+func TestTransportErrorRedacted(t *testing.T) {
+	cause := errors.New("proxy refused")
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		return nil, fmt.Errorf("%w: %s %s", cause, r.Header.Get("Authorization"), body)
+	})}
+	c := newTestClient(t, "http://wacht.test", Config{HTTPClient: hc})
+	_, err := c.Check(context.Background(), CheckRequest{Principal: Principal{Value: "acme_checked_secret"}, Resource: "/", Method: "GET"})
+	if err == nil || strings.Contains(err.Error(), testAPIKey) || !strings.Contains(err.Error(), "Bearer [redacted]") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "acme_checked_secret") || !strings.Contains(err.Error(), `"value":"[redacted]"`) {
+		t.Errorf("err = %v quotes the checked secret", err)
+	}
+	if !errors.Is(err, cause) || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("err = %v lost its cause or class", err)
+	}
+}
+
+// TestListAndKeyShapes: lists come as {"apps"|"keys": [...]} (Wacht) or as a
+// bare array (what the npm SDK's types describe); entries without their
+// identifier are not the contract.
+func TestListAndKeyShapes(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		call    func(*Client) (int, error)
+		want    int
+		invalid bool
+	}{
+		{name: "apps object", body: `{"apps":[{"app_slug":"a"},{"app_slug":"b"}],"total":2}`, call: listAppsN, want: 2},
+		{name: "apps bare array", body: ` [{"app_slug":"a"}]`, call: listAppsN, want: 1},
+		{name: "apps empty", body: `{"apps":[]}`, call: listAppsN, want: 0},
+		{name: "apps null list", body: `{"apps":null}`, call: listAppsN, want: 0},
+		{name: "app without slug", body: `{"apps":[{"name":"x"}]}`, call: listAppsN, invalid: true},
+		{name: "apps under another name", body: `{"data":[{"app_slug":"a"}]}`, call: listAppsN, invalid: true},
+		{name: "keys object", body: `{"keys":[{"id":"1"}]}`, call: listKeysN, want: 1},
+		{name: "keys bare array", body: `[{"id":"1"},{"id":"2"}]`, call: listKeysN, want: 2},
+		{name: "key without id", body: `{"keys":[{"name":"ci"}]}`, call: listKeysN, invalid: true},
+		{name: "keys not a list", body: `{"keys":{"id":"1"}}`, call: listKeysN, invalid: true},
+		{name: "secret without key id", body: `{"secret":"acme_x","name":"ci"}`, call: createKeyN, invalid: true},
+		{name: "nested key without id", body: `{"key":{"name":"ci"},"secret":"acme_x"}`, call: createKeyN, invalid: true},
+		{name: "key with null nested key is flat", body: `{"key":null,"id":"9","secret":"acme_x"}`, call: createKeyN, want: 1},
+		{name: "get app without slug", body: `{"name":"x"}`, call: getAppN, invalid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := scripted(t, http.StatusOK, nil, tt.body)
+			c := newTestClient(t, srv.URL, Config{})
+			n, err := tt.call(c)
+			if tt.invalid {
+				if !errors.Is(err, ErrInvalidResponse) {
+					t.Fatalf("err = %v, want ErrInvalidResponse", err)
+				}
+				return
+			}
+			if err != nil || n != tt.want {
+				t.Fatalf("got %d, %v; want %d", n, err, tt.want)
+			}
+		})
+	}
+}
+
+func listAppsN(c *Client) (int, error) {
+	apps, err := c.ListApps(context.Background(), false)
+	return len(apps), err
+}
+
+func listKeysN(c *Client) (int, error) {
+	keys, err := c.ListKeys(context.Background(), "aa_42", false)
+	return len(keys), err
+}
+
+func createKeyN(c *Client) (int, error) {
+	k, secret, err := c.CreateKey(context.Background(), "aa_42", CreateKeyRequest{Name: "ci"})
+	if err != nil || k.ID == "" || secret == "" {
+		return 0, err
+	}
+	return 1, nil
+}
+
+func getAppN(c *Client) (int, error) {
+	_, err := c.GetApp(context.Background(), "aa_42")
+	return 1, err
 }
