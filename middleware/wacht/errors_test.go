@@ -443,3 +443,20 @@ func getAppN(c *Client) (int, error) {
 	_, err := c.GetApp(context.Background(), "aa_42")
 	return 1, err
 }
+
+// TestCutErrorBody: an error status whose body is cut short is still that
+// status.
+func TestCutErrorBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "200")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"app not f`))
+	}))
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, srv.URL, Config{})
+	_, err := c.Issue(context.Background(), ticket.Request{AppSlug: "aa_42"})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || !errors.Is(err, ticket.ErrRejected) {
+		t.Fatalf("err = %v", err)
+	}
+}

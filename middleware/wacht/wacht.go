@@ -267,19 +267,23 @@ func retryable(ctx context.Context, err error) bool {
 // read turns a response into k.out or an error.
 func (c *Client) read(ctx context.Context, resp *http.Response, k call) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err == nil {
+		// Let the connection be reused when the body was not read to its end.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The status is the answer; a cut or oversized error body only
+		// costs its messages.
+		return c.apiError(resp, data, k)
+	}
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return &unavailableError{op: k.op(), err: fmt.Errorf("reading response: %w", c.redactErr(err, k.secrets))}
 		}
 		return &InvalidResponseError{Op: k.op(), Status: resp.StatusCode, Reason: "response body cut short: " + c.redact(err.Error(), k.secrets)}
 	}
-	// Let the connection be reused when the body was not read to its end.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if len(data) > maxBodyBytes {
 		return &InvalidResponseError{Op: k.op(), Status: resp.StatusCode, Reason: "response body over 1 MiB"}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.apiError(resp, data, k)
 	}
 	if k.out == nil {
 		return nil
