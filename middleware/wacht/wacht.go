@@ -1,14 +1,18 @@
 // Package wacht is a client for Wacht's backend API: session tickets, API auth
-// apps, API keys, the gateway check and the per-app audit logs. It also answers
-// keyportal's own Wacht-compatible backend API, so the same client works
-// against the hosted service and the self-hosted portal by changing BaseURL.
+// apps, API keys, the gateway check and the per-app audit logs. keyportal's
+// self-hosted portal serves the same API, so the same client works against
+// the hosted service and the portal by changing BaseURL.
 //
 // A *Client implements ticket.Issuer, so the ticket route can hand out
 // tickets for Wacht's hosted portal page.
 //
 // Every call is bounded by Config.Timeout and retried at most once, and only
-// when the request provably never left this process (the connection failed
-// before anything was written). Errors can be classified with errors.Is
+// when the request provably never left this process: the dial failed, or the
+// connection broke before the transport began writing (net/http's
+// httptrace WroteRequest never fired). A timeout or a cancelled context is
+// never retried. (net/http itself may resend on another connection when a
+// reused idle one was found closed before anything was written; that is
+// equally safe.) Errors can be classified with errors.Is
 // against the sentinel errors of this package; status errors are *APIError.
 // No error string ever contains the backend API key.
 package wacht
