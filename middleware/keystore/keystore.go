@@ -150,7 +150,9 @@ type Actor struct {
 }
 
 // Change tells subscribers that a key or an app changed, so that caches of
-// verified keys can drop it at once.
+// verified keys can drop it at once. A Change with an empty AppSlug means
+// anything may have changed (changes from other instances may have been
+// missed): drop everything cached.
 type Change struct {
 	// AppSlug is the app that changed, or the app of the key that changed.
 	AppSlug string
@@ -222,4 +224,12 @@ type Store interface {
 type Options struct {
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time
+	// Schema is the Postgres schema the store creates (if missing) and
+	// uses; "" means the connection's search_path (normally public). Tests
+	// use a fresh schema each for isolation. SQLite ignores it.
+	Schema string
+	// OnFeedError, when set, is told when the Postgres change feed
+	// (LISTEN) loses its connection; the store reconnects by itself and
+	// then sends subscribers an empty Change (drop everything cached).
+	OnFeedError func(error)
 }

@@ -1,0 +1,824 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+)
+
+// fakeClock is the injected clock of the contract tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// opener opens a fresh, empty store with opts; the test cleans it up.
+type opener func(t *testing.T, opts Options) Store
+
+// issued collects every secret and ticket id a suite hands out, so that a
+// backend test can check none of them reached the database files.
+type issued struct {
+	mu     sync.Mutex
+	values []string
+}
+
+func (i *issued) add(v string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.values = append(i.values, v)
+	i.mu.Unlock()
+}
+
+func (i *issued) all() []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return append([]string(nil), i.values...)
+}
+
+// recording wraps a store and notes the secrets and ticket ids it sees.
+type recording struct {
+	Store
+	seen *issued
+}
+
+func (r recording) CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error) {
+	key, secret, err := r.Store.CreateKey(ctx, k, by)
+	r.seen.add(secret)
+	return key, secret, err
+}
+
+func (r recording) RotateKey(ctx context.Context, app, id string, grace time.Duration, by Actor) (Key, string, error) {
+	key, secret, err := r.Store.RotateKey(ctx, app, id, grace, by)
+	r.seen.add(secret)
+	return key, secret, err
+}
+
+func (r recording) ConsumeTicket(ctx context.Context, id string, exp time.Time) error {
+	r.seen.add(id)
+	return r.Store.ConsumeTicket(ctx, id, exp)
+}
+
+var (
+	alice   = Actor{Name: "alice", RequestID: "req-1", ClientIP: "192.0.2.1"}
+	secretRE = regexp.MustCompile(`^acme_[A-Za-z0-9_-]{43}$`)
+	keyIDRE  = regexp.MustCompile(`^key_[a-z2-7]{26}$`)
+)
+
+func demoApp(slug, tenant string) App {
+	return App{
+		DeploymentID: strings.TrimPrefix(slug, "aa_"), Slug: slug, Name: "Acme API " + slug,
+		KeyPrefix: "acme", Tenant: tenant, Permissions: []string{"read", "write"},
+		AllowedOrigins: []string{"https://App.Acme.test", "http://localhost:8080"},
+	}
+}
+
+func mustApp(t *testing.T, s Store, slug, tenant string) App {
+	t.Helper()
+	a, err := s.CreateApp(context.Background(), demoApp(slug, tenant), alice)
+	if err != nil {
+		t.Fatalf("CreateApp(%s): %v", slug, err)
+	}
+	return a
+}
+
+func mustKey(t *testing.T, s Store, slug, name string, expires *time.Time) (Key, string) {
+	t.Helper()
+	k, secret, err := s.CreateKey(context.Background(), NewKey{AppSlug: slug, Name: name, ExpiresAt: expires,
+		Permissions: []string{"read"}, Metadata: map[string]any{"team": "billing"}}, alice)
+	if err != nil {
+		t.Fatalf("CreateKey(%s, %s): %v", slug, name, err)
+	}
+	return k, secret
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func keyIDs(keys []Key) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func sorted(ids ...string) []string {
+	sort.Strings(ids)
+	return ids
+}
+
+// runContract runs the behaviour every Store must have against open.
+func runContract(t *testing.T, open opener, seen *issued) {
+	openStore := func(t *testing.T) (Store, *fakeClock) {
+		clock := newFakeClock()
+		return recording{open(t, Options{Now: clock.Now}), seen}, clock
+	}
+	ctx := context.Background()
+
+	t.Run("Apps", func(t *testing.T) {
+		s, clock := openStore(t)
+		a := mustApp(t, s, "aa_42", "acme")
+		if !a.IsActive || a.DeletedAt != nil || !a.CreatedAt.Equal(clock.Now()) {
+			t.Fatalf("created app = %+v", a)
+		}
+		if got := strings.Join(a.AllowedOrigins, " "); got != "https://app.acme.test http://localhost:8080" {
+			t.Fatalf("origins not normalized: %q", got)
+		}
+		got, err := s.GetApp(ctx, "aa_42")
+		if err != nil || got.Name != a.Name || got.Tenant != "acme" || strings.Join(got.Permissions, ",") != "read,write" ||
+			!got.CreatedAt.Equal(a.CreatedAt) || got.KeyPrefix != "acme" || got.DeploymentID != "42" {
+			t.Fatalf("GetApp = %+v, %v; want %+v", got, err, a)
+		}
+		_, err = s.CreateApp(ctx, demoApp("aa_42", "globex"), alice)
+		wantErr(t, "duplicate slug", err, ErrConflict)
+		_, err = s.GetApp(ctx, "aa_nope")
+		wantErr(t, "unknown app", err, ErrNotFound)
+
+		mustApp(t, s, "aa_43", "acme")
+		mustApp(t, s, "aa_77", "globex")
+		list, err := s.ListApps(ctx, AppFilter{Tenant: "acme"})
+		if err != nil || len(list) != 2 || list[0].Slug != "aa_42" || list[1].Slug != "aa_43" {
+			t.Fatalf("ListApps(acme) = %+v, %v", list, err)
+		}
+
+		clock.Advance(time.Minute)
+		name, off := "Renamed", false
+		origins := []string{"https://portal.acme.test:8443"}
+		up, err := s.UpdateApp(ctx, "aa_43", AppPatch{Name: &name, IsActive: &off, AllowedOrigins: &origins}, alice)
+		if err != nil || up.Name != "Renamed" || up.IsActive || up.AllowedOrigins[0] != "https://portal.acme.test:8443" ||
+			!up.UpdatedAt.Equal(clock.Now()) || up.Usable() {
+			t.Fatalf("UpdateApp = %+v, %v", up, err)
+		}
+		list, _ = s.ListApps(ctx, AppFilter{Tenant: "acme"})
+		if len(list) != 1 || list[0].Slug != "aa_42" {
+			t.Fatalf("disabled app listed: %+v", list)
+		}
+		list, _ = s.ListApps(ctx, AppFilter{Tenant: "acme", IncludeInactive: true})
+		if len(list) != 2 {
+			t.Fatalf("IncludeInactive listed %d apps", len(list))
+		}
+		bad := ""
+		_, err = s.UpdateApp(ctx, "aa_43", AppPatch{Name: &bad}, alice)
+		wantErr(t, "empty name patch", err, ErrInvalid)
+		_, err = s.UpdateApp(ctx, "aa_nope", AppPatch{Name: &name}, alice)
+		wantErr(t, "patch unknown app", err, ErrNotFound)
+
+		clock.Advance(time.Minute)
+		if err := s.DeleteApp(ctx, "aa_42", alice); err != nil {
+			t.Fatal(err)
+		}
+		del, err := s.GetApp(ctx, "aa_42")
+		if err != nil || del.DeletedAt == nil || del.IsActive || del.Usable() {
+			t.Fatalf("deleted app = %+v, %v", del, err)
+		}
+		list, _ = s.ListApps(ctx, AppFilter{})
+		if len(list) != 1 || list[0].Slug != "aa_77" {
+			t.Fatalf("ListApps after delete = %+v", list)
+		}
+		wantErr(t, "delete twice", s.DeleteApp(ctx, "aa_42", alice), ErrInactive)
+		_, err = s.UpdateApp(ctx, "aa_42", AppPatch{Name: &name}, alice)
+		wantErr(t, "update deleted", err, ErrInactive)
+		_, err = s.CreateApp(ctx, demoApp("aa_42", "acme"), alice)
+		wantErr(t, "reuse deleted slug", err, ErrConflict)
+		wantErr(t, "delete unknown", s.DeleteApp(ctx, "aa_nope", alice), ErrNotFound)
+
+		page, err := s.QueryAudit(ctx, audit.Query{Action: "app."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range page.Events {
+			if e.Actor != "alice" || e.Outcome != audit.OutcomeSuccess || e.AppSlug == "" || e.Tenant == "" || e.RequestID != "req-1" {
+				t.Errorf("app event missing who/what: %+v", e)
+			}
+			actions = append(actions, e.Action+":"+e.AppSlug)
+		}
+		sort.Strings(actions[2:]) // the three creations share a timestamp
+		if got, want := strings.Join(actions, " "), "app.deleted:aa_42 app.updated:aa_43 app.created:aa_42 app.created:aa_43 app.created:aa_77"; got != want {
+			t.Fatalf("app events = %s\nwant %s", got, want)
+		}
+	})
+
+	t.Run("AppValidation", func(t *testing.T) {
+		s, _ := openStore(t)
+		long := strings.Repeat("x", 201)
+		for _, tc := range []struct {
+			name string
+			edit func(*App)
+		}{
+			{"empty slug", func(a *App) { a.Slug = "" }},
+			{"upper-case slug", func(a *App) { a.Slug = "AA_42" }},
+			{"slug with slash", func(a *App) { a.Slug = "a/b" }},
+			{"slug too long", func(a *App) { a.Slug = strings.Repeat("a", 65) }},
+			{"empty name", func(a *App) { a.Name = "  " }},
+			{"name too long", func(a *App) { a.Name = long }},
+			{"empty prefix", func(a *App) { a.KeyPrefix = "" }},
+			{"prefix with dash", func(a *App) { a.KeyPrefix = "ac-me" }},
+			{"prefix too long", func(a *App) { a.KeyPrefix = strings.Repeat("p", 33) }},
+			{"no tenant", func(a *App) { a.Tenant = "" }},
+			{"origin with path", func(a *App) { a.AllowedOrigins = []string{"https://acme.test/settings"} }},
+			{"origin with slash", func(a *App) { a.AllowedOrigins = []string{"https://acme.test/"} }},
+			{"origin without scheme", func(a *App) { a.AllowedOrigins = []string{"acme.test"} }},
+			{"origin javascript", func(a *App) { a.AllowedOrigins = []string{"javascript:alert(1)"} }},
+			{"origin with user", func(a *App) { a.AllowedOrigins = []string{"https://u@acme.test"} }},
+			{"origin with query", func(a *App) { a.AllowedOrigins = []string{"https://acme.test?x=1"} }},
+			{"origin bad port", func(a *App) { a.AllowedOrigins = []string{"https://acme.test:99999"} }},
+			{"empty permission", func(a *App) { a.Permissions = []string{""} }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := demoApp("aa_1", "acme")
+				tc.edit(&a)
+				_, err := s.CreateApp(ctx, a, alice)
+				wantErr(t, tc.name, err, ErrInvalid)
+			})
+		}
+		if apps, _ := s.ListApps(ctx, AppFilter{IncludeInactive: true}); len(apps) != 0 {
+			t.Fatalf("invalid apps were stored: %+v", apps)
+		}
+		a := demoApp("a-b_c9", "acme")
+		a.KeyPrefix, a.Name = "Pk_9", strings.Repeat("n", 200)
+		if _, err := s.CreateApp(ctx, a, alice); err != nil {
+			t.Fatalf("valid edge-case app refused: %v", err)
+		}
+	})
+
+	t.Run("Keys", func(t *testing.T) {
+		s, clock := openStore(t)
+		mustApp(t, s, "aa_42", "acme")
+		mustApp(t, s, "aa_77", "globex")
+		k, secret := mustKey(t, s, "aa_42", "ci deploy", nil)
+		if !secretRE.MatchString(secret) || !keyIDRE.MatchString(k.ID) {
+			t.Fatalf("secret %q / id %q do not have the Wacht format", secret, k.ID)
+		}
+		if k.Hash != HashSecret(secret) || k.KeySuffix != secret[len(secret)-8:] || k.KeyPrefix != "acme" ||
+			k.Tenant != "acme" || k.DeploymentID != "42" || k.CreatedBy != "alice" || !k.IsActive ||
+			!k.CreatedAt.Equal(clock.Now()) || k.Metadata["team"] != "billing" {
+			t.Fatalf("created key = %+v", k)
+		}
+		if strings.Contains(fmt.Sprintf("%+v", k), secret[5:]) {
+			t.Fatal("the Key value carries the secret")
+		}
+		got, err := s.GetKey(ctx, "aa_42", k.ID)
+		if err != nil || got.Hash != k.Hash || got.Name != "ci deploy" || got.Permissions[0] != "read" ||
+			got.Metadata["team"] != "billing" || !got.CreatedAt.Equal(k.CreatedAt) {
+			t.Fatalf("GetKey = %+v, %v", got, err)
+		}
+		_, err = s.GetKey(ctx, "aa_77", k.ID)
+		wantErr(t, "key through another app", err, ErrNotFound)
+
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_nope", Name: "x"}, alice)
+		wantErr(t, "key of unknown app", err, ErrNotFound)
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: ""}, alice)
+		wantErr(t, "empty key name", err, ErrInvalid)
+		past := clock.Now().Add(-time.Second)
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "old", ExpiresAt: &past}, alice)
+		wantErr(t, "expiry in the past", err, ErrInvalid)
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "m", Metadata: map[string]any{"f": func() {}}}, alice)
+		wantErr(t, "metadata not JSON", err, ErrInvalid)
+
+		off := false
+		if _, err := s.UpdateApp(ctx, "aa_77", AppPatch{IsActive: &off}, alice); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_77", Name: "x"}, alice)
+		wantErr(t, "key of disabled app", err, ErrInactive)
+		mustApp(t, s, "aa_66", "umbrella")
+		if err := s.DeleteApp(ctx, "aa_66", alice); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_66", Name: "x"}, alice)
+		wantErr(t, "key of deleted app", err, ErrInactive)
+
+		// Lookup by hash, whatever the state.
+		lk, la, err := s.LookupKey(ctx, HashSecret(secret))
+		if err != nil || lk.ID != k.ID || la.Slug != "aa_42" || la.Tenant != "acme" || !la.Usable() {
+			t.Fatalf("LookupKey = %+v %+v %v", lk, la, err)
+		}
+		_, _, err = s.LookupKey(ctx, HashSecret(secret+"x"))
+		wantErr(t, "lookup unknown hash", err, ErrNotFound)
+		_, _, err = s.LookupKey(ctx, "' OR 1=1 --")
+		wantErr(t, "lookup garbage", err, ErrNotFound)
+	})
+
+	t.Run("KeyLifecycle", func(t *testing.T) {
+		s, clock := openStore(t)
+		mustApp(t, s, "aa_42", "acme")
+		t0 := clock.Now()
+		plain, _ := mustKey(t, s, "aa_42", "plain", nil)
+		soon := t0.Add(time.Hour)
+		expiring, _ := mustKey(t, s, "aa_42", "expiring", &soon)
+		gone, goneSecret := mustKey(t, s, "aa_42", "gone", nil)
+		clock.Advance(time.Second)
+		rev, err := s.RevokeKey(ctx, "aa_42", gone.ID, "leaked in CI log", alice)
+		if err != nil || rev.IsActive || rev.RevokedAt == nil || !rev.RevokedAt.Equal(clock.Now()) ||
+			rev.RevokedReason != "leaked in CI log" || rev.StatusAt(clock.Now()) != KeyRevoked {
+			t.Fatalf("RevokeKey = %+v, %v", rev, err)
+		}
+		_, err = s.RevokeKey(ctx, "aa_42", gone.ID, "again", alice)
+		wantErr(t, "revoke twice", err, ErrInactive)
+		_, err = s.RevokeKey(ctx, "aa_42", "key_nope", "", alice)
+		wantErr(t, "revoke unknown", err, ErrNotFound)
+		lk, _, err := s.LookupKey(ctx, HashSecret(goneSecret))
+		if err != nil || lk.StatusAt(clock.Now()) != KeyRevoked {
+			t.Fatalf("revoked key looks %v (%v)", lk.StatusAt(clock.Now()), err)
+		}
+
+		list := func(st KeyStatus) []string {
+			t.Helper()
+			keys, err := s.ListKeys(ctx, KeyFilter{AppSlug: "aa_42", Status: st})
+			if err != nil {
+				t.Fatalf("ListKeys(%s): %v", st, err)
+			}
+			return keyIDs(keys)
+		}
+		check := func(st KeyStatus, want ...string) {
+			t.Helper()
+			if got := list(st); strings.Join(got, ",") != strings.Join(sorted(want...), ",") {
+				t.Fatalf("ListKeys(%s) at +%v = %v, want %v", st, clock.Now().Sub(t0), got, sorted(want...))
+			}
+		}
+		check(KeyActive, plain.ID, expiring.ID)
+		check(KeyRevoked, gone.ID)
+		check(KeyExpired)
+		check(KeyAll, plain.ID, expiring.ID, gone.ID)
+		check("", plain.ID, expiring.ID, gone.ID)
+		clock.Advance(2 * time.Hour) // past the expiry
+		check(KeyActive, plain.ID)
+		check(KeyExpired, expiring.ID)
+		_, err = s.ListKeys(ctx, KeyFilter{Status: "bogus"})
+		wantErr(t, "bad status filter", err, ErrInvalid)
+		if keys, _ := s.ListKeys(ctx, KeyFilter{Tenant: "globex"}); len(keys) != 0 {
+			t.Fatalf("other tenant sees %d keys", len(keys))
+		}
+		_, _, err = s.RotateKey(ctx, "aa_42", expiring.ID, 0, alice)
+		wantErr(t, "rotate expired key", err, ErrInactive)
+
+		// Rotation with a one-hour grace.
+		rotAt := clock.Now()
+		nk, nsecret, err := s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, alice)
+		if err != nil || nk.RotatedFrom != plain.ID || nk.Name != "plain" || nk.ID == plain.ID || !nk.IsActive ||
+			nk.Metadata["team"] != "billing" || nk.Hash != HashSecret(nsecret) || !secretRE.MatchString(nsecret) {
+			t.Fatalf("RotateKey = %+v, %v", nk, err)
+		}
+		old, _ := s.GetKey(ctx, "aa_42", plain.ID)
+		if old.GraceUntil == nil || !old.GraceUntil.Equal(rotAt.Add(time.Hour)) || old.RevokedReason != "Rotated" {
+			t.Fatalf("old key after graceful rotation = %+v", old)
+		}
+		if st := old.StatusAt(rotAt.Add(59 * time.Minute)); st != KeyActive {
+			t.Fatalf("old key within grace is %s", st)
+		}
+		if st := old.StatusAt(rotAt.Add(time.Hour)); st != KeyRevoked {
+			t.Fatalf("old key at grace end is %s", st)
+		}
+		check(KeyActive, plain.ID, nk.ID)
+		_, _, err = s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, alice)
+		wantErr(t, "rotate a rotated key", err, ErrInactive)
+		clock.Advance(time.Hour)
+		check(KeyActive, nk.ID)
+		check(KeyRevoked, gone.ID, plain.ID)
+		_, err = s.RevokeKey(ctx, "aa_42", plain.ID, "", alice)
+		wantErr(t, "revoke past grace", err, ErrInactive)
+
+		// Rotation without grace ends the old key at once.
+		nk2, _, err := s.RotateKey(ctx, "aa_42", nk.ID, 0, alice)
+		if err != nil || nk2.RotatedFrom != nk.ID {
+			t.Fatalf("RotateKey(grace 0) = %+v, %v", nk2, err)
+		}
+		old, _ = s.GetKey(ctx, "aa_42", nk.ID)
+		if old.IsActive || old.RevokedReason != "Rotated" || old.RevokedAt == nil || old.StatusAt(clock.Now()) != KeyRevoked {
+			t.Fatalf("old key after immediate rotation = %+v", old)
+		}
+		_, _, err = s.RotateKey(ctx, "aa_42", nk2.ID, -time.Second, alice)
+		wantErr(t, "negative grace", err, ErrInvalid)
+
+		// Revoking a key in its grace ends it at once.
+		nk3, _, err := s.RotateKey(ctx, "aa_42", nk2.ID, 24*time.Hour, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RevokeKey(ctx, "aa_42", nk2.ID, "", alice); err != nil {
+			t.Fatalf("revoke in grace: %v", err)
+		}
+		old, _ = s.GetKey(ctx, "aa_42", nk2.ID)
+		if old.StatusAt(clock.Now()) != KeyRevoked {
+			t.Fatalf("revoked in-grace key is %s", old.StatusAt(clock.Now()))
+		}
+
+		// Keys of a disabled app cannot be rotated but can be revoked.
+		off := false
+		if _, err := s.UpdateApp(ctx, "aa_42", AppPatch{IsActive: &off}, alice); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.RotateKey(ctx, "aa_42", nk3.ID, 0, alice)
+		wantErr(t, "rotate on disabled app", err, ErrInactive)
+		if _, err := s.RevokeKey(ctx, "aa_42", nk3.ID, "app off", alice); err != nil {
+			t.Fatalf("revoke on disabled app: %v", err)
+		}
+		_, app, err := s.LookupKey(ctx, nk3.Hash)
+		if err != nil || app.Usable() {
+			t.Fatalf("LookupKey on disabled app: usable=%v err=%v", app.Usable(), err)
+		}
+	})
+
+	t.Run("TouchKeys", func(t *testing.T) {
+		s, clock := openStore(t)
+		mustApp(t, s, "aa_42", "acme")
+		a, _ := mustKey(t, s, "aa_42", "a", nil)
+		b, _ := mustKey(t, s, "aa_42", "b", nil)
+		c, _ := mustKey(t, s, "aa_42", "c", nil)
+		t1, t2 := clock.Now().Add(time.Minute), clock.Now().Add(2*time.Minute)
+		if err := s.TouchKeys(ctx, map[string]time.Time{a.ID: t1, b.ID: t2, "key_unknown": t1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TouchKeys(ctx, map[string]time.Time{a.ID: t1.Add(-time.Hour)}); err != nil { // older: ignored
+			t.Fatal(err)
+		}
+		if err := s.TouchKeys(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			id   string
+			want *time.Time
+		}{{a.ID, &t1}, {b.ID, &t2}, {c.ID, nil}} {
+			k, err := s.GetKey(ctx, "aa_42", tc.id)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case tc.want == nil && k.LastUsedAt != nil, tc.want != nil && (k.LastUsedAt == nil || !k.LastUsedAt.Equal(*tc.want)):
+				t.Fatalf("key %s last_used_at = %v, want %v", tc.id, k.LastUsedAt, tc.want)
+			case !k.UpdatedAt.Equal(a.UpdatedAt):
+				t.Fatalf("TouchKeys changed updated_at")
+			}
+		}
+	})
+
+	t.Run("AuditOfKeyChanges", func(t *testing.T) {
+		s, clock := openStore(t)
+		mustApp(t, s, "aa_42", "acme")
+		k, _ := mustKey(t, s, "aa_42", "a", nil)
+		clock.Advance(time.Second)
+		bob := Actor{Name: "bob", RequestID: "req-2", ClientIP: "192.0.2.2"}
+		nk, _, err := s.RotateKey(ctx, "aa_42", k.ID, time.Hour, bob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "offboarding", bob); err != nil {
+			t.Fatal(err)
+		}
+		// A failed change leaves no event.
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", bob); !errors.Is(err, ErrInactive) {
+			t.Fatal(err)
+		}
+		page, err := s.QueryAudit(ctx, audit.Query{Tenant: "acme", Action: "key."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type row struct{ action, actor, key, ip string }
+		var got []row
+		for _, e := range page.Events {
+			if e.Tenant != "acme" || e.AppSlug != "aa_42" || e.Outcome != audit.OutcomeSuccess || e.ID == "" || e.Resource != "42" {
+				t.Errorf("event lacks tenant/app/outcome/id: %+v", e)
+			}
+			got = append(got, row{e.Action, e.Actor, e.KeyID, e.ClientIP})
+		}
+		want := []row{
+			{audit.ActionKeyRevoked, "bob", nk.ID, "192.0.2.2"},
+			{audit.ActionKeyRotated, "bob", k.ID, "192.0.2.2"},
+			{audit.ActionKeyCreated, "alice", k.ID, "192.0.2.1"},
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("key events = %v\nwant %v", got, want)
+		}
+		if !strings.Contains(page.Events[1].Detail, nk.ID) || !strings.Contains(page.Events[0].Detail, "offboarding") {
+			t.Fatalf("details: %q / %q", page.Events[1].Detail, page.Events[0].Detail)
+		}
+	})
+
+	t.Run("AuditQuery", func(t *testing.T) {
+		s, clock := openStore(t)
+		t0 := clock.Now()
+		events := []audit.Event{
+			{Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: "alice", Tenant: "acme", AppSlug: "aa_42",
+				TicketFingerprint: "fp1", Latency: 1500 * time.Microsecond, Reason: "ok", Resource: "42", Detail: "d"},
+			{Action: audit.ActionTicketIssue, Outcome: audit.OutcomeDenied, Actor: "dave", Tenant: "acme", AppSlug: "aa_42", Reason: "role"},
+			{Action: audit.ActionTicketExchanged, Outcome: audit.OutcomeSuccess, Actor: "alice", Tenant: "acme", AppSlug: "aa_43"},
+			{Action: audit.ActionKeyCreated, Outcome: audit.OutcomeSuccess, Actor: "frank", Tenant: "globex", AppSlug: "aa_77", KeyID: "key_x"},
+			{Action: audit.ActionKeyRevoked, Outcome: audit.OutcomeSuccess, Actor: "frank", Tenant: "globex", AppSlug: "aa_77", KeyID: "key_x"},
+		}
+		for i, e := range events {
+			e.Time = t0.Add(time.Duration(i) * time.Minute)
+			if err := s.Record(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantErr(t, "event without action", s.Record(ctx, audit.Event{Actor: "x"}), ErrInvalid)
+		clock.Advance(time.Hour)
+		if err := s.Record(ctx, audit.Event{Action: audit.ActionSessionExpired, Tenant: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+
+		all, err := s.QueryAudit(ctx, audit.Query{})
+		if err != nil || len(all.Events) != 6 || all.NextCursor != "" {
+			t.Fatalf("all events: %d, cursor %q, %v", len(all.Events), all.NextCursor, err)
+		}
+		if e := all.Events[0]; e.Action != audit.ActionSessionExpired || !e.Time.Equal(clock.Now()) {
+			t.Fatalf("zero Time not stamped with the clock: %+v", e)
+		}
+		first := all.Events[5]
+		if first.TicketFingerprint != "fp1" || first.Latency != 1500*time.Microsecond || first.Reason != "ok" ||
+			first.Resource != "42" || first.Detail != "d" || !first.Time.Equal(t0) || first.ID == "" {
+			t.Fatalf("event did not round-trip: %+v", first)
+		}
+		for _, tc := range []struct {
+			name string
+			q    audit.Query
+			want []string // actors+actions, newest first
+		}{
+			{"tenant", audit.Query{Tenant: "globex"}, []string{"frank key.revoked", "frank key.created"}},
+			{"app", audit.Query{AppSlug: "aa_42"}, []string{"dave ticket.issue", "alice ticket.issue"}},
+			{"action exact", audit.Query{Action: "ticket.issue"}, []string{"dave ticket.issue", "alice ticket.issue"}},
+			{"action family", audit.Query{Action: "ticket."}, []string{"alice ticket.exchanged", "dave ticket.issue", "alice ticket.issue"}},
+			{"action prefix is not a family", audit.Query{Action: "ticket"}, nil},
+			{"actor", audit.Query{Actor: "alice"}, []string{"alice ticket.exchanged", "alice ticket.issue"}},
+			{"key", audit.Query{KeyID: "key_x", Action: "key.revoked"}, []string{"frank key.revoked"}},
+			{"since inclusive", audit.Query{Since: t0.Add(3 * time.Minute), Tenant: "globex"}, []string{"frank key.revoked", "frank key.created"}},
+			{"until exclusive", audit.Query{Until: t0.Add(time.Minute)}, []string{"alice ticket.issue"}},
+			{"range", audit.Query{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, []string{"alice ticket.exchanged", "dave ticket.issue"}},
+			{"tenant and actor", audit.Query{Tenant: "acme", Actor: "frank"}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				page, err := s.QueryAudit(ctx, tc.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range page.Events {
+					got = append(got, e.Actor+" "+e.Action)
+				}
+				if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+					t.Fatalf("got %q, want %q", got, tc.want)
+				}
+			})
+		}
+		_, err = s.QueryAudit(ctx, audit.Query{Cursor: "not-a-cursor"})
+		wantErr(t, "forged cursor", err, ErrInvalid)
+		_, err = s.QueryAudit(ctx, audit.Query{Limit: -1})
+		wantErr(t, "negative limit", err, ErrInvalid)
+	})
+
+	t.Run("AuditPaging", func(t *testing.T) {
+		s, clock := openStore(t)
+		// 23 events share one timestamp, then 40 more at distinct times;
+		// paging must return each exactly once, newest first.
+		same := clock.Now()
+		want := map[string]bool{}
+		for i := 0; i < 23; i++ {
+			if err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Tenant: "acme", Time: same, Detail: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 40; i++ {
+			clock.Advance(time.Millisecond)
+			if err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Tenant: "acme"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Tenant: "globex"}); err != nil {
+			t.Fatal(err)
+		}
+		def, err := s.QueryAudit(ctx, audit.Query{Tenant: "acme"})
+		if err != nil || len(def.Events) != 50 || def.NextCursor == "" {
+			t.Fatalf("default limit: %d events, cursor %q, %v", len(def.Events), def.NextCursor, err)
+		}
+		var got []audit.Event
+		cursor, pages := "", 0
+		for {
+			page, err := s.QueryAudit(ctx, audit.Query{Tenant: "acme", Limit: 7, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(page.Events) > 7 {
+				t.Fatalf("page of %d events", len(page.Events))
+			}
+			got = append(got, page.Events...)
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+			if pages > 20 {
+				t.Fatal("paging does not end")
+			}
+		}
+		if len(got) != 63 || pages != 9 {
+			t.Fatalf("paged %d events in %d pages, want 63 in 9", len(got), pages)
+		}
+		for i, e := range got {
+			if want[e.ID] {
+				t.Fatalf("event %s returned twice", e.ID)
+			}
+			want[e.ID] = true
+			if i > 0 && (e.Time.After(got[i-1].Time) || e.Time.Equal(got[i-1].Time) && e.ID > got[i-1].ID) {
+				t.Fatalf("not newest first at %d", i)
+			}
+		}
+		big, err := s.QueryAudit(ctx, audit.Query{Limit: 5000})
+		if err != nil || len(big.Events) != 64 {
+			t.Fatalf("limit above max: %d, %v", len(big.Events), err)
+		}
+	})
+
+	t.Run("ConsumeTicketOnce", func(t *testing.T) {
+		s, clock := openStore(t)
+		exp := clock.Now().Add(2 * time.Minute)
+		const n = 50
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.ConsumeTicket(ctx, "tkt_race", exp)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ErrTicketUsed):
+				t.Fatalf("unexpected error: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d of %d concurrent consumers won, want exactly 1", wins, n)
+		}
+		if err := s.ConsumeTicket(ctx, "tkt_other", exp); err != nil {
+			t.Fatalf("another ticket: %v", err)
+		}
+		wantErr(t, "empty ticket", s.ConsumeTicket(ctx, "", exp), ErrInvalid)
+	})
+
+	t.Run("UsedTicketsForgottenAfterExpiry", func(t *testing.T) {
+		s, clock := openStore(t)
+		if err := s.ConsumeTicket(ctx, "tkt_a", clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		// Just past expiry, within the safety margin: still remembered.
+		clock.Advance(2 * time.Minute)
+		if err := s.ConsumeTicket(ctx, "tkt_b", clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "replay within margin", s.ConsumeTicket(ctx, "tkt_a", clock.Now()), ErrTicketUsed)
+		// Long past: the next consume purges it.
+		clock.Advance(10 * time.Minute)
+		if err := s.ConsumeTicket(ctx, "tkt_c", clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ConsumeTicket(ctx, "tkt_a", clock.Now().Add(time.Minute)); err != nil {
+			t.Fatalf("expired used ticket was not purged: %v", err)
+		}
+		wantErr(t, "unexpired ticket kept", s.ConsumeTicket(ctx, "tkt_c", clock.Now()), ErrTicketUsed)
+	})
+
+	t.Run("SecretGetOrCreate", func(t *testing.T) {
+		s, _ := openStore(t)
+		const n = 20
+		got := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = s.Secret(ctx, "ticket-seal", 32)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil || len(got[i]) != 32 || string(got[i]) != string(got[0]) {
+				t.Fatalf("call %d: %x, %v; first %x", i, got[i], errs[i], got[0])
+			}
+		}
+		again, err := s.Secret(ctx, "ticket-seal", 32)
+		if err != nil || string(again) != string(got[0]) {
+			t.Fatalf("second call differs: %v", err)
+		}
+		other, err := s.Secret(ctx, "session-seal", 32)
+		if err != nil || string(other) == string(got[0]) {
+			t.Fatalf("two names share bytes: %v", err)
+		}
+		_, err = s.Secret(ctx, "ticket-seal", 64)
+		wantErr(t, "size mismatch", err, ErrInvalid)
+		_, err = s.Secret(ctx, "tiny", 4)
+		wantErr(t, "too small", err, ErrInvalid)
+	})
+
+	t.Run("Subscribe", func(t *testing.T) {
+		s, _ := openStore(t)
+		var mu sync.Mutex
+		var got []Change
+		cancel := s.Subscribe(func(c Change) {
+			mu.Lock()
+			got = append(got, c)
+			mu.Unlock()
+		})
+		take := func() []Change {
+			mu.Lock()
+			defer mu.Unlock()
+			out := got
+			got = nil
+			return out
+		}
+		mustApp(t, s, "aa_42", "acme")
+		// Delivery is synchronous: no waiting needed.
+		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42"}) {
+			t.Fatalf("app create: %+v", c)
+		}
+		k, _ := mustKey(t, s, "aa_42", "a", nil)
+		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42", KeyHash: k.Hash}) {
+			t.Fatalf("key create: %+v", c)
+		}
+		nk, _, err := s.RotateKey(ctx, "aa_42", k.ID, time.Hour, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := take(); len(c) != 2 || c[0].KeyHash != k.Hash || c[1].KeyHash != nk.Hash {
+			t.Fatalf("rotate: %+v", c)
+		}
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", alice); err != nil {
+			t.Fatal(err)
+		}
+		if c := take(); len(c) != 1 || c[0].KeyHash != nk.Hash {
+			t.Fatalf("revoke: %+v", c)
+		}
+		off := false
+		if _, err := s.UpdateApp(ctx, "aa_42", AppPatch{IsActive: &off}, alice); err != nil {
+			t.Fatal(err)
+		}
+		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42"}) {
+			t.Fatalf("app update: %+v", c)
+		}
+		// Failed changes and non-changes say nothing.
+		s.RevokeKey(ctx, "aa_42", nk.ID, "", alice)
+		s.TouchKeys(ctx, map[string]time.Time{k.ID: time.Now()})
+		s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue})
+		if c := take(); len(c) != 0 {
+			t.Fatalf("no-op changes notified: %+v", c)
+		}
+		cancel()
+		cancel()
+		if err := s.DeleteApp(ctx, "aa_42", alice); err != nil {
+			t.Fatal(err)
+		}
+		if c := take(); len(c) != 0 {
+			t.Fatalf("cancelled subscription still called: %+v", c)
+		}
+	})
+
+	t.Run("Ping", func(t *testing.T) {
+		s, _ := openStore(t)
+		if err := s.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,256 @@
+package keystore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres is the store for many instances: they share the database, and
+// each hears the others' key and app changes through LISTEN/NOTIFY on
+// ChangeChannel, usually within milliseconds.
+type Postgres struct {
+	*store
+	pool     *pgxpool.Pool
+	schema   string
+	instance string // tells our own notifications from others'
+
+	stopFeed context.CancelFunc
+	feedDone chan struct{}
+	closeOne sync.Once
+}
+
+var _ Store = (*Postgres)(nil)
+
+// ChangeChannel is the Postgres NOTIFY channel of key and app changes. Each
+// payload is JSON: {"schema", "src", "app", "key"} (the key hash, never a
+// secret).
+const ChangeChannel = "keyportal_changes"
+
+var schemaRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// feed timing: how long the listener waits before checking that a silent
+// connection is alive, and the bounds of its reconnect backoff.
+const (
+	feedIdleCheck  = 30 * time.Second
+	feedMinBackoff = 100 * time.Millisecond
+	feedMaxBackoff = 5 * time.Second
+)
+
+// OpenPostgres connects to dsn (a pgx/libpq URL or key=value string), creates
+// opts.Schema when set, migrates the schema, and starts listening for other
+// instances' changes before it returns.
+func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: Postgres DSN: %w", err)
+	}
+	schema := opts.Schema
+	if schema != "" {
+		if !schemaRE.MatchString(schema) {
+			return nil, fmt.Errorf("keystore: Postgres schema %q must match %s", schema, schemaRE)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: connect to Postgres: %w", err)
+	}
+	p := &Postgres{pool: pool, schema: schema, instance: newID("inst_")}
+	p.store = newStore(pgBackend{pool}, opts)
+	p.lockRow, p.shareRow = " FOR UPDATE", " FOR SHARE"
+	p.publish = p.notifyChanges
+	if schema != "" {
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+			// Two instances creating it at once: one loses, and that is fine.
+			var exists bool
+			if qerr := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`,
+				schema).Scan(&exists); qerr != nil || !exists {
+				pool.Close()
+				return nil, fmt.Errorf("keystore: create Postgres schema %s: %w", schema, err)
+			}
+		}
+	}
+	lock := `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`
+	if err := migrate(ctx, p.b, "BYTEA", lock, ns(p.now())); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("keystore: migrate Postgres: %w", err)
+	}
+	feedCtx, stop := context.WithCancel(context.Background())
+	p.stopFeed, p.feedDone = stop, make(chan struct{})
+	ready := make(chan error, 1)
+	go p.feed(feedCtx, cfg.ConnConfig.Copy(), opts.OnFeedError, ready)
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("keystore: LISTEN %s: %w", ChangeChannel, err)
+	}
+	return p, nil
+}
+
+// Schema returns the schema the store uses ("" for the search_path's).
+func (p *Postgres) Schema() string { return p.schema }
+
+// Pool returns the connection pool, for callers that keep their own tables
+// (the Casbin adapter) in the same database.
+func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
+
+// Close stops the change feed and closes the pool.
+func (p *Postgres) Close() error {
+	p.closeOne.Do(func() {
+		if p.stopFeed != nil {
+			p.stopFeed()
+			<-p.feedDone
+		}
+		p.pool.Close()
+	})
+	return nil
+}
+
+type changeMsg struct {
+	Schema string `json:"schema"`
+	Src    string `json:"src"`
+	App    string `json:"app"`
+	Key    string `json:"key,omitempty"`
+}
+
+// notifyChanges queues a NOTIFY per change in the transaction: Postgres
+// delivers it only if, and when, the transaction commits.
+func (p *Postgres) notifyChanges(ctx context.Context, tx querier, changes []Change) error {
+	for _, c := range changes {
+		b, _ := json.Marshal(changeMsg{Schema: p.schema, Src: p.instance, App: c.AppSlug, Key: c.KeyHash})
+		if _, err := tx.exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, string(b)); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
+// feed listens on a dedicated connection and hands other instances' changes
+// to subscribers, reconnecting with backoff when the connection drops. The
+// first outcome of connecting goes to ready.
+func (p *Postgres) feed(ctx context.Context, cfg *pgx.ConnConfig, onErr func(error), ready chan<- error) {
+	defer close(p.feedDone)
+	backoff := feedMinBackoff
+	connected := false
+	for ctx.Err() == nil {
+		err := p.listenOnce(ctx, cfg, func() {
+			if !connected {
+				connected = true
+				ready <- nil
+			} else {
+				// Changes made while we were away are lost: say so.
+				p.subs.notify([]Change{{}})
+			}
+			backoff = feedMinBackoff
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if !connected {
+			ready <- err
+			return
+		}
+		if onErr != nil {
+			onErr(fmt.Errorf("keystore: change feed: %w", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, feedMaxBackoff)
+	}
+}
+
+// listenOnce connects, LISTENs, calls listening, and delivers notifications
+// until the connection fails or ctx ends.
+func (p *Postgres) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel); err != nil {
+		return err
+	}
+	listening()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, feedIdleCheck)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if wctx.Err() != nil && !conn.PgConn().IsClosed() {
+				// Quiet for a while: make sure the connection still works.
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err = conn.Ping(pctx)
+				cancel()
+				if err == nil {
+					continue
+				}
+			}
+			return err
+		}
+		var m changeMsg
+		if json.Unmarshal([]byte(n.Payload), &m) != nil || m.Schema != p.schema || m.Src == p.instance {
+			continue
+		}
+		p.subs.notify([]Change{{AppSlug: m.App, KeyHash: m.Key}})
+	}
+}
+
+type pgBackend struct{ pool *pgxpool.Pool }
+
+func (b pgBackend) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := b.pool.Exec(ctx, rebind(q), args...)
+	return tag.RowsAffected(), err
+}
+
+func (b pgBackend) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return b.pool.Query(ctx, rebind(q), args...)
+}
+
+func (b pgBackend) queryRow(ctx context.Context, q string, args ...any) row {
+	return b.pool.QueryRow(ctx, rebind(q), args...)
+}
+
+func (b pgBackend) begin(ctx context.Context) (txn, error) {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pgTxn{tx}, nil
+}
+
+func (b pgBackend) ping(ctx context.Context) error { return b.pool.Ping(ctx) }
+
+type pgTxn struct{ tx pgx.Tx }
+
+func (t pgTxn) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, rebind(q), args...)
+	return tag.RowsAffected(), err
+}
+
+func (t pgTxn) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return t.tx.Query(ctx, rebind(q), args...)
+}
+
+func (t pgTxn) queryRow(ctx context.Context, q string, args ...any) row {
+	return t.tx.QueryRow(ctx, rebind(q), args...)
+}
+
+func (t pgTxn) commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t pgTxn) rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }

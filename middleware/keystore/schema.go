@@ -1,0 +1,151 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Timestamps are stored as BIGINT unix nanoseconds (UTC) in both backends, so
+// that every query, index and cursor is the same in both dialects and no
+// precision is lost. JSON lists and metadata are stored as TEXT.
+
+// migration is one step of the schema; statements use {{blob}} for the
+// dialect's byte-string type.
+type migration struct {
+	version    int
+	name       string
+	statements []string
+}
+
+var migrations = []migration{
+	{1, "initial schema", []string{
+		`CREATE TABLE apps (
+			slug                   TEXT PRIMARY KEY,
+			deployment_id          TEXT NOT NULL DEFAULT '',
+			tenant                 TEXT NOT NULL,
+			name                   TEXT NOT NULL,
+			key_prefix             TEXT NOT NULL,
+			description            TEXT NOT NULL DEFAULT '',
+			is_active              BOOLEAN NOT NULL,
+			permissions            TEXT NOT NULL DEFAULT '[]',
+			resources              TEXT NOT NULL DEFAULT '[]',
+			rate_limit_scheme_slug TEXT NOT NULL DEFAULT '',
+			allowed_origins        TEXT NOT NULL DEFAULT '[]',
+			created_at             BIGINT NOT NULL,
+			updated_at             BIGINT NOT NULL,
+			deleted_at             BIGINT
+		)`,
+		`CREATE INDEX apps_tenant ON apps (tenant, created_at)`,
+		`CREATE TABLE api_keys (
+			id             TEXT PRIMARY KEY,
+			app_slug       TEXT NOT NULL REFERENCES apps (slug),
+			deployment_id  TEXT NOT NULL DEFAULT '',
+			tenant         TEXT NOT NULL,
+			name           TEXT NOT NULL,
+			key_prefix     TEXT NOT NULL,
+			key_suffix     TEXT NOT NULL,
+			hash           TEXT NOT NULL,
+			permissions    TEXT NOT NULL DEFAULT '[]',
+			metadata       TEXT NOT NULL DEFAULT '{}',
+			expires_at     BIGINT,
+			last_used_at   BIGINT,
+			is_active      BOOLEAN NOT NULL,
+			created_at     BIGINT NOT NULL,
+			updated_at     BIGINT NOT NULL,
+			revoked_at     BIGINT,
+			revoked_reason TEXT NOT NULL DEFAULT '',
+			created_by     TEXT NOT NULL DEFAULT '',
+			rotated_from   TEXT NOT NULL DEFAULT '',
+			grace_until    BIGINT
+		)`,
+		`CREATE UNIQUE INDEX api_keys_hash ON api_keys (hash)`,
+		`CREATE INDEX api_keys_app ON api_keys (app_slug, created_at)`,
+		`CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at)`,
+		`CREATE TABLE audit_events (
+			id          TEXT PRIMARY KEY,
+			occurred_at BIGINT NOT NULL,
+			action      TEXT NOT NULL,
+			outcome     TEXT NOT NULL DEFAULT '',
+			reason      TEXT NOT NULL DEFAULT '',
+			actor       TEXT NOT NULL DEFAULT '',
+			tenant      TEXT NOT NULL DEFAULT '',
+			resource    TEXT NOT NULL DEFAULT '',
+			app_slug    TEXT NOT NULL DEFAULT '',
+			key_id      TEXT NOT NULL DEFAULT '',
+			ticket_fp   TEXT NOT NULL DEFAULT '',
+			request_id  TEXT NOT NULL DEFAULT '',
+			client_ip   TEXT NOT NULL DEFAULT '',
+			latency_ns  BIGINT NOT NULL DEFAULT 0,
+			detail      TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX audit_events_time ON audit_events (occurred_at, id)`,
+		`CREATE INDEX audit_events_tenant_time ON audit_events (tenant, occurred_at, id)`,
+		`CREATE INDEX audit_events_app_time ON audit_events (app_slug, occurred_at, id)`,
+		`CREATE TABLE used_tickets (
+			id_hash    TEXT PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX used_tickets_expiry ON used_tickets (expires_at)`,
+		`CREATE TABLE server_secrets (
+			name       TEXT PRIMARY KEY,
+			value      {{blob}} NOT NULL,
+			created_at BIGINT NOT NULL
+		)`,
+	}},
+}
+
+// SchemaVersion is the schema version this package migrates databases to.
+var SchemaVersion = migrations[len(migrations)-1].version
+
+// migrate applies the missing migrations and records them in
+// schema_migrations, all in one transaction: a failed step leaves the
+// database as it was. lock, when set, runs first in every
+// transaction (Postgres takes an advisory lock so that instances starting
+// together do not race); SQLite's write transactions are exclusive already.
+func migrate(ctx context.Context, b backend, blob, lock string, now int64) error {
+	tx, err := b.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if lock != "" {
+		if _, err := tx.exec(ctx, lock); err != nil {
+			tx.rollback(ctx)
+			return err
+		}
+	}
+	if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		tx.rollback(ctx)
+		return err
+	}
+	var current int
+	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		tx.rollback(ctx)
+		return err
+	}
+	if current > SchemaVersion {
+		tx.rollback(ctx)
+		return fmt.Errorf("keystore: database schema version %d is newer than this program's %d; upgrade the program", current, SchemaVersion)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		for _, stmt := range m.statements {
+			if _, err := tx.exec(ctx, strings.ReplaceAll(stmt, "{{blob}}", blob)); err != nil {
+				tx.rollback(ctx)
+				return fmt.Errorf("keystore: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, now); err != nil {
+			tx.rollback(ctx)
+			return err
+		}
+	}
+	return tx.commit(ctx)
+}

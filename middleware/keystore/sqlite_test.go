@@ -1,0 +1,149 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openSQLiteIn(dir string) opener {
+	return func(t *testing.T, opts Options) Store {
+		t.Helper()
+		s, err := OpenSQLite(filepath.Join(dir, newID("db_")+".sqlite"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestSQLiteContract(t *testing.T) {
+	dir := t.TempDir()
+	seen := &issued{}
+	runContract(t, openSQLiteIn(dir), seen)
+
+	// After the whole suite, no issued secret or ticket id is in any
+	// database file (main, -wal, -shm) in any form we can search for.
+	values := seen.all()
+	if len(values) < 20 {
+		t.Fatalf("only %d secrets recorded; the check below would prove little", len(values))
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) == 0 {
+		t.Fatal("no database files found")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if v != "" && bytes.Contains(data, []byte(v)) {
+				t.Fatalf("%s contains an issued secret or ticket id", filepath.Base(f))
+			}
+		}
+	}
+}
+
+func TestSQLiteMemoryContract(t *testing.T) {
+	runContract(t, func(t *testing.T, opts Options) Store {
+		s, err := OpenSQLite(":memory:", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, nil)
+}
+
+// TestSQLiteSecretsNotInFilesWhileOpen checks the WAL too, before any
+// checkpoint folds it into the main file.
+func TestSQLiteSecretsNotInFilesWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSQLite(filepath.Join(dir, "k.sqlite"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustApp(t, s, "aa_42", "acme")
+	var secrets []string
+	for range 20 {
+		k, secret := mustKey(t, s, "aa_42", "k", nil)
+		secrets = append(secrets, secret, secret[len(k.KeyPrefix)+1:])
+		_, secret, err = s.RotateKey(context.Background(), "aa_42", k.ID, time.Hour, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, secret, secret[len(k.KeyPrefix)+1:])
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) < 2 {
+		t.Fatalf("expected the WAL beside the database, found %v", files)
+	}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		for _, v := range secrets {
+			if bytes.Contains(data, []byte(v)) {
+				t.Fatalf("%s contains a secret", filepath.Base(f))
+			}
+		}
+	}
+}
+
+func TestSQLiteSettingsAndMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.sqlite")
+	s, err := OpenSQLite(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "10000"},
+	} {
+		var got string
+		if err := s.w.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil || got != tc.want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", tc.pragma, got, err, tc.want)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	mustApp(t, s, "aa_42", "acme")
+	// The foreign key is enforced.
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, app_slug, tenant, name, key_prefix, key_suffix, hash,
+		is_active, created_at, updated_at) VALUES ('key_x', 'aa_nope', 't', 'n', 'p', 's', 'h', 1, 0, 0)`); err == nil {
+		t.Error("a key of a missing app was accepted")
+	}
+	s.Close()
+
+	// Reopening migrates nothing twice and keeps the data.
+	s, err = OpenSQLite(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, v int
+	if err := s.r.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != len(migrations) || v != SchemaVersion {
+		t.Fatalf("schema_migrations: %d rows, version %d, %v", n, v, err)
+	}
+	if _, err := s.GetApp(ctx, "aa_42"); err != nil {
+		t.Fatalf("data lost on reopen: %v", err)
+	}
+	// A database from a newer program is refused, not mangled.
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := OpenSQLite(path, Options{}); err == nil {
+		t.Fatal("opened a database with a newer schema")
+	}
+	if _, err := OpenSQLite(filepath.Join(t.TempDir(), "no", "such", "dir.sqlite"), Options{}); err == nil {
+		t.Fatal("opened a database in a missing directory")
+	}
+}

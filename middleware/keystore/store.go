@@ -1,0 +1,892 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+)
+
+// store is the implementation both backends share; SQLite and Postgres embed
+// it and differ only in how they connect, lock rows and announce changes.
+type store struct {
+	b   backend
+	now func() time.Time
+	// lockRow and shareRow end a SELECT that must lock the row it reads
+	// (Postgres); SQLite's write transactions are exclusive, so they are "".
+	lockRow, shareRow string
+	// publish, when set, runs inside the transaction of every change (the
+	// Postgres NOTIFY); local subscribers are called after commit.
+	publish func(ctx context.Context, tx querier, changes []Change) error
+	subs    subscribers
+	// lastPurge is when expired used tickets were last deleted (unix ns).
+	lastPurge atomic.Int64
+}
+
+func newStore(b backend, opts Options) *store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &store{b: b, now: now}
+}
+
+// ticketPurgeEvery is how often ConsumeTicket deletes used tickets that have
+// expired; ticketPurgeMargin keeps them a while longer so that an instance
+// whose clock lags cannot accept a replay of a ticket another forgot.
+const (
+	ticketPurgeEvery  = time.Minute
+	ticketPurgeMargin = 5 * time.Minute
+)
+
+func ns(t time.Time) int64 { return t.UnixNano() }
+
+func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func nullNS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func fromNullNS(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNS(n.Int64)
+	return &t
+}
+
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("keystore: %w", err)
+}
+
+// write runs fn in a write transaction, publishes the changes it returns in
+// that transaction and, once committed, tells local subscribers.
+func (s *store) write(ctx context.Context, fn func(tx querier) ([]Change, error)) error {
+	tx, err := s.b.begin(ctx)
+	if err != nil {
+		return dbErr(err)
+	}
+	changes, err := fn(tx)
+	if err == nil && len(changes) > 0 && s.publish != nil {
+		err = s.publish(ctx, tx, changes)
+	}
+	if err != nil {
+		tx.rollback(ctx)
+		return err
+	}
+	if err := tx.commit(ctx); err != nil {
+		return dbErr(err)
+	}
+	s.subs.notify(changes)
+	return nil
+}
+
+// --- apps ---
+
+const appCols = `slug, deployment_id, tenant, name, key_prefix, description, is_active, permissions,
+	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at`
+
+type appScan struct {
+	a                   App
+	perms, res, origins string
+	created, updated    int64
+	deleted             sql.NullInt64
+}
+
+func (s *appScan) dest() []any {
+	a := &s.a
+	return []any{&a.Slug, &a.DeploymentID, &a.Tenant, &a.Name, &a.KeyPrefix, &a.Description, &a.IsActive,
+		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted}
+}
+
+func (s *appScan) app() (App, error) {
+	a := s.a
+	if err := decodeList(s.perms, &a.Permissions); err != nil {
+		return App{}, err
+	}
+	if err := decodeList(s.res, &a.Resources); err != nil {
+		return App{}, err
+	}
+	if err := decodeList(s.origins, &a.AllowedOrigins); err != nil {
+		return App{}, err
+	}
+	a.CreatedAt, a.UpdatedAt, a.DeletedAt = fromNS(s.created), fromNS(s.updated), fromNullNS(s.deleted)
+	return a, nil
+}
+
+func decodeList(s string, into *[]string) error {
+	*into = []string{}
+	if err := json.Unmarshal([]byte(s), into); err != nil {
+		return fmt.Errorf("keystore: corrupt list column %q: %w", s, err)
+	}
+	return nil
+}
+
+func (s *store) getApp(ctx context.Context, q querier, slug, lock string) (App, error) {
+	var sc appScan
+	err := q.queryRow(ctx, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
+	if isNoRows(err) {
+		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, slug)
+	}
+	if err != nil {
+		return App{}, dbErr(err)
+	}
+	return sc.app()
+}
+
+func appEvent(action string, a App, by Actor, now time.Time) audit.Event {
+	return audit.Event{Time: now, Action: action, Outcome: audit.OutcomeSuccess, Actor: by.Name,
+		Tenant: a.Tenant, Resource: a.DeploymentID, AppSlug: a.Slug, RequestID: by.RequestID, ClientIP: by.ClientIP}
+}
+
+// CreateApp creates an active app; IsActive, CreatedAt, UpdatedAt and
+// DeletedAt of app are ignored. ErrConflict if the slug is taken (also by a
+// deleted app), ErrInvalid if a field breaks a rule.
+func (s *store) CreateApp(ctx context.Context, app App, by Actor) (App, error) {
+	if err := validApp(&app); err != nil {
+		return App{}, err
+	}
+	now := s.now()
+	app.IsActive, app.CreatedAt, app.UpdatedAt, app.DeletedAt = true, now.UTC(), now.UTC(), nil
+	if app.Permissions == nil {
+		app.Permissions = []string{}
+	}
+	if app.Resources == nil {
+		app.Resources = []string{}
+	}
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		n, err := tx.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+			ON CONFLICT (slug) DO NOTHING`,
+			app.Slug, app.DeploymentID, app.Tenant, app.Name, app.KeyPrefix, app.Description, app.IsActive,
+			encodeList(app.Permissions), encodeList(app.Resources), app.RateLimitSchemeSlug,
+			encodeList(app.AllowedOrigins), ns(now), ns(now))
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%w: app %q", ErrConflict, app.Slug)
+		}
+		if err := s.insertEvent(ctx, tx, appEvent(audit.ActionAppCreated, app, by, now)); err != nil {
+			return nil, err
+		}
+		return []Change{{AppSlug: app.Slug}}, nil
+	})
+	if err != nil {
+		return App{}, err
+	}
+	return app, nil
+}
+
+// GetApp returns the app, deleted or not; ErrNotFound if there is none.
+func (s *store) GetApp(ctx context.Context, slug string) (App, error) {
+	return s.getApp(ctx, s.b, slug, "")
+}
+
+// ListApps returns the apps f selects, oldest first.
+func (s *store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
+	var where []string
+	var args []any
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	}
+	if !f.IncludeInactive {
+		where = append(where, "is_active = ? AND deleted_at IS NULL")
+		args = append(args, true)
+	}
+	q := `SELECT ` + appCols + ` FROM apps`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	r, err := s.b.query(ctx, q+` ORDER BY created_at, slug`, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer r.Close()
+	apps := []App{}
+	for r.Next() {
+		var sc appScan
+		if err := r.Scan(sc.dest()...); err != nil {
+			return nil, dbErr(err)
+		}
+		a, err := sc.app()
+		if err != nil {
+			return nil, err
+		}
+		apps = append(apps, a)
+	}
+	return apps, dbErr(r.Err())
+}
+
+// UpdateApp applies p; ErrNotFound for an unknown app, ErrInactive for a
+// deleted one.
+func (s *store) UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor) (App, error) {
+	var out App
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		a, err := s.getApp(ctx, tx, slug, s.lockRow)
+		if err != nil {
+			return nil, err
+		}
+		if a.DeletedAt != nil {
+			return nil, fmt.Errorf("%w: app %q is deleted", ErrInactive, slug)
+		}
+		var changed []string
+		if p.Name != nil {
+			a.Name, changed = *p.Name, append(changed, "name")
+		}
+		if p.Description != nil {
+			a.Description, changed = *p.Description, append(changed, "description")
+		}
+		if p.IsActive != nil {
+			a.IsActive, changed = *p.IsActive, append(changed, "is_active="+strconv.FormatBool(*p.IsActive))
+		}
+		if p.Permissions != nil {
+			a.Permissions, changed = append([]string{}, *p.Permissions...), append(changed, "permissions")
+		}
+		if p.Resources != nil {
+			a.Resources, changed = append([]string{}, *p.Resources...), append(changed, "resources")
+		}
+		if p.AllowedOrigins != nil {
+			a.AllowedOrigins, changed = append([]string{}, *p.AllowedOrigins...), append(changed, "allowed_origins")
+		}
+		if err := validApp(&a); err != nil {
+			return nil, err
+		}
+		now := s.now()
+		a.UpdatedAt = now.UTC()
+		if _, err := tx.exec(ctx, `UPDATE apps SET name = ?, description = ?, is_active = ?, permissions = ?,
+			resources = ?, allowed_origins = ?, updated_at = ? WHERE slug = ?`,
+			a.Name, a.Description, a.IsActive, encodeList(a.Permissions), encodeList(a.Resources),
+			encodeList(a.AllowedOrigins), ns(now), slug); err != nil {
+			return nil, dbErr(err)
+		}
+		ev := appEvent(audit.ActionAppUpdated, a, by, now)
+		ev.Detail = "changed: " + strings.Join(changed, ", ")
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+		out = a
+		return []Change{{AppSlug: slug}}, nil
+	})
+	return out, err
+}
+
+// DeleteApp soft-deletes the app (deleted_at set, is_active false); its keys
+// stay, unusable. ErrInactive if it was deleted already.
+func (s *store) DeleteApp(ctx context.Context, slug string, by Actor) error {
+	return s.write(ctx, func(tx querier) ([]Change, error) {
+		a, err := s.getApp(ctx, tx, slug, s.lockRow)
+		if err != nil {
+			return nil, err
+		}
+		if a.DeletedAt != nil {
+			return nil, fmt.Errorf("%w: app %q is deleted already", ErrInactive, slug)
+		}
+		now := s.now()
+		if _, err := tx.exec(ctx, `UPDATE apps SET is_active = ?, deleted_at = ?, updated_at = ? WHERE slug = ?`,
+			false, ns(now), ns(now), slug); err != nil {
+			return nil, dbErr(err)
+		}
+		if err := s.insertEvent(ctx, tx, appEvent(audit.ActionAppDeleted, a, by, now)); err != nil {
+			return nil, err
+		}
+		return []Change{{AppSlug: slug}}, nil
+	})
+}
+
+// --- keys ---
+
+const keyCols = `id, deployment_id, app_slug, tenant, name, key_prefix, key_suffix, permissions, metadata,
+	expires_at, last_used_at, is_active, created_at, updated_at, revoked_at, revoked_reason, created_by,
+	rotated_from, grace_until, hash`
+
+type keyScan struct {
+	k                                 Key
+	perms, meta                       string
+	expires, lastUsed, revoked, grace sql.NullInt64
+	created, updated                  int64
+}
+
+func (s *keyScan) dest() []any {
+	k := &s.k
+	return []any{&k.ID, &k.DeploymentID, &k.AppSlug, &k.Tenant, &k.Name, &k.KeyPrefix, &k.KeySuffix,
+		&s.perms, &s.meta, &s.expires, &s.lastUsed, &k.IsActive, &s.created, &s.updated, &s.revoked,
+		&k.RevokedReason, &k.CreatedBy, &k.RotatedFrom, &s.grace, &k.Hash}
+}
+
+func (s *keyScan) key() (Key, error) {
+	k := s.k
+	if err := decodeList(s.perms, &k.Permissions); err != nil {
+		return Key{}, err
+	}
+	k.Metadata = map[string]any{}
+	if err := json.Unmarshal([]byte(s.meta), &k.Metadata); err != nil {
+		return Key{}, fmt.Errorf("keystore: corrupt metadata of key %s: %w", k.ID, err)
+	}
+	k.ExpiresAt, k.LastUsedAt = fromNullNS(s.expires), fromNullNS(s.lastUsed)
+	k.CreatedAt, k.UpdatedAt = fromNS(s.created), fromNS(s.updated)
+	k.RevokedAt, k.GraceUntil = fromNullNS(s.revoked), fromNullNS(s.grace)
+	return k, nil
+}
+
+func (s *store) getKey(ctx context.Context, q querier, appSlug, id, lock string) (Key, error) {
+	var sc keyScan
+	err := q.queryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug).
+		Scan(sc.dest()...)
+	if isNoRows(err) {
+		return Key{}, fmt.Errorf("%w: key %q of app %q", ErrNotFound, id, appSlug)
+	}
+	if err != nil {
+		return Key{}, dbErr(err)
+	}
+	return sc.key()
+}
+
+func (s *store) insertKey(ctx context.Context, tx querier, k Key) error {
+	meta, err := encodeMetadata(k.Metadata)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO api_keys (`+keyCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.DeploymentID, k.AppSlug, k.Tenant, k.Name, k.KeyPrefix, k.KeySuffix,
+		encodeList(k.Permissions), meta, nullNS(k.ExpiresAt), nullNS(k.LastUsedAt), k.IsActive,
+		ns(k.CreatedAt), ns(k.UpdatedAt), nullNS(k.RevokedAt), k.RevokedReason, k.CreatedBy,
+		k.RotatedFrom, nullNS(k.GraceUntil), k.Hash)
+	return dbErr(err)
+}
+
+func keyEvent(action string, k Key, by Actor, now time.Time) audit.Event {
+	return audit.Event{Time: now, Action: action, Outcome: audit.OutcomeSuccess, Actor: by.Name,
+		Tenant: k.Tenant, Resource: k.DeploymentID, AppSlug: k.AppSlug, KeyID: k.ID,
+		RequestID: by.RequestID, ClientIP: by.ClientIP}
+}
+
+// newKey builds a fresh active key of app and its secret.
+func newKey(app App, name string, perms []string, meta map[string]any, expires *time.Time, by Actor, now time.Time) (Key, string) {
+	secret := newSecret(app.KeyPrefix)
+	if perms == nil {
+		perms = []string{}
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	k := Key{
+		ID: newID("key_"), DeploymentID: app.DeploymentID, AppSlug: app.Slug, Tenant: app.Tenant,
+		Name: name, KeyPrefix: app.KeyPrefix, KeySuffix: keySuffix(secret), Permissions: perms,
+		Metadata: meta, IsActive: true, CreatedAt: now.UTC(), UpdatedAt: now.UTC(), CreatedBy: by.Name,
+		Hash: HashSecret(secret),
+	}
+	if expires != nil {
+		e := expires.UTC()
+		k.ExpiresAt = &e
+	}
+	return k, secret
+}
+
+// CreateKey makes a key of an active app and returns it with its secret.
+// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted one.
+func (s *store) CreateKey(ctx context.Context, nk NewKey, by Actor) (Key, string, error) {
+	now := s.now()
+	if _, err := validNewKey(nk, now); err != nil {
+		return Key{}, "", err
+	}
+	var k Key
+	var secret string
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		app, err := s.getApp(ctx, tx, nk.AppSlug, s.shareRow)
+		if err != nil {
+			return nil, err
+		}
+		if !app.Usable() {
+			return nil, fmt.Errorf("%w: app %q is disabled or deleted", ErrInactive, app.Slug)
+		}
+		k, secret = newKey(app, nk.Name, append([]string(nil), nk.Permissions...), nk.Metadata, nk.ExpiresAt, by, now)
+		if err := s.insertKey(ctx, tx, k); err != nil {
+			return nil, err
+		}
+		if err := s.insertEvent(ctx, tx, keyEvent(audit.ActionKeyCreated, k, by, now)); err != nil {
+			return nil, err
+		}
+		return []Change{{AppSlug: k.AppSlug, KeyHash: k.Hash}}, nil
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return k, secret, nil
+}
+
+// GetKey returns a key of the app; ErrNotFound if the app has no such key.
+func (s *store) GetKey(ctx context.Context, appSlug, id string) (Key, error) {
+	return s.getKey(ctx, s.b, appSlug, id, "")
+}
+
+// ListKeys returns the keys f selects, newest first; Status is judged at the
+// store's clock.
+func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
+	switch f.Status {
+	case "", KeyAll, KeyActive, KeyRevoked, KeyExpired:
+	default:
+		return nil, invalid("key status %q must be active, revoked, expired or all", f.Status)
+	}
+	var where []string
+	var args []any
+	if f.AppSlug != "" {
+		where, args = append(where, "app_slug = ?"), append(args, f.AppSlug)
+	}
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	}
+	q := `SELECT ` + keyCols + ` FROM api_keys`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	r, err := s.b.query(ctx, q+` ORDER BY created_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer r.Close()
+	now := s.now()
+	keys := []Key{}
+	for r.Next() {
+		var sc keyScan
+		if err := r.Scan(sc.dest()...); err != nil {
+			return nil, dbErr(err)
+		}
+		k, err := sc.key()
+		if err != nil {
+			return nil, err
+		}
+		if f.Status == "" || f.Status == KeyAll || k.StatusAt(now) == f.Status {
+			keys = append(keys, k)
+		}
+	}
+	return keys, dbErr(r.Err())
+}
+
+// RotateKey replaces an active key of an active app by a new one with the
+// same name, permissions, metadata and expiry, and ends the old one: at once
+// (grace 0: is_active false, revoked_reason "Rotated") or at now+grace
+// (GraceUntil and RevokedAt both set to that moment). ErrInactive if the key is
+// not active (revoked, expired, or rotated already) or the app is not usable.
+func (s *store) RotateKey(ctx context.Context, appSlug, id string, grace time.Duration, by Actor) (Key, string, error) {
+	if grace < 0 {
+		return Key{}, "", invalid("rotation grace %s must not be negative", grace)
+	}
+	var nk Key
+	var secret string
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		old, err := s.getKey(ctx, tx, appSlug, id, s.lockRow)
+		if err != nil {
+			return nil, err
+		}
+		app, err := s.getApp(ctx, tx, appSlug, s.shareRow)
+		if err != nil {
+			return nil, err
+		}
+		if !app.Usable() {
+			return nil, fmt.Errorf("%w: app %q is disabled or deleted", ErrInactive, app.Slug)
+		}
+		now := s.now()
+		if st := old.StatusAt(now); st != KeyActive {
+			return nil, fmt.Errorf("%w: key %s is %s", ErrInactive, id, st)
+		}
+		if old.GraceUntil != nil {
+			return nil, fmt.Errorf("%w: key %s was rotated already", ErrInactive, id)
+		}
+		nk, secret = newKey(app, old.Name, old.Permissions, old.Metadata, old.ExpiresAt, by, now)
+		nk.RotatedFrom = old.ID
+		if err := s.insertKey(ctx, tx, nk); err != nil {
+			return nil, err
+		}
+		if grace == 0 {
+			_, err = tx.exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
+				updated_at = ? WHERE id = ?`, false, ns(now), "Rotated", ns(now), old.ID)
+		} else {
+			until := ns(now.Add(grace))
+			_, err = tx.exec(ctx, `UPDATE api_keys SET grace_until = ?, revoked_at = ?, revoked_reason = ?,
+				updated_at = ? WHERE id = ?`, until, until, "Rotated", ns(now), old.ID)
+		}
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		ev := keyEvent(audit.ActionKeyRotated, old, by, now)
+		ev.Detail = fmt.Sprintf("new key %s; old key ends %s", nk.ID, now.Add(grace).UTC().Format(time.RFC3339))
+		if grace == 0 {
+			ev.Detail = fmt.Sprintf("new key %s; old key ended at once", nk.ID)
+		}
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+		return []Change{{AppSlug: appSlug, KeyHash: old.Hash}, {AppSlug: appSlug, KeyHash: nk.Hash}}, nil
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return nk, secret, nil
+}
+
+// RevokeKey ends the key at once (also one in a rotation grace) and returns
+// it; ErrInactive if it was revoked already. It works on disabled apps too:
+// revoking must always be possible.
+func (s *store) RevokeKey(ctx context.Context, appSlug, id, reason string, by Actor) (Key, error) {
+	if err := validText("reason", reason, maxReasonLen); err != nil {
+		return Key{}, err
+	}
+	var k Key
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		var err error
+		k, err = s.getKey(ctx, tx, appSlug, id, s.lockRow)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if k.StatusAt(now) == KeyRevoked {
+			return nil, fmt.Errorf("%w: key %s is revoked already", ErrInactive, id)
+		}
+		if _, err := tx.exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
+			grace_until = NULL, updated_at = ? WHERE id = ?`, false, ns(now), reason, ns(now), id); err != nil {
+			return nil, dbErr(err)
+		}
+		t := now.UTC()
+		k.IsActive, k.RevokedAt, k.RevokedReason, k.GraceUntil, k.UpdatedAt = false, &t, reason, nil, t
+		ev := keyEvent(audit.ActionKeyRevoked, k, by, now)
+		if reason != "" {
+			ev.Detail = "reason: " + reason
+		}
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+		return []Change{{AppSlug: appSlug, KeyHash: k.Hash}}, nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	return k, nil
+}
+
+const lookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.name, k.key_prefix, k.key_suffix,
+	k.permissions, k.metadata, k.expires_at, k.last_used_at, k.is_active, k.created_at, k.updated_at,
+	k.revoked_at, k.revoked_reason, k.created_by, k.rotated_from, k.grace_until, k.hash,
+	a.slug, a.deployment_id, a.tenant, a.name, a.key_prefix, a.description, a.is_active, a.permissions,
+	a.resources, a.rate_limit_scheme_slug, a.allowed_origins, a.created_at, a.updated_at, a.deleted_at
+	FROM api_keys k JOIN apps a ON a.slug = k.app_slug WHERE k.hash = ?`
+
+// LookupKey finds a key and its app by the hex SHA-256 of the secret,
+// whatever their state; ErrNotFound if no key has that hash.
+func (s *store) LookupKey(ctx context.Context, hash string) (Key, App, error) {
+	if !isHexHash(hash) {
+		return Key{}, App{}, fmt.Errorf("%w: no key has that hash", ErrNotFound)
+	}
+	var ks keyScan
+	var as appScan
+	err := s.b.queryRow(ctx, lookupKeyQuery, hash).Scan(append(ks.dest(), as.dest()...)...)
+	if isNoRows(err) {
+		return Key{}, App{}, fmt.Errorf("%w: no key has that hash", ErrNotFound)
+	}
+	if err != nil {
+		return Key{}, App{}, dbErr(err)
+	}
+	k, err := ks.key()
+	if err != nil {
+		return Key{}, App{}, err
+	}
+	a, err := as.app()
+	if err != nil {
+		return Key{}, App{}, err
+	}
+	return k, a, nil
+}
+
+// TouchKeys records last_used_at for many keys in one transaction; a time
+// older than the recorded one is ignored, as are unknown ids.
+func (s *store) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(used))
+	for id := range used {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // one lock order, so concurrent batches cannot deadlock
+	return s.write(ctx, func(tx querier) ([]Change, error) {
+		for _, id := range ids {
+			t := ns(used[id])
+			if _, err := tx.exec(ctx, `UPDATE api_keys SET last_used_at = ?
+				WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, t, id, t); err != nil {
+				return nil, dbErr(err)
+			}
+		}
+		return nil, nil
+	})
+}
+
+// --- audit ---
+
+func (s *store) insertEvent(ctx context.Context, tx querier, e audit.Event) error {
+	if e.ID == "" {
+		e.ID = newID("evt_")
+	}
+	_, err := tx.exec(ctx, `INSERT INTO audit_events (id, occurred_at, action, outcome, reason, actor, tenant,
+		resource, app_slug, key_id, ticket_fp, request_id, client_ip, latency_ns, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, ns(e.Time), e.Action, e.Outcome, e.Reason, e.Actor, e.Tenant, e.Resource, e.AppSlug, e.KeyID,
+		e.TicketFingerprint, e.RequestID, e.ClientIP, int64(e.Latency), e.Detail)
+	return dbErr(err)
+}
+
+// Record stores an event durably; the store assigns its ID, and its Time when
+// zero. ErrInvalid without an Action.
+func (s *store) Record(ctx context.Context, e audit.Event) error {
+	if strings.TrimSpace(e.Action) == "" {
+		return invalid("audit event without an action")
+	}
+	e.ID = ""
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	return s.write(ctx, func(tx querier) ([]Change, error) {
+		return nil, s.insertEvent(ctx, tx, e)
+	})
+}
+
+const (
+	defaultAuditLimit = 50
+	maxAuditLimit     = 1000
+)
+
+func encodeCursor(t int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t, 10) + "." + id))
+}
+
+func decodeCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if ts, id, ok := strings.Cut(string(b), "."); ok && id != "" {
+			if t, err := strconv.ParseInt(ts, 10, 64); err == nil {
+				return t, id, nil
+			}
+		}
+	}
+	return 0, "", invalid("audit cursor %q is not one this store issued", c)
+}
+
+// QueryAudit returns one page of the events q selects, newest first, paged by
+// (time, id) so that events with equal times are neither lost nor repeated.
+func (s *store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) {
+	limit := q.Limit
+	switch {
+	case limit < 0:
+		return audit.Page{}, invalid("audit limit %d must not be negative", limit)
+	case limit == 0:
+		limit = defaultAuditLimit
+	case limit > maxAuditLimit:
+		limit = maxAuditLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	if q.Tenant != "" {
+		add("tenant = ?", q.Tenant)
+	}
+	if q.AppSlug != "" {
+		add("app_slug = ?", q.AppSlug)
+	}
+	if q.Action != "" {
+		if strings.HasSuffix(q.Action, ".") {
+			add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
+		} else {
+			add("action = ?", q.Action)
+		}
+	}
+	if q.Actor != "" {
+		add("actor = ?", q.Actor)
+	}
+	if q.KeyID != "" {
+		add("key_id = ?", q.KeyID)
+	}
+	if !q.Since.IsZero() {
+		add("occurred_at >= ?", ns(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add("occurred_at < ?", ns(q.Until))
+	}
+	if q.Cursor != "" {
+		t, id, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return audit.Page{}, err
+		}
+		add("(occurred_at < ? OR (occurred_at = ? AND id < ?))", t, t, id)
+	}
+	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
+		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events`
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlq += " ORDER BY occurred_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	r, err := s.b.query(ctx, sqlq, args...)
+	if err != nil {
+		return audit.Page{}, dbErr(err)
+	}
+	defer r.Close()
+	page := audit.Page{Events: []audit.Event{}}
+	for r.Next() {
+		var e audit.Event
+		var t, lat int64
+		if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
+			&e.AppSlug, &e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &lat, &e.Detail); err != nil {
+			return audit.Page{}, dbErr(err)
+		}
+		e.Time, e.Latency = fromNS(t), time.Duration(lat)
+		page.Events = append(page.Events, e)
+	}
+	if err := r.Err(); err != nil {
+		return audit.Page{}, dbErr(err)
+	}
+	if len(page.Events) > limit {
+		page.Events = page.Events[:limit]
+		last := page.Events[limit-1]
+		page.NextCursor = encodeCursor(ns(last.Time), last.ID)
+	}
+	return page, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// --- tickets and secrets ---
+
+// ConsumeTicket marks a ticket id used (it stores only a hash of the id);
+// exactly one of any number of concurrent calls with one id returns nil, the
+// others ErrTicketUsed.
+func (s *store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Time) error {
+	if id == "" {
+		return invalid("empty ticket id")
+	}
+	now := s.now()
+	purge := false
+	if last := s.lastPurge.Load(); ns(now)-last >= int64(ticketPurgeEvery) && s.lastPurge.CompareAndSwap(last, ns(now)) {
+		purge = true
+	}
+	return s.write(ctx, func(tx querier) ([]Change, error) {
+		n, err := tx.exec(ctx, `INSERT INTO used_tickets (id_hash, expires_at) VALUES (?, ?)
+			ON CONFLICT (id_hash) DO NOTHING`, hashTicket(id), ns(expiresAt))
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		if n == 0 {
+			return nil, ErrTicketUsed
+		}
+		if purge {
+			if _, err := tx.exec(ctx, `DELETE FROM used_tickets WHERE expires_at < ?`,
+				ns(now.Add(-ticketPurgeMargin))); err != nil {
+				return nil, dbErr(err)
+			}
+		}
+		return nil, nil
+	})
+}
+
+// Secret returns the server secret of that name, creating it with size random
+// bytes on first use; concurrent first calls (from any instance) get the same
+// bytes.
+func (s *store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+	if err := validName("secret name", name); err != nil {
+		return nil, err
+	}
+	if size < 16 || size > 1024 {
+		return nil, invalid("secret size %d must be between 16 and 1024 bytes", size)
+	}
+	fresh := make([]byte, size)
+	randRead(fresh)
+	var value []byte
+	err := s.write(ctx, func(tx querier) ([]Change, error) {
+		if _, err := tx.exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO NOTHING`, name, fresh, ns(s.now())); err != nil {
+			return nil, dbErr(err)
+		}
+		if err := tx.queryRow(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value); err != nil {
+			return nil, dbErr(err)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(value) != size {
+		return nil, fmt.Errorf("%w: secret %q has %d bytes, not %d", ErrInvalid, name, len(value), size)
+	}
+	return value, nil
+}
+
+// --- subscriptions ---
+
+// Subscribe calls fn after every committed key or app change, synchronously
+// in the goroutine that made it (so a revocation has reached every cache by
+// the time RevokeKey returns); fn must be quick and must not block. Changes
+// from other instances arrive from a background goroutine. A Change with an
+// empty AppSlug means anything may have changed (the change feed was
+// interrupted): drop everything cached.
+func (s *store) Subscribe(fn func(Change)) (cancel func()) {
+	return s.subs.add(fn)
+}
+
+type subscribers struct {
+	mu   sync.Mutex
+	next int
+	fns  map[int]func(Change)
+}
+
+func (s *subscribers) add(fn func(Change)) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fns == nil {
+		s.fns = map[int]func(Change){}
+	}
+	id := s.next
+	s.next++
+	s.fns[id] = fn
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.fns, id)
+			s.mu.Unlock()
+		})
+	}
+}
+
+func (s *subscribers) notify(changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	s.mu.Lock()
+	fns := make([]func(Change), 0, len(s.fns))
+	for _, fn := range s.fns {
+		fns = append(fns, fn)
+	}
+	s.mu.Unlock()
+	for _, c := range changes {
+		for _, fn := range fns {
+			fn(c)
+		}
+	}
+}
+
+// Ping checks the database answers.
+func (s *store) Ping(ctx context.Context) error { return dbErr(s.b.ping(ctx)) }

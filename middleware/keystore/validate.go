@@ -1,0 +1,176 @@
+package keystore
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on input, enforced with ErrInvalid.
+const (
+	maxNameLen        = 200
+	maxDescriptionLen = 2000
+	maxReasonLen      = 500
+	maxListItems      = 100
+	maxListItemLen    = 200
+	maxMetadataBytes  = 16 << 10
+)
+
+var (
+	slugRE   = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	prefixRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,32}$`)
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func validSlug(slug string) error {
+	if !slugRE.MatchString(slug) {
+		return invalid("app_slug %q must be 1-64 characters of a-z, 0-9, _ and -", slug)
+	}
+	return nil
+}
+
+func validName(field, s string) error {
+	if strings.TrimSpace(s) == "" {
+		return invalid("%s must not be empty", field)
+	}
+	if utf8.RuneCountInString(s) > maxNameLen {
+		return invalid("%s must be at most %d characters", field, maxNameLen)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s must be valid UTF-8", field)
+	}
+	return nil
+}
+
+func validText(field, s string, max int) error {
+	if utf8.RuneCountInString(s) > max {
+		return invalid("%s must be at most %d characters", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s must be valid UTF-8", field)
+	}
+	return nil
+}
+
+func validList(field string, items []string) error {
+	if len(items) > maxListItems {
+		return invalid("%s must have at most %d entries", field, maxListItems)
+	}
+	for _, it := range items {
+		if strings.TrimSpace(it) == "" || utf8.RuneCountInString(it) > maxListItemLen || !utf8.ValidString(it) {
+			return invalid("%s entry %q must be 1-%d characters", field, it, maxListItemLen)
+		}
+	}
+	return nil
+}
+
+// normalizeOrigins checks that every origin is scheme://host[:port] (http or
+// https, no path, query, fragment or user) and returns them lower-cased, as
+// browsers send them in the Origin header.
+func normalizeOrigins(origins []string) ([]string, error) {
+	if len(origins) > maxListItems {
+		return nil, invalid("allowed_origins must have at most %d entries", maxListItems)
+	}
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" ||
+			strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+			return nil, invalid("allowed origin %q must be scheme://host[:port] (http or https, no path)", o)
+		}
+		if p := u.Port(); p != "" {
+			var n int
+			if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != p {
+				return nil, invalid("allowed origin %q has a bad port", o)
+			}
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out, nil
+}
+
+func validApp(a *App) error {
+	if err := validSlug(a.Slug); err != nil {
+		return err
+	}
+	if err := validName("name", a.Name); err != nil {
+		return err
+	}
+	if !prefixRE.MatchString(a.KeyPrefix) {
+		return invalid("key_prefix %q must be 1-32 characters of a-z, A-Z, 0-9 and _", a.KeyPrefix)
+	}
+	if err := validName("tenant", a.Tenant); err != nil {
+		return err
+	}
+	if err := validText("description", a.Description, maxDescriptionLen); err != nil {
+		return err
+	}
+	if err := validText("deployment_id", a.DeploymentID, maxNameLen); err != nil {
+		return err
+	}
+	if err := validText("rate_limit_scheme_slug", a.RateLimitSchemeSlug, maxNameLen); err != nil {
+		return err
+	}
+	if err := validList("permissions", a.Permissions); err != nil {
+		return err
+	}
+	if err := validList("resources", a.Resources); err != nil {
+		return err
+	}
+	origins, err := normalizeOrigins(a.AllowedOrigins)
+	if err != nil {
+		return err
+	}
+	a.AllowedOrigins = origins
+	return nil
+}
+
+func validNewKey(k NewKey, now time.Time) (metadata string, err error) {
+	if err := validSlug(k.AppSlug); err != nil {
+		return "", err
+	}
+	if err := validName("name", k.Name); err != nil {
+		return "", err
+	}
+	if err := validList("permissions", k.Permissions); err != nil {
+		return "", err
+	}
+	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
+		return "", invalid("expires_at %s is not in the future", k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	metadata, err = encodeMetadata(k.Metadata)
+	if err != nil {
+		return "", err
+	}
+	return metadata, nil
+}
+
+func encodeMetadata(m map[string]any) (string, error) {
+	if m == nil {
+		m = map[string]any{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", invalid("metadata is not JSON: %v", err)
+	}
+	if len(b) > maxMetadataBytes {
+		return "", invalid("metadata must be at most %d bytes of JSON", maxMetadataBytes)
+	}
+	return string(b), nil
+}
+
+func encodeList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l) // []string always encodes
+	return string(b)
+}
