@@ -1,0 +1,83 @@
+// Package jstest runs a package's js/wasm tests inside jsdom from an ordinary
+// `go test`: it builds the package's test binary for GOOS=js GOARCH=wasm and
+// runs it with node and run.mjs, which gives it a browser-like window.
+//
+// It needs node and this directory's node_modules (`npm ci` here). Without
+// them the calling test skips with a message saying so, unless
+// KEYPORTAL_REQUIRE_SERVICES=1, when it fails.
+package jstest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+)
+
+// Dir returns the directory of run.mjs and node_modules.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+// RunWasmTests builds the js/wasm tests of the package in pkgDir and runs them
+// in jsdom at pageURL, passing args (e.g. "-test.run=TestX") to the binary.
+// It fails t with the binary's output if any wasm test fails, and logs the
+// output otherwise.
+func RunWasmTests(t *testing.T, pkgDir, pageURL string, args ...string) {
+	t.Helper()
+	node := testenv.NodePath(t)
+	dir := Dir()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsdom", "package.json")); err != nil {
+		msg := "jsdom is not installed (run: cd " + dir + " && npm ci)"
+		if testenv.Required() {
+			t.Fatalf("%s; %s=1 makes this mandatory", msg, testenv.RequireEnv)
+		}
+		t.Skip("skipped: " + msg)
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		if gobin, err = exec.LookPath("go"); err != nil {
+			t.Fatal("jstest: the go command is not found")
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "wasm.test")
+	build := exec.CommandContext(ctx, gobin, "test", "-c", "-o", bin, ".")
+	build.Dir = pkgDir
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("jstest: building the wasm tests of %s: %v\n%s", pkgDir, err, out)
+	}
+	goroot := strings.TrimSpace(runGo(t, gobin, "env", "GOROOT"))
+
+	runArgs := append([]string{filepath.Join(dir, "run.mjs"), "--url", pageURL, "--goroot", goroot, bin, "-test.v"}, args...)
+	run := exec.CommandContext(ctx, node, runArgs...)
+	run.Dir = pkgDir
+	var out bytes.Buffer
+	run.Stdout = &out
+	run.Stderr = &out
+	err := run.Run()
+	if err != nil {
+		t.Fatalf("jstest: wasm tests of %s failed: %v\n%s", pkgDir, err, out.String())
+	}
+	t.Log(out.String())
+}
+
+func runGo(t *testing.T, gobin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(gobin, args...).Output()
+	if err != nil {
+		t.Fatalf("jstest: go %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
