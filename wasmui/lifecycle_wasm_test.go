@@ -100,7 +100,7 @@ type clockEnv struct {
 	clock *fakeClock
 }
 
-func (e clockEnv) now() time.Time                                 { return e.clock.Now() }
+func (e clockEnv) now() time.Time                                  { return e.clock.Now() }
 func (e clockEnv) afterFunc(d time.Duration, f func()) func() bool { return e.clock.AfterFunc(d, f) }
 
 // fetchCall is one call to the stubbed window.fetch.
