@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/middleware/wacht"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// options configure the Acme demo; main fills them from flags and the
+// environment, tests directly.
+type options struct {
+	AppAddr    string  // the app's listen address (its origin is http://AppAddr)
+	PortalAddr string  // the portal's listen address (origin http://localhost:port)
+	DataDir    string  // SQLite database, session key
+	TicketRate float64 // tickets a minute per user; 0 lifts the limit
+	// WachtAPIKey switches to remote mode: tickets from Wacht's hosted portal.
+	WachtAPIKey  string
+	WachtBaseURL string
+	// BackendAPIKey guards the portal's Wacht-compatible backend API.
+	BackendAPIKey string
+	// ShellWasm, when set, is a prebuilt shell wasm; otherwise it is built
+	// from source into DataDir on first start.
+	ShellWasm string
+	// SkipShell leaves the settings page out (tests that drive HTTP only).
+	SkipShell bool
+	Logger    zerolog.Logger
+	Now       func() time.Time
+}
+
+// acme is the demo app: its own web app and, in local mode, the portal on a
+// second origin.
+type acme struct {
+	App       http.Handler
+	Portal    http.Handler // nil in Wacht mode
+	AppURL    string
+	PortalURL string // empty in Wacht mode
+	Remote    bool
+
+	store    keystore.Store
+	policy   *policy.Engine
+	apiKeys  *middleware.APIKeyAuth
+	closeFns []func() error
+}
+
+// Close releases the store and flushes pending last-used times.
+func (a *acme) Close() error {
+	var errs []error
+	for i := len(a.closeFns) - 1; i >= 0; i-- {
+		errs = append(errs, a.closeFns[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func newAcme(ctx context.Context, o options) (_ *acme, err error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("acme: data directory: %w", err)
+	}
+	a := &acme{AppURL: "http://" + o.AppAddr, Remote: o.WachtAPIKey != ""}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	a.policy, err = policy.New(policy.Config{PolicyText: policy.DemoPolicy, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a.closeFns = append(a.closeFns, a.policy.Close)
+
+	key, err := loadOrCreateKey(filepath.Join(o.DataDir, "session.key"))
+	if err != nil {
+		return nil, err
+	}
+	sess := sessions{key: key, now: o.Now}
+
+	var issuer ticket.Issuer
+	var remote *wacht.Client
+	if a.Remote {
+		remote, err = wacht.New(wacht.Config{APIKey: o.WachtAPIKey, BaseURL: o.WachtBaseURL})
+		if err != nil {
+			return nil, err
+		}
+		issuer = remote
+	} else {
+		a.store, err = keystore.OpenSQLite(filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
+		if err != nil {
+			return nil, err
+		}
+		a.closeFns = append(a.closeFns, a.store.Close)
+		a.PortalURL = "http://" + portalHost(o.PortalAddr)
+		if err := provisionDemoApps(ctx, a.store, appOrigins(o.AppAddr)); err != nil {
+			return nil, err
+		}
+		p, err := portal.New(portal.Config{Store: a.store, BaseURL: a.PortalURL, Logger: o.Logger, Now: o.Now})
+		if err != nil {
+			return nil, err
+		}
+		issuer = p.Issuer()
+		pe := gin.New()
+		pe.Use(gin.Recovery())
+		p.Mount(pe)
+		if o.BackendAPIKey != "" {
+			if err := mountBackendAPI(pe, a.store, issuer, o); err != nil {
+				return nil, err
+			}
+		}
+		a.Portal = pe
+	}
+
+	rate := o.TicketRate
+	if rate == 0 {
+		rate = middleware.NoRateLimit
+	}
+	cfg := middleware.Config{
+		Identify:       sess.identify,
+		Decider:        a.policy,
+		Issuer:         issuer,
+		Logger:         o.Logger,
+		RateLimit:      rate,
+		AllowedOrigins: appOrigins(o.AppAddr),
+		Metrics:        prometheus.NewRegistry(),
+		Now:            o.Now,
+	}
+	if a.store != nil {
+		cfg.Auditor = a.store
+	}
+	route, err := middleware.NewTicketRoute(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	e := gin.New()
+	e.Use(gin.Recovery(), middleware.SecurityHeaders())
+	route.Mount(e)
+	pages := &pages{sessions: sess, decider: a.policy, appURL: a.AppURL, portalURL: a.PortalURL, remote: a.Remote}
+	pages.mount(e)
+
+	if err := a.mountPublicAPI(e, remote, o); err != nil {
+		return nil, err
+	}
+	if a.store != nil {
+		if err := mountAuditPage(e, sess, a.policy, a.store, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if !o.SkipShell {
+		if err := mountShell(e, o); err != nil {
+			return nil, err
+		}
+	}
+	a.App = e
+	return a, nil
+}
+
+// mountPublicAPI guards GET /v1/whoami with RequireAPIKey (local mode) or
+// Wacht's gateway check (remote mode).
+func (a *acme) mountPublicAPI(e *gin.Engine, remote *wacht.Client, o options) error {
+	if remote != nil {
+		e.GET("/v1/whoami", wachtWhoami(remote))
+		return nil
+	}
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return err
+	}
+	a.apiKeys = auth
+	a.closeFns = append(a.closeFns, auth.Close)
+	e.GET("/v1/whoami", auth.Handler(), func(c *gin.Context) {
+		id, _ := middleware.APIKeyFrom(c)
+		c.JSON(http.StatusOK, id)
+	})
+	return nil
+}
+
+// wachtWhoami answers /v1/whoami by asking Wacht's gateway about the key.
+func wachtWhoami(client *wacht.Client) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		secret := strings.TrimPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if secret == "" {
+			secret = c.GetHeader("X-API-Key")
+		}
+		if secret == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="acme"`)
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "API key required"})
+			return
+		}
+		res, err := client.Check(c.Request.Context(), wacht.CheckRequest{
+			Principal: wacht.Principal{Value: secret},
+			Resource:  c.Request.URL.Path,
+			Method:    c.Request.Method,
+			ClientIP:  c.ClientIP(),
+		})
+		if err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "key verification unavailable"})
+			return
+		}
+		if !res.Allowed || res.Identity == nil {
+			c.Header("WWW-Authenticate", `Bearer realm="acme", error="invalid_token"`)
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid API key"})
+			return
+		}
+		c.JSON(http.StatusOK, res.Identity)
+	}
+}
+
+// provisionDemoApps is the guide's one-time provisioning: an API auth app
+// aa_<deploymentId> per deployment, owned by its tenant, embeddable by the
+// app's origins. It is idempotent, and refreshes the origins when the app's
+// address changed.
+func provisionDemoApps(ctx context.Context, store keystore.Store, origins []string) error {
+	by := keystore.Actor{Name: "acme-provisioning"}
+	for _, t := range demoTenants {
+		for _, d := range t.Deployments {
+			slug := "aa_" + d
+			_, err := store.GetApp(ctx, slug)
+			switch {
+			case errors.Is(err, keystore.ErrNotFound):
+				_, err = store.CreateApp(ctx, keystore.App{
+					DeploymentID:   d,
+					Slug:           slug,
+					Name:           fmt.Sprintf("%s public API (deployment %s)", t.Name, d),
+					KeyPrefix:      t.KeyPrefix,
+					Description:    "API keys for deployment " + d,
+					IsActive:       true,
+					Tenant:         t.Name,
+					AllowedOrigins: origins,
+				}, by)
+			case err == nil:
+				o := origins
+				_, err = store.UpdateApp(ctx, slug, keystore.AppPatch{AllowedOrigins: &o}, by)
+			}
+			if err != nil {
+				return fmt.Errorf("acme: provisioning %s: %w", slug, err)
+			}
+		}
+	}
+	return nil
+}
+
+// appOrigins are the origins the app is reached at: the listen address, and
+// its localhost/127.0.0.1 twin.
+func appOrigins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{"http://" + addr}
+	}
+	origins := []string{"http://" + addr}
+	switch host {
+	case "127.0.0.1":
+		origins = append(origins, "http://localhost:"+port)
+	case "localhost":
+		origins = append(origins, "http://127.0.0.1:"+port)
+	}
+	return origins
+}
+
+// portalHost names the portal by "localhost" when it listens on loopback, so
+// that the iframe is another site than the app at 127.0.0.1, as it is in
+// production.
+func portalHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "127.0.0.1" || host == "" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// loadOrCreateKey reads a 32-byte key from path, creating it on first start.
+func loadOrCreateKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if k, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(k) == 32 {
+			return k, nil
+		}
+		return nil, fmt.Errorf("acme: %s is not a 64-hex-digit key; delete it to make a new one", path)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("acme: %w", err)
+	}
+	return k, nil
+}
