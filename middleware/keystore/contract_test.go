@@ -85,7 +85,7 @@ func (r recording) ConsumeTicket(ctx context.Context, id string, exp time.Time) 
 }
 
 var (
-	alice   = Actor{Name: "alice", RequestID: "req-1", ClientIP: "192.0.2.1"}
+	alice    = Actor{Name: "alice", RequestID: "req-1", ClientIP: "192.0.2.1"}
 	secretRE = regexp.MustCompile(`^acme_[A-Za-z0-9_-]{43}$`)
 	keyIDRE  = regexp.MustCompile(`^key_[a-z2-7]{26}$`)
 )

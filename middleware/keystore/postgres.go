@@ -85,7 +85,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, err
 	feedCtx, stop := context.WithCancel(context.Background())
 	p.stopFeed, p.feedDone = stop, make(chan struct{})
 	ready := make(chan error, 1)
-	go p.feed(feedCtx, cfg.ConnConfig.Copy(), opts.OnFeedError, ready)
+	feedCfg := cfg.ConnConfig.Copy()
+	// Named, so that operators (and tests) can find the listener.
+	feedCfg.RuntimeParams["application_name"] = p.FeedName()
+	go p.feed(feedCtx, feedCfg, opts.OnFeedError, ready)
 	select {
 	case err = <-ready:
 	case <-ctx.Done():
@@ -100,6 +103,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, err
 
 // Schema returns the schema the store uses ("" for the search_path's).
 func (p *Postgres) Schema() string { return p.schema }
+
+// FeedName is the application_name of the connection that listens for other
+// instances' changes (visible in pg_stat_activity).
+func (p *Postgres) FeedName() string { return "keyportal-feed " + p.instance }
 
 // Pool returns the connection pool, for callers that keep their own tables
 // (the Casbin adapter) in the same database.

@@ -1,0 +1,145 @@
+package keystore
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+)
+
+// freshSchema returns a new random schema name, dropped when t ends.
+func freshSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	schema := "ks_test_" + newID("")[:20]
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+func openPostgres(t *testing.T, dsn, schema string, opts Options) *Postgres {
+	t.Helper()
+	opts.Schema = schema
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := OpenPostgres(ctx, dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgresContract(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	runContract(t, func(t *testing.T, opts Options) Store {
+		return openPostgres(t, dsn, freshSchema(t, dsn), opts)
+	}, nil)
+}
+
+// TestPostgresChangesReachOtherInstances: a revocation on one instance is
+// heard by another sharing the schema within a second, and an instance on
+// another schema hears nothing.
+func TestPostgresChangesReachOtherInstances(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := freshSchema(t, dsn)
+	a := openPostgres(t, dsn, schema, Options{})
+	b := openPostgres(t, dsn, schema, Options{})
+	stranger := openPostgres(t, dsn, freshSchema(t, dsn), Options{})
+
+	var mu sync.Mutex
+	var atB, atStranger, atA []Change
+	b.Subscribe(func(c Change) { mu.Lock(); atB = append(atB, c); mu.Unlock() })
+	stranger.Subscribe(func(c Change) { mu.Lock(); atStranger = append(atStranger, c); mu.Unlock() })
+	a.Subscribe(func(c Change) { mu.Lock(); atA = append(atA, c); mu.Unlock() })
+
+	ctx := context.Background()
+	mustApp(t, a, "aa_42", "acme")
+	k, _ := mustKey(t, a, "aa_42", "k", nil)
+	if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", alice); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		mu.Lock()
+		n := len(atB)
+		mu.Unlock()
+		if n >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []Change{{AppSlug: "aa_42"}, {AppSlug: "aa_42", KeyHash: k.Hash}, {AppSlug: "aa_42", KeyHash: k.Hash}}
+	if len(atB) != 3 || atB[0] != want[0] || atB[1] != want[1] || atB[2] != want[2] {
+		t.Fatalf("instance B heard %+v within 1s, want %+v", atB, want)
+	}
+	// A hears its own changes once (locally), not again through NOTIFY.
+	if len(atA) != 3 {
+		t.Fatalf("instance A heard %d changes, want 3: %+v", len(atA), atA)
+	}
+	if len(atStranger) != 0 {
+		t.Fatalf("a store on another schema heard %+v", atStranger)
+	}
+}
+
+// TestPostgresFeedReconnects kills the listening connection from the server
+// side; the store reconnects, tells subscribers to drop everything, and
+// hears later changes again.
+func TestPostgresFeedReconnects(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := freshSchema(t, dsn)
+	a := openPostgres(t, dsn, schema, Options{})
+	feedErrs := make(chan error, 10)
+	b := openPostgres(t, dsn, schema, Options{OnFeedError: func(err error) { feedErrs <- err }})
+	changes := make(chan Change, 100)
+	b.Subscribe(func(c Change) { changes <- c })
+
+	ctx := context.Background()
+	tag, err := a.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+		b.FeedName())
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("terminate the feed connection: %v, %d rows", err, tag.RowsAffected())
+	}
+	select {
+	case err := <-feedErrs:
+		t.Logf("feed error reported: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("lost feed connection was not reported")
+	}
+	select {
+	case c := <-changes:
+		if c != (Change{}) {
+			t.Fatalf("after reconnect got %+v, want the drop-everything Change{}", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no drop-everything change after reconnect")
+	}
+	mustApp(t, a, "aa_42", "acme")
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case c := <-changes:
+			if c == (Change{AppSlug: "aa_42"}) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no change heard after reconnect")
+		}
+	}
+}
