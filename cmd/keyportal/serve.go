@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/portal"
+)
+
+// serveConfig is everything serve reads from flags and the environment.
+type serveConfig struct {
+	addr            string
+	store           storeFlags
+	backendKeys     string
+	baseURL         string
+	allowedOrigins  string
+	model, policy   string
+	logLevel        string
+	logFormat       string
+	sessionTTL      time.Duration
+	shutdownTimeout time.Duration
+}
+
+// serveEnv maps serve's flags to the environment variables that set them
+// when the flag is not given.
+var serveEnv = []struct{ flag, env string }{
+	{"addr", "KEYPORTAL_ADDR"},
+	{"db", "KEYPORTAL_DB"},
+	{"postgres", "KEYPORTAL_POSTGRES_DSN"},
+	{"backend-api-key", "KEYPORTAL_BACKEND_API_KEY"},
+	{"base-url", "KEYPORTAL_BASE_URL"},
+	{"allowed-origins", "KEYPORTAL_ALLOWED_ORIGINS"},
+	{"model", "KEYPORTAL_MODEL"},
+	{"policy", "KEYPORTAL_POLICY"},
+	{"log-level", "KEYPORTAL_LOG_LEVEL"},
+	{"log-format", "KEYPORTAL_LOG_FORMAT"},
+	{"session-ttl", "KEYPORTAL_SESSION_TTL"},
+}
+
+const serveLong = `serve runs the self-hosted key portal as its own server: the key-management
+page that product pages embed (/vanity/api-auth), its ticket exchange and JSON
+API, and the Wacht-compatible backend API (/session/tickets, /api-auth/apps...)
+that an app's backend calls with a backend API key, exactly as it would call
+Wacht (point WACHT_BASE_URL, or middleware/wacht's BaseURL, here).
+
+Every flag can also be set by an environment variable; a flag given on the
+command line wins:
+
+  --addr             KEYPORTAL_ADDR             listen address (default 127.0.0.1:8081)
+  --db               KEYPORTAL_DB               SQLite file (default keyportal-data/keyportal.db)
+  --postgres         KEYPORTAL_POSTGRES_DSN     Postgres DSN, instead of SQLite
+  --backend-api-key  KEYPORTAL_BACKEND_API_KEY  backend API key(s), comma-separated; when
+                                                absent one is generated and printed at start
+  --base-url         KEYPORTAL_BASE_URL         public URL of this server (default from --addr)
+  --allowed-origins  KEYPORTAL_ALLOWED_ORIGINS  embedder origins given to apps created
+                                                without any, comma-separated
+  --model, --policy  KEYPORTAL_MODEL, _POLICY   Casbin files; reloaded on change, a broken
+                                                edit keeps the last good policy
+  --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
+  --log-format       KEYPORTAL_LOG_FORMAT       json or console (default json)
+  --session-ttl      KEYPORTAL_SESSION_TTL      portal page session length (default 15m)
+
+Operations: GET /healthz answers 200 while the process runs; GET /readyz answers
+200 when the store answers, else 503; GET /metrics serves Prometheus metrics
+(HTTP requests by route and status, latency, Go runtime). SIGINT or SIGTERM
+stops accepting connections, lets requests in flight finish (up to
+--shutdown-timeout) and exits 0.`
+
+func (c *cli) serveCommand() *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the self-hosted key portal and its Wacht-compatible backend API",
+		Long:  serveLong,
+		Example: `  keyportal serve
+  KEYPORTAL_BACKEND_API_KEY=$(cat /run/secrets/kp) keyportal serve --addr :8081 \
+      --base-url https://keys.example.com --db /var/lib/keyportal/keyportal.db
+  keyportal serve --postgres postgres://keyportal@db/keyportal --log-format console`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.applyServeEnv(cmd); err != nil {
+				return err
+			}
+			return c.serve(cmd, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address, host:port")
+	cfg.store.add(cmd)
+	f.StringVar(&cfg.backendKeys, "backend-api-key", "", "backend API key(s) the app's backend must present, comma-separated (default: generate one)")
+	f.StringVar(&cfg.baseURL, "base-url", "", "public URL of this server, as browsers reach it (default http://<addr>)")
+	f.StringVar(&cfg.allowedOrigins, "allowed-origins", "", "embedder origins for apps created without any, comma-separated")
+	f.StringVar(&cfg.model, "model", "", "Casbin model file (default: the shipped model)")
+	f.StringVar(&cfg.policy, "policy", "", "Casbin policy CSV checked when a ticket request names a user")
+	f.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
+	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
+	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", fixedCompletion("debug", "info", "warn", "error"))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", fixedCompletion("json", "console"))
+	return cmd
+}
+
+// applyServeEnv sets each flag not given on the command line from its
+// environment variable.
+func (c *cli) applyServeEnv(cmd *cobra.Command) error {
+	for _, m := range serveEnv {
+		v := c.getenv(m.env)
+		if v == "" || cmd.Flags().Changed(m.flag) {
+			continue
+		}
+		if err := cmd.Flags().Set(m.flag, v); err != nil {
+			return failf(fmt.Sprintf("Fix %s, or override it with --%s.", m.env, m.flag), "%s=%q: %v", m.env, v, err)
+		}
+	}
+	return nil
+}
+
+func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
+	ctx := cmd.Context()
+	log, err := c.serveLogger(cfg)
+	if err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if cfg.store.postgres != "" && cmd.Flags().Changed("db") {
+		return usageErrorf(cmd, "give --db or --postgres, not both")
+	}
+	origins := splitList(cfg.allowedOrigins)
+	for _, o := range origins {
+		if err := checkOrigin(o); err != nil {
+			return usageErrorf(cmd, "--allowed-origins: %v", err)
+		}
+	}
+	keys := splitList(cfg.backendKeys)
+	if len(keys) == 0 {
+		keys = []string{generateAPIKey()}
+		// Printed once, on purpose and outside the structured log, so that
+		// the operator can configure the app's backend; set the variable to
+		// keep it across restarts.
+		fmt.Fprintf(c.errOut, "keyportal: generated backend API key (set KEYPORTAL_BACKEND_API_KEY to keep one): %s\n", keys[0])
+	}
+	for _, k := range keys {
+		if len(k) < 16 || strings.ContainsAny(k, " \t\r\n") {
+			return usageErrorf(cmd, "--backend-api-key: each key must be at least 16 characters without spaces")
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return failf("Pick a free address with --addr (or KEYPORTAL_ADDR).", "cannot listen on %s: %v", cfg.addr, err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	if cfg.baseURL == "" {
+		cfg.baseURL = "http://" + publicHost(addr)
+	}
+
+	store, err := cfg.store.open(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer closeStore(store)
+
+	engine, err := c.serveHandler(cfg, store, keys, origins, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	kind, _ := cfg.store.resolve(c)
+	log.Info().Str("event", "serve.start").Str("addr", addr).Str("base_url", cfg.baseURL).
+		Str("store", kind).Int("backend_api_keys", len(keys)).Msg("listening")
+	if c.onListen != nil {
+		c.onListen(addr)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return failf("", "server stopped: %v", err)
+	case <-ctx.Done():
+	}
+	log.Info().Str("event", "serve.stop").Msg("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error().Err(err).Str("event", "serve.stop").Msg("requests still running at the shutdown deadline were cut")
+		return failf("Raise --shutdown-timeout if requests need longer.", "shutdown: %v", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return failf("", "server: %v", err)
+	}
+	log.Info().Str("event", "serve.stop").Msg("stopped")
+	return nil
+}
+
+// serveHandler builds the gin engine: the portal, the backend API and the
+// operational endpoints, with request metrics and logs.
+func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins []string, log zerolog.Logger) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpMetrics := newHTTPMetrics(reg)
+
+	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})
+	if err != nil {
+		return nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
+	}
+	engine := gin.New()
+	engine.Use(recoverer(log), httpMetrics.middleware(), requestLog(log))
+	engine.GET("/healthz", func(g *gin.Context) {
+		g.Header("Cache-Control", "no-store")
+		g.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	engine.GET("/readyz", func(g *gin.Context) {
+		g.Header("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(g.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			log.Warn().Err(err).Str("event", "readyz").Msg("store does not answer")
+			g.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "store": "unreachable"})
+			return
+		}
+		g.JSON(http.StatusOK, gin.H{"status": "ready"})
+	})
+	engine.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	p.Mount(engine)
+	if err := c.mountBackend(engine, cfg, store, p, keys, origins, log); err != nil {
+		return nil, err
+	}
+	return engine, nil
+}
+
+// serveLogger builds the logger from --log-level and --log-format.
+func (c *cli) serveLogger(cfg serveConfig) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(cfg.logLevel))
+	if err != nil || cfg.logLevel == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", cfg.logLevel)
+	}
+	var log zerolog.Logger
+	switch cfg.logFormat {
+	case "json":
+		log = zerolog.New(c.errOut)
+	case "console":
+		log = zerolog.New(zerolog.ConsoleWriter{Out: c.errOut, NoColor: !c.style(c.errOut).on, TimeFormat: time.RFC3339})
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format must be json or console, not %q", cfg.logFormat)
+	}
+	return log.Level(level).With().Timestamp().Str("service", "keyportal").Logger(), nil
+}
+
+// generateAPIKey returns a fresh backend API key: 32 random bytes.
+func generateAPIKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "kpb_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// publicHost turns a listen address into one a browser can reach.
+func publicHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "127.0.0.1", "::1":
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// checkOrigin accepts scheme://host[:port] only.
+func checkOrigin(o string) error {
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@") {
+		return fmt.Errorf("%q is not an origin: want scheme://host[:port]", o)
+	}
+	return nil
+}
+
+// httpMetrics counts and times requests by route template and status.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
+	m := httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyportal_http_requests_total", Help: "HTTP requests answered, by route and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "keyportal_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m httpMetrics) middleware() gin.HandlerFunc {
+	return func(g *gin.Context) {
+		start := time.Now()
+		g.Next()
+		route := g.FullPath() // the template: never a ticket or an id
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(g.Request.Method, route, strconv.Itoa(g.Writer.Status())).Inc()
+		m.duration.WithLabelValues(g.Request.Method, route).Observe(time.Since(start).Seconds())
+	}
+}
+
+// requestLog logs one line per request at debug level (info for 5xx), with
+// the route template and path only: the query can hold a ticket.
+func requestLog(log zerolog.Logger) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		start := time.Now()
+		g.Next()
+		ev := log.Debug()
+		if g.Writer.Status() >= 500 {
+			ev = log.Warn()
+		}
+		ev.Str("event", "http.request").Str("method", g.Request.Method).Str("route", g.FullPath()).
+			Int("status", g.Writer.Status()).Dur("latency", time.Since(start)).Str("client_ip", g.ClientIP()).Send()
+	}
+}
+
+// recoverer turns a panic into a 500 and a log line instead of a crash.
+func recoverer(log zerolog.Logger) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				log.Error().Str("event", "http.panic").Str("route", g.FullPath()).Interface("panic", r).Msg("handler panicked")
+				g.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "Internal error"})
+			}
+		}()
+		g.Next()
+	}
+}
+

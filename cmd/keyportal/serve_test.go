@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds the keyportal command once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "keyportal-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "keyportal")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{out: string(out), err: err}
+	}
+	return bin, nil
+})
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// server is `keyportal serve` running as a separate process.
+type server struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string
+	logs   *syncBuffer
+	exited chan error
+}
+
+// startServer starts the binary with args and env and waits until it logs
+// the address it listens on.
+func startServer(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.Write([]byte(line + "\n"))
+			var ev struct{ Event, Addr string }
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "serve.start" {
+				addr <- ev.Addr
+			}
+		}
+		s.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case err := <-s.exited:
+		t.Fatalf("serve exited before listening (%v):\n%s", err, s.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not listen within 30s:\n%s", s.logs.String())
+	}
+	return s
+}
+
+// get fetches path and returns the status and body.
+func (s *server) get(path string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// stop sends SIGTERM and checks the process exits 0 and says so.
+func (s *server) stop() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			s.t.Errorf("serve exited with %v after SIGTERM, want 0:\n%s", err, s.logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		s.t.Fatalf("serve did not exit within 20s of SIGTERM:\n%s", s.logs.String())
+	}
+	if !strings.Contains(s.logs.String(), `"message":"stopped"`) {
+		s.t.Errorf("no clean-stop log line:\n%s", s.logs.String())
+	}
+}
+
+func TestServeOperationalEndpointsAndGracefulStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	db := filepath.Join(t.TempDir(), "kp.db")
+	s := startServer(t, []string{"KEYPORTAL_BACKEND_API_KEY=kpb_test_key_0123456789abcdef", "KEYPORTAL_DB=" + db, "KEYPORTAL_LOG_LEVEL=debug"})
+
+	if code, body := s.get("/healthz"); code != http.StatusOK || !strings.Contains(body, "ok") {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	if code, body := s.get("/readyz"); code != http.StatusOK || !strings.Contains(body, "ready") {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("KEYPORTAL_DB not used: %v", err)
+	}
+	code, body := s.get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{`keyportal_http_requests_total{code="200",method="GET",route="/healthz"} 1`, "go_goroutines", "keyportal_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := s.get("/no/such/page"); code != http.StatusNotFound {
+		t.Errorf("unknown path = %d, want 404", code)
+	}
+	s.stop()
+	if strings.Contains(s.logs.String(), "kpb_test_key") {
+		t.Error("the backend API key reached the log")
+	}
+}
+
+// TestServeGeneratesABackendKeyWhenNoneIsSet runs serve in-process: with no
+// KEYPORTAL_BACKEND_API_KEY it prints a generated key once, listens, and
+// stops cleanly when its context ends (what SIGINT/SIGTERM do in main).
+func TestServeGeneratesABackendKeyWhenNoneIsSet(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut syncBuffer
+	c := newCLI(strings.NewReader(""), &out, &errOut, func(k string) string {
+		return map[string]string{"KEYPORTAL_DB": filepath.Join(dir, "kp.db")}[k]
+	})
+	listening := make(chan string, 1)
+	c.onListen = func(addr string) { listening <- addr }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- c.run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()
+	var addr string
+	select {
+	case addr = <-listening:
+	case code := <-done:
+		t.Fatalf("serve exited %d:\n%s", code, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not listen")
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d, want 0:\n%s", code, errOut.String())
+	}
+	logs := errOut.String()
+	if n := strings.Count(logs, "generated backend API key"); n != 1 {
+		t.Errorf("generated key announced %d times, want once:\n%s", n, logs)
+	}
+	line := logs[strings.Index(logs, "generated backend API key"):]
+	line = line[:strings.Index(line, "\n")]
+	if key := line[strings.LastIndex(line, " ")+1:]; !strings.HasPrefix(key, "kpb_") || len(key) < 40 {
+		t.Errorf("generated key %q looks weak", key)
+	}
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"bad log level", map[string]string{"KEYPORTAL_LOG_LEVEL": "loud"}, nil, "--log-level"},
+		{"bad log format", nil, []string{"--log-format", "xml"}, "--log-format"},
+		{"bad origin", map[string]string{"KEYPORTAL_ALLOWED_ORIGINS": "app.acme.test"}, nil, "not an origin"},
+		{"short backend key", map[string]string{"KEYPORTAL_BACKEND_API_KEY": "short"}, nil, "at least 16"},
+		{"bad base url", nil, []string{"--base-url", "ftp://x"}, "BaseURL"},
+		{"bad session ttl env", map[string]string{"KEYPORTAL_SESSION_TTL": "soon"}, nil, "KEYPORTAL_SESSION_TTL"},
+		{"unusable address", nil, []string{"--addr", "256.0.0.1:1"}, "cannot listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			for k, v := range tt.env {
+				h.env[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", h.db}, tt.args...)
+			r := h.runContext(ctx, args...)
+			expect(t, r, exitUsage)
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr)
+			}
+		})
+	}
+}
+
