@@ -24,6 +24,9 @@ const DefaultRealm = "api"
 // "Authorization: Bearer <secret>".
 const APIKeyHeader = "X-API-Key"
 
+// apiKeyHeaderKey is APIKeyHeader as http.Header keys it.
+var apiKeyHeaderKey = http.CanonicalHeaderKey(APIKeyHeader)
+
 // APIKeyIdentity is who a verified API key speaks for: key id and name, app,
 // tenant, deployment, permissions and metadata. Treat its slices and maps as
 // read-only; they are shared between requests.
@@ -284,7 +287,7 @@ func credential(h http.Header) (secret string, ok bool) {
 	default:
 		return "", false
 	}
-	switch x := h[APIKeyHeader]; len(x) {
+	switch x := h[apiKeyHeaderKey]; len(x) {
 	case 0:
 		return bearer, true
 	case 1:
