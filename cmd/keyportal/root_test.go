@@ -199,3 +199,29 @@ func waitFor(t *testing.T, out *syncBuffer, n int) {
 	}
 	t.Fatalf("waited for %d lines, have:\n%s", n, out.String())
 }
+
+// TestEveryHelpGolden keeps every command's --help in one golden file, so a
+// change to any usage text shows in review.
+func TestEveryHelpGolden(t *testing.T) {
+	h := newHarness(t)
+	var paths [][]string
+	var walk func(cmd *cobra.Command, path []string)
+	walk = func(cmd *cobra.Command, path []string) {
+		if cmd.Hidden || cmd.Name() == "help" || (cmd.Parent() != nil && cmd.Parent().Name() == "completion") {
+			return
+		}
+		paths = append(paths, path)
+		for _, sub := range cmd.Commands() {
+			walk(sub, append(append([]string(nil), path...), sub.Name()))
+		}
+	}
+	c := newCLI(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" })
+	walk(c.root(), nil)
+	var runs []result
+	for _, p := range paths {
+		r := h.run(append(p, "--help")...)
+		expect(t, r, exitOK)
+		runs = append(runs, r)
+	}
+	h.golden("help_commands", runs...)
+}

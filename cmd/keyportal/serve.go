@@ -363,4 +363,3 @@ func recoverer(log zerolog.Logger) gin.HandlerFunc {
 		g.Next()
 	}
 }
-

@@ -232,4 +232,3 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		})
 	}
 }
-
