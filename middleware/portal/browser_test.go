@@ -123,23 +123,8 @@ func embedder(t *testing.T, addr string) string {
 // the browser put an error page in its place.
 func frameDocument(t *testing.T, ctx context.Context, origin string) string {
 	t.Helper()
-	infos, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, info := range infos {
-		if info.Type != "iframe" || !strings.HasPrefix(info.URL, origin+"/") {
-			continue
-		}
-		// Cancelling an attached frame context closes the frame's target,
-		// so it lives as long as the test.
-		fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-		t.Cleanup(cancel)
-		return within(t, fctx, 10*time.Second, chromedp.Evaluate[string](
-			`(() => { const m = document.getElementById('portal'); return m ? m.dataset.state + ' ' + location.href : 'blocked'; })()`))
-	}
-	t.Fatalf("no frame from %s among the targets", origin)
-	return ""
+	return within(t, frameContext(t, ctx, origin), 10*time.Second, chromedp.Evaluate[string](
+		`(() => { const m = document.getElementById('portal'); return m ? m.dataset.state + ' ' + location.href : 'blocked'; })()`))
 }
 
 func testenvChromium(t *testing.T) string { return testenv.ChromiumPath(t) }

@@ -245,12 +245,16 @@
     opener = from || document.activeElement;
     dlg.showModal();
   };
+  // The secret leaves the page as soon as its dialog closes, however it closes.
+  const forgetSecret = () => { $('secret-out').value = ''; $('copy-status').textContent = ''; };
   for (const dlg of document.querySelectorAll('dialog')) {
     dlg.addEventListener('close', () => {
-      if (dlg.id === 'dlg-secret') { $('secret-out').value = ''; $('copy-status').textContent = ''; }
+      if (dlg.id === 'dlg-secret') forgetSecret();
       if (opener && document.contains(opener)) opener.focus();
     });
-    for (const b of dlg.querySelectorAll('[data-close]')) b.addEventListener('click', () => dlg.close());
+    for (const b of dlg.querySelectorAll('[data-close]')) {
+      b.addEventListener('click', () => { if (dlg.id === 'dlg-secret') forgetSecret(); dlg.close(); });
+    }
   }
   const formError = (id, text) => { const p = $(id); p.textContent = text || ''; p.hidden = !text; };
   const busy = (form, on) => { for (const b of form.querySelectorAll('button, input')) b.disabled = on; };
