@@ -15,21 +15,21 @@ import (
 // appJSON is an app on the wire: Wacht's fields, organization_id = tenant,
 // and the allowed_origins extension.
 type appJSON struct {
-	DeploymentID        string        `json:"deployment_id"`
-	AppSlug             string        `json:"app_slug"`
-	Name                string        `json:"name"`
-	KeyPrefix           string        `json:"key_prefix"`
-	Description         string        `json:"description"`
-	IsActive            bool          `json:"is_active"`
-	Permissions         []string      `json:"permissions"`
-	Resources           []string      `json:"resources"`
-	RateLimits          []struct{}    `json:"rate_limits"`
-	RateLimitSchemeSlug string        `json:"rate_limit_scheme_slug,omitempty"`
-	OrganizationID      string        `json:"organization_id"`
-	AllowedOrigins      []string      `json:"allowed_origins"`
-	CreatedAt           time.Time     `json:"created_at"`
-	UpdatedAt           time.Time     `json:"updated_at"`
-	DeletedAt           *time.Time    `json:"deleted_at"`
+	DeploymentID        string     `json:"deployment_id"`
+	AppSlug             string     `json:"app_slug"`
+	Name                string     `json:"name"`
+	KeyPrefix           string     `json:"key_prefix"`
+	Description         string     `json:"description"`
+	IsActive            bool       `json:"is_active"`
+	Permissions         []string   `json:"permissions"`
+	Resources           []string   `json:"resources"`
+	RateLimits          []struct{} `json:"rate_limits"`
+	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
+	OrganizationID      string     `json:"organization_id"`
+	AllowedOrigins      []string   `json:"allowed_origins"`
+	CreatedAt           time.Time  `json:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+	DeletedAt           *time.Time `json:"deleted_at"`
 }
 
 func toAppJSON(a keystore.App) appJSON {
