@@ -1,0 +1,233 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+// appJSON is an app on the wire: Wacht's fields, organization_id = tenant,
+// and the allowed_origins extension.
+type appJSON struct {
+	DeploymentID        string     `json:"deployment_id"`
+	AppSlug             string     `json:"app_slug"`
+	Name                string     `json:"name"`
+	KeyPrefix           string     `json:"key_prefix"`
+	Description         string     `json:"description"`
+	IsActive            bool       `json:"is_active"`
+	Permissions         []string   `json:"permissions"`
+	Resources           []string   `json:"resources"`
+	RateLimits          []struct{} `json:"rate_limits"`
+	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
+	OrganizationID      string     `json:"organization_id"`
+	AllowedOrigins      []string   `json:"allowed_origins"`
+	CreatedAt           time.Time  `json:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+	DeletedAt           *time.Time `json:"deleted_at"`
+}
+
+func toAppJSON(a keystore.App) appJSON {
+	return appJSON{
+		DeploymentID: a.DeploymentID, AppSlug: a.Slug, Name: a.Name, KeyPrefix: a.KeyPrefix,
+		Description: a.Description, IsActive: a.IsActive, Permissions: nonNil(a.Permissions),
+		Resources: nonNil(a.Resources), RateLimits: []struct{}{}, RateLimitSchemeSlug: a.RateLimitSchemeSlug,
+		OrganizationID: a.Tenant, AllowedOrigins: nonNil(a.AllowedOrigins),
+		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(), DeletedAt: utcPtr(a.DeletedAt),
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// emptyList reports whether a raw JSON value is absent, null or [].
+func emptyList(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return true
+	}
+	var l []json.RawMessage
+	return json.Unmarshal(t, &l) == nil && len(l) == 0
+}
+
+type createAppRequest struct {
+	AppSlug             string          `json:"app_slug"`
+	Name                string          `json:"name"`
+	KeyPrefix           string          `json:"key_prefix"`
+	Description         string          `json:"description"`
+	Permissions         []string        `json:"permissions"`
+	Resources           []string        `json:"resources"`
+	RateLimits          json.RawMessage `json:"rate_limits"`
+	RateLimitSchemeSlug string          `json:"rate_limit_scheme_slug"`
+	UserID              string          `json:"user_id"`
+	OrganizationID      string          `json:"organization_id"`
+	WorkspaceID         string          `json:"workspace_id"`
+	// Extensions.
+	DeploymentID   string   `json:"deployment_id"`
+	AllowedOrigins []string `json:"allowed_origins"`
+	IsActive       *bool    `json:"is_active"`
+}
+
+func (a *API) createApp(c *gin.Context) {
+	var req createAppRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	switch {
+	case req.AppSlug == "":
+		writeError(c, http.StatusBadRequest, "app_slug is required")
+		return
+	case req.Name == "":
+		writeError(c, http.StatusBadRequest, "name is required")
+		return
+	case req.KeyPrefix == "":
+		writeError(c, http.StatusBadRequest, "key_prefix is required")
+		return
+	case !emptyList(req.RateLimits):
+		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
+		return
+	}
+	tenant := req.OrganizationID
+	if tenant == "" {
+		tenant = a.defaultTenant
+	}
+	if tenant == "" {
+		writeError(c, http.StatusBadRequest, "organization_id is required: it names the keyportal tenant that owns the app")
+		return
+	}
+	deployment := req.DeploymentID
+	if deployment == "" {
+		if id, ok := strings.CutPrefix(req.AppSlug, "aa_"); ok {
+			deployment = id
+		}
+	}
+	active := true
+	if req.IsActive != nil {
+		active = *req.IsActive
+	}
+	app, err := a.store.CreateApp(c.Request.Context(), keystore.App{
+		DeploymentID: deployment, Slug: req.AppSlug, Name: req.Name, KeyPrefix: req.KeyPrefix,
+		Description: req.Description, IsActive: active, Permissions: req.Permissions,
+		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, Tenant: tenant,
+		AllowedOrigins: req.AllowedOrigins,
+	}, a.actor(c))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+func (a *API) listApps(c *gin.Context) {
+	all, ok := boolQuery(c, "include_inactive")
+	if !ok {
+		return
+	}
+	apps, err := a.store.ListApps(c.Request.Context(), keystore.AppFilter{
+		Tenant: c.Query("organization_id"), IncludeInactive: all,
+	})
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	out := make([]appJSON, 0, len(apps))
+	for _, app := range apps {
+		out = append(out, toAppJSON(app))
+	}
+	c.JSON(http.StatusOK, gin.H{"apps": out})
+}
+
+func (a *API) getApp(c *gin.Context) {
+	app, err := a.store.GetApp(c.Request.Context(), c.Param("slug"))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+type updateAppRequest struct {
+	Name                *string         `json:"name"`
+	KeyPrefix           *string         `json:"key_prefix"`
+	Description         *string         `json:"description"`
+	IsActive            *bool           `json:"is_active"`
+	Permissions         *[]string       `json:"permissions"`
+	Resources           *[]string       `json:"resources"`
+	RateLimits          json.RawMessage `json:"rate_limits"`
+	RateLimitSchemeSlug *string         `json:"rate_limit_scheme_slug"`
+	OrganizationID      *string         `json:"organization_id"`
+	AllowedOrigins      *[]string       `json:"allowed_origins"`
+}
+
+func (a *API) updateApp(c *gin.Context) {
+	var req updateAppRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	ctx := c.Request.Context()
+	cur, err := a.store.GetApp(ctx, c.Param("slug"))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	switch {
+	case cur.DeletedAt != nil:
+		writeError(c, http.StatusNotFound, "API auth app not found (deleted)")
+		return
+	case req.KeyPrefix != nil && *req.KeyPrefix != cur.KeyPrefix:
+		writeError(c, http.StatusBadRequest, "key_prefix cannot be changed: existing keys carry it")
+		return
+	case req.OrganizationID != nil && *req.OrganizationID != cur.Tenant:
+		writeError(c, http.StatusBadRequest, "organization_id cannot be changed: an app stays with its tenant")
+		return
+	case req.RateLimitSchemeSlug != nil && *req.RateLimitSchemeSlug != cur.RateLimitSchemeSlug:
+		writeError(c, http.StatusBadRequest, "rate_limit_scheme_slug cannot be changed by keyportal yet")
+		return
+	case !emptyList(req.RateLimits):
+		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
+		return
+	}
+	app, err := a.store.UpdateApp(ctx, cur.Slug, keystore.AppPatch{
+		Name: req.Name, Description: req.Description, IsActive: req.IsActive,
+		Permissions: req.Permissions, Resources: req.Resources, AllowedOrigins: req.AllowedOrigins,
+	}, a.actor(c))
+	if err != nil {
+		if isInactive(err) {
+			writeError(c, http.StatusNotFound, "API auth app not found (deleted)")
+			return
+		}
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+func (a *API) deleteApp(c *gin.Context) {
+	err := a.store.DeleteApp(c.Request.Context(), c.Param("slug"), a.actor(c))
+	if err != nil {
+		if isInactive(err) {
+			writeError(c, http.StatusNotFound, "API auth app not found (deleted already)")
+			return
+		}
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}

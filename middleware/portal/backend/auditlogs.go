@@ -1,0 +1,176 @@
+package backend
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+// Audit page sizes.
+const (
+	// DefaultAuditLimit is the page size when the request names none
+	// (Wacht's default).
+	DefaultAuditLimit = 100
+	// MaxAuditLimit is the largest page size.
+	MaxAuditLimit = 1000
+	// maxAuditScans bounds how many store pages one request reads while
+	// filtering by outcome.
+	maxAuditScans = 20
+)
+
+// auditLogJSON is one audit entry: Wacht's log fields plus keyportal's.
+type auditLogJSON struct {
+	RequestID     string    `json:"request_id"`
+	DeploymentID  string    `json:"deployment_id"`
+	AppSlug       string    `json:"app_slug"`
+	KeyID         string    `json:"key_id"`
+	KeyName       string    `json:"key_name"`
+	Outcome       string    `json:"outcome"`
+	BlockedByRule *string   `json:"blocked_by_rule"`
+	ClientIP      string    `json:"client_ip"`
+	Path          string    `json:"path"`
+	Timestamp     time.Time `json:"timestamp"`
+	// Extensions.
+	ID             string `json:"id"`
+	Action         string `json:"action"`
+	Actor          string `json:"actor"`
+	OrganizationID string `json:"organization_id"`
+	Reason         string `json:"reason,omitempty"`
+	Detail         string `json:"detail,omitempty"`
+}
+
+type auditLogsJSON struct {
+	Data       []auditLogJSON `json:"data"`
+	Limit      int            `json:"limit"`
+	HasMore    bool           `json:"has_more"`
+	NextCursor *string        `json:"next_cursor"`
+}
+
+func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time")
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (a *API) auditLogs(c *gin.Context) {
+	limit := DefaultAuditLimit
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxAuditLimit {
+			writeError(c, http.StatusBadRequest, "limit must be 1..1000")
+			return
+		}
+		limit = n
+	}
+	start, ok := parseTimeQuery(c, "start_date")
+	if !ok {
+		return
+	}
+	end, ok := parseTimeQuery(c, "end_date")
+	if !ok {
+		return
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		writeError(c, http.StatusBadRequest, "end_date is before start_date")
+		return
+	}
+	ctx := c.Request.Context()
+	app, err := a.store.GetApp(ctx, c.Param("slug"))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	q := audit.Query{
+		AppSlug: app.Slug, Action: c.Query("action"), KeyID: c.Query("key_id"),
+		Since: start, Until: end, Cursor: c.Query("cursor"),
+	}
+	outcome := c.Query("outcome")
+
+	// Without an outcome filter one store page is the answer. With one,
+	// keep reading pages of the remaining size: a page ends exactly where
+	// the answer is full, so its cursor continues after the last event read.
+	var events []audit.Event
+	next := ""
+	for scans := 0; ; scans++ {
+		q.Limit = limit - len(events)
+		page, err := a.store.QueryAudit(ctx, q)
+		if err != nil {
+			if isInvalid(err) {
+				writeError(c, http.StatusBadRequest, "invalid cursor or filter")
+				return
+			}
+			a.storeError(c, err, "API auth app not found")
+			return
+		}
+		for _, e := range page.Events {
+			if outcome == "" || e.Outcome == outcome {
+				events = append(events, e)
+			}
+		}
+		next = page.NextCursor
+		if next == "" || len(events) >= limit || scans+1 >= maxAuditScans {
+			break
+		}
+		q.Cursor = next
+	}
+
+	names := a.keyNames(c, app.Slug, events)
+	out := auditLogsJSON{Data: make([]auditLogJSON, 0, len(events)), Limit: limit, HasMore: next != ""}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	for _, e := range events {
+		var blocked *string
+		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued && e.Reason != "" {
+			r := e.Reason
+			blocked = &r
+		}
+		out.Data = append(out.Data, auditLogJSON{
+			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
+			KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
+			Timestamp: e.Time.UTC(), ID: e.ID, Action: e.Action, Actor: e.Actor,
+			OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
+		})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// keyNames maps the key ids of events to key names (best effort: a failure
+// leaves names empty rather than failing the page).
+func (a *API) keyNames(c *gin.Context, slug string, events []audit.Event) map[string]string {
+	names := map[string]string{}
+	need := false
+	for _, e := range events {
+		if e.KeyID != "" {
+			need = true
+			break
+		}
+	}
+	if !need {
+		return names
+	}
+	keys, err := a.store.ListKeys(c.Request.Context(), keystore.KeyFilter{AppSlug: slug, Status: keystore.KeyAll})
+	if err != nil {
+		a.log.Warn().Err(err).Msg("backend: key names for audit logs")
+		return names
+	}
+	for _, k := range keys {
+		names[k.ID] = k.Name
+	}
+	return names
+}
+
+func isInvalid(err error) bool { return errors.Is(err, keystore.ErrInvalid) }

@@ -1,0 +1,346 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// MinAPIKeyLen is the shortest backend API key New accepts.
+const MinAPIKeyLen = 16
+
+// maxBodyBytes bounds request bodies (metadata is at most 16 KiB).
+const maxBodyBytes = 64 << 10
+
+// ActorName is the actor recorded in the audit trail for changes made
+// through this API, and the ticket user when a request names none.
+const ActorName = "backend-api"
+
+// Config configures the API. The zero value of every optional field means its
+// default.
+type Config struct {
+	// Store keeps apps, keys and the audit trail. Required.
+	Store keystore.Store
+	// Issuer issues the portal's tickets: the self-hosted portal's local
+	// issuer (portal.Portal.Issuer). Required.
+	Issuer ticket.Issuer
+	// APIKeys are the accepted backend API keys (several, to rotate them),
+	// each at least MinAPIKeyLen characters. Required.
+	APIKeys []string
+	// Tenants tells POST /v1/authz/check whether a key's tenant is active,
+	// as RequireAPIKey's Tenants does. Nil skips the check. Ignored when
+	// Verifier is set.
+	Tenants policy.TenantStatuser
+	// Verifier verifies keys for POST /v1/authz/check. Nil builds one on
+	// Store (closed by Close); pass middleware.APIKeyAuth.Verifier() to
+	// share one cache and one last_used_at writer with the app's guard.
+	Verifier *apikey.Verifier
+	// DefaultTenant is the tenant of apps created without organization_id.
+	// Empty makes organization_id required.
+	DefaultTenant string
+	// PublicCheck serves POST /v1/authz/check without the backend API key,
+	// as Wacht's gateway does (its SDKs call it without one). The key being
+	// checked is then the only credential. Default: the backend key is
+	// required like everywhere else.
+	PublicCheck bool
+	// Logger receives one line per refused backend key and per internal
+	// error, never a secret. The zero value logs nothing.
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// API is the Wacht-compatible backend API. It is safe for concurrent use.
+type API struct {
+	store         keystore.Store
+	issuer        ticket.Issuer
+	keyHashes     [][sha256.Size]byte
+	verifier      *apikey.Verifier
+	ownVerifier   bool
+	defaultTenant string
+	publicCheck   bool
+	log           zerolog.Logger
+	now           func() time.Time
+}
+
+// New checks cfg and returns the API. Misconfiguration fails here with a
+// "backend: ..." error.
+func New(cfg Config) (*API, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("backend: Config.Store is required")
+	case cfg.Issuer == nil:
+		return nil, errors.New("backend: Config.Issuer is required (the portal's local issuer)")
+	case len(cfg.APIKeys) == 0:
+		return nil, errors.New("backend: Config.APIKeys needs at least one backend API key")
+	}
+	a := &API{
+		store:         cfg.Store,
+		issuer:        cfg.Issuer,
+		verifier:      cfg.Verifier,
+		defaultTenant: cfg.DefaultTenant,
+		publicCheck:   cfg.PublicCheck,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+	}
+	for i, k := range cfg.APIKeys {
+		if len(k) < MinAPIKeyLen || strings.TrimSpace(k) != k || strings.ContainsAny(k, " \t\r\n") {
+			return nil, fmt.Errorf("backend: Config.APIKeys[%d] must be at least %d characters without spaces", i, MinAPIKeyLen)
+		}
+		a.keyHashes = append(a.keyHashes, sha256.Sum256([]byte(k)))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.verifier == nil {
+		v, err := apikey.New(apikey.Config{Keys: cfg.Store, Tenants: cfg.Tenants, Now: cfg.Now, Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("backend: %w", err)
+		}
+		a.verifier, a.ownVerifier = v, true
+	}
+	return a, nil
+}
+
+// Mount registers the routes on r (an engine or a group). It adds no
+// middleware to r: each route checks the backend API key itself.
+func (a *API) Mount(r gin.IRoutes) {
+	auth := a.requireBackendKey
+	r.POST("/session/tickets", auth, a.createTicket)
+	r.GET("/api-auth/apps", auth, a.listApps)
+	r.POST("/api-auth/apps", auth, a.createApp)
+	r.GET("/api-auth/apps/:slug", auth, a.getApp)
+	r.PATCH("/api-auth/apps/:slug", auth, a.updateApp)
+	r.DELETE("/api-auth/apps/:slug", auth, a.deleteApp)
+	r.GET("/api-auth/apps/:slug/keys", auth, a.listKeys)
+	r.POST("/api-auth/apps/:slug/keys", auth, a.createKey)
+	r.POST("/api-auth/apps/:slug/keys/:id/rotate", auth, a.rotateKey)
+	r.POST("/api-auth/apps/:slug/keys/:id/revoke", auth, a.revokeKey)
+	r.GET("/api-auth/apps/:slug/audit/logs", auth, a.auditLogs)
+	if a.publicCheck {
+		r.POST("/v1/authz/check", a.noStore, a.check)
+	} else {
+		r.POST("/v1/authz/check", auth, a.check)
+	}
+}
+
+// Close stops the verifier New built (not one passed in Config.Verifier),
+// writing its last batch of last_used_at.
+func (a *API) Close() error {
+	if a.ownVerifier {
+		return a.verifier.Close()
+	}
+	return nil
+}
+
+func (a *API) noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+}
+
+// requireBackendKey lets a request through when it carries one of the
+// configured backend API keys. Every configured key is compared, each in
+// constant time over SHA-256 digests, so the time taken says nothing about
+// which key, how much of it, or how long it is.
+func (a *API) requireBackendKey(c *gin.Context) {
+	a.noStore(c)
+	const scheme = "Bearer "
+	h := c.GetHeader("Authorization")
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		a.log.Info().Str("client_ip", c.ClientIP()).Str("path", c.FullPath()).Msg("backend: request without a backend API key")
+		c.Header("WWW-Authenticate", `Bearer realm="keyportal-backend"`)
+		writeError(c, http.StatusUnauthorized, "missing backend API key (Authorization: Bearer <key>)")
+		return
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(h[len(scheme):])))
+	match := 0
+	for i := range a.keyHashes {
+		match |= subtle.ConstantTimeCompare(sum[:], a.keyHashes[i][:])
+	}
+	if match != 1 {
+		a.log.Warn().Str("client_ip", c.ClientIP()).Str("path", c.FullPath()).Msg("backend: wrong backend API key")
+		c.Header("WWW-Authenticate", `Bearer realm="keyportal-backend", error="invalid_token"`)
+		writeError(c, http.StatusUnauthorized, "invalid backend API key")
+		return
+	}
+	c.Next()
+}
+
+// errorItem and errorBody are Wacht's error shape.
+type errorItem struct {
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+}
+
+type errorBody struct {
+	Errors []errorItem `json:"errors"`
+}
+
+func writeError(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, errorBody{Errors: []errorItem{{Message: msg, Code: status}}})
+}
+
+// storeError answers a keystore error: its class gives the status, and only
+// validation messages (which describe the caller's input) reach the client.
+func (a *API) storeError(c *gin.Context, err error, notFound string) {
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		writeError(c, http.StatusNotFound, notFound)
+	case errors.Is(err, keystore.ErrConflict):
+		writeError(c, http.StatusConflict, "an API auth app with this app_slug already exists")
+	case errors.Is(err, keystore.ErrInvalid):
+		writeError(c, http.StatusBadRequest, clientMessage(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(c, http.StatusServiceUnavailable, "the request was cancelled or timed out")
+	default:
+		a.log.Error().Err(err).Str("path", c.FullPath()).Msg("backend: key store failed")
+		writeError(c, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// clientMessage strips the package prefixes of a validation error.
+func clientMessage(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, keystore.ErrInvalid.Error()+": "); i >= 0 {
+		msg = msg[i+len(keystore.ErrInvalid.Error())+2:]
+	}
+	return msg
+}
+
+func (a *API) actor(c *gin.Context) keystore.Actor {
+	rid := c.GetHeader("X-Request-ID")
+	if len(rid) > 128 || strings.ContainsFunc(rid, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		rid = ""
+	}
+	return keystore.Actor{Name: ActorName, RequestID: rid, ClientIP: c.ClientIP()}
+}
+
+// decodeBody reads one JSON object from the request into dst. An empty body
+// is allowed when optional is true (dst stays as it is). On failure it has
+// answered 400 (or 413, 415) and returns false.
+func decodeBody(c *gin.Context, dst any, optional bool) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
+			return false
+		}
+		writeError(c, http.StatusBadRequest, "could not read the request body")
+		return false
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if optional {
+			return true
+		}
+		writeError(c, http.StatusBadRequest, "request body must be a JSON object")
+		return false
+	}
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(c, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return false
+		}
+	}
+	if t := bytes.TrimSpace(data); t[0] != '{' {
+		writeError(c, http.StatusBadRequest, "request body must be a JSON object")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(dst); err != nil {
+		writeError(c, http.StatusBadRequest, "invalid request body: "+jsonProblem(err))
+		return false
+	}
+	if dec.More() {
+		writeError(c, http.StatusBadRequest, "request body must be one JSON object")
+		return false
+	}
+	return true
+}
+
+// inputError is a decoding error whose message is meant for the client.
+type inputError string
+
+func (e inputError) Error() string { return string(e) }
+
+// jsonProblem describes a decoding error without quoting the input.
+func jsonProblem(err error) string {
+	var in inputError
+	if errors.As(err, &in) {
+		return string(in)
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field != "" {
+			return fmt.Sprintf("field %s must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		}
+		return "wrong JSON type"
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	}
+	var timeErr *time.ParseError
+	if errors.As(err, &timeErr) {
+		return "a time is not RFC 3339"
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "truncated JSON"
+	}
+	return "malformed JSON"
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	case "ptr", "interface":
+		return "another type"
+	default:
+		return "a number"
+	}
+}
+
+// boolQuery parses an optional boolean query parameter; on failure it has
+// answered 400.
+func boolQuery(c *gin.Context, name string) (bool, bool) {
+	v := c.Query(name)
+	switch strings.ToLower(v) {
+	case "", "false", "0":
+		return false, true
+	case "true", "1":
+		return true, true
+	}
+	writeError(c, http.StatusBadRequest, name+" must be true or false")
+	return false, false
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}

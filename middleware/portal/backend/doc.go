@@ -1,0 +1,74 @@
+// Package backend serves the subset of Wacht's backend API that keyportal's
+// self-hosted portal implements, with Wacht's paths, fields, status codes and
+// error shape, so that middleware/wacht (and Wacht's own SDKs) work against
+// keyportal by changing only the base URL:
+//
+//	POST   /session/tickets
+//	GET    /api-auth/apps                          ?include_inactive=true
+//	POST   /api-auth/apps
+//	GET    /api-auth/apps/{slug}
+//	PATCH  /api-auth/apps/{slug}
+//	DELETE /api-auth/apps/{slug}                   (soft: deleted_at)
+//	GET    /api-auth/apps/{slug}/keys              ?include_inactive=true
+//	POST   /api-auth/apps/{slug}/keys
+//	POST   /api-auth/apps/{slug}/keys/{id}/rotate
+//	POST   /api-auth/apps/{slug}/keys/{id}/revoke  (already inactive: 404)
+//	GET    /api-auth/apps/{slug}/audit/logs        cursor paging, limit ≤ 1000
+//	POST   /v1/authz/check
+//
+// Every request carries "Authorization: Bearer <backend API key>"; several
+// keys may be configured (to rotate them), and they are compared in constant
+// time over their SHA-256, so neither content nor length leaks. A missing or
+// wrong key gets 401 and changes nothing. Errors are
+// {"errors":[{"message": "...", "code": <status>}]}. Responses are
+// "Cache-Control: no-store": some carry secrets.
+//
+// # How Wacht's fields map to keyportal
+//
+// Wacht has no tenant; keyportal binds every app to one. The mapping:
+//
+//   - Tenant = organization_id. POST /api-auth/apps takes the app's tenant
+//     from organization_id (or Config.DefaultTenant when absent; with
+//     neither, 400). Apps and keys answer with organization_id = tenant.
+//     GET /api-auth/apps?organization_id=acme lists one tenant's apps.
+//     user_id and workspace_id are accepted and ignored.
+//   - deployment_id: Wacht derives it from the backend API key; keyportal
+//     takes the extension field deployment_id on app creation, else the
+//     part after "aa_" of an app_slug of the form aa_<deploymentId> (the
+//     guide's convention), else none.
+//   - allowed_origins (extension): the origins that may frame the app's
+//     portal page (frame-ancestors) and receive its messages. Set on create
+//     and PATCH; answered on every app.
+//   - POST /session/tickets: the ticket's tenant is the app's tenant; its
+//     user is user_id, or "backend-api" when absent (Wacht's guide sends
+//     none); its embedder origin is the extension field embedder_origin,
+//     which must be one of the app's allowed_origins, else the app's first
+//     allowed origin; an app without allowed_origins cannot be embedded, so
+//     its tickets are refused with 400. expires_in is clamped by the portal
+//     (default 2 minutes, at most 10).
+//   - Rotation: Wacht ends the old key at once; so does keyportal, unless
+//     the body carries the extension field grace_period_seconds (at most 30
+//     days), which keeps the old key working until then (grace_until).
+//   - Keys answer Wacht's fields plus created_by, rotated_from,
+//     grace_until and status (active, revoked, expired) as extensions. A
+//     key with its secret (create, rotate) carries the flat key fields, the
+//     secret, and the same key again under "key", so readers of either
+//     Wacht shape find it.
+//   - Audit logs: Wacht logs gateway checks; keyportal's trail is the key
+//     lifecycle (key.created, key.rotated, key.revoked, app.*, ticket.*).
+//     Each entry answers Wacht's fields (request_id, deployment_id,
+//     app_slug, key_id, key_name, outcome, blocked_by_rule, client_ip,
+//     path, timestamp) plus id, action, actor, organization_id, reason and
+//     detail. Filters: start_date, end_date (RFC 3339), key_id, outcome,
+//     and the extension action (e.g. "key." for every key event).
+//   - POST /v1/authz/check verifies with the same code as
+//     middleware.RequireAPIKey (package apikey) and agrees with it on every
+//     case: valid → 200 allowed; valid without a required permission → 200
+//     allowed=false, reason "permission_denied"; any invalid key → 401 with
+//     allowed=false (Wacht's gateway does the same). The extension field
+//     detail names keyportal's reason (revoked, expired, app_inactive...).
+//     Rate limits are not enforced here: rate_limits is always [].
+//   - Unsupported inputs are refused with 400 rather than dropped: rate
+//     limits on apps, a changed key_prefix or organization_id in PATCH,
+//     membership ids on keys, ticket types other than api_auth_access.
+package backend

@@ -1,0 +1,221 @@
+package backend
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+// MaxRotationGrace is the longest grace_period_seconds a rotation may ask.
+const MaxRotationGrace = 30 * 24 * time.Hour
+
+// keyJSON is a key on the wire: Wacht's fields (organization_id = tenant)
+// plus created_by, rotated_from, grace_until and status.
+type keyJSON struct {
+	ID                       string         `json:"id"`
+	DeploymentID             string         `json:"deployment_id"`
+	AppSlug                  string         `json:"app_slug"`
+	Name                     string         `json:"name"`
+	KeyPrefix                string         `json:"key_prefix"`
+	KeySuffix                string         `json:"key_suffix"`
+	Permissions              []string       `json:"permissions"`
+	OrgRolePermissions       []string       `json:"org_role_permissions"`
+	WorkspaceRolePermissions []string       `json:"workspace_role_permissions"`
+	Metadata                 map[string]any `json:"metadata"`
+	OrganizationID           string         `json:"organization_id"`
+	ExpiresAt                *time.Time     `json:"expires_at"`
+	LastUsedAt               *time.Time     `json:"last_used_at"`
+	IsActive                 bool           `json:"is_active"`
+	CreatedAt                time.Time      `json:"created_at"`
+	UpdatedAt                time.Time      `json:"updated_at"`
+	RevokedAt                *time.Time     `json:"revoked_at"`
+	RevokedReason            *string        `json:"revoked_reason"`
+	// Extensions.
+	CreatedBy   string     `json:"created_by"`
+	RotatedFrom string     `json:"rotated_from,omitempty"`
+	GraceUntil  *time.Time `json:"grace_until,omitempty"`
+	Status      string     `json:"status"`
+}
+
+func toKeyJSON(k keystore.Key, now time.Time) keyJSON {
+	var reason *string
+	if k.RevokedReason != "" {
+		reason = &k.RevokedReason
+	}
+	meta := k.Metadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	return keyJSON{
+		ID: k.ID, DeploymentID: k.DeploymentID, AppSlug: k.AppSlug, Name: k.Name,
+		KeyPrefix: k.KeyPrefix, KeySuffix: k.KeySuffix, Permissions: nonNil(k.Permissions),
+		OrgRolePermissions: []string{}, WorkspaceRolePermissions: []string{}, Metadata: meta,
+		OrganizationID: k.Tenant, ExpiresAt: utcPtr(k.ExpiresAt), LastUsedAt: utcPtr(k.LastUsedAt),
+		IsActive: k.IsActive, CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
+		RevokedAt: utcPtr(k.RevokedAt), RevokedReason: reason, CreatedBy: k.CreatedBy,
+		RotatedFrom: k.RotatedFrom, GraceUntil: utcPtr(k.GraceUntil), Status: string(k.StatusAt(now)),
+	}
+}
+
+// keyWithSecret answers both shapes Wacht's clients read: the key's fields
+// and the secret flat, and the key again under "key".
+type keyWithSecret struct {
+	keyJSON
+	Secret string  `json:"secret"`
+	Key    keyJSON `json:"key"`
+}
+
+func (a *API) listKeys(c *gin.Context) {
+	all, ok := boolQuery(c, "include_inactive")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	app, err := a.store.GetApp(ctx, c.Param("slug"))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	f := keystore.KeyFilter{AppSlug: app.Slug, Status: keystore.KeyActive}
+	if all {
+		f.Status = keystore.KeyAll
+	}
+	keys, err := a.store.ListKeys(ctx, f)
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	now := a.now()
+	out := make([]keyJSON, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, toKeyJSON(k, now))
+	}
+	c.JSON(http.StatusOK, gin.H{"keys": out})
+}
+
+// rfc3339 is an optional RFC 3339 time in a request; null and "" mean none.
+type rfc3339 struct{ t *time.Time }
+
+func (r *rfc3339) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" || s == `""` {
+		r.t = nil
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return inputError("expires_at must be an RFC 3339 string")
+	}
+	t, err := time.Parse(time.RFC3339Nano, str)
+	if err != nil {
+		return inputError("expires_at must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z")
+	}
+	r.t = &t
+	return nil
+}
+
+type createKeyRequest struct {
+	Name                     string         `json:"name"`
+	Permissions              []string       `json:"permissions"`
+	Metadata                 map[string]any `json:"metadata"`
+	ExpiresAt                rfc3339        `json:"expires_at"`
+	OrganizationMembershipID string         `json:"organization_membership_id"`
+	WorkspaceMembershipID    string         `json:"workspace_membership_id"`
+}
+
+func (a *API) createKey(c *gin.Context) {
+	var req createKeyRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	switch {
+	case strings.TrimSpace(req.Name) == "":
+		writeError(c, http.StatusBadRequest, "name is required")
+		return
+	case req.OrganizationMembershipID != "" || req.WorkspaceMembershipID != "":
+		writeError(c, http.StatusBadRequest, "membership-bound keys are not supported by keyportal")
+		return
+	}
+	ctx := c.Request.Context()
+	app, err := a.store.GetApp(ctx, c.Param("slug"))
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	if !app.Usable() {
+		writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
+		return
+	}
+	k, secret, err := a.store.CreateKey(ctx, keystore.NewKey{
+		AppSlug: app.Slug, Name: req.Name, Permissions: req.Permissions, Metadata: req.Metadata,
+		ExpiresAt: req.ExpiresAt.t,
+	}, a.actor(c))
+	if err != nil {
+		if isInactive(err) {
+			writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
+			return
+		}
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	kj := toKeyJSON(k, a.now())
+	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+}
+
+type rotateKeyRequest struct {
+	// GracePeriodSeconds (extension) keeps the old key working that long.
+	GracePeriodSeconds int64 `json:"grace_period_seconds"`
+}
+
+func (a *API) rotateKey(c *gin.Context) {
+	var req rotateKeyRequest
+	if !decodeBody(c, &req, true) {
+		return
+	}
+	if req.GracePeriodSeconds < 0 || req.GracePeriodSeconds > int64(MaxRotationGrace/time.Second) {
+		writeError(c, http.StatusBadRequest, fmt.Sprintf("grace_period_seconds must be 0..%d", int64(MaxRotationGrace/time.Second)))
+		return
+	}
+	k, secret, err := a.store.RotateKey(c.Request.Context(), c.Param("slug"), c.Param("id"),
+		time.Duration(req.GracePeriodSeconds)*time.Second, a.actor(c))
+	if err != nil {
+		if isInactive(err) {
+			writeError(c, http.StatusNotFound, "API key not found or not active (revoked, expired, rotated, or its app is disabled)")
+			return
+		}
+		a.storeError(c, err, "API key not found")
+		return
+	}
+	kj := toKeyJSON(k, a.now())
+	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+}
+
+type revokeKeyRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) revokeKey(c *gin.Context) {
+	var req revokeKeyRequest
+	if !decodeBody(c, &req, true) {
+		return
+	}
+	_, err := a.store.RevokeKey(c.Request.Context(), c.Param("slug"), c.Param("id"), req.Reason, a.actor(c))
+	if err != nil {
+		if isInactive(err) {
+			writeError(c, http.StatusNotFound, "API key not found or already inactive")
+			return
+		}
+		a.storeError(c, err, "API key not found")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+func isInactive(err error) bool { return errors.Is(err, keystore.ErrInactive) }

@@ -1,0 +1,119 @@
+package backend
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+// TicketTypeAPIAuthAccess is the only ticket type keyportal issues.
+const TicketTypeAPIAuthAccess = "api_auth_access"
+
+// Ticket types Wacht knows but keyportal does not issue.
+var otherTicketTypes = []string{"impersonation", "agent_access", "webhook_app_access"}
+
+type ticketRequest struct {
+	TicketType     string `json:"ticket_type"`
+	APIAuthAppSlug string `json:"api_auth_app_slug"`
+	ExpiresIn      *int64 `json:"expires_in"`
+	UserID         string `json:"user_id"`
+	// EmbedderOrigin (extension) is the origin of the page that frames the
+	// portal; default the app's first allowed origin.
+	EmbedderOrigin string `json:"embedder_origin"`
+}
+
+func (a *API) createTicket(c *gin.Context) {
+	var req ticketRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	switch {
+	case req.TicketType == "":
+		writeError(c, http.StatusBadRequest, "ticket_type is required")
+		return
+	case slices.Contains(otherTicketTypes, req.TicketType):
+		writeError(c, http.StatusBadRequest, "ticket_type "+req.TicketType+" is not supported by keyportal; use api_auth_access")
+		return
+	case req.TicketType != TicketTypeAPIAuthAccess:
+		writeError(c, http.StatusBadRequest, "unknown ticket_type")
+		return
+	case req.APIAuthAppSlug == "":
+		writeError(c, http.StatusBadRequest, "api_auth_app_slug is required for api_auth_access tickets")
+		return
+	case req.ExpiresIn != nil && *req.ExpiresIn < 0:
+		writeError(c, http.StatusBadRequest, "expires_in must not be negative")
+		return
+	}
+	ctx := c.Request.Context()
+	app, err := a.store.GetApp(ctx, req.APIAuthAppSlug)
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return
+	}
+	if !app.Usable() {
+		writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
+		return
+	}
+	origin := strings.ToLower(strings.TrimRight(req.EmbedderOrigin, "/"))
+	switch {
+	case origin == "" && len(app.AllowedOrigins) == 0:
+		writeError(c, http.StatusBadRequest, "the API auth app has no allowed_origins: set them (PATCH) before issuing tickets")
+		return
+	case origin == "":
+		origin = app.AllowedOrigins[0]
+	case !slices.Contains(app.AllowedOrigins, origin):
+		writeError(c, http.StatusBadRequest, "embedder_origin is not one of the app's allowed_origins")
+		return
+	}
+	user := req.UserID
+	if user == "" {
+		user = ActorName
+	}
+	var ttl time.Duration
+	if req.ExpiresIn != nil {
+		// Clamp before converting: the portal clamps again to its maximum.
+		ttl = time.Duration(min(*req.ExpiresIn, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	resp, err := a.issuer.Issue(ctx, ticket.Request{
+		AppSlug: app.Slug, Tenant: app.Tenant, Subject: user, Resource: app.DeploymentID,
+		EmbedderOrigin: origin, TTL: ttl,
+	})
+	ev := audit.Event{
+		Time: a.now(), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: ActorName,
+		Tenant: app.Tenant, Resource: app.DeploymentID, AppSlug: app.Slug,
+		TicketFingerprint: ticket.Fingerprint(resp.Ticket), RequestID: a.actor(c).RequestID,
+		ClientIP: c.ClientIP(), Detail: "backend API ticket for user " + user + ", embedder " + origin,
+	}
+	switch {
+	case errors.Is(err, ticket.ErrRejected):
+		ev.Outcome, ev.Reason = audit.OutcomeDenied, "issuer_rejected"
+	case err != nil:
+		ev.Outcome, ev.Reason = audit.OutcomeError, "issuer_failed"
+	}
+	if aerr := a.store.Record(ctx, ev); aerr != nil {
+		// Fail closed: an issuance that leaves no trace is not handed out.
+		a.log.Error().Err(aerr).Str("app_slug", app.Slug).Msg("backend: recording the ticket attempt failed")
+		writeError(c, http.StatusServiceUnavailable, "ticket issuance is unavailable, try again")
+		return
+	}
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, resp)
+	case errors.Is(err, ticket.ErrRejected):
+		a.log.Info().Err(err).Str("app_slug", app.Slug).Msg("backend: ticket refused")
+		writeError(c, http.StatusBadRequest, "the ticket was refused for this app")
+	case errors.Is(err, ticket.ErrUnavailable):
+		a.log.Error().Err(err).Str("app_slug", app.Slug).Msg("backend: ticket issuer unavailable")
+		writeError(c, http.StatusServiceUnavailable, "ticket issuance is unavailable, try again")
+	default:
+		a.log.Error().Err(err).Str("app_slug", app.Slug).Msg("backend: ticket issuance failed")
+		writeError(c, http.StatusInternalServerError, "ticket issuance failed")
+	}
+}
