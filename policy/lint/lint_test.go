@@ -76,7 +76,7 @@ func TestLintCatchesEachMistakeAtItsLine(t *testing.T) {
 		}},
 		{"duplicate row and empty field", "", "duplicate.csv", []string{
 			"duplicate.csv:4 warning duplicate-row",
-			"duplicate.csv:5 warning empty-field",
+			"duplicate.csv:5 error empty-field",
 		}},
 		{"unknown model section", "unknown_section.conf", "", []string{
 			"unknown_section.conf:24 error unknown-section",

@@ -67,7 +67,7 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 		empty := false
 		for j, f := range rw.fields {
 			if f == "" {
-				l.policyWarn(lineNo, CodeEmptyField, "fill it in, or use `*` if any value is meant",
+				l.policyErr(lineNo, CodeEmptyField, "fill it in, or use `*` if any value is meant",
 					"%s row has an empty field %d (%s)", ptype, j+1, def.fields[j])
 				empty = true
 			}
