@@ -123,9 +123,11 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		pe.Use(gin.Recovery())
 		p.Mount(pe)
 		if o.BackendAPIKey != "" {
-			if err := mountBackendAPI(pe, a.store, issuer, o); err != nil {
+			closeAPI, err := mountBackendAPI(pe, a.store, issuer, a.policy, o)
+			if err != nil {
 				return nil, err
 			}
+			a.closeFns = append(a.closeFns, closeAPI)
 		}
 		a.Portal = pe
 	}

@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // demo runs Acme on two httptest servers (app and portal), as main does.
@@ -34,7 +38,7 @@ func startDemo(t *testing.T) *demo {
 		PortalAddr:    portalL.Addr().String(),
 		DataDir:       t.TempDir(),
 		TicketRate:    0,
-		BackendAPIKey: "kp_backend_test",
+		BackendAPIKey: "kp_backend_test_0123456789",
 		Logger:        zerolog.Nop(),
 		SkipShell:     true,
 	})
@@ -278,4 +282,34 @@ func decode(t *testing.T, res *http.Response) map[string]any {
 		}
 	}
 	return m
+}
+
+// TestBackendAPISpeaksWacht points Wacht's Go client at the demo portal: the
+// provisioned apps are there, and a wrong backend key changes nothing.
+func TestBackendAPISpeaksWacht(t *testing.T) {
+	d := startDemo(t)
+	client, err := wacht.New(wacht.Config{APIKey: "kp_backend_test_0123456789", BaseURL: d.portal.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := client.ListApps(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	for _, a := range apps {
+		slugs = append(slugs, a.AppSlug)
+	}
+	if got := strings.Join(slugs, ","); !strings.Contains(got, "aa_42") || !strings.Contains(got, "aa_77") {
+		t.Fatalf("apps %s: want the demo's aa_42 and aa_77", got)
+	}
+	wrong, _ := wacht.New(wacht.Config{APIKey: "kp_backend_wrong_key_0123456789", BaseURL: d.portal.URL})
+	if _, err := wrong.ListApps(context.Background(), true); !errors.Is(err, wacht.ErrUnauthorized) {
+		t.Fatalf("wrong backend key: %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
 }
