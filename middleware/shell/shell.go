@@ -1,0 +1,511 @@
+// Package shell serves the keyportal WebAssembly shell (package wasmui) from
+// a Gin engine: the page for each settings route, go-app's scripts, the wasm
+// precompressed and content-hashed, the eager ticket script and local icons.
+// It builds the wasm from source on first start when no prebuilt one is
+// given, and caches it.
+//
+// Production: build once with `go run github.com/keyportal/keyportal/wasmui/cmd/build -o web`
+// and set Config.WasmPath to web/app.wasm.
+package shell
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/wasmui"
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/rs/zerolog"
+)
+
+// Config configures a Shell. The zero value builds the shell from source on
+// first start and serves it for the default ticket route.
+type Config struct {
+	// Title is the page title (default "API keys").
+	Title string
+	// Name is the app name in the web manifest (default Title).
+	Name string
+	// Description is the page's meta description.
+	Description string
+	// Lang is the page language (default "en").
+	Lang string
+	// Styles are extra stylesheets (same-origin paths) loaded after the
+	// shell's own.
+	Styles []string
+	// ThemeColor is the browser UI colour (default "#ffffff").
+	ThemeColor string
+
+	// TicketPath is the ticket route the shell POSTs to (default
+	// /api/settings/api-keys/embed-ticket).
+	TicketPath string
+	// Field is the JSON field carrying the resource id (default
+	// deploymentId).
+	Field string
+	// FrameTitle is the iframe's accessible title (default "API key
+	// manager").
+	FrameTitle string
+	// MinHeight is the iframe's minimum height in CSS pixels (default 480).
+	MinHeight int
+	// SignInURL is linked when the session has ended (default /login).
+	SignInURL string
+
+	// WasmPath is a prebuilt shell wasm (from wasmui/cmd/build). Its gzip
+	// and brotli forms are read from beside it (app.<hash>.wasm.gz/.br) or
+	// computed once and cached there, or in CacheDir if that directory is
+	// read-only.
+	WasmPath string
+	// BuildFromSource is the package path of the wasm main, built with the
+	// go command when WasmPath is empty (default
+	// github.com/keyportal/keyportal/wasmui/cmd/shell).
+	BuildFromSource string
+	// ModuleDir is where the go command runs for BuildFromSource: a module
+	// that requires github.com/keyportal/keyportal (default: the current
+	// directory).
+	ModuleDir string
+	// CacheDir holds built wasm binaries keyed by a hash of the Go version
+	// and sources, so that a second start is instant (default
+	// <user cache dir>/keyportal/shell).
+	CacheDir string
+	// Progress receives build and compression progress lines (default
+	// os.Stderr); use io.Discard to silence it.
+	Progress io.Writer
+	// BuildTimeout bounds the first build (default 10 minutes).
+	BuildTimeout time.Duration
+	// Logger receives errors that do not stop the shell (a cache that cannot
+	// be written). The zero Logger means JSON lines on os.Stderr.
+	Logger zerolog.Logger
+}
+
+// Shell serves the shell page and its assets; create it with New and attach
+// it with Mount.
+type Shell struct {
+	cfg     Config
+	log     zerolog.Logger
+	handler *app.Handler
+	shell   *wasmui.Shell // the settings handed to the wasm
+	env     map[string]string
+
+	wasm      []byte
+	wasmHash  string
+	wasmURL   string
+	gz        []byte
+	br        atomic.Pointer[[]byte] // nil until brotli is ready
+	brDone    chan struct{}
+	eagerURL  string
+	eagerHash string
+	cssURL    string
+	iconPNG   []byte
+
+	mu      sync.Mutex
+	routes  []string
+	mounted bool
+}
+
+// Errors New returns, wrapped with detail.
+var (
+	// ErrConfig means the Config is inconsistent.
+	ErrConfig = errors.New("shell: invalid config")
+	// ErrWasm means the wasm could not be read or built.
+	ErrWasm = errors.New("shell: no wasm")
+)
+
+var fieldRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// New reads (or builds) the wasm, precompresses it and prepares the page.
+// With BuildFromSource the first call may take a minute; progress goes to
+// cfg.Progress.
+func New(cfg Config) (*Shell, error) {
+	if reflect.ValueOf(cfg.Logger).IsZero() {
+		cfg.Logger = zerolog.New(os.Stderr).With().Timestamp().Str("component", "shell").Logger()
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = os.Stderr
+	}
+	if cfg.Title == "" {
+		cfg.Title = "API keys"
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Title
+	}
+	if cfg.ThemeColor == "" {
+		cfg.ThemeColor = "#ffffff"
+	}
+	if cfg.BuildTimeout <= 0 {
+		cfg.BuildTimeout = 10 * time.Minute
+	}
+	if cfg.TicketPath != "" && !strings.HasPrefix(cfg.TicketPath, "/") {
+		return nil, fmt.Errorf("%w: TicketPath %q must be a same-origin path starting with /", ErrConfig, cfg.TicketPath)
+	}
+	if cfg.Field != "" && !fieldRE.MatchString(cfg.Field) {
+		return nil, fmt.Errorf("%w: Field %q must be a JSON field name (letters, digits, _)", ErrConfig, cfg.Field)
+	}
+	if cfg.MinHeight < 0 {
+		return nil, fmt.Errorf("%w: MinHeight %d is negative", ErrConfig, cfg.MinHeight)
+	}
+	if cfg.WasmPath != "" && cfg.BuildFromSource != "" {
+		return nil, fmt.Errorf("%w: set WasmPath or BuildFromSource, not both", ErrConfig)
+	}
+	for _, st := range cfg.Styles {
+		if !strings.HasPrefix(st, "/") || strings.HasPrefix(st, "//") {
+			return nil, fmt.Errorf("%w: style %q must be a same-origin path (the shell loads nothing from other hosts)", ErrConfig, st)
+		}
+	}
+	if cfg.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cfg.CacheDir = filepath.Join(dir, "keyportal", "shell")
+	}
+
+	s := &Shell{cfg: cfg, log: cfg.Logger, brDone: make(chan struct{}), iconPNG: iconPNG()}
+	s.shell = &wasmui.Shell{
+		TicketPath: cfg.TicketPath,
+		Field:      cfg.Field,
+		Title:      cfg.FrameTitle,
+		MinHeight:  cfg.MinHeight,
+		SignInURL:  cfg.SignInURL,
+	}
+	if err := s.loadWasm(); err != nil {
+		return nil, err
+	}
+	s.eagerHash = shortHash(wasmui.EagerScript)
+	s.eagerURL = "/web/keyportal-eager." + s.eagerHash + ".js"
+	s.cssURL = "/web/keyportal-shell." + shortHash([]byte(shellCSS)) + ".css"
+	return s, nil
+}
+
+func shortHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}
+
+// loadWasm reads or builds the wasm and its compressed forms.
+func (s *Shell) loadWasm() error {
+	path := s.cfg.WasmPath
+	if path == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BuildTimeout)
+		defer cancel()
+		built, err := wasmbuild.Cached(ctx, wasmbuild.Options{
+			Package:  s.cfg.BuildFromSource,
+			Dir:      s.cfg.ModuleDir,
+			Progress: s.cfg.Progress,
+		}, s.cfg.CacheDir)
+		if err != nil {
+			return fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/wasmui/cmd/build -o web` and set WasmPath)", ErrWasm, err)
+		}
+		path = built
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrWasm, err)
+	}
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return fmt.Errorf("%w: %s is not a WebAssembly binary", ErrWasm, path)
+	}
+	s.wasm = wasm
+	s.wasmHash = wasmbuild.Hash(wasm)
+	s.wasmURL = "/web/app." + s.wasmHash + ".wasm"
+
+	gzPath, brPath := wasmbuild.CompressedPaths(path, s.wasmHash)
+	s.gz = s.readOrMake(gzPath, func() ([]byte, error) { return wasmbuild.Gzip(wasm), nil })
+	if br, err := os.ReadFile(brPath); err == nil && len(br) > 0 {
+		s.br.Store(&br)
+		close(s.brDone)
+		return nil
+	}
+	// Brotli at quality 11 takes minutes in pure Go; serve gzip meanwhile.
+	fmt.Fprintf(s.cfg.Progress, "keyportal: compressing the shell with brotli in the background (first start only); serving gzip meanwhile\n")
+	go func() {
+		defer close(s.brDone)
+		br := s.readOrMake(brPath, func() ([]byte, error) { return wasmbuild.Brotli(context.Background(), wasm) })
+		if br != nil {
+			s.br.Store(&br)
+			fmt.Fprintf(s.cfg.Progress, "keyportal: shell wasm %d bytes, gzip %d, brotli %d\n", len(wasm), len(s.gz), len(br))
+		}
+	}()
+	return nil
+}
+
+// readOrMake returns the file at path, or makes it and caches it there (or,
+// if that directory is read-only, in CacheDir).
+func (s *Shell) readOrMake(path string, compute func() ([]byte, error)) []byte {
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return b
+	}
+	b, err := compute()
+	if err != nil {
+		s.log.Error().Err(err).Str("path", path).Msg("shell: compressing the wasm failed; serving it uncompressed")
+		return nil
+	}
+	if err := wasmbuild.WriteFile(path, b); err != nil {
+		alt := filepath.Join(s.cfg.CacheDir, filepath.Base(path))
+		if cached, err := os.ReadFile(alt); err == nil && len(cached) > 0 {
+			return cached
+		}
+		if err2 := os.MkdirAll(s.cfg.CacheDir, 0o755); err2 != nil || wasmbuild.WriteFile(alt, b) != nil {
+			s.log.Warn().Err(err).Str("path", path).Msg("shell: cannot cache the compressed wasm; it will be recomputed at next start")
+		}
+	}
+	return b
+}
+
+// DefaultRoute is the settings page route Mount uses when given none.
+const DefaultRoute = "/settings/api-keys/:deploymentId"
+
+// routeMu guards routeOwners: go-app's router is global to the process, so
+// each page pattern maps to the Shell mounted for it last.
+var (
+	routeMu     sync.Mutex
+	routeOwners = map[string]*Shell{}
+)
+
+// Mount registers the shell's page routes (Gin patterns whose last
+// parameter is the resource id; DefaultRoute if none) and its assets on r:
+// /web/*, /app.js, /wasm_exec.js, /app.css, /manifest.webmanifest and
+// /app-worker.js. r must serve the site root (a group without a prefix is
+// fine, e.g. one that requires sign-in). Mount before serving requests.
+func (s *Shell) Mount(r gin.IRouter, routes ...string) {
+	if g, ok := r.(interface{ BasePath() string }); ok && g.BasePath() != "/" && g.BasePath() != "" {
+		panic(fmt.Sprintf("shell: Mount needs a router at the site root, got a group at %q (go-app serves /app.js and /web/ at the root)", g.BasePath()))
+	}
+	if len(routes) == 0 {
+		routes = []string{DefaultRoute}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.routes = append(s.routes, routes...)
+	s.shell.Routes = append([]string(nil), s.routes...)
+	s.env = s.shell.Env()
+	if s.handler == nil {
+		s.handler = s.newHandler()
+	}
+	s.handler.Env = s.env
+
+	routeMu.Lock()
+	for _, rt := range routes {
+		re := wasmui.RouteRegexp(rt)
+		if _, seen := routeOwners[re]; !seen {
+			app.RouteWithRegexp(re, func() app.Composer {
+				routeMu.Lock()
+				owner := routeOwners[re]
+				routeMu.Unlock()
+				return owner.component()
+			})
+		}
+		routeOwners[re] = s
+	}
+	routeMu.Unlock()
+
+	for _, rt := range routes {
+		r.GET(rt, s.servePage)
+		r.HEAD(rt, s.servePage)
+	}
+	if !s.mounted {
+		s.mounted = true
+		r.GET("/web/*file", s.serveWeb)
+		r.HEAD("/web/*file", s.serveWeb)
+		for _, p := range []string{"/app.js", "/wasm_exec.js", "/app.css", "/manifest.webmanifest", "/app-worker.js"} {
+			r.GET(p, s.serveGoApp)
+			r.HEAD(p, s.serveGoApp)
+		}
+	}
+}
+
+// component returns a Shell configured exactly as the wasm will configure
+// it (from the same Env), so the prerendered page matches.
+func (s *Shell) component() app.Composer {
+	s.mu.Lock()
+	env := s.env
+	s.mu.Unlock()
+	return wasmui.FromEnv(func(k string) string { return env[k] })
+}
+
+func (s *Shell) newHandler() *app.Handler {
+	styles := append([]string{s.cssURL}, s.cfg.Styles...)
+	version := sha256.New()
+	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%s", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.cfg.Lang)
+	return &app.Handler{
+		Name:        s.cfg.Name,
+		ShortName:   s.cfg.Name,
+		Title:       s.cfg.Title,
+		Description: s.cfg.Description,
+		Lang:        s.cfg.Lang,
+		Styles:      styles,
+		ThemeColor:  s.cfg.ThemeColor,
+		// Local icons: go-app's default icon is on raw.githubusercontent.com.
+		Icon: app.Icon{
+			Default:  "/web/keyportal-icon.png",
+			Large:    "/web/keyportal-icon.png",
+			Maskable: "/web/keyportal-icon.png",
+			SVG:      "/web/keyportal-icon.svg",
+		},
+		LoadingLabel:          "Loading API key manager… {progress}%",
+		Scripts:               []string{s.eagerURL + " defer"},
+		Resources:             resources{wasmURL: s.wasmURL},
+		Version:               hex.EncodeToString(version.Sum(nil))[:20],
+		WasmContentLength:     strconv.Itoa(len(s.wasm)),
+		ServiceWorkerTemplate: workerJS,
+	}
+}
+
+// resources resolves /web/ paths like go-app's LocalDir but points the wasm
+// at its content-hashed URL. It is not an http.Handler: the Shell serves
+// /web/ itself.
+type resources struct{ wasmURL string }
+
+func (r resources) Resolve(location string) string {
+	if location == "/web/app.wasm" {
+		return r.wasmURL
+	}
+	return app.LocalDir("").Resolve(location)
+}
+
+// servePage serves the shell page. Gin matched the route, so the status is
+// 200 unless go-app says otherwise (304 for a matching ETag).
+func (s *Shell) servePage(c *gin.Context) {
+	c.Status(200)
+	s.handler.ServeHTTP(c.Writer, c.Request)
+}
+
+func (s *Shell) serveGoApp(c *gin.Context) {
+	s.handler.ServeHTTP(c.Writer, c.Request)
+}
+
+const immutable = "public, max-age=31536000, immutable"
+
+// serveWeb serves the shell's files under /web/.
+func (s *Shell) serveWeb(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	switch {
+	case "/web/"+name == s.wasmURL:
+		s.serveWasm(c)
+	case "/web/"+name == s.eagerURL:
+		s.serveBytes(c, "text/javascript; charset=utf-8", immutable, s.eagerHash, wasmui.EagerScript)
+	case "/web/"+name == s.cssURL:
+		s.serveBytes(c, "text/css; charset=utf-8", immutable, strings.TrimSuffix(strings.TrimPrefix(name, "keyportal-shell."), ".css"), []byte(shellCSS))
+	case name == "keyportal-icon.svg":
+		s.serveBytes(c, "image/svg+xml", "public, max-age=86400", shortHash([]byte(iconSVG)), []byte(iconSVG))
+	case name == "keyportal-icon.png":
+		s.serveBytes(c, "image/png", "public, max-age=86400", shortHash(s.iconPNG), s.iconPNG)
+	default:
+		c.AbortWithStatus(404)
+	}
+}
+
+func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag string, body []byte) {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", cacheControl)
+	h.Set("ETag", `"`+etag+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if match(c.GetHeader("If-None-Match"), `"`+etag+`"`) {
+		c.Status(304)
+		return
+	}
+	c.Data(200, contentType, body)
+}
+
+// serveWasm serves the wasm as brotli, gzip or identity by Accept-Encoding.
+func (s *Shell) serveWasm(c *gin.Context) {
+	body, enc := s.wasm, ""
+	accepts := acceptedEncodings(c.GetHeader("Accept-Encoding"))
+	if br := s.br.Load(); br != nil && accepts["br"] {
+		body, enc = *br, "br"
+	} else if s.gz != nil && accepts["gzip"] {
+		body, enc = s.gz, "gzip"
+	}
+	h := c.Writer.Header()
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Cache-Control", immutable)
+	h.Set("X-Content-Type-Options", "nosniff")
+	etag := `"` + s.wasmHash + "-" + or(enc, "identity") + `"`
+	h.Set("ETag", etag)
+	if match(c.GetHeader("If-None-Match"), etag) {
+		c.Status(304)
+		return
+	}
+	if enc != "" {
+		h.Set("Content-Encoding", enc)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.Data(200, "application/wasm", body)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// acceptedEncodings parses Accept-Encoding, dropping codings with q=0.
+func acceptedEncodings(h string) map[string]bool {
+	out := map[string]bool{}
+	var star *bool
+	for _, part := range strings.Split(h, ",") {
+		fields := strings.Split(part, ";")
+		name := strings.ToLower(strings.TrimSpace(fields[0]))
+		if name == "" {
+			continue
+		}
+		ok := true
+		for _, p := range fields[1:] {
+			p = strings.ReplaceAll(strings.TrimSpace(p), " ", "")
+			if q, found := strings.CutPrefix(p, "q="); found {
+				if v, err := strconv.ParseFloat(q, 64); err == nil && v <= 0 {
+					ok = false
+				}
+			}
+		}
+		if name == "*" {
+			star = &ok
+			continue
+		}
+		out[name] = ok
+	}
+	if star != nil {
+		for _, name := range []string{"br", "gzip"} {
+			if _, listed := out[name]; !listed {
+				out[name] = *star
+			}
+		}
+	}
+	return out
+}
+
+// match reports whether an If-None-Match header lists etag.
+func match(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == etag || t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// WasmURL returns the content-hashed URL the page loads the wasm from.
+func (s *Shell) WasmURL() string { return s.wasmURL }
+
+// WasmSizes returns the raw, gzip and brotli sizes of the served wasm
+// (brotli 0 while it is still being computed).
+func (s *Shell) WasmSizes() (raw, gzip, brotli int) {
+	if br := s.br.Load(); br != nil {
+		brotli = len(*br)
+	}
+	return len(s.wasm), len(s.gz), brotli
+}
