@@ -111,13 +111,18 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
 		},
 		{
-			name:       "forged: first sealed byte changed",
-			setup:      func(t *testing.T) (string, string) { tk := e.issue(alice).Ticket; return flip(tk, len(ticketPrefix)), "" },
+			name: "forged: first sealed byte changed",
+			setup: func(t *testing.T) (string, string) {
+				tk := e.issue(alice).Ticket
+				return flip(tk, len(ticketPrefix)), ""
+			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
 		},
 		{
-			name:       "forged: made up",
-			setup:      func(t *testing.T) (string, string) { return "kpt1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "" },
+			name: "forged: made up",
+			setup: func(t *testing.T) (string, string) {
+				return "kpt1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""
+			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
 		},
 		{

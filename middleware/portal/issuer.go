@@ -37,7 +37,7 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 	if origin == "" {
 		return ticket.Response{}, fmt.Errorf("%w: portal: embedder origin %q is not an http(s) origin", ticket.ErrRejected, req.EmbedderOrigin)
 	}
-	app, err := p.store.GetApp(ctx, req.AppSlug)
+	app, err := p.apps.get(ctx, req.AppSlug)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return ticket.Response{}, fmt.Errorf("%w: portal: app %q does not exist", ticket.ErrRejected, req.AppSlug)

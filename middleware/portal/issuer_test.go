@@ -178,3 +178,31 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Fatalf("TicketURL = %q", got)
 	}
 }
+
+// The issuer caches apps; a change must reach it before the change returns.
+func TestIssuerSeesAppChangesAtOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
+	e.issue(req) // cached now
+	ctx := context.Background()
+	by := keystore.Actor{Name: "test"}
+
+	only := []string{originB}
+	if _, err := e.store.UpdateApp(ctx, "aa_42", keystore.AppPatch{AllowedOrigins: &only}, by); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.portal.Issuer().Issue(ctx, req); !errors.Is(err, ticket.ErrRejected) {
+		t.Fatalf("after the origin was withdrawn: %v", err)
+	}
+	req.EmbedderOrigin = originB
+	e.issue(req)
+
+	off := false
+	if _, err := e.store.UpdateApp(ctx, "aa_42", keystore.AppPatch{IsActive: &off}, by); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.portal.Issuer().Issue(ctx, req); !errors.Is(err, ticket.ErrRejected) {
+		t.Fatalf("after the app was disabled: %v", err)
+	}
+}

@@ -106,7 +106,7 @@ func (p *Portal) servePage(c *gin.Context) {
 	case err != nil:
 		status, data.Error = http.StatusServiceUnavailable, "The key portal is unavailable right now. Try again in a moment."
 	default:
-		app, err := p.store.GetApp(c.Request.Context(), cl.App)
+		app, err := p.apps.get(c.Request.Context(), cl.App)
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
 			status, data.Error = http.StatusNotFound, "This app no longer exists."

@@ -67,6 +67,7 @@ type Portal struct {
 	tickets  *sealer
 	sessions *sealer
 	issuer   *localIssuer
+	apps     *appCache // for the issuer and the page only
 }
 
 // New checks cfg and returns a Portal. Misconfiguration fails here with a
@@ -102,6 +103,7 @@ func New(cfg Config) (*Portal, error) {
 		p.now = time.Now
 	}
 	p.issuer = &localIssuer{p: p}
+	p.apps = newAppCache(cfg.Store)
 	return p, nil
 }
 
