@@ -9,12 +9,14 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -378,8 +380,45 @@ func (r resources) Resolve(location string) string {
 // servePage serves the shell page. Gin matched the route, so the status is
 // 200 unless go-app says otherwise (304 for a matching ETag).
 func (s *Shell) servePage(c *gin.Context) {
-	c.Status(200)
-	s.handler.ServeHTTP(c.Writer, c.Request)
+	rec := &pageRecorder{header: http.Header{}, status: 200}
+	s.handler.ServeHTTP(rec, c.Request)
+	body := fixPage(rec.body.Bytes())
+	for k, v := range rec.header {
+		c.Writer.Header()[k] = v
+	}
+	if rec.status == 200 {
+		c.Writer.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	c.Status(rec.status)
+	c.Writer.WriteHeaderNow()
+	if c.Request.Method != http.MethodHead && rec.status != 304 {
+		c.Writer.Write(body)
+	}
+}
+
+// pageRecorder holds go-app's page response so fixPage can amend it.
+type pageRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *pageRecorder) Header() http.Header         { return r.header }
+func (r *pageRecorder) WriteHeader(status int)      { r.status = status }
+func (r *pageRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+var (
+	// go-app's server encoder writes an attribute whose value is "true" as
+	// a bare name, which for aria-busy means "" (not busy).
+	bareAriaBusy = regexp.MustCompile(` aria-busy([ >])`)
+	// go-app writes og:url and og:image as "https://" + Domain + path even
+	// without a Domain; those host-less URLs are dropped.
+	hostlessMeta = regexp.MustCompile(`<meta [^>]*content="https://(/[^"]*)?"[^>]*>\s*`)
+)
+
+func fixPage(b []byte) []byte {
+	b = bareAriaBusy.ReplaceAll(b, []byte(` aria-busy="true"$1`))
+	return hostlessMeta.ReplaceAll(b, nil)
 }
 
 func (s *Shell) serveGoApp(c *gin.Context) {
