@@ -85,21 +85,28 @@ type apiKeyContextKey struct{}
 
 // Response pieces, built once: a refusal allocates nothing.
 var (
-	apiKeyJSONType     = []string{"application/json; charset=utf-8"}
-	apiKeyNoStore      = []string{"no-store"}
-	apiKeyRetryAfter   = []string{"1"}
-	apiKeyUnavailable  = apiKeyErrorBody("API key verification is unavailable, try again", "unavailable")
-	apiKeyRejectBodies = func() map[apikey.Reason][]byte {
-		m := map[apikey.Reason][]byte{}
+	apiKeyJSONType    = []string{"application/json; charset=utf-8"}
+	apiKeyNoStore     = []string{"no-store"}
+	apiKeyRetryAfter  = []string{"1"}
+	apiKeyUnavailable = apiKeyErrorBody("API key verification is unavailable, try again", "unavailable")
+	// apiKeyRefusals holds the answer to each refusal, found by pointer
+	// (a few comparisons beat hashing on this path).
+	apiKeyRefusals = func() []apiKeyRefusal {
+		var out []apiKeyRefusal
 		for _, r := range []*apikey.Rejection{
-			apikey.ErrMissing, apikey.ErrMalformed, apikey.ErrUnknown, apikey.ErrRevoked,
+			apikey.ErrMalformed, apikey.ErrUnknown, apikey.ErrMissing, apikey.ErrRevoked,
 			apikey.ErrExpired, apikey.ErrAppInactive, apikey.ErrTenantInactive, apikey.ErrPermissionDenied,
 		} {
-			m[r.Reason] = apiKeyErrorBody(r.Error(), string(r.Reason))
+			out = append(out, apiKeyRefusal{r, apiKeyErrorBody(r.Error(), string(r.Reason))})
 		}
-		return m
+		return out
 	}()
 )
+
+type apiKeyRefusal struct {
+	rej  *apikey.Rejection
+	body []byte
+}
 
 func apiKeyErrorBody(msg, reason string) []byte {
 	b, _ := json.Marshal(struct {
@@ -234,28 +241,32 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 	}
 }
 
-// refuse answers a refused request without allocating for the common cases.
+// refuse answers a refused request without allocating.
 func (a *APIKeyAuth) refuse(c *gin.Context, err error, insufficient []string) {
 	h := c.Writer.Header()
 	h["Content-Type"] = apiKeyJSONType
 	h["Cache-Control"] = apiKeyNoStore
-	var status int
-	var body []byte
-	reason := apikey.ReasonOf(err)
-	switch {
-	case reason == apikey.ReasonMissing:
-		status, body = http.StatusUnauthorized, apiKeyRejectBodies[reason]
-		h["Www-Authenticate"] = a.challenge
-	case errors.Is(err, apikey.ErrForbidden):
-		status, body = http.StatusForbidden, apiKeyRejectBodies[reason]
-		h["Www-Authenticate"] = insufficient
-	case errors.Is(err, apikey.ErrInvalid):
-		status, body = http.StatusUnauthorized, apiKeyRejectBodies[reason]
-		h["Www-Authenticate"] = a.invalid
-	default:
-		status, body = http.StatusServiceUnavailable, apiKeyUnavailable
+	status, body, reason := http.StatusServiceUnavailable, apiKeyUnavailable, apikey.Reason("unavailable")
+	if rej, ok := err.(*apikey.Rejection); ok {
+		for i := range apiKeyRefusals {
+			if apiKeyRefusals[i].rej == rej {
+				body, reason = apiKeyRefusals[i].body, rej.Reason
+				break
+			}
+		}
+		switch {
+		case rej == apikey.ErrMissing:
+			status = http.StatusUnauthorized
+			h["Www-Authenticate"] = a.challenge
+		case rej == apikey.ErrPermissionDenied:
+			status = http.StatusForbidden
+			h["Www-Authenticate"] = insufficient
+		default:
+			status = http.StatusUnauthorized
+			h["Www-Authenticate"] = a.invalid
+		}
+	} else {
 		h["Retry-After"] = apiKeyRetryAfter
-		reason = "unavailable"
 	}
 	if e := a.log.Debug(); e.Enabled() {
 		e.Str("reason", string(reason)).Int("status", status).

@@ -168,6 +168,9 @@ var (
 
 // ReasonOf returns the Reason of a refusal, or "" for nil and other errors.
 func ReasonOf(err error) Reason {
+	if r, ok := err.(*Rejection); ok { // the common case, without allocating
+		return r.Reason
+	}
 	var r *Rejection
 	if errors.As(err, &r) {
 		return r.Reason

@@ -1,0 +1,333 @@
+package middleware_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+// Run with:
+//
+//	go test -run '^$' -bench 'RequireAPIKey|GinBaseline' -benchmem ./middleware/
+//
+// The first run builds a SQLite store with benchKeys keys (a bulk insert,
+// about a minute) under os.TempDir(), reused by later runs. -short skips the
+// benchmarks that need it.
+
+const benchKeys = 1_000_000
+
+// benchSecret is the secret of fixture key i: deterministic, so the fixture
+// needs no side file, and in the real format.
+func benchSecret(i int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("keyportal-bench-key-%d", i)))
+	return apikeytest.KeyPrefix + "_" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+var (
+	fixtureOnce sync.Once
+	fixturePath string
+	fixtureErr  error
+)
+
+// benchFixture returns the path of the 1M-key store, building it once.
+func benchFixture(b *testing.B) string {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("the 1M-key fixture is skipped under -short")
+	}
+	fixtureOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("keyportal-apikey-bench-v%d", keystore.SchemaVersion))
+		fixturePath = filepath.Join(dir, fmt.Sprintf("keys-%d.db", benchKeys))
+		if _, err := os.Stat(fixturePath); err == nil {
+			if fixtureErr = checkFixture(fixturePath); fixtureErr == nil {
+				return
+			}
+			b.Logf("rebuilding the fixture: %v", fixtureErr)
+		}
+		fixtureErr = buildFixture(b, dir, fixturePath)
+	})
+	if fixtureErr != nil {
+		b.Fatalf("fixture: %v", fixtureErr)
+	}
+	return fixturePath
+}
+
+func checkFixture(path string) error {
+	st, err := keystore.OpenSQLite(path, keystore.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, i := range []int{0, benchKeys - 1} {
+		if _, _, err := st.LookupKey(context.Background(), keystore.HashSecret(benchSecret(i))); err != nil {
+			return fmt.Errorf("key %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// buildFixture creates the app through the store, then bulk-inserts the keys
+// in one transaction straight into the store's schema (CreateKey, one
+// transaction and one audit event per key, would take far longer).
+func buildFixture(b *testing.B, dir, path string) error {
+	start := time.Now()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".building"
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+		os.Remove(p)
+	}
+	st, err := keystore.OpenSQLite(tmp, keystore.Options{})
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateApp(context.Background(), keystore.App{
+		Slug: apikeytest.AppSlug, Name: "Bench", KeyPrefix: apikeytest.KeyPrefix, Tenant: apikeytest.Tenant,
+		DeploymentID: "42", IsActive: true,
+	}, apikeytest.Actor); err != nil {
+		st.Close()
+		return err
+	}
+	st.Close()
+
+	db, err := sql.Open("sqlite", tmp+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	stmt, err := tx.Prepare(`INSERT INTO api_keys (id, app_slug, deployment_id, tenant, name, key_prefix,
+		key_suffix, hash, permissions, metadata, is_active, created_at, updated_at, created_by)
+		VALUES (?, ?, '42', ?, ?, ?, ?, ?, '["deploy:read"]', '{"team":"ops"}', 1, ?, ?, 'bench')`)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	now := time.Now().UnixNano()
+	for i := range benchKeys {
+		s := benchSecret(i)
+		if _, err := stmt.Exec(fmt.Sprintf("key_bench%07d", i), apikeytest.AppSlug, apikeytest.Tenant,
+			fmt.Sprintf("bench %d", i), apikeytest.KeyPrefix, s[len(s)-keystore.SuffixLen:],
+			keystore.HashSecret(s), now, now); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("insert key %d: %w", i, err)
+		}
+	}
+	stmt.Close()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return err
+	}
+	db.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	os.Remove(tmp + "-wal")
+	os.Remove(tmp + "-shm")
+	b.Logf("built %d-key fixture %s in %s", benchKeys, path, time.Since(start).Round(time.Second))
+	return checkFixture(path)
+}
+
+// discardWriter is a ResponseWriter that keeps only the status, so that the
+// benchmark measures the middleware rather than a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(s int)           { w.status = s }
+
+func (w *discardWriter) reset() {
+	clear(w.h)
+	w.status = 0
+}
+
+// benchRequests builds one GET per secret, carrying it as a Bearer token.
+func benchRequests(secrets []string) []*http.Request {
+	reqs := make([]*http.Request, len(secrets))
+	for i, s := range secrets {
+		r, _ := http.NewRequest(http.MethodGet, "/v1/whoami", nil)
+		if s != "" {
+			r.Header.Set("Authorization", "Bearer "+s)
+		}
+		reqs[i] = r
+	}
+	return reqs
+}
+
+func serveAll(b *testing.B, engine *gin.Engine, reqs []*http.Request, want int) {
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		w.reset()
+		engine.ServeHTTP(w, reqs[i%len(reqs)])
+		if w.status != want {
+			b.Fatalf("status %d, want %d", w.status, want)
+		}
+	}
+}
+
+func benchEngine(b *testing.B, cfg middleware.APIKeyConfig) *gin.Engine {
+	auth, err := middleware.RequireAPIKey(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { auth.Close() })
+	r := gin.New()
+	r.GET("/v1/whoami", auth.Require("deploy:read"), func(c *gin.Context) {
+		if _, ok := middleware.APIKeyFrom(c); !ok {
+			c.Status(http.StatusInternalServerError)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	return r
+}
+
+func openFixture(b *testing.B) keystore.Store {
+	st, err := keystore.OpenSQLite(benchFixture(b), keystore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// workingSet picks n distinct fixture keys at random.
+func workingSet(n int) []string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[int]bool{}
+	out := make([]string, 0, n)
+	for len(out) < n {
+		i := rng.IntN(benchKeys)
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, benchSecret(i))
+		}
+	}
+	return out
+}
+
+// BenchmarkRequireAPIKeyValid1M: a valid key, through a gin engine, with 1M
+// keys in the store and 10,000 distinct keys in use (steady state: verified
+// keys are served from the exact cache).
+func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
+	st := openFixture(b)
+	engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants()})
+	reqs := benchRequests(workingSet(10_000))
+	w := &discardWriter{h: http.Header{}}
+	for _, r := range reqs { // warm the cache
+		w.reset()
+		engine.ServeHTTP(w, r)
+	}
+	serveAll(b, engine, reqs, http.StatusNoContent)
+}
+
+// BenchmarkRequireAPIKeyValid1MParallel is the same on every core.
+func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
+	st := openFixture(b)
+	engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants()})
+	reqs := benchRequests(workingSet(10_000))
+	w := &discardWriter{h: http.Header{}}
+	for _, r := range reqs {
+		w.reset()
+		engine.ServeHTTP(w, r)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next sync.Mutex
+	seed := 0
+	b.RunParallel(func(pb *testing.PB) {
+		next.Lock()
+		i := seed * 997
+		seed++
+		next.Unlock()
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			w.reset()
+			engine.ServeHTTP(w, reqs[i%len(reqs)])
+			if w.status != http.StatusNoContent {
+				b.Errorf("status %d", w.status)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkRequireAPIKeyUncached1M: every request reads the 1M-key store
+// (no change feed, so no cache): the cost of a cache miss.
+func BenchmarkRequireAPIKeyUncached1M(b *testing.B) {
+	st := openFixture(b)
+	engine := benchEngine(b, middleware.APIKeyConfig{Keys: keysOnly{st}, Tenants: apikeytest.NewTenants()})
+	serveAll(b, engine, benchRequests(workingSet(10_000)), http.StatusNoContent)
+}
+
+// BenchmarkRequireAPIKeyGarbage: malformed keys, refused before any hashing
+// or lookup.
+func BenchmarkRequireAPIKeyGarbage(b *testing.B) {
+	e := apikeytest.NewEnv(b)
+	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store, Tenants: e.Tenants})
+	body := strings.Repeat("A", apikey.BodyLen)
+	garbage := []string{
+		"hello",
+		"' OR 1=1 --",
+		apikeytest.KeyPrefix + "_" + body[:42] + "!",
+		apikeytest.KeyPrefix + "_" + body + "AAAA",
+		strings.Repeat("x", 200),
+		apikeytest.KeyPrefix + "-" + body,
+		apikeytest.KeyPrefix + "_" + body[:42] + "B",
+	}
+	serveAll(b, engine, benchRequests(garbage), http.StatusUnauthorized)
+}
+
+// BenchmarkRequireAPIKeyMissing: no key at all.
+func BenchmarkRequireAPIKeyMissing(b *testing.B) {
+	e := apikeytest.NewEnv(b)
+	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store})
+	serveAll(b, engine, benchRequests([]string{""}), http.StatusUnauthorized)
+}
+
+// BenchmarkGinBaseline is the same route with no guard, for the ratio.
+func BenchmarkGinBaseline(b *testing.B) {
+	r := gin.New()
+	r.GET("/v1/whoami", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	serveAll(b, r, benchRequests([]string{benchSecret(0)}), http.StatusNoContent)
+}
+
+// BenchmarkWellFormed is the format check alone.
+func BenchmarkWellFormed(b *testing.B) {
+	s := benchSecret(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !apikey.WellFormed(s) {
+			b.Fatal("not well-formed")
+		}
+	}
+}
