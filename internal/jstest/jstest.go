@@ -42,11 +42,9 @@ func RunWasmTests(t *testing.T, pkgDir, pageURL string, args ...string) {
 		}
 		t.Skip("skipped: " + msg)
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			t.Fatal("jstest: the go command is not found")
-		}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("jstest: the go command is not on PATH")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -66,8 +64,7 @@ func RunWasmTests(t *testing.T, pkgDir, pageURL string, args ...string) {
 	var out bytes.Buffer
 	run.Stdout = &out
 	run.Stderr = &out
-	err := run.Run()
-	if err != nil {
+	if err := run.Run(); err != nil {
 		t.Fatalf("jstest: wasm tests of %s failed: %v\n%s", pkgDir, err, out.String())
 	}
 	t.Log(out.String())
