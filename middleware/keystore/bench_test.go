@@ -1,0 +1,180 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// benchKeys is the size of the LookupKey fixture.
+const benchKeys = 1_000_000
+
+var lookupFixture struct {
+	once   sync.Once
+	dir    string
+	s      *SQLite
+	hashes []string
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if lookupFixture.s != nil {
+		lookupFixture.s.Close()
+	}
+	if lookupFixture.dir != "" {
+		os.RemoveAll(lookupFixture.dir)
+	}
+	os.Exit(code)
+}
+
+// sqliteWithKeys returns a SQLite store holding benchKeys keys of one app, and
+// their hashes; it is built once per test binary with a bulk insert in one
+// transaction. KEYSTORE_BENCH_FIXTURE=/path/file.sqlite keeps the fixture
+// there and reuses it on the next run.
+func sqliteWithKeys(b *testing.B) (*SQLite, []string) {
+	if testing.Short() {
+		b.Skip("skipped under -short: builds a 1,000,000-key database")
+	}
+	f := &lookupFixture
+	f.once.Do(func() {
+		start := time.Now()
+		ctx := context.Background()
+		path := os.Getenv("KEYSTORE_BENCH_FIXTURE")
+		if path == "" {
+			if f.dir, f.err = os.MkdirTemp("", "keystore-bench"); f.err != nil {
+				return
+			}
+			path = filepath.Join(f.dir, "bench.sqlite")
+		}
+		if f.s, f.err = OpenSQLite(path, Options{}); f.err != nil {
+			return
+		}
+		var have int
+		if f.err = f.s.r.QueryRow(`SELECT COUNT(*) FROM api_keys`).Scan(&have); f.err != nil {
+			return
+		}
+		if have == benchKeys { // a kept fixture (KEYSTORE_BENCH_FIXTURE) from an earlier run
+			f.hashes = make([]string, benchKeys)
+			for i := range benchKeys {
+				f.hashes[i] = HashSecret(benchSecret(i))
+			}
+			return
+		}
+		app := demoApp("aa_42", "acme")
+		if _, f.err = f.s.CreateApp(ctx, app, alice); f.err != nil {
+			return
+		}
+		// Keys go in hash order (and ids in the same order), so that both
+		// unique indexes grow at their right edge: a minute faster than
+		// random order with SQLite's small default page cache.
+		f.hashes = make([]string, benchKeys)
+		for i := range benchKeys {
+			f.hashes[i] = HashSecret(benchSecret(i))
+		}
+		order := make([]int, benchKeys)
+		for i := range order {
+			order[i] = i
+		}
+		sort.Slice(order, func(a, b int) bool { return f.hashes[order[a]] < f.hashes[order[b]] })
+		tx, err := f.s.w.BeginTx(ctx, nil)
+		if f.err = err; err != nil {
+			return
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (`+keyCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1, ?, ?, NULL, '', 'bench', '', NULL, ?)`)
+		if f.err = err; err != nil {
+			tx.Rollback()
+			return
+		}
+		now := ns(time.Now())
+		for n, i := range order {
+			if _, f.err = stmt.ExecContext(ctx, fmt.Sprintf("key_bench%017d", n), "42", "aa_42", "acme",
+				"bench key", "acme", keySuffix(benchSecret(i)), `["read"]`, `{}`, now, now, f.hashes[i]); f.err != nil {
+				tx.Rollback()
+				return
+			}
+		}
+		stmt.Close()
+		if f.err = tx.Commit(); f.err != nil {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "keystore bench: built %d-key SQLite fixture in %v\n", benchKeys, time.Since(start).Round(time.Millisecond))
+	})
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return f.s, f.hashes
+}
+
+func benchSecret(i int) string { return fmt.Sprintf("acme_bench%033d", i) }
+
+// BenchmarkSQLiteLookupKey measures LookupKey (a key and its app by hash) in
+// a database of 1,000,000 keys, with no cache in front.
+func BenchmarkSQLiteLookupKey(b *testing.B) {
+	s, hashes := sqliteWithKeys(b)
+	ctx := context.Background()
+	b.Run("hit", func(b *testing.B) {
+		defer reportCPU(b)()
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % len(hashes) // spread over the index
+			if _, _, err := s.LookupKey(ctx, hashes[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		defer reportCPU(b)()
+		unknown := HashSecret("acme_not-a-key")
+		for b.Loop() {
+			if _, _, err := s.LookupKey(ctx, unknown); err == nil {
+				b.Fatal("found a key that does not exist")
+			}
+		}
+	})
+	b.Run("hit-parallel", func(b *testing.B) {
+		defer reportCPU(b)()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i = (i + 7919) % len(hashes)
+				if _, _, err := s.LookupKey(ctx, hashes[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkHashSecret is the cost a verifier pays before the lookup.
+func BenchmarkHashSecret(b *testing.B) {
+	secret := newSecret("acme")
+	for b.Loop() {
+		HashSecret(secret)
+	}
+}
+
+// reportCPU adds cpu-ns/op, the process's user+system CPU time per operation:
+// on a machine shared with other work it is steadier than wall-clock ns/op.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

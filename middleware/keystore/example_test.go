@@ -1,0 +1,95 @@
+package keystore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+)
+
+func ExampleOpenSQLite() {
+	dir, err := os.MkdirTemp("", "keystore-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := keystore.OpenSQLite(filepath.Join(dir, "keyportal.db"), keystore.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+
+	ctx := context.Background()
+	alice := keystore.Actor{Name: "alice"}
+	app, err := store.CreateApp(ctx, keystore.App{
+		Slug: "aa_42", DeploymentID: "42", Name: "Acme API", KeyPrefix: "acme", Tenant: "acme",
+		AllowedOrigins: []string{"http://127.0.0.1:8080"},
+	}, alice)
+	if err != nil {
+		panic(err)
+	}
+
+	// The secret is returned once; the store keeps only its SHA-256.
+	key, secret, err := store.CreateKey(ctx, keystore.NewKey{AppSlug: app.Slug, Name: "CI deploys"}, alice)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.HasPrefix(secret, "acme_"), len(secret)-len("acme_"), key.KeySuffix == secret[len(secret)-8:])
+
+	// Verifying a presented secret: hash it, look it up, judge its state.
+	found, foundApp, err := store.LookupKey(ctx, keystore.HashSecret(secret))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(found.ID == key.ID, foundApp.Tenant, found.StatusAt(time.Now()))
+
+	if _, err := store.RevokeKey(ctx, app.Slug, key.ID, "leaked", alice); err != nil {
+		panic(err)
+	}
+	found, _, _ = store.LookupKey(ctx, keystore.HashSecret(secret))
+	fmt.Println(found.StatusAt(time.Now()))
+	_, err = store.RevokeKey(ctx, app.Slug, key.ID, "again", alice)
+	fmt.Println(errors.Is(err, keystore.ErrInactive))
+
+	// Every change left an audit event.
+	page, err := store.QueryAudit(ctx, audit.Query{Tenant: "acme"})
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range page.Events {
+		fmt.Println(e.Action, e.Actor, e.Outcome)
+	}
+	// Output:
+	// true 43 true
+	// true acme active
+	// revoked
+	// true
+	// key.revoked alice success
+	// key.created alice success
+	// app.created alice success
+}
+
+// Many instances share Postgres; each hears the others' key and app changes
+// (revocations) through Subscribe within a second.
+func ExampleOpenPostgres() {
+	ctx := context.Background()
+	store, err := keystore.OpenPostgres(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+		keystore.Options{Schema: "keyportal"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close()
+	cancel := store.Subscribe(func(c keystore.Change) {
+		// Drop the cached verification of c.KeyHash (or of everything
+		// when c.AppSlug is empty).
+	})
+	defer cancel()
+}
