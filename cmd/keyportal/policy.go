@@ -55,17 +55,22 @@ func (f *policyFiles) engine(demo bool) (*policy.Engine, error) {
 	}
 	e, err := policy.New(cfg)
 	if err != nil {
-		var fe *policy.FileError
-		if errors.As(err, &fe) && fe.Line > 0 {
-			return nil, failf(fmt.Sprintf("Run 'keyportal policy lint%s' to see every problem with a hint.", f.lintArgs()),
-				"%s:%d: %s", fe.Path, fe.Line, fe.Msg)
-		}
-		if errors.As(err, &fe) {
-			return nil, failf("Check the path, or leave --model/--policy out to use the shipped model and demo policy.", "%s: %s", fe.Path, fe.Msg)
-		}
-		return nil, failf(fmt.Sprintf("Run 'keyportal policy lint%s' for details.", f.lintArgs()), "%v", err)
+		return nil, f.loadError(err)
 	}
 	return e, nil
+}
+
+// loadError explains why the engine refused the files, and what to do.
+func (f *policyFiles) loadError(err error) error {
+	var fe *policy.FileError
+	if errors.As(err, &fe) && fe.Line > 0 {
+		return failf(fmt.Sprintf("Run 'keyportal policy lint%s' to see every problem with a hint.", f.lintArgs()),
+			"%s:%d: %s", fe.Path, fe.Line, fe.Msg)
+	}
+	if errors.As(err, &fe) {
+		return failf("Check the path, or leave --model/--policy out to use the shipped model and demo policy.", "%s: %s", fe.Path, fe.Msg)
+	}
+	return failf(fmt.Sprintf("Run 'keyportal policy lint%s' for details.", f.lintArgs()), "%v", err)
 }
 
 func (f *policyFiles) lintArgs() string {

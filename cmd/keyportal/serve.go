@@ -21,6 +21,8 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/policy"
 )
 
 // serveConfig is everything serve reads from flags and the environment.
@@ -30,6 +32,7 @@ type serveConfig struct {
 	backendKeys     string
 	baseURL         string
 	allowedOrigins  string
+	defaultTenant   string
 	model, policy   string
 	logLevel        string
 	logFormat       string
@@ -46,6 +49,7 @@ var serveEnv = []struct{ flag, env string }{
 	{"backend-api-key", "KEYPORTAL_BACKEND_API_KEY"},
 	{"base-url", "KEYPORTAL_BASE_URL"},
 	{"allowed-origins", "KEYPORTAL_ALLOWED_ORIGINS"},
+	{"default-tenant", "KEYPORTAL_DEFAULT_TENANT"},
 	{"model", "KEYPORTAL_MODEL"},
 	{"policy", "KEYPORTAL_POLICY"},
 	{"log-level", "KEYPORTAL_LOG_LEVEL"},
@@ -70,8 +74,12 @@ command line wins:
   --base-url         KEYPORTAL_BASE_URL         public URL of this server (default from --addr)
   --allowed-origins  KEYPORTAL_ALLOWED_ORIGINS  embedder origins given to apps created
                                                 without any, comma-separated
-  --model, --policy  KEYPORTAL_MODEL, _POLICY   Casbin files; reloaded on change, a broken
-                                                edit keeps the last good policy
+  --default-tenant   KEYPORTAL_DEFAULT_TENANT   tenant of apps created through the backend
+                                                API without organization_id (default: required)
+  --model, --policy  KEYPORTAL_MODEL, _POLICY   Casbin files whose tenant status (g3 rows)
+                                                /v1/authz/check enforces: keys of a suspended
+                                                or deleted tenant fail. Reloaded on change; a
+                                                broken edit keeps the last good policy
   --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
   --log-format       KEYPORTAL_LOG_FORMAT       json or console (default json)
   --session-ttl      KEYPORTAL_SESSION_TTL      portal page session length (default 15m)
@@ -106,8 +114,9 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&cfg.backendKeys, "backend-api-key", "", "backend API key(s) the app's backend must present, comma-separated (default: generate one)")
 	f.StringVar(&cfg.baseURL, "base-url", "", "public URL of this server, as browsers reach it (default http://<addr>)")
 	f.StringVar(&cfg.allowedOrigins, "allowed-origins", "", "embedder origins for apps created without any, comma-separated")
+	f.StringVar(&cfg.defaultTenant, "default-tenant", "", "tenant of apps created through the backend API without organization_id")
 	f.StringVar(&cfg.model, "model", "", "Casbin model file (default: the shipped model)")
-	f.StringVar(&cfg.policy, "policy", "", "Casbin policy CSV checked when a ticket request names a user")
+	f.StringVar(&cfg.policy, "policy", "", "Casbin policy CSV whose tenant status key checks enforce")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
@@ -156,8 +165,8 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		fmt.Fprintf(c.errOut, "keyportal: generated backend API key (set KEYPORTAL_BACKEND_API_KEY to keep one): %s\n", keys[0])
 	}
 	for _, k := range keys {
-		if len(k) < 16 || strings.ContainsAny(k, " \t\r\n") {
-			return usageErrorf(cmd, "--backend-api-key: each key must be at least 16 characters without spaces")
+		if len(k) < backend.MinAPIKeyLen || strings.ContainsAny(k, " \t\r\n") {
+			return usageErrorf(cmd, "--backend-api-key: each key must be at least %d characters without spaces", backend.MinAPIKeyLen)
 		}
 	}
 
@@ -177,10 +186,11 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	}
 	defer closeStore(store)
 
-	engine, err := c.serveHandler(cfg, store, keys, origins, log)
+	engine, closeHandler, err := c.serveHandler(cfg, store, keys, origins, log)
 	if err != nil {
 		return err
 	}
+	defer closeHandler()
 	srv := &http.Server{
 		Handler:           engine,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -217,18 +227,48 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 }
 
 // serveHandler builds the gin engine: the portal, the backend API and the
-// operational endpoints, with request metrics and logs.
-func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins []string, log zerolog.Logger) (*gin.Engine, error) {
+// operational endpoints, with request metrics and logs. closeAll flushes and
+// stops what the handlers started, once the server has stopped.
+func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins []string, log zerolog.Logger) (engine *gin.Engine, closeAll func(), err error) {
 	gin.SetMode(gin.ReleaseMode)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	httpMetrics := newHTTPMetrics(reg)
 
+	if len(origins) > 0 {
+		store = defaultOrigins{Store: store, origins: origins}
+	}
+	var tenants policy.TenantStatuser
+	var closers []func() error
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i](); err != nil {
+				log.Error().Err(err).Str("event", "serve.stop").Msg("close")
+			}
+		}
+	}
+	if cfg.policy != "" || cfg.model != "" {
+		files := policyFiles{model: cfg.model, policy: cfg.policy}
+		e, err := policy.New(policy.Config{ModelPath: cfg.model, PolicyPath: cfg.policy, Logger: log, Watch: true})
+		if err != nil {
+			return nil, nil, files.loadError(err)
+		}
+		closers = append(closers, e.Close)
+		tenants = e
+	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})
 	if err != nil {
-		return nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
+		closeAll()
+		return nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
 	}
-	engine := gin.New()
+	api, err := backend.New(backend.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
+		DefaultTenant: cfg.defaultTenant, Logger: log, Now: c.now})
+	if err != nil {
+		closeAll()
+		return nil, nil, failf("Check --backend-api-key (KEYPORTAL_BACKEND_API_KEY).", "%v", err)
+	}
+	closers = append(closers, api.Close)
+	engine = gin.New()
 	engine.Use(recoverer(log), httpMetrics.middleware(), requestLog(log))
 	engine.GET("/healthz", func(g *gin.Context) {
 		g.Header("Cache-Control", "no-store")
@@ -247,10 +287,23 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	})
 	engine.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	p.Mount(engine)
-	if err := c.mountBackend(engine, cfg, store, p, keys, origins, log); err != nil {
-		return nil, err
+	api.Mount(engine)
+	return engine, closeAll, nil
+}
+
+// defaultOrigins gives apps created without embedder origins the server's
+// default ones (--allowed-origins), whichever API creates them.
+type defaultOrigins struct {
+	keystore.Store
+	origins []string
+}
+
+// CreateApp creates app, with the default origins when it names none.
+func (d defaultOrigins) CreateApp(ctx context.Context, app keystore.App, by keystore.Actor) (keystore.App, error) {
+	if len(app.AllowedOrigins) == 0 {
+		app.AllowedOrigins = append([]string(nil), d.origins...)
 	}
-	return engine, nil
+	return d.Store.CreateApp(ctx, app, by)
 }
 
 // serveLogger builds the logger from --log-level and --log-format.
