@@ -1,0 +1,243 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// formatRE is the secret format, spelled out as a reference for WellFormed.
+var formatRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}_[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$`)
+
+func TestWellFormed(t *testing.T) {
+	body := "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg" // 43 chars, canonical
+	cases := []struct {
+		name   string
+		secret string
+		want   bool
+	}{
+		{"typical", "acme_live_" + body, true},
+		{"one-character prefix", "a_" + body, true},
+		{"32-character prefix", strings.Repeat("p", 32) + "_" + body, true},
+		{"body with - and _", "k_" + strings.Repeat("-_", 21) + "A", true},
+		{"empty", "", false},
+		{"33-character prefix", strings.Repeat("p", 33) + "_" + body, false},
+		{"no prefix", "_" + body, false},
+		{"prefix with -", "acme-live_" + body, false},
+		{"body too short", "k_" + body[1:], false},
+		{"body too long", "k_" + body + "A", false},
+		{"separator missing", "k" + body, false},
+		{"non-canonical end", "k_" + body[:42] + "B", false},
+		{"padding", "k_" + body[:42] + "=", false},
+		{"space", "k_" + body[:20] + " " + body[21:], false},
+		{"NUL", "k_" + body[:20] + "\x00" + body[21:], false},
+		{"UTF-8", "k_" + body[:40] + "é" + "A", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := WellFormed(tc.secret); got != tc.want {
+				t.Errorf("WellFormed(%q) = %v, want %v", tc.secret, got, tc.want)
+			}
+			if ref := formatRE.MatchString(tc.secret); ref != tc.want {
+				t.Errorf("reference regexp says %v", ref)
+			}
+		})
+	}
+}
+
+func FuzzWellFormed(f *testing.F) {
+	f.Add("acme_live_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg")
+	f.Add("k_" + strings.Repeat("A", 43))
+	f.Add("garbage")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := WellFormed(s), formatRE.MatchString(s); got != want {
+			t.Fatalf("WellFormed(%q) = %v, reference %v", s, got, want)
+		}
+	})
+}
+
+// fakeKeys is an in-memory keystore.Keys with a change feed; LookupKey can
+// be held at a gate to interleave a change with it.
+type fakeKeys struct {
+	keystore.Keys
+	mu      sync.Mutex
+	keys    map[string]keystore.Key
+	app     keystore.App
+	subs    []func(keystore.Change)
+	gate    chan struct{} // when set, LookupKey waits on it after reading
+	lookups atomic.Int64
+	touched map[string]time.Time
+}
+
+func newFakeKeys() *fakeKeys {
+	return &fakeKeys{
+		keys:    map[string]keystore.Key{},
+		app:     keystore.App{Slug: "aa_1", Tenant: "acme", IsActive: true},
+		touched: map[string]time.Time{},
+	}
+}
+
+func (f *fakeKeys) add(secret string) keystore.Key {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := keystore.Key{ID: "key_" + secret[len(secret)-4:], AppSlug: "aa_1", IsActive: true, Hash: keystore.HashSecret(secret)}
+	f.keys[k.Hash] = k
+	return k
+}
+
+func (f *fakeKeys) revoke(secret string) {
+	f.mu.Lock()
+	h := keystore.HashSecret(secret)
+	k := f.keys[h]
+	k.IsActive = false
+	f.keys[h] = k
+	subs := f.subs
+	f.mu.Unlock()
+	for _, fn := range subs {
+		fn(keystore.Change{AppSlug: "aa_1", KeyHash: h})
+	}
+}
+
+func (f *fakeKeys) LookupKey(_ context.Context, hash string) (keystore.Key, keystore.App, error) {
+	f.lookups.Add(1)
+	f.mu.Lock()
+	k, ok := f.keys[hash]
+	app, gate := f.app, f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if !ok {
+		return keystore.Key{}, keystore.App{}, keystore.ErrNotFound
+	}
+	return k, app, nil
+}
+
+func (f *fakeKeys) TouchKeys(_ context.Context, used map[string]time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, t := range used {
+		f.touched[id] = t
+	}
+	return nil
+}
+
+func (f *fakeKeys) Subscribe(fn func(keystore.Change)) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, fn)
+	return func() {}
+}
+
+var secretA = "k_" + strings.Repeat("A", BodyLen)
+
+// TestStaleLookupIsNotCached interleaves a revocation with a lookup that read
+// the key before it: that answer may serve its own request, but must not be
+// cached, or the revoked key would live on.
+func TestStaleLookupIsNotCached(t *testing.T) {
+	f := newFakeKeys()
+	f.add(secretA)
+	v, err := New(Config{Keys: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.gate = gate
+	f.mu.Unlock()
+	done := make(chan error)
+	go func() {
+		_, err := v.Verify(context.Background(), secretA, nil)
+		done <- err
+	}()
+	for f.lookups.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.revoke(secretA) // commits and notifies while the lookup is in flight
+	f.mu.Lock()
+	f.gate = nil
+	f.mu.Unlock()
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatalf("the request concurrent with the revocation: %v (it read the key before)", err)
+	}
+	if _, err := v.Verify(context.Background(), secretA, nil); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("next request: %v, want ErrRevoked", err)
+	}
+}
+
+func TestVerifyAllocations(t *testing.T) {
+	f := newFakeKeys()
+	f.add(secretA)
+	v, err := New(Config{Keys: f, TouchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, secretA, nil); err != nil {
+		t.Fatal(err)
+	}
+	req := []string{}
+	if n := testing.AllocsPerRun(100, func() { v.Verify(ctx, secretA, req) }); n != 0 {
+		t.Errorf("cached verification: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { v.Verify(ctx, "garbage", nil) }); n != 0 {
+		t.Errorf("garbage: %v allocations, want 0", n)
+	}
+}
+
+type failingTenants struct{}
+
+func (failingTenants) TenantStatus(context.Context, string) (policy.TenantStatus, error) {
+	return "", errors.New("tenant db down")
+}
+
+func TestVerifyFailsClosed(t *testing.T) {
+	f := newFakeKeys()
+	f.add(secretA)
+	v, err := New(Config{Keys: f, Tenants: failingTenants{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	id, err := v.Verify(context.Background(), secretA, nil)
+	if id != nil || !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("tenant check failure: %v, %v; want ErrUnavailable and no identity", id, err)
+	}
+}
+
+func TestFlushBatchesAndCloseStops(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFakeKeys()
+	k := f.add(secretA)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v, err := New(Config{Keys: f, Now: func() time.Time { return now }, TouchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		v.Verify(context.Background(), secretA, nil)
+	}
+	if len(f.touched) != 0 {
+		t.Fatal("touched before a flush")
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.touched[k.ID]; !got.Equal(now) {
+		t.Fatalf("last used %v after Close, want %v", got, now)
+	}
+}
