@@ -1,0 +1,146 @@
+// Command benchserver serves the ticket route in Wacht mode, with the same
+// users, tenants and deployments as the Express peer
+// (/work/shared/peers/express-seed), so that both can be loaded with wrk
+// against the same stub-wacht in one run:
+//
+//	go build -o /tmp/benchserver ./internal/benchserver
+//	/tmp/benchserver -addr 127.0.0.1:3001 -wacht http://127.0.0.1:7700 -log /tmp/benchserver-audit.log &
+//	wrk -t2 -c32 -d8s -s internal/benchserver/post.lua --latency http://127.0.0.1:3001/api/settings/api-keys/embed-ticket
+//
+// Users come from the X-User header: admin-<t> (role admin, may manage keys)
+// and viewer-<t> (role viewer, may not) for tenants t0..t99; deployment
+// <t*10+d> (d 0..9) belongs to tenant t<t>. The decisions run through the
+// real Casbin engine over a generated policy text; the rate limit is lifted;
+// every attempt writes its audit line (info level) to the -log file, as the
+// Express peer writes one JSON line per attempt to its stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	_ "net/http/pprof" // served on -pprof only
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/wacht"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// Tenants and deployments per tenant, as in the Express peer.
+const (
+	tenants              = 100
+	deploymentsPerTenant = 10
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3001", "listen address")
+	wachtURL := flag.String("wacht", "http://127.0.0.1:7700", "Wacht backend API base URL (stub-wacht)")
+	apiKey := flag.String("api-key", "sk_test_peer", "Wacht backend API key")
+	logPath := flag.String("log", "benchserver-audit.log", "audit log file (appended)")
+	origins := flag.String("origins", "", "comma-separated allowed origins (default: the request's own origin)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
+	flag.Parse()
+
+	if err := run(*addr, *wachtURL, *apiKey, *logPath, *origins, *pprofAddr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string) error {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	logger := zerolog.New(logFile).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+
+	decider, err := policy.New(policy.Config{PolicyText: policyText()})
+	if err != nil {
+		return err
+	}
+	issuer, err := wacht.New(wacht.Config{APIKey: apiKey, BaseURL: wachtURL})
+	if err != nil {
+		return err
+	}
+	var allowed []string
+	if origins != "" {
+		allowed = strings.Split(origins, ",")
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	engine := gin.New()
+	err = middleware.Mount(engine, middleware.Config{
+		Identify:       identify(),
+		Decider:        decider,
+		Issuer:         issuer,
+		Logger:         logger,
+		AllowedOrigins: allowed,
+		RateLimit:      middleware.NoRateLimit,
+	})
+	if err != nil {
+		return err
+	}
+
+	if pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(pprofAddr, nil)) }()
+	}
+	srv := &http.Server{Addr: addr, Handler: engine, ReadHeaderTimeout: 5 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	log.Printf("benchserver on %s, Wacht at %s, audit log %s", addr, wachtURL, logPath)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// policyText generates the Express peer's data as a policy: admin may manage
+// keys, viewer holds no permission row.
+func policyText() string {
+	var b strings.Builder
+	b.WriteString("p, admin, *, deployment:*, api_keys:manage\n")
+	for t := range tenants {
+		fmt.Fprintf(&b, "g, admin-%d, admin, t%d\n", t, t)
+		fmt.Fprintf(&b, "g, viewer-%d, viewer, t%d\n", t, t)
+		for d := range deploymentsPerTenant {
+			fmt.Fprintf(&b, "g2, deployment:%d, t%d\n", t*deploymentsPerTenant+d, t)
+		}
+	}
+	return b.String()
+}
+
+// identify stands in for the app's session, as the Express peer's header
+// middleware does: a map from user id to the tenant they act in.
+func identify() func(*gin.Context) (middleware.Principal, error) {
+	users := make(map[string]string, 2*tenants)
+	for t := range tenants {
+		users[fmt.Sprintf("admin-%d", t)] = fmt.Sprintf("t%d", t)
+		users[fmt.Sprintf("viewer-%d", t)] = fmt.Sprintf("t%d", t)
+	}
+	errNoUser := errors.New("unknown user")
+	return func(c *gin.Context) (middleware.Principal, error) {
+		id := c.GetHeader("X-User")
+		tenant, ok := users[id]
+		if !ok {
+			return middleware.Principal{}, errNoUser
+		}
+		return middleware.Principal{Subject: id, Tenant: tenant}, nil
+	}
+}
