@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
 )
 
 // benchKeys is the size of the LookupKey fixture.
@@ -177,4 +180,34 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSQLiteRecord measures durable audit inserts, one caller at a time
+// and 32 at once (group commit shares each fsync among the waiting callers).
+func BenchmarkSQLiteRecord(b *testing.B) {
+	s, err := OpenSQLite(filepath.Join(b.TempDir(), "record.sqlite"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	e := audit.Event{Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: "alice", Tenant: "acme", AppSlug: "aa_42"}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.Record(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel-32", func(b *testing.B) {
+		b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := s.Record(ctx, e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }

@@ -660,6 +660,40 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		}
 	})
 
+	t.Run("ConcurrentRecords", func(t *testing.T) {
+		// Concurrent events are group-committed; each must land once, and a
+		// caller returns only once its own event is readable.
+		s, _ := openStore(t)
+		const n = 120
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Actor: fmt.Sprint("u", i), Tenant: "acme"})
+				if err == nil {
+					page, qerr := s.QueryAudit(ctx, audit.Query{Actor: fmt.Sprint("u", i)})
+					if qerr != nil || len(page.Events) != 1 {
+						err = fmt.Errorf("own event not readable after Record: %d events, %v", len(page.Events), qerr)
+					}
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, err := s.QueryAudit(ctx, audit.Query{Tenant: "acme", Limit: 1000})
+		if err != nil || len(page.Events) != n {
+			t.Fatalf("%d events stored, want %d (%v)", len(page.Events), n, err)
+		}
+	})
+
 	t.Run("ConsumeTicketOnce", func(t *testing.T) {
 		s, clock := openStore(t)
 		exp := clock.Now().Add(2 * time.Minute)

@@ -3,8 +3,10 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,7 +31,7 @@ func TestSQLiteContract(t *testing.T) {
 	// After the whole suite, no issued secret or ticket id is in any
 	// database file (main, -wal, -shm) in any form we can search for.
 	values := seen.all()
-	if len(values) < 20 {
+	if filtered := flag.Lookup("test.run").Value.String(); len(values) < 20 && !strings.Contains(filtered, "/") {
 		t.Fatalf("only %d secrets recorded; the check below would prove little", len(values))
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))

@@ -30,6 +30,8 @@ type store struct {
 	subs    subscribers
 	// lastPurge is when expired used tickets were last deleted (unix ns).
 	lastPurge atomic.Int64
+	// batch group-commits audit events and used tickets.
+	batch batcher
 }
 
 func newStore(b backend, opts Options) *store {
@@ -649,8 +651,9 @@ func (s *store) insertEvent(ctx context.Context, tx querier, e audit.Event) erro
 	return dbErr(err)
 }
 
-// Record stores an event durably; the store assigns its ID, and its Time when
-// zero. ErrInvalid without an Action.
+// Record stores an event durably (it returns after the commit; concurrent
+// calls share one); the store assigns its ID, and its Time when zero.
+// ErrInvalid without an Action.
 func (s *store) Record(ctx context.Context, e audit.Event) error {
 	if strings.TrimSpace(e.Action) == "" {
 		return invalid("audit event without an action")
@@ -659,7 +662,7 @@ func (s *store) Record(ctx context.Context, e audit.Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	return s.write(ctx, func(tx querier) ([]Change, error) {
+	return s.batched(ctx, func(ctx context.Context, tx querier) (error, error) {
 		return nil, s.insertEvent(ctx, tx, e)
 	})
 }
@@ -783,14 +786,14 @@ func (s *store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Tim
 	if last := s.lastPurge.Load(); ns(now)-last >= int64(ticketPurgeEvery) && s.lastPurge.CompareAndSwap(last, ns(now)) {
 		purge = true
 	}
-	return s.write(ctx, func(tx querier) ([]Change, error) {
+	return s.batched(ctx, func(ctx context.Context, tx querier) (error, error) {
 		n, err := tx.exec(ctx, `INSERT INTO used_tickets (id_hash, expires_at) VALUES (?, ?)
 			ON CONFLICT (id_hash) DO NOTHING`, hashTicket(id), ns(expiresAt))
 		if err != nil {
 			return nil, dbErr(err)
 		}
 		if n == 0 {
-			return nil, ErrTicketUsed
+			return ErrTicketUsed, nil
 		}
 		if purge {
 			if _, err := tx.exec(ctx, `DELETE FROM used_tickets WHERE expires_at < ?`,
