@@ -110,6 +110,13 @@ func TestBrowserKeyManagement(t *testing.T) {
 	f := frameContext(t, ctx, e.srvOrigin())
 	waitJS(t, f, `document.getElementById('portal').dataset.state === 'ready' && document.getElementById('keys-status').textContent.includes('No active keys')`)
 
+	// The shell's theme applies: dark, then back to light.
+	bg := `getComputedStyle(document.body).backgroundColor`
+	evalJS(t, ctx, `window.sendTheme('dark')`)
+	waitJS(t, f, `document.documentElement.dataset.theme === 'dark' && `+bg+` === 'rgb(20, 23, 28)'`)
+	evalJS(t, ctx, `window.sendTheme('light')`)
+	waitJS(t, f, `document.documentElement.dataset.theme === 'light' && `+bg+` === 'rgb(255, 255, 255)'`)
+
 	// Create.
 	click(t, f, tid("create-key"))
 	waitJS(t, f, dialogOpen(tid("create-dialog"))+` && document.activeElement === `+q(tid("create-name")))

@@ -82,6 +82,7 @@ frame.onload = () => { window.__loaded = true; };
 frame.src = src;
 document.body.append(frame);
 window.sendTicket = (t) => frame.contentWindow.postMessage({type: 'keyportal:ticket', v: 1, ticket: t}, portalOrigin);
+window.sendTheme = (th) => frame.contentWindow.postMessage({type: 'keyportal:theme', v: 1, theme: th}, portalOrigin);
 window.addFrame = (url) => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); };
 window.portalMsgs = (type) => window.__msgs.filter((m) => m.fromPortal && m.origin === portalOrigin && m.data && m.data.type === type).map((m) => m.data);
 </script></body></html>`))

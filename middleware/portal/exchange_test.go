@@ -153,6 +153,40 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 			wantStatus: 403, wantCode: ticket.ReasonRevoked, wantReason: RejectAppInactive,
 		},
 		{
+			// Only a holder of the sealing key could make this ticket; the
+			// exchange still checks the app's tenant (defence in depth).
+			name: "cross tenant: a sealed ticket naming a tenant that does not own the app",
+			setup: func(t *testing.T) (string, string) {
+				tk, err := e.portal.tickets.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "frank", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				remember(tk)
+				return tk, ""
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectCrossTenant,
+		},
+		{
+			name: "wrong tenant: renewal of a session of another tenant",
+			setup: func(t *testing.T) (string, string) {
+				prev, err := e.portal.sessions.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				remember(prev)
+				return e.issue(alice).Ticket, prev
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongTenant,
+		},
+		{
+			name: "forged previous session on renewal",
+			setup: func(t *testing.T) (string, string) {
+				prev := e.session("aa_42", "acme", "alice", originA)
+				return e.issue(alice).Ticket, flip(prev, len(prev)/2)
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectForged,
+		},
+		{
 			name: "wrong origin: the origin was withdrawn after issue",
 			setup: func(t *testing.T) (string, string) {
 				e.app("aa_45", "acme", originA, originB)

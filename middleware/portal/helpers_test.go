@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -192,7 +193,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.listen != "" {
 		e.srv = httptest.NewUnstartedServer(engine)
 		e.srv.Listener.Close()
-		l, err := netListen(o.listen)
+		l, err := net.Listen("tcp", o.listen)
 		if err != nil {
 			t.Fatal(err)
 		}

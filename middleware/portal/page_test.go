@@ -61,7 +61,6 @@ func TestPageHeaders(t *testing.T) {
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 	expired := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 	e.clock.Advance(DefaultTicketTTL)
-	_ = expired
 
 	tests := []struct {
 		name          string

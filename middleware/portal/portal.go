@@ -130,6 +130,10 @@ func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
 
 // Mount registers the page, its assets, the ticket exchange and the JSON API
 // on r (an engine or a group; the paths start with PagePath).
+//
+// The page's URL carries the ticket in its query string until the page
+// strips it: an access log in front of the portal must not log the query of
+// PagePath (log c.FullPath() or the path only).
 func (p *Portal) Mount(r gin.IRoutes) {
 	r.GET(PagePath, p.servePage)
 	r.GET(PagePath+"/portal.js", serveAsset(jsAsset))

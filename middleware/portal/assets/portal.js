@@ -160,13 +160,18 @@
 
   // ---- keys ----------------------------------------------------------------
   const STATUS_LABEL = { active: 'Active', revoked: 'Revoked', expired: 'Expired' };
+  // Each cell holds one .v element, so the narrow layout (label | value) has
+  // exactly two flex items.
   const cell = (tr, label, content, cls) => {
     const td = document.createElement('td');
     td.dataset.label = label;
     if (cls) td.className = cls;
-    if (content instanceof Node) td.append(content); else td.textContent = content;
+    const v = document.createElement('div');
+    v.className = 'v';
+    if (content instanceof Node) v.append(content); else v.textContent = content;
+    td.append(v);
     tr.append(td);
-    return td;
+    return v;
   };
   const button = (text, cls, testid, onClick) => {
     const b = document.createElement('button');
@@ -196,10 +201,10 @@
       const code = document.createElement('code');
       code.textContent = k.key_prefix + '_…' + k.key_suffix;
       cell(tr, 'Key', code);
-      cell(tr, 'Created', fmt(k.created_at)).title = k.created_at;
+      cell(tr, 'Created', fmt(k.created_at), 'nowrap').title = k.created_at;
       cell(tr, 'Created by', k.created_by || '—');
-      cell(tr, 'Last used', k.last_used_at ? fmt(k.last_used_at, timeFmt) : 'Never');
-      cell(tr, 'Expires', k.expires_at ? fmt(k.expires_at) : 'Never');
+      cell(tr, 'Last used', k.last_used_at ? fmt(k.last_used_at, timeFmt) : 'Never', 'nowrap');
+      cell(tr, 'Expires', k.expires_at ? fmt(k.expires_at) : 'Never', 'nowrap');
       const badge = document.createElement('span');
       badge.className = 'badge ' + k.status;
       badge.textContent = STATUS_LABEL[k.status] || k.status;
