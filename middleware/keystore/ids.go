@@ -66,3 +66,40 @@ func isHexHash(s string) bool {
 }
 
 func randRead(b []byte) { rand.Read(b) }
+
+// secretTail is "_" plus the 43 base64url characters of a secret.
+const secretTail = 1 + 43
+
+// WellFormedSecret reports whether s has the shape of a key secret,
+// "{key_prefix}_{43 base64url chars}" with a 1-32 character prefix of
+// [a-zA-Z0-9_]. It lets a verifier turn garbage away before hashing or
+// looking anything up; it says nothing of whether the key exists.
+func WellFormedSecret(s string) bool {
+	n := len(s)
+	if n < 1+secretTail || n > 32+secretTail || s[n-secretTail] != '_' {
+		return false
+	}
+	prefix, body := s[:n-secretTail], s[n-secretTail+1:]
+	for i := 0; i < len(prefix); i++ {
+		if !prefixChar[prefix[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(body); i++ {
+		if !base64URLChar[body[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var prefixChar, base64URLChar [256]bool
+
+func init() {
+	for c := range 256 {
+		b := byte(c)
+		alnum := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+		prefixChar[c] = alnum || b == '_'
+		base64URLChar[c] = alnum || b == '_' || b == '-'
+	}
+}

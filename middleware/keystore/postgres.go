@@ -66,6 +66,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, err
 	p.store = newStore(pgBackend{pool}, opts)
 	p.lockRow, p.shareRow = " FOR UPDATE", " FOR SHARE"
 	p.publish = p.notifyChanges
+	p.touchAll = func(ctx context.Context, tx querier, ids []string, times []int64) error {
+		_, err := tx.exec(ctx, `UPDATE api_keys AS k SET last_used_at = v.t
+			FROM unnest(?::text[], ?::bigint[]) AS v (id, t)
+			WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, times)
+		return err
+	}
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			// Two instances creating it at once: one loses, and that is fine.

@@ -30,6 +30,10 @@ type store struct {
 	subs    subscribers
 	// lastPurge is when expired used tickets were last deleted (unix ns).
 	lastPurge atomic.Int64
+	// touchAll, when set, updates last_used_at of many keys in one
+	// statement (Postgres); otherwise TouchKeys runs one UPDATE per key
+	// (cheap in SQLite, where there is no round trip).
+	touchAll func(ctx context.Context, tx querier, ids []string, times []int64) error
 	// batch group-commits audit events and used tickets.
 	batch batcher
 }
@@ -625,6 +629,15 @@ func (s *store) TouchKeys(ctx context.Context, used map[string]time.Time) error 
 		ids = append(ids, id)
 	}
 	sort.Strings(ids) // one lock order, so concurrent batches cannot deadlock
+	if s.touchAll != nil {
+		times := make([]int64, len(ids))
+		for i, id := range ids {
+			times[i] = ns(used[id])
+		}
+		return s.write(ctx, func(tx querier) ([]Change, error) {
+			return nil, dbErr(s.touchAll(ctx, tx, ids, times))
+		})
+	}
 	return s.write(ctx, func(tx querier) ([]Change, error) {
 		for _, id := range ids {
 			t := ns(used[id])
