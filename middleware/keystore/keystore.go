@@ -162,12 +162,17 @@ type Change struct {
 
 // Apps manages API auth apps.
 type Apps interface {
+	// CreateApp creates an active app (IsActive and the timestamps of app
+	// are ignored); ErrConflict if the slug is taken, also by a deleted app.
 	CreateApp(ctx context.Context, app App, by Actor) (App, error)
 	// GetApp returns the app, deleted or not.
 	GetApp(ctx context.Context, slug string) (App, error)
+	// ListApps returns the apps f selects, oldest first.
 	ListApps(ctx context.Context, f AppFilter) ([]App, error)
+	// UpdateApp applies the patch; ErrInactive for a deleted app.
 	UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor) (App, error)
 	// DeleteApp soft-deletes the app: it sets deleted_at and is_active=false.
+	// ErrInactive if it was deleted already.
 	DeleteApp(ctx context.Context, slug string, by Actor) error
 }
 
@@ -176,19 +181,29 @@ type Apps interface {
 type Keys interface {
 	// CreateKey makes a key and returns it with its secret, which is shown
 	// once and never stored.
+	// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted
+	// one.
 	CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error)
+	// GetKey returns a key of the app; ErrNotFound if the app has no such key.
 	GetKey(ctx context.Context, appSlug, id string) (Key, error)
+	// ListKeys returns the keys f selects, newest first; the status is
+	// judged at the store's clock.
 	ListKeys(ctx context.Context, f KeyFilter) ([]Key, error)
 	// RotateKey makes a new key with the old one's name, permissions and
 	// metadata (RotatedFrom = old id) and ends the old one: at once when grace
-	// is 0, else at now+grace (GraceUntil).
+	// is 0 (is_active false, revoked_reason "Rotated"), else at now+grace
+	// (GraceUntil and RevokedAt set to that moment, reason "Rotated"). The new
+	// key keeps the old one's expiry. ErrInactive if the key is not active
+	// (revoked, expired, or rotated already) or the app is not usable.
 	RotateKey(ctx context.Context, appSlug, id string, grace time.Duration, by Actor) (Key, string, error)
-	// RevokeKey ends the key at once; ErrInactive if it already was.
+	// RevokeKey ends the key at once, also one within a rotation grace and
+	// also on a disabled app; ErrInactive if it already was.
 	RevokeKey(ctx context.Context, appSlug, id, reason string, by Actor) (Key, error)
 	// LookupKey finds a key and its app by the hex SHA-256 of the secret,
 	// whatever their state: the caller decides what is usable.
 	LookupKey(ctx context.Context, hash string) (Key, App, error)
-	// TouchKeys records last_used_at for many keys at once (key id → time).
+	// TouchKeys records last_used_at for many keys at once (key id → time),
+	// in one transaction; unknown ids and older times are ignored.
 	TouchKeys(ctx context.Context, used map[string]time.Time) error
 }
 
@@ -213,7 +228,10 @@ type Store interface {
 	audit.Reader
 	// Subscribe calls fn after every committed key or app change (in this
 	// process, and from other processes where the backend can tell). The
-	// returned function cancels the subscription.
+	// returned function cancels the subscription. Local changes are
+	// delivered synchronously, before the changing call returns; remote
+	// ones from a background goroutine: fn must be safe for concurrent use,
+	// quick, and must not block.
 	Subscribe(fn func(Change)) (cancel func())
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error
