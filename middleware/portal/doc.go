@@ -13,6 +13,27 @@
 // keyportal:session_expired to the embedder, which answers with a fresh
 // ticket by keyportal:ticket; the page exchanges it in place.
 //
+// # Routes
+//
+// Under PagePath ("/vanity/api-auth"), on whatever engine or group Mount gets:
+//
+//	GET  /vanity/api-auth?ticket=…         the page (CSP frame-ancestors = the app's origins)
+//	GET  /vanity/api-auth/portal.js|.css   its script and stylesheet
+//	POST /vanity/api-auth/exchange         {"ticket", "previous_session"?} → a page session
+//	GET  /vanity/api-auth/api/session      what the session is for
+//	GET  /vanity/api-auth/api/keys?status=active|revoked|expired|all
+//	POST /vanity/api-auth/api/keys         {"name", "expires_at"?} → 201 {"key", "secret"}
+//	POST /vanity/api-auth/api/keys/:id/rotate   {"grace": "0"|"1h"|"24h"|"7d"} → {"key", "secret", "old_key"}
+//	POST /vanity/api-auth/api/keys/:id/revoke   {"reason"?} → {"key"}
+//	GET  /vanity/api-auth/api/activity?cursor=&limit=   the app's audit events, newest first
+//
+// The API wants "Authorization: Bearer <session>", and re-checks on every call
+// that the app is still usable, still the session's tenant's, and still allows
+// the session's origin. Bodies are strict JSON objects of at most 16 KiB.
+// Errors are {"error": {"code", "message"}}; every answer is Cache-Control:
+// no-store. A 401 code says what the page tells the shell: session_expired
+// (reason ttl), revoked (reason revoked) or session_invalid.
+//
 // # Tickets and sessions
 //
 // Both are sealed with AES-256-GCM under keys kept in the store
