@@ -42,8 +42,12 @@ the prefix every key starts with (acme_live → acme_live_<43 characters>), the
 tenant that owns it and the origins allowed to embed its portal page
 (--origin, repeatable; default KEYPORTAL_ALLOWED_ORIGINS, comma-separated).
 
-With --wacht the app is created at Wacht instead (WACHT_BACKEND_API_KEY);
-Wacht keeps no tenant or origins, so those flags apply to the local store only.`,
+With --wacht the app is created through Wacht's backend API instead
+(WACHT_BACKEND_API_KEY, WACHT_BASE_URL): at Wacht, or at a 'keyportal serve'
+elsewhere. The tenant is sent as organization_id, which keyportal's backend API
+reads as the tenant; the API has no field for embedder origins, so --origin
+applies to the local store only (a keyportal server gives apps its
+--allowed-origins).`,
 		Example: `  keyportal apps create --deployment 42 --tenant acme --name "Acme Public API" \
       --key-prefix acme_live --description "API keys for deployment 42" \
       --origin http://127.0.0.1:8080
@@ -81,11 +85,11 @@ Wacht keeps no tenant or origins, so those flags apply to the local store only.`
 				if err != nil {
 					return err
 				}
-				if app.Tenant != "" || len(app.AllowedOrigins) > 0 {
-					fmt.Fprintln(c.errOut, "note: Wacht keeps no tenant or embedder origins; --tenant and --origin are not sent")
+				if cmd.Flags().Changed("origin") {
+					fmt.Fprintln(c.errOut, "note: Wacht's API has no field for embedder origins; --origin is not sent")
 				}
 				got, err := cl.CreateApp(cmd.Context(), wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
-					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions})
+					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions, OrganizationID: app.Tenant})
 				if err != nil {
 					return storeError(err, "create app "+app.Slug)
 				}
@@ -124,7 +128,7 @@ Wacht keeps no tenant or origins, so those flags apply to the local store only.`
 	f.StringVar(&app.Name, "name", "", "display name, e.g. \"Acme Public API\" (required)")
 	f.StringVar(&app.KeyPrefix, "key-prefix", "", "prefix of every key, e.g. acme_live (required)")
 	f.StringVar(&app.Description, "description", "", "description shown with the app")
-	f.StringVar(&app.Tenant, "tenant", "", "tenant that owns the deployment (required for the local store)")
+	f.StringVar(&app.Tenant, "tenant", "", "tenant that owns the deployment (required for the local store; organization_id with --wacht)")
 	f.StringArrayVar(&app.AllowedOrigins, "origin", nil, "origin allowed to embed the portal page, scheme://host[:port] (repeatable)")
 	f.StringArrayVar(&app.Permissions, "permission", nil, "permission keys of this app may be given (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print the app as one JSON object")
@@ -189,7 +193,7 @@ func (c *cli) appsListCommand() *cobra.Command {
 			row(tw, st.bold("SLUG"), st.bold("DEPLOYMENT"), st.bold("TENANT"), st.bold("NAME"), st.bold("PREFIX"), st.bold("STATUS"), st.bold("ORIGINS"), st.bold("CREATED"))
 			for _, a := range apps {
 				row(tw, st.plain(a.slug), st.plain(orDash(a.deployment)), st.plain(orDash(a.tenant)), st.plain(a.name), st.plain(a.prefix),
-					st.paint(statusColor(a.status), a.status), st.plain(orDash(strings.Join(a.origins, ","))), st.plain(fmtTime(a.created)))
+					st.paint(statusColor(a.status), a.status), st.plain(a.originList(",")), st.plain(fmtTime(a.created)))
 			}
 			return tw.Flush()
 		},
@@ -324,6 +328,17 @@ type appView struct {
 	slug, deployment, tenant, name, prefix, description, status string
 	origins, permissions                                        []string
 	created, updated                                            time.Time
+	// remote is set for an app read through Wacht's API, which has no
+	// field for embedder origins.
+	remote bool
+}
+
+// originList renders the origins, or says the API does not tell them.
+func (a appView) originList(sep string) string {
+	if a.remote && len(a.origins) == 0 {
+		return "n/a"
+	}
+	return orDash(strings.Join(a.origins, sep))
 }
 
 func fromLocal(a keystore.App) appView {
@@ -341,8 +356,8 @@ func fromLocal(a keystore.App) appView {
 }
 
 func fromWacht(a wacht.App) appView {
-	v := appView{slug: a.AppSlug, deployment: a.DeploymentID, name: a.Name, prefix: a.KeyPrefix,
-		description: a.Description, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt}
+	v := appView{slug: a.AppSlug, deployment: a.DeploymentID, tenant: a.OrganizationID, name: a.Name, prefix: a.KeyPrefix,
+		description: a.Description, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt, remote: true}
 	switch {
 	case !a.DeletedAt.IsZero():
 		v.status = "deleted"
@@ -363,7 +378,7 @@ func (c *cli) printApp(w io.Writer, a appView) {
 	fmt.Fprintf(w, "  key prefix:   %s\n", a.prefix)
 	fmt.Fprintf(w, "  description:  %s\n", orDash(a.description))
 	fmt.Fprintf(w, "  status:       %s\n", st.paint(statusColor(a.status), a.status))
-	fmt.Fprintf(w, "  origins:      %s\n", orDash(strings.Join(a.origins, ", ")))
+	fmt.Fprintf(w, "  origins:      %s\n", a.originList(", "))
 	fmt.Fprintf(w, "  permissions:  %s\n", orDash(strings.Join(a.permissions, ", ")))
 	fmt.Fprintf(w, "  created:      %s\n", fmtTime(a.created))
 }

@@ -46,7 +46,7 @@ func (c *cli) viewWachtKey(k wacht.Key) keyView {
 	case !k.ExpiresAt.IsZero() && !c.now().Before(k.ExpiresAt):
 		status = "expired"
 	}
-	return keyView{id: k.ID, app: k.AppSlug, tenant: "-", name: k.Name, key: k.KeyPrefix + "_…" + k.KeySuffix,
+	return keyView{id: k.ID, app: k.AppSlug, tenant: orDash(k.OrganizationID), name: k.Name, key: k.KeyPrefix + "_…" + k.KeySuffix,
 		status: status, createdBy: "-", created: fmtTime(k.CreatedAt), lastUsed: fmtTime(k.LastUsedAt), expires: fmtTime(k.ExpiresAt)}
 }
 

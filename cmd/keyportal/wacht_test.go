@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyportal/keyportal/middleware/wacht"
+)
+
+// serveInProcess runs `keyportal serve` on the harness's store and clock and
+// returns its base URL; it stops when the test ends.
+func (h *harness) serveInProcess(backendKey string) string {
+	h.t.Helper()
+	var out, errOut syncBuffer
+	c := newCLI(strings.NewReader(""), &out, &errOut, func(k string) string {
+		return map[string]string{"KEYPORTAL_BACKEND_API_KEY": backendKey, "KEYPORTAL_ALLOWED_ORIGINS": "https://app.acme.test"}[k]
+	})
+	c.now = h.clock.Now
+	listening := make(chan string, 1)
+	c.onListen = func(addr string) { listening <- addr }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- c.run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", h.db, "--log-level", "error"})
+	}()
+	h.t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			h.t.Errorf("serve exited %d:\n%s", code, errOut.String())
+		}
+	})
+	select {
+	case addr := <-listening:
+		return "http://" + addr
+	case code := <-done:
+		h.t.Fatalf("serve exited %d:\n%s", code, errOut.String())
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("serve did not listen")
+	}
+	return ""
+}
+
+// TestWachtModeGolden runs the --wacht commands against a keyportal server
+// speaking Wacht's backend API, the way they would run against Wacht.
+func TestWachtModeGolden(t *testing.T) {
+	h := newHarness(t)
+	const backendKey = "kpb_wacht_mode_key_0123456789"
+	base := h.serveInProcess(backendKey)
+	h.names[base] = "$SERVER"
+	h.env["WACHT_BACKEND_API_KEY"] = backendKey
+	h.env["WACHT_BASE_URL"] = base
+
+	var runs []result
+	step := func(code int, args ...string) {
+		t.Helper()
+		r := h.run(args...)
+		expect(t, r, code)
+		runs = append(runs, r)
+	}
+	step(exitOK, "apps", "create", "--wacht", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API", "--key-prefix", "acme_live", "--description", "API keys for deployment 42")
+	step(exitFindings, "apps", "create", "--wacht", "--deployment", "42", "--tenant", "acme", "--name", "Again", "--key-prefix", "acme_live")
+	step(exitOK, "apps", "list", "--wacht")
+	step(exitOK, "apps", "get", "--wacht", "aa_42", "--json")
+
+	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ci, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "CI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.name(ci.ID, "key_ci")
+	h.name(ci.KeySuffix, "CI")
+	h.clock.Advance(time.Minute) // keys list newest first: make the order certain
+	ops, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "Ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.name(ops.ID, "key_ops")
+	h.name(ops.KeySuffix, "OPS")
+
+	step(exitOK, "keys", "list", "--wacht", "--app", "aa_42")
+	step(exitUsage, "keys", "list", "--wacht", "--tenant", "acme")
+	step(exitOK, "keys", "revoke", "--wacht", ci.ID, "--app", "aa_42", "--reason", "leaked")
+	step(exitFindings, "keys", "revoke", "--wacht", ci.ID, "--app", "aa_42", "--reason", "again")
+	step(exitOK, "keys", "list", "--wacht", "--app", "aa_42", "--status", "active")
+	step(exitOK, "apps", "disable", "--wacht", "--deployment", "42")
+	step(exitOK, "apps", "list", "--wacht", "--all")
+
+	// The wrong key, or none, says what to do.
+	h.env["WACHT_BACKEND_API_KEY"] = "kpb_wrong_key_00000000000000"
+	step(exitUsage, "apps", "list", "--wacht")
+	delete(h.env, "WACHT_BACKEND_API_KEY")
+	step(exitUsage, "apps", "list", "--wacht")
+	h.golden("wacht_mode", runs...)
+}
