@@ -143,3 +143,51 @@ func TestPostgresFeedReconnects(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresConcurrentOpen: instances starting together on a new schema
+// create it and migrate it once, without errors.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := freshSchema(t, dsn)
+	const n = 4
+	stores := make([]*Postgres, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			stores[i], errs[i] = OpenPostgres(ctx, dsn, Options{Schema: schema})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("open %d: %v", i, errs[i])
+		}
+		defer stores[i].Close()
+	}
+	var rows, version int
+	if err := stores[0].pool.QueryRow(context.Background(),
+		`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &version); err != nil || rows != len(migrations) || version != SchemaVersion {
+		t.Fatalf("schema_migrations: %d rows, version %d, %v", rows, version, err)
+	}
+	// A ticket consumed through one instance is refused by another.
+	exp := time.Now().Add(time.Minute)
+	if err := stores[0].ConsumeTicket(context.Background(), "tkt_shared", exp); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "replay on another instance", stores[1].ConsumeTicket(context.Background(), "tkt_shared", exp), ErrTicketUsed)
+}
+
+func TestPostgresBadOptions(t *testing.T) {
+	ctx := context.Background()
+	if _, err := OpenPostgres(ctx, "postgres://postgres@127.0.0.1:5432/test", Options{Schema: "x; DROP TABLE y"}); err == nil {
+		t.Fatal("accepted a schema name that is not an identifier")
+	}
+	if _, err := OpenPostgres(ctx, "::not a dsn::", Options{}); err == nil {
+		t.Fatal("accepted a malformed DSN")
+	}
+}

@@ -149,3 +149,31 @@ func TestSQLiteSettingsAndMigrations(t *testing.T) {
 		t.Fatal("opened a database in a missing directory")
 	}
 }
+
+// TestSQLiteTwoStoresOneFile: a server and the CLI open the same file; they
+// migrate it once and share its state (a ticket used by one is used for both).
+func TestSQLiteTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.sqlite")
+	var a, b *SQLite
+	var errA, errB error
+	done := make(chan struct{})
+	go func() { a, errA = OpenSQLite(path, Options{}); close(done) }()
+	b, errB = OpenSQLite(path, Options{})
+	<-done
+	if errA != nil || errB != nil {
+		t.Fatalf("concurrent opens: %v / %v", errA, errB)
+	}
+	defer a.Close()
+	defer b.Close()
+	ctx := context.Background()
+	exp := time.Now().Add(time.Minute)
+	if err := a.ConsumeTicket(ctx, "tkt_1", exp); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "replay through the other store", b.ConsumeTicket(ctx, "tkt_1", exp), ErrTicketUsed)
+	mustApp(t, a, "aa_42", "acme")
+	k, secret := mustKey(t, a, "aa_42", "k", nil)
+	if got, _, err := b.LookupKey(ctx, HashSecret(secret)); err != nil || got.ID != k.ID {
+		t.Fatalf("key made through one store not seen by the other: %v", err)
+	}
+}
