@@ -255,6 +255,8 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			{"origin with query", func(a *App) { a.AllowedOrigins = []string{"https://acme.test?x=1"} }},
 			{"origin bad port", func(a *App) { a.AllowedOrigins = []string{"https://acme.test:99999"} }},
 			{"empty permission", func(a *App) { a.Permissions = []string{""} }},
+			{"NUL in name", func(a *App) { a.Name = "a\x00b" }},
+			{"invalid UTF-8 description", func(a *App) { a.Description = "\xff" }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := demoApp("aa_1", "acme")
@@ -296,6 +298,20 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		}
 		_, err = s.GetKey(ctx, "aa_77", k.ID)
 		wantErr(t, "key through another app", err, ErrNotFound)
+		for _, garbage := range []string{"\xff\xfe", "key_\x00", "' OR '1'='1"} {
+			_, err = s.GetKey(ctx, "aa_42", garbage)
+			wantErr(t, "garbage key id", err, ErrNotFound)
+			_, err = s.GetApp(ctx, garbage)
+			wantErr(t, "garbage app slug", err, ErrNotFound)
+			_, err = s.RevokeKey(ctx, garbage, garbage, "", alice)
+			wantErr(t, "revoke garbage", err, ErrNotFound)
+			if keys, err := s.ListKeys(ctx, KeyFilter{AppSlug: garbage}); err != nil || len(keys) != 0 {
+				t.Fatalf("ListKeys(garbage) = %d keys, %v", len(keys), err)
+			}
+			if _, err := s.QueryAudit(ctx, audit.Query{Tenant: garbage, Actor: garbage}); err != nil {
+				t.Fatalf("QueryAudit(garbage): %v", err)
+			}
+		}
 
 		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_nope", Name: "x"}, alice)
 		wantErr(t, "key of unknown app", err, ErrNotFound)
@@ -591,6 +607,14 @@ func runContract(t *testing.T, open opener, seen *issued) {
 					t.Fatalf("got %q, want %q", got, tc.want)
 				}
 			})
+		}
+		// Garbage from a request (invalid UTF-8, NUL) is stored, cleaned.
+		if err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Actor: "mallory", Detail: "ua \xff\xfe\x00 end"}); err != nil {
+			t.Fatalf("event with garbage text: %v", err)
+		}
+		if page, err := s.QueryAudit(ctx, audit.Query{Actor: "mallory"}); err != nil || len(page.Events) != 1 ||
+			page.Events[0].Detail != "ua \uFFFD\uFFFD end" {
+			t.Fatalf("garbage event = %+v, %v", page.Events, err)
 		}
 		_, err = s.QueryAudit(ctx, audit.Query{Cursor: "not-a-cursor"})
 		wantErr(t, "forged cursor", err, ErrInvalid)

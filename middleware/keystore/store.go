@@ -144,6 +144,9 @@ func decodeList(s string, into *[]string) error {
 }
 
 func (s *store) getApp(ctx context.Context, q querier, slug, lock string) (App, error) {
+	if cleanText(slug) != slug { // not storable, so not stored; Postgres would fail the query
+		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, slug)
+	}
 	var sc appScan
 	err := q.queryRow(ctx, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
 	if isNoRows(err) {
@@ -208,7 +211,7 @@ func (s *store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
 	var where []string
 	var args []any
 	if f.Tenant != "" {
-		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
 	}
 	if !f.IncludeInactive {
 		where = append(where, "is_active = ? AND deleted_at IS NULL")
@@ -350,6 +353,9 @@ func (s *keyScan) key() (Key, error) {
 }
 
 func (s *store) getKey(ctx context.Context, q querier, appSlug, id, lock string) (Key, error) {
+	if cleanText(appSlug) != appSlug || cleanText(id) != id {
+		return Key{}, fmt.Errorf("%w: key %q of app %q", ErrNotFound, id, appSlug)
+	}
 	var sc keyScan
 	err := q.queryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug).
 		Scan(sc.dest()...)
@@ -452,10 +458,10 @@ func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
 	var where []string
 	var args []any
 	if f.AppSlug != "" {
-		where, args = append(where, "app_slug = ?"), append(args, f.AppSlug)
+		where, args = append(where, "app_slug = ?"), append(args, cleanText(f.AppSlug))
 	}
 	if f.Tenant != "" {
-		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
 	}
 	q := `SELECT ` + keyCols + ` FROM api_keys`
 	if len(where) > 0 {
@@ -656,6 +662,10 @@ func (s *store) insertEvent(ctx context.Context, tx querier, e audit.Event) erro
 	if e.ID == "" {
 		e.ID = newID("evt_")
 	}
+	for _, f := range []*string{&e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource, &e.AppSlug,
+		&e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &e.Detail} {
+		*f = cleanText(*f)
+	}
 	_, err := tx.exec(ctx, `INSERT INTO audit_events (id, occurred_at, action, outcome, reason, actor, tenant,
 		resource, app_slug, key_id, ticket_fp, request_id, client_ip, latency_ns, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -716,6 +726,9 @@ func (s *store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	// Stored events were cleaned the same way (insertEvent).
+	q.Tenant, q.AppSlug, q.Action, q.Actor, q.KeyID = cleanText(q.Tenant), cleanText(q.AppSlug),
+		cleanText(q.Action), cleanText(q.Actor), cleanText(q.KeyID)
 	if q.Tenant != "" {
 		add("tenant = ?", q.Tenant)
 	}

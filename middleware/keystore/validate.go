@@ -37,6 +37,9 @@ func validSlug(slug string) error {
 }
 
 func validName(field, s string) error {
+	if strings.ContainsRune(s, 0) {
+		return invalid("%s must not contain NUL", field)
+	}
 	if strings.TrimSpace(s) == "" {
 		return invalid("%s must not be empty", field)
 	}
@@ -50,6 +53,9 @@ func validName(field, s string) error {
 }
 
 func validText(field, s string, max int) error {
+	if strings.ContainsRune(s, 0) {
+		return invalid("%s must not contain NUL", field)
+	}
 	if utf8.RuneCountInString(s) > max {
 		return invalid("%s must be at most %d characters", field, max)
 	}
@@ -64,7 +70,8 @@ func validList(field string, items []string) error {
 		return invalid("%s must have at most %d entries", field, maxListItems)
 	}
 	for _, it := range items {
-		if strings.TrimSpace(it) == "" || utf8.RuneCountInString(it) > maxListItemLen || !utf8.ValidString(it) {
+		if strings.TrimSpace(it) == "" || utf8.RuneCountInString(it) > maxListItemLen || !utf8.ValidString(it) ||
+			strings.ContainsRune(it, 0) {
 			return invalid("%s entry %q must be 1-%d characters", field, it, maxListItemLen)
 		}
 	}
@@ -173,4 +180,14 @@ func encodeList(l []string) string {
 	}
 	b, _ := json.Marshal(l) // []string always encodes
 	return string(b)
+}
+
+// cleanText makes an audit field storable everywhere: Postgres TEXT refuses
+// invalid UTF-8 and NUL, and an audit event must not fail (its caller fails
+// closed) because a header carried garbage.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
