@@ -59,6 +59,7 @@ one JSON object per line with --json.
 Environment:
   KEYPORTAL_DB               SQLite file of the key store (default keyportal-data/keyportal.db)
   KEYPORTAL_POSTGRES_DSN     Postgres DSN, used instead of SQLite when set
+  KEYPORTAL_POSTGRES_SCHEMA  Postgres schema of the key store (created if missing)
   WACHT_BACKEND_API_KEY      Wacht backend API key, for --wacht
   WACHT_BASE_URL             Wacht API base URL, for --wacht (default https://api.wacht.dev)
   NO_COLOR                   disable colour

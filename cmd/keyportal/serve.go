@@ -46,6 +46,7 @@ var serveEnv = []struct{ flag, env string }{
 	{"addr", "KEYPORTAL_ADDR"},
 	{"db", "KEYPORTAL_DB"},
 	{"postgres", "KEYPORTAL_POSTGRES_DSN"},
+	{"postgres-schema", "KEYPORTAL_POSTGRES_SCHEMA"},
 	{"backend-api-key", "KEYPORTAL_BACKEND_API_KEY"},
 	{"base-url", "KEYPORTAL_BASE_URL"},
 	{"allowed-origins", "KEYPORTAL_ALLOWED_ORIGINS"},
@@ -68,7 +69,9 @@ command line wins:
 
   --addr             KEYPORTAL_ADDR             listen address (default 127.0.0.1:8081)
   --db               KEYPORTAL_DB               SQLite file (default keyportal-data/keyportal.db)
-  --postgres         KEYPORTAL_POSTGRES_DSN     Postgres DSN, instead of SQLite
+  --postgres         KEYPORTAL_POSTGRES_DSN     Postgres DSN, instead of SQLite; instances
+                                                sharing it see each other's changes at once
+  --postgres-schema  KEYPORTAL_POSTGRES_SCHEMA  Postgres schema, created if missing
   --backend-api-key  KEYPORTAL_BACKEND_API_KEY  backend API key(s), comma-separated; when
                                                 absent one is generated and printed at start
   --base-url         KEYPORTAL_BASE_URL         public URL of this server (default from --addr)

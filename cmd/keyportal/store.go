@@ -19,12 +19,13 @@ const defaultDB = "keyportal-data/keyportal.db"
 // cliActor is who the audit trail says made a change from this command.
 var cliActor = keystore.Actor{Name: "cli"}
 
-// storeFlags are --db and --postgres.
-type storeFlags struct{ db, postgres string }
+// storeFlags are --db, --postgres and --postgres-schema.
+type storeFlags struct{ db, postgres, schema string }
 
 func (f *storeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "", "SQLite file of the key store (env KEYPORTAL_DB; default "+defaultDB+")")
 	cmd.Flags().StringVar(&f.postgres, "postgres", "", "Postgres DSN of the key store, instead of SQLite (env KEYPORTAL_POSTGRES_DSN)")
+	cmd.Flags().StringVar(&f.schema, "postgres-schema", "", "Postgres schema of the key store, created if missing (env KEYPORTAL_POSTGRES_SCHEMA; default the DSN's search_path)")
 	_ = cmd.MarkFlagFilename("db", "db", "sqlite")
 }
 
@@ -49,6 +50,10 @@ func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.St
 	opts := keystore.Options{Now: c.now}
 	kind, where := f.resolve(c)
 	if kind == "postgres" {
+		opts.Schema = f.schema
+		if opts.Schema == "" {
+			opts.Schema = c.getenv("KEYPORTAL_POSTGRES_SCHEMA")
+		}
 		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		s, err := keystore.OpenPostgres(ctx, where, opts)
