@@ -283,7 +283,7 @@
   createBtn.addEventListener('click', (e) => {
     $('form-create').reset();
     formError('create-error', '');
-    const d = new Date(Date.now() + 86400000);
+    const d = new Date();
     $('create-expiry').min = d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');
     open($('dlg-create'), e.currentTarget);
     $('create-name').focus();
