@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -190,4 +191,68 @@ func TestPostgresBadOptions(t *testing.T) {
 	if _, err := OpenPostgres(ctx, "::not a dsn::", Options{}); err == nil {
 		t.Fatal("accepted a malformed DSN")
 	}
+}
+
+// BenchmarkPostgresRevocationPropagation measures how long a revocation on
+// one instance takes to reach another instance's subscribers: from the call
+// of RevokeKey on A to the Change arriving at B (p50 and p99 reported).
+func BenchmarkPostgresRevocationPropagation(b *testing.B) {
+	dsn := testenv.PostgresDSN(b)
+	schema := "ks_bench_" + newID("")[:20]
+	ctx := context.Background()
+	open := func() *Postgres {
+		s, err := OpenPostgres(ctx, dsn, Options{Schema: schema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	a, bb := open(), open()
+	defer func() {
+		bb.Close()
+		a.pool.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		a.Close()
+	}()
+	if _, err := a.CreateApp(ctx, demoApp("aa_42", "acme"), alice); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]Key, b.N)
+	for i := range keys {
+		k, _, err := a.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "k"}, alice)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[i] = k
+	}
+	heard := make(chan string, 1024)
+	bb.Subscribe(func(c Change) { heard <- c.KeyHash })
+	drain := time.After(200 * time.Millisecond) // the creations' notifications
+	for done := false; !done; {
+		select {
+		case <-heard:
+		case <-drain:
+			done = true
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for _, k := range keys {
+		start := time.Now()
+		if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", alice); err != nil {
+			b.Fatal(err)
+		}
+		timeout := time.After(5 * time.Second)
+		for got := ""; got != k.Hash; {
+			select {
+			case got = <-heard:
+			case <-timeout:
+				b.Fatalf("revocation of %s not heard within 5s", k.ID)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds()), "p99-µs")
 }
