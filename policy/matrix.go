@@ -86,12 +86,6 @@ func (e *Engine) Matrix(ctx context.Context) ([]MatrixCell, error) {
 	rows := append([]row(nil), s.pRows...)
 	tenantOf := func(st TenantStatus) string { return matrixTenant + string(st) }
 	// Role inheritance (g rows between roles) applies in every tenant.
-	var inherit [][2]string
-	for _, r := range s.policy.Rows {
-		if r.PType == "g" && s.roleNames[r.Fields[0]] {
-			inherit = append(inherit, [2]string{r.Fields[0], r.Fields[1]})
-		}
-	}
 	for _, st := range matrixStatuses {
 		t := tenantOf(st)
 		statuses[t] = st
@@ -100,8 +94,8 @@ func (e *Engine) Matrix(ctx context.Context) ([]MatrixCell, error) {
 				rows = append(rows, row{PType: "g", Fields: []string{matrixSubject + role, role, t}})
 			}
 		}
-		for _, in := range inherit {
-			rows = append(rows, row{PType: "g", Fields: []string{in[0], in[1], t}})
+		for _, in := range s.roleLinks {
+			rows = append(rows, row{PType: "g", Fields: []string{in.Fields[0], in.Fields[1], t}})
 		}
 	}
 	type cellObj struct{ own, other, unknown string }
@@ -169,10 +163,10 @@ func (s *state) matrixAxes() (roles, actions []string) {
 			actions = append(actions, act)
 		}
 	}
-	for _, r := range s.policy.Rows {
-		if r.PType == "g" && !seenRole[r.Fields[1]] {
-			seenRole[r.Fields[1]] = true
-			roles = append(roles, r.Fields[1])
+	for _, role := range s.grantedRoles {
+		if !seenRole[role] {
+			seenRole[role] = true
+			roles = append(roles, role)
 		}
 	}
 	return append(roles, ""), actions

@@ -22,6 +22,10 @@ type state struct {
 	g         roleLookup      // role memberships (g)
 	g2        roleLookup      // ownership (g2)
 	statuses  map[string]TenantStatus
+	// grantedRoles are the roles g rows grant, in order of first grant.
+	grantedRoles []string
+	// roleLinks are the g rows between roles (inheritance), for Matrix.
+	roleLinks []row
 }
 
 // roleLookup is the part of casbin's role manager this package uses.
@@ -95,7 +99,15 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 				s.ruleLines[r.text()] = r.Line
 			}
 		case "g":
+			if !s.roleNames[r.Fields[1]] {
+				s.grantedRoles = append(s.grantedRoles, r.Fields[1])
+			}
 			s.roleNames[r.Fields[1]] = true
+		}
+	}
+	for _, r := range pi.Rows {
+		if r.PType == "g" && s.roleNames[r.Fields[0]] {
+			s.roleLinks = append(s.roleLinks, r)
 		}
 	}
 	if s.g, err = lookup(enf, "g"); err != nil {
@@ -107,6 +119,9 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 	if err := s.probe(); err != nil {
 		return nil, &FileError{Path: modelPath, Line: mi.Entries["m"].Line, Msg: "matcher: " + err.Error()}
 	}
+	// Casbin holds the rows now; what this package still needs of them is
+	// kept above. Dropping the rest saves memory on large policies.
+	s.policy = &policyInfo{Path: pi.Path, Statuses: pi.Statuses, Counts: pi.Counts}
 	return s, nil
 }
 
