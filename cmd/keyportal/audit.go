@@ -136,7 +136,10 @@ func (c *cli) printAudit(ctx context.Context, r audit.Reader, q audit.Query, fol
 // ends. Since is inclusive, so events at the last printed time are asked
 // again and skipped by id.
 func (c *cli) followAudit(ctx context.Context, r audit.Reader, q audit.Query, printed []audit.Event, asJSON bool) error {
-	last := c.now()
+	// With nothing printed, nothing matched since q.Since: ask from there,
+	// rather than from this machine's clock, which may run ahead of the
+	// server's.
+	last := q.Since
 	seen := map[string]bool{}
 	if n := len(printed); n > 0 {
 		last = printed[n-1].Time

@@ -69,3 +69,18 @@ func FuzzLintAgreesWithTheEngine(f *testing.F) {
 		}
 	})
 }
+
+// TestShippedModelAndDemoPolicyLintClean keeps the shipped files free of
+// errors; the demo's viewer, granted on purpose without permissions, is the
+// only warning.
+func TestShippedModelAndDemoPolicyLintClean(t *testing.T) {
+	problems := lint.Lint("(default model)", policy.DefaultModel, "demo.csv", policy.DemoPolicy)
+	if lint.HasErrors(problems) {
+		t.Fatalf("errors in the shipped files: %v", problems)
+	}
+	for _, p := range problems {
+		if p.Code != lint.CodeRoleNoPermissions || !strings.Contains(p.Msg, `"viewer"`) {
+			t.Errorf("unexpected warning: %v", p)
+		}
+	}
+}
