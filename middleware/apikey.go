@@ -86,7 +86,6 @@ type apiKeyContextKey struct{}
 // Response pieces, built once: a refusal allocates nothing.
 var (
 	apiKeyJSONType    = []string{"application/json; charset=utf-8"}
-	apiKeyNoStore     = []string{"no-store"}
 	apiKeyRetryAfter  = []string{"1"}
 	apiKeyUnavailable = apiKeyErrorBody("API key verification is unavailable, try again", "unavailable")
 	// apiKeyRefusals holds the answer to each refusal, found by pointer
@@ -243,9 +242,9 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 
 // refuse answers a refused request without allocating.
 func (a *APIKeyAuth) refuse(c *gin.Context, err error, insufficient []string) {
+	// No Cache-Control: 401, 403 and 503 are not cacheable by default.
 	h := c.Writer.Header()
 	h["Content-Type"] = apiKeyJSONType
-	h["Cache-Control"] = apiKeyNoStore
 	status, body, reason := http.StatusServiceUnavailable, apiKeyUnavailable, apikey.Reason("unavailable")
 	if rej, ok := err.(*apikey.Rejection); ok {
 		for i := range apiKeyRefusals {

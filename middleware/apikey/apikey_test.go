@@ -241,3 +241,40 @@ func TestFlushBatchesAndCloseStops(t *testing.T) {
 		t.Fatalf("last used %v after Close, want %v", got, now)
 	}
 }
+
+// go test -run '^$' -bench Verify -benchmem ./middleware/apikey/
+func BenchmarkVerifyGarbage(b *testing.B) {
+	v, err := New(Config{Keys: newFakeKeys()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	garbage := []string{"hello", "k_" + strings.Repeat("A", 42) + "!", strings.Repeat("x", 200), "k-" + strings.Repeat("A", 43)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, garbage[i%len(garbage)], nil); err != ErrMalformed {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
+	f := newFakeKeys()
+	f.add(secretA)
+	v, err := New(Config{Keys: f, TouchInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+	req := []string{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, secretA, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
