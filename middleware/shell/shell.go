@@ -112,6 +112,10 @@ type Shell struct {
 	cssURL    string
 	iconPNG   []byte
 
+	appJSOnce sync.Once
+	appJS     []byte
+	appJSETag string
+
 	mu      sync.Mutex
 	routes  []string
 	mounted bool
@@ -321,7 +325,9 @@ func (s *Shell) Mount(r gin.IRouter, routes ...string) {
 		s.mounted = true
 		r.GET("/web/*file", s.serveWeb)
 		r.HEAD("/web/*file", s.serveWeb)
-		for _, p := range []string{"/app.js", "/wasm_exec.js", "/app.css", "/manifest.webmanifest", "/app-worker.js"} {
+		r.GET("/app.js", s.serveAppJS)
+		r.HEAD("/app.js", s.serveAppJS)
+		for _, p := range []string{"/wasm_exec.js", "/app.css", "/manifest.webmanifest", "/app-worker.js"} {
 			r.GET(p, s.serveGoApp)
 			r.HEAD(p, s.serveGoApp)
 		}
@@ -358,6 +364,10 @@ func (s *Shell) newHandler() *app.Handler {
 		},
 		LoadingLabel:          "Loading API key manager… {progress}%",
 		Scripts:               []string{s.eagerURL + " defer"},
+		// Start the wasm download while the head is parsed, not after the
+		// deferred scripts ran; crossorigin (anonymous) matches fetch()'s
+		// default same-origin credentials, so the preload is reused.
+		RawHeaders: []string{`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`},
 		Resources:             resources{wasmURL: s.wasmURL},
 		Version:               hex.EncodeToString(version.Sum(nil))[:20],
 		WasmContentLength:     strconv.Itoa(len(s.wasm)),
@@ -423,6 +433,36 @@ func fixPage(b []byte) []byte {
 
 func (s *Shell) serveGoApp(c *gin.Context) {
 	s.handler.ServeHTTP(c.Writer, c.Request)
+}
+
+// serveAppJS serves go-app's app.js with one change: the wasm is
+// instantiated straight from fetch() rather than through go-app's progress
+// wrapper, which re-streams the body through JavaScript and delays the
+// browser's streaming compile. The shell shows its own loading state, so
+// the percentage is not missed.
+func (s *Shell) serveAppJS(c *gin.Context) {
+	s.appJSOnce.Do(func() {
+		rec := &pageRecorder{header: http.Header{}, status: 200}
+		req, _ := http.NewRequest(http.MethodGet, "/app.js", nil)
+		s.handler.ServeHTTP(rec, req)
+		js := rec.body.String()
+		from := `fetchWithProgress("` + s.wasmURL + `", showProgress)`
+		if strings.Contains(js, from) {
+			js = strings.Replace(js, from, `fetch("`+s.wasmURL+`")`, 1)
+		} else {
+			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
+		}
+		s.appJS = []byte(js)
+		s.appJSETag = `"` + shortHash(s.appJS) + `"`
+	})
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", s.appJSETag)
+	if match(c.GetHeader("If-None-Match"), s.appJSETag) {
+		c.Status(304)
+		return
+	}
+	c.Data(200, "application/javascript", s.appJS)
 }
 
 const immutable = "public, max-age=31536000, immutable"

@@ -156,8 +156,14 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 	r := gin.New()
 	s.Mount(r)
 	js := serve(t, r, "GET", "/app.js", nil).Body.String()
-	if !strings.Contains(js, `fetchWithProgress("`+s.WasmURL()+`"`) {
-		t.Fatalf("app.js does not fetch %s", s.WasmURL())
+	// Native streaming compile: fetch() straight into instantiateStreaming,
+	// not go-app's progress wrapper.
+	if !strings.Contains(js, `fetch("`+s.WasmURL()+`")`) || strings.Contains(js, `fetchWithProgress("`+s.WasmURL()) {
+		t.Fatalf("app.js does not fetch %s directly", s.WasmURL())
+	}
+	page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
+	if !strings.Contains(page, `<link rel="preload" href="`+s.WasmURL()+`" as="fetch" type="application/wasm" crossorigin>`) {
+		t.Fatal("the page does not preload the wasm")
 	}
 	if !regexp.MustCompile(`^/web/app\.[0-9a-f]{16}\.wasm$`).MatchString(s.WasmURL()) {
 		t.Fatalf("wasm URL %q is not content-hashed", s.WasmURL())
