@@ -362,12 +362,12 @@ func (s *Shell) newHandler() *app.Handler {
 			Maskable: "/web/keyportal-icon.png",
 			SVG:      "/web/keyportal-icon.svg",
 		},
-		LoadingLabel:          "Loading API key manager… {progress}%",
-		Scripts:               []string{s.eagerURL + " defer"},
+		LoadingLabel: "Loading API key manager… {progress}%",
+		Scripts:      []string{s.eagerURL + " defer"},
 		// Start the wasm download while the head is parsed, not after the
 		// deferred scripts ran; crossorigin (anonymous) matches fetch()'s
 		// default same-origin credentials, so the preload is reused.
-		RawHeaders: []string{`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`},
+		RawHeaders:            []string{`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`},
 		Resources:             resources{wasmURL: s.wasmURL},
 		Version:               hex.EncodeToString(version.Sum(nil))[:20],
 		WasmContentLength:     strconv.Itoa(len(s.wasm)),
