@@ -362,7 +362,7 @@ func (s *Shell) newHandler() *app.Handler {
 			Maskable: "/web/keyportal-icon.png",
 			SVG:      "/web/keyportal-icon.svg",
 		},
-		LoadingLabel: "Loading API key manager… {progress}%",
+		LoadingLabel: "Loading API key manager…",
 		Scripts:      []string{s.eagerURL + " defer"},
 		// Start the wasm download while the head is parsed, not after the
 		// deferred scripts ran; crossorigin (anonymous) matches fetch()'s
