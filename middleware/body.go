@@ -3,8 +3,6 @@ package middleware
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"mime"
 	"strings"
 )
@@ -30,40 +28,124 @@ func isJSONContentType(ct string) bool {
 // if any, is field, and returns that member's raw value (nil when absent).
 // On failure it returns one of ReasonMalformedJSON, ReasonTrailingData,
 // ReasonUnknownField or ReasonDuplicateField.
+//
+// The body is validated by json.Valid first; a valid body is then walked
+// without allocating (a valid value needs no error handling), and only an
+// invalid one goes through a json.Decoder to tell malformed from trailing.
 func parseBody(body []byte, field string) (json.RawMessage, string) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	if !json.Valid(body) {
+		return nil, classifyInvalid(body)
+	}
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
 		return nil, ReasonMalformedJSON
 	}
+	i++
 	var value json.RawMessage
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, ReasonMalformedJSON
+	for {
+		i = skipSpace(body, i)
+		switch body[i] {
+		case '}':
+			return value, ""
+		case ',':
+			i = skipSpace(body, i+1)
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, ReasonMalformedJSON
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, ReasonMalformedJSON
-		}
-		if key != field {
+		keyEnd := endOfString(body, i)
+		key := body[i+1 : keyEnd-1]
+		i = skipSpace(body, keyEnd) + 1 // past ':'
+		i = skipSpace(body, i)
+		valueEnd := endOfValue(body, i)
+		if !keyIs(key, field) {
 			return nil, ReasonUnknownField
 		}
 		if value != nil {
 			return nil, ReasonDuplicateField
 		}
-		value = raw
+		value = body[i:valueEnd]
+		i = valueEnd
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return nil, ReasonMalformedJSON
+}
+
+// keyIs reports whether the raw key (between its quotes) is field; a key
+// with escapes is decoded first.
+func keyIs(raw []byte, field string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == field
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, ReasonTrailingData
+	var key string
+	if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key); err != nil {
+		return false
 	}
-	return value, ""
+	return key == field
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index after the string starting at b[i] == '"'
+// of valid JSON.
+func endOfString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// endOfValue returns the index after the value starting at b[i] of valid
+// JSON.
+func endOfValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return endOfString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = endOfString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default: // number, true, false, null
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return len(b)
+	}
+}
+
+// classifyInvalid tells why a body that is not valid JSON was refused: a
+// valid first value followed by more is ReasonTrailingData, anything else
+// ReasonMalformedJSON.
+func classifyInvalid(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		return ReasonMalformedJSON
+	}
+	return ReasonTrailingData
 }
 
 // parseID turns the id's raw JSON value into the id: a string, or a
@@ -77,7 +159,9 @@ func parseID(raw json.RawMessage) (string, string) {
 	var id string
 	switch c := raw[0]; {
 	case c == '"':
-		if err := json.Unmarshal(raw, &id); err != nil {
+		if bytes.IndexByte(raw, '\\') < 0 {
+			id = string(raw[1 : len(raw)-1])
+		} else if err := json.Unmarshal(raw, &id); err != nil {
 			return "", ReasonInvalidID
 		}
 		if id == "" {

@@ -37,6 +37,14 @@ func (oc originCheck) verify(r *http.Request) (string, bool) {
 	if len(values) != 1 {
 		return "", false
 	}
+	// Browsers send origins already normalized: try the exact string first.
+	if oc.allowed != nil {
+		if _, ok := oc.allowed[values[0]]; ok {
+			return values[0], true
+		}
+	} else if isOwnOrigin(r, values[0]) {
+		return values[0], true
+	}
 	origin, err := normalizeOrigin(values[0])
 	if err != nil {
 		return "", false
@@ -48,18 +56,45 @@ func (oc originCheck) verify(r *http.Request) (string, bool) {
 	return origin, origin == requestOrigin(r)
 }
 
+// isOwnOrigin reports whether origin is, byte for byte, the request's own
+// origin as requestOrigin would write it, without building that string.
+func isOwnOrigin(r *http.Request, origin string) bool {
+	scheme := requestScheme(r)
+	rest, ok := strings.CutPrefix(origin, scheme)
+	if !ok {
+		return false
+	}
+	rest, ok = strings.CutPrefix(rest, "://")
+	return ok && rest == r.Host && isNormalHost(scheme, rest)
+}
+
+// isNormalHost reports whether host is in the form normalizeOrigin gives:
+// lower case, without the scheme's default port.
+func isNormalHost(scheme, host string) bool {
+	for i := 0; i < len(host); i++ {
+		if 'A' <= host[i] && host[i] <= 'Z' {
+			return false
+		}
+	}
+	return !(scheme == "http" && strings.HasSuffix(host, ":80")) && !(scheme == "https" && strings.HasSuffix(host, ":443"))
+}
+
 // requestOrigin is the origin the request was sent to: its Host, with https
 // when the connection is TLS or a proxy says so in X-Forwarded-Proto. (A page
 // cannot set X-Forwarded-Proto on a cross-origin request without a CORS
 // preflight, so trusting it here does not help an attacker.)
 func requestOrigin(r *http.Request) string {
-	scheme := "http"
+	return originString(requestScheme(r), strings.ToLower(r.Host))
+}
+
+func requestScheme(r *http.Request) string {
 	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		return "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
 		if first, _, _ := strings.Cut(p, ","); strings.EqualFold(strings.TrimSpace(first), "https") {
-			scheme = "https"
+			return "https"
 		}
 	}
-	return originString(scheme, strings.ToLower(r.Host))
+	return "http"
 }

@@ -19,6 +19,12 @@ import (
 
 const jsonContentType = "application/json; charset=utf-8"
 
+// jsonContentTypeValue is shared by every answer; net/http only reads it.
+var (
+	jsonContentTypeValue = []string{jsonContentType}
+	noStoreValue         = []string{"no-store"}
+)
+
 // Bodies of the ticket route's answers. They say what the client may know
 // and nothing more: policy reasons and upstream errors stay in the log.
 var (
@@ -110,8 +116,9 @@ func Mount(r gin.IRoutes, cfg Config) error {
 func (t *TicketRoute) serve(c *gin.Context) {
 	r := c.Request
 	a := attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: c.ClientIP()}
-	c.Header("Cache-Control", "no-store")
-	c.Header("X-Request-Id", a.requestID)
+	h := c.Writer.Header()
+	h["Cache-Control"] = noStoreValue
+	h["X-Request-Id"] = []string{a.requestID}
 
 	// 1. Content type, size, one strict JSON object.
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
@@ -299,6 +306,10 @@ func (t *TicketRoute) fail(c *gin.Context, a *attempt, status int, outcome, reas
 }
 
 func (t *TicketRoute) write(c *gin.Context, status int, body []byte) {
-	c.Data(status, jsonContentType, body)
+	h := c.Writer.Header()
+	h["Content-Type"] = jsonContentTypeValue
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(body)
 	c.Abort()
 }

@@ -1,0 +1,73 @@
+package middleware
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/policy"
+)
+
+// benchWriter is a reusable ResponseWriter that keeps nothing.
+type benchWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteHeader(s int)           { w.status = s }
+
+// benchRoute measures one issued ticket through the whole route, audit line
+// formatted (to io.Discard) included; the issuer answers a fixed ticket so
+// that only the route's own cost and the decider's are measured.
+func benchRoute(b *testing.B, decider policy.Decider) {
+	fixed := ticket.Response{Ticket: "tk_fixed", ExpiresAt: 1_900_000_000, URL: "https://portal.test/vanity/api-auth?ticket=tk_fixed"}
+	route, err := NewTicketRoute(Config{
+		Identify:  func(*gin.Context) (Principal, error) { return Principal{Subject: "alice", Tenant: "acme"}, nil },
+		Decider:   decider,
+		Issuer:    ticket.IssuerFunc(func(context.Context, ticket.Request) (ticket.Response, error) { return fixed, nil }),
+		Logger:    zerolog.New(io.Discard),
+		RateLimit: NoRateLimit,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine := gin.New()
+	route.Mount(engine)
+	const body = `{"deploymentId":"42"}`
+	r, _ := http.NewRequest(http.MethodPost, "http://example.com"+DefaultPath, nil)
+	r.Host = "example.com"
+	r.RemoteAddr = "127.0.0.1:5555"
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Origin", testOrigin)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w := &benchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r.Body = io.NopCloser(strings.NewReader(body))
+		r.ContentLength = int64(len(body))
+		clear(w.h)
+		engine.ServeHTTP(w, r)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+func BenchmarkTicketRoute(b *testing.B) { benchRoute(b, allowAll) }
+
+func BenchmarkTicketRouteDemoPolicy(b *testing.B) {
+	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRoute(b, engine)
+}
