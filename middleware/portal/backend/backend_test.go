@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/goleak"
 
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
@@ -689,5 +690,25 @@ func TestNewConfigErrors(t *testing.T) {
 				t.Errorf("error %v, want a backend: error", err)
 			}
 		})
+	}
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	st, err := keystore.OpenSQLite(t.TempDir()+"/keys.db", keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := portal.New(portal.Config{Store: st, BaseURL: portalBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := backend.New(backend.Config{Store: st, Issuer: p.Issuer(), APIKeys: []string{backendKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
