@@ -1,8 +1,31 @@
 package main
 
-import "github.com/gin-gonic/gin"
+import (
+	"os"
+	"path/filepath"
 
-// mountShell serves the settings page with the WebAssembly shell.
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/shell"
+)
+
+// mountShell serves the settings page, /settings/api-keys/<deploymentId>,
+// with the WebAssembly shell. Without -shell-wasm the shell is built from
+// source on first start (about a minute, progress on the terminal) and cached
+// in the data directory.
 func mountShell(e *gin.Engine, o options) error {
+	s, err := shell.New(shell.Config{
+		Title:       "Acme — API keys",
+		Name:        "Acme",
+		Description: "Manage the API keys of your Acme deployment",
+		WasmPath:    o.ShellWasm,
+		CacheDir:    filepath.Join(o.DataDir, "shell"),
+		Progress:    os.Stderr,
+		Logger:      o.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.Mount(e, "/settings/api-keys/:deploymentId")
 	return nil
 }
