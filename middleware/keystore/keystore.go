@@ -4,6 +4,14 @@
 //
 // Secrets never reach the database: a key is stored as the hex SHA-256 of its
 // secret, and a ticket as the hash of its id.
+//
+// OpenSQLite opens the embedded store: one file, WAL, synchronous=FULL (a
+// call that returned survives a crash), one writer connection and a reader
+// pool. OpenPostgres opens the shared store: instances hear each other's key
+// and app changes through LISTEN/NOTIFY (see Subscribe). Both migrate their
+// schema on open (table schema_migrations) and share every query. Audit
+// events and used tickets are group-committed: concurrent callers share one
+// transaction, and each returns once its own row is durable.
 package keystore
 
 import (
