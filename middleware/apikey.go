@@ -204,6 +204,8 @@ func (a *APIKeyAuth) Handler() gin.HandlerFunc { return a.handler(a.required) }
 func (a *APIKeyAuth) Require(perms ...string) gin.HandlerFunc {
 	if err := checkPermissions(perms); err != nil {
 		a.log.Error().Err(err).Msg("middleware: Require: bad permission name; every request will be refused")
+		insufficient := []string{"Bearer " + a.realmQuoted + `, error="insufficient_scope"`}
+		return func(c *gin.Context) { a.refuse(c, apikey.ErrPermissionDenied, insufficient) }
 	}
 	return a.handler(append([]string(nil), perms...))
 }

@@ -209,6 +209,16 @@ func TestRequireAPIKeyHandlerUsesConfiguredPermissions(t *testing.T) {
 	}
 }
 
+func TestRequireWithBadPermissionRefusesAll(t *testing.T) {
+	e := apikeytest.NewEnv(t)
+	_, secret := e.NewKey(t, "ci", []string{"a\r\nX-Evil: 1"}, nil)
+	s := newAKServer(t, envConfig(e), "a\r\nX-Evil: 1")
+	w := s.get("/v1/thing", bearer(secret)...)
+	if w.Code != http.StatusForbidden || w.Header().Get("X-Evil") != "" || strings.Contains(w.Header().Get("WWW-Authenticate"), "Evil") {
+		t.Fatalf("status %d, headers %v; want 403 and no injected header", w.Code, w.Header())
+	}
+}
+
 func TestRequireAPIKeyConfigErrors(t *testing.T) {
 	e := apikeytest.NewEnv(t)
 	cases := []struct {
