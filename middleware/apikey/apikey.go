@@ -336,9 +336,16 @@ func (v *Verifier) touch(e *entry, now time.Time) {
 		return
 	}
 	v.touchMu.Lock()
-	if old, ok := v.pending[e.ident.KeyID]; !ok || old.lastUsed.Load() <= e.lastUsed.Load() {
-		v.pending[e.ident.KeyID] = e
+	if old, ok := v.pending[e.ident.KeyID]; ok && old != e {
+		// Another entry of the same key (replaced in the cache, or not
+		// cached) is pending: keep the later time, and let the old entry
+		// queue itself again should it still be in use.
+		if t := old.lastUsed.Load(); t > e.lastUsed.Load() {
+			e.lastUsed.Store(t)
+		}
+		old.queued.Store(false)
 	}
+	v.pending[e.ident.KeyID] = e
 	v.touchMu.Unlock()
 }
 
