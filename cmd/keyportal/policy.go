@@ -225,7 +225,7 @@ in the tenant and the tenant's status. It exits 1 when any case fails.`,
 			}
 			results, err := policy.RunCases(cmd.Context(), e, cases)
 			if err != nil {
-				return failf("", "%v", err)
+				return failf("Fix that case: every field must be set.", "%v", err)
 			}
 			return c.printResults(results, casesPath, asJSON)
 		},
@@ -349,7 +349,7 @@ demo policy shipped with keyportal.`,
 			defer e.Close()
 			cells, err := e.Matrix(cmd.Context())
 			if err != nil {
-				return failf("", "%v", err)
+				return failf(fmt.Sprintf("Run 'keyportal policy lint%s': the matrix needs permission rows it can instantiate.", files.lintArgs()), "%v", err)
 			}
 			return c.printMatrix(cells, format)
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,6 +74,12 @@ func (c *cli) root() *cobra.Command {
 		Example:       "  keyportal policy lint --policy policy.csv\n  keyportal serve --db ./keyportal.db\n  keyportal completion bash > /etc/bash_completion.d/keyportal",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if c.color != "auto" && c.color != "always" && c.color != "never" {
+				return usageErrorf(cmd, "--color must be auto, always or never, not %q", c.color)
+			}
+			return nil
+		},
 	}
 	root.SetIn(c.in)
 	root.SetOut(c.out)
@@ -149,21 +156,10 @@ func refusedf(hint, format string, args ...any) error {
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != len(names) {
-			return usageErrorf(cmd, "%s takes %d argument(s) (%s), got %d", cmd.CommandPath(), len(names), joinNames(names), len(args))
+			return usageErrorf(cmd, "%s takes %d argument(s) (%s), got %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
 		}
 		return nil
 	}
-}
-
-func joinNames(names []string) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += " "
-		}
-		s += n
-	}
-	return s
 }
 
 func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -55,6 +55,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"unknown flag", []string{"policy", "matrix", "--colour"}, "unknown flag: --colour"},
 		{"extra argument", []string{"audit", "acme"}, "takes 0 argument(s)"},
+		{"bad colour", []string{"policy", "matrix", "--color", "purple"}, "--color must be auto, always or never"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

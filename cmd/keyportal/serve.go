@@ -212,7 +212,7 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
-		return failf("", "server stopped: %v", err)
+		return failf("Check the log above; restart when the cause is fixed.", "server stopped: %v", err)
 	case <-ctx.Done():
 	}
 	log.Info().Str("event", "serve.stop").Msg("shutting down: finishing requests in flight")
@@ -223,7 +223,7 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		return failf("Raise --shutdown-timeout if requests need longer.", "shutdown: %v", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return failf("", "server: %v", err)
+		return failf("Check the log above.", "server: %v", err)
 	}
 	log.Info().Str("event", "serve.stop").Msg("stopped")
 	return nil

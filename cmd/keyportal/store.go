@@ -115,7 +115,7 @@ func storeError(err error, what string) error {
 	case errors.Is(err, keystore.ErrConflict):
 		return refusedf("Pick another slug, or look at it with 'keyportal apps get'.", "%s: already exists", what)
 	case errors.Is(err, keystore.ErrInactive):
-		return refusedf("", "%s: already inactive (revoked, disabled or deleted)", what)
+		return refusedf("Nothing to do; see its state with 'keyportal keys list --status all' or 'keyportal apps get'.", "%s: already inactive (revoked, disabled or deleted)", what)
 	case errors.Is(err, keystore.ErrInvalid):
 		return refusedf("Fix the value and run the command again.", "%s: %v", what, err)
 	case errors.Is(err, wacht.ErrNotFound):
