@@ -435,11 +435,11 @@ func (s *Shell) serveGoApp(c *gin.Context) {
 	s.handler.ServeHTTP(c.Writer, c.Request)
 }
 
-// serveAppJS serves go-app's app.js with one change: the wasm is
+// serveAppJS serves go-app's app.js with two changes: the wasm is
 // instantiated straight from fetch() rather than through go-app's progress
 // wrapper, which re-streams the body through JavaScript and delays the
-// browser's streaming compile. The shell shows its own loading state, so
-// the percentage is not missed.
+// browser's streaming compile (the shell shows its own loading state, so
+// the percentage is not missed); and no service worker is registered.
 func (s *Shell) serveAppJS(c *gin.Context) {
 	s.appJSOnce.Do(func() {
 		rec := &pageRecorder{header: http.Header{}, status: 200}
@@ -452,6 +452,10 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 		} else {
 			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
 		}
+		// No service worker: the shell needs none, and one would be
+		// installed for the whole host app's origin (and start a worker
+		// while the wasm compiles).
+		js = strings.Replace(js, "\ngoappInitServiceWorker();\n", "\n", 1)
 		s.appJS = []byte(js)
 		s.appJSETag = `"` + shortHash(s.appJS) + `"`
 	})

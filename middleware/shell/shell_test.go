@@ -161,6 +161,9 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 	if !strings.Contains(js, `fetch("`+s.WasmURL()+`")`) || strings.Contains(js, `fetchWithProgress("`+s.WasmURL()) {
 		t.Fatalf("app.js does not fetch %s directly", s.WasmURL())
 	}
+	if strings.Contains(js, "\ngoappInitServiceWorker();") || !strings.Contains(js, "\ngoappInitWebAssembly();") {
+		t.Fatal("app.js still registers a service worker (or lost its wasm start)")
+	}
 	page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
 	if !strings.Contains(page, `<link rel="preload" href="`+s.WasmURL()+`" as="fetch" type="application/wasm" crossorigin>`) {
 		t.Fatal("the page does not preload the wasm")
