@@ -93,13 +93,16 @@ func (c *cli) lintCommand() *cobra.Command {
 		Long: `lint reads the model and the policy and reports every problem with its file,
 line and a hint:
 
-  errors    a row with the wrong number of fields; an unknown model section or
-            row type; a matcher naming an undefined field or function; a
-            resource owned by two tenants; an unknown tenant status
+  errors    a row with the wrong number of fields, or an empty one; an unknown
+            model section or row type; a matcher naming an undefined field or
+            function, or calling a role function with the wrong number of
+            arguments; a resource owned by two tenants; an unknown or
+            contradictory tenant status; a row that cannot be parsed
   warnings  a role with permission rows that nobody is granted; a role granted
-            but without permissions; permission rows repeated per tenant where
-            one template row would do (each decision scans every permission
-            row, so per-tenant rows slow decisions as tenants grow)
+            but without permissions; a duplicate row; permission rows
+            repeated per tenant where one template row would do (each
+            decision scans every permission row, so per-tenant rows slow
+            decisions as tenants grow)
 
 It exits 1 when there is an error, 0 when there are only warnings.`,
 		Example: `  keyportal policy lint --policy policy.csv
@@ -124,8 +127,11 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 			problems := lint.Lint(modelPath, modelText, files.policy, string(b))
 			if !lint.HasErrors(problems) {
 				// Whatever the linter does not know, the engine may still refuse.
-				if _, err := files.engine(false); err != nil {
-					problems = append(problems, loadProblem(err, files))
+				e, err := policy.New(policy.Config{ModelPath: files.model, PolicyPath: files.policy})
+				if err != nil {
+					problems = append(problems, loadProblem(err, files.policy))
+				} else {
+					e.Close()
 				}
 			}
 			return c.printProblems(problems, files.policy, asJSON)
@@ -137,12 +143,12 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 }
 
 // loadProblem turns an engine load failure the linter missed into a problem.
-func loadProblem(err error, files policyFiles) lint.Problem {
-	p := lint.Problem{Path: files.policy, Severity: lint.SeverityError, Code: "load", Msg: err.Error(),
-		Hint: "the policy engine refused the files; this is a gap in lint, please report it"}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		p.Msg = ee.msg
+func loadProblem(err error, policyPath string) lint.Problem {
+	p := lint.Problem{Path: policyPath, Severity: lint.SeverityError, Code: "load", Msg: err.Error(),
+		Hint: "the policy engine refused the files though lint found no error: please report this gap in lint"}
+	var fe *policy.FileError
+	if errors.As(err, &fe) {
+		p.Path, p.Line, p.Msg = fe.Path, fe.Line, fe.Msg
 	}
 	return p
 }
