@@ -107,7 +107,9 @@ type Config struct {
 
 	// RateLimit is the number of tickets a minute each user (Subject) may
 	// request, refilled continuously. Zero means 10; NoRateLimit (any
-	// negative value) lifts the limit.
+	// negative value) lifts the limit, so an app whose own setting uses 0
+	// for "off" maps that 0 to NoRateLimit. Only requests that passed every
+	// other check take a token; a refused request costs the user nothing.
 	RateLimit float64
 
 	// RateBurst is how many tickets a user may request at once before the

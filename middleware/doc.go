@@ -17,5 +17,7 @@
 // On success it answers 200 {"ticket","expires_at","url"} with
 // Cache-Control: no-store. Every attempt leaves exactly one audit event in the
 // log (and in the optional audit.Auditor); the ticket itself is never logged,
-// only its fingerprint.
+// only its fingerprint. The client IP in audit events is gin's
+// Context.ClientIP: configure the engine's trusted proxies
+// (gin.Engine.SetTrustedProxies), or X-Forwarded-For is taken from anyone.
 package middleware

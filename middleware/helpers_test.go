@@ -3,8 +3,8 @@ package middleware
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -212,7 +212,7 @@ type req struct {
 	fetchSite   string
 	header      map[string]string // set, replacing
 	add         map[string]string // added beside what is there
-	chunked     bool // no Content-Length
+	chunked     bool              // no Content-Length
 }
 
 func (e *routeEnv) do(r req) *httptest.ResponseRecorder {

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -132,5 +133,44 @@ func TestRetryAfterSeconds(t *testing.T) {
 		if got := retryAfterSeconds(tt.d); got != tt.want {
 			t.Errorf("%s: retryAfterSeconds(%v) = %d, want %d", tt.name, tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestTicketRouteConcurrentRateLimit runs users in parallel against a
+// frozen clock: each gets exactly its burst, however the requests interleave
+// (run with -race).
+func TestTicketRouteConcurrentRateLimit(t *testing.T) {
+	clock := newFakeClock()
+	env := newRouteEnv(t, Config{Now: clock.Now, RateLimit: DefaultRateLimit, RateBurst: 3})
+	const users, perUser = 8, 20
+	var mu sync.Mutex
+	ok := map[string]int{}
+	var wg sync.WaitGroup
+	for u := range users {
+		for range 2 { // two tabs per user
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				user := fmt.Sprintf("user%d@acme", u)
+				for range perUser / 2 {
+					if w := env.do(req{user: user}); w.Code == 200 {
+						mu.Lock()
+						ok[user]++
+						mu.Unlock()
+					} else if w.Code != 429 {
+						t.Errorf("status %d", w.Code)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for u := range users {
+		if n := ok[fmt.Sprintf("user%d@acme", u)]; n != 3 {
+			t.Errorf("user%d got %d tickets, want its burst of 3", u, n)
+		}
+	}
+	if n := len(env.log.auditEvents(t)); n != users*perUser {
+		t.Errorf("%d audit events for %d attempts", n, users*perUser)
 	}
 }

@@ -321,6 +321,8 @@ func TestTicketRouteCrossSiteNeverIssues(t *testing.T) {
 }
 
 func TestTicketRouteIssuerTimeout(t *testing.T) {
+	release := make(chan struct{}) // lets the stuck issuer go once the test is over
+	t.Cleanup(func() { close(release) })
 	tests := []struct {
 		name   string
 		issuer ticket.IssuerFunc
@@ -330,7 +332,8 @@ func TestTicketRouteIssuerTimeout(t *testing.T) {
 			return ticket.Response{}, fmt.Errorf("%w: %w", ticket.ErrUnavailable, ctx.Err())
 		}},
 		{name: "issuer ignores its context", issuer: func(context.Context, ticket.Request) (ticket.Response, error) {
-			select {} // blocks for good; the route must answer anyway
+			<-release // blocks far past the deadline; the route must answer anyway
+			return ticket.Response{Ticket: "late", URL: "https://p/", ExpiresAt: 1}, nil
 		}},
 	}
 	for _, tt := range tests {
