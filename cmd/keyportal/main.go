@@ -12,7 +12,13 @@ import (
 )
 
 func main() {
+	// The first SIGINT or SIGTERM asks the command to stop (serve drains its
+	// requests, audit --follow returns); a second one kills it as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := newCLI(os.Stdin, os.Stdout, os.Stderr, os.Getenv).run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -200,7 +200,6 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
 	}
 	kind, _ := cfg.store.resolve(c)
 	log.Info().Str("event", "serve.start").Str("addr", addr).Str("base_url", cfg.baseURL).
