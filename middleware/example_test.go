@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
@@ -49,6 +50,46 @@ func ExampleMount() {
 	r.ServeHTTP(w, req)
 	fmt.Println(w.Code, w.Header().Get("Cache-Control"))
 	// Output: 200 no-store
+}
+
+func ExampleNewTicketRoute() {
+	gin.SetMode(gin.ReleaseMode)
+	decider, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	if err != nil {
+		panic(err)
+	}
+	route, err := middleware.NewTicketRoute(middleware.Config{
+		Identify: func(*gin.Context) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "bob", Tenant: "acme"}, nil
+		},
+		Decider: decider,
+		Issuer: ticket.IssuerFunc(func(_ context.Context, req ticket.Request) (ticket.Response, error) {
+			fmt.Println("issuing for", req.AppSlug, "framed by", req.EmbedderOrigin)
+			return ticket.Response{Ticket: "t-1", ExpiresAt: 1_900_000_000, URL: "https://portal.example/?ticket=t-1"}, nil
+		}),
+		Logger:         zerolog.Nop(),
+		AllowedOrigins: []string{"https://app.acme.example"}, // the app is behind a proxy
+		TTL:            5 * time.Minute,
+	})
+	if err != nil {
+		panic(err)
+	}
+	r := gin.New()
+	api := r.Group("/", middleware.SecurityHeaders())
+	route.Mount(api)
+
+	for _, origin := range []string{"https://app.acme.example", "https://evil.example"} {
+		req := httptest.NewRequest(http.MethodPost, route.Path(), strings.NewReader(`{"deploymentId":43}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		fmt.Println(origin, w.Code)
+	}
+	// Output:
+	// issuing for aa_43 framed by https://app.acme.example
+	// https://app.acme.example 200
+	// https://evil.example 403
 }
 
 func ExampleAuthorize() {
