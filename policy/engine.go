@@ -132,9 +132,13 @@ func (e *Engine) Reload() error {
 	s, err := e.load()
 	if err != nil {
 		e.lastErr.Store(&err)
-		e.log.Error().Err(err).Str("event", "policy.reload").
-			Str("model", e.modelName()).Str("policy", e.policyName()).
-			Msg("policy reload failed; keeping the last good policy")
+		ev := e.log.Error().Err(err).Str("event", "policy.reload").
+			Str("model", e.modelName()).Str("policy", e.policyName())
+		var fe *FileError
+		if errors.As(err, &fe) {
+			ev = ev.Str("path", fe.Path).Int("line", fe.Line)
+		}
+		ev.Msg("policy reload failed; keeping the last good policy")
 		return err
 	}
 	e.cur.Store(s)

@@ -156,7 +156,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	if !strings.Contains(out, `"message":"policy reloaded"`) || !strings.Contains(out, `"rules_p":4`) {
 		t.Errorf("good reload not logged with counts:\n%.400s", out)
 	}
-	if !strings.Contains(out, `"level":"error"`) || !strings.Contains(out, fmt.Sprintf("policy.csv:%d:", brokenLine)) {
+	if !strings.Contains(out, `"level":"error"`) || !strings.Contains(out, fmt.Sprintf("policy.csv:%d:", brokenLine)) ||
+		!strings.Contains(out, fmt.Sprintf(`"line":%d`, brokenLine)) {
 		t.Errorf("broken reload not logged with path:line:\n%.400s", out)
 	}
 }
