@@ -19,10 +19,13 @@ const (
 // status and action.
 type MatrixCell struct {
 	// Role is the role the subject holds in the tenant; "" means none.
-	Role         string
-	Ownership    Ownership
+	Role string
+	// Ownership is how the object relates to the tenant.
+	Ownership Ownership
+	// TenantStatus is the tenant's state.
 	TenantStatus TenantStatus
-	Action       string
+	// Action is the action asked for, one of the permission rows' actions.
+	Action string
 	// Object is the synthetic object the cell was decided on (an instance
 	// of the object pattern of the permission row for Role and Action).
 	Object   string
