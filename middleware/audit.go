@@ -33,6 +33,7 @@ const (
 	ReasonIssuerFailed         = "issuer_failed"              // 502: ticket.ErrUpstream or another error
 	ReasonIssuerRejected       = "issuer_rejected"            // 403: ticket.ErrRejected
 	ReasonAuditFailed          = "audit_failed"               // 503: the Auditor failed
+	ReasonCanceled             = "canceled"                   // 503: the client went away mid-request
 )
 
 // attempt is what the route learned about one request, for its audit event.

@@ -196,7 +196,7 @@ func (t *TicketRoute) serve(c *gin.Context) {
 	})
 	if err != nil {
 		a.err = err
-		t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, ReasonDeciderError, bodyServiceUnavailable)
+		t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonDeciderError), bodyServiceUnavailable)
 		return
 	}
 	if !d.Allowed {
@@ -239,7 +239,7 @@ func (t *TicketRoute) serve(c *gin.Context) {
 		case errors.Is(err, context.DeadlineExceeded):
 			t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, ReasonIssuerTimeout, bodyTicketUnavailable)
 		case errors.Is(err, ticket.ErrUnavailable), errors.Is(err, context.Canceled):
-			t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, ReasonIssuerUnavailable, bodyTicketUnavailable)
+			t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonIssuerUnavailable), bodyTicketUnavailable)
 		default:
 			t.fail(c, &a, http.StatusBadGateway, audit.OutcomeError, ReasonIssuerFailed, bodyTicketFailed)
 		}
@@ -293,6 +293,16 @@ func (t *TicketRoute) issue(ctx context.Context, req ticket.Request) (ticket.Res
 	case <-ctx.Done():
 		return ticket.Response{}, fmt.Errorf("issuer did not answer in %v: %w", t.cfg.IssueTimeout, ctx.Err())
 	}
+}
+
+// canceledOr returns ReasonCanceled when the client went away (its request
+// context ended), so that dropped connections are not counted as failures
+// of the decider or the issuer; else reason.
+func canceledOr(r *http.Request, reason string) string {
+	if r.Context().Err() != nil {
+		return ReasonCanceled
+	}
+	return reason
 }
 
 // fail records a refused or failed attempt and answers it (503 instead when

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -545,5 +546,22 @@ func TestTicketRouteTTL(t *testing.T) {
 				t.Errorf("issuer TTL = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTicketRouteClientGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	env := newRouteEnv(t, Config{Issuer: ticket.IssuerFunc(func(ictx context.Context, _ ticket.Request) (ticket.Response, error) {
+		cancel() // the browser tab closes while the issuer works
+		<-ictx.Done()
+		return ticket.Response{}, fmt.Errorf("%w: %w", ticket.ErrUnavailable, ictx.Err())
+	})})
+	hr := httptest.NewRequest(http.MethodPost, DefaultPath, strings.NewReader(`{"deploymentId":"42"}`)).WithContext(ctx)
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Origin", testOrigin)
+	hr.Header.Set("X-User", "alice@acme")
+	env.engine.ServeHTTP(httptest.NewRecorder(), hr)
+	if ev := env.log.onlyAudit(t); ev["reason"] != ReasonCanceled || ev["outcome"] != "error" {
+		t.Errorf("audit = %v, want error/canceled", ev)
 	}
 }
