@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,7 +169,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if strings.Contains(metrics, tk.Ticket) {
 		t.Error("a ticket reached /metrics")
 	}
-	s.stop()
+	s.stop(syscall.SIGTERM)
 	logs := s.logs.String()
 	for _, secret := range append(secrets, backendKey) {
 		if strings.Contains(logs, secret) {

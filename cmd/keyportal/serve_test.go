@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 // buildBinary builds the keyportal command once per test run.
@@ -105,19 +112,19 @@ func (s *server) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// stop sends SIGTERM and checks the process exits 0 and says so.
-func (s *server) stop() {
+// stop sends sig and checks the process exits 0 and says so.
+func (s *server) stop(sig syscall.Signal) {
 	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		s.t.Fatal(err)
 	}
 	select {
 	case err := <-s.exited:
 		if err != nil {
-			s.t.Errorf("serve exited with %v after SIGTERM, want 0:\n%s", err, s.logs.String())
+			s.t.Errorf("serve exited with %v after %v, want 0:\n%s", err, sig, s.logs.String())
 		}
 	case <-time.After(20 * time.Second):
-		s.t.Fatalf("serve did not exit within 20s of SIGTERM:\n%s", s.logs.String())
+		s.t.Fatalf("serve did not exit within 20s of %v:\n%s", sig, s.logs.String())
 	}
 	if !strings.Contains(s.logs.String(), `"message":"stopped"`) {
 		s.t.Errorf("no clean-stop log line:\n%s", s.logs.String())
@@ -152,7 +159,7 @@ func TestServeOperationalEndpointsAndGracefulStop(t *testing.T) {
 	if code, _ := s.get("/no/such/page"); code != http.StatusNotFound {
 		t.Errorf("unknown path = %d, want 404", code)
 	}
-	s.stop()
+	s.stop(syscall.SIGINT)
 	if strings.Contains(s.logs.String(), "kpb_test_key") {
 		t.Error("the backend API key reached the log")
 	}
@@ -228,6 +235,48 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 			expect(t, r, exitUsage)
 			if !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+// downStore is a store whose database stopped answering.
+type downStore struct{ keystore.Store }
+
+func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
+
+// TestReadyzFollowsTheStore: /readyz answers 503 while the store does not
+// answer, and /healthz still 200 (the process is alive; restarting it would
+// not help).
+func TestReadyzFollowsTheStore(t *testing.T) {
+	h := newHarness(t)
+	s := h.openStore()
+	defer s.Close()
+	c := newCLI(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" })
+	cfg := serveConfig{baseURL: "http://localhost:8081", sessionTTL: time.Minute}
+	for _, tt := range []struct {
+		name          string
+		store         keystore.Store
+		ready, health int
+	}{
+		{"store up", s, http.StatusOK, http.StatusOK},
+		{"store down", downStore{s}, http.StatusServiceUnavailable, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			engine, closeAll, err := c.serveHandler(cfg, tt.store, []string{"kpb_readyz_test_key_00000"}, nil, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeAll()
+			for path, want := range map[string]int{"/readyz": tt.ready, "/healthz": tt.health} {
+				w := httptest.NewRecorder()
+				engine.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+				if w.Code != want {
+					t.Errorf("%s = %d %s, want %d", path, w.Code, w.Body, want)
+				}
+				if w.Header().Get("Cache-Control") != "no-store" {
+					t.Errorf("%s may be cached", path)
+				}
 			}
 		})
 	}

@@ -34,17 +34,11 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		r := csv.NewReader(strings.NewReader(line))
-		r.Comment = '#'
-		r.TrimLeadingSpace = true
-		fields, err := r.Read()
+		fields, err := splitRow(line)
 		if err != nil {
 			l.policyErr(lineNo, CodeSyntax, "rows are comma-separated values; quote a field that holds a comma or a quote",
 				"cannot parse row: %v", unwrapCSV(err))
 			continue
-		}
-		for j := range fields {
-			fields[j] = strings.TrimSpace(fields[j])
 		}
 		ptype := fields[0]
 		def, ok := m.defs[ptype]
@@ -84,6 +78,29 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 		}
 	}
 	return rows
+}
+
+// splitRow splits one policy line into trimmed fields as Casbin's file
+// adapter does (CSV, leading spaces trimmed); lines without quotes, nearly
+// all of them, skip the CSV reader and its buffer.
+func splitRow(line string) ([]string, error) {
+	if !strings.ContainsRune(line, '"') {
+		fields := strings.Split(line, ",")
+		for j := range fields {
+			fields[j] = strings.TrimSpace(fields[j])
+		}
+		return fields, nil
+	}
+	r := csv.NewReader(strings.NewReader(line))
+	r.TrimLeadingSpace = true
+	fields, err := r.Read()
+	if err != nil {
+		return nil, err
+	}
+	for j := range fields {
+		fields[j] = strings.TrimSpace(fields[j])
+	}
+	return fields, nil
 }
 
 func unwrapCSV(err error) string {
