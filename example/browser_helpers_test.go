@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+)
+
+// The browser tests run Acme as `go run ./example` does: the app on
+// http://127.0.0.1:<port>, the portal on http://localhost:<port> (another
+// site), the settings page served with the real wasm shell, and drive it in
+// headless Chromium.
+
+// screenshotsEnv, when "1", makes the browser tests write the README's
+// screenshots to docs/screenshots.
+const screenshotsEnv = "KEYPORTAL_SCREENSHOTS"
+
+var (
+	shellOnce sync.Once
+	shellWasm string
+	shellErr  error
+)
+
+// prebuiltShell returns the shell wasm built from the current sources, built
+// once per test binary and cached across runs (keyed by the sources, as the
+// example's own first-start build is) with its gzip and brotli forms beside
+// it, so that no demo started by a test compresses in the background.
+func prebuiltShell(t *testing.T) string {
+	t.Helper()
+	shellOnce.Do(func() {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		dir = filepath.Join(dir, "keyportal", "example-browser-test")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		shellWasm, shellErr = wasmbuild.Cached(ctx, wasmbuild.Options{Progress: os.Stderr}, dir)
+		if shellErr != nil {
+			return
+		}
+		shellErr = precompress(ctx, shellWasm)
+	})
+	if shellErr != nil {
+		t.Fatalf("building the shell wasm: %v", shellErr)
+	}
+	return shellWasm
+}
+
+// precompress writes the gzip and brotli forms where the shell middleware
+// looks for them. Without the brotli command, brotli at quality 11 in Go
+// takes minutes; a test needs a valid brotli body, not the smallest one.
+func precompress(ctx context.Context, wasmPath string) error {
+	wasm, err := os.ReadFile(wasmPath)
+	if err != nil {
+		return err
+	}
+	gzPath, brPath := wasmbuild.CompressedPaths(wasmPath, wasmbuild.Hash(wasm))
+	if _, err := os.Stat(gzPath); err != nil {
+		if err := wasmbuild.WriteFile(gzPath, wasmbuild.Gzip(wasm)); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(brPath); err == nil {
+		return nil
+	}
+	var br []byte
+	if _, err := exec.LookPath("brotli"); err == nil {
+		if br, err = wasmbuild.Brotli(ctx, wasm); err != nil {
+			return err
+		}
+	} else {
+		var buf strings.Builder
+		w := brotli.NewWriterLevel(&buf, 5)
+		w.Write(wasm)
+		if err := w.Close(); err != nil {
+			return err
+		}
+		br = []byte(buf.String())
+	}
+	return wasmbuild.WriteFile(brPath, br)
+}
+
+// shiftClock is real time plus an offset the test moves forward, so that
+// the servers see a page session expire while the browser runs at its own
+// pace.
+type shiftClock struct {
+	mu    sync.Mutex
+	shift time.Duration
+}
+
+func (c *shiftClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.shift)
+}
+
+func (c *shiftClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shift += d
+}
+
+// liveDemo is Acme with the wasm shell on real loopback listeners.
+type liveDemo struct {
+	*demo
+	clock *shiftClock
+}
+
+func startLiveDemo(t *testing.T) *liveDemo {
+	t.Helper()
+	wasm := prebuiltShell(t)
+	appL, portalL := listen(t), listen(t)
+	clock := &shiftClock{}
+	a, err := newAcme(context.Background(), options{
+		AppAddr:    appL.Addr().String(),
+		PortalAddr: portalL.Addr().String(),
+		DataDir:    t.TempDir(),
+		TicketRate: 0,
+		Logger:     zerolog.Nop(),
+		ShellWasm:  wasm,
+		Now:        clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &liveDemo{demo: &demo{t: t, acme: a}, clock: clock}
+	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: a.App}}
+	d.app.Start()
+	d.portal = &httptest.Server{Listener: portalL, Config: &http.Server{Handler: a.Portal}}
+	d.portal.Start()
+	t.Cleanup(func() { d.app.Close(); d.portal.Close(); a.Close() })
+	if !strings.HasPrefix(a.PortalURL, "http://localhost:") {
+		t.Fatalf("portal at %s: want http://localhost:<port>, another site than the app at %s", a.PortalURL, a.AppURL)
+	}
+	return d
+}
+
+// chromium starts a headless Chromium for the test (one profile, so one
+// cookie jar, shared by its tabs).
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	path := testenv.ChromiumPath(t)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(1000, 700),
+	)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// newTab opens a tab in the browser of ctx; it records, at DOMContentLoaded
+// of every page, what the page showed before any script ran (the shell's
+// prerendered state) in window.__firstRender.
+func newTab(t *testing.T, browserCtx context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx)
+	t.Cleanup(cancel)
+	// A fixed 1000×700 viewport: the README's screenshots are that size.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 700)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+document.addEventListener('DOMContentLoaded', () => {
+  const busy = document.querySelector('.keyportal-shell[aria-busy="true"]');
+  window.__firstRender = busy ? 'busy: ' + busy.textContent.trim() : 'not busy: ' + document.body.textContent.trim().slice(0, 200);
+});`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// within runs a with a deadline.
+func within[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// eval evaluates a JavaScript expression in ctx's target (page or frame).
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	return within(t, ctx, 20*time.Second, chromedp.Evaluate[T](expr))
+}
+
+func runJS(t *testing.T, ctx context.Context, stmt string) {
+	t.Helper()
+	eval[chromedp.Void](t, ctx, stmt+"; undefined")
+}
+
+// waitFor polls a JavaScript predicate in ctx's target until it holds, for
+// at most d; evaluation errors (a page that is navigating) count as false.
+// On failure it reports what the page showed.
+func waitFor(t *testing.T, ctx context.Context, d time.Duration, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var lastErr error
+	for {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		lastErr = err
+		if time.Now().After(deadline) {
+			c, cancel := context.WithTimeout(ctx, 5*time.Second)
+			shown, _ := chromedp.Run(c, chromedp.Evaluate[string](`location.href + ' shows: ' + (document.body ? document.body.innerText.slice(0, 600) : '(no body)')`))
+			cancel()
+			t.Fatalf("still false after %s: %s (last error %v)\n%s", d, expr, lastErr, shown)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// frameOf attaches to the cross-site iframe loaded from origin (a separate
+// target: chromedp's DOM queries of the page do not reach into it).
+func frameOf(t *testing.T, ctx context.Context, origin string) context.Context {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		infos, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range infos {
+			if info.Type == "iframe" && strings.HasPrefix(info.URL, origin+"/") {
+				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
+				t.Cleanup(cancel)
+				if err := chromedp.Do(fctx); err != nil { // attach without a deadline
+					t.Fatal(err)
+				}
+				return fctx
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no frame from %s among the browser's targets", origin)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func tid(id string) string { return `[data-testid="` + id + `"]` }
+
+func q(sel string) string { return `document.querySelector(` + jsString(sel) + `)` }
+
+func keyRow(name string) string { return `tr[data-testid="key-row"][data-key-name="` + name + `"]` }
+
+// click waits for an enabled, visible control in the frame and clicks it
+// (a real click event on the real control; the frame is another process, so
+// the page's DOM queries do not reach it).
+func click(t *testing.T, f context.Context, sel string) {
+	t.Helper()
+	waitFor(t, f, 30*time.Second, q(sel)+` && !`+q(sel)+`.disabled && `+q(sel)+`.getClientRects().length > 0`)
+	runJS(t, f, q(sel)+`.focus(); `+q(sel)+`.click()`)
+}
+
+// typeInto sets a field's value as typing does (an input event follows).
+func typeInto(t *testing.T, f context.Context, sel, text string) {
+	t.Helper()
+	waitFor(t, f, 30*time.Second, q(sel)+` && `+q(sel)+`.getClientRects().length > 0`)
+	runJS(t, f, `{ const el = `+q(sel)+`; el.focus(); el.value = `+jsString(text)+`; el.dispatchEvent(new Event('input', {bubbles: true})); }`)
+}
+
+// signInWithForm signs in as user on the real /login page (a click on the
+// user's button), and waits for the redirect away from it.
+func signInWithForm(t *testing.T, ctx context.Context, d *liveDemo, user string) {
+	t.Helper()
+	within(t, ctx, 30*time.Second, chromedp.Steps(
+		chromedp.Navigate(d.acme.AppURL+"/login"),
+		chromedp.Click(`[data-testid="login-`+user+`"]`, chromedp.NodeVisible),
+	))
+	waitFor(t, ctx, 30*time.Second, `location.pathname !== '/login'`)
+}
+
+func clearCookies(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// colorScheme emulates prefers-color-scheme on the page and on the frame
+// (each is its own target).
+func colorScheme(t *testing.T, scheme string, targets ...context.Context) {
+	t.Helper()
+	for _, ctx := range targets {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// screenshot writes the tab's viewport (the page with the portal frame
+// composited in) to docs/screenshots/name when KEYPORTAL_SCREENSHOTS=1.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if os.Getenv(screenshotsEnv) != "1" {
+		return
+	}
+	png := within(t, ctx, 30*time.Second, chromedp.CaptureScreenshot())
+	dir := filepath.Join("..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d bytes)", path, len(png))
+}
+
+// whoamiBody calls GET /v1/whoami with secret and returns status and body.
+func (d *liveDemo) whoamiBody(secret string) (int, string) {
+	d.t.Helper()
+	req, _ := http.NewRequest("GET", d.acme.AppURL+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	res := do(d.t, http.DefaultClient, req)
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/wasmui"
+)
+
+// Texts and elements the settings page shows, as a user sees them.
+const (
+	shellFrame    = `.keyportal-shell iframe`
+	shellAlert    = `.keyportal-shell [role="alert"]`
+	portalIsReady = `document.getElementById('portal').dataset.state === 'ready'`
+	// firstLoad bounds the first wasm load of a fresh browser profile on a
+	// loaded machine: download, compile, Go start, ticket.
+	firstLoad = 90 * time.Second
+)
+
+// TestBrowserAdminManagesKeys is the product's main path in Chromium: alice
+// (owner of acme) signs in with the sign-in form, the settings page shows
+// the loading state and then the portal framed from its own site; she
+// creates a key there whose secret works on /v1/whoami, revokes it and it
+// stops working; her page session expires, the shell renews it in place
+// (same frame, same document, same tab) and she creates another key without
+// a reload.
+func TestBrowserAdminManagesKeys(t *testing.T) {
+	d := startLiveDemo(t)
+	tab := newTab(t, chromium(t))
+
+	// Sign in: the form sends alice to her first deployment's settings.
+	signInWithForm(t, tab, d, "alice")
+	waitFor(t, tab, 30*time.Second, `location.pathname === '/settings/api-keys/42'`)
+
+	// First the loading state, then the portal in an iframe.
+	waitFor(t, tab, 30*time.Second, `window.__firstRender !== undefined`)
+	if first := eval[string](t, tab, `window.__firstRender`); first != "busy: "+wasmui.TextLoading {
+		t.Fatalf("the settings page first showed %q, want the busy state with %q", first, wasmui.TextLoading)
+	}
+	waitFor(t, tab, firstLoad, q(shellFrame+`[data-keyportal-ready]`))
+	frameSrc := eval[string](t, tab, q(shellFrame)+`.getAttribute('src')`)
+	if !strings.HasPrefix(frameSrc, d.acme.PortalURL+"/") {
+		t.Fatalf("iframe src %q: want the portal's own site %s", frameSrc, d.acme.PortalURL)
+	}
+	if title := eval[string](t, tab, q(shellFrame)+`.title`); title != wasmui.DefaultTitle {
+		t.Fatalf("iframe title %q, want %q", title, wasmui.DefaultTitle)
+	}
+	if busy := eval[bool](t, tab, `!!document.querySelector('[aria-busy="true"]')`); busy {
+		t.Fatal("the page still says it is busy with the portal shown")
+	}
+
+	f := frameOf(t, tab, d.acme.PortalURL)
+	waitFor(t, f, 30*time.Second, portalIsReady+` && `+q(tid("keys-status"))+`.textContent.includes('No active keys')`)
+
+	// Create a key: the secret is shown once, and works on the public API.
+	secret := createKey(t, f, "CI deploys")
+	screenshot(t, tab, "create-key-secret.png")
+	if status, body := d.whoamiBody(secret); status != http.StatusOK || !strings.Contains(body, `"acme"`) {
+		t.Fatalf("whoami with the new key: %d %s, want 200 naming tenant acme", status, body)
+	}
+	click(t, f, tid("secret-done"))
+	waitFor(t, f, 30*time.Second, `!`+q(tid("secret-dialog"))+`.open && `+q(keyRow("CI deploys")))
+
+	// Revoke it: the next request with it fails.
+	click(t, f, keyRow("CI deploys")+` [data-testid="revoke-key"]`)
+	waitFor(t, f, 30*time.Second, q(tid("revoke-dialog"))+`.open`)
+	typeInto(t, f, tid("revoke-reason"), "pasted in a public issue")
+	click(t, f, tid("revoke-confirm"))
+	waitFor(t, f, 30*time.Second, `!`+q(tid("revoke-dialog"))+`.open && !`+q(keyRow("CI deploys")))
+	if status, body := d.whoamiBody(secret); status != http.StatusUnauthorized {
+		t.Fatalf("whoami with the revoked key: %d %s, want 401", status, body)
+	}
+
+	// Alice looks at the activity tab: she opened the portal once.
+	opened := `[...document.querySelectorAll('[data-testid="activity-item"]')].filter((li) => li.textContent.includes('alice opened the key portal')).length`
+	click(t, f, tid("tab-activity"))
+	waitFor(t, f, 30*time.Second, opened+` === 1`)
+	// Marks that survive only if neither document is reloaded.
+	runJS(t, tab, `window.__sameShellDocument = true`)
+	runJS(t, f, `window.__samePortalDocument = true`)
+
+	// Her page session expires (the servers' clock passes its TTL); her next
+	// action in the portal finds it over, and the shell renews it in place:
+	// one new ticket, posted to the same frame.
+	d.clock.Advance(portal.DefaultSessionTTL + time.Minute)
+	click(t, f, tid("tab-activity"))
+	waitFor(t, f, 60*time.Second, portalIsReady+` && `+opened+` === 2`)
+	if src := eval[string](t, tab, q(shellFrame)+`.getAttribute('src')`); src != frameSrc {
+		t.Fatalf("the iframe src changed in the renewal: %q, was %q", src, frameSrc)
+	}
+	if !eval[bool](t, tab, `window.__sameShellDocument === true && !!document.querySelector('`+shellFrame+`[data-keyportal-ready]')`) {
+		t.Fatal("the settings page was reloaded by the renewal")
+	}
+	if !eval[bool](t, f, `window.__samePortalDocument === true`) {
+		t.Fatal("the portal frame was reloaded by the renewal")
+	}
+	if sel := eval[string](t, f, q(tid("tab-activity"))+`.getAttribute('aria-selected')`); sel != "true" {
+		t.Fatalf("the activity tab lost its selection in the renewal (aria-selected=%s)", sel)
+	}
+
+	// The renewed portal keeps working: another key, that works at once.
+	again := createKey(t, f, "after renewal")
+	if status, body := d.whoamiBody(again); status != http.StatusOK {
+		t.Fatalf("whoami with the key made after the renewal: %d %s", status, body)
+	}
+	click(t, f, tid("secret-done"))
+	click(t, f, tid("tab-keys"))
+	waitFor(t, f, 30*time.Second, q(keyRow("after renewal"))+` && !`+q(keyRow("CI deploys")))
+
+	// The README's screenshots: the settings page, light then dark.
+	runJS(t, f, `document.activeElement && document.activeElement.blur()`)
+	screenshot(t, tab, "settings-light.png")
+	colorScheme(t, "dark", tab, f)
+	waitFor(t, tab, 30*time.Second, `matchMedia('(prefers-color-scheme: dark)').matches`)
+	waitFor(t, f, 30*time.Second, `matchMedia('(prefers-color-scheme: dark)').matches && getComputedStyle(document.body).backgroundColor !== 'rgb(255, 255, 255)'`)
+	screenshot(t, tab, "settings-dark.png")
+}
+
+// createKey creates a key named name in the portal frame and returns the
+// secret the dialog shows, leaving the dialog open.
+func createKey(t *testing.T, f context.Context, name string) string {
+	t.Helper()
+	click(t, f, tid("create-key"))
+	waitFor(t, f, 30*time.Second, q(tid("create-dialog"))+`.open`)
+	typeInto(t, f, tid("create-name"), name)
+	click(t, f, tid("create-submit"))
+	waitFor(t, f, 30*time.Second, q(tid("secret-dialog"))+`.open && `+q(tid("secret-output"))+`.value !== ''`)
+	secret := eval[string](t, f, q(tid("secret-output"))+`.value`)
+	if !regexp.MustCompile(`^acme_live_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
+		t.Fatalf("the portal showed the secret %q: want acme_live_ and 43 base64url characters", secret)
+	}
+	return secret
+}
+
+// TestBrowserNoTicketNoPortal shows what users who get no ticket see: a
+// viewer, another tenant's admin, the admin of a suspended tenant (no
+// permission, and no frame), and a visitor who is not signed in (sign in
+// again).
+func TestBrowserNoTicketNoPortal(t *testing.T) {
+	d := startLiveDemo(t)
+	b := chromium(t)
+	cases := []struct {
+		name, user, deployment string
+		want                   []string
+	}{
+		{"viewer of acme", "dave", "42", []string{wasmui.TextForbidden, wasmui.TextAskAdmin}},
+		{"globex admin on acme's deployment", "frank", "42", []string{wasmui.TextForbidden}},
+		{"admin of suspended initech", "heidi", "99", []string{wasmui.TextForbidden}},
+		{"signed out", "", "42", []string{wasmui.TextSignedOut, wasmui.TextSignIn}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := newTab(t, b)
+			if tc.user == "" {
+				clearCookies(t, tab)
+			} else {
+				signInWithForm(t, tab, d, tc.user)
+			}
+			within(t, tab, 30*time.Second, chromedp.Navigate(d.acme.AppURL+"/settings/api-keys/"+tc.deployment))
+			waitFor(t, tab, firstLoad, q(shellAlert))
+			shown := eval[string](t, tab, q(shellAlert)+`.innerText`)
+			for _, w := range tc.want {
+				if !strings.Contains(shown, w) {
+					t.Fatalf("%s on deployment %s sees %q, want %q", tc.user, tc.deployment, shown, w)
+				}
+			}
+			if eval[bool](t, tab, `!!document.querySelector('iframe')`) {
+				t.Fatal("the page frames something for a user who may not manage keys")
+			}
+			if tc.user == "" {
+				if href := eval[string](t, tab, q(shellAlert+` a`)+`.getAttribute('href')`); href != "/login" {
+					t.Fatalf("the sign-in link goes to %q, want /login", href)
+				}
+			}
+		})
+	}
+}
