@@ -142,6 +142,30 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 	return cmd
 }
 
+// lintNote warns on stderr when the policy that loaded still has lint
+// errors (say, a resource owned by two tenants): its answers may be what
+// the rules say and still not what the author meant.
+func (c *cli) lintNote(files policyFiles) {
+	if files.policy == "" {
+		return
+	}
+	modelPath, modelText := embeddedModelName, policy.DefaultModel
+	if files.model != "" {
+		b, err := os.ReadFile(files.model)
+		if err != nil {
+			return // the engine read it a moment ago; nothing useful to add
+		}
+		modelPath, modelText = files.model, string(b)
+	}
+	b, err := os.ReadFile(files.policy)
+	if err != nil {
+		return
+	}
+	if errs, _ := lint.Count(lint.Lint(modelPath, modelText, files.policy, string(b))); errs > 0 {
+		fmt.Fprintf(c.errOut, "note: %s has %s; run 'keyportal policy lint%s'\n", files.policy, plural(errs, "lint error", "lint errors"), files.lintArgs())
+	}
+}
+
 // loadProblem turns an engine load failure the linter missed into a problem.
 func loadProblem(err error, policyPath string) lint.Problem {
 	p := lint.Problem{Path: policyPath, Severity: lint.SeverityError, Code: "load", Msg: err.Error(),
@@ -229,6 +253,7 @@ in the tenant and the tenant's status. It exits 1 when any case fails.`,
 			if len(cases) == 0 {
 				return failf("Add rows: subject, tenant, object, action, expect.", "%s holds no cases", casesPath)
 			}
+			c.lintNote(files)
 			results, err := policy.RunCases(cmd.Context(), e, cases)
 			if err != nil {
 				return failf("Fix that case: every field must be set.", "%v", err)
@@ -353,6 +378,7 @@ demo policy shipped with keyportal.`,
 				return err
 			}
 			defer e.Close()
+			c.lintNote(files)
 			cells, err := e.Matrix(cmd.Context())
 			if err != nil {
 				return failf(fmt.Sprintf("Run 'keyportal policy lint%s': the matrix needs permission rows it can instantiate.", files.lintArgs()), "%v", err)
