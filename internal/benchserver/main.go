@@ -83,6 +83,11 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
+	// Nothing proxies this server: take the client IP from the connection,
+	// never from X-Forwarded-For.
+	if err := engine.SetTrustedProxies(nil); err != nil {
+		return err
+	}
 	err = middleware.Mount(engine, middleware.Config{
 		Identify:       identify(),
 		Decider:        decider,
