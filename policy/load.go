@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -48,7 +50,8 @@ var modelSections = map[string]string{
 // requiredSections must appear in every model, in this order of mention.
 var requiredSections = []string{"request_definition", "policy_definition", "policy_effect", "matchers"}
 
-var modelKey = regexp.MustCompile(`^[rpgem][0-9]*$`)
+// modelKey is a key casbin reads: a section letter, then nothing or 2, 3, ...
+var modelKey = regexp.MustCompile(`^[rpgem]([2-9]|[1-9][0-9]+)?$`)
 
 // modelEntry is one "key = value" line of a model file.
 type modelEntry struct {
@@ -146,6 +149,25 @@ func parseModel(path, text string) (*modelInfo, error) {
 			return nil, fail(n, "%s defined twice (first at line %d)", key, prev.Line)
 		}
 		info.Entries[key] = modelEntry{Value: value, Line: n}
+	}
+	// Casbin reads p, p2, p3, ... and stops at the first gap.
+	keys := make([]string, 0, len(info.Entries))
+	for key := range info.Entries {
+		keys = append(keys, key)
+	}
+	sort.Slice(keys, func(i, j int) bool { return info.Entries[keys[i]].Line < info.Entries[keys[j]].Line })
+	for _, key := range keys {
+		ent := info.Entries[key]
+		if n, err := strconv.Atoi(key[1:]); err == nil && n > 2 {
+			prev := fmt.Sprintf("%s%d", key[:1], n-1)
+			if _, ok := info.Entries[prev]; !ok {
+				return nil, fail(ent.Line, "%s without %s: casbin would ignore it", key, prev)
+			}
+		} else if n == 2 {
+			if _, ok := info.Entries[key[:1]]; !ok {
+				return nil, fail(ent.Line, "%s without %s: casbin would ignore it", key, key[:1])
+			}
+		}
 	}
 	for _, s := range requiredSections {
 		if _, ok := seen[s]; !ok {

@@ -105,6 +105,8 @@ func TestModelFileErrors(t *testing.T) {
 		{"missing g2", replaceLine(t, m, g2Line, ""), lineOf(t, m, "[role_definition]"), "[role_definition] lacks g2"},
 		{"not key = value", replaceLine(t, m, g2Line, "g2 _, _"), g2Line, `expected key = value`},
 		{"unknown key", replaceLine(t, m, g2Line, "h2 = _, _"), g2Line, `unknown key "h2" in [role_definition]`},
+		{"key casbin skips", replaceLine(t, m, g2Line, "g1 = _, _"), g2Line, `unknown key "g1" in [role_definition]`},
+		{"gap in keys", replaceLine(t, m, g2Line, "g4 = _, _"), g2Line, "g4 without g3"},
 		{"key twice", replaceLine(t, m, g2Line, "g = _, _, _"), g2Line, "g defined twice"},
 		{"key before any section", "r = sub, dom, obj, act\n" + m, 1, `"r" comes before any [section]`},
 		{"unclosed header", replaceLine(t, m, lineOf(t, m, "[matchers]"), "[matchers"), lineOf(t, m, "[matchers]"), "section header"},
