@@ -59,12 +59,26 @@ func prebuiltShell(t *testing.T) string {
 		if shellErr != nil {
 			return
 		}
+		pruneOtherBuilds(dir, shellWasm)
 		shellErr = precompress(ctx, shellWasm)
 	})
 	if shellErr != nil {
 		t.Fatalf("building the shell wasm: %v", shellErr)
 	}
 	return shellWasm
+}
+
+// pruneOtherBuilds removes the builds of older sources (and their
+// compressed forms) from the test's own cache directory, so that it holds
+// one build.
+func pruneOtherBuilds(dir, current string) {
+	keep := strings.TrimSuffix(filepath.Base(current), ".wasm") + "."
+	old, _ := filepath.Glob(filepath.Join(dir, "shell-*"))
+	for _, p := range old {
+		if name := filepath.Base(p); name != filepath.Base(current) && !strings.HasPrefix(name, keep) {
+			os.Remove(p)
+		}
+	}
 }
 
 // precompress writes the gzip and brotli forms where the shell middleware

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/wasmui"
 )
@@ -113,6 +114,14 @@ func TestBrowserAdminManagesKeys(t *testing.T) {
 	click(t, f, tid("secret-done"))
 	click(t, f, tid("tab-keys"))
 	waitFor(t, f, 30*time.Second, q(keyRow("after renewal"))+` && !`+q(keyRow("CI deploys")))
+	// One ticket for the page and exactly one for the renewal.
+	issued, err := d.acme.store.QueryAudit(context.Background(), audit.Query{Tenant: "acme", Action: audit.ActionTicketIssue, Actor: "alice", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(issued.Events); n != 2 {
+		t.Fatalf("alice was issued %d tickets, want 2 (the page's and one renewal)", n)
+	}
 
 	// The README's screenshots: the settings page, light then dark.
 	runJS(t, f, `document.activeElement && document.activeElement.blur()`)
