@@ -1,0 +1,210 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+// The audit store failing: ticket issuance fails closed (503, no ticket in
+// the answer), and no event is silently dropped: every attempt is either
+// durably in the audit store, or its request failed and the log says so.
+
+// auditFaultEnv is the route with the portal's real local issuer, on one
+// SQLite store, auditing into another SQLite store through a switch that
+// can make Record fail.
+type auditFaultEnv struct {
+	*routeEnv
+	auditStore *keystore.SQLite
+	failEvery  atomic.Int64 // when n > 0, every n-th Record fails
+	calls      atomic.Int64
+}
+
+var errAuditDown = errors.New("audit store: disk full (injected)")
+
+func newAuditFaultEnv(t *testing.T) *auditFaultEnv {
+	t.Helper()
+	dir := t.TempDir()
+	keys, err := keystore.OpenSQLite(filepath.Join(dir, "keys.db"), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Close() })
+	if _, err := keys.CreateApp(context.Background(), keystore.App{
+		Slug: "aa_42", Name: "Acme", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{testOrigin},
+	}, keystore.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := portal.New(portal.Config{Store: keys, BaseURL: "http://localhost:8081", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditStore, err := keystore.OpenSQLite(filepath.Join(dir, "audit.db"), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auditStore.Close() })
+	e := &auditFaultEnv{auditStore: auditStore}
+	auditor := audit.AuditorFunc(func(ctx context.Context, ev audit.Event) error {
+		n := e.calls.Add(1)
+		if every := e.failEvery.Load(); every > 0 && n%every == 0 {
+			return errAuditDown
+		}
+		return auditStore.Record(ctx, ev)
+	})
+	e.routeEnv = newRouteEnv(t, Config{Issuer: p.Issuer(), Auditor: auditor})
+	return e
+}
+
+// stored returns the ticket.issue events in the audit store.
+func (e *auditFaultEnv) stored(t *testing.T) []audit.Event {
+	t.Helper()
+	page, err := e.auditStore.QueryAudit(context.Background(), audit.Query{Action: audit.ActionTicketIssue, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Events
+}
+
+func TestAuditStoreFailingFailsClosed(t *testing.T) {
+	e := newAuditFaultEnv(t)
+	e.failEvery.Store(3)
+
+	// 60 attempts, 8 at a time: a third of the Record calls fail.
+	const n = 60
+	type answer struct {
+		code int
+		body string
+	}
+	answers := make(chan answer, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		user := "alice@acme"
+		if i%5 == 4 {
+			user = "-" // unauthenticated: a refusal is audited too
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			w := e.do(req{user: user})
+			answers <- answer{w.Code, w.Body.String()}
+		})
+	}
+	wg.Wait()
+	close(answers)
+
+	issued := map[string]bool{} // fingerprints of the tickets handed out
+	var failed, refused int
+	for a := range answers {
+		switch a.code {
+		case http.StatusOK:
+			var res ticket.Response
+			if err := json.Unmarshal([]byte(a.body), &res); err != nil || res.Ticket == "" {
+				t.Fatalf("200 without a ticket: %s", a.body)
+			}
+			issued[ticket.Fingerprint(res.Ticket)] = true
+		case http.StatusServiceUnavailable:
+			if json.Valid([]byte(a.body)) && len(a.body) > 0 && containsTicket(a.body) {
+				t.Fatalf("503 carrying a ticket: %s", a.body)
+			}
+			failed++
+		case http.StatusUnauthorized:
+			refused++
+		default:
+			t.Fatalf("unexpected answer %d: %s", a.code, a.body)
+		}
+	}
+	if int(e.calls.Load()) != n {
+		t.Fatalf("the auditor saw %d attempts of %d", e.calls.Load(), n)
+	}
+	if want := n / 3; failed != want {
+		t.Fatalf("%d answers were 503, want %d (one per failed Record)", failed, want)
+	}
+
+	// Every ticket handed out is durably in the audit store, and so is
+	// every refusal answered as such: stored + failed = attempts.
+	events := e.stored(t)
+	storedIssued := map[string]bool{}
+	for _, ev := range events {
+		if ev.Outcome == audit.OutcomeIssued {
+			storedIssued[ev.TicketFingerprint] = true
+		}
+	}
+	for fp := range issued {
+		if !storedIssued[fp] {
+			t.Fatalf("ticket %s was handed out with no audit event in the store", fp)
+		}
+	}
+	if len(storedIssued) != len(issued) {
+		t.Fatalf("%d issued events stored, %d tickets handed out", len(storedIssued), len(issued))
+	}
+	if len(events)+failed != n {
+		t.Fatalf("%d events stored + %d failed requests != %d attempts", len(events), failed, n)
+	}
+	if refused+len(issued) != len(events) {
+		t.Fatalf("%d refusals + %d tickets answered, %d events stored", refused, len(issued), len(events))
+	}
+
+	// The failed ones are not lost either: the log holds each, with the
+	// audit error and the decision it replaced.
+	var logged int
+	for _, ev := range e.log.auditEvents(t) {
+		if ev["reason"] == ReasonAuditFailed {
+			if ev["audit_error"] == nil || ev["decided"] == nil || ev["status"] != float64(503) {
+				t.Fatalf("a failed audit logged without its error or decision: %v", ev)
+			}
+			logged++
+		}
+	}
+	if logged != failed {
+		t.Fatalf("%d audit failures logged, %d requests failed", logged, failed)
+	}
+}
+
+func TestAuditStoreClosedFailsEveryAttemptClosed(t *testing.T) {
+	e := newAuditFaultEnv(t)
+	if w := e.do(req{}); w.Code != http.StatusOK {
+		t.Fatalf("before: %d", w.Code)
+	}
+	// The audit database goes away for real.
+	if err := e.auditStore.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []req{{}, {user: "-"}, {origin: "https://evil.test"}} {
+		w := e.do(r)
+		if w.Code != http.StatusServiceUnavailable || containsTicket(w.Body.String()) {
+			t.Fatalf("with the audit store closed: %d %s", w.Code, w.Body)
+		}
+	}
+	evs := e.log.auditEvents(t)
+	if len(evs) != 4 {
+		t.Fatalf("%d events logged for 4 attempts", len(evs))
+	}
+	for _, ev := range evs[1:] {
+		if ev["reason"] != ReasonAuditFailed || ev["audit_error"] == nil {
+			t.Fatalf("attempt with the store closed logged as %v", ev)
+		}
+	}
+}
+
+func containsTicket(body string) bool {
+	var m map[string]any
+	if json.Unmarshal([]byte(body), &m) != nil {
+		return false
+	}
+	_, ok := m["ticket"]
+	return ok
+}
