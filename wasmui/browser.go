@@ -1,6 +1,7 @@
 package wasmui
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -8,11 +9,10 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// EagerGlobal is the window property where the page's eager script leaves
-// the ticket request it started before the wasm loaded:
-// {path, field, resource, promise}, the promise resolving to
-// {status, retryAfter, date, body}. A Shell whose request matches adopts it
-// (once) instead of fetching again.
+// EagerGlobal is the window property where the page's eager script
+// (EagerScript) leaves the ticket request it started before the wasm loaded,
+// and the frame it shows for a 200 (see eager.js for the fields). A Shell
+// whose request matches adopts both, once, instead of fetching again.
 const EagerGlobal = "keyportalTicketRequest"
 
 // liveFuncs counts js functions created by browserEnv and not yet released,
@@ -33,6 +33,8 @@ func release(f app.Func) {
 // message listener go through app.Window(); timers are Go timers.
 type browserEnv struct {
 	shell *Shell
+	eager app.Value // the eager request taken by fetchTicket, until adoptFrame
+	frame app.Value // the adopted iframe
 }
 
 func newBrowserEnv(s *Shell) *browserEnv { return &browserEnv{shell: s} }
@@ -49,6 +51,9 @@ func (b *browserEnv) afterFunc(d time.Duration, f func()) func() bool {
 
 // frameWindow returns the contentWindow of the shell's iframe, or null.
 func (b *browserEnv) frameWindow() app.Value {
+	if b.frame != nil {
+		return b.frame.Get("contentWindow")
+	}
 	root := b.shell.JSValue()
 	if root == nil || !root.Truthy() {
 		return app.Null()
@@ -65,6 +70,9 @@ func (b *browserEnv) listen(f func(Message)) func() {
 	handler := funcOf(func(this app.Value, args []app.Value) any {
 		if len(args) == 0 {
 			return nil
+		}
+		if b.eagerListening() {
+			return nil // queued by the eager script; adoptFrame replays it
 		}
 		ev := args[0]
 		data := ev.Get("data")
@@ -98,16 +106,171 @@ func (b *browserEnv) listen(f func(Message)) func() {
 	}
 }
 
-func (b *browserEnv) postTicket(tk, targetOrigin string) {
+func (b *browserEnv) post(m ticket.Message, targetOrigin string) {
 	frame := b.frameWindow()
 	if !frame.Truthy() {
 		return
 	}
 	msg := app.Window().Get("Object").New()
-	msg.Set("type", ticket.MsgTicket)
+	msg.Set("type", m.Type)
 	msg.Set("v", ticket.ProtocolVersion)
-	msg.Set("ticket", tk)
+	if m.Ticket != "" {
+		msg.Set("ticket", m.Ticket)
+	}
+	if m.Theme != "" {
+		msg.Set("theme", m.Theme)
+	}
 	frame.Call("postMessage", msg, targetOrigin)
+}
+
+// emitEvent dispatches HostEvent on the shell's element (bubbling to the
+// document and window), or on window when the element is gone.
+func (b *browserEnv) emitEvent(name string) {
+	win := app.Window()
+	detail := win.Get("Object").New()
+	detail.Set("name", name)
+	init := win.Get("Object").New()
+	init.Set("detail", detail)
+	init.Set("bubbles", true)
+	init.Set("composed", true)
+	ev := win.Get("CustomEvent").New(HostEvent, init)
+	var target app.Value = win
+	if root := b.shell.JSValue(); root != nil && root.Truthy() && root.Get("isConnected").Truthy() {
+		target = root
+	}
+	target.Call("dispatchEvent", ev)
+}
+
+func (b *browserEnv) watchScheme(f func(string)) (string, func()) {
+	win := app.Window()
+	if win.Get("matchMedia").Type() != app.TypeFunction {
+		return "", func() {}
+	}
+	mq := win.Call("matchMedia", "(prefers-color-scheme: dark)")
+	if !mq.Truthy() || mq.Get("addEventListener").Type() != app.TypeFunction {
+		return "", func() {}
+	}
+	theme := func() string {
+		if mq.Get("matches").Truthy() {
+			return ticket.ThemeDark
+		}
+		return ticket.ThemeLight
+	}
+	onChange := funcOf(func(this app.Value, args []app.Value) any {
+		f(theme())
+		return nil
+	})
+	mq.Call("addEventListener", "change", onChange)
+	return theme(), func() {
+		mq.Call("removeEventListener", "change", onChange)
+		release(onChange)
+	}
+}
+
+// eagerRequest returns the eager request this env took, or the one still
+// waiting on window, or nil.
+func (b *browserEnv) eagerRequest() app.Value {
+	if b.eager != nil {
+		return b.eager
+	}
+	if e := app.Window().Get(EagerGlobal); e.Truthy() {
+		return e
+	}
+	return nil
+}
+
+func (b *browserEnv) eagerFrame() bool {
+	e := b.eagerRequest()
+	return e != nil && e.Get("frame").Truthy()
+}
+
+// eagerListening reports whether the eager script still queues the frame's
+// messages: those are replayed on adoption, not handled twice.
+func (b *browserEnv) eagerListening() bool {
+	e := b.eagerRequest()
+	return e != nil && e.Get("listening").Truthy()
+}
+
+func (b *browserEnv) adoptFrame(url string) ([]Message, bool) {
+	e := b.eager
+	if e == nil {
+		return nil, false
+	}
+	b.eager = nil
+	f := e.Get("frame")
+	if url == "" || !f.Truthy() || stringOf(f.Call("getAttribute", "src")) != url {
+		callIfFunc(e, "discard")
+		return nil, false
+	}
+	q := e.Call("adopt")
+	if !q.Truthy() {
+		return nil, false // already adopted or discarded
+	}
+	b.frame = f
+	origin := stringOf(e.Get("origin"))
+	msgs := make([]Message, 0, q.Length())
+	for i := 0; i < q.Length(); i++ {
+		d := q.Index(i)
+		msgs = append(msgs, Message{
+			// The eager script checked event.source against this frame.
+			Origin:    origin,
+			FromFrame: true,
+			Data: ticket.Message{
+				Type:    stringOf(d.Get("type")),
+				V:       intOf(d.Get("v")),
+				Session: stringOf(d.Get("session")),
+				Reason:  stringOf(d.Get("reason")),
+				Height:  intOf(d.Get("height")),
+				Name:    stringOf(d.Get("name")),
+			},
+		})
+	}
+	return msgs, true
+}
+
+func (b *browserEnv) updateFrame(url, title string, height int, ready bool) {
+	f := b.frame
+	if f == nil {
+		return
+	}
+	if stringOf(f.Call("getAttribute", "src")) != url {
+		f.Call("setAttribute", "src", url) // renewal by reload
+	}
+	if stringOf(f.Call("getAttribute", "title")) != title {
+		f.Call("setAttribute", "title", title)
+	}
+	f.Get("style").Set("height", strconv.Itoa(height)+"px")
+	if ready {
+		f.Call("setAttribute", "data-keyportal-ready", "true")
+	} else {
+		f.Call("removeAttribute", "data-keyportal-ready")
+	}
+}
+
+func (b *browserEnv) removeFrame() {
+	if e := b.eager; e != nil {
+		b.eager = nil
+		callIfFunc(e, "discard")
+	}
+	f := b.frame
+	if f == nil {
+		return
+	}
+	b.frame = nil
+	// Remove the eager script's slot with it.
+	target := f
+	if p := f.Get("parentNode"); p.Truthy() && p.Get("classList").Call("contains", "keyportal-frame-slot").Truthy() {
+		target = p
+	}
+	if target.Get("parentNode").Truthy() {
+		target.Get("parentNode").Call("removeChild", target)
+	}
+}
+
+func callIfFunc(v app.Value, method string) {
+	if v.Get(method).Type() == app.TypeFunction {
+		v.Call(method)
+	}
 }
 
 // fetchTicket adopts the eager request when it matches, else calls fetch.
@@ -117,6 +280,8 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 		win.Delete(EagerGlobal) // single use: a ticket is good once
 		if stringOf(eager.Get("path")) == path && stringOf(eager.Get("field")) == field &&
 			stringOf(eager.Get("resource")) == id && eager.Get("promise").Truthy() {
+			// adoptFrame decides about its frame.
+			b.eager = eager
 			settle(eager.Get("promise"), func(v app.Value) Result {
 				return Result{
 					Status:     intOf(v.Get("status")),
@@ -127,6 +292,7 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 			}, done)
 			return
 		}
+		callIfFunc(eager, "discard") // a request for something else
 	}
 
 	body := win.Get("Object").New()

@@ -1,16 +1,47 @@
-// keyportal eager ticket request: starts the first ticket request while the
-// WebAssembly shell is still downloading, so the time to the iframe is the
-// slower of the two rather than their sum. Served as a same-origin file (no
-// inline script, for CSP) and loaded with defer, after the prerendered shell
-// markup is parsed. The shell adopts window.keyportalTicketRequest once.
+// keyportal eager script: starts the first ticket request while the
+// WebAssembly shell is still downloading and, when a ticket comes back,
+// shows the portal at once, so the time to the iframe is the ticket's alone.
+//
+// Served as a same-origin file (no inline script, for CSP). middleware/shell
+// loads it async at the top of the head with the shell's settings as data-
+// attributes on the script element; without them (loaded some other way) it
+// reads them from the prerendered shell element.
+//
+// It leaves window.keyportalTicketRequest (wasmui.EagerGlobal) for the
+// shell, which adopts it once:
+//   path, field, resource  what was requested;
+//   promise                resolves to {status, retryAfter, date, body};
+//   frame, origin          the iframe it inserted for a 200 (or null) and
+//                          the portal origin its messages must come from;
+//   listening              whether it still queues the frame's messages;
+//   adopt()                the shell takes the frame: returns the queued
+//                          messages and stops listening;
+//   discard()              the shell does not want it: removes the frame.
+// Anything but a usable 200 (401, 403, 429, failures) is left to the shell,
+// which renders those states.
+//
+// The frame goes in a slot after the shell element, never inside it: go-app
+// replaces its root element when the wasm mounts, and an iframe taken out of
+// the document reloads, which would spend the single-use ticket twice.
 (function () {
   "use strict";
-  var el = document.querySelector("[data-keyportal-resource]");
-  if (!el || typeof fetch !== "function") return;
-  var path = el.getAttribute("data-keyportal-ticket-path");
-  var field = el.getAttribute("data-keyportal-field");
-  var resource = el.getAttribute("data-keyportal-resource");
+  var PREFIX = "data-keyportal-";
+  var doc = document;
+  var script = doc.currentScript;
+  var shellSelector = "[" + PREFIX + "resource]:not(script)";
+  var from = script && script.hasAttribute(PREFIX + "resource") ? script : doc.querySelector(shellSelector);
+  if (!from || typeof fetch !== "function") return;
+  var attr = function (name) { return from.getAttribute(PREFIX + name) || ""; };
+  var path = attr("ticket-path");
+  var field = attr("field");
+  var resource = attr("resource");
   if (!path || !field || !resource) return;
+  var title = attr("title") || "API key manager";
+  var minHeight = parseInt(attr("min-height"), 10);
+  if (!(minHeight > 0)) minHeight = 480;
+  var MAX_HEIGHT = 20000;
+  var MAX_QUEUE = 16;
+
   var body = {};
   body[field] = resource;
   var promise = fetch(path, {
@@ -31,10 +62,132 @@
   // An unadopted rejection must not be reported as unhandled; the shell
   // attaches its own handlers when it adopts the promise.
   promise.catch(function () {});
-  window.keyportalTicketRequest = {
+
+  var slot = null;
+  var done = false; // adopted or discarded
+  var req = {
     path: path,
     field: field,
     resource: resource,
-    promise: promise
+    promise: promise,
+    frame: null,
+    origin: "",
+    listening: false,
+    messages: [],
+    adopt: function () {
+      if (done || !req.frame) return null;
+      done = true;
+      stopListening();
+      var q = req.messages;
+      req.messages = [];
+      return q;
+    },
+    discard: function () {
+      if (done) return;
+      done = true;
+      stopListening();
+      if (slot && slot.parentNode) slot.parentNode.removeChild(slot);
+      slot = null;
+      req.frame = null;
+      req.messages = [];
+    }
   };
+  window.keyportalTicketRequest = req;
+
+  function stopListening() {
+    if (req.listening) window.removeEventListener("message", onMessage);
+    req.listening = false;
+  }
+
+  // portalURL returns the ticket response's url if it is an http(s) URL,
+  // with its origin, or null.
+  function portalURL(text) {
+    var resp;
+    try { resp = JSON.parse(text); } catch (e) { return null; }
+    if (!resp || typeof resp.ticket !== "string" || !resp.ticket ||
+        typeof resp.url !== "string" || !resp.url) return null;
+    var u;
+    try { u = new URL(resp.url, location.href); } catch (e) { return null; }
+    if ((u.protocol !== "http:" && u.protocol !== "https:") || !u.host) return null;
+    return { src: resp.url, origin: u.origin };
+  }
+
+  promise.then(function (r) {
+    if (r.status !== 200) return;
+    var p = portalURL(r.body);
+    if (!p) return;
+    whenParsed(function () { insert(p); });
+  }, function () {});
+
+  function whenParsed(f) {
+    if (doc.readyState !== "loading") return f();
+    doc.addEventListener("readystatechange", function wait() {
+      doc.removeEventListener("readystatechange", wait);
+      f();
+    });
+  }
+
+  function insert(p) {
+    var shell = doc.querySelector(shellSelector);
+    if (done || !shell || !shell.parentNode) return;
+    var f = doc.createElement("iframe");
+    f.setAttribute("src", p.src);
+    f.setAttribute("title", title);
+    f.setAttribute("allow", "clipboard-write");
+    f.style.width = "100%";
+    f.style.height = minHeight + "px";
+    f.style.border = "0";
+    slot = doc.createElement("div");
+    slot.className = "keyportal-shell keyportal-frame-slot";
+    slot.appendChild(f);
+    req.origin = p.origin;
+    req.frame = f;
+    window.addEventListener("message", onMessage);
+    req.listening = true;
+    shell.parentNode.insertBefore(slot, shell.nextSibling);
+    // The server's loading state is over. What go-app rendered (the wasm
+    // is up) is the shell's own and is not touched here.
+    if (shell.hasAttribute(PREFIX + "prerendered")) {
+      shell.removeAttribute("aria-busy");
+      var status = shell.querySelector(".keyportal-status");
+      if (status) status.parentNode.removeChild(status);
+    }
+  }
+
+  // onMessage queues the frame's messages, checked as the shell checks
+  // them (exact origin, the frame's own window, protocol v1), until the
+  // shell adopts the frame; ready and resize also show at once.
+  function onMessage(ev) {
+    var f = req.frame;
+    if (!f || ev.origin !== req.origin || ev.source !== f.contentWindow) return;
+    var d = ev.data;
+    if (!d || typeof d !== "object" || d.v !== 1 || typeof d.type !== "string") return;
+    var m = { type: d.type, v: 1 };
+    switch (d.type) {
+      case "keyportal:ready":
+        m.session = str(d.session);
+        f.setAttribute(PREFIX + "ready", "true");
+        break;
+      case "keyportal:resize":
+        if (typeof d.height !== "number" || !(d.height > 0)) return;
+        m.height = Math.min(Math.floor(d.height), MAX_HEIGHT);
+        f.style.height = Math.max(m.height, minHeight) + "px";
+        // Only the last size matters.
+        for (var i = 0; i < req.messages.length; i++) {
+          if (req.messages[i].type === m.type) req.messages.splice(i--, 1);
+        }
+        break;
+      case "keyportal:session_expired":
+        m.reason = str(d.reason);
+        break;
+      case "keyportal:event":
+        m.name = str(d.name);
+        break;
+      default:
+        return;
+    }
+    if (req.messages.length < MAX_QUEUE) req.messages.push(m);
+  }
+
+  function str(v) { return typeof v === "string" ? v.slice(0, 64) : ""; }
 })();

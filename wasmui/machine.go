@@ -55,6 +55,13 @@ const (
 	// EffectPostTicket: post {"type":"keyportal:ticket","v":1,"ticket":Ticket}
 	// to the iframe's window with targetOrigin TargetOrigin.
 	EffectPostTicket
+	// EffectPostTheme: post {"type":"keyportal:theme","v":1,"theme":Theme}
+	// to the iframe's window with targetOrigin TargetOrigin.
+	EffectPostTheme
+	// EffectEmitEvent: tell the host page that the portal did Event (one of
+	// ticket.EventKeyCreated, EventKeyRotated, EventKeyRevoked), so it can
+	// refresh its own UI.
+	EffectEmitEvent
 )
 
 // Effect is one instruction from the Machine to the browser layer.
@@ -63,6 +70,8 @@ type Effect struct {
 	Timer        TimerKind
 	After        time.Duration
 	Ticket       string
+	Theme        string
+	Event        string
 	TargetOrigin string
 }
 
@@ -124,6 +133,9 @@ type Machine struct {
 	PageOrigin string
 	// MinHeight is the iframe's minimum height (DefaultMinHeight if 0).
 	MinHeight int
+	// Theme is posted to the frame each time it says ready (ticket.ThemeLight,
+	// ThemeDark or ThemeSystem); "" posts none. Change it with SetTheme.
+	Theme string
 
 	phase        Phase
 	frameURL     string // iframe src; "" while no frame is shown
@@ -171,6 +183,26 @@ func (m *Machine) Countdown() int { return m.countdown }
 
 // Detail returns what went wrong in PhaseFailed.
 func (m *Machine) Detail() string { return m.detail }
+
+// SetTheme changes the theme and posts it to a frame that has said ready.
+func (m *Machine) SetTheme(theme string) []Effect {
+	if !validTheme(theme) || theme == m.Theme {
+		return nil
+	}
+	m.Theme = theme
+	if !m.ready || m.frameURL == "" || theme == "" {
+		return nil
+	}
+	return []Effect{{Kind: EffectPostTheme, Theme: theme, TargetOrigin: m.portalOrigin}}
+}
+
+func validTheme(t string) bool {
+	switch t {
+	case "", ticket.ThemeLight, ticket.ThemeDark, ticket.ThemeSystem:
+		return true
+	}
+	return false
+}
 
 // Start asks for the first ticket.
 func (m *Machine) Start() []Effect {
@@ -297,6 +329,10 @@ func (m *Machine) Message(msg Message, now time.Time) []Effect {
 		if msg.Data.Session == ticket.SessionActive {
 			m.churn = 0
 		}
+		if m.Theme != "" && validTheme(m.Theme) {
+			// Each ready may be a new document: tell it the theme again.
+			fx = append(fx, Effect{Kind: EffectPostTheme, Theme: m.Theme, TargetOrigin: m.portalOrigin})
+		}
 		return fx
 	case ticket.MsgResize:
 		h := msg.Data.Height
@@ -309,6 +345,11 @@ func (m *Machine) Message(msg Message, now time.Time) []Effect {
 		return nil
 	case ticket.MsgSessionExpired:
 		return m.renew(now)
+	case ticket.MsgEvent:
+		switch msg.Data.Name {
+		case ticket.EventKeyCreated, ticket.EventKeyRotated, ticket.EventKeyRevoked:
+			return []Effect{{Kind: EffectEmitEvent, Event: msg.Data.Name}}
+		}
 	}
 	return nil
 }

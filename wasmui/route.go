@@ -80,6 +80,7 @@ const (
 	EnvTitle      = "KEYPORTAL_TITLE"
 	EnvMinHeight  = "KEYPORTAL_MIN_HEIGHT"
 	EnvSignInURL  = "KEYPORTAL_SIGN_IN_URL"
+	EnvTheme      = "KEYPORTAL_THEME"
 )
 
 // Env returns the settings of s as go-app Env entries; FromEnv reads them
@@ -91,6 +92,7 @@ func (s *Shell) Env() map[string]string {
 		EnvRoutes:     strings.Join(s.Routes, "\n"),
 		EnvTitle:      s.Title,
 		EnvSignInURL:  s.SignInURL,
+		EnvTheme:      s.Theme,
 	}
 	if s.MinHeight > 0 {
 		env[EnvMinHeight] = strconv.Itoa(s.MinHeight)
@@ -110,6 +112,10 @@ func FromEnv(getenv func(string) string) *Shell {
 		Field:      getenv(EnvField),
 		Title:      getenv(EnvTitle),
 		SignInURL:  getenv(EnvSignInURL),
+		Theme:      getenv(EnvTheme),
+	}
+	if !validTheme(s.Theme) {
+		s.Theme = ""
 	}
 	if r := getenv(EnvRoutes); r != "" {
 		s.Routes = strings.Split(r, "\n")

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
@@ -18,6 +19,14 @@ const (
 	// DefaultSignInURL is where the 401 state links to.
 	DefaultSignInURL = "/login"
 )
+
+// HostEvent is the DOM event (a CustomEvent with detail {name}) that a Shell
+// dispatches on its element, bubbling to document and window, when the
+// portal reports a key action: name is ticket.EventKeyCreated,
+// EventKeyRotated or EventKeyRevoked. A host page refreshes its own UI on it:
+//
+//	window.addEventListener("keyportal:event", (e) => refresh(e.detail.name))
+const HostEvent = "keyportal:event"
 
 // Texts shown by the shell, exported so tests and host pages can match them.
 const (
@@ -58,19 +67,33 @@ type Shell struct {
 	// SignInURL is linked from the "session ended" state (DefaultSignInURL
 	// if empty).
 	SignInURL string
+	// Theme is posted to the portal each time it says ready:
+	// ticket.ThemeLight, ThemeDark or ThemeSystem. Empty follows the page's
+	// prefers-color-scheme (light or dark) and its changes.
+	Theme string
 
-	m       Machine
-	env     env // nil: the browser; tests inject fakes
-	timers  [2]func() bool
-	stopMsg func()
-	gen     int // bumped on dismount so late callbacks are dropped
-	running bool
+	m         Machine
+	env       env // nil: the browser; tests inject fakes
+	timers    [2]func() bool
+	stopMsg   func()
+	stopTheme func()
+	gen       int // bumped on dismount so late callbacks are dropped
+	running   bool
+	adopting  bool // the eager script shows a frame this shell will adopt
+	adopted   bool // the iframe is the eager script's, outside go-app's tree
 }
 
 func (s *Shell) ticketPath() string { return or(s.TicketPath, DefaultTicketPath) }
 func (s *Shell) field() string      { return or(s.Field, DefaultField) }
 func (s *Shell) title() string      { return or(s.Title, DefaultTitle) }
 func (s *Shell) signInURL() string  { return or(s.SignInURL, DefaultSignInURL) }
+
+func (s *Shell) minHeight() int {
+	if s.MinHeight > 0 {
+		return s.MinHeight
+	}
+	return DefaultMinHeight
+}
 
 func or(v, def string) string {
 	if v == "" {
@@ -92,9 +115,21 @@ func (s *Shell) OnPreRender(ctx app.Context) {
 	s.resolve(ctx.Page().URL().Path)
 }
 
+// OnInit notes, in the browser, a portal frame that the page's eager script
+// already shows, so that the first render does not say "loading" above it.
+func (s *Shell) OnInit() {
+	if !app.IsClient {
+		return
+	}
+	if s.env == nil {
+		s.env = newBrowserEnv(s)
+	}
+	s.adopting = s.env.eagerFrame()
+}
+
 // OnMount starts the shell in the browser: it listens for the portal's
-// messages and asks for the first ticket (adopting the request the page's
-// eager script already started, if any).
+// messages and asks for the first ticket, adopting the request the page's
+// eager script already started, and the frame it shows, if any.
 func (s *Shell) OnMount(ctx app.Context) {
 	if s.env == nil {
 		s.env = newBrowserEnv(s)
@@ -114,7 +149,7 @@ func (s *Shell) start(ctx app.Context) {
 		return
 	}
 	s.running = true
-	s.m = Machine{PageOrigin: s.env.pageOrigin(), MinHeight: s.MinHeight}
+	s.m = Machine{PageOrigin: s.env.pageOrigin(), MinHeight: s.MinHeight, Theme: s.Theme}
 	gen := s.gen
 	s.stopMsg = s.env.listen(func(msg Message) {
 		ctx.Dispatch(func(ctx app.Context) {
@@ -123,7 +158,48 @@ func (s *Shell) start(ctx app.Context) {
 			}
 		})
 	})
+	if s.Theme == "" {
+		s.m.Theme, s.stopTheme = s.env.watchScheme(func(theme string) {
+			ctx.Dispatch(func(ctx app.Context) {
+				if s.gen == gen {
+					s.apply(ctx, s.m.SetTheme(theme))
+				}
+			})
+		})
+	}
 	s.apply(ctx, s.m.Start())
+}
+
+// fetched takes a ticket result. The first one may come with the eager
+// script's frame: the shell adopts it (no second fetch, no reload) and
+// replays what the frame said before the wasm was up.
+func (s *Shell) fetched(ctx app.Context, r Result) {
+	now := s.env.now()
+	fx := s.m.Fetched(r, now)
+	queued, adopted := s.env.adoptFrame(s.m.FrameURL())
+	s.adopting = false
+	if adopted {
+		s.adopted = true
+	}
+	s.apply(ctx, fx)
+	for _, msg := range queued {
+		s.apply(ctx, s.m.Message(msg, now))
+	}
+}
+
+// syncFrame carries the Machine's frame state to an adopted iframe, which
+// go-app does not render: its src (a reload renews it), height and
+// readiness; it removes the frame when the Machine drops it.
+func (s *Shell) syncFrame() {
+	if !s.adopted {
+		return
+	}
+	if s.m.FrameURL() == "" {
+		s.env.removeFrame()
+		s.adopted = false
+		return
+	}
+	s.env.updateFrame(s.m.FrameURL(), s.title(), s.m.Height(), s.m.Ready())
 }
 
 func (s *Shell) stop() {
@@ -142,6 +218,12 @@ func (s *Shell) stop() {
 		s.stopMsg()
 		s.stopMsg = nil
 	}
+	if s.stopTheme != nil {
+		s.stopTheme()
+		s.stopTheme = nil
+	}
+	s.env.removeFrame() // the adopted frame, or an eager one never adopted
+	s.adopted, s.adopting = false, false
 	s.m.Stop()
 }
 
@@ -154,7 +236,7 @@ func (s *Shell) apply(ctx app.Context, fx []Effect) {
 			s.env.fetchTicket(s.ticketPath(), s.field(), s.ResourceID, func(r Result) {
 				ctx.Dispatch(func(ctx app.Context) {
 					if s.gen == gen {
-						s.apply(ctx, s.m.Fetched(r, s.env.now()))
+						s.fetched(ctx, r)
 					}
 				})
 			})
@@ -177,9 +259,14 @@ func (s *Shell) apply(ctx app.Context, fx []Effect) {
 				s.timers[f.Timer] = nil
 			}
 		case EffectPostTicket:
-			s.env.postTicket(f.Ticket, f.TargetOrigin)
+			s.env.post(ticket.Message{Type: ticket.MsgTicket, Ticket: f.Ticket}, f.TargetOrigin)
+		case EffectPostTheme:
+			s.env.post(ticket.Message{Type: ticket.MsgTheme, Theme: f.Theme}, f.TargetOrigin)
+		case EffectEmitEvent:
+			s.env.emitEvent(f.Event)
 		}
 	}
+	s.syncFrame()
 }
 
 func (s *Shell) onRetry(ctx app.Context, e app.Event) {
@@ -194,7 +281,14 @@ func (s *Shell) Render() app.UI {
 		Class("keyportal-shell").
 		Attr("data-keyportal-ticket-path", s.ticketPath()).
 		Attr("data-keyportal-field", s.field()).
-		Attr("data-keyportal-resource", s.ResourceID)
+		Attr("data-keyportal-resource", s.ResourceID).
+		Attr("data-keyportal-title", s.title()).
+		Attr("data-keyportal-min-height", strconv.Itoa(s.minHeight()))
+	if app.IsServer {
+		// Marks the server's markup, which the eager script may amend before
+		// the wasm replaces it; it never touches what go-app rendered.
+		root = root.Attr("data-keyportal-prerendered", "true")
+	}
 
 	if s.ResourceID == "" {
 		return root.Body(app.P().Class("keyportal-error").Attr("role", "alert").
@@ -213,11 +307,15 @@ func (s *Shell) Render() app.UI {
 			app.P().Text(TextAskAdmin),
 		))
 	case PhaseFrame, PhaseRateLimited, PhaseFailed:
-		if s.m.FrameURL() == "" {
+		if s.m.FrameURL() == "" || s.adopted {
+			// An adopted frame lives outside go-app's tree (see syncFrame).
 			return root.Body(s.notice())
 		}
 		return root.Body(s.notice(), s.frame())
 	default:
+		if s.adopting {
+			return root.Body(s.notice())
+		}
 		return root.Aria("busy", "true").Body(
 			app.P().Class("keyportal-status").Attr("role", "status").Text(TextLoading),
 		)
@@ -283,8 +381,25 @@ type env interface {
 	// fetchTicket POSTs {field: id} to path and calls done once, from any
 	// goroutine.
 	fetchTicket(path, field, id string, done func(Result))
-	// listen calls f with each window "message" event until stop is called.
+	// listen calls f with each window "message" event until stop is called,
+	// except those the eager script queues for adoptFrame.
 	listen(f func(Message)) (stop func())
-	// postTicket posts a keyportal:ticket message to the shell's iframe.
-	postTicket(ticket, targetOrigin string)
+	// post posts a protocol message (v is added) to the shell's iframe.
+	post(msg ticket.Message, targetOrigin string)
+	// emitEvent tells the host page the portal did name (see HostEvent).
+	emitEvent(name string)
+	// watchScheme returns the page's colour scheme (ticket.ThemeLight or
+	// ThemeDark; "" if unknown) and calls f with each change until stop.
+	watchScheme(f func(theme string)) (theme string, stop func())
+
+	// eagerFrame reports whether the eager script shows a frame.
+	eagerFrame() bool
+	// adoptFrame takes the eager script's frame if it shows url, returning
+	// the messages it queued; otherwise it removes that frame, if any.
+	// Only the first call after the eager request was taken does anything.
+	adoptFrame(url string) (queued []Message, ok bool)
+	// updateFrame sets the adopted frame's src, title, height and readiness.
+	updateFrame(url, title string, height int, ready bool)
+	// removeFrame removes the adopted frame, or an eager one not adopted.
+	removeFrame()
 }

@@ -33,7 +33,10 @@ func rootDiv() app.HTMLDiv {
 	return app.Div().Class("keyportal-shell").
 		Attr("data-keyportal-ticket-path", DefaultTicketPath).
 		Attr("data-keyportal-field", DefaultField).
-		Attr("data-keyportal-resource", "42")
+		Attr("data-keyportal-resource", "42").
+		Attr("data-keyportal-title", DefaultTitle).
+		Attr("data-keyportal-min-height", "480").
+		Attr("data-keyportal-prerendered", "true")
 }
 
 func match(t *testing.T, s *Shell, want app.UI, path ...int) {

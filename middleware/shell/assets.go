@@ -76,6 +76,7 @@ body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .keyportal-error a{color:#1d4ed8;font-weight:600}
 .keyportal-notice button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid #9a6a00;background:#fff;cursor:pointer}
 .keyportal-shell iframe{display:block}
+.keyportal-frame-slot{min-height:0}
 @media (prefers-color-scheme:dark){
 .keyportal-status{color:#bbb}
 .keyportal-error,.keyportal-notice:not(:empty){background:#3a2a10;color:#ffe2b0;border-color:#7a5a20}

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"os"
@@ -346,7 +347,7 @@ func (s *Shell) component() app.Composer {
 func (s *Shell) newHandler() *app.Handler {
 	styles := append([]string{s.cssURL}, s.cfg.Styles...)
 	version := sha256.New()
-	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%s", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.cfg.Lang)
+	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%s|%v", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.cfg.Lang, s.env)
 	return &app.Handler{
 		Name:        s.cfg.Name,
 		ShortName:   s.cfg.Name,
@@ -363,11 +364,8 @@ func (s *Shell) newHandler() *app.Handler {
 			SVG:      "/web/keyportal-icon.svg",
 		},
 		LoadingLabel: "Loading API key manager…",
-		Scripts:      []string{s.eagerURL + " defer"},
-		// Start the wasm download while the head is parsed, not after the
-		// deferred scripts ran; crossorigin (anonymous) matches fetch()'s
-		// default same-origin credentials, so the preload is reused.
-		RawHeaders:            []string{`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`},
+		// The eager script and the wasm preload are written at the top of
+		// the head by servePage (see headStart).
 		Resources:             resources{wasmURL: s.wasmURL},
 		Version:               hex.EncodeToString(version.Sum(nil))[:20],
 		WasmContentLength:     strconv.Itoa(len(s.wasm)),
@@ -393,6 +391,9 @@ func (s *Shell) servePage(c *gin.Context) {
 	rec := &pageRecorder{header: http.Header{}, status: 200}
 	s.handler.ServeHTTP(rec, c.Request)
 	body := fixPage(rec.body.Bytes())
+	if rec.status == 200 {
+		body = insertHead(body, s.headStart(c.Request.URL.Path))
+	}
 	for k, v := range rec.header {
 		c.Writer.Header()[k] = v
 	}
@@ -425,6 +426,51 @@ var (
 	// without a Domain; those host-less URLs are dropped.
 	hostlessMeta = regexp.MustCompile(`<meta [^>]*content="https://(/[^"]*)?"[^>]*>\s*`)
 )
+
+// headStart is written first in the page's head, so the browser starts
+// both at once: the eager script, async, with the shell's settings for this
+// page (it asks for the ticket and shows the portal before the wasm is up),
+// then the wasm preload (crossorigin, anonymous, matches fetch()'s default
+// same-origin credentials, so app.js's fetch reuses it).
+func (s *Shell) headStart(path string) string {
+	s.mu.Lock()
+	cfg := *s.shell
+	s.mu.Unlock()
+	attr := func(name, value string) string {
+		return ` data-keyportal-` + name + `="` + html.EscapeString(value) + `"`
+	}
+	min := cfg.MinHeight
+	if min <= 0 {
+		min = wasmui.DefaultMinHeight
+	}
+	return `<script async src="` + s.eagerURL + `"` +
+		attr("ticket-path", or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
+		attr("field", or(cfg.Field, wasmui.DefaultField)) +
+		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
+		attr("title", or(cfg.Title, wasmui.DefaultTitle)) +
+		attr("min-height", strconv.Itoa(min)) +
+		`></script>` +
+		`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`
+}
+
+// insertHead puts tags right after the page's charset declaration (which
+// must stay within the first bytes), or after <head>.
+func insertHead(page []byte, tags string) []byte {
+	at := -1
+	for _, mark := range []string{`<meta charset="UTF-8">`, `<head>`} {
+		if i := bytes.Index(page, []byte(mark)); i >= 0 {
+			at = i + len(mark)
+			break
+		}
+	}
+	if at < 0 {
+		return page
+	}
+	out := make([]byte, 0, len(page)+len(tags))
+	out = append(out, page[:at]...)
+	out = append(out, tags...)
+	return append(out, page[at:]...)
+}
 
 func fixPage(b []byte) []byte {
 	b = bareAriaBusy.ReplaceAll(b, []byte(` aria-busy="true"$1`))
