@@ -44,11 +44,36 @@ func (s *store) batched(ctx context.Context, run func(ctx context.Context, tx qu
 		case err := <-op.done:
 			return err
 		case <-op.lead:
+		case <-ctx.Done():
+			// The caller stops waiting (a locked database must not hold
+			// it past its deadline); its insert stays queued and may still
+			// commit. Should the lead come to it, pass it on.
+			go func() {
+				select {
+				case <-op.done:
+				case <-op.lead:
+					s.leadBatch(ctx)
+				}
+			}()
+			return dbErr(ctx.Err())
 		}
 	}
-	// Leading: commit what is queued (our op included), then pass the lead.
-	// The batch runs without the leader's cancellation, since it carries
-	// other callers' inserts too.
+	// Leading: commit what is queued (our op included) on a goroutine of
+	// its own, so that the caller can leave at its deadline while the batch,
+	// which carries other callers' inserts too, runs to its end.
+	go s.leadBatch(ctx)
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		return dbErr(ctx.Err())
+	}
+}
+
+// leadBatch commits what is queued, without the leader's cancellation, then
+// passes the lead to the first caller that queued meanwhile.
+func (s *store) leadBatch(ctx context.Context) {
+	b := &s.batch
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatch)
 	batch := b.pending[:n:n]
@@ -62,7 +87,6 @@ func (s *store) batched(ctx context.Context, run func(ctx context.Context, tx qu
 		b.leading = false
 	}
 	b.mu.Unlock()
-	return <-op.done
 }
 
 func (s *store) flush(ctx context.Context, batch []*batchOp) {
