@@ -210,7 +210,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				var body string
 				if (i+w)%2 == 0 {
 					var out struct {
-						Key struct{ ID string }
+						Key    struct{ ID string }
 						Secret string
 					}
 					code, body = postRaw(srv, PagePath+"/api/keys", sess.Session, `{"name":"load"}`, &out)
