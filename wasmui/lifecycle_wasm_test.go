@@ -139,11 +139,23 @@ type harness struct {
 	posted []js.Value
 }
 
+// prerendered is the shell's markup as middleware/shell serves it.
+const prerendered = `<div class="keyportal-shell" data-keyportal-ticket-path="` + DefaultTicketPath +
+	`" data-keyportal-field="` + DefaultField + `" data-keyportal-resource="42" data-keyportal-title="` + DefaultTitle +
+	`" data-keyportal-min-height="480" data-keyportal-prerendered aria-busy="true">` +
+	`<p class="keyportal-status" role="status">` + TextLoading + `</p></div>`
+
 func mount(t *testing.T, prepare func(h *harness)) *harness {
 	t.Helper()
+	return mountShell(t, &Shell{ResourceID: "42"}, prepare)
+}
+
+// mountShell serves the prerendered page, runs prepare (what happens before
+// the wasm is up) and mounts s.
+func mountShell(t *testing.T, s *Shell, prepare func(h *harness)) *harness {
+	t.Helper()
 	doc := js.Global().Get("document")
-	doc.Get("body").Set("innerHTML", `<div data-keyportal-ticket-path="`+DefaultTicketPath+
-		`" data-keyportal-field="`+DefaultField+`" data-keyportal-resource="42"></div>`)
+	doc.Get("body").Set("innerHTML", prerendered)
 	h := &harness{t: t, clock: &fakeClock{now: time.Unix(1_800_000_000, 0)}}
 
 	var fetch js.Func
@@ -174,7 +186,7 @@ func mount(t *testing.T, prepare func(h *harness)) *harness {
 	if prepare != nil {
 		prepare(h)
 	}
-	h.shell = &Shell{ResourceID: "42"}
+	h.shell = s
 	h.shell.env = clockEnv{browserEnv: newBrowserEnv(h.shell), clock: h.clock}
 	h.engine = app.NewTestEngine()
 	if err := h.engine.Load(h.shell); err != nil {
@@ -206,7 +218,9 @@ func (b *blank) Render() app.UI { return app.Div() }
 func (h *harness) pump() {
 	for i := 0; i < 4; i++ {
 		time.Sleep(time.Millisecond)
-		h.engine.ConsumeAll()
+		if h.engine != nil { // nil before the wasm is "up"
+			h.engine.ConsumeAll()
+		}
 	}
 }
 
