@@ -293,6 +293,10 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 			return
 		}
 		callIfFunc(eager, "discard") // a request for something else
+	} else {
+		// An eager script that runs only now (async, and later than the
+		// wasm) must not ask for a second ticket.
+		win.Set(EagerGlobal, nil)
 	}
 
 	body := win.Get("Object").New()

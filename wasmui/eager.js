@@ -13,6 +13,10 @@
 //   promise                resolves to {status, retryAfter, date, body};
 //   frame, origin          the iframe it inserted for a 200 (or null) and
 //                          the portal origin its messages must come from;
+//   settled                resolves when the script is done with the
+//                          response (the frame shown, or nothing to show):
+//                          the wasm waits for it before Go takes the main
+//                          thread, so Go's start does not delay the portal;
 //   listening              whether it still queues the frame's messages;
 //   adopt()                the shell takes the frame: returns the queued
 //                          messages and stops listening;
@@ -36,6 +40,8 @@
   var field = attr("field");
   var resource = attr("resource");
   if (!path || !field || !resource) return;
+  // null: the shell is already up and asked for its own ticket.
+  if (window.keyportalTicketRequest !== undefined) return;
   var title = attr("title") || "API key manager";
   var minHeight = parseInt(attr("min-height"), 10);
   if (!(minHeight > 0)) minHeight = 480;
@@ -112,18 +118,20 @@
     return { src: resp.url, origin: u.origin };
   }
 
-  promise.then(function (r) {
+  req.settled = promise.then(function (r) {
     if (r.status !== 200) return;
     var p = portalURL(r.body);
     if (!p) return;
-    whenParsed(function () { insert(p); });
-  }, function () {});
+    return whenParsed().then(function () { insert(p); });
+  }).catch(function () {});
 
-  function whenParsed(f) {
-    if (doc.readyState !== "loading") return f();
-    doc.addEventListener("readystatechange", function wait() {
-      doc.removeEventListener("readystatechange", wait);
-      f();
+  function whenParsed() {
+    return new Promise(function (resolve) {
+      if (doc.readyState !== "loading") return resolve();
+      doc.addEventListener("readystatechange", function wait() {
+        doc.removeEventListener("readystatechange", wait);
+        resolve();
+      });
     });
   }
 

@@ -296,3 +296,37 @@ func TestShellForwardsPortalEvents(t *testing.T) {
 		t.Fatalf("the page heard %v, want key.created and key.rotated from the frame only", got)
 	}
 }
+
+func TestEagerScriptLateForTheShellAsksNothing(t *testing.T) {
+	h := mount(t, nil)
+	h.waitFor("the shell's own fetch", func() bool { return len(h.calls) == 1 })
+	// The async eager script runs only now: the shell already asked.
+	js.Global().Call("eval", string(EagerScript))
+	h.pump()
+	if len(h.calls) != 1 {
+		t.Fatalf("%d ticket requests, want the shell's only", len(h.calls))
+	}
+}
+
+func TestEagerSettledOnceTheFrameIsShown(t *testing.T) {
+	mountShell(t, &Shell{ResourceID: "42"}, func(h *harness) {
+		js.Global().Call("eval", string(EagerScript))
+		settled := false
+		var then js.Func
+		then = js.FuncOf(func(this js.Value, args []js.Value) any {
+			settled = true
+			if !eagerFrameEl().Truthy() {
+				t.Error("settled before the frame was shown")
+			}
+			then.Release()
+			return nil
+		})
+		eagerRequest().Get("settled").Call("then", then)
+		h.pump()
+		if settled {
+			t.Fatal("settled before the ticket arrived")
+		}
+		h.calls[0].ticket("t1", 2*time.Minute, h.clock.Now())
+		h.waitFor("settled", func() bool { return settled })
+	})
+}

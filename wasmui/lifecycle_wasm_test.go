@@ -154,6 +154,7 @@ func mount(t *testing.T, prepare func(h *harness)) *harness {
 // the wasm is up) and mounts s.
 func mountShell(t *testing.T, s *Shell, prepare func(h *harness)) *harness {
 	t.Helper()
+	js.Global().Delete(EagerGlobal) // a fresh page
 	doc := js.Global().Get("document")
 	doc.Get("body").Set("innerHTML", prerendered)
 	h := &harness{t: t, clock: &fakeClock{now: time.Unix(1_800_000_000, 0)}}

@@ -481,11 +481,12 @@ func (s *Shell) serveGoApp(c *gin.Context) {
 	s.handler.ServeHTTP(c.Writer, c.Request)
 }
 
-// serveAppJS serves go-app's app.js with two changes: the wasm is
+// serveAppJS serves go-app's app.js with three changes: the wasm is
 // instantiated straight from fetch() rather than through go-app's progress
 // wrapper, which re-streams the body through JavaScript and delays the
 // browser's streaming compile (the shell shows its own loading state, so
-// the percentage is not missed); and no service worker is registered.
+// the percentage is not missed); Go starts once the eager script is done
+// with the first ticket; and no service worker is registered.
 func (s *Shell) serveAppJS(c *gin.Context) {
 	s.appJSOnce.Do(func() {
 		rec := &pageRecorder{header: http.Header{}, status: 200}
@@ -497,6 +498,15 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 			js = strings.Replace(js, from, `fetch("`+s.wasmURL+`")`, 1)
 		} else {
 			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
+		}
+		// Go's start holds the main thread for a while: let the eager script
+		// show the portal first. The shell would only wait for the same
+		// ticket meanwhile, showing the same loading state.
+		start := "const wasm = await instantiateStreaming("
+		if strings.Contains(js, start) {
+			js = strings.Replace(js, start, "const eager = window."+wasmui.EagerGlobal+";\n    if (eager && eager.settled) await eager.settled;\n    "+start, 1)
+		} else {
+			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm may start before the eager script showed the portal")
 		}
 		// No service worker: the shell needs none, and one would be
 		// installed for the whole host app's origin (and start a worker
