@@ -488,3 +488,60 @@ func TestRetryAfterParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestMachineTheme(t *testing.T) {
+	post := func(theme string) []Effect {
+		return []Effect{{Kind: EffectPostTheme, Theme: theme, TargetOrigin: testPortal}}
+	}
+	m := &Machine{PageOrigin: testPage, Theme: ticket.ThemeLight}
+	m.Start()
+	m.Fetched(okResult("t1", time.Minute), t0)
+	if fx := m.SetTheme(ticket.ThemeDark); fx != nil {
+		t.Fatalf("posted %v to a frame that has not said ready", fx)
+	}
+	fx := m.Message(readyMsg(ticket.SessionActive), t0)
+	if !reflect.DeepEqual(fx[len(fx)-1:], post(ticket.ThemeDark)) {
+		t.Fatalf("on ready: %v, want the theme posted", fx)
+	}
+	if fx := m.SetTheme(ticket.ThemeLight); !reflect.DeepEqual(fx, post(ticket.ThemeLight)) {
+		t.Fatalf("on change: %v", fx)
+	}
+	for _, same := range []string{ticket.ThemeLight, "sepia"} {
+		if fx := m.SetTheme(same); fx != nil {
+			t.Fatalf("SetTheme(%q): %v, want nothing", same, fx)
+		}
+	}
+	// A reloaded frame is a new document: it is told again when ready.
+	m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+	m.Fetched(okResult("t2", time.Minute), t0)
+	if fx := m.Message(readyMsg(ticket.SessionNone), t0); !reflect.DeepEqual(fx[len(fx)-1:], post(ticket.ThemeLight)) {
+		t.Fatalf("ready after renewal: %v", fx)
+	}
+	if fx := (&Machine{}).SetTheme(ticket.ThemeDark); fx != nil {
+		t.Fatal("posted a theme with no frame")
+	}
+}
+
+func TestMachineForwardsKnownEventsOnly(t *testing.T) {
+	m := showing(t, true)
+	for name, want := range map[string]bool{
+		ticket.EventKeyCreated: true,
+		ticket.EventKeyRotated: true,
+		ticket.EventKeyRevoked: true,
+		"key.secret":           false,
+		"":                     false,
+	} {
+		ev := frameMsg(ticket.MsgEvent)
+		ev.Data.Name = name
+		fx := m.Message(ev, t0)
+		got := len(fx) == 1 && fx[0].Kind == EffectEmitEvent && fx[0].Event == name
+		if got != want || (!want && fx != nil) {
+			t.Errorf("event %q: %v", name, fx)
+		}
+		foreign := ev
+		foreign.Origin = "http://evil.test"
+		if fx := m.Message(foreign, t0); fx != nil {
+			t.Errorf("foreign event %q forwarded", name)
+		}
+	}
+}

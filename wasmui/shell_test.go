@@ -166,6 +166,55 @@ func TestRenderFailureAboveKeptFrame(t *testing.T) {
 		Attr("data-keyportal-ready", "true"), 1)
 }
 
+func TestRenderAroundEagerFrame(t *testing.T) {
+	// The eager script shows the portal; the first render, before the
+	// ticket result is adopted, must not say loading above it.
+	s := &Shell{ResourceID: "42", adopting: true}
+	e := app.NewTestEngine()
+	if err := e.Load(s); err != nil {
+		t.Fatal(err)
+	}
+	e.ConsumeAll()
+	match(t, s, rootDiv())
+	match(t, s, app.Div().Class("keyportal-notice").Aria("live", "polite"), 0)
+
+	// An adopted frame lives outside go-app's tree: no second iframe, and
+	// notices still show above it.
+	s = &Shell{ResourceID: "42", adopted: true}
+	s.m = Machine{PageOrigin: testPage}
+	s.m.Start()
+	s.m.Fetched(okResult("t1", time.Minute), t0)
+	s.m.Message(readyMsg(ticket.SessionActive), t0)
+	s.m.Message(frameMsg(ticket.MsgSessionExpired), t0)
+	s.m.Fetched(Result{Status: 503}, t0)
+	e = app.NewTestEngine()
+	if err := e.Load(s); err != nil {
+		t.Fatal(err)
+	}
+	e.ConsumeAll()
+	match(t, s, rootDiv())
+	match(t, s, app.Text("Couldn't load the API key manager (the server answered 503). Retrying in 1 s…"), 0, 0, 0)
+	own := func() app.UI {
+		return app.IFrame().Src(testPortal+"/vanity/api-auth?ticket=t1").Title(DefaultTitle).
+			Allow("clipboard-write").Style("width", "100%").Style("height", "480px").Style("border", "0").
+			Attr("data-keyportal-ready", "true")
+	}
+	if err := app.Match(own(), s, 0, 1); err == nil {
+		t.Fatal("an iframe was rendered beside the adopted one")
+	}
+	// The same state without adoption renders the shell's own iframe, so
+	// the check above can see one.
+	s2 := &Shell{ResourceID: "42", m: s.m}
+	e = app.NewTestEngine()
+	if err := e.Load(s2); err != nil {
+		t.Fatal(err)
+	}
+	e.ConsumeAll()
+	if err := app.Match(own(), s2, 0, 1); err != nil {
+		t.Fatalf("without adoption the shell renders its own iframe: %v", err)
+	}
+}
+
 func TestRenderWithoutResource(t *testing.T) {
 	s := &Shell{}
 	e := app.NewTestEngine()

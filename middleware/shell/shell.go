@@ -30,6 +30,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/wasmui"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/rs/zerolog"
@@ -65,6 +66,9 @@ type Config struct {
 	MinHeight int
 	// SignInURL is linked when the session has ended (default /login).
 	SignInURL string
+	// Theme is posted to the portal: "light", "dark" or "system". Empty
+	// follows the page's prefers-color-scheme and its changes.
+	Theme string
 
 	// WasmPath is a prebuilt shell wasm (from wasmui/cmd/build). Its gzip
 	// and brotli forms are read from beside it (app.<hash>.wasm.gz/.br) or
@@ -160,6 +164,11 @@ func New(cfg Config) (*Shell, error) {
 	if cfg.Field != "" && !fieldRE.MatchString(cfg.Field) {
 		return nil, fmt.Errorf("%w: Field %q must be a JSON field name (letters, digits, _)", ErrConfig, cfg.Field)
 	}
+	switch cfg.Theme {
+	case "", ticket.ThemeLight, ticket.ThemeDark, ticket.ThemeSystem:
+	default:
+		return nil, fmt.Errorf("%w: Theme %q must be light, dark, system or empty (follow the page)", ErrConfig, cfg.Theme)
+	}
 	if cfg.MinHeight < 0 {
 		return nil, fmt.Errorf("%w: MinHeight %d is negative", ErrConfig, cfg.MinHeight)
 	}
@@ -186,6 +195,7 @@ func New(cfg Config) (*Shell, error) {
 		Title:      cfg.FrameTitle,
 		MinHeight:  cfg.MinHeight,
 		SignInURL:  cfg.SignInURL,
+		Theme:      cfg.Theme,
 	}
 	if err := s.loadWasm(); err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func TestPageAnswers200WithShellMarkup(t *testing.T) {
 }
 
 func TestPageCustomRoutesAndSettings(t *testing.T) {
-	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", FrameTitle: "Keys", MinHeight: 600})
+	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", FrameTitle: "Keys", MinHeight: 600, Theme: "dark"})
 	r := gin.New()
 	s.Mount(r, "/apps/:appId/keys")
 	w := serve(t, r, "GET", "/apps/a-7/keys", nil)
@@ -118,7 +118,7 @@ func TestPageCustomRoutesAndSettings(t *testing.T) {
 		}
 	}
 	js := serve(t, r, "GET", "/app.js", nil).Body.String()
-	for _, want := range []string{`"KEYPORTAL_TICKET_PATH":"/api/keys/ticket"`, `"KEYPORTAL_FIELD":"appId"`, `"KEYPORTAL_ROUTES":"/apps/:appId/keys"`, `"KEYPORTAL_MIN_HEIGHT":"600"`, `"KEYPORTAL_TITLE":"Keys"`} {
+	for _, want := range []string{`"KEYPORTAL_THEME":"dark"`, `"KEYPORTAL_TICKET_PATH":"/api/keys/ticket"`, `"KEYPORTAL_FIELD":"appId"`, `"KEYPORTAL_ROUTES":"/apps/:appId/keys"`, `"KEYPORTAL_MIN_HEIGHT":"600"`, `"KEYPORTAL_TITLE":"Keys"`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js env lacks %s", want)
 		}
@@ -327,6 +327,7 @@ func TestConfigErrors(t *testing.T) {
 		{"both wasm sources", Config{WasmPath: path, BuildFromSource: "x/y"}, ErrConfig, "not both"},
 		{"remote style", Config{WasmPath: path, Styles: []string{"https://cdn.test/x.css"}}, ErrConfig, "same-origin"},
 		{"negative height", Config{WasmPath: path, MinHeight: -1}, ErrConfig, "MinHeight"},
+		{"unknown theme", Config{WasmPath: path, Theme: "sepia"}, ErrConfig, "Theme"},
 		{"missing wasm", Config{WasmPath: filepath.Join(t.TempDir(), "nope.wasm")}, ErrWasm, "nope.wasm"},
 		{"not wasm", Config{WasmPath: notWasm}, ErrWasm, "not a WebAssembly binary"},
 	} {
