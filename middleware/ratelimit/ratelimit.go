@@ -1,0 +1,108 @@
+// Package ratelimit counts requests against rules in Wacht's shape: at most
+// Max requests per Per, counted per key, per app or per client IP.
+//
+// Both limiters count in fixed windows: a window opens at a key's first
+// request and lasts Per; requests beyond Max in it are refused until it
+// ends. Fixed windows were chosen over token buckets (golang.org/x/time/rate)
+// so that the in-process Memory and the shared Redis limiter answer the same
+// way, and so that RateLimit-Remaining and RateLimit-Reset are exact
+// numbers a client can act on ("n left until the window ends at t"), as in
+// Wacht. The price is the known edge case: up to 2×Max requests can pass
+// around the boundary of two windows.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Scope says what a rule counts per.
+type Scope string
+
+// The scopes of Wacht's rules.
+const (
+	// ScopeKey counts per API key.
+	ScopeKey Scope = "key"
+	// ScopeApp counts per API auth app, over all of its keys.
+	ScopeApp Scope = "app"
+	// ScopeIP counts per client IP.
+	ScopeIP Scope = "ip"
+)
+
+// Rule allows at most Max requests per Per in each Scope.
+type Rule struct {
+	// Max is how many requests a window admits. Must be positive.
+	Max int `json:"max"`
+	// Per is the length of a window. Must be at least a millisecond.
+	Per time.Duration `json:"per"`
+	// Scope is what requests are counted per. Empty means ScopeKey.
+	Scope Scope `json:"scope"`
+}
+
+// ErrBadRule is wrapped by the errors of Rule.Validate.
+var ErrBadRule = errors.New("ratelimit: bad rule")
+
+// Validate reports why r cannot be enforced, or nil.
+func (r Rule) Validate() error {
+	switch {
+	case r.Max <= 0:
+		return fmt.Errorf("%w: max %d must be positive", ErrBadRule, r.Max)
+	case r.Per < time.Millisecond:
+		return fmt.Errorf("%w: per %v must be at least 1ms", ErrBadRule, r.Per)
+	}
+	switch r.Scope {
+	case "", ScopeKey, ScopeApp, ScopeIP:
+		return nil
+	}
+	return fmt.Errorf("%w: scope %q is not key, app or ip", ErrBadRule, r.Scope)
+}
+
+// String names the rule, as "100/1m0s/key"; limiters use it to keep the
+// counters of different rules apart.
+func (r Rule) String() string {
+	s := r.Scope
+	if s == "" {
+		s = ScopeKey
+	}
+	return strconv.Itoa(r.Max) + "/" + r.Per.String() + "/" + string(s)
+}
+
+// Result is a limiter's answer for one request.
+type Result struct {
+	// Allowed is false when the request is over the limit.
+	Allowed bool
+	// Limit is the rule's Max.
+	Limit int
+	// Remaining is how many more requests the current window admits.
+	Remaining int
+	// Reset is how long until the current window ends.
+	Reset time.Duration
+	// RetryAfter is how long a refused request should wait; 0 if allowed.
+	RetryAfter time.Duration
+}
+
+// Limiter counts a request under key against rule. key names what the
+// rule's scope counts (a key id, an app slug, an IP); the limiter keeps
+// different rules' counters apart itself. An error means the limiter could
+// not answer; the caller decides whether to let the request through.
+type Limiter interface {
+	Allow(ctx context.Context, key string, rule Rule) (Result, error)
+}
+
+// result builds the answer for the count-th request of a window with left
+// time remaining.
+func result(rule Rule, count int64, left time.Duration) Result {
+	if left <= 0 {
+		left = time.Millisecond
+	}
+	r := Result{Allowed: count <= int64(rule.Max), Limit: rule.Max, Reset: left}
+	if r.Allowed {
+		r.Remaining = rule.Max - int(count)
+	} else {
+		r.RetryAfter = left
+	}
+	return r
+}
