@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -66,6 +68,18 @@ type APIKeyConfig struct {
 	// Realm is named in the WWW-Authenticate challenge. Default
 	// DefaultRealm.
 	Realm string
+	// RateLimits are counted for every request whose key verified, each in
+	// its scope (the key's id, its app, the client IP). Over any of them the
+	// request gets 429 with Retry-After. Every answer of a guarded route
+	// carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset of
+	// the rule closest to refusing. Empty means no limits.
+	RateLimits []ratelimit.Rule
+	// Limiter counts RateLimits. Nil means an in-process
+	// ratelimit.NewMemory(Now); use a ratelimit.Redis to share counts
+	// between instances. When the limiter fails (Redis down) the request is
+	// let through without RateLimit headers and the error is logged: rate
+	// limits guard capacity, not access, which the key already decided.
+	Limiter ratelimit.Limiter
 }
 
 // APIKeyAuth guards routes of the app's public API with API keys. Build it
@@ -78,6 +92,8 @@ type APIKeyAuth struct {
 	challenge   []string // WWW-Authenticate without error: no key presented
 	invalid     []string // WWW-Authenticate with error="invalid_token"
 	realmQuoted string
+	limits      []ratelimit.Rule
+	limiter     ratelimit.Limiter
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -129,6 +145,7 @@ func apiKeyErrorBody(msg, reason string) []byte {
 //     or of a suspended, deleted or unknown tenant;
 //   - 403 (error="insufficient_scope") for a valid key without a required
 //     permission;
+//   - 429 with Retry-After when a valid key is over one of RateLimits;
 //   - 503 when the key store cannot answer (fail closed).
 //
 // Revocation, rotation past grace and app or tenant changes take effect on
@@ -146,6 +163,15 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	}
 	if err := checkPermissions(cfg.Permissions); err != nil {
 		return nil, err
+	}
+	for i, r := range cfg.RateLimits {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("middleware: APIKeyConfig.RateLimits[%d]: %w", i, err)
+		}
+	}
+	limiter := cfg.Limiter
+	if limiter == nil && len(cfg.RateLimits) > 0 {
+		limiter = ratelimit.NewMemory(cfg.Now)
 	}
 	var changes apikey.Subscriber
 	if cfg.Changes != nil {
@@ -171,6 +197,8 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 		challenge:   []string{"Bearer " + q},
 		invalid:     []string{"Bearer " + q + `, error="invalid_token"`},
 		realmQuoted: q,
+		limits:      append([]ratelimit.Rule(nil), cfg.RateLimits...),
+		limiter:     limiter,
 	}, nil
 }
 
@@ -237,9 +265,92 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 			a.refuse(c, err, insufficient)
 			return
 		}
+		if len(a.limits) > 0 && !a.rateLimit(c, id) {
+			return
+		}
 		c.Set(apiKeyContextKey{}, id)
 		c.Next()
 	}
+}
+
+var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rate_limited")
+
+// rateLimit counts the request against every rule, sets the RateLimit
+// headers of the rule closest to refusing, and answers 429 when one refuses.
+// It reports whether the request may go on.
+func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
+	checks := make([]ratelimit.Check, len(a.limits))
+	for i, rule := range a.limits {
+		checks[i].Rule = rule
+		switch rule.Scope {
+		case ratelimit.ScopeApp:
+			checks[i].Key = "app:" + id.DeploymentID + "/" + id.AppSlug
+		case ratelimit.ScopeIP:
+			checks[i].Key = "ip:" + c.ClientIP()
+		default:
+			checks[i].Key = "key:" + id.KeyID
+		}
+	}
+	results := make([]ratelimit.Result, len(checks))
+	var err error
+	if m, ok := a.limiter.(ratelimit.MultiLimiter); ok {
+		err = m.AllowAll(c.Request.Context(), checks, results)
+	} else {
+		for i, ch := range checks {
+			if results[i], err = a.limiter.Allow(c.Request.Context(), ch.Key, ch.Rule); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		// Fail open: see APIKeyConfig.Limiter.
+		a.log.Warn().Err(err).Msg("rate limiter unavailable; request let through")
+		return true
+	}
+	var tightest ratelimit.Result
+	var refused *ratelimit.Result
+	for i, r := range results {
+		if !r.Allowed && (refused == nil || r.RetryAfter > refused.RetryAfter) {
+			refused = &results[i]
+		}
+		if i == 0 || r.Remaining < tightest.Remaining ||
+			(r.Remaining == tightest.Remaining && r.Reset > tightest.Reset) {
+			tightest = r
+		}
+	}
+	h := c.Writer.Header()
+	shown := tightest
+	if refused != nil {
+		shown = *refused
+	}
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(shown.Limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(shown.Remaining)}
+	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(shown.Reset), 10)}
+	if refused == nil {
+		return true
+	}
+	h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(refused.RetryAfter), 10)}
+	h["Content-Type"] = apiKeyJSONType
+	if e := a.log.Debug(); e.Enabled() {
+		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).
+			Str("key_id", id.KeyID).Str("app", id.AppSlug).
+			Str("method", c.Request.Method).Str("path", c.Request.URL.Path).
+			Str("client_ip", c.ClientIP()).Msg("api key rate limited")
+	}
+	c.Writer.WriteHeader(http.StatusTooManyRequests)
+	_, _ = c.Writer.Write(apiKeyRateLimited)
+	c.Abort()
+	return false
+}
+
+// ceilSeconds is d in whole seconds, rounded up, at least 1 (headers count
+// in seconds; 0 would invite an immediate retry that is still refused).
+func ceilSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
 }
 
 // refuse answers a refused request without allocating.

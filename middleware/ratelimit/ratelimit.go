@@ -92,6 +92,23 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, rule Rule) (Result, error)
 }
 
+// Check is one count a request is under: a rule and the key its scope
+// names.
+type Check struct {
+	Key  string
+	Rule Rule
+}
+
+// MultiLimiter is a Limiter that can count a request against several rules
+// at once (Redis does, in one round trip). Middleware uses AllowAll when the
+// limiter has it.
+type MultiLimiter interface {
+	Limiter
+	// AllowAll counts one request against every check, writing each
+	// answer to out, which has len(checks) elements.
+	AllowAll(ctx context.Context, checks []Check, out []Result) error
+}
+
 // result builds the answer for the count-th request of a window with left
 // time remaining.
 func result(rule Rule, count int64, left time.Duration) Result {

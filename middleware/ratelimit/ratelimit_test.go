@@ -204,3 +204,23 @@ func TestRedisDownReturnsError(t *testing.T) {
 		t.Fatal("Allow with Redis down returned no error")
 	}
 }
+
+func TestRedisAllowAllOneCall(t *testing.T) {
+	l := redisLimiter(t)
+	checks := []ratelimit.Check{
+		{Key: "k", Rule: ratelimit.Rule{Max: 1, Per: time.Minute, Scope: ratelimit.ScopeKey}},
+		{Key: "a", Rule: ratelimit.Rule{Max: 5, Per: time.Minute, Scope: ratelimit.ScopeApp}},
+	}
+	out := make([]ratelimit.Result, 2)
+	for i, want := range [][2]bool{{true, true}, {false, true}} {
+		if err := l.AllowAll(context.Background(), checks, out); err != nil {
+			t.Fatal(err)
+		}
+		if out[0].Allowed != want[0] || out[1].Allowed != want[1] || out[1].Remaining != 3-i+1 {
+			t.Fatalf("call %d: %+v", i+1, out)
+		}
+	}
+	if err := l.AllowAll(context.Background(), checks, out[:1]); err == nil {
+		t.Fatal("short out slice accepted")
+	}
+}

@@ -24,16 +24,23 @@ type Redis struct {
 	prefix string
 }
 
-// window.lua: count one request in the key's window, opening the window
-// (with its expiry) at the first request. Returns {count, ms left}.
+// windowScript counts one request in each key's window, opening a window
+// (with its expiry, ARGV[i] ms) at its first request. Returns {count, ms
+// left} per key, flattened. All keys in one call: one round trip however
+// many rules a request is under.
 var windowScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if n == 1 or ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if n == 1 or ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  out[#out+1] = n
+  out[#out+1] = ttl
 end
-return {n, ttl}
+return out
 `)
 
 // NewRedis returns a limiter counting in client under keys starting with
@@ -48,16 +55,35 @@ func NewRedis(client redis.Scripter, prefix string) (*Redis, error) {
 
 // Allow counts one request of key against rule.
 func (r *Redis) Allow(ctx context.Context, key string, rule Rule) (Result, error) {
-	if err := rule.Validate(); err != nil {
-		return Result{}, err
+	var out [1]Result
+	err := r.AllowAll(ctx, []Check{{Key: key, Rule: rule}}, out[:])
+	return out[0], err
+}
+
+// AllowAll counts one request against every check in one round trip,
+// writing each answer to out (len(out) must be len(checks)).
+func (r *Redis) AllowAll(ctx context.Context, checks []Check, out []Result) error {
+	if len(out) != len(checks) {
+		return fmt.Errorf("ratelimit: AllowAll: %d results for %d checks", len(out), len(checks))
 	}
-	ms := rule.Per.Milliseconds()
-	v, err := windowScript.Run(ctx, r.client, []string{r.prefix + rule.String() + "|" + key}, ms).Int64Slice()
+	keys := make([]string, len(checks))
+	args := make([]any, len(checks))
+	for i, c := range checks {
+		if err := c.Rule.Validate(); err != nil {
+			return err
+		}
+		keys[i] = r.prefix + c.Rule.String() + "|" + c.Key
+		args[i] = c.Rule.Per.Milliseconds()
+	}
+	v, err := windowScript.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit: redis: %w", err)
+		return fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	if len(v) != 2 {
-		return Result{}, fmt.Errorf("ratelimit: redis: script returned %d values", len(v))
+	if len(v) != 2*len(checks) {
+		return fmt.Errorf("ratelimit: redis: script returned %d values for %d checks", len(v), len(checks))
 	}
-	return result(rule, v[0], time.Duration(v[1])*time.Millisecond), nil
+	for i, c := range checks {
+		out[i] = result(c.Rule, v[2*i], time.Duration(v[2*i+1])*time.Millisecond)
+	}
+	return nil
 }
