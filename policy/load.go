@@ -204,6 +204,9 @@ func parseModel(path, text string) (*modelInfo, error) {
 			return nil, fail(ent.Line, "%s must have %d fields (%s), has %d", w.key, w.n, w.why, len(splitTokens(ent.Value)))
 		}
 	}
+	if strings.Contains(strings.ReplaceAll(info.Entries["m"].Value, " ", ""), "keyMatch(r.dom,p.dom)") {
+		return nil, fail(info.Entries["m"].Line, "tenant patterns (keyMatch on r.dom) are not supported: every decision would scan every tenant; use exact tenants and \"*\" rows")
+	}
 	// Names the matcher uses must be declared: casbin only notices an
 	// undeclared one when a request happens to evaluate it.
 	m := info.Entries["m"]

@@ -77,11 +77,28 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 	if err != nil {
 		return nil, &FileError{Path: modelPath, Line: 1, Msg: "casbin: " + err.Error()}
 	}
-	enf, err := casbin.NewSyncedEnforcer(m, rowsAdapter{rows: pi.Rows})
+	// The enforcer starts empty, gets this package's role manager for every
+	// role definition, and only then loads the rows.
+	enf, err := casbin.NewSyncedEnforcer(m)
 	if err != nil {
-		return nil, &FileError{Path: policyPath, Line: 1, Msg: "casbin: " + err.Error()}
+		return nil, &FileError{Path: modelPath, Line: 1, Msg: "casbin: " + err.Error()}
 	}
 	enf.EnableLog(false)
+	var graphs []*roleGraph
+	for _, ptype := range mi.ptypes() {
+		if ptype[0] == 'g' {
+			rg := newRoleGraph()
+			graphs = append(graphs, rg)
+			enf.SetNamedRoleManager(ptype, rg)
+		}
+	}
+	enf.SetAdapter(rowsAdapter{rows: pi.Rows})
+	if err := enf.LoadPolicy(); err != nil {
+		return nil, &FileError{Path: policyPath, Line: 1, Msg: "casbin: " + err.Error()}
+	}
+	for _, rg := range graphs {
+		rg.freeze()
+	}
 	s := &state{
 		enf:       enf,
 		model:     mi,
