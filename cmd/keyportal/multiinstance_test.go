@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/middleware/wacht"
+)
+
+// This file runs several `keyportal serve` processes on one Postgres schema,
+// the way they run behind a load balancer, and checks what a user of any of
+// them would notice: tickets are single-use everywhere, keys created on one
+// are verified on another, revocations and policy edits reach every
+// instance within a second, and a killed instance loses no acknowledged
+// write. Run with:
+//
+//	go test -count=1 -v -run MultiInstance ./cmd/keyportal/
+
+const miBackendKey = "kpb_multi_instance_test_key_0123456789"
+
+// instance is one running `keyportal serve` process.
+type instance struct {
+	name string
+	base string
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	cl   *wacht.Client
+	done chan struct{}
+}
+
+// buildKeyportal builds this command into a temporary directory once per
+// test binary.
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+func buildKeyportal(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "keyportal-mi-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "keyportal")
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// miSchema returns a fresh random Postgres schema, dropped at cleanup.
+func miSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "kp_multi_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// startInstance runs `keyportal serve` with env and args on a free loopback
+// port and waits for it to listen.
+func startInstance(t *testing.T, name, bin string, env []string, args ...string) *instance {
+	t.Helper()
+	in := &instance{name: name, log: &syncBuffer{}, done: make(chan struct{})}
+	in.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
+	in.cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	in.cmd.Stderr = pw
+	in.cmd.Stdout = in.log
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			in.log.Write(append(append([]byte(nil), line...), '\n'))
+			var ev struct{ Event, Addr string }
+			if json.Unmarshal(line, &ev) == nil && ev.Event == "serve.start" {
+				select {
+				case addr <- ev.Addr:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { _ = in.cmd.Wait(); pw.Close(); close(in.done) }()
+	t.Cleanup(func() {
+		_ = in.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-in.done:
+		case <-time.After(15 * time.Second):
+			_ = in.cmd.Process.Kill()
+			<-in.done
+		}
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, in.log.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		in.base = "http://" + a
+	case <-in.done:
+		t.Fatalf("%s exited before listening:\n%s", name, in.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not listen:\n%s", name, in.log.String())
+	}
+	cl, err := wacht.New(wacht.Config{APIKey: miBackendKey, BaseURL: in.base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.cl = cl
+	return in
+}
+
+// kill stops the process with SIGKILL: no shutdown, no flush.
+func (in *instance) kill(t *testing.T) {
+	t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-in.done
+}
+
+// exchange posts a ticket to the instance's portal exchange and returns the
+// status and body.
+func (in *instance) exchange(t *testing.T, tk string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"ticket": tk})
+	req, _ := http.NewRequest(http.MethodPost, in.base+"/vanity/api-auth/exchange", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// allowed asks the instance's /v1/authz/check about secret.
+func (in *instance) allowed(t *testing.T, secret string) (bool, string) {
+	t.Helper()
+	r, err := in.cl.Check(context.Background(), wacht.CheckRequest{
+		Principal: wacht.Principal{Type: "api_key", Value: secret}, Resource: "/v1/things", Method: "GET",
+	})
+	var apiErr *wacht.APIError
+	if errors.As(err, &apiErr) && (apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden) {
+		return false, strings.Join(apiErr.Messages, "; ")
+	}
+	if err != nil {
+		t.Fatalf("check on %s: %v", in.name, err)
+	}
+	return r.Allowed, r.Reason
+}
+
+// within polls cond every 2 ms until it holds or d passes, and returns how
+// long it took.
+func within(d time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start), true
+		}
+		if time.Since(start) > d {
+			return time.Since(start), false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type miCluster struct {
+	dsn, schema string
+	a, b, c     *instance
+	app         string
+}
+
+func startCluster(t *testing.T, extra ...string) *miCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs three servers; skipped under -short")
+	}
+	dsn := testenv.PostgresDSN(t)
+	bin := buildKeyportal(t)
+	cl := &miCluster{dsn: dsn, schema: miSchema(t, dsn)}
+	env := []string{
+		"KEYPORTAL_POSTGRES_DSN=" + dsn,
+		"KEYPORTAL_POSTGRES_SCHEMA=" + cl.schema,
+		"KEYPORTAL_BACKEND_API_KEY=" + miBackendKey,
+		"KEYPORTAL_ALLOWED_ORIGINS=https://app.acme.test",
+		"KEYPORTAL_DB=",
+	}
+	cl.a = startInstance(t, "A", bin, env, extra...)
+	cl.b = startInstance(t, "B", bin, env, extra...)
+	cl.c = startInstance(t, "C", bin, env, extra...)
+	cl.app = "aa_42"
+	if _, err := cl.a.cl.CreateApp(context.Background(), wacht.CreateAppRequest{
+		AppSlug: cl.app, Name: "Acme Public API", KeyPrefix: "acme_live", OrganizationID: "acme",
+	}); err != nil {
+		t.Fatalf("create app on A: %v", err)
+	}
+	return cl
+}
+
+func TestMultiInstance(t *testing.T) {
+	cl := startCluster(t)
+	ctx := context.Background()
+	a, b, c := cl.a, cl.b, cl.c
+
+	t.Run("ticket issued on A, exchanged on B, used on C", func(t *testing.T) {
+		tk, err := a.cl.CreateTicket(ctx, wacht.TicketRequest{AppSlug: cl.app, UserID: "alice"})
+		if err != nil {
+			t.Fatalf("ticket on A: %v", err)
+		}
+		if code, body := b.exchange(t, tk.Ticket); code != http.StatusOK {
+			t.Fatalf("exchange on B: %d %s", code, body)
+		}
+		if code, body := c.exchange(t, tk.Ticket); code != http.StatusConflict || !strings.Contains(body, "used") {
+			t.Fatalf("second exchange on C: %d %s, want 409 used", code, body)
+		}
+	})
+
+	t.Run("key created on B verified on C, revoked on A refused on C within 1s", func(t *testing.T) {
+		k, secret, err := b.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: "ci"})
+		if err != nil {
+			t.Fatalf("create key on B: %v", err)
+		}
+		if ok, reason := c.allowed(t, secret); !ok {
+			t.Fatalf("key from B refused on C: %s", reason)
+		}
+		if err := a.cl.RevokeKey(ctx, cl.app, k.ID, "leaked"); err != nil {
+			t.Fatalf("revoke on A: %v", err)
+		}
+		took, ok := within(time.Second, func() bool { allowed, _ := c.allowed(t, secret); return !allowed })
+		if !ok {
+			t.Fatalf("key revoked on A still allowed on C after %v", took)
+		}
+		t.Logf("revocation on A refused on C after %v", took)
+	})
+
+	t.Run("propagation over 100 revocations", func(t *testing.T) {
+		const n = 100
+		lat := make([]time.Duration, 0, n)     // from sending the revoke
+		afterAck := make([]time.Duration, 0, n) // from its 2xx answer
+		for i := 0; i < n; i++ {
+			k, secret, err := b.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: fmt.Sprintf("prop-%d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// C verifies it first, so it is cached there.
+			if ok, reason := c.allowed(t, secret); !ok {
+				t.Fatalf("key %d refused on C before revocation: %s", i, reason)
+			}
+			start := time.Now()
+			if err := a.cl.RevokeKey(ctx, cl.app, k.ID, "rotation drill"); err != nil {
+				t.Fatal(err)
+			}
+			acked := time.Now()
+			for {
+				if allowed, _ := c.allowed(t, secret); !allowed {
+					break
+				}
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("revocation %d not seen on C after 5s", i)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			lat = append(lat, time.Since(start))
+			afterAck = append(afterAck, time.Since(acked))
+		}
+		slices.Sort(lat)
+		slices.Sort(afterAck)
+		p50, p99 := lat[n/2], lat[n*99/100-1]
+		t.Logf("revoke sent to A → refused on C, %d revocations: p50 %v, p99 %v, max %v", n, p50, p99, lat[n-1])
+		t.Logf("revoke answered by A → refused on C: p50 %v, p99 %v, max %v", afterAck[n/2], afterAck[n*99/100-1], afterAck[n-1])
+		if p99 > time.Second {
+			t.Errorf("p99 %v over 1s", p99)
+		}
+	})
+
+	t.Run("instance killed mid-run loses no acknowledged write", func(t *testing.T) {
+		var (
+			mu    sync.Mutex
+			acked []string
+		)
+		stop := make(chan struct{})
+		var killed atomic.Bool
+		var wg sync.WaitGroup
+		for w, in := range []*instance{a, b, c} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					k, _, err := in.cl.CreateKey(cctx, cl.app, wacht.CreateKeyRequest{Name: fmt.Sprintf("kill-%d-%d", w, i)})
+					cancel()
+					if err != nil {
+						if in == c && killed.Load() {
+							return // C was killed: its unanswered writes were never acknowledged
+						}
+						t.Errorf("create on %s: %v", in.name, err)
+						return
+					}
+					mu.Lock()
+					acked = append(acked, k.ID)
+					mu.Unlock()
+				}
+			}()
+		}
+		// Let writes flow on all three, then kill C in the middle of them.
+		if _, ok := within(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 30 }); !ok {
+			t.Fatal("fewer than 30 creates in 10s")
+		}
+		killed.Store(true)
+		c.kill(t)
+		if _, ok := within(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 60 }); !ok {
+			t.Error("survivors stopped acknowledging creates after the kill")
+		}
+		close(stop)
+		wg.Wait()
+		for _, in := range []*instance{a, b} {
+			keys, err := in.cl.ListKeys(ctx, cl.app, true)
+			if err != nil {
+				t.Fatalf("list on %s: %v", in.name, err)
+			}
+			have := make(map[string]bool, len(keys))
+			for _, k := range keys {
+				have[k.ID] = true
+			}
+			for _, id := range acked {
+				if !have[id] {
+					t.Errorf("key %s acknowledged before the kill is missing on %s", id, in.name)
+				}
+			}
+		}
+		t.Logf("%d creates acknowledged across A, B, C (C killed mid-run); all listed on A and B", len(acked))
+	})
+}
