@@ -284,7 +284,7 @@ func TestMultiInstance(t *testing.T) {
 
 	t.Run("propagation over 100 revocations", func(t *testing.T) {
 		const n = 100
-		lat := make([]time.Duration, 0, n)     // from sending the revoke
+		lat := make([]time.Duration, 0, n)      // from sending the revoke
 		afterAck := make([]time.Duration, 0, n) // from its 2xx answer
 		for i := 0; i < n; i++ {
 			k, secret, err := b.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: fmt.Sprintf("prop-%d", i)})
