@@ -49,7 +49,9 @@
 // swaps it in only if everything validates, so a broken edit never takes
 // effect; LastError says what was wrong. Decisions use a casbin
 // SyncedEnforcer, never a cached one, so a revoked role stops working at the
-// next reload.
+// next reload. Its role definitions get this package's role manager, a
+// read-only map built once per load: decisions cost the same with 10 or
+// 10,000 tenants, and no lookup takes a lock.
 //
 // # Test cases and the matrix
 //
