@@ -10,7 +10,7 @@
 //
 // Edit rows through Add and Remove, which notify in the same transaction,
 // or write them directly and then run Notify's SQL: SELECT pg_notify(channel,
-// '') where channel is Engine.Channel.
+// ”) where channel is Engine.Channel.
 package pgpolicy
 
 import (
