@@ -435,13 +435,17 @@ var (
 	// go-app writes og:url and og:image as "https://" + Domain + path even
 	// without a Domain; those host-less URLs are dropped.
 	hostlessMeta = regexp.MustCompile(`<meta [^>]*content="https://(/[^"]*)?"[^>]*>\s*`)
+	// go-app's loader icon is hidden unless loading fails; lazy, it takes
+	// no connection from the page's first requests.
+	loaderIcon = regexp.MustCompile(`<img ([^>]*id="app-wasm-loader-icon")`)
 )
 
 // headStart is written first in the page's head, so the browser starts
 // both at once: the eager script, async, with the shell's settings for this
 // page (it asks for the ticket and shows the portal before the wasm is up),
 // then the wasm preload (crossorigin, anonymous, matches fetch()'s default
-// same-origin credentials, so app.js's fetch reuses it).
+// same-origin credentials, so app.js's fetch reuses it). The script is on
+// the portal's critical path and the wasm is not, hence their priorities.
 func (s *Shell) headStart(path string) string {
 	s.mu.Lock()
 	cfg := *s.shell
@@ -453,14 +457,14 @@ func (s *Shell) headStart(path string) string {
 	if min <= 0 {
 		min = wasmui.DefaultMinHeight
 	}
-	return `<script async src="` + s.eagerURL + `"` +
+	return `<script async fetchpriority="high" src="` + s.eagerURL + `"` +
 		attr("ticket-path", or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
 		attr("field", or(cfg.Field, wasmui.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
 		attr("title", or(cfg.Title, wasmui.DefaultTitle)) +
 		attr("min-height", strconv.Itoa(min)) +
 		`></script>` +
-		`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin>`
+		`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin fetchpriority="low">`
 }
 
 // insertHead puts tags right after the page's charset declaration (which
@@ -484,6 +488,7 @@ func insertHead(page []byte, tags string) []byte {
 
 func fixPage(b []byte) []byte {
 	b = bareAriaBusy.ReplaceAll(b, []byte(` aria-busy="true"$1`))
+	b = loaderIcon.ReplaceAll(b, []byte(`<img loading="lazy" $1`))
 	return hostlessMeta.ReplaceAll(b, nil)
 }
 

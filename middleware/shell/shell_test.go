@@ -171,7 +171,7 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 		t.Fatal("app.js does not wait for the eager script before compiling and running the wasm")
 	}
 	page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
-	if !strings.Contains(page, `<link rel="preload" href="`+s.WasmURL()+`" as="fetch" type="application/wasm" crossorigin>`) {
+	if !strings.Contains(page, `<link rel="preload" href="`+s.WasmURL()+`" as="fetch" type="application/wasm" crossorigin fetchpriority="low">`) {
 		t.Fatal("the page does not preload the wasm")
 	}
 	if !regexp.MustCompile(`^/web/app\.[0-9a-f]{16}\.wasm$`).MatchString(s.WasmURL()) {
@@ -185,16 +185,19 @@ func TestPageStartsWithEagerScript(t *testing.T) {
 	s.Mount(r, "/apps/:appId/keys")
 	page := serve(t, r, "GET", "/apps/a%22%3E%3Cb%3E/keys", nil).Body.String()
 	head := page[:strings.Index(page, "<title>")]
-	want := `<meta charset="UTF-8"><script async src="` + s.eagerURL + `"` +
+	want := `<meta charset="UTF-8"><script async fetchpriority="high" src="` + s.eagerURL + `"` +
 		` data-keyportal-ticket-path="/api/settings/api-keys/embed-ticket" data-keyportal-field="deploymentId"` +
 		` data-keyportal-resource="a&#34;&gt;&lt;b&gt;" data-keyportal-title="Keys &#34;&amp;&#34; more"` +
 		` data-keyportal-min-height="600"></script>` +
-		`<link rel="preload" href="` + s.WasmURL() + `" as="fetch" type="application/wasm" crossorigin>`
+		`<link rel="preload" href="` + s.WasmURL() + `" as="fetch" type="application/wasm" crossorigin fetchpriority="low">`
 	if !strings.Contains(head, want) {
 		t.Fatalf("the head does not start with the eager script and the wasm preload:\n%s\nwant\n%s", head, want)
 	}
 	if strings.Count(page, s.eagerURL) != 1 {
 		t.Fatal("the eager script is loaded more than once")
+	}
+	if !regexp.MustCompile(`<img loading="lazy" [^>]*id="app-wasm-loader-icon"`).MatchString(page) {
+		t.Error("go-app's hidden loader icon is not lazy")
 	}
 	// The server's markup is marked as such: the eager script may amend it.
 	if !strings.Contains(page, `data-keyportal-prerendered`) {
