@@ -247,7 +247,7 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 }
 
 func TestMultiInstance(t *testing.T) {
-	cl := startCluster(t)
+	cl := startCluster(t, "--policy-postgres")
 	ctx := context.Background()
 	a, b, c := cl.a, cl.b, cl.c
 
@@ -280,6 +280,68 @@ func TestMultiInstance(t *testing.T) {
 			t.Fatalf("key revoked on A still allowed on C after %v", took)
 		}
 		t.Logf("revocation on A refused on C after %v", took)
+	})
+
+	t.Run("policy edit (row + NOTIFY) enforced on A and C within 1s", func(t *testing.T) {
+		_, secret, err := b.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: "policy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range []*instance{a, c} {
+			if ok, reason := in.allowed(t, secret); !ok {
+				t.Fatalf("before the edit %s refused: %s", in.name, reason)
+			}
+		}
+		conn, err := pgx.Connect(ctx, cl.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		table := pgx.Identifier{cl.schema, "casbin_rule"}.Sanitize()
+		channel := "keyportal_policy:" + cl.schema
+		// The edit an operator makes: a row and a notification, one
+		// transaction.
+		edit := func(q string) {
+			t.Helper()
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edit(`INSERT INTO ` + table + ` (ptype, v0, v1) VALUES ('g3', 'acme', 'suspended')`)
+		for _, in := range []*instance{a, c} {
+			took, ok := within(time.Second, func() bool { allowed, _ := in.allowed(t, secret); return !allowed })
+			if !ok {
+				t.Fatalf("tenant suspended by a policy edit still allowed on %s after %v", in.name, took)
+			}
+			t.Logf("policy edit enforced on %s after %v", in.name, took)
+		}
+		// A broken edit keeps the suspension in force.
+		edit(`INSERT INTO ` + table + ` (ptype, v0, v1) VALUES ('g3', 'globex', 'paused')`)
+		// Once A has refused the bad edit (and logged the row's id), the
+		// suspension must still be in force there.
+		if _, ok := within(time.Second, func() bool { return strings.Contains(a.log.String(), `"row_id"`) }); !ok {
+			t.Fatalf("A did not log the bad row's id:\n%s", a.log.String())
+		}
+		if allowed, _ := a.allowed(t, secret); allowed {
+			t.Fatal("a broken policy edit dropped the last good policy on A")
+		}
+		edit(`DELETE FROM ` + table)
+		for _, in := range []*instance{a, c} {
+			if _, ok := within(time.Second, func() bool { allowed, _ := in.allowed(t, secret); return allowed }); !ok {
+				t.Fatalf("reinstated tenant still refused on %s", in.name)
+			}
+		}
 	})
 
 	t.Run("propagation over 100 revocations", func(t *testing.T) {

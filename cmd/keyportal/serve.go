@@ -23,6 +23,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/backend"
 	"github.com/keyportal/keyportal/policy"
+	"github.com/keyportal/keyportal/policy/pgpolicy"
 )
 
 // serveConfig is everything serve reads from flags and the environment.
@@ -34,6 +35,7 @@ type serveConfig struct {
 	allowedOrigins  string
 	defaultTenant   string
 	model, policy   string
+	policyPostgres  bool
 	logLevel        string
 	logFormat       string
 	sessionTTL      time.Duration
@@ -53,6 +55,7 @@ var serveEnv = []struct{ flag, env string }{
 	{"default-tenant", "KEYPORTAL_DEFAULT_TENANT"},
 	{"model", "KEYPORTAL_MODEL"},
 	{"policy", "KEYPORTAL_POLICY"},
+	{"policy-postgres", "KEYPORTAL_POLICY_POSTGRES"},
 	{"log-level", "KEYPORTAL_LOG_LEVEL"},
 	{"log-format", "KEYPORTAL_LOG_FORMAT"},
 	{"session-ttl", "KEYPORTAL_SESSION_TTL"},
@@ -83,6 +86,13 @@ command line wins:
                                                 /v1/authz/check enforces: keys of a suspended
                                                 or deleted tenant fail. Reloaded on change; a
                                                 broken edit keeps the last good policy
+  --policy-postgres  KEYPORTAL_POLICY_POSTGRES  with --postgres: read the policy from the table
+                                                casbin_rule in the store's schema instead of
+                                                --policy; an edit on any instance (INSERT, then
+                                                SELECT pg_notify('keyportal_policy:<schema>', ''))
+                                                is enforced by all within a second; a bad row
+                                                is logged with its id and the last good policy
+                                                stays
   --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
   --log-format       KEYPORTAL_LOG_FORMAT       json or console (default json)
   --session-ttl      KEYPORTAL_SESSION_TTL      portal page session length (default 15m)
@@ -120,6 +130,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&cfg.defaultTenant, "default-tenant", "", "tenant of apps created through the backend API without organization_id")
 	f.StringVar(&cfg.model, "model", "", "Casbin model file (default: the shipped model)")
 	f.StringVar(&cfg.policy, "policy", "", "Casbin policy CSV whose tenant status key checks enforce")
+	f.BoolVar(&cfg.policyPostgres, "policy-postgres", false, "read the policy from the Postgres store's casbin_rule table, shared by all instances (needs --postgres)")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
@@ -237,6 +248,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	httpMetrics := newHTTPMetrics(reg)
 
+	pg, _ := store.(*keystore.Postgres)
 	if len(origins) > 0 {
 		store = defaultOrigins{Store: store, origins: origins}
 	}
@@ -249,7 +261,20 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 			}
 		}
 	}
-	if cfg.policy != "" || cfg.model != "" {
+	if cfg.policyPostgres {
+		if pg == nil || cfg.policy != "" {
+			return nil, nil, failf("Give --policy-postgres with --postgres (KEYPORTAL_POSTGRES_DSN), and without --policy.",
+				"--policy-postgres reads the policy from the Postgres key store")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		e, err := pgpolicy.Open(ctx, pgpolicy.Config{Pool: pg.Pool(), Schema: pg.Schema(), ModelPath: cfg.model, Logger: log})
+		cancel()
+		if err != nil {
+			return nil, nil, failf("Fix or delete the row named (SELECT * FROM <schema>.casbin_rule WHERE id = ...), or check --model.", "%v", err)
+		}
+		closers = append(closers, e.Close)
+		tenants = e
+	} else if cfg.policy != "" || cfg.model != "" {
 		files := policyFiles{model: cfg.model, policy: cfg.policy}
 		e, err := policy.New(policy.Config{ModelPath: cfg.model, PolicyPath: cfg.policy, Logger: log, Watch: true})
 		if err != nil {
