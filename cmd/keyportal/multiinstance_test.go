@@ -251,13 +251,33 @@ func TestMultiInstance(t *testing.T) {
 	ctx := context.Background()
 	a, b, c := cl.a, cl.b, cl.c
 
-	t.Run("ticket issued on A, exchanged on B, used on C", func(t *testing.T) {
+	t.Run("ticket issued on A, exchanged on B, used on C; session from B works on A and C", func(t *testing.T) {
 		tk, err := a.cl.CreateTicket(ctx, wacht.TicketRequest{AppSlug: cl.app, UserID: "alice"})
 		if err != nil {
 			t.Fatalf("ticket on A: %v", err)
 		}
-		if code, body := b.exchange(t, tk.Ticket); code != http.StatusOK {
+		code, body := b.exchange(t, tk.Ticket)
+		if code != http.StatusOK {
 			t.Fatalf("exchange on B: %d %s", code, body)
+		}
+		var sess struct{ Session string }
+		if err := json.Unmarshal([]byte(body), &sess); err != nil || sess.Session == "" {
+			t.Fatalf("exchange on B: no session in %s", body)
+		}
+		// The page session opened on B works on A and C: no sticky sessions.
+		for _, in := range []*instance{a, c} {
+			req, _ := http.NewRequest(http.MethodGet, in.base+"/vanity/api-auth/api/session", nil)
+			req.Header.Set("Authorization", "Bearer "+sess.Session)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(raw), cl.app) {
+				t.Fatalf("session from B on %s: %d %s", in.name, res.StatusCode, raw)
+			}
 		}
 		if code, body := c.exchange(t, tk.Ticket); code != http.StatusConflict || !strings.Contains(body, "used") {
 			t.Fatalf("second exchange on C: %d %s, want 409 used", code, body)
