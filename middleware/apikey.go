@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -94,6 +95,9 @@ type APIKeyAuth struct {
 	realmQuoted string
 	limits      []ratelimit.Rule
 	limiter     ratelimit.Limiter
+	// limiterLogged is when a limiter failure was last logged (unix ns):
+	// during an outage one line a second, not one per request.
+	limiterLogged atomic.Int64
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -304,7 +308,10 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	}
 	if err != nil {
 		// Fail open: see APIKeyConfig.Limiter.
-		a.log.Warn().Err(err).Msg("rate limiter unavailable; request let through")
+		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
+		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+			a.log.Warn().Err(err).Msg("rate limiter unavailable; requests let through without limits")
+		}
 		return true
 	}
 	var tightest ratelimit.Result

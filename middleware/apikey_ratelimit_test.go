@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware"
@@ -153,6 +154,8 @@ func TestRequireAPIKeyRateLimiterDownFailsOpen(t *testing.T) {
 			cfg := envConfig(e)
 			cfg.Limiter = l
 			cfg.RateLimits = []ratelimit.Rule{{Max: 1, Per: time.Minute}}
+			var logs strings.Builder // requests here are sequential
+			cfg.Logger = zerolog.New(&logs)
 			s := newAKServer(t, cfg)
 			_, k := e.NewKey(t, "one", nil, nil)
 			for i := 0; i < 3; i++ {
@@ -162,6 +165,10 @@ func TestRequireAPIKeyRateLimiterDownFailsOpen(t *testing.T) {
 			}
 			if w := s.get("/v1/any", bearer("nope")...); w.Code != http.StatusUnauthorized {
 				t.Fatalf("bad key with the limiter down: %d, want 401", w.Code)
+			}
+			// The outage is logged, once a second rather than per request.
+			if n := strings.Count(logs.String(), "rate limiter unavailable"); n != 1 {
+				t.Fatalf("%d log lines about the outage for 3 requests, want 1:\n%s", n, logs.String())
 			}
 		})
 	}
