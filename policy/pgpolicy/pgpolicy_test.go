@@ -205,3 +205,25 @@ func TestOpenConfigErrors(t *testing.T) {
 		t.Fatalf("Open without a pool: %v", err)
 	}
 }
+
+// TestListenerReconnects: when the LISTEN connection is cut, the engine
+// listens again and reloads, so edits made meanwhile are not lost.
+func TestListenerReconnects(t *testing.T) {
+	pool, schema := freshSchema(t)
+	a := openInstance(t, schema)
+	b := openInstance(t, schema)
+	ctx := context.Background()
+	// Cut every listening connection of this schema (both instances').
+	tag, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query = $1 AND pid <> pg_backend_pid()`, "LISTEN "+pgx.Identifier{a.Channel()}.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.RowsAffected() != 2 {
+		t.Fatalf("terminated %d listening connections, want 2", tag.RowsAffected())
+	}
+	if _, err := a.Add(ctx, "g3", "acme", "suspended"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "edit after the cut seen on B", func() bool { return status(t, b, "acme") == policy.TenantSuspended })
+}
