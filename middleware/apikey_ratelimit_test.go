@@ -183,3 +183,32 @@ func TestRequireAPIKeyBadRateLimitRule(t *testing.T) {
 		t.Fatalf("err = %v, want one naming RateLimits[1]", err)
 	}
 }
+
+// TestRequireAPIKeyRedisLimitAcrossInstances: two guards (two instances,
+// each with its own Redis client) on one Redis prefix share the count.
+func TestRequireAPIKeyRedisLimitAcrossInstances(t *testing.T) {
+	e := apikeytest.NewEnv(t)
+	first := testRedisLimiter(t)
+	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	t.Cleanup(func() { c.Close() })
+	second, err := ratelimit.NewRedis(c, first.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []ratelimit.Rule{{Max: 4, Per: time.Hour, Scope: ratelimit.ScopeKey}}
+	cfgA, cfgB := envConfig(e), envConfig(e)
+	cfgA.RateLimits, cfgA.Limiter = rules, first
+	cfgB.RateLimits, cfgB.Limiter = rules, second
+	a, b := newAKServer(t, cfgA), newAKServer(t, cfgB)
+	_, k := e.NewKey(t, "shared", nil, nil)
+	for i, s := range []*akServer{a, b, a, b} {
+		if w := s.get("/v1/any", bearer(k)...); w.Code != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, w.Code)
+		}
+	}
+	for name, s := range map[string]*akServer{"A": a, "B": b} {
+		if w := s.get("/v1/any", bearer(k)...); w.Code != http.StatusTooManyRequests {
+			t.Fatalf("5th request on %s: %d, want 429: the limit is shared", name, w.Code)
+		}
+	}
+}

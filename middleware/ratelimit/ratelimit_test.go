@@ -186,7 +186,7 @@ func TestRedisSharedBetweenLimiters(t *testing.T) {
 		t.Fatal("first refused")
 	}
 	// Reach the same keys through a second client: same prefix.
-	b, _ := ratelimit.NewRedis(c, ratelimit.RedisPrefixForTest(t, a))
+	b, _ := ratelimit.NewRedis(c, a.Prefix())
 	if r, _ := b.Allow(ctx, "k", rule); !r.Allowed || r.Remaining != 0 {
 		t.Fatalf("second (other instance): %+v", r)
 	}

@@ -53,6 +53,9 @@ func NewRedis(client redis.Scripter, prefix string) (*Redis, error) {
 	return &Redis{client: client, prefix: prefix}, nil
 }
 
+// Prefix returns the key prefix the limiter counts under.
+func (r *Redis) Prefix() string { return r.prefix }
+
 // Allow counts one request of key against rule.
 func (r *Redis) Allow(ctx context.Context, key string, rule Rule) (Result, error) {
 	var out [1]Result
