@@ -3,9 +3,9 @@
 // shows the portal at once, so the time to the iframe is the ticket's alone.
 //
 // Served as a same-origin file (no inline script, for CSP). middleware/shell
-// loads it async at the top of the head with the shell's settings as data-
-// attributes on the script element; without them (loaded some other way) it
-// reads them from the prerendered shell element.
+// loads it first in the head with the shell's settings as data- attributes
+// on the script element; without them (loaded some other way, e.g. defer)
+// it reads them from the prerendered shell element.
 //
 // It leaves window.keyportalTicketRequest (wasmui.EagerGlobal) for the
 // shell, which adopts it once:
@@ -40,7 +40,8 @@
   var field = attr("field");
   var resource = attr("resource");
   if (!path || !field || !resource) return;
-  // null: the shell is already up and asked for its own ticket.
+  // null: the shell is already up and asked for its own ticket (a script
+  // loaded async may run that late).
   if (window.keyportalTicketRequest !== undefined) return;
   var title = attr("title") || "API key manager";
   var minHeight = parseInt(attr("min-height"), 10);

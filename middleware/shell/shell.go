@@ -440,12 +440,18 @@ var (
 	loaderIcon = regexp.MustCompile(`<img ([^>]*id="app-wasm-loader-icon")`)
 )
 
-// headStart is written first in the page's head, so the browser starts
-// both at once: the eager script, async, with the shell's settings for this
-// page (it asks for the ticket and shows the portal before the wasm is up),
-// then the wasm preload (crossorigin, anonymous, matches fetch()'s default
-// same-origin credentials, so app.js's fetch reuses it). The script is on
-// the portal's critical path and the wasm is not, hence their priorities.
+// headStart is written first in the page's head: the eager script, with
+// the shell's settings for this page, asks for the ticket and shows the
+// portal before the wasm is up. It is classic, neither async nor defer: it
+// is tiny and arrives with the render-blocking stylesheets, Chromium runs
+// async scripts late (after the deferred ones), and it must run before
+// app.js, which waits for it before fetching the wasm.
+//
+// The wasm is deliberately not preloaded: receiving 7 MB and compiling it
+// keeps the page's main thread busy, which delayed the ticket's response
+// and the portal by 100–500 ms on a loaded 2-core machine. The portal comes
+// first; the wasm, which only renews tickets and shows error states, loads
+// right after.
 func (s *Shell) headStart(path string) string {
 	s.mu.Lock()
 	cfg := *s.shell
@@ -457,14 +463,13 @@ func (s *Shell) headStart(path string) string {
 	if min <= 0 {
 		min = wasmui.DefaultMinHeight
 	}
-	return `<script async fetchpriority="high" src="` + s.eagerURL + `"` +
+	return `<script fetchpriority="high" src="` + s.eagerURL + `"` +
 		attr("ticket-path", or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
 		attr("field", or(cfg.Field, wasmui.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
 		attr("title", or(cfg.Title, wasmui.DefaultTitle)) +
 		attr("min-height", strconv.Itoa(min)) +
-		`></script>` +
-		`<link rel="preload" href="` + s.wasmURL + `" as="fetch" type="application/wasm" crossorigin fetchpriority="low">`
+		`></script>`
 }
 
 // insertHead puts tags right after the page's charset declaration (which
@@ -500,8 +505,8 @@ func (s *Shell) serveGoApp(c *gin.Context) {
 // instantiated straight from fetch() rather than through go-app's progress
 // wrapper, which re-streams the body through JavaScript and delays the
 // browser's streaming compile (the shell shows its own loading state, so
-// the percentage is not missed); Go starts once the eager script is done
-// with the first ticket; and no service worker is registered.
+// the percentage is not missed); the wasm is fetched once the eager script
+// is done with the first ticket; and no service worker is registered.
 func (s *Shell) serveAppJS(c *gin.Context) {
 	s.appJSOnce.Do(func() {
 		rec := &pageRecorder{header: http.Header{}, status: 200}
@@ -514,9 +519,10 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 		} else {
 			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
 		}
-		// Go's start holds the main thread for a while: let the eager script
-		// show the portal first. The shell would only wait for the same
-		// ticket meanwhile, showing the same loading state.
+		// Loading, compiling and starting the wasm hold the main thread: let
+		// the eager script show the portal first (see headStart). The shell
+		// would only wait for the same ticket meanwhile, showing the same
+		// loading state.
 		start := "const wasm = await instantiateStreaming("
 		if strings.Contains(js, start) {
 			js = strings.Replace(js, start, "const eager = window."+wasmui.EagerGlobal+";\n    if (eager && eager.settled) await eager.settled;\n    "+start, 1)
