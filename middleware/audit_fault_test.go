@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -34,7 +36,7 @@ type auditFaultEnv struct {
 
 var errAuditDown = errors.New("audit store: disk full (injected)")
 
-func newAuditFaultEnv(t *testing.T) *auditFaultEnv {
+func newAuditFaultEnv(t *testing.T, issueTimeout ...time.Duration) *auditFaultEnv {
 	t.Helper()
 	dir := t.TempDir()
 	keys, err := keystore.OpenSQLite(filepath.Join(dir, "keys.db"), keystore.Options{})
@@ -64,7 +66,11 @@ func newAuditFaultEnv(t *testing.T) *auditFaultEnv {
 		}
 		return auditStore.Record(ctx, ev)
 	})
-	e.routeEnv = newRouteEnv(t, Config{Issuer: p.Issuer(), Auditor: auditor})
+	cfg := Config{Issuer: p.Issuer(), Auditor: auditor}
+	if len(issueTimeout) > 0 {
+		cfg.IssueTimeout = issueTimeout[0]
+	}
+	e.routeEnv = newRouteEnv(t, cfg)
 	return e
 }
 
@@ -197,6 +203,44 @@ func TestAuditStoreClosedFailsEveryAttemptClosed(t *testing.T) {
 		if ev["reason"] != ReasonAuditFailed || ev["audit_error"] == nil {
 			t.Fatalf("attempt with the store closed logged as %v", ev)
 		}
+	}
+}
+
+// TestAuditStoreLockedElsewhere: another connection (a backup, the CLI)
+// holds the audit database's write lock. Each ticket request waits at most
+// IssueTimeout for its audit event, then fails closed with 503; once the
+// lock is released the same route issues again, no restart.
+func TestAuditStoreLockedElsewhere(t *testing.T) {
+	e := newAuditFaultEnv(t, 300*time.Millisecond)
+	if w := e.do(req{}); w.Code != http.StatusOK {
+		t.Fatalf("before: %d", w.Code)
+	}
+	db, err := sql.Open("sqlite", e.auditStore.Path()+"?_pragma=busy_timeout(0)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin() // BEGIN IMMEDIATE: the write lock, held
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		start := time.Now()
+		w := e.do(req{})
+		if took := time.Since(start); w.Code != http.StatusServiceUnavailable || containsTicket(w.Body.String()) || took > 5*time.Second {
+			t.Fatalf("with the audit store locked: %d after %v: %s", w.Code, took, w.Body)
+		}
+	}
+	tx.Rollback()
+	var last int
+	for range 50 { // the batch that waited out the lock may still be committing
+		if last = e.do(req{}).Code; last == http.StatusOK {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if last != http.StatusOK {
+		t.Fatalf("after the lock was released: %d", last)
 	}
 }
 
