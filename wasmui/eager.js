@@ -119,22 +119,26 @@
     return { src: resp.url, origin: u.origin };
   }
 
+  // The frame goes in once the document is parsed and has shown its
+  // loading state: at DOMContentLoaded, which usually comes before the ticket.
+  var contentLoaded = new Promise(function (resolve) {
+    if (doc.readyState === "complete" || domContentLoadedFired()) return resolve();
+    doc.addEventListener("DOMContentLoaded", function () { resolve(); });
+  });
+
+  // domContentLoadedFired tells a script run late (async) that the event
+  // it would wait for has passed.
+  function domContentLoadedFired() {
+    var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    return !!(nav && nav.domContentLoadedEventStart > 0);
+  }
+
   req.settled = promise.then(function (r) {
     if (r.status !== 200) return;
     var p = portalURL(r.body);
     if (!p) return;
-    return whenParsed().then(function () { insert(p); });
+    return contentLoaded.then(function () { insert(p); });
   }).catch(function () {});
-
-  function whenParsed() {
-    return new Promise(function (resolve) {
-      if (doc.readyState !== "loading") return resolve();
-      doc.addEventListener("readystatechange", function wait() {
-        doc.removeEventListener("readystatechange", wait);
-        resolve();
-      });
-    });
-  }
 
   function insert(p) {
     var shell = doc.querySelector(shellSelector);
