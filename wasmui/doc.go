@@ -15,8 +15,17 @@
 // The logic lives in Machine, a state machine with no browser dependency;
 // Shell renders it and carries out its effects with fetch, postMessage and
 // timers. The page's eager script (EagerScript, served by middleware/shell)
-// starts the first ticket request before the wasm has loaded, and the Shell
-// adopts it.
+// asks for the first ticket while the page loads and, on a 200, shows the
+// portal at once in a slot beside the shell's element (go-app replaces that
+// element when the wasm mounts, and a moved iframe would reload). It queues
+// the frame's messages, checked like the Shell checks them; the Shell adopts
+// the request and the iframe (no second fetch, no reload), replays the
+// queue and owns renewal, resizing and cleanup from then on. Other answers
+// (401, 403, 429, failures) are left to the Shell, which renders them.
+//
+// The Shell posts keyportal:theme to the portal (Theme, or the page's
+// prefers-color-scheme) and forwards the portal's key events to the page as
+// a DOM CustomEvent, HostEvent.
 //
 // The package imports go-app and middleware/ticket only, and calls the
 // browser's fetch rather than net/http. Its wasm main is wasmui/cmd/shell;
