@@ -275,6 +275,11 @@ type policyInfo struct {
 func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 	info := &policyInfo{Path: path, Statuses: map[string]TenantStatus{}, Counts: map[string]int{}}
 	statusLine := map[string]int{}
+	type ownerRow struct {
+		tenant string
+		line   int
+	}
+	owner := map[string]ownerRow{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	n := 0
@@ -328,6 +333,17 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 			}
 			statusLine[tenant] = n
 			info.Statuses[tenant] = status
+		}
+		if ptype == "g2" && len(fields) == 3 {
+			// Ownership is what keeps tenants apart: a resource that two
+			// tenants own is reachable from both, so such a policy is
+			// refused rather than loaded.
+			object, tenant := fields[1], fields[2]
+			if prev, dup := owner[object]; dup && prev.tenant != tenant {
+				return nil, fail("%s is already owned by tenant %q at line %d; a resource belongs to one tenant (two owners would let either reach it)", object, prev.tenant, prev.line)
+			} else if !dup {
+				owner[object] = ownerRow{tenant: tenant, line: n}
+			}
 		}
 		info.Rows = append(info.Rows, row{PType: ptype, Fields: fields[1:], Line: n})
 		info.Counts[ptype]++

@@ -166,3 +166,18 @@ func TestFileErrorText(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestResourceOwnedByTwoTenantsIsRefused: a second owner would open the
+// resource to another tenant's roles, so the policy never loads.
+func TestResourceOwnedByTwoTenantsIsRefused(t *testing.T) {
+	text := "p, admin, *, deployment:*, api_keys:manage\n" +
+		"g, frank, admin, globex\n" +
+		"g2, deployment:42, acme\n" +
+		"g2, deployment:42, acme\n" + // the same owner twice is harmless
+		"g2, deployment:42, globex\n"
+	_, err := New(Config{PolicyText: text})
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 5 || !strings.Contains(fe.Msg, `already owned by tenant "acme" at line 3`) {
+		t.Fatalf("err = %v, want a FileError at line 5 naming acme's row at line 3", err)
+	}
+}

@@ -22,7 +22,7 @@ func TestPolicyGolden(t *testing.T) {
 		{"test_fail", []string{"policy", "test", "--policy", "../../policy/demo.csv", "--cases", "testdata/cases_failing.csv"}, exitFindings},
 		{"test_fail_json", []string{"policy", "test", "--policy", "../../policy/demo.csv", "--cases", "testdata/cases_failing.csv", "--json"}, exitFindings},
 		{"test_bad_cases", []string{"policy", "test", "--policy", "../../policy/demo.csv", "--cases", "testdata/cases_bad.csv"}, exitUsage},
-		{"test_other_policy", []string{"policy", "test", "--policy", "testdata/owner_conflict.csv", "--cases", "testdata/cases.csv"}, exitFindings},
+		{"test_other_policy", []string{"policy", "test", "--policy", "testdata/other_policy.csv", "--cases", "testdata/cases.csv"}, exitFindings},
 		{"matrix_text", []string{"policy", "matrix"}, exitOK},
 		{"matrix_csv", []string{"policy", "matrix", "--policy", "testdata/clean.csv", "--format", "csv"}, exitOK},
 		{"matrix_markdown", []string{"policy", "matrix", "--policy", "testdata/clean.csv", "--format", "markdown"}, exitOK},
