@@ -259,7 +259,7 @@ func (e *Engine) decide(ctx context.Context, s *state, r Request) (Decision, err
 	}
 	var rule []string
 	for _, sub := range subjects {
-		ok, explain, err := s.enf.EnforceEx(sub, r.Tenant, r.Object, r.Action)
+		ok, explain, err := s.enforce(sub, r.Tenant, r.Object, r.Action)
 		if err != nil {
 			return Decision{}, fmt.Errorf("policy: enforce: %w", err)
 		}

@@ -26,6 +26,8 @@ type state struct {
 	grantedRoles []string
 	// roleLinks are the g rows between roles (inheritance), for Matrix.
 	roleLinks []row
+	// memo holds the enforcer's answers for this snapshot (see enforce).
+	memo verdicts
 }
 
 // roleLookup is the part of casbin's role manager this package uses.
