@@ -284,29 +284,16 @@ var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rat
 // It reports whether the request may go on.
 func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	checks := make([]ratelimit.Check, len(a.limits))
+	var ip string
 	for i, rule := range a.limits {
-		checks[i].Rule = rule
-		switch rule.Scope {
-		case ratelimit.ScopeApp:
-			checks[i].Key = "app:" + id.DeploymentID + "/" + id.AppSlug
-		case ratelimit.ScopeIP:
-			checks[i].Key = "ip:" + c.ClientIP()
-		default:
-			checks[i].Key = "key:" + id.KeyID
+		if rule.Scope == ratelimit.ScopeIP && ip == "" {
+			ip = c.ClientIP()
 		}
+		checks[i] = ratelimit.Check{Rule: rule,
+			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, ip)}
 	}
 	results := make([]ratelimit.Result, len(checks))
-	var err error
-	if m, ok := a.limiter.(ratelimit.MultiLimiter); ok {
-		err = m.AllowAll(c.Request.Context(), checks, results)
-	} else {
-		for i, ch := range checks {
-			if results[i], err = a.limiter.Allow(c.Request.Context(), ch.Key, ch.Rule); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
+	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
 		// Fail open: see APIKeyConfig.Limiter.
 		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
 		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
@@ -314,29 +301,15 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 		}
 		return true
 	}
-	var tightest ratelimit.Result
-	var refused *ratelimit.Result
-	for i, r := range results {
-		if !r.Allowed && (refused == nil || r.RetryAfter > refused.RetryAfter) {
-			refused = &results[i]
-		}
-		if i == 0 || r.Remaining < tightest.Remaining ||
-			(r.Remaining == tightest.Remaining && r.Reset > tightest.Reset) {
-			tightest = r
-		}
-	}
+	shown, ri := ratelimit.Pick(results)
 	h := c.Writer.Header()
-	shown := tightest
-	if refused != nil {
-		shown = *refused
-	}
 	h["Ratelimit-Limit"] = []string{strconv.Itoa(shown.Limit)}
 	h["Ratelimit-Remaining"] = []string{strconv.Itoa(shown.Remaining)}
 	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(shown.Reset), 10)}
-	if refused == nil {
+	if ri < 0 {
 		return true
 	}
-	h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(refused.RetryAfter), 10)}
+	h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(shown.RetryAfter), 10)}
 	h["Content-Type"] = apiKeyJSONType
 	if e := a.log.Debug(); e.Enabled() {
 		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).

@@ -1,0 +1,54 @@
+package ratelimit
+
+import "context"
+
+// CounterKey returns what rule's scope counts a request per: the key id
+// ("key:<id>"), the app ("app:<deployment>/<slug>") or the client IP
+// ("ip:<addr>"). RequireAPIKey and the backend's /v1/authz/check both use
+// it, so the two count one key against the same counters.
+func CounterKey(scope Scope, keyID, deploymentID, appSlug, clientIP string) string {
+	switch scope {
+	case ScopeApp:
+		return "app:" + deploymentID + "/" + appSlug
+	case ScopeIP:
+		return "ip:" + clientIP
+	default:
+		return "key:" + keyID
+	}
+}
+
+// AllowAll counts one request against every check with l, in one call when
+// l is a MultiLimiter, writing each answer to out (len(checks) elements).
+// It stops at the first error.
+func AllowAll(ctx context.Context, l Limiter, checks []Check, out []Result) error {
+	if m, ok := l.(MultiLimiter); ok {
+		return m.AllowAll(ctx, checks, out)
+	}
+	for i, ch := range checks {
+		var err error
+		if out[i], err = l.Allow(ctx, ch.Key, ch.Rule); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pick chooses the answer a response reports: the refusal with the longest
+// RetryAfter if any (refused is its index), else the rule closest to
+// refusing (fewest Remaining, then longest Reset), with refused = -1.
+func Pick(results []Result) (shown Result, refused int) {
+	refused = -1
+	for i, r := range results {
+		if !r.Allowed && (refused < 0 || r.RetryAfter > results[refused].RetryAfter) {
+			refused = i
+		}
+		if i == 0 || r.Remaining < shown.Remaining ||
+			(r.Remaining == shown.Remaining && r.Reset > shown.Reset) {
+			shown = r
+		}
+	}
+	if refused >= 0 {
+		shown = results[refused]
+	}
+	return shown, refused
+}
