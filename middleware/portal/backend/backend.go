@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -62,6 +64,15 @@ type Config struct {
 	// checked is then the only credential. Default: the backend key is
 	// required like everywhere else.
 	PublicCheck bool
+	// RateLimits are applied by POST /v1/authz/check to every key that is
+	// otherwise allowed, each in its scope, exactly as RequireAPIKey applies
+	// its own: over any of them the answer is allowed:false with reason
+	// "rate_limited". Empty means no limits.
+	RateLimits []ratelimit.Rule
+	// Limiter counts RateLimits. Nil means an in-process
+	// ratelimit.NewMemory(Now); use a ratelimit.Redis to share counts
+	// between instances. When it fails the key is allowed (fail open).
+	Limiter ratelimit.Limiter
 	// Logger receives one line per refused backend key and per internal
 	// error, never a secret. The zero value logs nothing.
 	Logger zerolog.Logger
@@ -78,6 +89,11 @@ type API struct {
 	ownVerifier   bool
 	defaultTenant string
 	publicCheck   bool
+	limits        []ratelimit.Rule
+	limiter       ratelimit.Limiter
+	// limiterLogged is when a limiter failure was last logged (unix ns),
+	// so an outage logs once a second, not per check.
+	limiterLogged atomic.Int64
 	log           zerolog.Logger
 	now           func() time.Time
 }
@@ -110,6 +126,17 @@ func New(cfg Config) (*API, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	for i, r := range cfg.RateLimits {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("backend: Config.RateLimits[%d]: %w", i, err)
+		}
+	}
+	if len(cfg.RateLimits) > 0 {
+		a.limits, a.limiter = append([]ratelimit.Rule(nil), cfg.RateLimits...), cfg.Limiter
+		if a.limiter == nil {
+			a.limiter = ratelimit.NewMemory(cfg.Now)
+		}
 	}
 	if a.verifier == nil {
 		v, err := apikey.New(apikey.Config{Keys: cfg.Store, Tenants: cfg.Tenants, Now: cfg.Now, Logger: cfg.Logger})

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // checkMethods are the methods the gateway check accepts (as Wacht's).
@@ -24,6 +27,13 @@ type checkRequest struct {
 	ClientIP            string   `json:"client_ip"`
 	UserAgent           string   `json:"user_agent"`
 	RequiredPermissions []string `json:"required_permissions"`
+}
+
+// checkRateLimit is one rule's count in a check answer, as Wacht's.
+type checkRateLimit struct {
+	Rule      string `json:"rule"`
+	Remaining int    `json:"remaining"`
+	Limit     int    `json:"limit"`
 }
 
 type checkIdentity struct {
@@ -44,7 +54,7 @@ type checkResponse struct {
 	Identity    *checkIdentity    `json:"identity"`
 	Permissions []string          `json:"permissions"`
 	Metadata    map[string]any    `json:"metadata"`
-	RateLimits  []struct{}        `json:"rate_limits"`
+	RateLimits  []checkRateLimit  `json:"rate_limits"`
 	RetryAfter  *int64            `json:"retry_after"`
 	Headers     map[string]string `json:"headers"`
 	Detail      string            `json:"detail,omitempty"`
@@ -77,7 +87,7 @@ func (a *API) check(c *gin.Context) {
 	resp := checkResponse{
 		RequestID:   newRequestID(),
 		Permissions: []string{},
-		RateLimits:  []struct{}{},
+		RateLimits:  []checkRateLimit{},
 		Headers:     map[string]string{},
 	}
 	id, err := a.verifier.Verify(c.Request.Context(), strings.TrimSpace(req.Principal.Value), required)
@@ -92,6 +102,9 @@ func (a *API) check(c *gin.Context) {
 	switch {
 	case err == nil:
 		resp.Allowed = true
+		if len(a.limits) > 0 {
+			a.rateLimit(c, id, req.ClientIP, &resp)
+		}
 		c.JSON(http.StatusOK, resp)
 	case errors.Is(err, apikey.ErrForbidden):
 		reason := string(apikey.ReasonPermissionDenied)
@@ -105,4 +118,55 @@ func (a *API) check(c *gin.Context) {
 		a.log.Error().Err(err).Msg("backend: key verification unavailable")
 		writeError(c, http.StatusServiceUnavailable, "key verification is unavailable, try again")
 	}
+}
+
+// rateLimit counts an allowed key's check against every rule, as
+// RequireAPIKey counts a request, and fills in rate_limits and the
+// RateLimit headers; over a rule it turns the answer into a refusal
+// (reason and blocked_rule "rate_limited"/the rule, retry_after in
+// seconds). clientIP is the end user's address the gateway reports; when
+// absent, the caller's.
+func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, resp *checkResponse) {
+	if clientIP = strings.TrimSpace(clientIP); clientIP == "" {
+		clientIP = c.ClientIP()
+	}
+	checks := make([]ratelimit.Check, len(a.limits))
+	for i, rule := range a.limits {
+		checks[i] = ratelimit.Check{Rule: rule,
+			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, clientIP)}
+	}
+	results := make([]ratelimit.Result, len(checks))
+	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
+		// Fail open, as RequireAPIKey: limits guard capacity, not access.
+		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
+		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+			a.log.Warn().Err(err).Msg("backend: rate limiter unavailable; checks allowed without limits")
+		}
+		return
+	}
+	for i, r := range results {
+		resp.RateLimits = append(resp.RateLimits, checkRateLimit{Rule: checks[i].Rule.String(), Remaining: r.Remaining, Limit: r.Limit})
+	}
+	shown, refused := ratelimit.Pick(results)
+	resp.Headers["RateLimit-Limit"] = strconv.Itoa(shown.Limit)
+	resp.Headers["RateLimit-Remaining"] = strconv.Itoa(shown.Remaining)
+	resp.Headers["RateLimit-Reset"] = strconv.FormatInt(ceilSeconds(shown.Reset), 10)
+	if refused < 0 {
+		return
+	}
+	retry := ceilSeconds(shown.RetryAfter)
+	reason, rule := "rate_limited", checks[refused].Rule.String()
+	resp.Allowed = false
+	resp.Reason, resp.BlockedRule, resp.RetryAfter, resp.Detail = &reason, &rule, &retry, reason
+	resp.Headers["Retry-After"] = strconv.FormatInt(retry, 10)
+}
+
+// ceilSeconds is d in whole seconds, rounded up, at least 1 (as
+// RequireAPIKey's headers: 0 would invite a retry that is still refused).
+func ceilSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
 }
