@@ -67,7 +67,9 @@
 //     allowed=false, reason "permission_denied"; any invalid key → 401 with
 //     allowed=false (Wacht's gateway does the same). The extension field
 //     detail names keyportal's reason (revoked, expired, app_inactive...).
-//     Rate limits are not enforced here: rate_limits is always [].
+//     Config.RateLimits, when set, are counted for allowed keys as
+//     RequireAPIKey counts them: over one, allowed=false, reason
+//     "rate_limited", blocked_rule, retry_after, rate_limits and headers.
 //   - Unsupported inputs are refused with 400 rather than dropped: rate
 //     limits on apps, a changed key_prefix or organization_id in PATCH,
 //     membership ids on keys, ticket types other than api_auth_access.
