@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -182,8 +183,20 @@ func (in *instance) exchange(t *testing.T, tk string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-// allowed asks the instance's /v1/authz/check about secret.
+// allowed asks the instance's /v1/authz/check whether secret verifies. A
+// rate-limit refusal counts as allowed: limits are applied only to keys
+// that verify, so polling for a revocation must not stop at one.
 func (in *instance) allowed(t *testing.T, secret string) (bool, string) {
+	t.Helper()
+	ok, reason := in.check(t, secret)
+	if reason == wacht.ReasonRateLimited {
+		return true, ""
+	}
+	return ok, reason
+}
+
+// check is the instance's /v1/authz/check verdict on secret and its reason.
+func (in *instance) check(t *testing.T, secret string) (bool, string) {
 	t.Helper()
 	r, err := in.cl.Check(context.Background(), wacht.CheckRequest{
 		Principal: wacht.Principal{Type: "api_key", Value: secret}, Resource: "/v1/things", Method: "GET",
@@ -246,10 +259,55 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 	return cl
 }
 
+// miRedisPrefix returns a fresh random Redis key prefix, its keys deleted
+// at cleanup.
+func miRedisPrefix(t *testing.T, addr string) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	prefix := "keyportal:test:multi:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		client := redis.NewClient(&redis.Options{Addr: addr})
+		defer client.Close()
+		ctx := context.Background()
+		keys, err := client.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = client.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("delete redis keys %s*: %v", prefix, err)
+		}
+	})
+	return prefix
+}
+
 func TestMultiInstance(t *testing.T) {
-	cl := startCluster(t, "--policy-postgres")
+	redisAddr := testenv.RedisAddr(t)
+	cl := startCluster(t, "--policy-postgres",
+		"--redis", redisAddr, "--redis-prefix", miRedisPrefix(t, redisAddr), "--rate-limit", "10/1m:key")
 	ctx := context.Background()
 	a, b, c := cl.a, cl.b, cl.c
+
+	t.Run("rate limit 10/1m per key shared by A, B and C through Redis", func(t *testing.T) {
+		_, secret, err := a.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: "limited"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed := 0
+		for i := range 30 {
+			in := []*instance{a, b, c}[i%3]
+			ok, reason := in.check(t, secret)
+			switch {
+			case ok:
+				allowed++
+			case reason != wacht.ReasonRateLimited:
+				t.Fatalf("check %d on %s refused for %q, want allowed or rate_limited", i+1, in.name, reason)
+			}
+		}
+		if allowed != 10 {
+			t.Errorf("%d of 30 checks over A, B, C allowed, want exactly 10 (one limit shared through Redis)", allowed)
+		}
+	})
 
 	t.Run("ticket issued on A, exchanged on B, used on C; session from B works on A and C", func(t *testing.T) {
 		tk, err := a.cl.CreateTicket(ctx, wacht.TicketRequest{AppSlug: cl.app, UserID: "alice"})

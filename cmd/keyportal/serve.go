@@ -16,12 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/policy"
 	"github.com/keyportal/keyportal/policy/pgpolicy"
 )
@@ -36,6 +38,10 @@ type serveConfig struct {
 	defaultTenant   string
 	model, policy   string
 	policyPostgres  bool
+	rateLimits      []string
+	redisAddr       string
+	redisPrefix     string
+	limits          []ratelimit.Rule // parsed from rateLimits
 	logLevel        string
 	logFormat       string
 	sessionTTL      time.Duration
@@ -56,6 +62,9 @@ var serveEnv = []struct{ flag, env string }{
 	{"model", "KEYPORTAL_MODEL"},
 	{"policy", "KEYPORTAL_POLICY"},
 	{"policy-postgres", "KEYPORTAL_POLICY_POSTGRES"},
+	{"rate-limit", "KEYPORTAL_RATE_LIMITS"},
+	{"redis", "KEYPORTAL_REDIS_ADDR"},
+	{"redis-prefix", "KEYPORTAL_REDIS_PREFIX"},
 	{"log-level", "KEYPORTAL_LOG_LEVEL"},
 	{"log-format", "KEYPORTAL_LOG_FORMAT"},
 	{"session-ttl", "KEYPORTAL_SESSION_TTL"},
@@ -93,6 +102,13 @@ command line wins:
                                                 is enforced by all within a second; a bad row
                                                 is logged with its id and the last good policy
                                                 stays
+  --rate-limit       KEYPORTAL_RATE_LIMITS      rate limit of /v1/authz/check, MAX/DURATION:SCOPE
+                                                with scope key, app or ip (e.g. 100/1m:key);
+                                                repeat the flag or separate with commas
+  --redis            KEYPORTAL_REDIS_ADDR       Redis host:port (or redis:// URL) counting the
+                                                rate limits for all instances sharing it
+                                                (default: counted in this process)
+  --redis-prefix     KEYPORTAL_REDIS_PREFIX     Redis key prefix (default keyportal:rl:<schema>:)
   --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
   --log-format       KEYPORTAL_LOG_FORMAT       json or console (default json)
   --session-ttl      KEYPORTAL_SESSION_TTL      portal page session length (default 15m)
@@ -131,6 +147,9 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&cfg.model, "model", "", "Casbin model file (default: the shipped model)")
 	f.StringVar(&cfg.policy, "policy", "", "Casbin policy CSV whose tenant status key checks enforce")
 	f.BoolVar(&cfg.policyPostgres, "policy-postgres", false, "read the policy from the Postgres store's casbin_rule table, shared by all instances (needs --postgres)")
+	f.StringArrayVar(&cfg.rateLimits, "rate-limit", nil, "rate limit of /v1/authz/check, MAX/DURATION:SCOPE (scope key, app or ip), e.g. 100/1m:key; repeatable")
+	f.StringVar(&cfg.redisAddr, "redis", "", "Redis host:port or redis:// URL sharing the rate-limit counts between instances")
+	f.StringVar(&cfg.redisPrefix, "redis-prefix", "", "Redis key prefix of the rate-limit counts (default keyportal:rl:<postgres schema>:)")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
@@ -168,6 +187,15 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	for _, o := range origins {
 		if err := checkOrigin(o); err != nil {
 			return usageErrorf(cmd, "--allowed-origins: %v", err)
+		}
+	}
+	cfg.limits, err = parseRateLimits(cfg.rateLimits)
+	if err != nil {
+		return usageErrorf(cmd, "--rate-limit (KEYPORTAL_RATE_LIMITS): %v", err)
+	}
+	if cfg.redisAddr != "" {
+		if _, err := redisOptions(cfg.redisAddr); err != nil {
+			return usageErrorf(cmd, "--redis (KEYPORTAL_REDIS_ADDR): %v", err)
 		}
 	}
 	keys := splitList(cfg.backendKeys)
@@ -283,13 +311,40 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		closers = append(closers, e.Close)
 		tenants = e
 	}
+	var limiter ratelimit.Limiter
+	if len(cfg.limits) > 0 && cfg.redisAddr != "" {
+		opts, _ := redisOptions(cfg.redisAddr) // checked in serve
+		client := redis.NewClient(opts)
+		closers = append(closers, client.Close)
+		prefix := cfg.redisPrefix
+		if prefix == "" {
+			prefix = "keyportal:rl:"
+			if pg != nil {
+				prefix += pg.Schema() + ":"
+			}
+		}
+		r, err := ratelimit.NewRedis(client, prefix)
+		if err != nil {
+			closeAll()
+			return nil, nil, failf("Check --redis (KEYPORTAL_REDIS_ADDR).", "%v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := client.Ping(ctx).Err(); err != nil {
+			// Not fatal: the limiter fails open until Redis answers.
+			log.Warn().Err(err).Str("event", "serve.start").Str("redis", opts.Addr).Msg("redis does not answer; rate limits not enforced until it does")
+		}
+		cancel()
+		limiter = r
+	} else if cfg.redisAddr != "" {
+		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
+	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()
 		return nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
 	}
 	api, err := backend.New(backend.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
-		DefaultTenant: cfg.defaultTenant, Logger: log, Now: c.now})
+		DefaultTenant: cfg.defaultTenant, RateLimits: cfg.limits, Limiter: limiter, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()
 		return nil, nil, failf("Check --backend-api-key (KEYPORTAL_BACKEND_API_KEY).", "%v", err)
@@ -316,6 +371,71 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	p.Mount(engine)
 	api.Mount(engine)
 	return engine, closeAll, nil
+}
+
+// parseRateLimits parses --rate-limit values, each MAX/DURATION[:SCOPE]
+// (scope key, app or ip; default key), several per value separated by
+// commas (as KEYPORTAL_RATE_LIMITS gives them).
+func parseRateLimits(values []string) ([]ratelimit.Rule, error) {
+	var rules []ratelimit.Rule
+	for _, v := range values {
+		for _, s := range splitList(v) {
+			r, err := parseRateLimit(s)
+			if err != nil {
+				return nil, err
+			}
+			rules = append(rules, r)
+		}
+	}
+	return rules, nil
+}
+
+func parseRateLimit(s string) (ratelimit.Rule, error) {
+	bad := func(why string) (ratelimit.Rule, error) {
+		return ratelimit.Rule{}, fmt.Errorf("%q: %s; want MAX/DURATION:SCOPE, e.g. 100/1m:key, 1000/1h:app or 50/1s:ip", s, why)
+	}
+	spec, scope, _ := strings.Cut(s, ":")
+	maxText, perText, ok := strings.Cut(spec, "/")
+	if !ok {
+		return bad("no /")
+	}
+	n, err := strconv.Atoi(maxText)
+	if err != nil || n <= 0 {
+		return bad("MAX must be a positive whole number")
+	}
+	per, err := time.ParseDuration(perText)
+	if err != nil || per < time.Millisecond {
+		return bad("DURATION must be a Go duration of at least 1ms (1s, 1m, 1h)")
+	}
+	r := ratelimit.Rule{Max: n, Per: per, Scope: ratelimit.Scope(scope)}
+	if r.Scope == "" {
+		r.Scope = ratelimit.ScopeKey
+	}
+	if r.Validate() != nil {
+		return bad("SCOPE must be key, app or ip")
+	}
+	return r, nil
+}
+
+// redisOptions reads --redis: host:port, or a redis:// or rediss:// URL.
+// Timeouts are short because the limiter fails open: a slow Redis must not
+// slow every check down.
+func redisOptions(addr string) (*redis.Options, error) {
+	var opts *redis.Options
+	if strings.Contains(addr, "://") {
+		o, err := redis.ParseURL(addr)
+		if err != nil {
+			return nil, err
+		}
+		opts = o
+	} else {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%q: want host:port or redis://host:port/db", addr)
+		}
+		opts = &redis.Options{Addr: addr}
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 200*time.Millisecond, 200*time.Millisecond
+	return opts, nil
 }
 
 // defaultOrigins gives apps created without embedder origins the server's
