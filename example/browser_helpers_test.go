@@ -22,7 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
 )
 
@@ -174,29 +174,7 @@ func startLiveDemo(t *testing.T) *liveDemo {
 // cookie jar, shared by its tabs).
 func chromium(t *testing.T) context.Context {
 	t.Helper()
-	path := testenv.ChromiumPath(t)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(1000, 700),
-	)
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		t.Fatal(err)
-	}
-	return ctx
+	return testbrowser.Start(t, 1000, 700, chromedp.Flag("hide-scrollbars", true))
 }
 
 // newTab opens a tab in the browser of ctx; it records, at DOMContentLoaded

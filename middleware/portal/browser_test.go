@@ -14,7 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -26,28 +26,7 @@ import (
 // browser starts a headless Chromium for the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := testenvChromium(t)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.WindowSize(1000, 800),
-	)
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		t.Fatal(err)
-	}
-	return ctx
+	return testbrowser.Start(t, 1000, 800)
 }
 
 // within runs actions with a deadline.
@@ -127,8 +106,6 @@ func frameDocument(t *testing.T, ctx context.Context, origin string) string {
 	return within(t, frameContext(t, ctx, origin), 10*time.Second, chromedp.Evaluate[string](
 		`(() => { const m = document.getElementById('portal'); return m ? m.dataset.state + ' ' + location.href : 'blocked'; })()`))
 }
-
-func testenvChromium(t *testing.T) string { return testenv.ChromiumPath(t) }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 

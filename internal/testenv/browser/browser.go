@@ -1,0 +1,43 @@
+// Package browser starts the headless Chromium that keyportal's browser tests
+// drive with chromedp, with the flags this machine needs (no background
+// networking, no sandbox as root, no GPU). It skips the test when Chromium is
+// absent, unless services are required (see package testenv).
+package browser
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+)
+
+// Start launches Chromium for t with a width×height window and returns a
+// context for its first tab; every tab opened from it shares one profile (one
+// cookie jar). The browser is stopped at the end of the test.
+func Start(t testing.TB, width, height int, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(testenv.ChromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.WindowSize(width, height),
+	}, extra...)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
+		t.Fatal(err)
+	}
+	return ctx
+}
