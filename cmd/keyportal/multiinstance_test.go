@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/pgtest"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -81,23 +82,7 @@ func buildKeyportal(t *testing.T) string {
 // miSchema returns a fresh random Postgres schema, dropped at cleanup.
 func miSchema(t *testing.T, dsn string) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "kp_multi_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
+	return pgtest.Schema(t, dsn, "kp_multi_")
 }
 
 // startInstance runs `keyportal serve` with env and args on a free loopback

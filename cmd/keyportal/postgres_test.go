@@ -1,38 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/pgtest"
 )
 
 // TestCommandsOnPostgres runs the store commands against Postgres, in a
 // fresh schema of their own, chosen by flag and by environment.
 func TestCommandsOnPostgres(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "kp_cli_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	schema := pgtest.Schema(t, dsn, "kp_cli_test_")
 	h := newHarness(t)
 	r := h.run("apps", "create", "--postgres", dsn, "--postgres-schema", schema, "--deployment", "42", "--tenant", "acme",
 		"--name", "Acme Public API", "--key-prefix", "acme_live", "--origin", "https://app.acme.test")

@@ -7,29 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/pgtest"
 )
 
 // freshSchema returns a new random schema name, dropped when t ends.
 func freshSchema(t *testing.T, dsn string) string {
 	t.Helper()
-	schema := "ks_test_" + newID("")[:20]
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
+	return pgtest.Schema(t, dsn, "ks_test_")
 }
 
 func openPostgres(t *testing.T, dsn, schema string, opts Options) *Postgres {

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/pgtest"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -132,21 +133,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	q.Set("connect_timeout", "2")
 	viaProxy.RawQuery = q.Encode()
 
-	schema := "portal_fault_" + strings.ToLower(newRandomID()[:12])
-	schema = strings.NewReplacer("-", "_").Replace(schema)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	schema := pgtest.Schema(t, dsn, "portal_fault_")
 
 	ctx := context.Background()
 	secrets := &valueSet{}
