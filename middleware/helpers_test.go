@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -27,23 +27,8 @@ func init() { gin.SetMode(gin.TestMode) }
 // testOrigin is the origin of httptest requests (their Host is example.com).
 const testOrigin = "http://example.com"
 
-// syncBuffer is a log sink safe for concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for concurrent requests, with a parser.
+type syncBuffer struct{ testenv.LogBuffer }
 
 // lines parses the captured log, one JSON object a line.
 func (b *syncBuffer) lines(t testing.TB) []map[string]any {
