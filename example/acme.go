@@ -110,6 +110,13 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 			return nil, err
 		}
 		a.closeFns = append(a.closeFns, a.store.Close)
+		// One verifier for the app's public API and the portal's gateway
+		// check: one cache of verified keys, one last_used_at writer.
+		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now})
+		if err != nil {
+			return nil, err
+		}
+		a.closeFns = append(a.closeFns, a.apiKeys.Close)
 		a.PortalURL = "http://" + portalHost(o.PortalAddr)
 		if err := provisionDemoApps(ctx, a.store, appOrigins(o.AppAddr)); err != nil {
 			return nil, err
@@ -123,7 +130,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		pe.Use(gin.Recovery())
 		p.Mount(pe)
 		if o.BackendAPIKey != "" {
-			closeAPI, err := mountBackendAPI(pe, a.store, issuer, a.policy, o)
+			closeAPI, err := mountBackendAPI(pe, a.store, issuer, a.apiKeys.Verifier(), o)
 			if err != nil {
 				return nil, err
 			}
@@ -184,13 +191,7 @@ func (a *acme) mountPublicAPI(e *gin.Engine, remote *wacht.Client, o options) er
 		e.GET("/v1/whoami", wachtWhoami(remote))
 		return nil
 	}
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now})
-	if err != nil {
-		return err
-	}
-	a.apiKeys = auth
-	a.closeFns = append(a.closeFns, auth.Close)
-	e.GET("/v1/whoami", auth.Handler(), func(c *gin.Context) {
+	e.GET("/v1/whoami", a.apiKeys.Handler(), func(c *gin.Context) {
 		id, _ := middleware.APIKeyFrom(c)
 		c.JSON(http.StatusOK, id)
 	})
