@@ -48,11 +48,14 @@ func errorBody(msg string) []byte {
 // a portal ticket and, when every check passes, issues one. Build it with
 // NewTicketRoute; it is safe for concurrent use.
 type TicketRoute struct {
-	cfg      Config
-	origins  originCheck
-	limiter  *userLimiter // nil when the rate limit is lifted
-	metrics  routeMetrics
-	auditLog zerolog.Logger
+	cfg     Config
+	origins originCheck
+	limiter *userLimiter // nil when the rate limit is lifted
+	// issuerBound is set when the Issuer is a ticket.ContextBound, which
+	// may run on the request's goroutine.
+	issuerBound bool
+	metrics     routeMetrics
+	auditLog    zerolog.Logger
 
 	bodyFields  []byte // unknown or repeated field
 	bodyMissing []byte // "<field> is required"
@@ -84,6 +87,7 @@ func NewTicketRoute(cfg Config) (*TicketRoute, error) {
 		bodyMissing: errorBody(cfg.Field + " is required"),
 		bodyInvalid: errorBody(fmt.Sprintf("%s must be 1 to %d letters, digits, '_' or '-'", cfg.Field, MaxIDLen)),
 	}
+	_, t.issuerBound = cfg.Issuer.(ticket.ContextBound)
 	if cfg.RateLimit > 0 {
 		t.limiter = newUserLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
@@ -260,36 +264,53 @@ func (t *TicketRoute) serve(c *gin.Context) {
 	t.write(c, http.StatusOK, out)
 }
 
-// issue calls the Issuer under IssueTimeout and checks its answer. It
-// returns by the deadline even when the Issuer ignores its context (the
-// late answer is dropped), and turns an Issuer's panic into an error, since
-// the call runs on its own goroutine where no recovery middleware reaches.
+// issue calls the Issuer under IssueTimeout and checks its answer.
 func (t *TicketRoute) issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.IssueTimeout)
 	defer cancel()
+	var resp ticket.Response
+	var err error
+	if t.issuerBound {
+		resp, err = t.callIssuer(ctx, req)
+	} else {
+		resp, err = t.callIssuerAside(ctx, req)
+	}
+	if err != nil {
+		return ticket.Response{}, err
+	}
+	if resp.Ticket == "" || resp.URL == "" || resp.ExpiresAt <= 0 {
+		return ticket.Response{}, fmt.Errorf("%w: issuer answered without a ticket, url or expiry", ticket.ErrUpstream)
+	}
+	return resp, nil
+}
+
+// callIssuer calls the Issuer and turns its panic into an error: a broken
+// issuer fails one request with 502 instead of the whole route.
+func (t *TicketRoute) callIssuer(ctx context.Context, req ticket.Request) (resp ticket.Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = ticket.Response{}, fmt.Errorf("%w: issuer panicked: %v", ticket.ErrUpstream, v)
+		}
+	}()
+	return t.cfg.Issuer.Issue(ctx, req)
+}
+
+// callIssuerAside runs an Issuer that did not promise to honour its context
+// (see ticket.ContextBound) on a goroutine of its own, and returns by the
+// deadline even if that Issuer never does (its late answer is dropped).
+func (t *TicketRoute) callIssuerAside(ctx context.Context, req ticket.Request) (ticket.Response, error) {
 	type result struct {
 		resp ticket.Response
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- result{err: fmt.Errorf("%w: issuer panicked: %v", ticket.ErrUpstream, v)}
-			}
-		}()
-		resp, err := t.cfg.Issuer.Issue(ctx, req)
+		resp, err := t.callIssuer(ctx, req)
 		done <- result{resp, err}
 	}()
 	select {
 	case res := <-done:
-		if res.err != nil {
-			return ticket.Response{}, res.err
-		}
-		if res.resp.Ticket == "" || res.resp.URL == "" || res.resp.ExpiresAt <= 0 {
-			return ticket.Response{}, fmt.Errorf("%w: issuer answered without a ticket, url or expiry", ticket.ErrUpstream)
-		}
-		return res.resp, nil
+		return res.resp, res.err
 	case <-ctx.Done():
 		return ticket.Response{}, fmt.Errorf("issuer did not answer in %v: %w", t.cfg.IssueTimeout, ctx.Err())
 	}

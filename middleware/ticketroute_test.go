@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware/audit"
@@ -375,15 +377,77 @@ func TestTicketRouteIssuerBadAnswers(t *testing.T) {
 		{"panics", func(ticket.Request) (ticket.Response, error) { panic(upstreamDetail) }},
 	}
 	for _, tt := range tests {
+		for _, bound := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/context bound=%v", tt.name, bound), func(t *testing.T) {
+				env := newRouteEnv(t, Config{})
+				env.issuer.resp = tt.fn
+				if bound {
+					env.route.issuerBound = true // as for a ticket.ContextBound issuer
+				}
+				w := env.do(req{})
+				if w.Code != 502 || w.Body.String() != `{"error":"Ticket issuance failed"}` {
+					t.Errorf("got %d %s, want 502", w.Code, w.Body)
+				}
+				if ev := env.log.onlyAudit(t); ev["reason"] != ReasonIssuerFailed {
+					t.Errorf("audit reason = %v", ev["reason"])
+				}
+			})
+		}
+	}
+}
+
+// boundIssuer is an IssuerFunc that promises to honour its context.
+type boundIssuer ticket.IssuerFunc
+
+func (f boundIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
+	return f(ctx, req)
+}
+func (boundIssuer) ReturnsWhenContextDone() {}
+
+// TestTicketRouteContextBoundIssuer checks that an issuer which promises to
+// honour its context runs on the request's goroutine (the one the Identify
+// hook ran on) under the IssueTimeout deadline, and one that does not runs
+// aside.
+func TestTicketRouteContextBoundIssuer(t *testing.T) {
+	goid := func() string { // the "goroutine N" header of this goroutine's stack
+		buf := make([]byte, 64)
+		return strings.Fields(string(buf[:runtime.Stack(buf, false)]))[1]
+	}
+	tests := []struct {
+		name     string
+		wrap     func(ticket.IssuerFunc) ticket.Issuer
+		wantSame bool
+	}{
+		{"ContextBound runs on the request goroutine", func(f ticket.IssuerFunc) ticket.Issuer { return boundIssuer(f) }, true},
+		{"plain Issuer runs aside", func(f ticket.IssuerFunc) ticket.Issuer { return f }, false},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := newRouteEnv(t, Config{})
-			env.issuer.resp = tt.fn
-			w := env.do(req{})
-			if w.Code != 502 || w.Body.String() != `{"error":"Ticket issuance failed"}` {
-				t.Errorf("got %d %s, want 502", w.Code, w.Body)
+			var identifyG, issueG string
+			var deadline time.Duration
+			issuer := tt.wrap(func(ctx context.Context, _ ticket.Request) (ticket.Response, error) {
+				issueG = goid()
+				if d, ok := ctx.Deadline(); ok {
+					deadline = time.Until(d)
+				}
+				return ticket.Response{Ticket: "tk", URL: "https://p/?ticket=tk", ExpiresAt: 1}, nil
+			})
+			env := newRouteEnv(t, Config{
+				Issuer:       issuer,
+				IssueTimeout: time.Minute,
+				Identify: func(*gin.Context) (Principal, error) {
+					identifyG = goid()
+					return Principal{Subject: "alice", Tenant: "acme"}, nil
+				},
+			})
+			if w := env.do(req{}); w.Code != 200 {
+				t.Fatalf("status %d %s", w.Code, w.Body)
 			}
-			if ev := env.log.onlyAudit(t); ev["reason"] != ReasonIssuerFailed {
-				t.Errorf("audit reason = %v", ev["reason"])
+			if same := identifyG == issueG; same != tt.wantSame {
+				t.Errorf("issuer on goroutine %s, request on %s; want same = %v", issueG, identifyG, tt.wantSame)
+			}
+			if deadline <= 0 || deadline > time.Minute {
+				t.Errorf("issuer's deadline in %v, want within IssueTimeout (1m)", deadline)
 			}
 		})
 	}

@@ -83,3 +83,9 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 func (p *Portal) TicketURL(tk string) string {
 	return p.baseURL + PagePath + "?ticket=" + url.QueryEscape(tk)
 }
+
+// ReturnsWhenContextDone marks localIssuer as a ticket.ContextBound: every
+// store call it makes honours ctx.
+func (*localIssuer) ReturnsWhenContextDone() {}
+
+var _ ticket.ContextBound = (*localIssuer)(nil)

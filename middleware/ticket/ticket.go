@@ -49,6 +49,17 @@ type Issuer interface {
 	Issue(ctx context.Context, req Request) (Response, error)
 }
 
+// ContextBound is an Issuer that promises to return once its context is
+// done. The ticket route calls such an Issuer on the request's own goroutine;
+// any other Issuer runs on a goroutine of its own, so that the route can
+// answer at its deadline even if that Issuer never returns. Both built-in
+// issuers (the self-hosted portal's and Wacht's client) are ContextBound.
+type ContextBound interface {
+	Issuer
+	// ReturnsWhenContextDone marks the promise; it does nothing.
+	ReturnsWhenContextDone()
+}
+
 // IssuerFunc adapts a function to the Issuer interface.
 type IssuerFunc func(ctx context.Context, req Request) (Response, error)
 
