@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -23,17 +25,34 @@ func benchServer(b *testing.B) *httptest.Server {
 	return srv
 }
 
+// reportCPU adds cpu-ns/op: the process's CPU time (client and in-process
+// server) per call, which ns/op (wall time) hides once callers run in
+// parallel. Call it right before the timed loop.
+func reportCPU(b *testing.B) {
+	start, ok := processCPU()
+	if !ok {
+		return
+	}
+	b.Cleanup(func() {
+		if end, ok := processCPU(); ok && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+		}
+	})
+}
+
 // BenchmarkIssue measures one ticket through the Issuer against a local
-// server, sequentially and from parallel callers, beside a bare net/http POST
-// of the same request (the floor: what the client adds is the difference).
+// server, sequentially and from parallel callers, for the default client
+// (its own connection pool) and for a caller-supplied net/http client,
+// beside a bare net/http POST of the same request (what net/http alone
+// costs).
 func BenchmarkIssue(b *testing.B) {
-	req := ticket.Request{AppSlug: "aa_42", Subject: "alice", TTL: 120e9}
 	b.Run("baseline-nethttp", func(b *testing.B) {
 		srv := benchServer(b)
 		hc := defaultHTTPClient()
 		b.Cleanup(hc.CloseIdleConnections)
 		body := `{"ticket_type":"api_auth_access","api_auth_app_slug":"aa_42","expires_in":120,"user_id":"alice"}`
 		b.ReportAllocs()
+		reportCPU(b)
 		for b.Loop() {
 			r, _ := http.NewRequest(http.MethodPost, srv.URL+"/session/tickets", strings.NewReader(body))
 			r.Header.Set("Authorization", "Bearer "+testAPIKey)
@@ -46,27 +65,54 @@ func BenchmarkIssue(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
-	b.Run("serial", func(b *testing.B) {
-		c := newTestClient(b, benchServer(b).URL, Config{})
+	for _, sender := range senders {
+		b.Run("serial-"+sender.name, func(b *testing.B) {
+			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), 1)
+		})
+		// parallel: one caller per P; parallel32: 32 callers, as keyportal's
+		// load test drives the ticket route (wrk, 32 connections).
+		b.Run("parallel-"+sender.name, func(b *testing.B) {
+			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), runtime.GOMAXPROCS(0))
+		})
+		b.Run("parallel32-"+sender.name, func(b *testing.B) {
+			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), 32)
+		})
+	}
+}
+
+// senders are the two ways a Client sends: its own connection pool (the
+// default) and a caller-supplied net/http client.
+var senders = []struct {
+	name string
+	cfg  func() Config
+}{
+	{"pool", func() Config { return Config{} }},
+	{"nethttp", func() Config { return Config{HTTPClient: defaultHTTPClient()} }},
+}
+
+// benchIssue issues tickets through c from callers goroutines (1: serially,
+// on the benchmark's goroutine), reporting allocations and cpu-ns/op.
+func benchIssue(b *testing.B, c *Client, callers int) {
+	req := ticket.Request{AppSlug: "aa_42", Subject: "alice", TTL: 120 * time.Second}
+	b.ReportAllocs()
+	reportCPU(b)
+	if callers == 1 {
 		ctx := context.Background()
-		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.Issue(ctx, req); err != nil {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		c := newTestClient(b, benchServer(b).URL, Config{})
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			ctx := context.Background()
-			for pb.Next() {
-				if _, err := c.Issue(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
+		return
+	}
+	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := c.Issue(ctx, req); err != nil {
+				b.Error(err)
+				return
 			}
-		})
+		}
 	})
 }

@@ -6,15 +6,22 @@
 // A *Client implements ticket.Issuer, so the ticket route can hand out
 // tickets for Wacht's hosted portal page.
 //
+// By default a Client sends over a small HTTP/1.1 keep-alive connection pool
+// of its own, each call running on the caller's goroutine: one write of the
+// request, then net/http's response parser on the connection. When a proxy
+// applies to BaseURL (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), or a
+// Config.HTTPClient is given, requests go through net/http instead.
+//
 // Every call is bounded by Config.Timeout and retried at most once, and only
 // when the request provably never left this process: the dial failed, or the
-// connection broke before the transport began writing (net/http's
-// httptrace WroteRequest never fired). A timeout or a cancelled context is
-// never retried. (net/http itself may resend on another connection when a
-// reused idle one was found closed before anything was written; that is
-// equally safe.) Errors can be classified with errors.Is
-// against the sentinel errors of this package; status errors are *APIError.
-// No error string ever contains the backend API key.
+// connection broke before any byte of the request was written (on the
+// net/http path: before httptrace's WroteRequest fired). A timeout or a
+// cancelled context is never retried. (net/http itself may resend on another
+// connection when a reused idle one was found closed before anything was
+// written; that is equally safe. The pool instead checks a connection that
+// has been idle for a while before reusing it.) Errors can be classified
+// with errors.Is against the sentinel errors of this package; status errors
+// are *APIError. No error string ever contains the backend API key.
 package wacht
 
 import (
@@ -59,9 +66,11 @@ type Config struct {
 	// DefaultBaseURL.
 	BaseURL string
 
-	// HTTPClient sends the requests. Default: a client of its own with dial,
-	// TLS and response-header timeouts, keep-alive connections, and no
-	// redirects followed. A caller-supplied client is used as is.
+	// HTTPClient sends the requests. Default: the Client's own HTTP/1.1
+	// keep-alive connection pool (or, when a proxy from the environment
+	// applies to BaseURL, a net/http client of its own with dial, TLS and
+	// response-header timeouts), following no redirects. A caller-supplied
+	// client is used as is.
 	HTTPClient *http.Client
 
 	// Timeout bounds each call from the first dial to the last byte of the
@@ -75,9 +84,12 @@ type Config struct {
 
 // Client calls Wacht's backend API. It is safe for concurrent use.
 type Client struct {
-	apiKey    string
-	auth      string // "Bearer " + apiKey, built once
-	base      string // BaseURL without a trailing slash
+	apiKey   string
+	auth     string // "Bearer " + apiKey, built once
+	base     string // BaseURL without a trailing slash
+	basePath string // base's escaped path: the request-target prefix on the pool
+	// Exactly one of pool and http sends the requests.
+	pool      *connPool
 	http      *http.Client
 	ownHTTP   bool // http was built by New, so CloseIdleConnections may close it
 	timeout   time.Duration
@@ -97,6 +109,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("wacht: Config.BaseURL %q is not a URL", cfg.BaseURL)
+	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("wacht: Config.Timeout must not be negative, got %s", cfg.Timeout)
 	}
@@ -104,19 +120,25 @@ func New(cfg Config) (*Client, error) {
 		apiKey:    cfg.APIKey,
 		auth:      "Bearer " + cfg.APIKey,
 		base:      base,
+		basePath:  u.EscapedPath(),
 		http:      cfg.HTTPClient,
 		timeout:   cfg.Timeout,
 		userAgent: cfg.UserAgent,
-	}
-	if c.http == nil {
-		c.http = defaultHTTPClient()
-		c.ownHTTP = true
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
+	}
+	if c.http == nil {
+		if poolUsable(u, http.ProxyFromEnvironment, c.auth, c.userAgent) {
+			c.pool = newConnPool(u, "Host: "+hostHeader(u)+"\r\nAuthorization: "+c.auth+
+				"\r\nUser-Agent: "+c.userAgent+"\r\nAccept: application/json\r\n")
+		} else {
+			c.http = defaultHTTPClient()
+			c.ownHTTP = true
+		}
 	}
 	return c, nil
 }
@@ -167,9 +189,13 @@ func defaultHTTPClient() *http.Client {
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the client's
-// own transport. It does nothing to a Config.HTTPClient supplied by the caller.
+// own pool or transport. It does nothing to a Config.HTTPClient supplied by
+// the caller.
 func (c *Client) CloseIdleConnections() {
-	if c.ownHTTP {
+	switch {
+	case c.pool != nil:
+		c.pool.closeIdle()
+	case c.ownHTTP:
 		c.http.CloseIdleConnections()
 	}
 }
@@ -199,9 +225,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 		}
 		body = b
 	}
-	target := c.base + k.path
+	rest := k.path // the path and query after the base
 	if len(k.query) > 0 {
-		target += "?" + k.query.Encode()
+		rest += "?" + k.query.Encode()
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -211,7 +237,15 @@ func (c *Client) do(ctx context.Context, k call) error {
 	for attempt := 0; ; attempt++ {
 		var wrote bool
 		var err error
-		resp, wrote, err = c.send(ctx, k.method, target, body)
+		if c.pool != nil {
+			resp, wrote, err = c.pool.roundTrip(ctx, k.method, c.basePath+rest, body)
+			if err != nil {
+				// The shape net/http gives its errors: Post "URL": cause.
+				err = &url.Error{Op: k.method[:1] + strings.ToLower(k.method[1:]), URL: c.base + rest, Err: err}
+			}
+		} else {
+			resp, wrote, err = c.send(ctx, k.method, c.base+rest, body)
+		}
 		if err == nil {
 			break
 		}
@@ -224,9 +258,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 	return c.read(ctx, resp, k)
 }
 
-// send makes one attempt. wrote reports whether the transport began writing
-// the request, after which the server may have seen it and it must not be
-// sent again.
+// send makes one attempt through net/http. wrote reports whether the
+// transport began writing the request, after which the server may have seen
+// it and it must not be sent again.
 func (c *Client) send(ctx context.Context, method, target string, body []byte) (*http.Response, bool, error) {
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{
@@ -270,8 +304,8 @@ func retryable(ctx context.Context, err error) bool {
 
 // read turns a response into k.out or an error.
 func (c *Client) read(ctx context.Context, resp *http.Response, k call) error {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	if err == nil {
+	data, err := readBody(resp.Body, resp.ContentLength)
+	if err == nil && len(data) > maxBodyBytes {
 		// Let the connection be reused when the body was not read to its end.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	}
@@ -301,6 +335,31 @@ func (c *Client) read(ctx context.Context, resp *http.Response, k call) error {
 		}
 	}
 	return nil
+}
+
+// readBody reads r to its end, or to the first byte past maxBodyBytes,
+// like io.ReadAll(io.LimitReader(r, maxBodyBytes+1)) but in one buffer of the
+// declared length (when there is one) instead of a growing one.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	size := 512
+	if length >= 0 && length <= maxBodyBytes {
+		size = int(length) + 1 // room to see EOF without growing
+	}
+	b := make([]byte, 0, size)
+	for len(b) <= maxBodyBytes {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+		}
+		n, err := r.Read(b[len(b):min(cap(b), maxBodyBytes+1)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // validator is implemented by response shapes that check themselves after
