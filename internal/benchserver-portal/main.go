@@ -21,6 +21,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	_ "net/http/pprof" // served on -pprof only
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:7801", "listen address")
 	auditTo := flag.String("audit", "log", "where the route's audit events go: log, or store (SQLite, durable)")
 	issuer := flag.String("issuer", "local", "the route's issuer: local (the portal's), or static (a fixed answer, to tell the route's own cost from the issuer's)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	if err := run(*addr, *auditTo, *issuer); err != nil {
 		log.Fatal(err)
 	}

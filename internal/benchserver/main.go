@@ -16,6 +16,11 @@
 // real Casbin engine over a generated policy text; the rate limit is lifted;
 // every attempt writes its audit line (info level) to the -log file, as the
 // Express peer writes one JSON line per attempt to its stdout.
+//
+// -handler=forward swaps the route for the floor: a Gin handler that only
+// forwards each request to Wacht with net/http and answers its body. On a
+// machine where wrk, the stub and the server share the cores, no Gin
+// handler that calls Wacht once per ticket goes faster than that.
 package main
 
 import (
@@ -23,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	_ "net/http/pprof" // served on -pprof only
@@ -53,14 +59,18 @@ func main() {
 	logPath := flag.String("log", "benchserver-audit.log", "audit log file (appended)")
 	origins := flag.String("origins", "", "comma-separated allowed origins (default: the request's own origin)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
+	handler := flag.String("handler", "route", "what answers the route: route (keyportal's ticket route), or forward (the floor: no checks, no audit, one net/http POST to Wacht, its body answered)")
 	flag.Parse()
 
-	if err := run(*addr, *wachtURL, *apiKey, *logPath, *origins, *pprofAddr); err != nil {
+	if *handler != "route" && *handler != "forward" {
+		log.Fatalf("-handler must be route or forward, got %q", *handler)
+	}
+	if err := run(*addr, *wachtURL, *apiKey, *logPath, *origins, *pprofAddr, *handler == "forward"); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string) error {
+func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string, forwardOnly bool) error {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -88,14 +98,18 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string) error {
 	if err := engine.SetTrustedProxies(nil); err != nil {
 		return err
 	}
-	err = middleware.Mount(engine, middleware.Config{
-		Identify:       identify(),
-		Decider:        decider,
-		Issuer:         issuer,
-		Logger:         logger,
-		AllowedOrigins: allowed,
-		RateLimit:      middleware.NoRateLimit,
-	})
+	if forwardOnly {
+		engine.POST(middleware.DefaultPath, forward(wachtURL, apiKey))
+	} else {
+		err = middleware.Mount(engine, middleware.Config{
+			Identify:       identify(),
+			Decider:        decider,
+			Issuer:         issuer,
+			Logger:         logger,
+			AllowedOrigins: allowed,
+			RateLimit:      middleware.NoRateLimit,
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -150,5 +164,39 @@ func identify() func(*gin.Context) (middleware.Principal, error) {
 			return middleware.Principal{}, errNoUser
 		}
 		return middleware.Principal{Subject: id, Tenant: tenant}, nil
+	}
+}
+
+// forward is the floor any Gin handler that gets its ticket from Wacht
+// stands on: read the body, one POST to Wacht with net/http's default
+// transport, answer Wacht's body. No identity, policy, validation, audit or
+// metrics. The ticket route's requests/s over forward's, in the same run,
+// is what its checks cost.
+func forward(wachtURL, apiKey string) gin.HandlerFunc {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	return func(c *gin.Context) {
+		var in struct {
+			DeploymentID string `json:"deploymentId"`
+		}
+		if err := c.ShouldBindJSON(&in); err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "deploymentId is required"})
+			return
+		}
+		body := fmt.Sprintf(`{"ticket_type":"api_auth_access","api_auth_app_slug":"aa_%s","expires_in":120}`, in.DeploymentID)
+		req, _ := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, wachtURL+"/session/tickets", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusBadGateway, gin.H{"error": "ticket issuance failed"})
+			return
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			c.AbortWithStatusJSON(http.StatusBadGateway, gin.H{"error": "ticket issuance failed"})
+			return
+		}
+		c.Data(http.StatusOK, "application/json", out)
 	}
 }

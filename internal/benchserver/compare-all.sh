@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP comparison: express-seed (guide's Express endpoint, Wacht SDK -> stub-wacht),
+# keyportal's ticket route in Wacht mode (internal/benchserver -> same stub), in local mode
+# (internal/benchserver-portal, local issuer), a bare gin handler (benchserver-portal /bare), and
+# the floor of Wacht mode: a Gin handler that only forwards to the stub (benchserver -handler forward).
+# Each round runs the same wrk against each, one after the other; reports req/s, p99 and the
+# server's CPU time per request (utime+stime of its process from /proc, excluding the stub).
+set -euo pipefail
+PEERS=${PEERS:-/work/shared/peers}
+ROUNDS=${ROUNDS:-5}
+WORK=${WORK:-/tmp/kpbench/work}
+REPO=${REPO:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}
+STUB=127.0.0.1:7711; EXP=3011; KPW=127.0.0.1:3001; KPL=127.0.0.1:7802; KPF=127.0.0.1:3002
+WRK="wrk -t2 -c32 -d8s --latency"
+ROUTE=/api/settings/api-keys/embed-ticket
+pids=(); cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }; trap cleanup EXIT
+mkdir -p $WORK
+if [ ! -d $WORK/express-seed/node_modules ]; then
+  cp -r $PEERS/express-seed $PEERS/stub-wacht $PEERS/post.lua $WORK/; chmod -R u+w $WORK
+  (cd $WORK/stub-wacht && go build -o stub-wacht .)
+  (cd $WORK/express-seed && npm ci --silent >/dev/null)
+fi
+(cd $REPO && go build -o $WORK/benchserver ./internal/benchserver && go build -o $WORK/benchserver-portal ./internal/benchserver-portal)
+$WORK/stub-wacht/stub-wacht -addr $STUB >$WORK/stub.log 2>&1 & pids+=($!)
+(cd $WORK/express-seed && PORT=$EXP WACHT_BASE_URL=http://$STUB exec node server.mjs) >$WORK/express.log 2>&1 & EPID=$!; pids+=($EPID)
+$WORK/benchserver -addr $KPW -wacht http://$STUB -log $WORK/audit.log >$WORK/bs.log 2>&1 & WPID=$!; pids+=($WPID)
+$WORK/benchserver-portal -addr $KPL >$WORK/bsp.log 2>&1 & LPID=$!; pids+=($LPID)
+$WORK/benchserver -addr $KPF -wacht http://$STUB -handler forward -log $WORK/forward.log >$WORK/bsf.log 2>&1 & FPID=$!; pids+=($FPID)
+sleep 3
+ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+one() { # name pid script url
+  local t0=$(ticks $2); local out; out=$($WRK -s $3 $4); local t1=$(ticks $2)
+  echo "$out" | awk -v n="$1" -v dt=$((t1-t0)) -v la="$(cut -d' ' -f1 /proc/loadavg)" '
+    /requests in/{req=$1} /Requests\/sec/{r=$2} $1=="99%"{p=$2} /Non-2xx/{bad=$NF}
+    END{ if (p ~ /us$/) pm=p/1000; else if (p ~ /ms$/) pm=p+0; else pm=p*1000;
+         printf "%s %.0f %.2f %.1f %s %s\n", n, r, pm, dt*10000/req, (bad==""?0:bad), la }'
+}
+wrk -t1 -c4 -d2s -s $WORK/post.lua http://127.0.0.1:$EXP$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $REPO/internal/benchserver/post.lua http://$KPW$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPF$ROUTE >/dev/null
+echo "# name req/s p99_ms server_cpu_us_per_req non2xx load1"
+for i in $(seq $ROUNDS); do
+  echo "## round $i"
+  one express $EPID $WORK/post.lua http://127.0.0.1:$EXP$ROUTE
+  one kp-wacht $WPID $REPO/internal/benchserver/post.lua http://$KPW$ROUTE
+  one go-floor $FPID $WORK/post.lua http://$KPF$ROUTE
+  one kp-local $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE
+  one gin-bare $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL/bare
+done
