@@ -2,7 +2,8 @@
 # Side-by-side HTTP comparison: express-seed (guide's Express endpoint, Wacht SDK -> stub-wacht),
 # keyportal's ticket route in Wacht mode (internal/benchserver -> same stub), in local mode
 # (internal/benchserver-portal, local issuer), a bare gin handler (benchserver-portal /bare), and
-# the floor of Wacht mode: a Gin handler that only forwards to the stub (benchserver -handler forward).
+# two floors of Wacht mode: Gin handlers that only forward to the stub, through keyportal's Wacht
+# client (benchserver -handler forward) or net/http (-handler forward-nethttp).
 # Each round runs the same wrk against each, one after the other; reports req/s, p99 and the
 # server's CPU time per request (utime+stime of its process from /proc, excluding the stub).
 set -euo pipefail
@@ -10,7 +11,7 @@ PEERS=${PEERS:-/work/shared/peers}
 ROUNDS=${ROUNDS:-5}
 WORK=${WORK:-/tmp/kpbench/work}
 REPO=${REPO:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}
-STUB=127.0.0.1:7711; EXP=3011; KPW=127.0.0.1:3001; KPL=127.0.0.1:7802; KPF=127.0.0.1:3002
+STUB=127.0.0.1:7711; EXP=3011; KPW=127.0.0.1:3001; KPL=127.0.0.1:7802; KPF=127.0.0.1:3002; KPN=127.0.0.1:3003
 WRK="wrk -t2 -c32 -d8s --latency"
 ROUTE=/api/settings/api-keys/embed-ticket
 pids=(); cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }; trap cleanup EXIT
@@ -26,6 +27,7 @@ $WORK/stub-wacht/stub-wacht -addr $STUB >$WORK/stub.log 2>&1 & pids+=($!)
 $WORK/benchserver -addr $KPW -wacht http://$STUB -log $WORK/audit.log >$WORK/bs.log 2>&1 & WPID=$!; pids+=($WPID)
 $WORK/benchserver-portal -addr $KPL >$WORK/bsp.log 2>&1 & LPID=$!; pids+=($LPID)
 $WORK/benchserver -addr $KPF -wacht http://$STUB -handler forward -log $WORK/forward.log >$WORK/bsf.log 2>&1 & FPID=$!; pids+=($FPID)
+$WORK/benchserver -addr $KPN -wacht http://$STUB -handler forward-nethttp -log $WORK/forward.log >$WORK/bsn.log 2>&1 & NPID=$!; pids+=($NPID)
 sleep 3
 ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 one() { # name pid script url
@@ -39,12 +41,26 @@ wrk -t1 -c4 -d2s -s $WORK/post.lua http://127.0.0.1:$EXP$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $REPO/internal/benchserver/post.lua http://$KPW$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPF$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPN$ROUTE >/dev/null
 echo "# name req/s p99_ms server_cpu_us_per_req non2xx load1"
 for i in $(seq $ROUNDS); do
   echo "## round $i"
   one express $EPID $WORK/post.lua http://127.0.0.1:$EXP$ROUTE
   one kp-wacht $WPID $REPO/internal/benchserver/post.lua http://$KPW$ROUTE
-  one go-floor $FPID $WORK/post.lua http://$KPF$ROUTE
+  one floor-kp $FPID $WORK/post.lua http://$KPF$ROUTE
+  one floor-nethttp $NPID $WORK/post.lua http://$KPN$ROUTE
   one kp-local $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE
   one gin-bare $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL/bare
-done
+done | tee $WORK/rounds.txt
+# Per-round ratios, same run: Wacht mode and its floors against Express (requests/s, p99, CPU
+# per ticket), and the local route against the bare handler (requests/s).
+awk '
+  /^## round/ { r = $3 }
+  /^[a-z]/ { rps[r, $1] = $2; p99[r, $1] = $3; cpu[r, $1] = $4; n = r }
+  END {
+    print "# round wacht/express_rps wacht/express_p99 express/wacht_cpu floor-kp/express_rps floor-nethttp/express_rps local/bare_rps"
+    for (i = 1; i <= n; i++)
+      printf "%d %.2f %.3f %.1f %.2f %.2f %.3f\n", i,
+        rps[i, "kp-wacht"] / rps[i, "express"], p99[i, "kp-wacht"] / p99[i, "express"], cpu[i, "express"] / cpu[i, "kp-wacht"],
+        rps[i, "floor-kp"] / rps[i, "express"], rps[i, "floor-nethttp"] / rps[i, "express"], rps[i, "kp-local"] / rps[i, "gin-bare"]
+  }' $WORK/rounds.txt

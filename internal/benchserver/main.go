@@ -17,10 +17,13 @@
 // every attempt writes its audit line (info level) to the -log file, as the
 // Express peer writes one JSON line per attempt to its stdout.
 //
-// -handler=forward swaps the route for the floor: a Gin handler that only
-// forwards each request to Wacht with net/http and answers its body. On a
-// machine where wrk, the stub and the server share the cores, no Gin
-// handler that calls Wacht once per ticket goes faster than that.
+// -handler swaps the route for a floor: a Gin handler that only forwards each
+// request to Wacht and answers its body, with no identity, policy, audit or
+// metrics: "forward" through keyportal's Wacht client (its connection pool),
+// "forward-nethttp" through net/http's default transport, as a hand-written
+// Express port would. No Gin handler that calls Wacht once per ticket can be
+// faster than the first; the route's requests/s over it is what the checks
+// cost.
 package main
 
 import (
@@ -42,6 +45,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -59,18 +63,20 @@ func main() {
 	logPath := flag.String("log", "benchserver-audit.log", "audit log file (appended)")
 	origins := flag.String("origins", "", "comma-separated allowed origins (default: the request's own origin)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
-	handler := flag.String("handler", "route", "what answers the route: route (keyportal's ticket route), or forward (the floor: no checks, no audit, one net/http POST to Wacht, its body answered)")
+	handler := flag.String("handler", "route", "what answers the route: route (keyportal's ticket route), forward (a floor: keyportal's Wacht client, no checks, no audit) or forward-nethttp (the same with net/http)")
 	flag.Parse()
 
-	if *handler != "route" && *handler != "forward" {
-		log.Fatalf("-handler must be route or forward, got %q", *handler)
+	switch *handler {
+	case "route", "forward", "forward-nethttp":
+	default:
+		log.Fatalf("-handler must be route, forward or forward-nethttp, got %q", *handler)
 	}
-	if err := run(*addr, *wachtURL, *apiKey, *logPath, *origins, *pprofAddr, *handler == "forward"); err != nil {
+	if err := run(*addr, *wachtURL, *apiKey, *logPath, *origins, *pprofAddr, *handler); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string, forwardOnly bool) error {
+func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr, handler string) error {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -98,9 +104,12 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr string, forwardOnly
 	if err := engine.SetTrustedProxies(nil); err != nil {
 		return err
 	}
-	if forwardOnly {
-		engine.POST(middleware.DefaultPath, forward(wachtURL, apiKey))
-	} else {
+	switch handler {
+	case "forward":
+		engine.POST(middleware.DefaultPath, forward(issuer))
+	case "forward-nethttp":
+		engine.POST(middleware.DefaultPath, forwardNetHTTP(wachtURL, apiKey))
+	default:
 		err = middleware.Mount(engine, middleware.Config{
 			Identify:       identify(),
 			Decider:        decider,
@@ -167,22 +176,46 @@ func identify() func(*gin.Context) (middleware.Principal, error) {
 	}
 }
 
-// forward is the floor any Gin handler that gets its ticket from Wacht
-// stands on: read the body, one POST to Wacht with net/http's default
-// transport, answer Wacht's body. No identity, policy, validation, audit or
-// metrics. The ticket route's requests/s over forward's, in the same run,
-// is what its checks cost.
-func forward(wachtURL, apiKey string) gin.HandlerFunc {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+// deploymentID reads the Express peer's body, answering 400 when it has no
+// deploymentId.
+func deploymentID(c *gin.Context) (string, bool) {
+	var in struct {
+		DeploymentID string `json:"deploymentId"`
+	}
+	if err := c.ShouldBindJSON(&in); err != nil || in.DeploymentID == "" {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "deploymentId is required"})
+		return "", false
+	}
+	return in.DeploymentID, true
+}
+
+// forward asks issuer (keyportal's Wacht client) for the ticket and answers
+// it, checking nothing.
+func forward(issuer *wacht.Client) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var in struct {
-			DeploymentID string `json:"deploymentId"`
-		}
-		if err := c.ShouldBindJSON(&in); err != nil {
-			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "deploymentId is required"})
+		id, ok := deploymentID(c)
+		if !ok {
 			return
 		}
-		body := fmt.Sprintf(`{"ticket_type":"api_auth_access","api_auth_app_slug":"aa_%s","expires_in":120}`, in.DeploymentID)
+		resp, err := issuer.Issue(c.Request.Context(), ticket.Request{AppSlug: "aa_" + id, TTL: 120 * time.Second})
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusBadGateway, gin.H{"error": "ticket issuance failed"})
+			return
+		}
+		c.JSON(http.StatusOK, resp)
+	}
+}
+
+// forwardNetHTTP posts to Wacht with net/http's default transport and
+// answers Wacht's body, checking nothing.
+func forwardNetHTTP(wachtURL, apiKey string) gin.HandlerFunc {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	return func(c *gin.Context) {
+		id, ok := deploymentID(c)
+		if !ok {
+			return
+		}
+		body := `{"ticket_type":"api_auth_access","api_auth_app_slug":"aa_` + id + `","expires_in":120}`
 		req, _ := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, wachtURL+"/session/tickets", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")

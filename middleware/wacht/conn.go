@@ -324,7 +324,9 @@ func (p *connPool) dialConn(ctx context.Context) (*poolConn, error) {
 // been idle too long: with fewer callers than idle connections, those at the
 // bottom of the stack are never taken, and would otherwise stay open.
 func (p *connPool) put(pc *poolConn) {
-	if pc.br.Buffered() > 0 || pc.nc.SetDeadline(time.Time{}) != nil {
+	// The connection keeps its last deadline while idle: nothing reads it
+	// then, and roundTrip sets a new one before its next use.
+	if pc.br.Buffered() > 0 {
 		pc.close()
 		return
 	}

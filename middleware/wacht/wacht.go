@@ -230,8 +230,14 @@ func (c *Client) do(ctx context.Context, k call) error {
 		rest += "?" + k.query.Encode()
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	// Bound the call by Config.Timeout, unless the caller's deadline comes
+	// first anyway (the ticket route's does): then a second timer would
+	// only cost.
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
