@@ -7,8 +7,9 @@
 //	/tmp/benchserver -addr 127.0.0.1:3001 -wacht http://127.0.0.1:7700 -log /tmp/benchserver-audit.log &
 //	wrk -t2 -c32 -d8s -s internal/benchserver/post.lua --latency http://127.0.0.1:3001/api/settings/api-keys/embed-ticket
 //
-// internal/benchserver/compare.sh does all of it, peers included, and prints
-// each round's requests/s, p99 and ratios.
+// internal/benchserver/compare-all.sh does all of it, peers included, beside
+// the floors below, the local mode and a bare Gin handler, and prints each
+// round's requests/s, p99, CPU per request and ratios.
 //
 // Users come from the X-User header: admin-<t> (role admin, may manage keys)
 // and viewer-<t> (role viewer, may not) for tenants t0..t99; deployment
