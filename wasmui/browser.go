@@ -45,6 +45,10 @@ func (b *browserEnv) pageOrigin() string {
 	return app.Window().Get("location").Get("origin").String()
 }
 
+func (b *browserEnv) pagePath() string {
+	return app.Window().Get("location").Get("pathname").String()
+}
+
 func (b *browserEnv) afterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }

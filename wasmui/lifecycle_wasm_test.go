@@ -593,3 +593,27 @@ func TestLifecycleCleanupOnDismount(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleResourceFromURLBeforeFirstRender mounts a shell that takes
+// its resource id from the page URL (…/settings/api-keys/42) and records
+// every mutation of the page: the "no resource id" alert must never show,
+// not even for the first render (go-app renders before OnMount; a shell that
+// resolved the id only there showed the alert, and kept it when nothing
+// re-rendered).
+func TestLifecycleResourceFromURLBeforeFirstRender(t *testing.T) {
+	const noID = "carries no resource id"
+	js.Global().Call("eval", `window.jstestSeen = "";
+		window.jstestObserver = new MutationObserver(() => { window.jstestSeen += document.body.innerHTML; });
+		window.jstestObserver.observe(document.body, {childList: true, subtree: true, characterData: true});`)
+	t.Cleanup(func() { js.Global().Get("jstestObserver").Call("disconnect") })
+
+	h := mountShell(t, &Shell{Routes: []string{"/settings/api-keys/:deploymentId"}}, nil)
+	h.waitFor("the shell's fetch", func() bool { return len(h.calls) == 1 })
+	if h.calls[0].body != `{"deploymentId":"42"}` {
+		t.Fatalf("fetch %+v, want deployment 42 from the URL", h.calls[0])
+	}
+	h.pump()
+	if seen := js.Global().Get("jstestSeen").String(); strings.Contains(seen, noID) || strings.Contains(h.html(), noID) {
+		t.Fatalf("the shell showed %q on a URL that carries the id; shell now: %s", noID, h.html())
+	}
+}

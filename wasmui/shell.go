@@ -115,8 +115,11 @@ func (s *Shell) OnPreRender(ctx app.Context) {
 	s.resolve(ctx.Page().URL().Path)
 }
 
-// OnInit notes, in the browser, a portal frame that the page's eager script
-// already shows, so that the first render does not say "loading" above it.
+// OnInit resolves the resource id in the browser before the first render
+// (which would otherwise say the URL carries none, and stay so until
+// something re-renders), and notes a portal frame that the page's eager
+// script already shows, so that the first render does not say "loading"
+// above it.
 func (s *Shell) OnInit() {
 	if !app.IsClient {
 		return
@@ -124,6 +127,7 @@ func (s *Shell) OnInit() {
 	if s.env == nil {
 		s.env = newBrowserEnv(s)
 	}
+	s.resolve(s.env.pagePath())
 	s.adopting = s.env.eagerFrame()
 }
 
@@ -376,6 +380,8 @@ func FailedText(detail string, seconds int) string {
 type env interface {
 	now() time.Time
 	pageOrigin() string
+	// pagePath is the page's URL path, as the address bar has it.
+	pagePath() string
 	// afterFunc runs f after d; the returned func cancels it.
 	afterFunc(d time.Duration, f func()) (stop func() bool)
 	// fetchTicket POSTs {field: id} to path and calls done once, from any
