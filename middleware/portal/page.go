@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -9,9 +10,11 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/httpenc"
 	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
@@ -30,34 +33,45 @@ var (
 )
 
 // asset is a static file of the page, addressed with ?v=<hash> so that it
-// can be cached for long.
+// can be cached for long, and sent brotli- or gzip-compressed to clients
+// that take it (the forms are made on first use, once).
 type asset struct {
-	body        []byte
 	contentType string
 	version     string
+	encoded     func() httpenc.Body
 }
 
 func newAsset(body []byte, contentType string) asset {
 	sum := sha256.Sum256(body)
-	return asset{body: body, contentType: contentType, version: hex.EncodeToString(sum[:6])}
+	return asset{
+		contentType: contentType,
+		version:     hex.EncodeToString(sum[:6]),
+		encoded:     sync.OnceValue(func() httpenc.Body { return httpenc.Compress(body) }),
+	}
 }
 
 func serveAsset(a asset) gin.HandlerFunc {
-	etag := `"` + a.version + `"`
 	return func(c *gin.Context) {
+		body, enc := a.encoded().Pick(c.GetHeader("Accept-Encoding"))
+		// Each encoding is its own representation, with its own ETag.
+		etag := `"` + a.version + "-" + cmp.Or(enc, "identity") + `"`
 		h := c.Writer.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Vary", "Accept-Encoding")
 		h.Set("ETag", etag)
 		if c.Query("v") == a.version {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
 			h.Set("Cache-Control", "no-cache")
 		}
-		if c.GetHeader("If-None-Match") == etag {
+		if httpenc.MatchETag(c.GetHeader("If-None-Match"), etag) {
 			c.Status(http.StatusNotModified)
 			return
 		}
-		c.Data(http.StatusOK, a.contentType, a.body)
+		if enc != "" {
+			h.Set("Content-Encoding", enc)
+		}
+		c.Data(http.StatusOK, a.contentType, body)
 	}
 }
 

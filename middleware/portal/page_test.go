@@ -1,11 +1,15 @@
 package portal
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/brotli"
 
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -122,7 +126,8 @@ func TestPageHeaders(t *testing.T) {
 }
 
 // TestPageWeight holds the page to its budget: HTML, script and stylesheet
-// together at most 100 KB on the wire.
+// together at most 100 KB on the wire, uncompressed (the worst case) and as
+// Chromium fetches them (Accept-Encoding: gzip, deflate, br, zstd).
 func TestPageWeight(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.app("aa_42", "acme", originA)
@@ -131,24 +136,116 @@ func TestPageWeight(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatal(res.Status)
 	}
-	total := len(html)
 	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllSubmatch(html, -1)
 	if len(refs) != 2 {
 		t.Fatalf("the page loads %d resources, want the script and the stylesheet: %q", len(refs), refs)
 	}
-	for _, m := range refs {
-		ref := strings.ReplaceAll(string(m[1]), "&amp;", "&")
-		r, b := get(t, e.srv.URL+ref)
-		if r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Fatalf("%s: %s", ref, r.Status)
+	for _, accept := range []string{"identity", "gzip, deflate, br, zstd"} {
+		total := len(html)
+		for _, m := range refs {
+			ref := strings.ReplaceAll(string(m[1]), "&amp;", "&")
+			r, wire := getEncoded(t, e.srv.URL+ref, accept)
+			if r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("%s: %s", ref, r.Status)
+			}
+			if !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+				t.Fatalf("%s is not cacheable: %q", ref, r.Header.Get("Cache-Control"))
+			}
+			total += len(wire)
 		}
-		if !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
-			t.Fatalf("%s is not cacheable: %q", ref, r.Header.Get("Cache-Control"))
+		t.Logf("page transfer with Accept-Encoding %q: %d bytes (HTML %d)", accept, total, len(html))
+		if total > 100_000 {
+			t.Fatalf("page transfer %d bytes, budget 100 KB", total)
 		}
-		total += len(b)
 	}
-	t.Logf("page transfer: %d bytes (HTML %d)", total, len(html))
-	if total > 100_000 {
-		t.Fatalf("page transfer %d bytes, budget 100 KB", total)
+}
+
+// getEncoded fetches url with an explicit Accept-Encoding, so that the body
+// comes back as it was on the wire (net/http decompresses only what it asked
+// for itself).
+func getEncoded(t *testing.T, url, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", acceptEncoding)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
+// TestAssetEncodings checks that the script is served in the form the
+// browser accepts, that every form decodes to the same bytes, and that
+// revalidation is per form.
+func TestAssetEncodings(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	url := e.srv.URL + PagePath + "/portal.js?v=" + jsAsset.version
+	tests := []struct {
+		name, accept, wantEncoding string
+	}{
+		{"Chromium", "gzip, deflate, br, zstd", "br"},
+		{"gzip only", "gzip", "gzip"},
+		{"brotli refused", "br;q=0, gzip", "gzip"},
+		{"no compression", "identity", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, wire := getEncoded(t, url, tt.accept)
+			if got := res.Header.Get("Content-Encoding"); got != tt.wantEncoding {
+				t.Fatalf("Content-Encoding %q, want %q", got, tt.wantEncoding)
+			}
+			if !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+				t.Fatalf("Vary %q: caches would mix the forms", res.Header.Get("Vary"))
+			}
+			var plain []byte
+			switch tt.wantEncoding {
+			case "br":
+				plain, _ = io.ReadAll(brotli.NewReader(bytes.NewReader(wire)))
+			case "gzip":
+				zr, err := gzip.NewReader(bytes.NewReader(wire))
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, _ = io.ReadAll(zr)
+			default:
+				plain = wire
+			}
+			if !bytes.Equal(plain, portalJS) {
+				t.Fatalf("the %q form decodes to %d bytes, not the script's %d", tt.wantEncoding, len(plain), len(portalJS))
+			}
+			if tt.wantEncoding != "" && len(wire) >= len(portalJS) {
+				t.Fatalf("the %q form is %d bytes, the script %d", tt.wantEncoding, len(wire), len(portalJS))
+			}
+
+			// Revalidating with this form's ETag: 304; with another's: 200.
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Accept-Encoding", tt.accept)
+			req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+			again, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again.Body.Close()
+			if again.StatusCode != http.StatusNotModified {
+				t.Fatalf("revalidation with its own ETag: %s", again.Status)
+			}
+			req.Header.Set("If-None-Match", `"`+jsAsset.version+`-other"`)
+			other, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other.Body.Close()
+			if other.StatusCode != http.StatusOK {
+				t.Fatalf("revalidation with another form's ETag: %s", other.Status)
+			}
+		})
 	}
 }

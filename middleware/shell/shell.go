@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/httpenc"
 	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/wasmui"
@@ -539,7 +540,7 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", s.appJSETag)
-	if match(c.GetHeader("If-None-Match"), s.appJSETag) {
+	if httpenc.MatchETag(c.GetHeader("If-None-Match"), s.appJSETag) {
 		c.Status(304)
 		return
 	}
@@ -572,7 +573,7 @@ func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag strin
 	h.Set("Cache-Control", cacheControl)
 	h.Set("ETag", `"`+etag+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
-	if match(c.GetHeader("If-None-Match"), `"`+etag+`"`) {
+	if httpenc.MatchETag(c.GetHeader("If-None-Match"), `"`+etag+`"`) {
 		c.Status(304)
 		return
 	}
@@ -582,7 +583,7 @@ func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag strin
 // serveWasm serves the wasm as brotli, gzip or identity by Accept-Encoding.
 func (s *Shell) serveWasm(c *gin.Context) {
 	body, enc := s.wasm, ""
-	accepts := acceptedEncodings(c.GetHeader("Accept-Encoding"))
+	accepts := httpenc.Accepted(c.GetHeader("Accept-Encoding"))
 	if br := s.br.Load(); br != nil && accepts["br"] {
 		body, enc = *br, "br"
 	} else if s.gz != nil && accepts["gzip"] {
@@ -594,7 +595,7 @@ func (s *Shell) serveWasm(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	etag := `"` + s.wasmHash + "-" + or(enc, "identity") + `"`
 	h.Set("ETag", etag)
-	if match(c.GetHeader("If-None-Match"), etag) {
+	if httpenc.MatchETag(c.GetHeader("If-None-Match"), etag) {
 		c.Status(304)
 		return
 	}
@@ -610,52 +611,6 @@ func or(v, def string) string {
 		return def
 	}
 	return v
-}
-
-// acceptedEncodings parses Accept-Encoding, dropping codings with q=0.
-func acceptedEncodings(h string) map[string]bool {
-	out := map[string]bool{}
-	var star *bool
-	for _, part := range strings.Split(h, ",") {
-		fields := strings.Split(part, ";")
-		name := strings.ToLower(strings.TrimSpace(fields[0]))
-		if name == "" {
-			continue
-		}
-		ok := true
-		for _, p := range fields[1:] {
-			p = strings.ReplaceAll(strings.TrimSpace(p), " ", "")
-			if q, found := strings.CutPrefix(p, "q="); found {
-				if v, err := strconv.ParseFloat(q, 64); err == nil && v <= 0 {
-					ok = false
-				}
-			}
-		}
-		if name == "*" {
-			star = &ok
-			continue
-		}
-		out[name] = ok
-	}
-	if star != nil {
-		for _, name := range []string{"br", "gzip"} {
-			if _, listed := out[name]; !listed {
-				out[name] = *star
-			}
-		}
-	}
-	return out
-}
-
-// match reports whether an If-None-Match header lists etag.
-func match(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == etag || t == "*" || strings.TrimPrefix(t, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // WasmURL returns the content-hashed URL the page loads the wasm from.
