@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // binDir holds the binary the serve tests build; TestMain removes it.
@@ -288,6 +289,63 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 				}
 				if w.Header().Get("Cache-Control") != "no-store" {
 					t.Errorf("%s may be cached", path)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRateLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  []string
+		want    []ratelimit.Rule
+		wantErr string // a part of the message; "" for none
+	}{
+		{name: "one rule, key scope by default", values: []string{"100/1m"},
+			want: []ratelimit.Rule{{Max: 100, Per: time.Minute, Scope: ratelimit.ScopeKey}}},
+		{name: "several in one value, as the environment gives them", values: []string{"100/1m:key, 1000/1h:app,50/1s:ip"},
+			want: []ratelimit.Rule{
+				{Max: 100, Per: time.Minute, Scope: ratelimit.ScopeKey},
+				{Max: 1000, Per: time.Hour, Scope: ratelimit.ScopeApp},
+				{Max: 50, Per: time.Second, Scope: ratelimit.ScopeIP},
+			}},
+		{name: "repeated flags add up", values: []string{"10/1s", "20/1m:ip"},
+			want: []ratelimit.Rule{
+				{Max: 10, Per: time.Second, Scope: ratelimit.ScopeKey},
+				{Max: 20, Per: time.Minute, Scope: ratelimit.ScopeIP},
+			}},
+		{name: "none", values: nil, want: nil},
+		{name: "no slash", values: []string{"100"}, wantErr: `"100": no /`},
+		{name: "zero", values: []string{"0/1m"}, wantErr: "MAX must be a positive whole number"},
+		{name: "negative", values: []string{"-5/1m"}, wantErr: "MAX must be a positive whole number"},
+		{name: "not a number", values: []string{"lots/1m"}, wantErr: "MAX must be"},
+		{name: "duration without unit", values: []string{"5/60"}, wantErr: "DURATION must be a Go duration"},
+		{name: "duration under 1ms", values: []string{"5/10us"}, wantErr: "at least 1ms"},
+		{name: "unknown scope", values: []string{"5/1s:tenant"}, wantErr: "SCOPE must be key, app or ip"},
+		{name: "a bad rule among good ones names itself", values: []string{"10/1s,oops"}, wantErr: `"oops"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseRateLimits(tt.values)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), "e.g. 100/1m:key") {
+					t.Errorf("err = %v, want an example of the format", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("rule %d = %+v, want %+v", i, got[i], tt.want[i])
 				}
 			}
 		})
