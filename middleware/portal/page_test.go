@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -27,16 +28,7 @@ func frameAncestors(csp string) []string {
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
 	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, b
+	return getWith(t, url, nil)
 }
 
 var (
@@ -165,11 +157,17 @@ func TestPageWeight(t *testing.T) {
 // for itself).
 func getEncoded(t *testing.T, url, acceptEncoding string) (*http.Response, []byte) {
 	t.Helper()
+	return getWith(t, url, http.Header{"Accept-Encoding": {acceptEncoding}})
+}
+
+// getWith fetches url with these request headers and reads the body.
+func getWith(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Accept-Encoding", acceptEncoding)
+	maps.Copy(req.Header, header)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -226,25 +224,15 @@ func TestAssetEncodings(t *testing.T) {
 			}
 
 			// Revalidating with this form's ETag: 304; with another's: 200.
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			req.Header.Set("Accept-Encoding", tt.accept)
-			req.Header.Set("If-None-Match", res.Header.Get("ETag"))
-			again, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			revalidate := func(etag string) int {
+				r, _ := getWith(t, url, http.Header{"Accept-Encoding": {tt.accept}, "If-None-Match": {etag}})
+				return r.StatusCode
 			}
-			again.Body.Close()
-			if again.StatusCode != http.StatusNotModified {
-				t.Fatalf("revalidation with its own ETag: %s", again.Status)
+			if got := revalidate(res.Header.Get("ETag")); got != http.StatusNotModified {
+				t.Fatalf("revalidation with its own ETag: %d", got)
 			}
-			req.Header.Set("If-None-Match", `"`+jsAsset.version+`-other"`)
-			other, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			other.Body.Close()
-			if other.StatusCode != http.StatusOK {
-				t.Fatalf("revalidation with another form's ETag: %s", other.Status)
+			if got := revalidate(`"` + jsAsset.version + `-other"`); got != http.StatusOK {
+				t.Fatalf("revalidation with another form's ETag: %d", got)
 			}
 		})
 	}
