@@ -1,6 +1,7 @@
 package wasmui
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -83,23 +84,16 @@ type Shell struct {
 	adopted   bool // the iframe is the eager script's, outside go-app's tree
 }
 
-func (s *Shell) ticketPath() string { return or(s.TicketPath, DefaultTicketPath) }
-func (s *Shell) field() string      { return or(s.Field, DefaultField) }
-func (s *Shell) title() string      { return or(s.Title, DefaultTitle) }
-func (s *Shell) signInURL() string  { return or(s.SignInURL, DefaultSignInURL) }
+func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, DefaultTicketPath) }
+func (s *Shell) field() string      { return cmp.Or(s.Field, DefaultField) }
+func (s *Shell) title() string      { return cmp.Or(s.Title, DefaultTitle) }
+func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, DefaultSignInURL) }
 
 func (s *Shell) minHeight() int {
 	if s.MinHeight > 0 {
 		return s.MinHeight
 	}
 	return DefaultMinHeight
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // resolve fills ResourceID from the page path when it is empty.

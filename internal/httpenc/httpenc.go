@@ -6,6 +6,8 @@ package httpenc
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -69,26 +71,48 @@ type Body struct {
 	Brotli   []byte
 }
 
-// Compress returns b with its gzip (best compression) and brotli (quality 11)
-// forms; a form no smaller than b is dropped. Brotli at quality 11 is slow
-// (about a second per megabyte): compress small bodies only, once.
+// Compress returns b with its gzip and brotli forms (see Gzip and Brotli);
+// a form no smaller than b is dropped. Compress small bodies only, once.
 func Compress(b []byte) Body {
 	body := Body{Identity: b}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // a valid level: no error
-	_, _ = zw.Write(b)                                      // a bytes.Buffer does not fail
-	_ = zw.Close()
-	if gz.Len() < len(b) {
-		body.Gzip = gz.Bytes()
+	if gz := Gzip(b); len(gz) < len(b) {
+		body.Gzip = gz
 	}
-	var br bytes.Buffer
-	bw := brotli.NewWriterLevel(&br, brotli.BestCompression)
-	_, _ = bw.Write(b)
-	_ = bw.Close()
-	if br.Len() < len(b) {
-		body.Brotli = br.Bytes()
+	if br, err := Brotli(context.Background(), b); err == nil && len(br) < len(b) {
+		body.Brotli = br
 	}
 	return body
+}
+
+// Gzip compresses b at the best level.
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+	_, _ = w.Write(b)                                       // a bytes.Buffer does not fail
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+// Brotli compresses b at quality 11, with the brotli command when it is
+// installed (much faster: quality 11 in Go takes about a second per
+// megabyte) and in Go otherwise.
+func Brotli(ctx context.Context, b []byte) ([]byte, error) {
+	if p, err := exec.LookPath("brotli"); err == nil {
+		cmd := exec.CommandContext(ctx, p, "-q", "11", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		if out, err := cmd.Output(); err == nil && len(out) > 0 {
+			return out, nil
+		}
+	}
+	var buf bytes.Buffer
+	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 11, LGWin: 24})
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), ctx.Err()
 }
 
 // Pick returns the form of b to send for an Accept-Encoding header, brotli

@@ -10,6 +10,7 @@ package shell
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -465,10 +466,10 @@ func (s *Shell) headStart(path string) string {
 		min = wasmui.DefaultMinHeight
 	}
 	return `<script fetchpriority="high" src="` + s.eagerURL + `"` +
-		attr("ticket-path", or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
-		attr("field", or(cfg.Field, wasmui.DefaultField)) +
+		attr("ticket-path", cmp.Or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
+		attr("field", cmp.Or(cfg.Field, wasmui.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
-		attr("title", or(cfg.Title, wasmui.DefaultTitle)) +
+		attr("title", cmp.Or(cfg.Title, wasmui.DefaultTitle)) +
 		attr("min-height", strconv.Itoa(min)) +
 		`></script>`
 }
@@ -582,18 +583,16 @@ func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag strin
 
 // serveWasm serves the wasm as brotli, gzip or identity by Accept-Encoding.
 func (s *Shell) serveWasm(c *gin.Context) {
-	body, enc := s.wasm, ""
-	accepts := httpenc.Accepted(c.GetHeader("Accept-Encoding"))
-	if br := s.br.Load(); br != nil && accepts["br"] {
-		body, enc = *br, "br"
-	} else if s.gz != nil && accepts["gzip"] {
-		body, enc = s.gz, "gzip"
+	forms := httpenc.Body{Identity: s.wasm, Gzip: s.gz}
+	if br := s.br.Load(); br != nil {
+		forms.Brotli = *br
 	}
+	body, enc := forms.Pick(c.GetHeader("Accept-Encoding"))
 	h := c.Writer.Header()
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", immutable)
 	h.Set("X-Content-Type-Options", "nosniff")
-	etag := `"` + s.wasmHash + "-" + or(enc, "identity") + `"`
+	etag := `"` + s.wasmHash + "-" + cmp.Or(enc, "identity") + `"`
 	h.Set("ETag", etag)
 	if httpenc.MatchETag(c.GetHeader("If-None-Match"), etag) {
 		c.Status(304)
@@ -604,13 +603,6 @@ func (s *Shell) serveWasm(c *gin.Context) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.Data(200, "application/wasm", body)
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // WasmURL returns the content-hashed URL the page loads the wasm from.

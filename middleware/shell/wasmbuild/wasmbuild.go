@@ -9,7 +9,6 @@ package wasmbuild
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/andybalholm/brotli"
+	"github.com/keyportal/keyportal/internal/httpenc"
 )
 
 // DefaultPackage is the wasm main of the keyportal shell.
@@ -193,34 +192,11 @@ func Hash(wasm []byte) string {
 }
 
 // Gzip compresses b at the best level.
-func Gzip(b []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
+func Gzip(b []byte) []byte { return httpenc.Gzip(b) }
 
 // Brotli compresses b at quality 11, with the brotli command when it is
 // installed (much faster) and in Go otherwise.
-func Brotli(ctx context.Context, b []byte) ([]byte, error) {
-	if p, err := exec.LookPath("brotli"); err == nil {
-		cmd := exec.CommandContext(ctx, p, "-q", "11", "-c")
-		cmd.Stdin = bytes.NewReader(b)
-		if out, err := cmd.Output(); err == nil && len(out) > 0 {
-			return out, nil
-		}
-	}
-	var buf bytes.Buffer
-	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 11, LGWin: 24})
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), ctx.Err()
-}
+func Brotli(ctx context.Context, b []byte) ([]byte, error) { return httpenc.Brotli(ctx, b) }
 
 // CompressedPaths returns where the gzip and brotli forms of the wasm with
 // the given hash live next to wasmPath: app.<hash>.wasm.gz and .br.
