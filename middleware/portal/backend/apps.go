@@ -155,12 +155,37 @@ func (a *API) listApps(c *gin.Context) {
 }
 
 func (a *API) getApp(c *gin.Context) {
-	app, err := a.store.GetApp(c.Request.Context(), c.Param("slug"))
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+// appUnusable is the 400 message for a request that needs an active app.
+const appUnusable = "the API auth app is disabled or deleted"
+
+// loadApp reads the app named slug; when there is none, or the store fails,
+// it has answered (404 "API auth app not found", or the error's class) and
+// returns false.
+func (a *API) loadApp(c *gin.Context, slug string) (keystore.App, bool) {
+	app, err := a.store.GetApp(c.Request.Context(), slug)
+	if err != nil {
+		a.storeError(c, err, "API auth app not found")
+		return keystore.App{}, false
+	}
+	return app, true
+}
+
+// usableApp is loadApp for requests that need an active, undeleted app: a
+// disabled or deleted one is answered 400 and gives false.
+func (a *API) usableApp(c *gin.Context, slug string) (keystore.App, bool) {
+	app, ok := a.loadApp(c, slug)
+	if ok && !app.Usable() {
+		writeError(c, http.StatusBadRequest, appUnusable)
+		return keystore.App{}, false
+	}
+	return app, ok
 }
 
 type updateAppRequest struct {
@@ -181,10 +206,8 @@ func (a *API) updateApp(c *gin.Context) {
 	if !decodeBody(c, &req, false) {
 		return
 	}
-	ctx := c.Request.Context()
-	cur, err := a.store.GetApp(ctx, c.Param("slug"))
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+	cur, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
 		return
 	}
 	switch {
@@ -204,7 +227,7 @@ func (a *API) updateApp(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
 		return
 	}
-	app, err := a.store.UpdateApp(ctx, cur.Slug, keystore.AppPatch{
+	app, err := a.store.UpdateApp(c.Request.Context(), cur.Slug, keystore.AppPatch{
 		Name: req.Name, Description: req.Description, IsActive: req.IsActive,
 		Permissions: req.Permissions, Resources: req.Resources, AllowedOrigins: req.AllowedOrigins,
 	}, a.actor(c))

@@ -87,12 +87,11 @@ func (a *API) auditLogs(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "end_date is before start_date")
 		return
 	}
-	ctx := c.Request.Context()
-	app, err := a.store.GetApp(ctx, c.Param("slug"))
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
 		return
 	}
+	ctx := c.Request.Context()
 	q := audit.Query{
 		AppSlug: app.Slug, Action: c.Query("action"), KeyID: c.Query("key_id"),
 		Since: start, Until: end, Cursor: c.Query("cursor"),

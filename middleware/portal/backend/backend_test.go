@@ -327,7 +327,8 @@ func TestKeyWithSecretCarriesBothShapes(t *testing.T) {
 	var m map[string]any
 	json.Unmarshal(body, &m)
 	nested, _ := m["key"].(map[string]any)
-	if m["secret"] == "" || m["id"] == nil || nested == nil || nested["id"] != m["id"] || nested["key_suffix"] != m["key_suffix"] {
+	// A type assertion: m["secret"] == "" would pass a missing secret (nil).
+	if secret, _ := m["secret"].(string); secret == "" || m["id"] == nil || nested == nil || nested["id"] != m["id"] || nested["key_suffix"] != m["key_suffix"] {
 		t.Fatalf("body %s: want flat key fields, secret, and the key under \"key\"", body)
 	}
 	if h.Get("Cache-Control") != "no-store" {

@@ -72,22 +72,26 @@ type keyWithSecret struct {
 	Key    keyJSON `json:"key"`
 }
 
+// writeKeyWithSecret answers 200 with k and its secret (create, rotate).
+func (a *API) writeKeyWithSecret(c *gin.Context, k keystore.Key, secret string) {
+	kj := toKeyJSON(k, a.now())
+	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+}
+
 func (a *API) listKeys(c *gin.Context) {
 	all, ok := boolQuery(c, "include_inactive")
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	app, err := a.store.GetApp(ctx, c.Param("slug"))
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
 		return
 	}
 	f := keystore.KeyFilter{AppSlug: app.Slug, Status: keystore.KeyActive}
 	if all {
 		f.Status = keystore.KeyAll
 	}
-	keys, err := a.store.ListKeys(ctx, f)
+	keys, err := a.store.ListKeys(c.Request.Context(), f)
 	if err != nil {
 		a.storeError(c, err, "API auth app not found")
 		return
@@ -143,30 +147,23 @@ func (a *API) createKey(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "membership-bound keys are not supported by keyportal")
 		return
 	}
-	ctx := c.Request.Context()
-	app, err := a.store.GetApp(ctx, c.Param("slug"))
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+	app, ok := a.usableApp(c, c.Param("slug"))
+	if !ok {
 		return
 	}
-	if !app.Usable() {
-		writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
-		return
-	}
-	k, secret, err := a.store.CreateKey(ctx, keystore.NewKey{
+	k, secret, err := a.store.CreateKey(c.Request.Context(), keystore.NewKey{
 		AppSlug: app.Slug, Name: req.Name, Permissions: req.Permissions, Metadata: req.Metadata,
 		ExpiresAt: req.ExpiresAt.t,
 	}, a.actor(c))
 	if err != nil {
 		if isInactive(err) {
-			writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
+			writeError(c, http.StatusBadRequest, appUnusable)
 			return
 		}
 		a.storeError(c, err, "API auth app not found")
 		return
 	}
-	kj := toKeyJSON(k, a.now())
-	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+	a.writeKeyWithSecret(c, k, secret)
 }
 
 type rotateKeyRequest struct {
@@ -193,8 +190,7 @@ func (a *API) rotateKey(c *gin.Context) {
 		a.storeError(c, err, "API key not found")
 		return
 	}
-	kj := toKeyJSON(k, a.now())
-	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+	a.writeKeyWithSecret(c, k, secret)
 }
 
 type revokeKeyRequest struct {

@@ -51,16 +51,11 @@ func (a *API) createTicket(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "expires_in must not be negative")
 		return
 	}
+	app, ok := a.usableApp(c, req.APIAuthAppSlug)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
-	app, err := a.store.GetApp(ctx, req.APIAuthAppSlug)
-	if err != nil {
-		a.storeError(c, err, "API auth app not found")
-		return
-	}
-	if !app.Usable() {
-		writeError(c, http.StatusBadRequest, "the API auth app is disabled or deleted")
-		return
-	}
 	origin := strings.ToLower(strings.TrimRight(req.EmbedderOrigin, "/"))
 	switch {
 	case origin == "" && len(app.AllowedOrigins) == 0:
