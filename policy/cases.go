@@ -1,9 +1,7 @@
 package policy
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -42,26 +40,18 @@ var knownReasons = map[Reason]bool{
 // used in errors, which read "name:line: message".
 func ParseCases(r io.Reader, name string) ([]Case, error) {
 	var cases []Case
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
+	rows := newCSVLines(r)
+	for {
+		f, ok, err := rows.next()
+		if !ok {
+			break
 		}
+		n := rows.line
 		fail := func(format string, args ...any) error {
 			return &FileError{Path: name, Line: n, Msg: fmt.Sprintf(format, args...)}
 		}
-		cr := csv.NewReader(strings.NewReader(line))
-		cr.TrimLeadingSpace = true
-		f, err := cr.Read()
 		if err != nil {
 			return nil, fail("not a CSV row: %v", err)
-		}
-		for i := range f {
-			f[i] = strings.TrimSpace(f[i])
 		}
 		if len(cases) == 0 && strings.EqualFold(f[0], "subject") {
 			continue // header
@@ -84,7 +74,7 @@ func ParseCases(r io.Reader, name string) ([]Case, error) {
 			Line:    n,
 		})
 	}
-	if err := sc.Err(); err != nil {
+	if err := rows.readErr(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return cases, nil

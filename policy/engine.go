@@ -299,7 +299,7 @@ func (e *Engine) tenantStatus(ctx context.Context, s *state, tenant string) (Ten
 }
 
 func (s *state) tenantStatus(tenant string) TenantStatus {
-	if st, ok := s.statuses[tenant]; ok {
+	if st, ok := s.policy.Statuses[tenant]; ok {
 		return st
 	}
 	return TenantActive

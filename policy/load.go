@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strconv"
@@ -280,30 +281,22 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 		line   int
 	}
 	owner := map[string]ownerRow{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
+	rows := newCSVLines(strings.NewReader(text))
+	for {
+		fields, ok, err := rows.next()
+		if !ok {
+			break
 		}
+		n := rows.line
 		fail := func(format string, args ...any) error {
 			return &FileError{Path: path, Line: n, Msg: fmt.Sprintf(format, args...)}
 		}
-		cr := csv.NewReader(strings.NewReader(line))
-		cr.TrimLeadingSpace = true
-		fields, err := cr.Read()
 		if err != nil {
 			msg := err.Error()
 			if pe, ok := err.(*csv.ParseError); ok {
 				msg = pe.Err.Error()
 			}
 			return nil, fail("not a CSV row: %s", msg)
-		}
-		for i := range fields {
-			fields[i] = strings.TrimSpace(fields[i])
 		}
 		ptype := fields[0]
 		want := 0
@@ -348,11 +341,51 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 		info.Rows = append(info.Rows, row{PType: ptype, Fields: fields[1:], Line: n})
 		info.Counts[ptype]++
 	}
-	if err := sc.Err(); err != nil {
-		return nil, &FileError{Path: path, Line: n + 1, Msg: err.Error()}
+	if err := rows.readErr(); err != nil {
+		return nil, &FileError{Path: path, Line: rows.line + 1, Msg: err.Error()}
 	}
 	return info, nil
 }
+
+// csvLines reads text in which every line that is not blank and not a #
+// comment is one CSV row: policy files and case files.
+type csvLines struct {
+	sc   *bufio.Scanner
+	line int // 1-based number of the line last read
+}
+
+func newCSVLines(r io.Reader) *csvLines {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	return &csvLines{sc: sc}
+}
+
+// next reads up to the next row and returns its fields, each trimmed, or
+// the CSV error of a line that is not a row. ok is false at the end of the
+// input, or on a read error (see readErr).
+func (c *csvLines) next() (fields []string, ok bool, err error) {
+	for c.sc.Scan() {
+		c.line++
+		line := strings.TrimSpace(c.sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		cr := csv.NewReader(strings.NewReader(line))
+		cr.TrimLeadingSpace = true
+		fields, err := cr.Read()
+		if err != nil {
+			return nil, true, err
+		}
+		for i := range fields {
+			fields[i] = strings.TrimSpace(fields[i])
+		}
+		return fields, true, nil
+	}
+	return nil, false, nil
+}
+
+// readErr returns the error that ended the input early, if any.
+func (c *csvLines) readErr() error { return c.sc.Err() }
 
 // ptypes lists the policy types the model defines, sorted p first.
 func (m *modelInfo) ptypes() []string {

@@ -228,12 +228,6 @@ func TestWatchReloads(t *testing.T) {
 	}
 }
 
-func TestWatchNeedsFiles(t *testing.T) {
-	if _, err := New(Config{PolicyText: DemoPolicy, Watch: true}); err == nil || !strings.HasPrefix(err.Error(), "policy: ") {
-		t.Fatalf("error = %v", err)
-	}
-}
-
 func TestReloadInlineTextIsNoop(t *testing.T) {
 	e := demoEngine(t)
 	if err := e.Reload(); err != nil {

@@ -63,8 +63,8 @@ g3, acme, suspended
 		roles  []string
 		err    string
 	}{
-		{"app membership allows without any g row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
-		{"app status overrides the g3 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
+		// acme is suspended by its g3 row, active by the app's word.
+		{"app membership allows without any g row, app status overrides the g3 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
 		{"role in another tenant does not count", Request{"yann", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"support"}, ""},
 		{"support reads audit", Request{"yann", "acme", "deployment:42", auditRead}, ReasonAllowed, []string{"support"}, ""},
 		{"app says globex is suspended", Request{"yann", "globex", "deployment:77", manage}, ReasonTenantSuspended, nil, ""},

@@ -21,7 +21,6 @@ type state struct {
 	pRows     []row           // permission rows, in file order
 	g         roleLookup      // role memberships (g)
 	g2        roleLookup      // ownership (g2)
-	statuses  map[string]TenantStatus
 	// grantedRoles are the roles g rows grant, in order of first grant.
 	grantedRoles []string
 	// roleLinks are the g rows between roles (inheritance), for Matrix.
@@ -107,7 +106,6 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 		policy:    pi,
 		roleNames: map[string]bool{},
 		ruleLines: map[string]int{},
-		statuses:  pi.Statuses,
 	}
 	for _, r := range pi.Rows {
 		switch r.PType {
