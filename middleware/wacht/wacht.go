@@ -243,16 +243,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 	for attempt := 0; ; attempt++ {
 		var wrote bool
 		var err error
-		if c.pool != nil {
-			resp, wrote, err = c.pool.roundTrip(ctx, k.method, c.basePath+rest, body)
-			if err != nil {
-				// The shape net/http gives its errors: Post "URL": cause.
-				err = &url.Error{Op: k.method[:1] + strings.ToLower(k.method[1:]), URL: c.base + rest, Err: err}
-			}
-		} else {
-			resp, wrote, err = c.send(ctx, k.method, c.base+rest, body)
-		}
-		if err == nil {
+		if resp, wrote, err = c.send(ctx, k.method, rest, body); err == nil {
 			break
 		}
 		if attempt == 0 && !wrote && retryable(ctx, err) {
@@ -264,10 +255,25 @@ func (c *Client) do(ctx context.Context, k call) error {
 	return c.read(ctx, resp, k)
 }
 
-// send makes one attempt through net/http. wrote reports whether the
-// transport began writing the request, after which the server may have seen
-// it and it must not be sent again.
-func (c *Client) send(ctx context.Context, method, target string, body []byte) (*http.Response, bool, error) {
+// send makes one attempt, through the client's own pool or through
+// net/http, at rest (the path and query after the base). wrote reports
+// whether any of the request was written, after which the server may have
+// seen it and it must not be sent again.
+func (c *Client) send(ctx context.Context, method, rest string, body []byte) (*http.Response, bool, error) {
+	if c.pool == nil {
+		return c.sendNetHTTP(ctx, method, c.base+rest, body)
+	}
+	resp, wrote, err := c.pool.roundTrip(ctx, method, c.basePath+rest, body)
+	if err != nil {
+		// The shape net/http gives its errors: Post "URL": cause.
+		err = &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: c.base + rest, Err: err}
+	}
+	return resp, wrote, err
+}
+
+// sendNetHTTP makes one attempt through net/http; wrote reports whether the
+// transport began writing the request.
+func (c *Client) sendNetHTTP(ctx context.Context, method, target string, body []byte) (*http.Response, bool, error) {
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{
 		// Called (with or without an error) once the transport started
