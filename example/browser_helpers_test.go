@@ -202,13 +202,7 @@ document.addEventListener('DOMContentLoaded', () => {
 // within runs a with a deadline.
 func within[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	v, err := chromedp.Run(c, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return testbrowser.Within(t, ctx, d, a)
 }
 
 // eval evaluates a JavaScript expression in ctx's target (page or frame).
@@ -253,19 +247,8 @@ func frameOf(t *testing.T, ctx context.Context, origin string) context.Context {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		infos, err := chromedp.Targets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, info := range infos {
-			if info.Type == "iframe" && strings.HasPrefix(info.URL, origin+"/") {
-				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-				t.Cleanup(cancel)
-				if err := chromedp.Do(fctx); err != nil { // attach without a deadline
-					t.Fatal(err)
-				}
-				return fctx
-			}
+		if fctx, ok := testbrowser.AttachFrame(t, ctx, origin); ok {
+			return fctx
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no frame from %s among the browser's targets", origin)

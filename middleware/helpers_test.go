@@ -241,24 +241,7 @@ type readerOnly struct{ r *strings.Reader }
 func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 func (r readerOnly) Close() error               { return nil }
 
-// fakeClock is an injected clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newFakeClock returns an injected clock.
+func newFakeClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 }

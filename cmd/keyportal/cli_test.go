@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +21,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden with the curr
 // epoch is the fake clock's start: output that shows times is deterministic.
 var epoch = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: epoch} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock returns a fake clock at epoch that the tests move by hand.
+func newClock() *testenv.Clock { return testenv.NewClock(epoch) }
 
 // result is what one in-process run of the command printed and returned.
 type result struct {
@@ -53,7 +35,7 @@ type result struct {
 // harness runs commands in-process against one temporary key store.
 type harness struct {
 	t     *testing.T
-	clock *clock
+	clock *testenv.Clock
 	dir   string
 	db    string
 	env   map[string]string

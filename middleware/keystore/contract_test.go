@@ -11,29 +11,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
 )
 
-// fakeClock is the injected clock of the contract tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+// newFakeClock returns the injected clock of the contract tests.
+func newFakeClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// together runs f(0), …, f(n-1) in n goroutines released at the same moment,
+// and waits for all of them.
+func together(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
 
 // opener opens a fresh, empty store with opts; the test cleans it up.
@@ -140,7 +141,7 @@ func sorted(ids ...string) []string {
 
 // runContract runs the behaviour every Store must have against open.
 func runContract(t *testing.T, open opener, seen *issued) {
-	openStore := func(t *testing.T) (Store, *fakeClock) {
+	openStore := func(t *testing.T) (Store, *testenv.Clock) {
 		clock := newFakeClock()
 		return recording{open(t, Options{Now: clock.Now}), seen}, clock
 	}
@@ -723,18 +724,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		exp := clock.Now().Add(2 * time.Minute)
 		const n = 50
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				errs[i] = s.ConsumeTicket(ctx, "tkt_race", exp)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) { errs[i] = s.ConsumeTicket(ctx, "tkt_race", exp) })
 		wins := 0
 		for _, err := range errs {
 			switch {
@@ -780,18 +770,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		const n = 20
 		got := make([][]byte, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				got[i], errs[i] = s.Secret(ctx, "ticket-seal", 32)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) { got[i], errs[i] = s.Secret(ctx, "ticket-seal", 32) })
 		for i := range n {
 			if errs[i] != nil || len(got[i]) != 32 || string(got[i]) != string(got[0]) {
 				t.Fatalf("call %d: %x, %v; first %x", i, got[i], errs[i], got[0])

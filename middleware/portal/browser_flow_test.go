@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -20,7 +21,7 @@ func waitJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ok := within(t, ctx, 10*time.Second, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		ok := testbrowser.Within(t, ctx, 10*time.Second, chromedp.Evaluate[bool](`!!(`+expr+`)`))
 		if ok {
 			return
 		}
@@ -33,27 +34,14 @@ func waitJS(t *testing.T, ctx context.Context, expr string) {
 
 func evalJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	within(t, ctx, 10*time.Second, chromedp.Evaluate[chromedp.Void](expr+"; undefined"))
+	testbrowser.Within(t, ctx, 10*time.Second, chromedp.Evaluate[chromedp.Void](expr+"; undefined"))
 }
 
 // frameContext attaches to the portal frame (a cross-site iframe).
 func frameContext(t *testing.T, ctx context.Context, origin string) context.Context {
 	t.Helper()
-	infos, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, info := range infos {
-		if info.Type == "iframe" && strings.HasPrefix(info.URL, origin+"/") {
-			fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-			t.Cleanup(cancel)
-			// Attach on a context without deadline: the first Run's context
-			// is the attachment's lifetime.
-			if err := chromedp.Do(fctx); err != nil {
-				t.Fatal(err)
-			}
-			return fctx
-		}
+	if fctx, ok := testbrowser.AttachFrame(t, ctx, origin); ok {
+		return fctx
 	}
 	t.Fatalf("no frame from %s", origin)
 	return nil
@@ -83,12 +71,12 @@ func typeInto(t *testing.T, f context.Context, sel, text string) {
 
 func value(t *testing.T, f context.Context, sel string) string {
 	t.Helper()
-	return within(t, f, 5*time.Second, chromedp.Evaluate[string](q(sel)+`.value`))
+	return testbrowser.Within(t, f, 5*time.Second, chromedp.Evaluate[string](q(sel)+`.value`))
 }
 
 func text(t *testing.T, f context.Context, sel string) string {
 	t.Helper()
-	return within(t, f, 5*time.Second, chromedp.Evaluate[string](q(sel)+`.textContent`))
+	return testbrowser.Within(t, f, 5*time.Second, chromedp.Evaluate[string](q(sel)+`.textContent`))
 }
 
 func dialogOpen(sel string) string { return q(sel) + `.open` }
@@ -105,7 +93,7 @@ func TestBrowserKeyManagement(t *testing.T) {
 	e.app("aa_42", "acme", allowed)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed})
 
-	within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
 	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
 	f := frameContext(t, ctx, e.srvOrigin())
 	waitJS(t, f, `document.getElementById('portal').dataset.state === 'ready' && document.getElementById('keys-status').textContent.includes('No active keys')`)
@@ -192,11 +180,11 @@ func TestBrowserKeyManagement(t *testing.T) {
 
 	// The embedder heard of each action, and of no secret.
 	waitJS(t, ctx, `window.portalMsgs('keyportal:event').length === 3`)
-	names := within(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](`window.portalMsgs('keyportal:event').map((m) => m.name)`))
+	names := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](`window.portalMsgs('keyportal:event').map((m) => m.name)`))
 	if !slices.Equal(names, []string{ticket.EventKeyCreated, ticket.EventKeyRotated, ticket.EventKeyRevoked}) {
 		t.Fatalf("events %v", names)
 	}
-	all := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`JSON.stringify(window.__msgs)`))
+	all := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`JSON.stringify(window.__msgs)`))
 	if strings.Contains(all, secret) || strings.Contains(all, rotated) || strings.Contains(all, "kpt1.") || strings.Contains(all, "kps1.") {
 		t.Fatal("a message to the embedder carries a secret, a ticket or a session")
 	}
@@ -214,20 +202,20 @@ func TestBrowserSessionEnds(t *testing.T) {
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed}
 	tk := e.issue(req)
 
-	within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
 	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
 	f := frameContext(t, ctx, e.srvOrigin())
 	click(t, f, tid("filter-all"))
 
 	waitJS(t, ctx, `window.portalMsgs('keyportal:session_expired').some((m) => m.reason === 'ttl')`)
-	if st := within(t, f, 5*time.Second, chromedp.Evaluate[string](`document.getElementById('portal').dataset.state + ' ' + `+q(tid("create-key"))+`.disabled`)); st != "ended true" {
+	if st := testbrowser.Within(t, f, 5*time.Second, chromedp.Evaluate[string](`document.getElementById('portal').dataset.state + ' ' + `+q(tid("create-key"))+`.disabled`)); st != "ended true" {
 		t.Fatalf("after the TTL the page is %q", st)
 	}
 	// Renewal in place: the shell hands a fresh ticket; the filter stays.
 	evalJS(t, ctx, `window.sendTicket(`+jsString(e.issue(req).Ticket)+`)`)
 	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').filter((m) => m.session === 'active').length === 2`)
 	waitJS(t, f, `document.getElementById('portal').dataset.state === 'ready'`)
-	if p := within(t, f, 5*time.Second, chromedp.Evaluate[string](q(tid("filter-all"))+`.getAttribute('aria-pressed')`)); p != "true" {
+	if p := testbrowser.Within(t, f, 5*time.Second, chromedp.Evaluate[string](q(tid("filter-all"))+`.getAttribute('aria-pressed')`)); p != "true" {
 		t.Fatalf("the filter was lost in the renewal: aria-pressed=%s", p)
 	}
 
@@ -244,7 +232,7 @@ func TestBrowserSessionEnds(t *testing.T) {
 	if _, err := e.store.UpdateApp(context.Background(), "aa_42", keystore.AppPatch{IsActive: &on}, keystore.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
 	waitJS(t, ctx, `window.portalMsgs('keyportal:session_expired').some((m) => m.reason === 'ticket_used') && window.portalMsgs('keyportal:ready').some((m) => m.session === 'none')`)
 }
 
@@ -257,9 +245,9 @@ func TestBrowserFirstContentfulPaint(t *testing.T) {
 	var fcps []float64
 	for i := range 5 {
 		tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: "http://127.0.0.1:1"})
-		within(t, ctx, 20*time.Second, chromedp.Navigate(tk.URL))
+		testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(tk.URL))
 		waitJS(t, ctx, `document.getElementById('portal').dataset.state === 'ready' && performance.getEntriesByName('first-contentful-paint').length > 0`)
-		fcp := within(t, ctx, 5*time.Second, chromedp.Evaluate[float64](`performance.getEntriesByName('first-contentful-paint')[0].startTime`))
+		fcp := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[float64](`performance.getEntriesByName('first-contentful-paint')[0].startTime`))
 		if i > 0 { // the first load warms the browser
 			fcps = append(fcps, fcp)
 		}

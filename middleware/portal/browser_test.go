@@ -29,18 +29,6 @@ func browser(t *testing.T) context.Context {
 	return testbrowser.Start(t, 1000, 800)
 }
 
-// within runs actions with a deadline.
-func within[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	v, err := chromedp.Run(c, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // embedderPage frames {{.Src}} and records every message it receives; it can
 // hand the frame a ticket (sendTicket) and add more frames (addFrame).
 var embedderPage = template.Must(template.New("e").Parse(`<!doctype html>
@@ -103,7 +91,7 @@ func embedder(t *testing.T, addr string) string {
 // the browser put an error page in its place.
 func frameDocument(t *testing.T, ctx context.Context, origin string) string {
 	t.Helper()
-	return within(t, frameContext(t, ctx, origin), 10*time.Second, chromedp.Evaluate[string](
+	return testbrowser.Within(t, frameContext(t, ctx, origin), 10*time.Second, chromedp.Evaluate[string](
 		`(() => { const m = document.getElementById('portal'); return m ? m.dataset.state + ' ' + location.href : 'blocked'; })()`))
 }
 
@@ -133,14 +121,14 @@ func TestBrowserFrameAncestorsAndMessageOrigins(t *testing.T) {
 	// 1. The allowed origin frames the portal: it exchanges its ticket and
 	//    says so, with the exact target origin.
 	t1 := e.issue(req)
-	within(t, ctx, 20*time.Second, chromedp.Steps(
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Steps(
 		chromedp.Navigate(embedURL(allowed, t1.URL)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := pollJS(`window.portalMsgs('keyportal:ready').some((m) => m.session === 'active' && m.v === 1)`, 15*time.Second)(ctx, tg)
 			return err
 		}),
 	))
-	resize := within(t, ctx, 10*time.Second, pollJS(`window.portalMsgs('keyportal:resize').some((m) => m.height > 100)`, 8*time.Second))
+	resize := testbrowser.Within(t, ctx, 10*time.Second, pollJS(`window.portalMsgs('keyportal:resize').some((m) => m.height > 100)`, 8*time.Second))
 	if !resize {
 		t.Fatal("no keyportal:resize with a height")
 	}
@@ -152,7 +140,7 @@ func TestBrowserFrameAncestorsAndMessageOrigins(t *testing.T) {
 	//    that is not the parent, are ignored. Both carry valid tickets that
 	//    the page would exchange if it listened to them.
 	fromStranger, fromSibling, fromParent := e.issue(req), e.issue(req), e.issue(req)
-	within(t, ctx, 20*time.Second, chromedp.Steps(
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Steps(
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[chromedp.Void](`window.addFrame(`+jsString(foreign+"/attack?ticket="+urlQueryEscape(fromStranger.Ticket)+"&target="+urlQueryEscape(e.srvOrigin()))+`);`+
 				`window.addFrame(`+jsString(allowed+"/attack?ticket="+urlQueryEscape(fromSibling.Ticket)+"&target="+urlQueryEscape(e.srvOrigin()))+`); undefined`)(ctx, tg)
@@ -203,7 +191,7 @@ func TestBrowserFrameAncestorsAndMessageOrigins(t *testing.T) {
 			consoleCh <- string(m.Type) + ": " + m.Text
 		}
 	}()
-	within(t, ctx, 20*time.Second, chromedp.Steps(
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Steps(
 		chromedp.Navigate(embedURL(foreign, stolen.URL)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := pollJS(`window.__loaded`, 15*time.Second)(ctx, tg)
@@ -221,7 +209,7 @@ func TestBrowserFrameAncestorsAndMessageOrigins(t *testing.T) {
 	if !sawViolation {
 		t.Fatal("Chromium reported no frame-ancestors violation")
 	}
-	msgs := within(t, ctx, 5*time.Second, chromedp.Evaluate[int](`window.__msgs.length`))
+	msgs := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[int](`window.__msgs.length`))
 	if msgs != 0 {
 		t.Fatalf("the framed portal posted %d messages to a stranger", msgs)
 	}

@@ -112,30 +112,12 @@ func checkNoLeaks() int {
 	return 0
 }
 
-// clock is an injectable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a portal on a real SQLite store behind a real HTTP server.
 type env struct {
 	t      *testing.T
 	store  *keystore.SQLite
 	portal *Portal
-	clock  *clock
+	clock  *testenv.Clock
 	srv    *httptest.Server
 }
 
@@ -160,7 +142,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	path := filepath.Join(suiteDir, fmt.Sprintf("%s-%d.db", strings.ReplaceAll(t.Name(), "/", "_"), dbSeq.n))
 	dbSeq.Unlock()
 
-	clk := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	now := clk.Now
 	if o.realClock {
 		now = time.Now

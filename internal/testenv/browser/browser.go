@@ -6,7 +6,9 @@ package browser
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -40,4 +42,42 @@ func Start(t testing.TB, width, height int, extra ...chromedp.ExecAllocatorOptio
 		t.Fatal(err)
 	}
 	return ctx
+}
+
+// Within runs a in ctx with a deadline of d and returns its result; an error
+// fails t.
+func Within[T any](t testing.TB, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// AttachFrame attaches to the cross-site iframe loaded from origin, a
+// target of its own that chromedp's DOM queries of the page do not reach,
+// and returns a context for it; the attachment ends with the test. It
+// reports false when no such frame is among the browser's targets (yet).
+func AttachFrame(t testing.TB, ctx context.Context, origin string) (context.Context, bool) {
+	t.Helper()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		if info.Type == "iframe" && strings.HasPrefix(info.URL, origin+"/") {
+			fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
+			t.Cleanup(cancel)
+			// Attach on a context without deadline: the first Run's
+			// context is the attachment's lifetime.
+			if err := chromedp.Do(fctx); err != nil {
+				t.Fatal(err)
+			}
+			return fctx, true
+		}
+	}
+	return nil, false
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/policy"
@@ -30,27 +31,10 @@ const (
 var Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // Clock is a settable clock for the store and the verifier.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = testenv.Clock
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return testenv.NewClock(t) }
 
 // Tenants is a policy.TenantStatuser backed by a map; tenants not in it
 // are unknown.
