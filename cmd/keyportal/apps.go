@@ -29,8 +29,7 @@ provisioning. The apps live in the local key store (--db, or --postgres) that
 }
 
 func (c *cli) appsCreateCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var app keystore.App
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -67,7 +66,7 @@ applies to the local store only (a keyportal server gives apps its
 			if app.KeyPrefix == "" {
 				missing = append(missing, "--key-prefix")
 			}
-			if app.Tenant == "" && !wf.on {
+			if app.Tenant == "" && !src.wacht.on {
 				missing = append(missing, "--tenant")
 			}
 			if len(missing) > 0 {
@@ -80,11 +79,7 @@ applies to the local store only (a keyportal server gives apps its
 			if !cmd.Flags().Changed("origin") {
 				app.AllowedOrigins = splitList(c.getenv("KEYPORTAL_ALLOWED_ORIGINS"))
 			}
-			if wf.on {
-				cl, err := wf.client(c)
-				if err != nil {
-					return err
-				}
+			return src.use(cmd.Context(), c, true, func(cl *wacht.Client) error {
 				if cmd.Flags().Changed("origin") {
 					fmt.Fprintln(c.errOut, "note: Wacht's API has no field for embedder origins; --origin is not sent")
 				}
@@ -99,29 +94,24 @@ applies to the local store only (a keyportal server gives apps its
 				fmt.Fprintf(c.out, "created app %s at Wacht\n", got.AppSlug)
 				c.printApp(c.out, fromWacht(got))
 				return nil
-			}
-			s, err := sf.open(cmd.Context(), c, true)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s)
-			got, err := s.CreateApp(cmd.Context(), app, cliActor)
-			if err != nil {
-				return storeError(err, "create app "+app.Slug)
-			}
-			if asJSON {
-				return jsonLine(c.out, got)
-			}
-			fmt.Fprintf(c.out, "created app %s\n", got.Slug)
-			c.printApp(c.out, fromLocal(got))
-			if len(got.AllowedOrigins) == 0 {
-				fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
-			}
-			return nil
+			}, func(s keystore.Store) error {
+				got, err := s.CreateApp(cmd.Context(), app, cliActor)
+				if err != nil {
+					return storeError(err, "create app "+app.Slug)
+				}
+				if asJSON {
+					return jsonLine(c.out, got)
+				}
+				fmt.Fprintf(c.out, "created app %s\n", got.Slug)
+				c.printApp(c.out, fromLocal(got))
+				if len(got.AllowedOrigins) == 0 {
+					fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
+				}
+				return nil
+			})
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&app.DeploymentID, "deployment", "", "deployment id; the slug becomes aa_<id>")
 	f.StringVar(&app.Slug, "slug", "", "app slug (default aa_<deployment>)")
@@ -136,8 +126,7 @@ applies to the local store only (a keyportal server gives apps its
 }
 
 func (c *cli) appsListCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var filter keystore.AppFilter
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -150,11 +139,7 @@ func (c *cli) appsListCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var apps []appView
 			var raw []any
-			if wf.on {
-				cl, err := wf.client(c)
-				if err != nil {
-					return err
-				}
+			err := src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
 				got, err := cl.ListApps(cmd.Context(), filter.IncludeInactive)
 				if err != nil {
 					return storeError(err, "list apps")
@@ -162,12 +147,8 @@ func (c *cli) appsListCommand() *cobra.Command {
 				for _, a := range got {
 					apps, raw = append(apps, fromWacht(a)), append(raw, a)
 				}
-			} else {
-				s, err := sf.open(cmd.Context(), c, false)
-				if err != nil {
-					return err
-				}
-				defer closeStore(s)
+				return nil
+			}, func(s keystore.Store) error {
 				got, err := s.ListApps(cmd.Context(), filter)
 				if err != nil {
 					return storeError(err, "list apps")
@@ -175,14 +156,13 @@ func (c *cli) appsListCommand() *cobra.Command {
 				for _, a := range got {
 					apps, raw = append(apps, fromLocal(a)), append(raw, a)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				for _, a := range raw {
-					if err := jsonLine(c.out, a); err != nil {
-						return err
-					}
-				}
-				return nil
+				return jsonLines(c.out, raw)
 			}
 			if len(apps) == 0 {
 				fmt.Fprintln(c.out, "no apps; create one with 'keyportal apps create'")
@@ -198,8 +178,7 @@ func (c *cli) appsListCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's apps (local store)")
 	cmd.Flags().BoolVar(&filter.IncludeInactive, "all", false, "include disabled and deleted apps")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per app")
@@ -207,8 +186,7 @@ func (c *cli) appsListCommand() *cobra.Command {
 }
 
 func (c *cli) appsGetCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var asJSON bool
 	var deployment string
 	cmd := &cobra.Command{
@@ -223,27 +201,23 @@ func (c *cli) appsGetCommand() *cobra.Command {
 			}
 			var view appView
 			var raw any
-			if wf.on {
-				cl, err := wf.client(c)
-				if err != nil {
-					return err
-				}
+			err = src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
 				a, err := cl.GetApp(cmd.Context(), slug)
 				if err != nil {
 					return storeError(err, "app "+slug)
 				}
 				view, raw = fromWacht(a), a
-			} else {
-				s, err := sf.open(cmd.Context(), c, false)
-				if err != nil {
-					return err
-				}
-				defer closeStore(s)
+				return nil
+			}, func(s keystore.Store) error {
 				a, err := s.GetApp(cmd.Context(), slug)
 				if err != nil {
 					return storeError(err, "app "+slug)
 				}
 				view, raw = fromLocal(a), a
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return jsonLine(c.out, raw)
@@ -252,16 +226,14 @@ func (c *cli) appsGetCommand() *cobra.Command {
 			return nil
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the app as one JSON object")
 	return cmd
 }
 
 func (c *cli) appsDisableCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var deployment string
 	cmd := &cobra.Command{
 		Use:   "disable SLUG | --deployment ID",
@@ -277,20 +249,12 @@ the portal refuses new tickets for it, and the change is in the audit trail
 				return err
 			}
 			inactive := false
-			if wf.on {
-				cl, err := wf.client(c)
-				if err != nil {
-					return err
-				}
+			err = src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
 				if _, err := cl.UpdateApp(cmd.Context(), slug, wacht.UpdateAppRequest{IsActive: &inactive}); err != nil {
 					return storeError(err, "disable app "+slug)
 				}
-			} else {
-				s, err := sf.open(cmd.Context(), c, false)
-				if err != nil {
-					return err
-				}
-				defer closeStore(s)
+				return nil
+			}, func(s keystore.Store) error {
 				a, err := s.GetApp(cmd.Context(), slug)
 				if err != nil {
 					return storeError(err, "app "+slug)
@@ -301,13 +265,16 @@ the portal refuses new tickets for it, and the change is in the audit trail
 				if _, err := s.UpdateApp(cmd.Context(), slug, keystore.AppPatch{IsActive: &inactive}, cliActor); err != nil {
 					return storeError(err, "disable app "+slug)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(c.out, "disabled app %s: its keys no longer verify and its portal accepts no tickets\n", slug)
 			return nil
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
 	return cmd
 }

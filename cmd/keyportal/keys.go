@@ -51,8 +51,7 @@ func (c *cli) viewWachtKey(k wacht.Key) keyView {
 }
 
 func (c *cli) keysListCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var filter keystore.KeyFilter
 	var status string
 	var asJSON bool
@@ -67,16 +66,12 @@ func (c *cli) keysListCommand() *cobra.Command {
 				return usageErrorf(cmd, "--status must be active, revoked, expired or all, not %q", status)
 			}
 			filter.Status = keystore.KeyStatus(status)
+			if src.wacht.on && filter.AppSlug == "" {
+				return usageErrorf(cmd, "--wacht lists one app's keys: pass --app SLUG")
+			}
 			var views []keyView
 			var raw []any
-			if wf.on {
-				if filter.AppSlug == "" {
-					return usageErrorf(cmd, "--wacht lists one app's keys: pass --app SLUG")
-				}
-				cl, err := wf.client(c)
-				if err != nil {
-					return err
-				}
+			err := src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
 				got, err := cl.ListKeys(cmd.Context(), filter.AppSlug, status != "active")
 				if err != nil {
 					return storeError(err, "list keys of "+filter.AppSlug)
@@ -87,12 +82,8 @@ func (c *cli) keysListCommand() *cobra.Command {
 						views, raw = append(views, v), append(raw, k)
 					}
 				}
-			} else {
-				s, err := sf.open(cmd.Context(), c, false)
-				if err != nil {
-					return err
-				}
-				defer closeStore(s)
+				return nil
+			}, func(s keystore.Store) error {
 				got, err := s.ListKeys(cmd.Context(), filter)
 				if err != nil {
 					return storeError(err, "list keys")
@@ -100,14 +91,13 @@ func (c *cli) keysListCommand() *cobra.Command {
 				for _, k := range got {
 					views, raw = append(views, c.viewLocalKey(k)), append(raw, k)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				for _, k := range raw {
-					if err := jsonLine(c.out, k); err != nil {
-						return err
-					}
-				}
-				return nil
+				return jsonLines(c.out, raw)
 			}
 			if len(views) == 0 {
 				fmt.Fprintln(c.out, "no keys match")
@@ -128,8 +118,7 @@ func (c *cli) keysListCommand() *cobra.Command {
 			return nil
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	cmd.Flags().StringVar(&filter.AppSlug, "app", "", "only this app's keys (slug, e.g. aa_42)")
 	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's keys")
 	cmd.Flags().StringVar(&status, "status", "all", "active, revoked, expired or all")
@@ -139,8 +128,7 @@ func (c *cli) keysListCommand() *cobra.Command {
 }
 
 func (c *cli) keysRevokeCommand() *cobra.Command {
-	var sf storeFlags
-	var wf wachtFlags
+	var src sourceFlags
 	var app, tenant, reason string
 	var all bool
 	cmd := &cobra.Command{
@@ -164,59 +152,17 @@ actor "cli". It exits 1 if a key was not found or already revoked.`,
 			case !all && len(args) == 0:
 				return usageErrorf(cmd, "name the keys to revoke by id, or pass --all")
 			}
-			if wf.on {
-				return c.revokeAtWacht(cmd, &wf, app, tenant, reason, all, args)
+			if src.wacht.on && (app == "" || tenant != "") {
+				return usageErrorf(cmd, "--wacht revokes one app's keys: pass --app SLUG (Wacht knows no tenants)")
 			}
-			s, err := sf.open(cmd.Context(), c, false)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s)
-			keys, err := s.ListKeys(cmd.Context(), keystore.KeyFilter{AppSlug: app, Tenant: tenant, Status: keystore.KeyAll})
-			if err != nil {
-				return storeError(err, "list keys")
-			}
-			var targets []keystore.Key
-			failed := 0
-			if all {
-				for _, k := range keys {
-					if k.StatusAt(c.now()) == keystore.KeyActive {
-						targets = append(targets, k)
-					}
-				}
-				if len(targets) == 0 {
-					fmt.Fprintln(c.out, "no active keys to revoke")
-					return nil
-				}
-			} else {
-				for _, id := range args {
-					i := slices.IndexFunc(keys, func(k keystore.Key) bool { return k.ID == id })
-					if i < 0 {
-						fmt.Fprintf(c.errOut, "key %s: not found in %s\n", id, where(app, tenant))
-						failed++
-						continue
-					}
-					targets = append(targets, keys[i])
-				}
-			}
-			st := c.style(c.out)
-			for _, k := range targets {
-				if _, err := s.RevokeKey(cmd.Context(), k.AppSlug, k.ID, reason, cliActor); err != nil {
-					e := storeError(err, "key "+k.ID)
-					fmt.Fprintf(c.errOut, "%s\n", e.Error())
-					failed++
-					continue
-				}
-				fmt.Fprintf(c.out, "%s %s (%s, %s_…%s) of %s\n", st.red("revoked"), k.ID, k.Name, k.KeyPrefix, k.KeySuffix, k.AppSlug)
-			}
-			if failed > 0 {
-				return refusedf("See the keys with 'keyportal keys list "+whereFlags(app, tenant)+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
-			}
-			return nil
+			return src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
+				return c.revokeAtWacht(cmd, cl, app, reason, all, args)
+			}, func(s keystore.Store) error {
+				return c.revokeLocal(cmd, s, app, tenant, reason, all, args)
+			})
 		},
 	}
-	sf.add(cmd)
-	wf.add(cmd)
+	src.add(cmd)
 	cmd.Flags().StringVar(&app, "app", "", "the keys' app (slug, e.g. aa_42)")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the keys' tenant")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit trail (required)")
@@ -224,15 +170,53 @@ actor "cli". It exits 1 if a key was not found or already revoked.`,
 	return cmd
 }
 
-// revokeAtWacht revokes keys of one app at Wacht.
-func (c *cli) revokeAtWacht(cmd *cobra.Command, wf *wachtFlags, app, tenant, reason string, all bool, ids []string) error {
-	if app == "" || tenant != "" {
-		return usageErrorf(cmd, "--wacht revokes one app's keys: pass --app SLUG (Wacht knows no tenants)")
-	}
-	cl, err := wf.client(c)
+// revokeLocal revokes keys of an app or a tenant in the local store.
+func (c *cli) revokeLocal(cmd *cobra.Command, s keystore.Store, app, tenant, reason string, all bool, args []string) error {
+	keys, err := s.ListKeys(cmd.Context(), keystore.KeyFilter{AppSlug: app, Tenant: tenant, Status: keystore.KeyAll})
 	if err != nil {
-		return err
+		return storeError(err, "list keys")
 	}
+	var targets []keystore.Key
+	failed := 0
+	if all {
+		for _, k := range keys {
+			if k.StatusAt(c.now()) == keystore.KeyActive {
+				targets = append(targets, k)
+			}
+		}
+		if len(targets) == 0 {
+			fmt.Fprintln(c.out, "no active keys to revoke")
+			return nil
+		}
+	} else {
+		for _, id := range args {
+			i := slices.IndexFunc(keys, func(k keystore.Key) bool { return k.ID == id })
+			if i < 0 {
+				fmt.Fprintf(c.errOut, "key %s: not found in %s\n", id, where(app, tenant))
+				failed++
+				continue
+			}
+			targets = append(targets, keys[i])
+		}
+	}
+	st := c.style(c.out)
+	for _, k := range targets {
+		if _, err := s.RevokeKey(cmd.Context(), k.AppSlug, k.ID, reason, cliActor); err != nil {
+			e := storeError(err, "key "+k.ID)
+			fmt.Fprintf(c.errOut, "%s\n", e.Error())
+			failed++
+			continue
+		}
+		fmt.Fprintf(c.out, "%s %s (%s, %s_…%s) of %s\n", st.red("revoked"), k.ID, k.Name, k.KeyPrefix, k.KeySuffix, k.AppSlug)
+	}
+	if failed > 0 {
+		return refusedf("See the keys with 'keyportal keys list "+whereFlags(app, tenant)+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
+	}
+	return nil
+}
+
+// revokeAtWacht revokes keys of one app at Wacht.
+func (c *cli) revokeAtWacht(cmd *cobra.Command, cl *wacht.Client, app, reason string, all bool, ids []string) error {
 	if all {
 		keys, err := cl.ListKeys(cmd.Context(), app, false)
 		if err != nil {
@@ -245,6 +229,7 @@ func (c *cli) revokeAtWacht(cmd *cobra.Command, wf *wachtFlags, app, tenant, rea
 			}
 		}
 	}
+	st := c.style(c.out)
 	failed := 0
 	for _, id := range ids {
 		if err := cl.RevokeKey(cmd.Context(), app, id, reason); err != nil {
@@ -252,7 +237,7 @@ func (c *cli) revokeAtWacht(cmd *cobra.Command, wf *wachtFlags, app, tenant, rea
 			failed++
 			continue
 		}
-		fmt.Fprintf(c.out, "%s %s of %s\n", c.style(c.out).red("revoked"), id, app)
+		fmt.Fprintf(c.out, "%s %s of %s\n", st.red("revoked"), id, app)
 	}
 	if failed > 0 {
 		return refusedf("See the keys with 'keyportal keys list --wacht --app "+app+"'.", "%s not revoked", plural(failed, "key was", "keys were"))

@@ -151,7 +151,6 @@ var opNames = [numOps]string{"issue", "exchange", "verify"}
 func (c *cli) load(ctx context.Context, cfg loadConfig) error {
 	target := cfg.url
 	where := "against " + cfg.url
-	memPID := cfg.pid
 	var dbSize func() int64
 	if target == "" {
 		stack, err := startLoadStack(cfg.deployment)
@@ -175,7 +174,7 @@ func (c *cli) load(ctx context.Context, cfg loadConfig) error {
 
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
-	mem := startMemSampler(runCtx, memPID, dbSize)
+	mem := startMemSampler(runCtx, cfg.pid, dbSize)
 	start := time.Now()
 	var (
 		ops     atomic.Int64
@@ -220,14 +219,15 @@ func (c *cli) load(ctx context.Context, cfg loadConfig) error {
 	}
 	tw := newTable(c.out)
 	row(tw, "operation", "count", "errors", "rate/s", "p50", "p99", "max")
-	for op := range numOps {
-		s := &all[op]
-		total.merge(s)
-		row(tw, opNames[op], strconv.FormatUint(s.n, 10), strconv.FormatUint(s.errs, 10),
+	statRow := func(name string, s *opStats) {
+		row(tw, name, strconv.FormatUint(s.n, 10), strconv.FormatUint(s.errs, 10),
 			fmt.Sprintf("%.0f", float64(s.n)/elapsed.Seconds()), fmtDur(s.quantile(0.50)), fmtDur(s.quantile(0.99)), fmtDur(s.max))
 	}
-	row(tw, "all", strconv.FormatUint(total.n, 10), strconv.FormatUint(total.errs, 10),
-		fmt.Sprintf("%.0f", float64(total.n)/elapsed.Seconds()), fmtDur(total.quantile(0.50)), fmtDur(total.quantile(0.99)), fmtDur(total.max))
+	for op := range numOps {
+		total.merge(&all[op])
+		statRow(opNames[op], &all[op])
+	}
+	statRow("all", &total)
 	tw.Flush()
 	for op := range numOps {
 		for _, e := range all[op].samples {
@@ -236,8 +236,8 @@ func (c *cli) load(ctx context.Context, cfg loadConfig) error {
 	}
 
 	whose := "this process"
-	if memPID != 0 {
-		whose = "pid " + strconv.Itoa(memPID)
+	if cfg.pid != 0 {
+		whose = "pid " + strconv.Itoa(cfg.pid)
 	}
 	growth, growthOK := memGrowth(samples, start, cfg.warmup)
 	fmt.Fprintf(c.out, "memory (%s, %d samples, 1/s):", whose, len(samples))
@@ -304,15 +304,18 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 	}
 	s.closers = append(s.closers, pol.Close)
 
+	// The listeners are closed with the stack (Shutdown has closed them
+	// already once the servers run).
 	appLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	s.closers = append(s.closers, appLn.Close)
 	portalLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		appLn.Close()
 		return nil, err
 	}
+	s.closers = append(s.closers, portalLn.Close)
 	s.appURL = "http://" + appLn.Addr().String()
 	// The portal as another site than the app, as in production.
 	s.portalURL = "http://localhost:" + strconv.Itoa(portalLn.Addr().(*net.TCPAddr).Port)
@@ -322,14 +325,10 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 		Slug: "aa_" + deployment, DeploymentID: deployment, Name: "Acme public API", KeyPrefix: "acme_live",
 		Tenant: "acme", AllowedOrigins: []string{s.appURL},
 	}, keystore.Actor{Name: "keyportal-load"}); err != nil {
-		appLn.Close()
-		portalLn.Close()
 		return nil, err
 	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: s.portalURL, Logger: zerolog.Nop()})
 	if err != nil {
-		appLn.Close()
-		portalLn.Close()
 		return nil, err
 	}
 	route, err := middleware.NewTicketRoute(middleware.Config{
@@ -348,14 +347,10 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 		AllowedOrigins: []string{s.appURL},
 	})
 	if err != nil {
-		appLn.Close()
-		portalLn.Close()
 		return nil, err
 	}
 	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: store, Tenants: pol})
 	if err != nil {
-		appLn.Close()
-		portalLn.Close()
 		return nil, err
 	}
 	s.closers = append(s.closers, auth.Close)

@@ -74,6 +74,16 @@ func jsonLine(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// jsonLines writes each of vs as one line of JSON.
+func jsonLines[T any](w io.Writer, vs []T) error {
+	for _, v := range vs {
+		if err := jsonLine(w, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fmtTime formats a time for tables: UTC, to the second; "-" when zero.
 func fmtTime(t time.Time) string {
 	if t.IsZero() {

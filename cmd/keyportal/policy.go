@@ -73,6 +73,24 @@ func (f *policyFiles) loadError(err error) error {
 	return failf(fmt.Sprintf("Run 'keyportal policy lint%s' for details.", f.lintArgs()), "%v", err)
 }
 
+// lint reads the model (the shipped one without --model) and the policy,
+// and lints them.
+func (f *policyFiles) lint() ([]lint.Problem, error) {
+	modelPath, modelText := embeddedModelName, policy.DefaultModel
+	if f.model != "" {
+		b, err := os.ReadFile(f.model)
+		if err != nil {
+			return nil, failf("Check the path given to --model.", "cannot read the model: %v", err)
+		}
+		modelPath, modelText = f.model, string(b)
+	}
+	b, err := os.ReadFile(f.policy)
+	if err != nil {
+		return nil, failf("Check the path given to --policy.", "cannot read the policy: %v", err)
+	}
+	return lint.Lint(modelPath, modelText, f.policy, string(b)), nil
+}
+
 func (f *policyFiles) lintArgs() string {
 	s := ""
 	if f.model != "" {
@@ -112,19 +130,10 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 			if files.policy == "" {
 				return usageErrorf(cmd, "--policy is required: the policy CSV to check")
 			}
-			modelPath, modelText := embeddedModelName, policy.DefaultModel
-			if files.model != "" {
-				b, err := os.ReadFile(files.model)
-				if err != nil {
-					return failf("Check the path given to --model.", "cannot read the model: %v", err)
-				}
-				modelPath, modelText = files.model, string(b)
-			}
-			b, err := os.ReadFile(files.policy)
+			problems, err := files.lint()
 			if err != nil {
-				return failf("Check the path given to --policy.", "cannot read the policy: %v", err)
+				return err
 			}
-			problems := lint.Lint(modelPath, modelText, files.policy, string(b))
 			if !lint.HasErrors(problems) {
 				// Whatever the linter does not know, the engine may still refuse.
 				e, err := policy.New(policy.Config{ModelPath: files.model, PolicyPath: files.policy})
@@ -149,19 +158,11 @@ func (c *cli) lintNote(files policyFiles) {
 	if files.policy == "" {
 		return
 	}
-	modelPath, modelText := embeddedModelName, policy.DefaultModel
-	if files.model != "" {
-		b, err := os.ReadFile(files.model)
-		if err != nil {
-			return // the engine read it a moment ago; nothing useful to add
-		}
-		modelPath, modelText = files.model, string(b)
-	}
-	b, err := os.ReadFile(files.policy)
+	problems, err := files.lint()
 	if err != nil {
-		return
+		return // the engine read the files a moment ago; nothing useful to add
 	}
-	if errs, _ := lint.Count(lint.Lint(modelPath, modelText, files.policy, string(b))); errs > 0 {
+	if errs, _ := lint.Count(problems); errs > 0 {
 		fmt.Fprintf(c.errOut, "note: %s has %s; run 'keyportal policy lint%s'\n", files.policy, plural(errs, "lint error", "lint errors"), files.lintArgs())
 	}
 }
@@ -179,10 +180,8 @@ func loadProblem(err error, policyPath string) lint.Problem {
 
 func (c *cli) printProblems(problems []lint.Problem, policyPath string, asJSON bool) error {
 	if asJSON {
-		for _, p := range problems {
-			if err := jsonLine(c.out, p); err != nil {
-				return err
-			}
+		if err := jsonLines(c.out, problems); err != nil {
+			return err
 		}
 	} else {
 		st := c.style(c.out)

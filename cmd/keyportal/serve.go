@@ -42,6 +42,7 @@ type serveConfig struct {
 	redisAddr       string
 	redisPrefix     string
 	limits          []ratelimit.Rule // parsed from rateLimits
+	redis           *redis.Options   // parsed from redisAddr; nil without --redis
 	logLevel        string
 	logFormat       string
 	sessionTTL      time.Duration
@@ -194,7 +195,7 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		return usageErrorf(cmd, "--rate-limit (KEYPORTAL_RATE_LIMITS): %v", err)
 	}
 	if cfg.redisAddr != "" {
-		if _, err := redisOptions(cfg.redisAddr); err != nil {
+		if cfg.redis, err = redisOptions(cfg.redisAddr); err != nil {
 			return usageErrorf(cmd, "--redis (KEYPORTAL_REDIS_ADDR): %v", err)
 		}
 	}
@@ -312,9 +313,8 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		tenants = e
 	}
 	var limiter ratelimit.Limiter
-	if len(cfg.limits) > 0 && cfg.redisAddr != "" {
-		opts, _ := redisOptions(cfg.redisAddr) // checked in serve
-		client := redis.NewClient(opts)
+	if len(cfg.limits) > 0 && cfg.redis != nil {
+		client := redis.NewClient(cfg.redis)
 		closers = append(closers, client.Close)
 		prefix := cfg.redisPrefix
 		if prefix == "" {
@@ -331,11 +331,11 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := client.Ping(ctx).Err(); err != nil {
 			// Not fatal: the limiter fails open until Redis answers.
-			log.Warn().Err(err).Str("event", "serve.start").Str("redis", opts.Addr).Msg("redis does not answer; rate limits not enforced until it does")
+			log.Warn().Err(err).Str("event", "serve.start").Str("redis", cfg.redis.Addr).Msg("redis does not answer; rate limits not enforced until it does")
 		}
 		cancel()
 		limiter = r
-	} else if cfg.redisAddr != "" {
+	} else if cfg.redis != nil {
 		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
 	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})

@@ -29,7 +29,7 @@ func (f *storeFlags) add(cmd *cobra.Command) {
 	_ = cmd.MarkFlagFilename("db", "db", "sqlite")
 }
 
-// describe says which store the flags and environment select.
+// resolve says which store the flags and environment select.
 func (f *storeFlags) resolve(c *cli) (kind, where string) {
 	switch {
 	case f.postgres != "":
@@ -105,6 +105,37 @@ func (f *wachtFlags) client(c *cli) (*wacht.Client, error) {
 		return nil, failf("Check WACHT_BASE_URL / --wacht-url: an http(s) URL such as https://api.wacht.dev.", "%v", err)
 	}
 	return cl, nil
+}
+
+// sourceFlags select where a command finds apps and keys: the local key
+// store (--db, --postgres), or Wacht's API with --wacht.
+type sourceFlags struct {
+	store storeFlags
+	wacht wachtFlags
+}
+
+func (f *sourceFlags) add(cmd *cobra.Command) {
+	f.store.add(cmd)
+	f.wacht.add(cmd)
+}
+
+// use calls atWacht with a Wacht client when --wacht is set, else local with
+// the selected store (opened as storeFlags.open does with create), and
+// closes the store when local returns.
+func (f *sourceFlags) use(ctx context.Context, c *cli, create bool, atWacht func(*wacht.Client) error, local func(keystore.Store) error) error {
+	if f.wacht.on {
+		cl, err := f.wacht.client(c)
+		if err != nil {
+			return err
+		}
+		return atWacht(cl)
+	}
+	s, err := f.store.open(ctx, c, create)
+	if err != nil {
+		return err
+	}
+	defer closeStore(s)
+	return local(s)
 }
 
 // storeError explains a keystore error and what to do about it.

@@ -54,17 +54,27 @@ func (h *harness) nameEvents() {
 	}
 }
 
+// transcript runs commands for one golden file: it checks each exit code,
+// keeps the run and then moves the clock by tick.
+type transcript struct {
+	h    *harness
+	tick time.Duration
+	runs []result
+}
+
+func (tr *transcript) step(code int, args ...string) {
+	tr.h.t.Helper()
+	r := tr.h.run(args...)
+	expect(tr.h.t, r, code)
+	tr.runs = append(tr.runs, r)
+	tr.h.clock.Advance(tr.tick)
+}
+
 func TestAppsGolden(t *testing.T) {
 	h := newHarness(t)
 	h.env["KEYPORTAL_ALLOWED_ORIGINS"] = "https://app.globex.test, http://127.0.0.1:8080"
-	var runs []result
-	step := func(code int, args ...string) {
-		t.Helper()
-		r := h.run(args...)
-		expect(t, r, code)
-		runs = append(runs, r)
-		h.clock.Advance(time.Minute)
-	}
+	tr := &transcript{h: h, tick: time.Minute}
+	step := tr.step
 	step(exitUsage, "apps", "list", "--db", "$DB")
 	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API",
 		"--key-prefix", "acme_live", "--description", "API keys for deployment 42", "--origin", "http://127.0.0.1:8080")
@@ -81,19 +91,13 @@ func TestAppsGolden(t *testing.T) {
 	step(exitFindings, "apps", "disable", "--db", "$DB", "aa_77")
 	step(exitOK, "apps", "list", "--db", "$DB")
 	step(exitOK, "apps", "list", "--db", "$DB", "--all")
-	h.golden("apps", runs...)
+	h.golden("apps", tr.runs...)
 }
 
 func TestKeysAndAuditGolden(t *testing.T) {
 	h := newHarness(t)
-	var runs []result
-	step := func(code int, args ...string) {
-		t.Helper()
-		r := h.run(args...)
-		expect(t, r, code)
-		runs = append(runs, r)
-		h.clock.Advance(time.Minute)
-	}
+	tr := &transcript{h: h, tick: time.Minute}
+	step := tr.step
 	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API", "--key-prefix", "acme_live")
 	step(exitOK, "apps", "create", "--db", "$DB", "--deployment", "77", "--tenant", "globex", "--name", "Globex API", "--key-prefix", "globex")
 	ci := h.createKey("aa_42", "CI deploys", "alice", "ci")
@@ -120,5 +124,5 @@ func TestKeysAndAuditGolden(t *testing.T) {
 	step(exitOK, "audit", "--db", "$DB", "--since", "30m")
 	step(exitOK, "audit", "--db", "$DB", "--since", "2026-11-26T09:01:00Z", "--until", "2026-11-26T09:04:00Z", "--limit", "2")
 	step(exitUsage, "audit", "--db", "$DB", "--since", "yesterday")
-	h.golden("keys_audit", runs...)
+	h.golden("keys_audit", tr.runs...)
 }

@@ -52,13 +52,8 @@ func TestWachtModeGolden(t *testing.T) {
 	h.env["WACHT_BACKEND_API_KEY"] = backendKey
 	h.env["WACHT_BASE_URL"] = base
 
-	var runs []result
-	step := func(code int, args ...string) {
-		t.Helper()
-		r := h.run(args...)
-		expect(t, r, code)
-		runs = append(runs, r)
-	}
+	tr := &transcript{h: h} // no tick: the clock moves only where the test moves it
+	step := tr.step
 	step(exitOK, "apps", "create", "--wacht", "--deployment", "42", "--tenant", "acme", "--name", "Acme Public API", "--key-prefix", "acme_live", "--description", "API keys for deployment 42")
 	step(exitFindings, "apps", "create", "--wacht", "--deployment", "42", "--tenant", "acme", "--name", "Again", "--key-prefix", "acme_live")
 	step(exitOK, "apps", "list", "--wacht")
@@ -96,5 +91,5 @@ func TestWachtModeGolden(t *testing.T) {
 	step(exitUsage, "apps", "list", "--wacht")
 	delete(h.env, "WACHT_BACKEND_API_KEY")
 	step(exitUsage, "apps", "list", "--wacht")
-	h.golden("wacht_mode", runs...)
+	h.golden("wacht_mode", tr.runs...)
 }
