@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // pure Go SQLite driver "sqlite"
 )
@@ -86,7 +87,7 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 	}
 	s.store = newStore(&sqliteBackend{w: s.w, r: s.r}, opts)
 	ctx := context.Background()
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("keystore: open SQLite %s: %w", path, err)
 	}
@@ -102,6 +103,26 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 	s.b.(*sqliteBackend).lookup = lookup
 	return s, nil
 }
+
+// pingSQLite opens the writer's first connection, whose pragmas switch a
+// new file to WAL. When two processes open the same new file at once, that
+// switch can answer SQLITE_BUSY at once instead of waiting out
+// busy_timeout, so it is retried for as long as busy_timeout would wait.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeoutMS * time.Millisecond)
+	for {
+		err := db.PingContext(ctx)
+		var coded interface{ Code() int }
+		busy := errors.As(err, &coded) && coded.Code()&0xff == sqliteBusy
+		if !busy || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a locked database.
+const sqliteBusy = 5
 
 // Path returns the database file's path.
 func (s *SQLite) Path() string { return s.path }
