@@ -5,7 +5,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
-	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -14,7 +14,7 @@ import (
 // with only their base URL changed. It returns the API's Close; the shared
 // verifier is closed by its owner, the app's RequireAPIKey.
 func mountBackendAPI(r gin.IRoutes, store keystore.Store, issuer ticket.Issuer, verifier *apikey.Verifier, o options) (func() error, error) {
-	api, err := backend.New(backend.Config{
+	api, err := wachtapi.New(wachtapi.Config{
 		Store:   store,
 		Issuer:  issuer,
 		APIKeys: []string{o.BackendAPIKey},

@@ -23,7 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
-	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/internal/wasmbuild"
 )
 
 // The browser tests run Acme as `go run ./example` does: the app on

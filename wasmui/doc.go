@@ -28,6 +28,6 @@
 // a DOM CustomEvent, HostEvent.
 //
 // The package imports go-app and middleware/ticket only, and calls the
-// browser's fetch rather than net/http. Its wasm main is wasmui/cmd/shell;
-// `go run ./wasmui/cmd/build -o web` builds it for production.
+// browser's fetch rather than net/http. Its wasm main is cmd/shellwasm;
+// `go run ./cmd/shellbuild -o web` builds it for production.
 package wasmui

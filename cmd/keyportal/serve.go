@@ -22,10 +22,10 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
-	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/policy"
-	"github.com/keyportal/keyportal/policy/pgpolicy"
+	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
 )
 
 // serveConfig is everything serve reads from flags and the environment.
@@ -208,8 +208,8 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		fmt.Fprintf(c.errOut, "keyportal: generated backend API key (set KEYPORTAL_BACKEND_API_KEY to keep one): %s\n", keys[0])
 	}
 	for _, k := range keys {
-		if len(k) < backend.MinAPIKeyLen || strings.ContainsAny(k, " \t\r\n") {
-			return usageErrorf(cmd, "--backend-api-key: each key must be at least %d characters without spaces", backend.MinAPIKeyLen)
+		if len(k) < wachtapi.MinAPIKeyLen || strings.ContainsAny(k, " \t\r\n") {
+			return usageErrorf(cmd, "--backend-api-key: each key must be at least %d characters without spaces", wachtapi.MinAPIKeyLen)
 		}
 	}
 
@@ -343,7 +343,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		closeAll()
 		return nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
 	}
-	api, err := backend.New(backend.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
+	api, err := wachtapi.New(wachtapi.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
 		DefaultTenant: cfg.defaultTenant, RateLimits: cfg.limits, Limiter: limiter, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()

@@ -8,7 +8,7 @@ import (
 )
 
 // A production server serves the shell built with
-// `go run github.com/keyportal/keyportal/wasmui/cmd/build -o web`.
+// `go run github.com/keyportal/keyportal/cmd/shellbuild -o web`.
 func Example() {
 	s, err := shell.New(shell.Config{
 		Title:    "Acme — API keys",

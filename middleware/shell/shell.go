@@ -4,7 +4,7 @@
 // It builds the wasm from source on first start when no prebuilt one is
 // given, and caches it.
 //
-// Production: build once with `go run github.com/keyportal/keyportal/wasmui/cmd/build -o web`
+// Production: build once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web`
 // and set Config.WasmPath to web/app.wasm.
 package shell
 
@@ -31,7 +31,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/keyportal/keyportal/internal/httpenc"
-	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/internal/wasmbuild"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/wasmui"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -72,14 +72,14 @@ type Config struct {
 	// follows the page's prefers-color-scheme and its changes.
 	Theme string
 
-	// WasmPath is a prebuilt shell wasm (from wasmui/cmd/build). Its gzip
+	// WasmPath is a prebuilt shell wasm (from cmd/shellbuild). Its gzip
 	// and brotli forms are read from beside it (app.<hash>.wasm.gz/.br) or
 	// computed once and cached there, or in CacheDir if that directory is
 	// read-only.
 	WasmPath string
 	// BuildFromSource is the package path of the wasm main, built with the
 	// go command when WasmPath is empty (default
-	// github.com/keyportal/keyportal/wasmui/cmd/shell).
+	// github.com/keyportal/keyportal/cmd/shellwasm).
 	BuildFromSource string
 	// ModuleDir is where the go command runs for BuildFromSource: a module
 	// that requires github.com/keyportal/keyportal (default: the current
@@ -225,7 +225,7 @@ func (s *Shell) loadWasm() error {
 			Progress: s.cfg.Progress,
 		}, s.cfg.CacheDir)
 		if err != nil {
-			return fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/wasmui/cmd/build -o web` and set WasmPath)", ErrWasm, err)
+			return fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web` and set WasmPath)", ErrWasm, err)
 		}
 		path = built
 	}

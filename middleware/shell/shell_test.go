@@ -17,7 +17,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/gin-gonic/gin"
-	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/internal/wasmbuild"
 	"github.com/keyportal/keyportal/wasmui"
 	"github.com/rs/zerolog"
 )

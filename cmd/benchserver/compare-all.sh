@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side HTTP comparison: express-seed (guide's Express endpoint, Wacht SDK -> stub-wacht),
-# keyportal's ticket route in Wacht mode (internal/benchserver -> same stub), in local mode
-# (internal/benchserver-portal, local issuer), a bare gin handler (benchserver-portal /bare), and
+# keyportal's ticket route in Wacht mode (cmd/benchserver -> same stub), in local mode
+# (cmd/benchserver-portal, local issuer), a bare gin handler (benchserver-portal /bare), and
 # two floors of Wacht mode: Gin handlers that only forward to the stub, through keyportal's Wacht
 # client (benchserver -handler forward) or net/http (-handler forward-nethttp).
 # Each round runs the same wrk against each, one after the other; reports req/s, p99 and the
@@ -21,7 +21,7 @@ if [ ! -d $WORK/express-seed/node_modules ]; then
   (cd $WORK/stub-wacht && go build -o stub-wacht .)
   (cd $WORK/express-seed && npm ci --silent >/dev/null)
 fi
-(cd $REPO && go build -o $WORK/benchserver ./internal/benchserver && go build -o $WORK/benchserver-portal ./internal/benchserver-portal)
+(cd $REPO && go build -o $WORK/benchserver ./cmd/benchserver && go build -o $WORK/benchserver-portal ./cmd/benchserver-portal)
 $WORK/stub-wacht/stub-wacht -addr $STUB >$WORK/stub.log 2>&1 & pids+=($!)
 (cd $WORK/express-seed && PORT=$EXP WACHT_BASE_URL=http://$STUB exec node server.mjs) >$WORK/express.log 2>&1 & EPID=$!; pids+=($EPID)
 $WORK/benchserver -addr $KPW -wacht http://$STUB -log $WORK/audit.log >$WORK/bs.log 2>&1 & WPID=$!; pids+=($WPID)
@@ -38,19 +38,19 @@ one() { # name pid script url
          printf "%s %.0f %.2f %.1f %s %s\n", n, r, pm, dt*10000/req, (bad==""?0:bad), la }'
 }
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://127.0.0.1:$EXP$ROUTE >/dev/null
-wrk -t1 -c4 -d2s -s $REPO/internal/benchserver/post.lua http://$KPW$ROUTE >/dev/null
-wrk -t1 -c4 -d2s -s $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $REPO/cmd/benchserver/post.lua http://$KPW$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $REPO/cmd/benchserver-portal/post.lua http://$KPL$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPF$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPN$ROUTE >/dev/null
 echo "# name req/s p99_ms server_cpu_us_per_req non2xx load1"
 for i in $(seq $ROUNDS); do
   echo "## round $i"
   one express $EPID $WORK/post.lua http://127.0.0.1:$EXP$ROUTE
-  one kp-wacht $WPID $REPO/internal/benchserver/post.lua http://$KPW$ROUTE
+  one kp-wacht $WPID $REPO/cmd/benchserver/post.lua http://$KPW$ROUTE
   one floor-kp $FPID $WORK/post.lua http://$KPF$ROUTE
   one floor-nethttp $NPID $WORK/post.lua http://$KPN$ROUTE
-  one kp-local $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL$ROUTE
-  one gin-bare $LPID $REPO/internal/benchserver-portal/post.lua http://$KPL/bare
+  one kp-local $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL$ROUTE
+  one gin-bare $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL/bare
 done | tee $WORK/rounds.txt
 # Per-round ratios, same run: Wacht mode and its floors against Express (requests/s, p99, CPU
 # per ticket), and the local route against the bare handler (requests/s).

@@ -1,4 +1,4 @@
-// Package pgpolicy keeps the Casbin policy in a Postgres table shared by
+// Package postgres keeps the Casbin policy in a Postgres table shared by
 // every keyportal instance, and reloads it on all of them within a moment of
 // an edit (Postgres LISTEN/NOTIFY).
 //
@@ -11,7 +11,7 @@
 // Edit rows through Add and Remove, which notify in the same transaction,
 // or write them directly and then run Notify's SQL: SELECT pg_notify(channel,
 // ”) where channel is Engine.Channel.
-package pgpolicy
+package postgres
 
 import (
 	"context"
@@ -105,10 +105,10 @@ type Engine struct {
 // starts listening for changes. A bad policy fails Open with a *RowError.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Pool == nil {
-		return nil, errors.New("pgpolicy: Config.Pool is required")
+		return nil, errors.New("policy/postgres: Config.Pool is required")
 	}
 	if cfg.Schema == "" {
-		return nil, errors.New("pgpolicy: Config.Schema is required")
+		return nil, errors.New("policy/postgres: Config.Schema is required")
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
@@ -138,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	case <-ctx.Done():
 		cancel()
 		<-e.done
-		return nil, fmt.Errorf("pgpolicy: listen: %w", ctx.Err())
+		return nil, fmt.Errorf("policy/postgres: listen: %w", ctx.Err())
 	}
 	return e, nil
 }
@@ -148,7 +148,7 @@ func (e *Engine) createTable(ctx context.Context) error {
 	// otherwise race on CREATE ... IF NOT EXISTS.
 	tx, err := e.cfg.Pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("pgpolicy: %w", err)
+		return fmt.Errorf("policy/postgres: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	stmts := []string{
@@ -166,11 +166,11 @@ func (e *Engine) createTable(ctx context.Context) error {
 			args = []any{e.cfg.Schema}
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return fmt.Errorf("pgpolicy: create %s: %w", e.name, err)
+			return fmt.Errorf("policy/postgres: create %s: %w", e.name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgpolicy: create %s: %w", e.name, err)
+		return fmt.Errorf("policy/postgres: create %s: %w", e.name, err)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (e *Engine) Channel() string { return e.channel }
 func (e *Engine) Rules(ctx context.Context) ([]Rule, error) {
 	rows, err := e.cfg.Pool.Query(ctx, `SELECT id, ptype, v0, v1, v2, v3, v4, v5 FROM `+e.table+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("pgpolicy: read %s: %w", e.name, err)
+		return nil, fmt.Errorf("policy/postgres: read %s: %w", e.name, err)
 	}
 	defer rows.Close()
 	var out []Rule
@@ -190,7 +190,7 @@ func (e *Engine) Rules(ctx context.Context) ([]Rule, error) {
 		var r Rule
 		v := make([]string, maxFields)
 		if err := rows.Scan(&r.ID, &r.PType, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
-			return nil, fmt.Errorf("pgpolicy: read %s: %w", e.name, err)
+			return nil, fmt.Errorf("policy/postgres: read %s: %w", e.name, err)
 		}
 		for len(v) > 0 && v[len(v)-1] == "" {
 			v = v[:len(v)-1]
@@ -199,7 +199,7 @@ func (e *Engine) Rules(ctx context.Context) ([]Rule, error) {
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgpolicy: read %s: %w", e.name, err)
+		return nil, fmt.Errorf("policy/postgres: read %s: %w", e.name, err)
 	}
 	return out, nil
 }
@@ -303,13 +303,13 @@ func (e *Engine) listen(ctx context.Context, ready chan struct{}) {
 				first = false
 				close(ready)
 			} else if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
-				e.log.Warn().Err(err).Msg("pgpolicy: reload after reconnect")
+				e.log.Warn().Err(err).Msg("policy/postgres: reload after reconnect")
 			}
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		e.log.Warn().Err(err).Str("event", "policy.listen").Msg("pgpolicy: change feed lost; listening again")
+		e.log.Warn().Err(err).Str("event", "policy.listen").Msg("policy/postgres: change feed lost; listening again")
 		select {
 		case <-ctx.Done():
 			return
@@ -344,7 +344,7 @@ func (e *Engine) listenOnce(ctx context.Context, listening func()) error {
 // by every instance's reload (see LastError).
 func (e *Engine) Add(ctx context.Context, ptype string, values ...string) (int64, error) {
 	if err := checkRule(ptype, values); err != nil {
-		return 0, fmt.Errorf("pgpolicy: %w", err)
+		return 0, fmt.Errorf("policy/postgres: %w", err)
 	}
 	v := make([]any, maxFields)
 	for i := range v {
@@ -363,7 +363,7 @@ func (e *Engine) Add(ctx context.Context, ptype string, values ...string) (int64
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pgpolicy: add to %s: %w", e.name, err)
+		return 0, fmt.Errorf("policy/postgres: add to %s: %w", e.name, err)
 	}
 	return id, nil
 }
@@ -373,10 +373,10 @@ func (e *Engine) Remove(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, e.cfg.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+e.table+` WHERE id = $1`, id)
 		if err != nil {
-			return fmt.Errorf("pgpolicy: remove from %s: %w", e.name, err)
+			return fmt.Errorf("policy/postgres: remove from %s: %w", e.name, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("pgpolicy: %s has no row with id %s", e.name, strconv.FormatInt(id, 10))
+			return fmt.Errorf("policy/postgres: %s has no row with id %s", e.name, strconv.FormatInt(id, 10))
 		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, e.channel)
 		return err

@@ -1,4 +1,4 @@
-package backend_test
+package wachtapi_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
-	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/wacht"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -40,26 +40,26 @@ const (
 // issuer, served over HTTP, with the portal page mounted beside it.
 type world struct {
 	env    *apikeytest.Env
-	api    *backend.API
+	api    *wachtapi.API
 	engine *gin.Engine
 	srv    *httptest.Server
 }
 
-func newWorld(t *testing.T, mutate ...func(*backend.Config)) *world {
+func newWorld(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
 	t.Helper()
 	env := apikeytest.NewEnv(t)
 	p, err := portal.New(portal.Config{Store: env.Store, BaseURL: portalBase, Now: env.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := backend.Config{
+	cfg := wachtapi.Config{
 		Store: env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey, otherBackendKey},
 		Tenants: env.Tenants, Now: env.Clock.Now,
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	api, err := backend.New(cfg)
+	api, err := wachtapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +257,8 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	var keyActions []string
 	for _, l := range logs.Data {
 		keyActions = append(keyActions, fmt.Sprint(l["action"]))
-		if l["actor"] != backend.ActorName || l["key_name"] != "ci" || l["organization_id"] != "globex" {
-			t.Errorf("audit entry %v: want actor %s, key_name ci, organization_id globex", l, backend.ActorName)
+		if l["actor"] != wachtapi.ActorName || l["key_name"] != "ci" || l["organization_id"] != "globex" {
+			t.Errorf("audit entry %v: want actor %s, key_name ci, organization_id globex", l, wachtapi.ActorName)
 		}
 	}
 	if status != 200 || !reflect.DeepEqual(keyActions, []string{audit.ActionKeyRevoked, audit.ActionKeyRotated, audit.ActionKeyCreated}) {
@@ -519,7 +519,7 @@ func TestBackendAPIKeyRequired(t *testing.T) {
 }
 
 func TestPublicCheck(t *testing.T) {
-	w := newWorld(t, func(c *backend.Config) { c.PublicCheck = true })
+	w := newWorld(t, func(c *wachtapi.Config) { c.PublicCheck = true })
 	_, secret := w.env.NewKey(t, "ci", nil, nil)
 	body := map[string]any{"principal": map[string]string{"type": "api_key", "value": secret}, "resource": "/", "method": "GET"}
 	if status, b, _ := w.do("POST", "/v1/authz/check", "", body); status != 200 {
@@ -666,9 +666,9 @@ func TestTicketAuditedAndDefaults(t *testing.T) {
 		t.Fatalf("ticket.issue events: %+v, %v", page.Events, err)
 	}
 	e := page.Events[0]
-	if e.Outcome != audit.OutcomeIssued || e.Actor != backend.ActorName || e.Tenant != apikeytest.Tenant ||
+	if e.Outcome != audit.OutcomeIssued || e.Actor != wachtapi.ActorName || e.Tenant != apikeytest.Tenant ||
 		e.TicketFingerprint == "" || strings.Contains(fmt.Sprint(e), tk.Ticket) {
-		t.Errorf("event %+v: want issued by %s for %s with a fingerprint and no ticket", e, backend.ActorName, apikeytest.Tenant)
+		t.Errorf("event %+v: want issued by %s for %s with a fingerprint and no ticket", e, wachtapi.ActorName, apikeytest.Tenant)
 	}
 }
 
@@ -677,17 +677,17 @@ func TestNewConfigErrors(t *testing.T) {
 	p, _ := portal.New(portal.Config{Store: env.Store, BaseURL: portalBase})
 	cases := []struct {
 		name string
-		cfg  backend.Config
+		cfg  wachtapi.Config
 	}{
-		{"no store", backend.Config{Issuer: p.Issuer(), APIKeys: []string{backendKey}}},
-		{"no issuer", backend.Config{Store: env.Store, APIKeys: []string{backendKey}}},
-		{"no keys", backend.Config{Store: env.Store, Issuer: p.Issuer()}},
-		{"short key", backend.Config{Store: env.Store, Issuer: p.Issuer(), APIKeys: []string{"short"}}},
-		{"key with space", backend.Config{Store: env.Store, Issuer: p.Issuer(), APIKeys: []string{"0123456789 abcdefgh"}}},
+		{"no store", wachtapi.Config{Issuer: p.Issuer(), APIKeys: []string{backendKey}}},
+		{"no issuer", wachtapi.Config{Store: env.Store, APIKeys: []string{backendKey}}},
+		{"no keys", wachtapi.Config{Store: env.Store, Issuer: p.Issuer()}},
+		{"short key", wachtapi.Config{Store: env.Store, Issuer: p.Issuer(), APIKeys: []string{"short"}}},
+		{"key with space", wachtapi.Config{Store: env.Store, Issuer: p.Issuer(), APIKeys: []string{"0123456789 abcdefgh"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := backend.New(tc.cfg); err == nil || !strings.HasPrefix(err.Error(), "backend: ") {
+			if _, err := wachtapi.New(tc.cfg); err == nil || !strings.HasPrefix(err.Error(), "backend: ") {
 				t.Errorf("error %v, want a backend: error", err)
 			}
 		})
@@ -705,7 +705,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := backend.New(backend.Config{Store: st, Issuer: p.Issuer(), APIKeys: []string{backendKey}})
+	api, err := wachtapi.New(wachtapi.Config{Store: st, Issuer: p.Issuer(), APIKeys: []string{backendKey}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package backend serves the subset of Wacht's backend API that keyportal's
+// Package wachtapi serves the subset of Wacht's backend API that keyportal's
 // self-hosted portal implements, with Wacht's paths, fields, status codes and
 // error shape, so that middleware/wacht (and Wacht's own SDKs) work against
 // keyportal by changing only the base URL:
@@ -73,4 +73,4 @@
 //   - Unsupported inputs are refused with 400 rather than dropped: rate
 //     limits on apps, a changed key_prefix or organization_id in PATCH,
 //     membership ids on keys, ticket types other than api_auth_access.
-package backend
+package wachtapi

@@ -3,11 +3,11 @@
 // (/work/shared/peers/express-seed), so that both can be loaded with wrk
 // against the same stub-wacht in one run:
 //
-//	go build -o /tmp/benchserver ./internal/benchserver
+//	go build -o /tmp/benchserver ./cmd/benchserver
 //	/tmp/benchserver -addr 127.0.0.1:3001 -wacht http://127.0.0.1:7700 -log /tmp/benchserver-audit.log &
-//	wrk -t2 -c32 -d8s -s internal/benchserver/post.lua --latency http://127.0.0.1:3001/api/settings/api-keys/embed-ticket
+//	wrk -t2 -c32 -d8s -s cmd/benchserver/post.lua --latency http://127.0.0.1:3001/api/settings/api-keys/embed-ticket
 //
-// internal/benchserver/compare-all.sh does all of it, peers included, beside
+// cmd/benchserver/compare-all.sh does all of it, peers included, beside
 // the floors below, the local mode and a bare Gin handler, and prints each
 // round's requests/s, p99, CPU per request and ratios.
 //

@@ -1,7 +1,7 @@
 // Command build builds the keyportal shell's WebAssembly binary for
 // production and precompresses it, so servers start without the go command:
 //
-//	go run github.com/keyportal/keyportal/wasmui/cmd/build -o web
+//	go run github.com/keyportal/keyportal/cmd/shellbuild -o web
 //
 // writes web/app.wasm, web/app.<hash>.wasm.gz and web/app.<hash>.wasm.br
 // (brotli quality 11) and prints their sizes. Point middleware/shell's
@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
-	"github.com/keyportal/keyportal/middleware/shell/wasmbuild"
+	"github.com/keyportal/keyportal/internal/wasmbuild"
 )
 
 func main() {

@@ -3,7 +3,7 @@
 // over through go-app's Env (see wasmui.FromEnv).
 //
 // Build it with GOOS=js GOARCH=wasm, or let middleware/shell build it, or
-// run the production build command: go run ./wasmui/cmd/build -o web
+// run the production build command: go run ./cmd/shellbuild -o web
 package main
 
 import (

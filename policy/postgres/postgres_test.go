@@ -1,4 +1,4 @@
-package pgpolicy_test
+package postgres_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/policy"
-	"github.com/keyportal/keyportal/policy/pgpolicy"
+	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
 )
 
 // freshSchema returns a pool and a random schema name, dropped at cleanup.
@@ -201,7 +201,7 @@ func TestAddRefusesUnwritableRows(t *testing.T) {
 }
 
 func TestOpenConfigErrors(t *testing.T) {
-	if _, err := pgpolicy.Open(context.Background(), pgpolicy.Config{}); err == nil || !strings.HasPrefix(err.Error(), "pgpolicy: ") {
+	if _, err := pgpolicy.Open(context.Background(), pgpolicy.Config{}); err == nil || !strings.HasPrefix(err.Error(), "policy/postgres: ") {
 		t.Fatalf("Open without a pool: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package backend_test
+package wachtapi_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
-	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 )
 
 // ExampleNew serves the Wacht-compatible backend API beside the self-hosted
@@ -25,7 +25,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	api, err := backend.New(backend.Config{
+	api, err := wachtapi.New(wachtapi.Config{
 		Store:   store,
 		Issuer:  p.Issuer(),
 		APIKeys: []string{"kp_backend_example_key_0001"},

@@ -3,10 +3,10 @@
 // Casbin decision and the demo policy) and a bare Gin handler answering the
 // same JSON, so that wrk can compare them in one run:
 //
-//	go build -o /tmp/benchserver-portal ./internal/benchserver-portal
+//	go build -o /tmp/benchserver-portal ./cmd/benchserver-portal
 //	/tmp/benchserver-portal -addr 127.0.0.1:7801 &
-//	wrk -t2 -c32 -d8s -s internal/benchserver-portal/post.lua http://127.0.0.1:7801/bare
-//	wrk -t2 -c32 -d8s -s internal/benchserver-portal/post.lua http://127.0.0.1:7801/api/settings/api-keys/embed-ticket
+//	wrk -t2 -c32 -d8s -s cmd/benchserver-portal/post.lua http://127.0.0.1:7801/bare
+//	wrk -t2 -c32 -d8s -s cmd/benchserver-portal/post.lua http://127.0.0.1:7801/api/settings/api-keys/embed-ticket
 //
 // -audit=store also records every attempt in the SQLite store (durable, one
 // fsync per request); the default, -audit=log, writes the audit line to the

@@ -1,4 +1,4 @@
-package pgpolicy_test
+package postgres_test
 
 import (
 	"testing"

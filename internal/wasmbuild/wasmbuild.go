@@ -1,6 +1,6 @@
 // Package wasmbuild builds the keyportal shell's WebAssembly binary from
 // source and precompresses it (gzip and brotli) for serving. The shell
-// middleware uses it on first start; `go run ./wasmui/cmd/build -o web` uses
+// middleware uses it on first start; `go run ./cmd/shellbuild -o web` uses
 // it for production.
 //
 // It depends on the standard library and andybalholm/brotli only.
@@ -25,7 +25,7 @@ import (
 )
 
 // DefaultPackage is the wasm main of the keyportal shell.
-const DefaultPackage = "github.com/keyportal/keyportal/wasmui/cmd/shell"
+const DefaultPackage = "github.com/keyportal/keyportal/cmd/shellwasm"
 
 // Options says what to build and where.
 type Options struct {

@@ -1,4 +1,4 @@
-package backend_test
+package wachtapi_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/portal"
-	"github.com/keyportal/keyportal/middleware/portal/backend"
+	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
@@ -49,7 +49,7 @@ func limitedCheckOf(t *testing.T, w *world, secret, clientIP string) limitedChec
 
 func TestCheckRateLimitsPerKey(t *testing.T) {
 	rule := ratelimit.Rule{Max: 3, Per: time.Minute, Scope: ratelimit.ScopeKey}
-	w := newWorld(t, func(c *backend.Config) { c.RateLimits = []ratelimit.Rule{rule} })
+	w := newWorld(t, func(c *wachtapi.Config) { c.RateLimits = []ratelimit.Rule{rule} })
 	_, a := w.env.NewKey(t, "a", nil, nil)
 	_, b := w.env.NewKey(t, "b", nil, nil)
 
@@ -83,7 +83,7 @@ func TestCheckRateLimitsPerKey(t *testing.T) {
 func TestCheckRateLimitsPerIPAndApp(t *testing.T) {
 	ipRule := ratelimit.Rule{Max: 1, Per: time.Second, Scope: ratelimit.ScopeIP}
 	appRule := ratelimit.Rule{Max: 3, Per: time.Minute, Scope: ratelimit.ScopeApp}
-	w := newWorld(t, func(c *backend.Config) { c.RateLimits = []ratelimit.Rule{ipRule, appRule} })
+	w := newWorld(t, func(c *wachtapi.Config) { c.RateLimits = []ratelimit.Rule{ipRule, appRule} })
 	_, a := w.env.NewKey(t, "a", nil, nil)
 	_, b := w.env.NewKey(t, "b", nil, nil)
 
@@ -123,16 +123,16 @@ func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	rule := ratelimit.Rule{Max: 4, Per: time.Minute}
-	withRedis := func(c *backend.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
+	withRedis := func(c *wachtapi.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
 	w := newWorld(t, withRedis)
 	// A second instance of the API on the same store and Redis.
 	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := backend.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey}, Now: w.env.Clock.Now}
+	cfg := wachtapi.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey}, Now: w.env.Clock.Now}
 	withRedis(&cfg)
-	api2, err := backend.New(cfg)
+	api2, err := wachtapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestNewRejectsBadRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = backend.New(backend.Config{Store: newWorld(t).env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey},
+	_, err = wachtapi.New(wachtapi.Config{Store: newWorld(t).env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey},
 		RateLimits: []ratelimit.Rule{{Max: 0, Per: time.Minute}}})
 	if err == nil {
 		t.Fatal("New accepted a rule with max 0")

@@ -1,4 +1,4 @@
-package pgpolicy_test
+package postgres_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/keyportal/keyportal/policy/pgpolicy"
+	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
 )
 
 // ExampleOpen shares one policy between instances: each opens the engine on

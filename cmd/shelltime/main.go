@@ -5,7 +5,7 @@
 // wasm download, its compile and instantiation, Go's start (go.run until
 // main blocks) and go-app's first renders.
 //
-//	go run ./internal/shelltime -n 7 -cookie acme_session=VALUE \
+//	go run ./cmd/shelltime -n 7 -cookie acme_session=VALUE \
 //	    http://127.0.0.1:8080/settings/api-keys/42 \
 //	    "http://127.0.0.1:8091/?host=http://127.0.0.1:8091"
 //
