@@ -69,7 +69,7 @@ func (b *browserEnv) frameWindow() app.Value {
 	return frame.Get("contentWindow")
 }
 
-func (b *browserEnv) listen(f func(Message)) func() {
+func (b *browserEnv) listen(f func(message)) func() {
 	win := app.Window()
 	handler := funcOf(func(this app.Value, args []app.Value) any {
 		if len(args) == 0 {
@@ -88,7 +88,7 @@ func (b *browserEnv) listen(f func(Message)) func() {
 			return nil
 		}
 		frame := b.frameWindow()
-		msg := Message{
+		msg := message{
 			Origin:    stringOf(ev.Get("origin")),
 			FromFrame: frame.Truthy() && ev.Get("source").Equal(frame),
 			Data: ticket.Message{
@@ -127,7 +127,7 @@ func (b *browserEnv) post(m ticket.Message, targetOrigin string) {
 	frame.Call("postMessage", msg, targetOrigin)
 }
 
-// emitEvent dispatches HostEvent on the shell's element (bubbling to the
+// emitEvent dispatches hostEvent on the shell's element (bubbling to the
 // document and window), or on window when the element is gone.
 func (b *browserEnv) emitEvent(name string) {
 	win := app.Window()
@@ -137,7 +137,7 @@ func (b *browserEnv) emitEvent(name string) {
 	init.Set("detail", detail)
 	init.Set("bubbles", true)
 	init.Set("composed", true)
-	ev := win.Get("CustomEvent").New(HostEvent, init)
+	ev := win.Get("CustomEvent").New(hostEvent, init)
 	var target app.Value = win
 	if root := b.shell.JSValue(); root != nil && root.Truthy() && root.Get("isConnected").Truthy() {
 		target = root
@@ -195,7 +195,7 @@ func (b *browserEnv) eagerListening() bool {
 	return e != nil && e.Get("listening").Truthy()
 }
 
-func (b *browserEnv) adoptFrame(url string) ([]Message, bool) {
+func (b *browserEnv) adoptFrame(url string) ([]message, bool) {
 	e := b.eager
 	if e == nil {
 		return nil, false
@@ -212,10 +212,10 @@ func (b *browserEnv) adoptFrame(url string) ([]Message, bool) {
 	}
 	b.frame = f
 	origin := stringOf(e.Get("origin"))
-	msgs := make([]Message, 0, q.Length())
+	msgs := make([]message, 0, q.Length())
 	for i := 0; i < q.Length(); i++ {
 		d := q.Index(i)
-		msgs = append(msgs, Message{
+		msgs = append(msgs, message{
 			// The eager script checked event.source against this frame.
 			Origin:    origin,
 			FromFrame: true,
@@ -278,7 +278,7 @@ func callIfFunc(v app.Value, method string) {
 }
 
 // fetchTicket adopts the eager request when it matches, else calls fetch.
-func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
+func (b *browserEnv) fetchTicket(path, field, id string, done func(result)) {
 	win := app.Window()
 	if eager := win.Get(EagerGlobal); eager.Truthy() {
 		win.Delete(EagerGlobal) // single use: a ticket is good once
@@ -286,8 +286,8 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 			stringOf(eager.Get("resource")) == id && eager.Get("promise").Truthy() {
 			// adoptFrame decides about its frame.
 			b.eager = eager
-			settle(eager.Get("promise"), func(v app.Value) Result {
-				return Result{
+			settle(eager.Get("promise"), func(v app.Value) result {
+				return result{
 					Status:     intOf(v.Get("status")),
 					RetryAfter: stringOf(v.Get("retryAfter")),
 					Date:       stringOf(v.Get("date")),
@@ -313,10 +313,10 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 	opts.Set("headers", headers)
 	opts.Set("body", win.Get("JSON").Call("stringify", body))
 
-	var resp Result
+	var resp result
 	var onResponse app.Func
 	var onError app.Func
-	finish := func(r Result) {
+	finish := func(r result) {
 		release(onResponse)
 		release(onError)
 		done(r)
@@ -324,16 +324,16 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 	onResponse = funcOf(func(this app.Value, args []app.Value) any {
 		r := args[0]
 		h := r.Get("headers")
-		resp = Result{
+		resp = result{
 			Status:     intOf(r.Get("status")),
 			RetryAfter: stringOf(h.Call("get", "Retry-After")),
 			Date:       stringOf(h.Call("get", "Date")),
 		}
 		// Read the body, then settle; the body promise has its own funcs.
-		settle(r.Call("text"), func(v app.Value) Result {
+		settle(r.Call("text"), func(v app.Value) result {
 			resp.Body = stringOf(v)
 			return resp
-		}, func(r Result) {
+		}, func(r result) {
 			if r.Status == 0 { // reading the body failed
 				r = resp
 				r.Body = ""
@@ -343,17 +343,17 @@ func (b *browserEnv) fetchTicket(path, field, id string, done func(Result)) {
 		return nil
 	})
 	onError = funcOf(func(this app.Value, args []app.Value) any {
-		finish(Result{Err: errorText(args)})
+		finish(result{Err: errorText(args)})
 		return nil
 	})
 	promise := win.Call("fetch", path, opts)
 	promise.Call("then", onResponse, onError)
 }
 
-// settle waits for a promise, turns its value into a Result with ok, and
+// settle waits for a promise, turns its value into a result with ok, and
 // calls done once; a rejection becomes a network failure. Both js functions
 // are released before done runs.
-func settle(p app.Value, ok func(app.Value) Result, done func(Result)) {
+func settle(p app.Value, ok func(app.Value) result, done func(result)) {
 	var onOK, onErr app.Func
 	onOK = funcOf(func(this app.Value, args []app.Value) any {
 		release(onOK)
@@ -368,7 +368,7 @@ func settle(p app.Value, ok func(app.Value) Result, done func(Result)) {
 	onErr = funcOf(func(this app.Value, args []app.Value) any {
 		release(onOK)
 		release(onErr)
-		done(Result{Err: errorText(args)})
+		done(result{Err: errorText(args)})
 		return nil
 	})
 	p.Call("then", onOK, onErr)

@@ -12,7 +12,7 @@
 // from the iframe's window and the portal's exact origin; tickets are posted
 // to that exact origin.
 //
-// The logic lives in Machine, a state machine with no browser dependency;
+// The logic lives in an unexported state machine with no browser dependency;
 // Shell renders it and carries out its effects with fetch, postMessage and
 // timers. The page's eager script (EagerScript, served by middleware/shell)
 // asks for the first ticket while the page loads and, on a 200, shows the
@@ -25,7 +25,12 @@
 //
 // The Shell posts keyportal:theme to the portal (Theme, or the page's
 // prefers-color-scheme) and forwards the portal's key events to the page as
-// a DOM CustomEvent, HostEvent.
+// a DOM CustomEvent "keyportal:event" whose detail.name is
+// ticket.EventKeyCreated, EventKeyRotated or EventKeyRevoked. It is
+// dispatched on the shell's element and bubbles to document and window, so
+// a host page refreshes its own UI with:
+//
+//	window.addEventListener("keyportal:event", (e) => refresh(e.detail.name))
 //
 // The package imports go-app and middleware/ticket only, and calls the
 // browser's fetch rather than net/http. Its wasm main is cmd/shellwasm;

@@ -278,9 +278,9 @@ func TestShellForwardsPortalEvents(t *testing.T) {
 		got = append(got, args[0].Get("detail").Get("name").String())
 		return nil
 	})
-	js.Global().Call("addEventListener", HostEvent, listener)
+	js.Global().Call("addEventListener", hostEvent, listener)
 	t.Cleanup(func() {
-		js.Global().Call("removeEventListener", HostEvent, listener)
+		js.Global().Call("removeEventListener", hostEvent, listener)
 		listener.Release()
 	})
 	h := mount(t, nil)

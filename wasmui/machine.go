@@ -10,64 +10,64 @@ import (
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
-// Phase is what the shell shows.
-type Phase int
+// phase is what the shell shows.
+type phase int
 
 // The phases of a Shell.
 const (
-	// PhaseLoading: the first ticket is on its way.
-	PhaseLoading Phase = iota
-	// PhaseFrame: the portal iframe is shown.
-	PhaseFrame
-	// PhaseSignedOut: the ticket route answered 401.
-	PhaseSignedOut
-	// PhaseForbidden: the ticket route answered 403.
-	PhaseForbidden
-	// PhaseRateLimited: the ticket route answered 429; a countdown runs.
-	PhaseRateLimited
-	// PhaseFailed: any other failure; a countdown to the next automatic
+	// phaseLoading: the first ticket is on its way.
+	phaseLoading phase = iota
+	// phaseFrame: the portal iframe is shown.
+	phaseFrame
+	// phaseSignedOut: the ticket route answered 401.
+	phaseSignedOut
+	// phaseForbidden: the ticket route answered 403.
+	phaseForbidden
+	// phaseRateLimited: the ticket route answered 429; a countdown runs.
+	phaseRateLimited
+	// phaseFailed: any other failure; a countdown to the next automatic
 	// retry runs and a Retry button is offered.
-	PhaseFailed
+	phaseFailed
 )
 
-// TimerKind names the two timers a Machine uses.
-type TimerKind int
+// timerKind names the two timers a machine uses.
+type timerKind int
 
 const (
-	// TimerTick fires every second while a countdown (429 or backoff) runs.
-	TimerTick TimerKind = iota
-	// TimerExpiry fires at the ticket's expires_at, for frames that have not
+	// timerTick fires every second while a countdown (429 or backoff) runs.
+	timerTick timerKind = iota
+	// timerExpiry fires at the ticket's expires_at, for frames that have not
 	// said keyportal:ready (an unused ticket, or Wacht's hosted page whose
 	// session ends then).
-	TimerExpiry
+	timerExpiry
 )
 
-// EffectKind is what the browser layer must do for a Machine.
-type EffectKind int
+// effectKind is what the browser layer must do for a machine.
+type effectKind int
 
 const (
-	// EffectFetch: request one ticket from the ticket route.
-	EffectFetch EffectKind = iota
-	// EffectSetTimer: (re)arm Timer to fire After from now.
-	EffectSetTimer
-	// EffectStopTimer: disarm Timer.
-	EffectStopTimer
-	// EffectPostTicket: post {"type":"keyportal:ticket","v":1,"ticket":Ticket}
+	// effectFetch: request one ticket from the ticket route.
+	effectFetch effectKind = iota
+	// effectSetTimer: (re)arm Timer to fire After from now.
+	effectSetTimer
+	// effectStopTimer: disarm Timer.
+	effectStopTimer
+	// effectPostTicket: post {"type":"keyportal:ticket","v":1,"ticket":Ticket}
 	// to the iframe's window with targetOrigin TargetOrigin.
-	EffectPostTicket
-	// EffectPostTheme: post {"type":"keyportal:theme","v":1,"theme":Theme}
+	effectPostTicket
+	// effectPostTheme: post {"type":"keyportal:theme","v":1,"theme":Theme}
 	// to the iframe's window with targetOrigin TargetOrigin.
-	EffectPostTheme
-	// EffectEmitEvent: tell the host page that the portal did Event (one of
+	effectPostTheme
+	// effectEmitEvent: tell the host page that the portal did Event (one of
 	// ticket.EventKeyCreated, EventKeyRotated, EventKeyRevoked), so it can
 	// refresh its own UI.
-	EffectEmitEvent
+	effectEmitEvent
 )
 
-// Effect is one instruction from the Machine to the browser layer.
-type Effect struct {
-	Kind         EffectKind
-	Timer        TimerKind
+// effect is one instruction from the machine to the browser layer.
+type effect struct {
+	Kind         effectKind
+	Timer        timerKind
 	After        time.Duration
 	Ticket       string
 	Theme        string
@@ -75,8 +75,8 @@ type Effect struct {
 	TargetOrigin string
 }
 
-// Result is the outcome of one ticket request as the browser saw it.
-type Result struct {
+// result is the outcome of one ticket request as the browser saw it.
+type result struct {
 	// Status is the HTTP status, 0 when the request failed on the network.
 	Status int
 	// RetryAfter is the Retry-After header, if any.
@@ -90,8 +90,8 @@ type Result struct {
 	Err string
 }
 
-// Message is a postMessage event as the browser layer saw it.
-type Message struct {
+// message is a postMessage event as the browser layer saw it.
+type message struct {
 	// Origin is event.origin.
 	Origin string
 	// FromFrame reports whether event.source is the iframe's contentWindow.
@@ -100,10 +100,8 @@ type Message struct {
 	Data ticket.Message
 }
 
-// Limits and defaults of the Machine.
+// Limits and defaults of the machine.
 const (
-	// DefaultMinHeight is the iframe's minimum height in CSS pixels.
-	DefaultMinHeight = 480
 	// maxHeight bounds what a frame may ask for.
 	maxHeight = 20000
 	// maxBackoff caps the delay between automatic retries.
@@ -124,10 +122,10 @@ const (
 // the wasm does not need net/http).
 const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
-// Machine is the shell's state machine, free of any browser API so that it
+// machine is the shell's state machine, free of any browser API so that it
 // can be table-tested. Every input returns the effects the browser layer must
-// carry out; the Machine never fetches on its own and never per render.
-type Machine struct {
+// carry out; the machine never fetches on its own and never per render.
+type machine struct {
 	// PageOrigin is the embedding page's origin, used to resolve a relative
 	// portal URL.
 	PageOrigin string
@@ -137,7 +135,7 @@ type Machine struct {
 	// ThemeDark or ThemeSystem); "" posts none. Change it with SetTheme.
 	Theme string
 
-	phase        Phase
+	phase        phase
 	frameURL     string // iframe src; "" while no frame is shown
 	portalOrigin string // origin of frameURL; messages must come from it
 	ready        bool   // the current frame said keyportal:ready
@@ -147,24 +145,24 @@ type Machine struct {
 	churn        int    // renewals since the frame last had an active session
 	lastRenewal  time.Time
 	countdown    int    // seconds left before the next automatic retry
-	detail       string // what went wrong, for PhaseFailed
+	detail       string // what went wrong, for phaseFailed
 	waiting      bool   // an automatic retry is scheduled
 }
 
 // Phase returns the current phase.
-func (m *Machine) Phase() Phase { return m.phase }
+func (m *machine) Phase() phase { return m.phase }
 
 // FrameURL returns the iframe src, or "" when no frame is shown.
-func (m *Machine) FrameURL() string { return m.frameURL }
+func (m *machine) FrameURL() string { return m.frameURL }
 
 // PortalOrigin returns the origin the frame's messages must come from.
-func (m *Machine) PortalOrigin() string { return m.portalOrigin }
+func (m *machine) PortalOrigin() string { return m.portalOrigin }
 
 // Ready reports whether the current frame has said keyportal:ready.
-func (m *Machine) Ready() bool { return m.ready }
+func (m *machine) Ready() bool { return m.ready }
 
 // Height returns the iframe height in CSS pixels.
-func (m *Machine) Height() int {
+func (m *machine) Height() int {
 	min := m.MinHeight
 	if min <= 0 {
 		min = DefaultMinHeight
@@ -176,16 +174,16 @@ func (m *Machine) Height() int {
 }
 
 // InFlight reports whether a ticket request is outstanding.
-func (m *Machine) InFlight() bool { return m.inFlight }
+func (m *machine) InFlight() bool { return m.inFlight }
 
 // Countdown returns the seconds left before the next automatic retry.
-func (m *Machine) Countdown() int { return m.countdown }
+func (m *machine) Countdown() int { return m.countdown }
 
-// Detail returns what went wrong in PhaseFailed.
-func (m *Machine) Detail() string { return m.detail }
+// Detail returns what went wrong in phaseFailed.
+func (m *machine) Detail() string { return m.detail }
 
 // SetTheme changes the theme and posts it to a frame that has said ready.
-func (m *Machine) SetTheme(theme string) []Effect {
+func (m *machine) SetTheme(theme string) []effect {
 	if !validTheme(theme) || theme == m.Theme {
 		return nil
 	}
@@ -193,7 +191,7 @@ func (m *Machine) SetTheme(theme string) []Effect {
 	if !m.ready || m.frameURL == "" || theme == "" {
 		return nil
 	}
-	return []Effect{{Kind: EffectPostTheme, Theme: theme, TargetOrigin: m.portalOrigin}}
+	return []effect{{Kind: effectPostTheme, Theme: theme, TargetOrigin: m.portalOrigin}}
 }
 
 func validTheme(t string) bool {
@@ -205,43 +203,43 @@ func validTheme(t string) bool {
 }
 
 // Start asks for the first ticket.
-func (m *Machine) Start() []Effect {
+func (m *machine) Start() []effect {
 	return m.fetch(nil)
 }
 
 // Retry is the Retry button: it cancels any countdown and fetches now.
-func (m *Machine) Retry() []Effect {
-	var fx []Effect
+func (m *machine) Retry() []effect {
+	var fx []effect
 	if m.waiting {
 		m.waiting = false
 		m.countdown = 0
-		fx = append(fx, Effect{Kind: EffectStopTimer, Timer: TimerTick})
+		fx = append(fx, effect{Kind: effectStopTimer, Timer: timerTick})
 	}
 	return m.fetch(fx)
 }
 
 // Stop is called on dismount: it disarms every timer. Results still in
 // flight must be dropped by the caller.
-func (m *Machine) Stop() []Effect {
+func (m *machine) Stop() []effect {
 	m.waiting = false
 	m.inFlight = false
-	return []Effect{
-		{Kind: EffectStopTimer, Timer: TimerTick},
-		{Kind: EffectStopTimer, Timer: TimerExpiry},
+	return []effect{
+		{Kind: effectStopTimer, Timer: timerTick},
+		{Kind: effectStopTimer, Timer: timerExpiry},
 	}
 }
 
-func (m *Machine) fetch(fx []Effect) []Effect {
+func (m *machine) fetch(fx []effect) []effect {
 	if m.inFlight {
 		return fx
 	}
 	m.inFlight = true
-	return append(fx, Effect{Kind: EffectFetch})
+	return append(fx, effect{Kind: effectFetch})
 }
 
 // Fetched takes the result of the outstanding ticket request; now is the
 // browser's clock.
-func (m *Machine) Fetched(r Result, now time.Time) []Effect {
+func (m *machine) Fetched(r result, now time.Time) []effect {
 	if !m.inFlight {
 		return nil // a stale result (after Stop): ignore
 	}
@@ -251,35 +249,35 @@ func (m *Machine) Fetched(r Result, now time.Time) []Effect {
 		return m.gotTicket(r, now)
 	case r.Status == 401:
 		m.dropFrame()
-		m.phase = PhaseSignedOut
-		return []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}}
+		m.phase = phaseSignedOut
+		return []effect{{Kind: effectStopTimer, Timer: timerExpiry}}
 	case r.Status == 403:
 		m.dropFrame()
-		m.phase = PhaseForbidden
-		return []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}}
+		m.phase = phaseForbidden
+		return []effect{{Kind: effectStopTimer, Timer: timerExpiry}}
 	case r.Status == 429:
-		m.phase = PhaseRateLimited
+		m.phase = phaseRateLimited
 		m.detail = ""
 		return m.wait(retryAfter(r.RetryAfter, now))
 	default:
-		m.phase = PhaseFailed
+		m.phase = phaseFailed
 		m.detail = describe(r)
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
 	}
 }
 
-func (m *Machine) gotTicket(r Result, now time.Time) []Effect {
+func (m *machine) gotTicket(r result, now time.Time) []effect {
 	var resp ticket.Response
 	if err := json.Unmarshal([]byte(r.Body), &resp); err != nil || resp.Ticket == "" || resp.URL == "" {
-		m.phase = PhaseFailed
+		m.phase = phaseFailed
 		m.detail = "the ticket route answered without a ticket"
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
 	}
 	origin, ok := originOf(resp.URL, m.PageOrigin)
 	if !ok {
-		m.phase = PhaseFailed
+		m.phase = phaseFailed
 		m.detail = "the ticket route answered with an unusable portal URL"
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
@@ -287,43 +285,43 @@ func (m *Machine) gotTicket(r Result, now time.Time) []Effect {
 	m.failures = 0
 	m.detail = ""
 	m.countdown = 0
-	m.phase = PhaseFrame
+	m.phase = phaseFrame
 	if m.ready && m.frameURL != "" && origin == m.portalOrigin {
 		// Renew in place: the frame keeps its state and takes the ticket.
-		return []Effect{{Kind: EffectPostTicket, Ticket: resp.Ticket, TargetOrigin: m.portalOrigin}}
+		return []effect{{Kind: effectPostTicket, Ticket: resp.Ticket, TargetOrigin: m.portalOrigin}}
 	}
 	// (Re)load the frame with the ticket's URL; it must say ready before the
 	// ticket expires, or the ticket is replaced.
 	m.frameURL = resp.URL
 	m.portalOrigin = origin
 	m.ready = false
-	return []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: ticketLife(resp.ExpiresAt, r.Date, now)}}
+	return []effect{{Kind: effectSetTimer, Timer: timerExpiry, After: ticketLife(resp.ExpiresAt, r.Date, now)}}
 }
 
-func (m *Machine) dropFrame() {
+func (m *machine) dropFrame() {
 	m.frameURL, m.portalOrigin, m.ready, m.height = "", "", false, 0
 	m.waiting, m.countdown, m.detail = false, 0, ""
 }
 
-func (m *Machine) wait(seconds int) []Effect {
+func (m *machine) wait(seconds int) []effect {
 	m.countdown = seconds
 	m.waiting = true
-	return []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}}
+	return []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}}
 }
 
 // Message takes a postMessage event received at now. Anything not from the
 // frame's window and the portal's exact origin is ignored.
-func (m *Machine) Message(msg Message, now time.Time) []Effect {
+func (m *machine) Message(msg message, now time.Time) []effect {
 	if m.frameURL == "" || !msg.FromFrame || msg.Origin != m.portalOrigin || msg.Data.V != ticket.ProtocolVersion {
 		return nil
 	}
 	switch msg.Data.Type {
 	case ticket.MsgReady:
-		fx := []Effect(nil)
+		fx := []effect(nil)
 		if !m.ready {
 			// The frame speaks the protocol: it will say when its session
 			// ends, so the expiry timer is no longer needed.
-			fx = append(fx, Effect{Kind: EffectStopTimer, Timer: TimerExpiry})
+			fx = append(fx, effect{Kind: effectStopTimer, Timer: timerExpiry})
 		}
 		m.ready = true
 		if msg.Data.Session == ticket.SessionActive {
@@ -331,7 +329,7 @@ func (m *Machine) Message(msg Message, now time.Time) []Effect {
 		}
 		if m.Theme != "" && validTheme(m.Theme) {
 			// Each ready may be a new document: tell it the theme again.
-			fx = append(fx, Effect{Kind: EffectPostTheme, Theme: m.Theme, TargetOrigin: m.portalOrigin})
+			fx = append(fx, effect{Kind: effectPostTheme, Theme: m.Theme, TargetOrigin: m.portalOrigin})
 		}
 		return fx
 	case ticket.MsgResize:
@@ -348,7 +346,7 @@ func (m *Machine) Message(msg Message, now time.Time) []Effect {
 	case ticket.MsgEvent:
 		switch msg.Data.Name {
 		case ticket.EventKeyCreated, ticket.EventKeyRotated, ticket.EventKeyRevoked:
-			return []Effect{{Kind: EffectEmitEvent, Event: msg.Data.Name}}
+			return []effect{{Kind: effectEmitEvent, Event: msg.Data.Name}}
 		}
 	}
 	return nil
@@ -357,7 +355,7 @@ func (m *Machine) Message(msg Message, now time.Time) []Effect {
 // renew fetches one new ticket for the current frame. A frame that keeps
 // expiring without ever reaching an active session is reloaded with backoff
 // instead of being fed tickets in a tight loop.
-func (m *Machine) renew(now time.Time) []Effect {
+func (m *machine) renew(now time.Time) []effect {
 	if m.inFlight || m.waiting {
 		return nil
 	}
@@ -372,26 +370,26 @@ func (m *Machine) renew(now time.Time) []Effect {
 	if m.churn > 2 {
 		m.waiting = true
 		m.countdown = int(backoff(m.churn-2) / time.Second)
-		return []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}}
+		return []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}}
 	}
 	return m.fetch(nil)
 }
 
 // Timer takes a fired timer.
-func (m *Machine) Timer(k TimerKind) []Effect {
+func (m *machine) Timer(k timerKind) []effect {
 	switch k {
-	case TimerTick:
+	case timerTick:
 		if !m.waiting {
 			return nil
 		}
 		m.countdown--
 		if m.countdown > 0 {
-			return []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}}
+			return []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}}
 		}
 		m.countdown = 0
 		m.waiting = false
 		return m.fetch(nil)
-	case TimerExpiry:
+	case timerExpiry:
 		if m.frameURL == "" || m.ready || m.waiting {
 			return nil
 		}
@@ -475,8 +473,8 @@ func originOf(raw, pageOrigin string) (string, bool) {
 	return u.Scheme + "://" + host, true
 }
 
-// describe turns a failed Result into a short, user-presentable detail.
-func describe(r Result) string {
+// describe turns a failed result into a short, user-presentable detail.
+func describe(r result) string {
 	switch {
 	case r.Status == 0:
 		return "the network request failed"

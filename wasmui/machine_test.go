@@ -17,29 +17,29 @@ const (
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func okResult(tk string, expiresIn time.Duration) Result {
+func okResult(tk string, expiresIn time.Duration) result {
 	return okResultAt(tk, testPortal+"/vanity/api-auth?ticket="+tk, expiresIn)
 }
 
-func okResultAt(tk, u string, expiresIn time.Duration) Result {
+func okResultAt(tk, u string, expiresIn time.Duration) result {
 	b, _ := json.Marshal(ticket.Response{Ticket: tk, ExpiresAt: t0.Add(expiresIn).Unix(), URL: u})
-	return Result{Status: 200, Body: string(b)}
+	return result{Status: 200, Body: string(b)}
 }
 
-func frameMsg(typ string) Message {
-	return Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: typ, V: 1}}
+func frameMsg(typ string) message {
+	return message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: typ, V: 1}}
 }
 
-func readyMsg(session string) Message {
+func readyMsg(session string) message {
 	m := frameMsg(ticket.MsgReady)
 	m.Data.Session = session
 	return m
 }
 
-func fetches(fx []Effect) int {
+func fetches(fx []effect) int {
 	n := 0
 	for _, f := range fx {
-		if f.Kind == EffectFetch {
+		if f.Kind == effectFetch {
 			n++
 		}
 	}
@@ -47,9 +47,9 @@ func fetches(fx []Effect) int {
 }
 
 // showing returns a machine showing a frame for ticket "t1".
-func showing(t *testing.T, ready bool) *Machine {
+func showing(t *testing.T, ready bool) *machine {
 	t.Helper()
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	m.Start()
 	m.Fetched(okResult("t1", 2*time.Minute), t0)
 	if ready {
@@ -59,14 +59,14 @@ func showing(t *testing.T, ready bool) *Machine {
 }
 
 func TestMachineStartFetchesOnce(t *testing.T) {
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	if n := fetches(m.Start()); n != 1 {
 		t.Fatalf("Start: %d fetches, want 1", n)
 	}
 	if n := fetches(m.Start()) + fetches(m.Retry()); n != 0 {
 		t.Fatalf("while a request is in flight: %d more fetches, want 0", n)
 	}
-	if m.Phase() != PhaseLoading {
+	if m.Phase() != phaseLoading {
 		t.Fatalf("phase %v, want loading", m.Phase())
 	}
 }
@@ -74,115 +74,115 @@ func TestMachineStartFetchesOnce(t *testing.T) {
 func TestMachineResults(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		result    Result
-		phase     Phase
+		result    result
+		phase     phase
 		frame     string
 		countdown int
-		effects   []Effect
+		effects   []effect
 	}{
 		{
 			name:    "ticket shows the frame and arms expiry at expires_at",
 			result:  okResult("t1", 2*time.Minute),
-			phase:   PhaseFrame,
+			phase:   phaseFrame,
 			frame:   testPortal + "/vanity/api-auth?ticket=t1",
-			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: 2 * time.Minute}},
+			effects: []effect{{Kind: effectSetTimer, Timer: timerExpiry, After: 2 * time.Minute}},
 		},
 		{
 			name: "expiry is read against the server's Date header",
-			result: func() Result {
+			result: func() result {
 				r := okResult("t1", 2*time.Minute)
 				r.Date = t0.Add(30 * time.Second).Format(httpDate)
 				return r
 			}(),
-			phase:   PhaseFrame,
+			phase:   phaseFrame,
 			frame:   testPortal + "/vanity/api-auth?ticket=t1",
-			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: 90 * time.Second}},
+			effects: []effect{{Kind: effectSetTimer, Timer: timerExpiry, After: 90 * time.Second}},
 		},
 		{
 			name:    "an already expired ticket still gets the minimum life, no tight loop",
 			result:  okResult("t1", -time.Hour),
-			phase:   PhaseFrame,
+			phase:   phaseFrame,
 			frame:   testPortal + "/vanity/api-auth?ticket=t1",
-			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: minTicketLife}},
+			effects: []effect{{Kind: effectSetTimer, Timer: timerExpiry, After: minTicketLife}},
 		},
 		{
 			name:    "relative portal URL resolves against the page",
 			result:  okResultAt("t1", "/portal/exchange?ticket=t1", time.Minute),
-			phase:   PhaseFrame,
+			phase:   phaseFrame,
 			frame:   "/portal/exchange?ticket=t1",
-			effects: []Effect{{Kind: EffectSetTimer, Timer: TimerExpiry, After: time.Minute}},
+			effects: []effect{{Kind: effectSetTimer, Timer: timerExpiry, After: time.Minute}},
 		},
 		{
 			name:    "401 asks to sign in again",
-			result:  Result{Status: 401},
-			phase:   PhaseSignedOut,
-			effects: []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}},
+			result:  result{Status: 401},
+			phase:   phaseSignedOut,
+			effects: []effect{{Kind: effectStopTimer, Timer: timerExpiry}},
 		},
 		{
 			name:    "403 says no permission",
-			result:  Result{Status: 403},
-			phase:   PhaseForbidden,
-			effects: []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}},
+			result:  result{Status: 403},
+			phase:   phaseForbidden,
+			effects: []effect{{Kind: effectStopTimer, Timer: timerExpiry}},
 		},
 		{
 			name:      "429 counts down from Retry-After seconds",
-			result:    Result{Status: 429, RetryAfter: "7"},
-			phase:     PhaseRateLimited,
+			result:    result{Status: 429, RetryAfter: "7"},
+			phase:     phaseRateLimited,
 			countdown: 7,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "429 with an HTTP-date Retry-After",
-			result:    Result{Status: 429, RetryAfter: t0.Add(12 * time.Second).Format(httpDate)},
-			phase:     PhaseRateLimited,
+			result:    result{Status: 429, RetryAfter: t0.Add(12 * time.Second).Format(httpDate)},
+			phase:     phaseRateLimited,
 			countdown: 12,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "429 without Retry-After waits the default",
-			result:    Result{Status: 429},
-			phase:     PhaseRateLimited,
+			result:    result{Status: 429},
+			phase:     phaseRateLimited,
 			countdown: defaultRetryAfter,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "429 with an absurd Retry-After is capped",
-			result:    Result{Status: 429, RetryAfter: "999999"},
-			phase:     PhaseRateLimited,
+			result:    result{Status: 429, RetryAfter: "999999"},
+			phase:     phaseRateLimited,
 			countdown: maxRetryAfter,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "503 fails with a 1 s backoff",
-			result:    Result{Status: 503},
-			phase:     PhaseFailed,
+			result:    result{Status: 503},
+			phase:     phaseFailed,
 			countdown: 1,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "network error fails",
-			result:    Result{Err: "TypeError: Failed to fetch"},
-			phase:     PhaseFailed,
+			result:    result{Err: "TypeError: Failed to fetch"},
+			phase:     phaseFailed,
 			countdown: 1,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "200 without a ticket fails",
-			result:    Result{Status: 200, Body: `{"error":"nope"}`},
-			phase:     PhaseFailed,
+			result:    result{Status: 200, Body: `{"error":"nope"}`},
+			phase:     phaseFailed,
 			countdown: 1,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
 			name:      "a javascript: portal URL is refused",
 			result:    okResultAt("t1", "javascript:alert(1)", time.Minute),
-			phase:     PhaseFailed,
+			phase:     phaseFailed,
 			countdown: 1,
-			effects:   []Effect{{Kind: EffectSetTimer, Timer: TimerTick, After: time.Second}},
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &Machine{PageOrigin: testPage}
+			m := &machine{PageOrigin: testPage}
 			m.Start()
 			fx := m.Fetched(tc.result, t0)
 			if m.Phase() != tc.phase {
@@ -205,31 +205,31 @@ func TestMachineResults(t *testing.T) {
 }
 
 func TestMachineCountdownThenRetry(t *testing.T) {
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	m.Start()
-	m.Fetched(Result{Status: 429, RetryAfter: "3"}, t0)
+	m.Fetched(result{Status: 429, RetryAfter: "3"}, t0)
 	for want := 2; want >= 1; want-- {
-		if fx := m.Timer(TimerTick); fetches(fx) != 0 || m.Countdown() != want {
+		if fx := m.Timer(timerTick); fetches(fx) != 0 || m.Countdown() != want {
 			t.Fatalf("tick: countdown %d fetches %d, want %d and 0", m.Countdown(), fetches(fx), want)
 		}
 	}
-	if fx := m.Timer(TimerTick); fetches(fx) != 1 {
+	if fx := m.Timer(timerTick); fetches(fx) != 1 {
 		t.Fatalf("last tick: %d fetches, want 1", fetches(fx))
 	}
-	if fx := m.Timer(TimerTick); len(fx) != 0 {
+	if fx := m.Timer(timerTick); len(fx) != 0 {
 		t.Fatalf("a stray tick after the retry did something: %+v", fx)
 	}
 }
 
 func TestMachineBackoff(t *testing.T) {
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	m.Start()
 	var got []int
 	for i := 0; i < 8; i++ {
-		m.Fetched(Result{Status: 502}, t0)
+		m.Fetched(result{Status: 502}, t0)
 		got = append(got, m.Countdown())
 		for ticks := 0; ; ticks++ {
-			if fetches(m.Timer(TimerTick)) == 1 {
+			if fetches(m.Timer(timerTick)) == 1 {
 				break
 			}
 			if ticks > 60 {
@@ -244,22 +244,22 @@ func TestMachineBackoff(t *testing.T) {
 	// Success resets the backoff.
 	m.Fetched(okResult("t1", time.Minute), t0)
 	m.Retry()
-	m.Fetched(Result{Status: 502}, t0)
+	m.Fetched(result{Status: 502}, t0)
 	if m.Countdown() != 1 {
 		t.Fatalf("backoff after a success %d, want 1", m.Countdown())
 	}
 }
 
 func TestMachineRetryButtonCancelsCountdown(t *testing.T) {
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	m.Start()
-	m.Fetched(Result{Status: 500}, t0)
+	m.Fetched(result{Status: 500}, t0)
 	fx := m.Retry()
-	want := []Effect{{Kind: EffectStopTimer, Timer: TimerTick}, {Kind: EffectFetch}}
+	want := []effect{{Kind: effectStopTimer, Timer: timerTick}, {Kind: effectFetch}}
 	if !reflect.DeepEqual(fx, want) {
 		t.Fatalf("Retry effects %+v, want %+v", fx, want)
 	}
-	if fx := m.Timer(TimerTick); len(fx) != 0 {
+	if fx := m.Timer(timerTick); len(fx) != 0 {
 		t.Fatalf("the cancelled tick still acted: %+v", fx)
 	}
 }
@@ -267,14 +267,14 @@ func TestMachineRetryButtonCancelsCountdown(t *testing.T) {
 func TestMachineIgnoresForeignMessages(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		msg  Message
+		msg  message
 	}{
-		{"other origin", Message{Origin: "http://evil.test", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
-		{"same host other port", Message{Origin: "http://portal.test:8082", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
-		{"page origin", Message{Origin: testPage, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
-		{"right origin, not the frame's window", Message{Origin: testPortal, FromFrame: false, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
-		{"other protocol version", Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 2}}},
-		{"unknown type", Message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: "keyportal:gimme", V: 1}}},
+		{"other origin", message{Origin: "http://evil.test", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"same host other port", message{Origin: "http://portal.test:8082", FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"page origin", message{Origin: testPage, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"right origin, not the frame's window", message{Origin: testPortal, FromFrame: false, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 1}}},
+		{"other protocol version", message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: ticket.MsgSessionExpired, V: 2}}},
+		{"unknown type", message{Origin: testPortal, FromFrame: true, Data: ticket.Message{Type: "keyportal:gimme", V: 1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := showing(t, true)
@@ -307,7 +307,7 @@ func TestMachineRenewInPlaceWhenReady(t *testing.T) {
 		t.Fatalf("second session_expired while in flight: %+v", fx)
 	}
 	fx = m.Fetched(okResult("t2", 2*time.Minute), t0)
-	want := []Effect{{Kind: EffectPostTicket, Ticket: "t2", TargetOrigin: testPortal}}
+	want := []effect{{Kind: effectPostTicket, Ticket: "t2", TargetOrigin: testPortal}}
 	if !reflect.DeepEqual(fx, want) {
 		t.Fatalf("effects %+v, want %+v", fx, want)
 	}
@@ -326,7 +326,7 @@ func TestMachineRenewByReloadWhenNotReady(t *testing.T) {
 		t.Fatalf("frame %q, want the new ticket's URL", m.FrameURL())
 	}
 	for _, f := range fx {
-		if f.Kind == EffectPostTicket {
+		if f.Kind == effectPostTicket {
 			t.Fatal("posted a ticket to a frame that never said ready")
 		}
 	}
@@ -337,7 +337,7 @@ func TestMachineRenewByReloadWhenPortalMoved(t *testing.T) {
 	m.Message(frameMsg(ticket.MsgSessionExpired), t0)
 	fx := m.Fetched(okResultAt("t2", "https://other.test/x?ticket=t2", time.Minute), t0)
 	for _, f := range fx {
-		if f.Kind == EffectPostTicket {
+		if f.Kind == effectPostTicket {
 			t.Fatal("posted a ticket across origins")
 		}
 	}
@@ -348,7 +348,7 @@ func TestMachineRenewByReloadWhenPortalMoved(t *testing.T) {
 
 func TestMachineExpiryReplacesUnusedTicket(t *testing.T) {
 	m := showing(t, false)
-	if fx := m.Timer(TimerExpiry); fetches(fx) != 1 {
+	if fx := m.Timer(timerExpiry); fetches(fx) != 1 {
 		t.Fatalf("expiry of an unused ticket: %d fetches, want 1", fetches(fx))
 	}
 	m.Fetched(okResult("t2", time.Minute), t0)
@@ -357,10 +357,10 @@ func TestMachineExpiryReplacesUnusedTicket(t *testing.T) {
 	}
 
 	ready := showing(t, false)
-	if fx := ready.Message(readyMsg(ticket.SessionActive), t0); !reflect.DeepEqual(fx, []Effect{{Kind: EffectStopTimer, Timer: TimerExpiry}}) {
+	if fx := ready.Message(readyMsg(ticket.SessionActive), t0); !reflect.DeepEqual(fx, []effect{{Kind: effectStopTimer, Timer: timerExpiry}}) {
 		t.Fatalf("ready effects %+v, want the expiry timer stopped", fx)
 	}
-	if fx := ready.Timer(TimerExpiry); len(fx) != 0 {
+	if fx := ready.Timer(timerExpiry); len(fx) != 0 {
 		t.Fatalf("expiry after ready acted: %+v", fx)
 	}
 }
@@ -377,7 +377,7 @@ func TestMachineResize(t *testing.T) {
 			t.Errorf("resize %d: height %d, want %d", tc.ask, m.Height(), tc.want)
 		}
 	}
-	m2 := &Machine{MinHeight: 300}
+	m2 := &machine{MinHeight: 300}
 	if m2.Height() != 300 {
 		t.Errorf("custom minimum: %d", m2.Height())
 	}
@@ -386,20 +386,20 @@ func TestMachineResize(t *testing.T) {
 func TestMachineRenewalFailureKeepsFrame(t *testing.T) {
 	m := showing(t, true)
 	m.Message(frameMsg(ticket.MsgSessionExpired), t0)
-	m.Fetched(Result{Status: 503}, t0)
-	if m.Phase() != PhaseFailed || m.FrameURL() == "" {
+	m.Fetched(result{Status: 503}, t0)
+	if m.Phase() != phaseFailed || m.FrameURL() == "" {
 		t.Fatalf("phase %v frame %q: want failed with the frame kept", m.Phase(), m.FrameURL())
 	}
-	if fx := m.Timer(TimerTick); fetches(fx) != 1 {
+	if fx := m.Timer(timerTick); fetches(fx) != 1 {
 		t.Fatal("no automatic retry")
 	}
-	if fx := m.Fetched(okResult("t3", time.Minute), t0); len(fx) != 1 || fx[0].Kind != EffectPostTicket {
+	if fx := m.Fetched(okResult("t3", time.Minute), t0); len(fx) != 1 || fx[0].Kind != effectPostTicket {
 		t.Fatalf("after recovery %+v, want the ticket posted in place", fx)
 	}
 	// A 401 during renewal drops the frame: the user must sign in.
 	m.Message(frameMsg(ticket.MsgSessionExpired), t0.Add(time.Hour))
-	m.Fetched(Result{Status: 401}, t0)
-	if m.Phase() != PhaseSignedOut || m.FrameURL() != "" {
+	m.Fetched(result{Status: 401}, t0)
+	if m.Phase() != phaseSignedOut || m.FrameURL() != "" {
 		t.Fatalf("phase %v frame %q, want signed out without frame", m.Phase(), m.FrameURL())
 	}
 	if fx := m.Message(frameMsg(ticket.MsgSessionExpired), t0); len(fx) != 0 {
@@ -410,13 +410,13 @@ func TestMachineRenewalFailureKeepsFrame(t *testing.T) {
 func TestMachineChurnBacksOff(t *testing.T) {
 	m := showing(t, true)
 	now := t0
-	expire := func() []Effect {
+	expire := func() []effect {
 		now = now.Add(time.Second)
 		return m.Message(frameMsg(ticket.MsgSessionExpired), now)
 	}
 	// 1st renewal: in place.
 	expire()
-	if fx := m.Fetched(okResult("t2", time.Minute), now); fx[0].Kind != EffectPostTicket {
+	if fx := m.Fetched(okResult("t2", time.Minute), now); fx[0].Kind != effectPostTicket {
 		t.Fatalf("first renewal %+v, want in place", fx)
 	}
 	// The frame rejects it at once: the 2nd renewal reloads.
@@ -430,7 +430,7 @@ func TestMachineChurnBacksOff(t *testing.T) {
 	if fx := expire(); fetches(fx) != 0 || m.Countdown() != 1 {
 		t.Fatalf("third quick renewal fetched at once (%+v)", fx)
 	}
-	if fetches(m.Timer(TimerTick)) != 1 {
+	if fetches(m.Timer(timerTick)) != 1 {
 		t.Fatal("no fetch after the churn backoff")
 	}
 	m.Fetched(okResult("t4", time.Minute), now)
@@ -438,13 +438,13 @@ func TestMachineChurnBacksOff(t *testing.T) {
 	// A healthy session resets the churn: next renewal is in place again.
 	now = now.Add(time.Hour)
 	expire()
-	if fx := m.Fetched(okResult("t5", time.Minute), now); fx[0].Kind != EffectPostTicket {
+	if fx := m.Fetched(okResult("t5", time.Minute), now); fx[0].Kind != effectPostTicket {
 		t.Fatalf("renewal after a healthy session %+v, want in place", fx)
 	}
 }
 
 func TestMachineStopDropsLateResults(t *testing.T) {
-	m := &Machine{PageOrigin: testPage}
+	m := &machine{PageOrigin: testPage}
 	m.Start()
 	fx := m.Stop()
 	if len(fx) != 2 {
@@ -490,10 +490,10 @@ func TestRetryAfterParsing(t *testing.T) {
 }
 
 func TestMachineTheme(t *testing.T) {
-	post := func(theme string) []Effect {
-		return []Effect{{Kind: EffectPostTheme, Theme: theme, TargetOrigin: testPortal}}
+	post := func(theme string) []effect {
+		return []effect{{Kind: effectPostTheme, Theme: theme, TargetOrigin: testPortal}}
 	}
-	m := &Machine{PageOrigin: testPage, Theme: ticket.ThemeLight}
+	m := &machine{PageOrigin: testPage, Theme: ticket.ThemeLight}
 	m.Start()
 	m.Fetched(okResult("t1", time.Minute), t0)
 	if fx := m.SetTheme(ticket.ThemeDark); fx != nil {
@@ -517,7 +517,7 @@ func TestMachineTheme(t *testing.T) {
 	if fx := m.Message(readyMsg(ticket.SessionNone), t0); !reflect.DeepEqual(fx[len(fx)-1:], post(ticket.ThemeLight)) {
 		t.Fatalf("ready after renewal: %v", fx)
 	}
-	if fx := (&Machine{}).SetTheme(ticket.ThemeDark); fx != nil {
+	if fx := (&machine{}).SetTheme(ticket.ThemeDark); fx != nil {
 		t.Fatal("posted a theme with no frame")
 	}
 }
@@ -534,7 +534,7 @@ func TestMachineForwardsKnownEventsOnly(t *testing.T) {
 		ev := frameMsg(ticket.MsgEvent)
 		ev.Data.Name = name
 		fx := m.Message(ev, t0)
-		got := len(fx) == 1 && fx[0].Kind == EffectEmitEvent && fx[0].Event == name
+		got := len(fx) == 1 && fx[0].Kind == effectEmitEvent && fx[0].Event == name
 		if got != want || (!want && fx != nil) {
 			t.Errorf("event %q: %v", name, fx)
 		}

@@ -74,28 +74,28 @@ func RouteRegexp(pattern string) string {
 // Keys of go-app's Env (app.Handler.Env, read with app.Getenv) through which
 // the server hands a Shell's settings to the wasm, which serves every page.
 const (
-	EnvTicketPath = "KEYPORTAL_TICKET_PATH"
-	EnvField      = "KEYPORTAL_FIELD"
-	EnvRoutes     = "KEYPORTAL_ROUTES" // newline-separated
-	EnvTitle      = "KEYPORTAL_TITLE"
-	EnvMinHeight  = "KEYPORTAL_MIN_HEIGHT"
-	EnvSignInURL  = "KEYPORTAL_SIGN_IN_URL"
-	EnvTheme      = "KEYPORTAL_THEME"
+	envTicketPath = "KEYPORTAL_TICKET_PATH"
+	envField      = "KEYPORTAL_FIELD"
+	envRoutes     = "KEYPORTAL_ROUTES" // newline-separated
+	envTitle      = "KEYPORTAL_TITLE"
+	envMinHeight  = "KEYPORTAL_MIN_HEIGHT"
+	envSignInURL  = "KEYPORTAL_SIGN_IN_URL"
+	envTheme      = "KEYPORTAL_THEME"
 )
 
 // Env returns the settings of s as go-app Env entries; FromEnv reads them
 // back in the browser.
 func (s *Shell) Env() map[string]string {
 	env := map[string]string{
-		EnvTicketPath: s.TicketPath,
-		EnvField:      s.Field,
-		EnvRoutes:     strings.Join(s.Routes, "\n"),
-		EnvTitle:      s.Title,
-		EnvSignInURL:  s.SignInURL,
-		EnvTheme:      s.Theme,
+		envTicketPath: s.TicketPath,
+		envField:      s.Field,
+		envRoutes:     strings.Join(s.Routes, "\n"),
+		envTitle:      s.Title,
+		envSignInURL:  s.SignInURL,
+		envTheme:      s.Theme,
 	}
 	if s.MinHeight > 0 {
-		env[EnvMinHeight] = strconv.Itoa(s.MinHeight)
+		env[envMinHeight] = strconv.Itoa(s.MinHeight)
 	}
 	for k, v := range env {
 		if v == "" {
@@ -108,19 +108,19 @@ func (s *Shell) Env() map[string]string {
 // FromEnv returns a Shell configured from Env entries; pass app.Getenv.
 func FromEnv(getenv func(string) string) *Shell {
 	s := &Shell{
-		TicketPath: getenv(EnvTicketPath),
-		Field:      getenv(EnvField),
-		Title:      getenv(EnvTitle),
-		SignInURL:  getenv(EnvSignInURL),
-		Theme:      getenv(EnvTheme),
+		TicketPath: getenv(envTicketPath),
+		Field:      getenv(envField),
+		Title:      getenv(envTitle),
+		SignInURL:  getenv(envSignInURL),
+		Theme:      getenv(envTheme),
 	}
 	if !validTheme(s.Theme) {
 		s.Theme = ""
 	}
-	if r := getenv(EnvRoutes); r != "" {
+	if r := getenv(envRoutes); r != "" {
 		s.Routes = strings.Split(r, "\n")
 	}
-	if n, err := strconv.Atoi(getenv(EnvMinHeight)); err == nil && n > 0 {
+	if n, err := strconv.Atoi(getenv(envMinHeight)); err == nil && n > 0 {
 		s.MinHeight = n
 	}
 	return s

@@ -17,27 +17,32 @@ const (
 	DefaultField = "deploymentId"
 	// DefaultTitle is the iframe's accessible title.
 	DefaultTitle = "API key manager"
-	// DefaultSignInURL is where the 401 state links to.
-	DefaultSignInURL = "/login"
+	// DefaultMinHeight is the iframe's minimum height in CSS pixels.
+	DefaultMinHeight = 480
+	// defaultSignInURL is where the 401 state links to.
+	defaultSignInURL = "/login"
 )
 
-// HostEvent is the DOM event (a CustomEvent with detail {name}) that a Shell
-// dispatches on its element, bubbling to document and window, when the
-// portal reports a key action: name is ticket.EventKeyCreated,
-// EventKeyRotated or EventKeyRevoked. A host page refreshes its own UI on it:
-//
-//	window.addEventListener("keyportal:event", (e) => refresh(e.detail.name))
-const HostEvent = "keyportal:event"
+// hostEvent is the CustomEvent a Shell dispatches on its element for each
+// key action the portal reports (see the package doc).
+const hostEvent = "keyportal:event"
 
 // Texts shown by the shell, exported so tests and host pages can match them.
 const (
-	TextLoading   = "Loading API key manager…"
+	// TextLoading is the status shown while the first ticket is on its way.
+	TextLoading = "Loading API key manager…"
+	// TextSignedOut is shown when the ticket route answers 401.
 	TextSignedOut = "Your session has ended — sign in again."
-	TextSignIn    = "Sign in again"
+	// TextSignIn is the link to Shell.SignInURL shown with TextSignedOut.
+	TextSignIn = "Sign in again"
+	// TextForbidden is shown when the ticket route answers 403.
 	TextForbidden = "You don't have permission to manage API keys here."
-	TextAskAdmin  = "Ask an owner or admin of this workspace if you need access."
-	TextRetry     = "Retry"
+	// TextAskAdmin follows TextForbidden.
+	TextAskAdmin = "Ask an owner or admin of this workspace if you need access."
 )
+
+// textRetry is the button of the failure notice.
+const textRetry = "Retry"
 
 // Shell is the go-app component that embeds the key portal: it asks the
 // host app's ticket route for a ticket, shows the portal in an iframe and
@@ -65,7 +70,7 @@ type Shell struct {
 	// MinHeight is the iframe's minimum height in CSS pixels
 	// (DefaultMinHeight if 0); the portal may ask for more.
 	MinHeight int
-	// SignInURL is linked from the "session ended" state (DefaultSignInURL
+	// SignInURL is linked from the "session ended" state ("/login"
 	// if empty).
 	SignInURL string
 	// Theme is posted to the portal each time it says ready:
@@ -73,7 +78,7 @@ type Shell struct {
 	// prefers-color-scheme (light or dark) and its changes.
 	Theme string
 
-	m         Machine
+	m         machine
 	env       env // nil: the browser; tests inject fakes
 	timers    [2]func() bool
 	stopMsg   func()
@@ -87,7 +92,7 @@ type Shell struct {
 func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, DefaultTicketPath) }
 func (s *Shell) field() string      { return cmp.Or(s.Field, DefaultField) }
 func (s *Shell) title() string      { return cmp.Or(s.Title, DefaultTitle) }
-func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, DefaultSignInURL) }
+func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, defaultSignInURL) }
 
 func (s *Shell) minHeight() int {
 	if s.MinHeight > 0 {
@@ -147,9 +152,9 @@ func (s *Shell) start(ctx app.Context) {
 		return
 	}
 	s.running = true
-	s.m = Machine{PageOrigin: s.env.pageOrigin(), MinHeight: s.MinHeight, Theme: s.Theme}
+	s.m = machine{PageOrigin: s.env.pageOrigin(), MinHeight: s.MinHeight, Theme: s.Theme}
 	gen := s.gen
-	s.stopMsg = s.env.listen(func(msg Message) {
+	s.stopMsg = s.env.listen(func(msg message) {
 		ctx.Dispatch(func(ctx app.Context) {
 			if s.gen == gen {
 				s.apply(ctx, s.m.Message(msg, s.env.now()))
@@ -171,7 +176,7 @@ func (s *Shell) start(ctx app.Context) {
 // fetched takes a ticket result. The first one may come with the eager
 // script's frame: the shell adopts it (no second fetch, no reload) and
 // replays what the frame said before the wasm was up.
-func (s *Shell) fetched(ctx app.Context, r Result) {
+func (s *Shell) fetched(ctx app.Context, r result) {
 	now := s.env.now()
 	fx := s.m.Fetched(r, now)
 	queued, adopted := s.env.adoptFrame(s.m.FrameURL())
@@ -185,9 +190,9 @@ func (s *Shell) fetched(ctx app.Context, r Result) {
 	}
 }
 
-// syncFrame carries the Machine's frame state to an adopted iframe, which
+// syncFrame carries the machine's frame state to an adopted iframe, which
 // go-app does not render: its src (a reload renews it), height and
-// readiness; it removes the frame when the Machine drops it.
+// readiness; it removes the frame when the machine drops it.
 func (s *Shell) syncFrame() {
 	if !s.adopted {
 		return
@@ -225,20 +230,20 @@ func (s *Shell) stop() {
 	s.m.Stop()
 }
 
-// apply carries out the Machine's effects. It runs on the UI goroutine.
-func (s *Shell) apply(ctx app.Context, fx []Effect) {
+// apply carries out the machine's effects. It runs on the UI goroutine.
+func (s *Shell) apply(ctx app.Context, fx []effect) {
 	gen := s.gen
 	for _, f := range fx {
 		switch f.Kind {
-		case EffectFetch:
-			s.env.fetchTicket(s.ticketPath(), s.field(), s.ResourceID, func(r Result) {
+		case effectFetch:
+			s.env.fetchTicket(s.ticketPath(), s.field(), s.ResourceID, func(r result) {
 				ctx.Dispatch(func(ctx app.Context) {
 					if s.gen == gen {
 						s.fetched(ctx, r)
 					}
 				})
 			})
-		case EffectSetTimer:
+		case effectSetTimer:
 			if stop := s.timers[f.Timer]; stop != nil {
 				stop()
 			}
@@ -251,16 +256,16 @@ func (s *Shell) apply(ctx app.Context, fx []Effect) {
 					}
 				})
 			})
-		case EffectStopTimer:
+		case effectStopTimer:
 			if stop := s.timers[f.Timer]; stop != nil {
 				stop()
 				s.timers[f.Timer] = nil
 			}
-		case EffectPostTicket:
+		case effectPostTicket:
 			s.env.post(ticket.Message{Type: ticket.MsgTicket, Ticket: f.Ticket}, f.TargetOrigin)
-		case EffectPostTheme:
+		case effectPostTheme:
 			s.env.post(ticket.Message{Type: ticket.MsgTheme, Theme: f.Theme}, f.TargetOrigin)
-		case EffectEmitEvent:
+		case effectEmitEvent:
 			s.env.emitEvent(f.Event)
 		}
 	}
@@ -294,17 +299,17 @@ func (s *Shell) Render() app.UI {
 	}
 
 	switch s.m.Phase() {
-	case PhaseSignedOut:
+	case phaseSignedOut:
 		return root.Body(app.Div().Class("keyportal-error").Attr("role", "alert").Body(
 			app.P().Text(TextSignedOut),
 			app.A().Href(s.signInURL()).Text(TextSignIn),
 		))
-	case PhaseForbidden:
+	case phaseForbidden:
 		return root.Body(app.Div().Class("keyportal-error").Attr("role", "alert").Body(
 			app.P().Text(TextForbidden),
 			app.P().Text(TextAskAdmin),
 		))
-	case PhaseFrame, PhaseRateLimited, PhaseFailed:
+	case phaseFrame, phaseRateLimited, phaseFailed:
 		if s.m.FrameURL() == "" || s.adopted {
 			// An adopted frame lives outside go-app's tree (see syncFrame).
 			return root.Body(s.notice())
@@ -327,12 +332,12 @@ func (s *Shell) Render() app.UI {
 func (s *Shell) notice() app.UI {
 	var body []app.UI
 	switch s.m.Phase() {
-	case PhaseRateLimited:
-		body = []app.UI{app.P().Text(RateLimitedText(s.m.Countdown()))}
-	case PhaseFailed:
+	case phaseRateLimited:
+		body = []app.UI{app.P().Text(rateLimitedText(s.m.Countdown()))}
+	case phaseFailed:
 		body = []app.UI{
-			app.P().Text(FailedText(s.m.Detail(), s.m.Countdown())),
-			app.Button().Type("button").Text(TextRetry).OnClick(s.onRetry),
+			app.P().Text(failedText(s.m.Detail(), s.m.Countdown())),
+			app.Button().Type("button").Text(textRetry).OnClick(s.onRetry),
 		}
 	}
 	return app.Div().Class("keyportal-notice").Aria("live", "polite").Body(body...)
@@ -352,13 +357,13 @@ func (s *Shell) frame() app.UI {
 	return f
 }
 
-// RateLimitedText is the 429 notice with seconds left before the retry.
-func RateLimitedText(seconds int) string {
+// rateLimitedText is the 429 notice with seconds left before the retry.
+func rateLimitedText(seconds int) string {
 	return "Too many requests for a key manager ticket. Retrying in " + strconv.Itoa(seconds) + " s…"
 }
 
-// FailedText is the failure notice with seconds left before the retry.
-func FailedText(detail string, seconds int) string {
+// failedText is the failure notice with seconds left before the retry.
+func failedText(detail string, seconds int) string {
 	t := "Couldn't load the API key manager"
 	if detail != "" {
 		t += " (" + detail + ")"
@@ -380,13 +385,13 @@ type env interface {
 	afterFunc(d time.Duration, f func()) (stop func() bool)
 	// fetchTicket POSTs {field: id} to path and calls done once, from any
 	// goroutine.
-	fetchTicket(path, field, id string, done func(Result))
+	fetchTicket(path, field, id string, done func(result))
 	// listen calls f with each window "message" event until stop is called,
 	// except those the eager script queues for adoptFrame.
-	listen(f func(Message)) (stop func())
+	listen(f func(message)) (stop func())
 	// post posts a protocol message (v is added) to the shell's iframe.
 	post(msg ticket.Message, targetOrigin string)
-	// emitEvent tells the host page the portal did name (see HostEvent).
+	// emitEvent tells the host page the portal did name (see hostEvent).
 	emitEvent(name string)
 	// watchScheme returns the page's colour scheme (ticket.ThemeLight or
 	// ThemeDark; "" if unknown) and calls f with each change until stop.
@@ -397,7 +402,7 @@ type env interface {
 	// adoptFrame takes the eager script's frame if it shows url, returning
 	// the messages it queued; otherwise it removes that frame, if any.
 	// Only the first call after the eager request was taken does anything.
-	adoptFrame(url string) (queued []Message, ok bool)
+	adoptFrame(url string) (queued []message, ok bool)
 	// updateFrame sets the adopted frame's src, title, height and readiness.
 	updateFrame(url, title string, height int, ready bool)
 	// removeFrame removes the adopted frame, or an eager one not adopted.

@@ -14,10 +14,10 @@ import (
 
 // render loads a Shell whose machine has been driven by drive into go-app's
 // test engine and returns it.
-func render(t *testing.T, drive func(m *Machine)) *Shell {
+func render(t *testing.T, drive func(m *machine)) *Shell {
 	t.Helper()
 	s := &Shell{ResourceID: "42"}
-	s.m = Machine{PageOrigin: testPage}
+	s.m = machine{PageOrigin: testPage}
 	if drive != nil {
 		drive(&s.m)
 	}
@@ -47,7 +47,7 @@ func match(t *testing.T, s *Shell, want app.UI, path ...int) {
 }
 
 func TestRenderLoading(t *testing.T) {
-	s := render(t, func(m *Machine) { m.Start() })
+	s := render(t, func(m *machine) { m.Start() })
 	match(t, s, rootDiv().Aria("busy", "true"))
 	match(t, s, app.P().Class("keyportal-status").Attr("role", "status"), 0)
 	match(t, s, app.Text(TextLoading), 0, 0)
@@ -57,12 +57,12 @@ func TestRenderFrame(t *testing.T) {
 	src := testPortal + "/vanity/api-auth?ticket=t1"
 	for _, tc := range []struct {
 		name  string
-		drive func(m *Machine)
+		drive func(m *machine)
 		frame app.HTMLIFrame
 	}{
 		{
 			name: "before ready, minimum height",
-			drive: func(m *Machine) {
+			drive: func(m *machine) {
 				m.Start()
 				m.Fetched(okResult("t1", time.Minute), t0)
 			},
@@ -71,7 +71,7 @@ func TestRenderFrame(t *testing.T) {
 		},
 		{
 			name: "ready and resized",
-			drive: func(m *Machine) {
+			drive: func(m *machine) {
 				m.Start()
 				m.Fetched(okResult("t1", time.Minute), t0)
 				m.Message(readyMsg(ticket.SessionActive), t0)
@@ -96,22 +96,22 @@ func TestRenderFrame(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		result Result
+		result result
 		checks func(t *testing.T, s *Shell)
 	}{
 		{
 			name:   "401 links to sign in",
-			result: Result{Status: 401},
+			result: result{Status: 401},
 			checks: func(t *testing.T, s *Shell) {
 				match(t, s, app.Div().Class("keyportal-error").Attr("role", "alert"), 0)
 				match(t, s, app.Text(TextSignedOut), 0, 0, 0)
-				match(t, s, app.A().Href(DefaultSignInURL), 0, 1)
+				match(t, s, app.A().Href(defaultSignInURL), 0, 1)
 				match(t, s, app.Text(TextSignIn), 0, 1, 0)
 			},
 		},
 		{
 			name:   "403 says no permission",
-			result: Result{Status: 403},
+			result: result{Status: 403},
 			checks: func(t *testing.T, s *Shell) {
 				match(t, s, app.Div().Class("keyportal-error").Attr("role", "alert"), 0)
 				match(t, s, app.Text(TextForbidden), 0, 0, 0)
@@ -119,29 +119,29 @@ func TestRenderErrors(t *testing.T) {
 		},
 		{
 			name:   "429 counts down",
-			result: Result{Status: 429, RetryAfter: "9"},
+			result: result{Status: 429, RetryAfter: "9"},
 			checks: func(t *testing.T, s *Shell) {
 				match(t, s, app.Text("Too many requests for a key manager ticket. Retrying in 9 s…"), 0, 0, 0)
-				next := render(t, func(m *Machine) {
+				next := render(t, func(m *machine) {
 					*m = s.m
-					m.Timer(TimerTick)
+					m.Timer(timerTick)
 				})
 				match(t, next, app.Text("Too many requests for a key manager ticket. Retrying in 8 s…"), 0, 0, 0)
 			},
 		},
 		{
 			name:   "failure offers Retry",
-			result: Result{Status: 502},
+			result: result{Status: 502},
 			checks: func(t *testing.T, s *Shell) {
 				match(t, s, app.Div().Class("keyportal-notice").Aria("live", "polite"), 0)
 				match(t, s, app.Text("Couldn't load the API key manager (the server answered 502). Retrying in 1 s…"), 0, 0, 0)
 				match(t, s, app.Button().Type("button").OnClick(func(app.Context, app.Event) {}), 0, 1)
-				match(t, s, app.Text(TextRetry), 0, 1, 0)
+				match(t, s, app.Text(textRetry), 0, 1, 0)
 			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := render(t, func(m *Machine) {
+			s := render(t, func(m *machine) {
 				m.Start()
 				m.Fetched(tc.result, t0)
 			})
@@ -152,12 +152,12 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestRenderFailureAboveKeptFrame(t *testing.T) {
-	s := render(t, func(m *Machine) {
+	s := render(t, func(m *machine) {
 		m.Start()
 		m.Fetched(okResult("t1", time.Minute), t0)
 		m.Message(readyMsg(ticket.SessionActive), t0)
 		m.Message(frameMsg(ticket.MsgSessionExpired), t0)
-		m.Fetched(Result{Status: 500}, t0)
+		m.Fetched(result{Status: 500}, t0)
 	})
 	match(t, s, app.Text("Couldn't load the API key manager (the server answered 500). Retrying in 1 s…"), 0, 0, 0)
 	// The iframe keeps index 1, so go-app updates it rather than recreating it.
@@ -181,12 +181,12 @@ func TestRenderAroundEagerFrame(t *testing.T) {
 	// An adopted frame lives outside go-app's tree: no second iframe, and
 	// notices still show above it.
 	s = &Shell{ResourceID: "42", adopted: true}
-	s.m = Machine{PageOrigin: testPage}
+	s.m = machine{PageOrigin: testPage}
 	s.m.Start()
 	s.m.Fetched(okResult("t1", time.Minute), t0)
 	s.m.Message(readyMsg(ticket.SessionActive), t0)
 	s.m.Message(frameMsg(ticket.MsgSessionExpired), t0)
-	s.m.Fetched(Result{Status: 503}, t0)
+	s.m.Fetched(result{Status: 503}, t0)
 	e = app.NewTestEngine()
 	if err := e.Load(s); err != nil {
 		t.Fatal(err)
