@@ -61,7 +61,8 @@ type acme struct {
 	closeFns []func() error
 }
 
-// Close releases the store and flushes pending last-used times.
+// Close releases the store, flushes pending last-used times and stops the
+// shell's background work.
 func (a *acme) Close() error {
 	var errs []error
 	for i := len(a.closeFns) - 1; i >= 0; i-- {
@@ -176,9 +177,11 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 	}
 	if !o.SkipShell {
-		if err := mountShell(e, o); err != nil {
+		s, err := mountShell(ctx, e, o)
+		if err != nil {
 			return nil, err
 		}
+		a.closeFns = append(a.closeFns, s.Close)
 	}
 	a.App = e
 	return a, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 
@@ -12,9 +13,10 @@ import (
 // mountShell serves the settings page, /settings/api-keys/<deploymentId>,
 // with the WebAssembly shell. Without -shell-wasm the shell is built from
 // source on first start (about a minute, progress on the terminal) and cached
-// in the data directory.
-func mountShell(e *gin.Engine, o options) error {
-	s, err := shell.New(shell.Config{
+// in the data directory; cancelling ctx stops that build. The caller closes
+// the returned Shell.
+func mountShell(ctx context.Context, e *gin.Engine, o options) (*shell.Shell, error) {
+	s, err := shell.New(ctx, shell.Config{
 		Title:       "Acme — API keys",
 		Name:        "Acme",
 		Description: "Manage the API keys of your Acme deployment",
@@ -24,8 +26,8 @@ func mountShell(e *gin.Engine, o options) error {
 		Logger:      o.Logger,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.Mount(e, "/settings/api-keys/:deploymentId")
-	return nil
+	return s, nil
 }

@@ -103,17 +103,32 @@ func Brotli(ctx context.Context, b []byte) ([]byte, error) {
 		if out, err := cmd.Output(); err == nil && len(out) > 0 {
 			return out, nil
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // stopped, not failed: no minutes-long fallback
+		}
 	}
 	var buf bytes.Buffer
 	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 11, LGWin: 24})
-	if _, err := w.Write(b); err != nil {
-		return nil, err
+	// Fed in pieces so that ctx can stop it between them.
+	for len(b) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(len(b), brotliChunk)
+		if _, err := w.Write(b[:n]); err != nil {
+			return nil, err
+		}
+		b = b[n:]
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), ctx.Err()
 }
+
+// brotliChunk is how much input Brotli compresses in Go between checks of
+// its context.
+const brotliChunk = 64 << 10
 
 // Pick returns the form of b to send for an Accept-Encoding header, brotli
 // before gzip before identity, and its Content-Encoding ("" for identity).

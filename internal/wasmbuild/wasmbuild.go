@@ -79,7 +79,21 @@ func (o Options) command(ctx context.Context, args ...string) (*exec.Cmd, error)
 	cmd := exec.CommandContext(ctx, gocmd, args...)
 	cmd.Dir = o.Dir
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	// When ctx ends the go command is killed, but the compiler and linker
+	// it started may still hold its output open; stop waiting for them.
+	cmd.WaitDelay = waitDelay
 	return cmd, nil
+}
+
+// waitDelay bounds how long a killed go command's output is waited for.
+const waitDelay = time.Second
+
+// stopped returns ctx's error, naming what it stopped, if ctx has ended.
+func stopped(ctx context.Context, what string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wasmbuild: %s: %w", what, err)
+	}
+	return nil
 }
 
 // BuildFlags are the flags the wasm is built with: no paths, no symbol table
@@ -102,6 +116,9 @@ func Build(ctx context.Context, o Options, out string) error {
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
+		if err := stopped(ctx, "go build "+o.pkg()); err != nil {
+			return err
+		}
 		return fmt.Errorf("wasmbuild: GOOS=js GOARCH=wasm go build %s: %v\n%s", o.pkg(), err, strings.TrimSpace(stderr.String()))
 	}
 	if err := os.Rename(tmp, out); err != nil {
@@ -123,6 +140,9 @@ func SourceKey(ctx context.Context, o Options) (string, error) {
 	}
 	v, err := cmd.Output()
 	if err != nil {
+		if err := stopped(ctx, "go version"); err != nil {
+			return "", err
+		}
 		return "", fmt.Errorf("wasmbuild: go version: %w", err)
 	}
 	fmt.Fprintf(h, "%s\n%q\n%s\n", v, BuildFlags, o.pkg())
@@ -137,6 +157,9 @@ func SourceKey(ctx context.Context, o Options) (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		if err := stopped(ctx, "go list "+o.pkg()); err != nil {
+			return "", err
+		}
 		return "", fmt.Errorf("wasmbuild: go list %s: %v\n%s", o.pkg(), err, strings.TrimSpace(stderr.String()))
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))

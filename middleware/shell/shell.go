@@ -2,7 +2,8 @@
 // a Gin engine: the page for each settings route, go-app's scripts, the wasm
 // precompressed and content-hashed, the eager ticket script and local icons.
 // It builds the wasm from source on first start when no prebuilt one is
-// given, and caches it.
+// given, and caches it. New's context bounds that build; Close stops what
+// New leaves running (brotli compression of a new wasm).
 //
 // Production: build once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web`
 // and set Config.WasmPath to web/app.wasm.
@@ -92,15 +93,16 @@ type Config struct {
 	// Progress receives build and compression progress lines (default
 	// os.Stderr); use io.Discard to silence it.
 	Progress io.Writer
-	// BuildTimeout bounds the first build (default 10 minutes).
+	// BuildTimeout bounds the build from source (default 10 minutes); the
+	// context given to New can stop it sooner.
 	BuildTimeout time.Duration
 	// Logger receives errors that do not stop the shell (a cache that cannot
 	// be written). The zero Logger means JSON lines on os.Stderr.
 	Logger zerolog.Logger
 }
 
-// Shell serves the shell page and its assets; create it with New and attach
-// it with Mount.
+// Shell serves the shell page and its assets; create it with New, attach it
+// with Mount and Close it when the server stops.
 type Shell struct {
 	cfg     Config
 	log     zerolog.Logger
@@ -113,7 +115,8 @@ type Shell struct {
 	wasmURL   string
 	gz        []byte
 	br        atomic.Pointer[[]byte] // nil until brotli is ready
-	brDone    chan struct{}
+	brDone    chan struct{}          // closed when no compression runs
+	stopBr    context.CancelFunc     // stops the compression (Close)
 	eagerURL  string
 	eagerHash string
 	cssURL    string
@@ -139,9 +142,11 @@ var (
 var fieldRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // New reads (or builds) the wasm, precompresses it and prepares the page.
-// With BuildFromSource the first call may take a minute; progress goes to
-// cfg.Progress.
-func New(cfg Config) (*Shell, error) {
+// Without WasmPath the first call builds the wasm, which may take a minute
+// (progress goes to cfg.Progress); cancelling ctx stops the build and New
+// returns an error wrapping ErrWasm and ctx's error. ctx is not kept: once
+// New has returned, only Close stops what it started.
+func New(ctx context.Context, cfg Config) (*Shell, error) {
 	if reflect.ValueOf(cfg.Logger).IsZero() {
 		cfg.Logger = zerolog.New(os.Stderr).With().Timestamp().Str("component", "shell").Logger()
 	}
@@ -190,7 +195,7 @@ func New(cfg Config) (*Shell, error) {
 		cfg.CacheDir = filepath.Join(dir, "keyportal", "shell")
 	}
 
-	s := &Shell{cfg: cfg, log: cfg.Logger, brDone: make(chan struct{}), iconPNG: iconPNG()}
+	s := &Shell{cfg: cfg, log: cfg.Logger, brDone: make(chan struct{}), stopBr: func() {}, iconPNG: iconPNG()}
 	s.shell = &wasmui.Shell{
 		TicketPath: cfg.TicketPath,
 		Field:      cfg.Field,
@@ -199,7 +204,7 @@ func New(cfg Config) (*Shell, error) {
 		SignInURL:  cfg.SignInURL,
 		Theme:      cfg.Theme,
 	}
-	if err := s.loadWasm(); err != nil {
+	if err := s.loadWasm(ctx); err != nil {
 		return nil, err
 	}
 	s.eagerHash = shortHash(wasmui.EagerScript)
@@ -213,19 +218,23 @@ func shortHash(b []byte) string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// Close stops the brotli compression New may have left running (the
+// shell then keeps serving gzip) and waits for it to end, so that nothing
+// the Shell started outlives it. It is safe to call more than once and
+// always returns nil.
+func (s *Shell) Close() error {
+	s.stopBr()
+	<-s.brDone
+	return nil
+}
+
 // loadWasm reads or builds the wasm and its compressed forms.
-func (s *Shell) loadWasm() error {
+func (s *Shell) loadWasm(ctx context.Context) error {
 	path := s.cfg.WasmPath
 	if path == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BuildTimeout)
-		defer cancel()
-		built, err := wasmbuild.Cached(ctx, wasmbuild.Options{
-			Package:  s.cfg.BuildFromSource,
-			Dir:      s.cfg.ModuleDir,
-			Progress: s.cfg.Progress,
-		}, s.cfg.CacheDir)
+		built, err := s.build(ctx)
 		if err != nil {
-			return fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web` and set WasmPath)", ErrWasm, err)
+			return err
 		}
 		path = built
 	}
@@ -249,15 +258,39 @@ func (s *Shell) loadWasm() error {
 	}
 	// Brotli at quality 11 takes minutes in pure Go; serve gzip meanwhile.
 	fmt.Fprintf(s.cfg.Progress, "keyportal: compressing the shell with brotli in the background (first start only); serving gzip meanwhile\n")
+	bg, stop := context.WithCancel(context.Background())
+	s.stopBr = stop
 	go func() {
 		defer close(s.brDone)
-		br := s.readOrMake(brPath, func() ([]byte, error) { return wasmbuild.Brotli(context.Background(), wasm) })
+		defer stop()
+		br := s.readOrMake(brPath, func() ([]byte, error) { return wasmbuild.Brotli(bg, wasm) })
 		if br != nil {
 			s.br.Store(&br)
 			fmt.Fprintf(s.cfg.Progress, "keyportal: shell wasm %d bytes, gzip %d, brotli %d\n", len(wasm), len(s.gz), len(br))
 		}
 	}()
 	return nil
+}
+
+// build builds the wasm from source under ctx and BuildTimeout, or finds it
+// in the cache, and returns its path.
+func (s *Shell) build(ctx context.Context) (string, error) {
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
+	defer cancel()
+	built, err := wasmbuild.Cached(bctx, wasmbuild.Options{
+		Package:  s.cfg.BuildFromSource,
+		Dir:      s.cfg.ModuleDir,
+		Progress: s.cfg.Progress,
+	}, s.cfg.CacheDir)
+	switch {
+	case err == nil:
+		return built, nil
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("%w: building the shell from source was stopped: %w", ErrWasm, err)
+	case bctx.Err() != nil:
+		err = fmt.Errorf("building the shell from source took longer than BuildTimeout (%s): %w", s.cfg.BuildTimeout, err)
+	}
+	return "", fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web` and set WasmPath)", ErrWasm, err)
 }
 
 // readOrMake returns the file at path, or makes it and caches it there (or,
@@ -267,6 +300,9 @@ func (s *Shell) readOrMake(path string, compute func() ([]byte, error)) []byte {
 		return b
 	}
 	b, err := compute()
+	if errors.Is(err, context.Canceled) {
+		return nil // Close stopped it
+	}
 	if err != nil {
 		s.log.Error().Err(err).Str("path", path).Msg("shell: compressing the wasm failed; serving it uncompressed")
 		return nil

@@ -3,6 +3,7 @@ package shell
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -45,11 +46,11 @@ func newTestShell(t *testing.T, cfg Config) *Shell {
 	}
 	cfg.Progress = io.Discard
 	cfg.Logger = zerolog.Nop()
-	s, err := New(cfg)
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { <-s.brDone })
+	t.Cleanup(func() { s.Close() })
 	<-s.brDone
 	return s
 }
@@ -336,7 +337,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Progress, tc.cfg.Logger = io.Discard, zerolog.Nop()
-			_, err := New(tc.cfg)
+			_, err := New(context.Background(), tc.cfg)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "shell: ") {
 				t.Fatalf("err %v, want %v mentioning %q", err, tc.want, tc.msg)
 			}
@@ -378,7 +379,7 @@ func TestBuildFromSourceCached(t *testing.T) {
 	cache := t.TempDir()
 	var progress bytes.Buffer
 	start := time.Now()
-	s, err := New(Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
+	s, err := New(context.Background(), Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +396,7 @@ func TestBuildFromSourceCached(t *testing.T) {
 
 	progress.Reset()
 	start = time.Now()
-	s2, err := New(Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
+	s2, err := New(context.Background(), Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

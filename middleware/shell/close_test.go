@@ -1,0 +1,172 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+)
+
+// bigWasm writes a WebAssembly-looking file large enough that brotli at
+// quality 11 takes seconds on it (text-like, so it compresses).
+func bigWasm(t *testing.T) string {
+	t.Helper()
+	words := strings.Fields("keyportal shell ticket portal iframe origin renew session expired ready resize theme event key created rotated revoked wasm go app")
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	b.WriteString("\x00asm\x01\x00\x00\x00")
+	for b.Len() < 8<<20 {
+		b.WriteString(words[r.IntN(len(words))])
+		b.WriteString(strconv.Itoa(r.IntN(1000)))
+		b.WriteByte(' ')
+	}
+	path := filepath.Join(t.TempDir(), "app.wasm")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCloseStopsCompression: a first start leaves brotli compression
+// running; Close stops it (the shell keeps serving gzip) and no goroutine of
+// the shell remains, with the brotli command and with the Go fallback.
+func TestCloseStopsCompression(t *testing.T) {
+	wasm := bigWasm(t)
+	for _, tc := range []struct{ name, path string }{
+		{"brotli command", os.Getenv("PATH")},
+		{"brotli in Go", t.TempDir()}, // a PATH without the brotli command
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PATH", tc.path)
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.wasm")
+			if err := os.Link(wasm, path); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(context.Background(), Config{WasmPath: path, CacheDir: t.TempDir(), Progress: io.Discard, Logger: zerolog.Nop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			closed := make(chan error, 1)
+			go func() { closed <- s.Close() }()
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Close still waiting for the compression after 15 s")
+			}
+			if _, _, br := s.WasmSizes(); br != 0 {
+				t.Fatalf("brotli finished (%d bytes) before Close: the test needs a slower compression", br)
+			}
+			t.Logf("Close returned after %s", time.Since(start).Round(time.Microsecond))
+			s.Close() // twice is fine
+
+			r := gin.New()
+			s.Mount(r)
+			if w := serve(t, r, "GET", s.WasmURL(), map[string]string{"Accept-Encoding": "br, gzip"}); w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" {
+				t.Fatalf("after Close: %d, Content-Encoding %q; want gzip", w.Code, w.Header().Get("Content-Encoding"))
+			}
+			if _, err := os.Stat(strings.TrimSuffix(path, ".wasm") + "." + s.wasmHash + ".wasm.br"); err == nil {
+				t.Fatal("a stopped compression left a .br file")
+			}
+		})
+	}
+}
+
+// fakeGo puts a go command on PATH that answers version and list at once
+// and builds forever, like a slow first build; its build leaves a child
+// holding the output open, as the compiler does. It returns the file the
+// build creates when it has started.
+func fakeGo(t *testing.T) (started string) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake go command is a shell script")
+	}
+	dir := t.TempDir()
+	started = filepath.Join(dir, "started")
+	pid := filepath.Join(dir, "pid")
+	script := "#!/bin/sh\ncase \"$1\" in\n" +
+		"version) echo go version fake ;;\n" +
+		"build) sleep 60 & echo $! > '" + pid + "'; : > '" + started + "'; wait ;;\n" +
+		"esac\n"
+	if err := os.WriteFile(filepath.Join(dir, "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Cleanup(func() { // the sleep outlives the killed script; end it
+		if b, err := os.ReadFile(pid); err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				if p, err := os.FindProcess(n); err == nil {
+					p.Kill()
+				}
+			}
+		}
+	})
+	return started
+}
+
+// TestBuildStopsWithContext: cancelling New's context stops a build in
+// flight within seconds, with an error that says so; BuildTimeout does the
+// same with its own message. No goroutine of the shell remains.
+func TestBuildStopsWithContext(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		cancel  bool
+		want    error
+		msg     string
+	}{
+		{"cancelled", 0, true, context.Canceled, "building the shell from source was stopped"},
+		{"BuildTimeout", time.Second, false, context.DeadlineExceeded, "took longer than BuildTimeout (1s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := fakeGo(t)
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				s, err := New(ctx, Config{CacheDir: t.TempDir(), BuildTimeout: tc.timeout, Progress: io.Discard, Logger: zerolog.Nop()})
+				if s != nil {
+					s.Close()
+				}
+				errc <- err
+			}()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if _, err := os.Stat(started); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the build did not start")
+				}
+			}
+			if tc.cancel {
+				cancel()
+			}
+			select {
+			case err := <-errc:
+				if !errors.Is(err, ErrWasm) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("err %v, want %v and %v mentioning %q", err, ErrWasm, tc.want, tc.msg)
+				}
+				t.Log(err)
+			case <-time.After(15 * time.Second):
+				t.Fatal("New still building 15 s after it should have stopped")
+			}
+		})
+	}
+}
