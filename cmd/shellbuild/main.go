@@ -1,11 +1,17 @@
-// Command build builds the keyportal shell's WebAssembly binary for
-// production and precompresses it, so servers start without the go command:
+// Command shellbuild builds the keyportal shell's WebAssembly binary (the
+// wasm main cmd/shellwasm) for production and precompresses it, so servers
+// start without the go command. In this repository:
+//
+//	go run ./cmd/shellbuild -o web
+//
+// and from a module that requires keyportal:
 //
 //	go run github.com/keyportal/keyportal/cmd/shellbuild -o web
 //
 // writes web/app.wasm, web/app.<hash>.wasm.gz and web/app.<hash>.wasm.br
 // (brotli quality 11) and prints their sizes. Point middleware/shell's
 // Config.WasmPath at web/app.wasm; it serves the compressed forms as they are.
+// -pkg builds another wasm main instead; Ctrl-C stops the build.
 package main
 
 import (
@@ -24,7 +30,7 @@ func main() {
 	pkg := flag.String("pkg", wasmbuild.DefaultPackage, "package path of the wasm main")
 	flag.Parse()
 	if err := run(*out, *pkg); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
+		fmt.Fprintln(os.Stderr, "shellbuild:", err)
 		os.Exit(1)
 	}
 }

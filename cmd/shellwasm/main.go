@@ -1,9 +1,11 @@
-// Command shell is the WebAssembly main of the keyportal shell. It serves
-// every page the server routes to it; the server hands the shell's settings
-// over through go-app's Env (see wasmui.FromEnv).
+// Command shellwasm is the WebAssembly main of the keyportal shell. It
+// serves every page the server routes to it; the server hands the shell's
+// settings over through go-app's Env (see wasmui.FromEnv).
 //
-// Build it with GOOS=js GOARCH=wasm, or let middleware/shell build it, or
-// run the production build command: go run ./cmd/shellbuild -o web
+// It only runs in a browser: build it with GOOS=js GOARCH=wasm, let
+// middleware/shell build it on first start (its default
+// Config.BuildFromSource), or run the production build command,
+// `go run ./cmd/shellbuild -o web`.
 package main
 
 import (
