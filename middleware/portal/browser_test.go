@@ -24,7 +24,7 @@ import (
 // embedder http://127.0.0.1:<a>, the stranger http://127.0.0.2:<f>.
 
 // browser starts a headless Chromium for the test.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	return testbrowser.Start(t, 1000, 800)
 }

@@ -114,7 +114,7 @@ func checkNoLeaks() int {
 
 // env is a portal on a real SQLite store behind a real HTTP server.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *keystore.SQLite
 	portal *Portal
 	clock  *testenv.Clock
@@ -135,7 +135,7 @@ var dbSeq struct {
 	n int
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	dbSeq.Lock()
 	dbSeq.n++
