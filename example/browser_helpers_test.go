@@ -52,7 +52,10 @@ func prebuiltShell(t *testing.T) string {
 		if err != nil {
 			dir = os.TempDir()
 		}
-		dir = filepath.Join(dir, "keyportal", "example-browser-test")
+		// One directory per checkout: two checkouts testing at once would
+		// otherwise prune each other's builds (pruneOtherBuilds).
+		wd, _ := os.Getwd()
+		dir = filepath.Join(dir, "keyportal", "example-browser-test", wasmbuild.Hash([]byte(wd)))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		shellWasm, shellErr = wasmbuild.Cached(ctx, wasmbuild.Options{Progress: os.Stderr}, dir)
