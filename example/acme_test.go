@@ -160,8 +160,8 @@ func TestKeyMadeInPortalWorksOnPublicAPI(t *testing.T) {
 	}
 }
 
-// TestTicketsFollowTheDemoPolicy checks the demo users against docs/design.md
-// "Demo data": who gets a ticket for which deployment.
+// TestTicketsFollowTheDemoPolicy checks the demo users against DESIGN.md:
+// who gets a ticket for which deployment.
 func TestTicketsFollowTheDemoPolicy(t *testing.T) {
 	d := startDemo(t)
 	cases := []struct {

@@ -11,12 +11,11 @@ import (
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
-// TestStubWacht runs the Issuer against stub-wacht, the load-test upstream
-// among the benchmark peers (the directory the environment variable PEERS
-// names; see docs/benchmarks.md), when KEYPORTAL_STUB_WACHT_URL names a
-// running one:
+// TestStubWacht runs the Issuer against the load-test upstream
+// (../shared/peers/stub-wacht), when KEYPORTAL_STUB_WACHT_URL names a running
+// one:
 //
-//	(cd "$PEERS/stub-wacht" && go build -o /tmp/stub-wacht .) && /tmp/stub-wacht -addr 127.0.0.1:7700
+//	go build -o /tmp/stub-wacht . && /tmp/stub-wacht -addr 127.0.0.1:7700
 //	KEYPORTAL_STUB_WACHT_URL=http://127.0.0.1:7700 go test -run StubWacht ./middleware/wacht
 func TestStubWacht(t *testing.T) {
 	base := os.Getenv("KEYPORTAL_STUB_WACHT_URL")
