@@ -116,7 +116,7 @@ func Mount(r gin.IRoutes, cfg Config) error {
 	return nil
 }
 
-// serve runs the checks of docs/design.md "Flow", step 2, in order.
+// serve runs the checks of DESIGN.md "Flow" step 2, in order.
 func (t *TicketRoute) serve(c *gin.Context) {
 	r := c.Request
 	a := attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: c.ClientIP()}
