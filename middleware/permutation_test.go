@@ -94,7 +94,8 @@ func TestTicketRoutePermutations(t *testing.T) {
 	}
 }
 
-// TestTicketRouteDemoUsers checks the DESIGN.md demo data end to end.
+// TestTicketRouteDemoUsers checks the demo data of docs/design.md "Demo data"
+// end to end.
 func TestTicketRouteDemoUsers(t *testing.T) {
 	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
 	if err != nil {

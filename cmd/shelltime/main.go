@@ -1,9 +1,10 @@
 // Command shelltime times embed shells in headless Chromium from navigation
-// to the iframe, like the peers' shelltime.mjs (same criterion: an iframe
-// whose src carries a ticket, or that has data-keyportal-ready), and breaks
-// the time down with the Performance API: the page, the ticket request, the
-// wasm download, its compile and instantiation, Go's start (go.run until
-// main blocks) and go-app's first renders.
+// to the iframe, with the same criterion as the Node timing tool among the
+// benchmark peers (the directory PEERS names): an iframe whose src carries a
+// ticket, or that has data-keyportal-ready. It breaks the time down with the
+// Performance API: the page, the ticket request, the wasm download, its
+// compile and instantiation, Go's start (go.run until main blocks) and
+// go-app's first renders.
 //
 //	go run ./cmd/shelltime -n 7 -cookie acme_session=VALUE \
 //	    http://127.0.0.1:8080/settings/api-keys/42 \
