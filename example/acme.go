@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	demodata "github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -85,7 +86,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 	}()
 
-	a.policy, err = policy.New(policy.Config{PolicyText: policy.DemoPolicy, Logger: o.Logger})
+	a.policy, err = policy.New(policy.Config{PolicyText: demodata.Policy, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

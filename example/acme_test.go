@@ -160,7 +160,7 @@ func TestKeyMadeInPortalWorksOnPublicAPI(t *testing.T) {
 	}
 }
 
-// TestTicketsFollowTheDemoPolicy checks the demo users against DESIGN.md:
+// TestTicketsFollowTheDemoPolicy checks the demo users against docs/design.md "Demo data":
 // who gets a ticket for which deployment.
 func TestTicketsFollowTheDemoPolicy(t *testing.T) {
 	d := startDemo(t)

@@ -1,42 +1,32 @@
 package main
 
-// The demo data of DESIGN.md. Roles, tenant states and deployment ownership
-// are decided by the policy (policy.DemoPolicy); this table only says which
-// tenant each user signs in to and what the sign-in page shows.
+import demodata "github.com/keyportal/keyportal/internal/demo"
+
+// The demo data of docs/design.md "Demo data" is the demo policy that the
+// app's engine loads (internal/demo): the sign-in page reads its users,
+// tenants and deployments from the same rows, so the two cannot disagree. The
+// policy decides; these lists only say which tenant each user signs in to and
+// what the pages show.
 
 // demoUser is one account of the sign-in page.
-type demoUser struct {
-	Name   string
-	Tenant string
-	Role   string // for display; the policy decides
-}
+type demoUser = demodata.User
 
 // demoTenant is one customer of Acme's product.
 type demoTenant struct {
-	Name        string
-	Status      string // for display; the policy decides
-	Deployments []string
-	KeyPrefix   string
+	demodata.Tenant
+	// KeyPrefix starts the keys of the tenant's apps: <tenant>_live.
+	KeyPrefix string
 }
 
-var demoTenants = []demoTenant{
-	{Name: "acme", Status: "active", Deployments: []string{"42", "43"}, KeyPrefix: "acme_live"},
-	{Name: "globex", Status: "active", Deployments: []string{"77"}, KeyPrefix: "globex_live"},
-	{Name: "initech", Status: "suspended", Deployments: []string{"99"}, KeyPrefix: "initech_live"},
-	{Name: "umbrella", Status: "deleted", Deployments: []string{"66"}, KeyPrefix: "umbrella_live"},
-}
+var demoUsers = demodata.Users()
 
-var demoUsers = []demoUser{
-	{"alice", "acme", "owner"},
-	{"bob", "acme", "admin"},
-	{"carol", "acme", "developer"},
-	{"dave", "acme", "viewer"},
-	{"erin", "acme", "support"},
-	{"frank", "globex", "admin"},
-	{"grace", "globex", "developer"},
-	{"heidi", "initech", "admin"},
-	{"ivan", "umbrella", "admin"},
-}
+var demoTenants = func() []demoTenant {
+	var out []demoTenant
+	for _, t := range demodata.Tenants() {
+		out = append(out, demoTenant{Tenant: t, KeyPrefix: t.Name + "_live"})
+	}
+	return out
+}()
 
 func findUser(name string) (demoUser, bool) {
 	for _, u := range demoUsers {

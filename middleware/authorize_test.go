@@ -11,11 +11,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 )
 
 func TestAuthorize(t *testing.T) {
-	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -19,7 +20,7 @@ import (
 
 func ExampleMount() {
 	gin.SetMode(gin.ReleaseMode)
-	decider, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		panic(err)
 	}
@@ -54,7 +55,7 @@ func ExampleMount() {
 
 func ExampleNewTicketRoute() {
 	gin.SetMode(gin.ReleaseMode)
-	decider, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		panic(err)
 	}
@@ -94,7 +95,7 @@ func ExampleNewTicketRoute() {
 
 func ExampleAuthorize() {
 	gin.SetMode(gin.ReleaseMode)
-	decider, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		panic(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -97,7 +98,7 @@ func TestTicketRoutePermutations(t *testing.T) {
 // TestTicketRouteDemoUsers checks the demo data of docs/design.md "Demo data"
 // end to end.
 func TestTicketRouteDemoUsers(t *testing.T) {
-	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -74,7 +75,7 @@ func BenchmarkTicketRoute(b *testing.B) {
 }
 
 func BenchmarkTicketRouteDemoPolicy(b *testing.B) {
-	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		b.Fatal(err)
 	}

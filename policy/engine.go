@@ -18,13 +18,6 @@ import (
 //go:embed model.conf
 var DefaultModel string
 
-// DemoPolicy is the demo policy of DESIGN.md "Demo data": tenants acme,
-// globex (active), initech (suspended) and umbrella (deleted), their users,
-// roles and deployments 42, 43, 77, 99 and 66.
-//
-//go:embed demo.csv
-var DemoPolicy string
-
 // ErrInvalidRequest is returned by Decide for a request with an empty field.
 var ErrInvalidRequest = errors.New("policy: request needs subject, tenant, object and action")
 

@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/demo"
 )
 
 func demoEngine(t testing.TB) *Engine {
 	t.Helper()
-	e, err := New(Config{PolicyText: DemoPolicy})
+	e, err := New(Config{PolicyText: demo.Policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestEmptyPolicyDeniesEverything(t *testing.T) {
 
 func TestRoleInheritance(t *testing.T) {
 	// A role chain in one tenant: lead inherits developer's rows.
-	e, err := New(Config{PolicyText: DemoPolicy + "g, lead, developer, acme\ng, judy, lead, acme\n"})
+	e, err := New(Config{PolicyText: demo.Policy + "g, lead, developer, acme\ng, judy, lead, acme\n"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestRoleInheritance(t *testing.T) {
 // A tenant whose name is another tenant's object must not own that object,
 // though casbin treats every name as linked to itself.
 func TestTenantNamedLikeObject(t *testing.T) {
-	e, err := New(Config{PolicyText: DemoPolicy + "g, mallory, admin, deployment:42\n"})
+	e, err := New(Config{PolicyText: demo.Policy + "g, mallory, admin, deployment:42\n"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +146,8 @@ func TestTenantNamedLikeObject(t *testing.T) {
 
 func TestConfigMistakes(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"path and text":  {PolicyPath: "policy.csv", PolicyText: DemoPolicy},
-		"watch no file":  {PolicyText: DemoPolicy, Watch: true},
+		"path and text":  {PolicyPath: "policy.csv", PolicyText: demo.Policy},
+		"watch no file":  {PolicyText: demo.Policy, Watch: true},
 		"missing model":  {ModelPath: "/nonexistent/model.conf"},
 		"missing policy": {PolicyPath: "/nonexistent/policy.csv"},
 	} {

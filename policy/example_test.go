@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 )
 
 func ExampleNew() {
 	// The embedded default model with the demo policy. In production, set
 	// PolicyPath (and Watch) instead of PolicyText.
-	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,7 +30,7 @@ func ExampleNew() {
 }
 
 func ExampleEngine_Decide() {
-	engine, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +64,7 @@ func ExampleEngine_Reload() {
 	dir, _ := os.MkdirTemp("", "policy-example")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "policy.csv")
-	_ = os.WriteFile(path, []byte(policy.DemoPolicy), 0o600)
+	_ = os.WriteFile(path, []byte(demo.Policy), 0o600)
 
 	engine, err := policy.New(policy.Config{PolicyPath: path})
 	if err != nil {
@@ -71,7 +72,7 @@ func ExampleEngine_Reload() {
 		return
 	}
 	// A broken edit: the reload fails and the last good policy stays.
-	_ = os.WriteFile(path, []byte(policy.DemoPolicy+"g, zed, admin\n"), 0o600)
+	_ = os.WriteFile(path, []byte(demo.Policy+"g, zed, admin\n"), 0o600)
 	err = engine.Reload()
 	var fe *policy.FileError
 	if errors.As(err, &fe) {
@@ -85,7 +86,7 @@ func ExampleEngine_Reload() {
 }
 
 func ExampleRunCases() {
-	engine, _ := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, _ := policy.New(policy.Config{PolicyText: demo.Policy})
 	cases, err := policy.ParseCases(strings.NewReader(`subject,tenant,object,action,expect
 alice, acme, deployment:42, api_keys:manage, allow
 dave, acme, deployment:42, api_keys:manage, allow
@@ -109,7 +110,7 @@ dave, acme, deployment:42, api_keys:manage, allow
 }
 
 func ExampleEngine_Matrix() {
-	engine, _ := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	engine, _ := policy.New(policy.Config{PolicyText: demo.Policy})
 	cells, err := engine.Matrix(context.Background())
 	if err != nil {
 		fmt.Println(err)

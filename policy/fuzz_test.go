@@ -5,16 +5,18 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/demo"
 )
 
 // FuzzLoad feeds arbitrary model and policy text to the loader: it must
 // either load or fail with a *FileError on a real line, never panic.
 func FuzzLoad(f *testing.F) {
-	f.Add(DefaultModel, DemoPolicy)
+	f.Add(DefaultModel, demo.Policy)
 	f.Add(DefaultModel, "p, admin, *, deployment:*\n")
 	f.Add(DefaultModel, "g3, acme, paused\n\"unterminated")
 	f.Add("[matchers]\nm = r.sub ==\n", "")
-	f.Add(strings.Replace(DefaultModel, "keyMatch(r.obj, p.obj)", "keyMatch(r.obj)", 1), DemoPolicy)
+	f.Add(strings.Replace(DefaultModel, "keyMatch(r.obj, p.obj)", "keyMatch(r.obj)", 1), demo.Policy)
 	f.Fuzz(func(t *testing.T, model, policy string) {
 		s, err := buildState("model.conf", model, "policy.csv", policy)
 		if err != nil {

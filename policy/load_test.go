@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/demo"
 )
 
 func writeFile(t testing.TB, dir, name, text string) string {
@@ -115,7 +117,7 @@ func TestModelFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "model.conf", tt.text)
-			_, err := New(Config{ModelPath: path, PolicyText: DemoPolicy})
+			_, err := New(Config{ModelPath: path, PolicyText: demo.Policy})
 			var fe *FileError
 			if !errors.As(err, &fe) {
 				t.Fatalf("error = %v, want a *FileError", err)
@@ -148,7 +150,7 @@ func TestDefaultModelAndDemoPolicyLoad(t *testing.T) {
 	dir := t.TempDir()
 	e, err := New(Config{
 		ModelPath:  writeFile(t, dir, "model.conf", DefaultModel),
-		PolicyPath: writeFile(t, dir, "policy.csv", DemoPolicy),
+		PolicyPath: writeFile(t, dir, "policy.csv", demo.Policy),
 	})
 	if err != nil {
 		t.Fatal(err)

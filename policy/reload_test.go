@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/internal/testenv"
 )
 
@@ -22,14 +23,14 @@ import (
 // dave to developer and revokes bob; the broken one has a p row that lacks
 // its tenant field at brokenLine.
 var (
-	policyA = DemoPolicy
+	policyA = demo.Policy
 	policyB = strings.NewReplacer(
 		"g, dave, viewer, acme", "g, dave, developer, acme",
 		"g, bob, admin, acme\n", "",
-	).Replace(DemoPolicy)
+	).Replace(demo.Policy)
 	brokenLine   = 5
 	policyBroken = func() string {
-		lines := strings.Split(DemoPolicy, "\n")
+		lines := strings.Split(demo.Policy, "\n")
 		lines[brokenLine-1] = "p, admin, deployment:*, api_keys:manage"
 		return strings.Join(lines, "\n")
 	}()

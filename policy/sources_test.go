@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/demo"
 )
 
 // appTenants is a host app's tenant table.
@@ -108,7 +110,7 @@ g3, acme, suspended
 }
 
 func TestInvalidStatusFromApp(t *testing.T) {
-	e, err := New(Config{PolicyText: DemoPolicy, Tenants: appTenants{"acme": "paused"}})
+	e, err := New(Config{PolicyText: demo.Policy, Tenants: appTenants{"acme": "paused"}})
 	if err != nil {
 		t.Fatal(err)
 	}

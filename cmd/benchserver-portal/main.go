@@ -30,6 +30,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -74,7 +75,7 @@ func run(addr, auditTo, issuerKind string) error {
 	if err != nil {
 		return err
 	}
-	decider, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -298,7 +299,7 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, store.Close)
-	pol, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy, Logger: zerolog.Nop()})
+	pol, err := policy.New(policy.Config{PolicyText: demo.Policy, Logger: zerolog.Nop()})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -28,11 +29,11 @@ import (
 func TestMatrixAgreesWithTicketRoute(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	ctx := context.Background()
-	demo, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy})
+	demoEngine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells, err := demo.Matrix(ctx)
+	cells, err := demoEngine.Matrix(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestMatrixAgreesWithTicketRoute(t *testing.T) {
 	// with one user per role and one deployment of its own.
 	statuses := []policy.TenantStatus{policy.TenantActive, policy.TenantSuspended, policy.TenantDeleted}
 	var world strings.Builder
-	for _, line := range strings.Split(policy.DemoPolicy, "\n") {
+	for _, line := range strings.Split(demo.Policy, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "p,") {
 			world.WriteString(line + "\n")
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 	"github.com/keyportal/keyportal/policy/lint"
 )
@@ -48,10 +49,10 @@ func (f *policyFiles) add(cmd *cobra.Command, policyHelp string) {
 
 // engine loads the files into a policy engine; with no --policy it uses the
 // demo policy when demo is set.
-func (f *policyFiles) engine(demo bool) (*policy.Engine, error) {
+func (f *policyFiles) engine(useDemo bool) (*policy.Engine, error) {
 	cfg := policy.Config{ModelPath: f.model, PolicyPath: f.policy}
-	if f.policy == "" && demo {
-		cfg.PolicyText = policy.DemoPolicy
+	if f.policy == "" && useDemo {
+		cfg.PolicyText = demo.Policy
 	}
 	e, err := policy.New(cfg)
 	if err != nil {

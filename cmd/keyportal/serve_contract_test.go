@@ -33,7 +33,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 		"KEYPORTAL_BACKEND_API_KEY=other_rotated_key_0000000," + backendKey,
 		"KEYPORTAL_DB=" + db,
 		"KEYPORTAL_ALLOWED_ORIGINS=" + embedder,
-		"KEYPORTAL_POLICY=../../policy/demo.csv",
+		"KEYPORTAL_POLICY=../../internal/demo/demo.csv",
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

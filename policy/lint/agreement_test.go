@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 	"github.com/keyportal/keyportal/policy/lint"
 )
@@ -26,9 +27,9 @@ func TestLintAgreesWithTheEngine(t *testing.T) {
 			cfg := policy.Config{ModelPath: filepath.Join("testdata", "model.conf"), PolicyPath: f}
 			modelPath, modelText, policyPath, policyText := cfg.ModelPath, string(model), f, ""
 			if strings.HasSuffix(f, ".conf") {
-				cfg = policy.Config{ModelPath: f, PolicyText: policy.DemoPolicy}
+				cfg = policy.Config{ModelPath: f, PolicyText: demo.Policy}
 				b, _ := os.ReadFile(f)
-				modelPath, modelText, policyPath, policyText = f, string(b), "(inline policy)", policy.DemoPolicy
+				modelPath, modelText, policyPath, policyText = f, string(b), "(inline policy)", demo.Policy
 			} else {
 				b, _ := os.ReadFile(f)
 				policyText = string(b)
@@ -57,7 +58,8 @@ func TestLintAgreesWithTheEngine(t *testing.T) {
 // FuzzLintAgreesWithTheEngine: for any policy text over the default model,
 // if the engine refuses it, lint reports an error.
 func FuzzLintAgreesWithTheEngine(f *testing.F) {
-	for _, name := range []string{"demo.csv", "field_count.csv", "unknown_ptype.csv", "syntax.csv", "tenant_status.csv", "owner_conflict.csv"} {
+	f.Add(demo.Policy)
+	for _, name := range []string{"field_count.csv", "unknown_ptype.csv", "syntax.csv", "tenant_status.csv", "owner_conflict.csv"} {
 		b, _ := os.ReadFile(filepath.Join("testdata", name))
 		f.Add(string(b))
 	}
@@ -74,7 +76,7 @@ func FuzzLintAgreesWithTheEngine(f *testing.F) {
 // errors; the demo's viewer, granted on purpose without permissions, is the
 // only warning.
 func TestShippedModelAndDemoPolicyLintClean(t *testing.T) {
-	problems := lint.Lint("(default model)", policy.DefaultModel, "demo.csv", policy.DemoPolicy)
+	problems := lint.Lint("(default model)", policy.DefaultModel, "demo.csv", demo.Policy)
 	if lint.HasErrors(problems) {
 		t.Fatalf("errors in the shipped files: %v", problems)
 	}

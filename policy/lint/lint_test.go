@@ -7,10 +7,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/demo"
 )
 
-func read(t *testing.T, name string) string {
+// policyFile reads testdata/name, or for "demo.csv" the demo policy.
+func policyFile(t testing.TB, name string) string {
 	t.Helper()
+	if name == "demo.csv" {
+		return demo.Policy
+	}
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
@@ -19,7 +25,7 @@ func read(t *testing.T, name string) string {
 }
 
 // lintFixture lints testdata/model (default: the default model) with
-// testdata/policy (none when empty).
+// testdata/policy or the demo policy (none when empty).
 func lintFixture(t *testing.T, model, policy string) []Problem {
 	t.Helper()
 	if model == "" {
@@ -27,9 +33,9 @@ func lintFixture(t *testing.T, model, policy string) []Problem {
 	}
 	policyText := ""
 	if policy != "" {
-		policyText = read(t, policy)
+		policyText = policyFile(t, policy)
 	}
-	return Lint(model, read(t, model), policy, policyText)
+	return Lint(model, policyFile(t, model), policy, policyText)
 }
 
 // brief renders a problem as "file:line severity code".
@@ -158,8 +164,7 @@ func TestProblemString(t *testing.T) {
 func FuzzLint(f *testing.F) {
 	model, _ := os.ReadFile(filepath.Join("testdata", "model.conf"))
 	for _, name := range []string{"demo.csv", "field_count.csv", "syntax.csv", "per_tenant.csv"} {
-		b, _ := os.ReadFile(filepath.Join("testdata", name))
-		f.Add(string(model), string(b))
+		f.Add(string(model), policyFile(f, name))
 	}
 	f.Add("[matchers]\nm = g(", "g, \"")
 	f.Fuzz(func(t *testing.T, model, policy string) {
