@@ -9,16 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/policy"
 	"github.com/keyportal/keyportal/policy/lint"
 )
 
-// Names shown for the embedded model and policy.
-const (
-	embeddedModelName  = "(default model)"
-	embeddedPolicyName = "(demo policy)"
-)
+// embeddedModelName names the shipped model, which has no file.
+const embeddedModelName = "(default model)"
 
 func (c *cli) policyCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -47,14 +43,19 @@ func (f *policyFiles) add(cmd *cobra.Command, policyHelp string) {
 	_ = cmd.MarkFlagFilename("policy", "csv")
 }
 
-// engine loads the files into a policy engine; with no --policy it uses the
-// demo policy when demo is set.
-func (f *policyFiles) engine(useDemo bool) (*policy.Engine, error) {
-	cfg := policy.Config{ModelPath: f.model, PolicyPath: f.policy}
-	if f.policy == "" && useDemo {
-		cfg.PolicyText = demo.Policy
+// required refuses to run without --policy: every policy command answers
+// for the author's own policy, never for a built-in one. what completes "the
+// policy CSV to ...".
+func (f *policyFiles) required(cmd *cobra.Command, what string) error {
+	if f.policy == "" {
+		return usageErrorf(cmd, "--policy is required: the policy CSV to %s", what)
 	}
-	e, err := policy.New(cfg)
+	return nil
+}
+
+// engine loads the files into a policy engine.
+func (f *policyFiles) engine() (*policy.Engine, error) {
+	e, err := policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy})
 	if err != nil {
 		return nil, f.loadError(err)
 	}
@@ -69,7 +70,7 @@ func (f *policyFiles) loadError(err error) error {
 			"%s:%d: %s", fe.Path, fe.Line, fe.Msg)
 	}
 	if errors.As(err, &fe) {
-		return failf("Check the path, or leave --model/--policy out to use the shipped model and demo policy.", "%s: %s", fe.Path, fe.Msg)
+		return failf("Check the paths given to --model and --policy; leave --model out to use the shipped model.", "%s: %s", fe.Path, fe.Msg)
 	}
 	return failf(fmt.Sprintf("Run 'keyportal policy lint%s' for details.", f.lintArgs()), "%v", err)
 }
@@ -128,8 +129,8 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
   keyportal policy lint --model model.conf --policy policy.csv --json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if files.policy == "" {
-				return usageErrorf(cmd, "--policy is required: the policy CSV to check")
+			if err := files.required(cmd, "check"); err != nil {
+				return err
 			}
 			problems, err := files.lint()
 			if err != nil {
@@ -236,7 +237,7 @@ in the tenant and the tenant's status. It exits 1 when any case fails.`,
 			if files.policy == "" || casesPath == "" {
 				return usageErrorf(cmd, "--policy and --cases are both required")
 			}
-			e, err := files.engine(false)
+			e, err := files.engine()
 			if err != nil {
 				return err
 			}
@@ -354,7 +355,7 @@ func (c *cli) matrixCommand() *cobra.Command {
 	var files policyFiles
 	var format string
 	cmd := &cobra.Command{
-		Use:   "matrix [--policy FILE] [--model FILE] [--format text|csv|markdown]",
+		Use:   "matrix --policy FILE [--model FILE] [--format text|csv|markdown]",
 		Short: "Show the decision for every role × ownership × tenant status × action",
 		Long: `matrix decides every combination of a role (each role of the policy, and
 none), whether the object belongs to the tenant (own), to another tenant
@@ -364,16 +365,18 @@ all role permutations" of a staging check, in one command.
 
 The cells are decided on synthetic users, tenants and objects with the
 policy's permission and role-inheritance rows, so they show what the rules
-allow, whatever users the policy holds today. Without --policy it shows the
-demo policy shipped with keyportal.`,
-		Example: `  keyportal policy matrix
+allow, whatever users the policy holds today.`,
+		Example: `  keyportal policy matrix --policy policy.csv
   keyportal policy matrix --policy policy.csv --format markdown > docs/access.md`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := files.required(cmd, "tabulate"); err != nil {
+				return err
+			}
 			if format != "text" && format != "csv" && format != "markdown" {
 				return usageErrorf(cmd, "--format must be text, csv or markdown, not %q", format)
 			}
-			e, err := files.engine(true)
+			e, err := files.engine()
 			if err != nil {
 				return err
 			}
@@ -386,7 +389,7 @@ demo policy shipped with keyportal.`,
 			return c.printMatrix(cells, format)
 		},
 	}
-	files.add(cmd, "policy CSV (default: the demo policy shipped in keyportal)")
+	files.add(cmd, "policy CSV to tabulate (required)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, csv or markdown")
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "csv", "markdown"))
 	return cmd
@@ -452,19 +455,21 @@ func (c *cli) explainCommand() *cobra.Command {
 	var files policyFiles
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "explain SUBJECT TENANT OBJECT ACTION",
+		Use:   "explain SUBJECT TENANT OBJECT ACTION --policy FILE [--model FILE]",
 		Short: "Explain one decision: the outcome, the rule, the role chain and the tenant status",
 		Long: `explain decides one request the way the ticket route does and shows why: the
 decision and its reason, the permission row that matched, the roles the
 subject holds in the tenant (nearest first) and the tenant's status.
 
-Without --policy it uses the demo policy shipped with keyportal. A denial is
-an answer, not a failure: explain exits 0 either way.`,
+A denial is an answer, not a failure: explain exits 0 either way.`,
 		Example: `  keyportal policy explain alice acme deployment:42 api_keys:manage --policy policy.csv
-  keyportal policy explain frank acme deployment:42 api_keys:manage   # demo policy: frank is globex's admin`,
+  keyportal policy explain frank acme deployment:42 api_keys:manage --policy policy.csv --json`,
 		Args: exactArgs("SUBJECT", "TENANT", "OBJECT", "ACTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := files.engine(true)
+			if err := files.required(cmd, "decide with"); err != nil {
+				return err
+			}
+			e, err := files.engine()
 			if err != nil {
 				return err
 			}
@@ -495,14 +500,9 @@ an answer, not a failure: explain exits 0 either way.`,
 			if d.Allowed {
 				dec = st.green("allow")
 			}
-			// The demo policy has no file: name it for what it is.
-			where := strings.NewReplacer()
-			if files.policy == "" {
-				where = strings.NewReplacer(x.PolicyPath+":", "demo policy, line ")
-			}
 			rule := orNone(d.Rule)
 			if x.RuleLine > 0 {
-				rule += st.dim(where.Replace(fmt.Sprintf("  (%s:%d)", x.PolicyPath, x.RuleLine)))
+				rule += st.dim(fmt.Sprintf("  (%s:%d)", x.PolicyPath, x.RuleLine))
 			}
 			fmt.Fprintf(c.out, "decision:  %s (%s)\n", dec, d.Reason)
 			fmt.Fprintf(c.out, "request:   %s in %s, %s on %s\n", req.Subject, req.Tenant, req.Action, req.Object)
@@ -515,12 +515,12 @@ an answer, not a failure: explain exits 0 either way.`,
 				if !s.Passed {
 					mark = st.red("✗")
 				}
-				fmt.Fprintf(c.out, "  %s %-14s %s\n", mark, s.Check, where.Replace(s.Detail))
+				fmt.Fprintf(c.out, "  %s %-14s %s\n", mark, s.Check, s.Detail)
 			}
 			return nil
 		},
 	}
-	files.add(cmd, "policy CSV (default: the demo policy shipped in keyportal)")
+	files.add(cmd, "policy CSV to decide with (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision as one JSON object")
 	return cmd
 }

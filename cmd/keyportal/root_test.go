@@ -106,7 +106,7 @@ func TestColourOnlyWhenAskedOrOnATerminal(t *testing.T) {
 			for k, v := range tt.env {
 				h.env[k] = v
 			}
-			r := h.run(append([]string{"policy", "matrix"}, tt.args...)...)
+			r := h.run(append([]string{"policy", "matrix", "--policy", "testdata/clean.csv"}, tt.args...)...)
 			expect(t, r, exitOK)
 			if got := strings.Contains(r.stdout, "\x1b["); got != tt.color {
 				t.Errorf("colour escapes present = %v, want %v", got, tt.color)
@@ -123,8 +123,8 @@ func TestColourOnlyWhenAskedOrOnATerminal(t *testing.T) {
 // ones once the escapes are removed.
 func TestColourKeepsColumnsAligned(t *testing.T) {
 	h := newHarness(t)
-	plain := h.run("policy", "matrix", "--color", "never").stdout
-	painted := h.run("policy", "matrix", "--color", "always").stdout
+	plain := h.run("policy", "matrix", "--policy", "testdata/clean.csv", "--color", "never").stdout
+	painted := h.run("policy", "matrix", "--policy", "testdata/clean.csv", "--color", "always").stdout
 	stripped := ansi.ReplaceAllString(painted, "")
 	if stripped != plain {
 		t.Errorf("painted table differs from the plain one once escapes are removed:\n%s", diff(plain, stripped))
