@@ -128,13 +128,13 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 		}
 	}
 	if s.g, err = lookup(enf, "g"); err != nil {
-		return nil, &FileError{Path: modelPath, Line: mi.Entries["g"].Line, Msg: err.Error()}
+		return nil, &FileError{Path: modelPath, Line: mi.ByKey["g"].Line, Msg: err.Error()}
 	}
 	if s.g2, err = lookup(enf, "g2"); err != nil {
-		return nil, &FileError{Path: modelPath, Line: mi.Entries["g2"].Line, Msg: err.Error()}
+		return nil, &FileError{Path: modelPath, Line: mi.ByKey["g2"].Line, Msg: err.Error()}
 	}
 	if err := s.probe(); err != nil {
-		return nil, &FileError{Path: modelPath, Line: mi.Entries["m"].Line, Msg: "matcher: " + err.Error()}
+		return nil, &FileError{Path: modelPath, Line: mi.ByKey["m"].Line, Msg: "matcher: " + err.Error()}
 	}
 	// Casbin holds the rows now; what this package still needs of them is
 	// kept above. Dropping the rest saves memory on large policies.

@@ -1,9 +1,10 @@
 // Package lint checks a Casbin model and policy the way a reviewer would, and
 // reports every problem with its file, line and a hint on how to fix it.
 //
-// It reads the files as text with its own small parser, so that every problem
-// carries the line it is on (Casbin itself stops at the first error and names
-// no line). It imports the standard library only.
+// It reads the model through the same reader that package policy checks a
+// model with before the engine loads it, so both see the same sections,
+// definitions and lines, and every problem carries the line it is on (Casbin
+// itself stops at the first error and names no line). It does not link Casbin.
 package lint
 
 import (
@@ -94,7 +95,7 @@ func Count(problems []Problem) (errors, warnings int) {
 // Problems come sorted by file (model first), line and code.
 func Lint(modelPath, modelText, policyPath, policyText string) []Problem {
 	l := &linter{modelPath: modelPath, policyPath: policyPath}
-	m := l.parseModel(modelText)
+	m := l.readModel(modelText)
 	l.checkMatchers(m)
 	if policyText != "" {
 		rows := l.parsePolicy(m, policyText)

@@ -98,6 +98,9 @@ func TestLintCatchesEachMistakeAtItsLine(t *testing.T) {
 		{"role function called with the wrong arity", "role_arity.conf", "", []string{
 			"role_arity.conf:28 error field-count",
 		}},
+		{"key casbin does not read", "unread_key.conf", "", []string{
+			"unread_key.conf:21 error bad-definition",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,8 +47,8 @@ const (
 // checkMatchers checks the effect and every matcher, and records how each
 // role definition is called.
 func (l *linter) checkMatchers(m *model) {
-	if e, ok := m.defs["e"]; ok {
-		norm := strings.Join(strings.Fields(strings.ReplaceAll(e.value, "p_eft", "p.eft")), " ")
+	if e, ok := m.ByKey["e"]; ok {
+		norm := strings.Join(strings.Fields(strings.ReplaceAll(e.Value, "p_eft", "p.eft")), " ")
 		known := false
 		for _, want := range effects {
 			if norm == want {
@@ -56,8 +56,8 @@ func (l *linter) checkMatchers(m *model) {
 			}
 		}
 		if !known {
-			l.modelErr(e.line, CodeBadDefinition, "use one of "+quoteAll(effects),
-				"policy effect %q is not one Casbin supports", e.value)
+			l.modelErr(e.Line, CodeBadDefinition, "use one of "+quoteAll(effects),
+				"policy effect %q is not one Casbin supports", e.Value)
 		}
 	}
 	functions := map[string]bool{}
@@ -68,19 +68,19 @@ func (l *linter) checkMatchers(m *model) {
 		functions[k] = true
 	}
 	for _, key := range m.keys("m") {
-		d := m.defs[key]
+		d := m.ByKey[key]
 		calls := l.checkExpression(m, d, functions)
 		for _, c := range calls {
-			g, ok := m.defs[c.fn]
+			g, ok := m.ByKey[c.fn]
 			if !ok {
 				continue // a builtin
 			}
 			// A domain role function may also be called without the domain
 			// argument only when it has none; Casbin passes exactly the fields.
-			if len(c.args) != len(g.fields) {
+			if len(c.args) != len(g.Fields) {
 				l.modelErr(c.line, CodeFieldCount,
-					fmt.Sprintf("%s is `%s = %s` (line %d): call it with %d arguments, or change the definition", g.key, g.key, g.value, g.line, len(g.fields)),
-					"%s is called with %d argument(s) but defined with %d", c.fn, len(c.args), len(g.fields))
+					fmt.Sprintf("%s is `%s = %s` (line %d): call it with %d arguments, or change the definition", g.Key, g.Key, g.Value, g.Line, len(g.Fields)),
+					"%s is called with %d argument(s) but defined with %d", c.fn, len(c.args), len(g.Fields))
 			}
 		}
 		m.calls = append(m.calls, calls...)
@@ -90,7 +90,7 @@ func (l *linter) checkMatchers(m *model) {
 // checkExpression reports the undefined tokens of one matcher and returns its
 // role-function calls.
 func (l *linter) checkExpression(m *model, d *definition, functions map[string]bool) []call {
-	s := d.value
+	s := d.Value
 	var calls []call
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -104,7 +104,7 @@ func (l *linter) checkExpression(m *model, d *definition, functions map[string]b
 				j++
 			}
 			if j >= len(s) {
-				l.modelErr(d.line, CodeSyntax, "close the string", "%s has an unterminated string", d.key)
+				l.modelErr(d.Line, CodeSyntax, "close the string", "%s has an unterminated string", d.Key)
 				return calls
 			}
 			i = j + 1
@@ -126,12 +126,12 @@ func (l *linter) checkExpression(m *model, d *definition, functions map[string]b
 			if isCall {
 				if !functions[tok] {
 					names := sortedKeys(functions)
-					l.modelErr(d.line, CodeUndefinedToken,
+					l.modelErr(d.Line, CodeUndefinedToken,
 						didYouMean(tok, names)+"known functions: "+strings.Join(names, ", ")+
 							"; a custom function must be registered with the enforcer before the model is used",
-						"%s calls unknown function %s()", d.key, tok)
-				} else if _, role := m.defs[tok]; role {
-					calls = append(calls, call{fn: tok, args: splitArgs(s, k), line: d.line})
+						"%s calls unknown function %s()", d.Key, tok)
+				} else if _, role := m.ByKey[tok]; role {
+					calls = append(calls, call{fn: tok, args: splitArgs(s, k), line: d.Line})
 				}
 			} else {
 				l.checkToken(m, d, tok)
@@ -151,37 +151,37 @@ func (l *linter) checkToken(m *model, d *definition, tok string) {
 		if keywords[tok] {
 			return
 		}
-		if _, ok := m.defs[tok]; ok && (strings.HasPrefix(tok, "r") || strings.HasPrefix(tok, "p")) {
-			l.modelErr(d.line, CodeUndefinedToken, fmt.Sprintf("name a field, e.g. `%s.%s`", tok, first(m.defs[tok].fields)),
-				"%s uses %s without a field", d.key, tok)
+		if _, ok := m.ByKey[tok]; ok && (strings.HasPrefix(tok, "r") || strings.HasPrefix(tok, "p")) {
+			l.modelErr(d.Line, CodeUndefinedToken, fmt.Sprintf("name a field, e.g. `%s.%s`", tok, first(m.ByKey[tok].Fields)),
+				"%s uses %s without a field", d.Key, tok)
 			return
 		}
-		l.modelErr(d.line, CodeUndefinedToken, "use r.<field> or p.<field>, a quoted string, or a function call",
-			"%s names undefined token %q", d.key, tok)
+		l.modelErr(d.Line, CodeUndefinedToken, "use r.<field> or p.<field>, a quoted string, or a function call",
+			"%s names undefined token %q", d.Key, tok)
 		return
 	}
-	def, ok := m.defs[head]
-	if !ok || !(def.section == "request_definition" || def.section == "policy_definition") {
+	def, ok := m.ByKey[head]
+	if !ok || !(def.Section == "request_definition" || def.Section == "policy_definition") {
 		var heads []string
 		heads = append(heads, m.keys("r")...)
 		heads = append(heads, m.keys("p")...)
-		l.modelErr(d.line, CodeUndefinedToken, didYouMean(head, heads)+"the request and policy definitions are "+strings.Join(heads, ", "),
-			"%s names %q, but %s is not defined", d.key, tok, head)
+		l.modelErr(d.Line, CodeUndefinedToken, didYouMean(head, heads)+"the request and policy definitions are "+strings.Join(heads, ", "),
+			"%s names %q, but %s is not defined", d.Key, tok, head)
 		return
 	}
 	// r.sub.Name reaches into an ABAC struct: only the first field is ours.
 	field, _, _ = strings.Cut(field, ".")
-	if field == "eft" && def.section == "policy_definition" {
+	if field == "eft" && def.Section == "policy_definition" {
 		return
 	}
-	for _, f := range def.fields {
+	for _, f := range def.Fields {
 		if f == field {
 			return
 		}
 	}
-	l.modelErr(d.line, CodeUndefinedToken,
-		didYouMean(field, def.fields)+fmt.Sprintf("%s has fields %s (line %d)", head, strings.Join(def.fields, ", "), def.line),
-		"%s names %s.%s, but %s has no field %q", d.key, head, field, head, field)
+	l.modelErr(d.Line, CodeUndefinedToken,
+		didYouMean(field, def.Fields)+fmt.Sprintf("%s has fields %s (line %d)", head, strings.Join(def.Fields, ", "), def.Line),
+		"%s names %s.%s, but %s has no field %q", d.Key, head, field, head, field)
 }
 
 // splitArgs returns the top-level arguments of the call whose "(" is at open.
@@ -244,7 +244,7 @@ func (m *model) kinds() map[string]roleKind {
 	}
 	// The default model keeps tenant status in g3 rows, read by the engine
 	// rather than the matcher.
-	if d, ok := m.defs["g3"]; ok && out["g3"] == kindUnused && len(d.fields) == 2 {
+	if d, ok := m.ByKey["g3"]; ok && out["g3"] == kindUnused && len(d.Fields) == 2 {
 		out["g3"] = kindStatus
 	}
 	return out
@@ -254,8 +254,8 @@ func (m *model) kinds() map[string]roleKind {
 // subject by Casbin's convention.
 func isSubjectField(m *model, arg string) bool {
 	head, field, _ := strings.Cut(arg, ".")
-	d, ok := m.defs[head]
-	return ok && len(d.fields) > 0 && d.fields[0] == field
+	d, ok := m.ByKey[head]
+	return ok && len(d.Fields) > 0 && d.Fields[0] == field
 }
 
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }

@@ -41,8 +41,8 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 			continue
 		}
 		ptype := fields[0]
-		def, ok := m.defs[ptype]
-		if !ok || !(def.section == "policy_definition" || def.section == "role_definition") {
+		def, ok := m.ByKey[ptype]
+		if !ok || !(def.Section == "policy_definition" || def.Section == "role_definition") {
 			if len(types) == 0 {
 				continue // the model is too broken to say; already reported
 			}
@@ -52,17 +52,17 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 			continue
 		}
 		rw := row{ptype: ptype, fields: fields[1:], line: lineNo}
-		if len(rw.fields) != len(def.fields) {
+		if len(rw.fields) != len(def.Fields) {
 			l.policyErr(lineNo, CodeFieldCount,
-				fmt.Sprintf("%s rows have %d fields after the type: `%s, %s` (model line %d)", ptype, len(def.fields), ptype, def.value, def.line),
-				"%s row has %d field(s), the model's %s has %d", ptype, len(rw.fields), ptype, len(def.fields))
+				fmt.Sprintf("%s rows have %d fields after the type: `%s, %s` (model line %d)", ptype, len(def.Fields), ptype, def.Value, def.Line),
+				"%s row has %d field(s), the model's %s has %d", ptype, len(rw.fields), ptype, len(def.Fields))
 			continue
 		}
 		empty := false
 		for j, f := range rw.fields {
 			if f == "" {
 				l.policyErr(lineNo, CodeEmptyField, "fill it in, or use `*` if any value is meant",
-					"%s row has an empty field %d (%s)", ptype, j+1, def.fields[j])
+					"%s row has an empty field %d (%s)", ptype, j+1, def.Fields[j])
 				empty = true
 			}
 		}
@@ -271,7 +271,7 @@ func (l *linter) checkPerTenant(m *model, perms []row) {
 	groups := map[string]*group{}
 	var order []string
 	for _, r := range perms {
-		def := m.defs[r.ptype]
+		def := m.ByKey[r.ptype]
 		dom, obj := fieldIndex(def, "dom", "domain", "tenant"), fieldIndex(def, "obj", "object", "resource")
 		if dom < 0 || strings.Contains(r.fields[dom], "*") {
 			continue
@@ -296,9 +296,9 @@ func (l *linter) checkPerTenant(m *model, perms []row) {
 		if len(g.tenants) < 2 {
 			continue
 		}
-		def := m.defs[g.rows[0].ptype]
+		def := m.ByKey[g.rows[0].ptype]
 		dom, obj := fieldIndex(def, "dom", "domain", "tenant"), fieldIndex(def, "obj", "object", "resource")
-		template := make([]string, len(def.fields))
+		template := make([]string, len(def.Fields))
 		lines := make([]string, len(g.rows))
 		for i, r := range g.rows {
 			lines[i] = strconv.Itoa(r.line)
@@ -328,7 +328,7 @@ func (l *linter) checkPerTenant(m *model, perms []row) {
 }
 
 func fieldIndex(d *definition, names ...string) int {
-	for i, f := range d.fields {
+	for i, f := range d.Fields {
 		for _, n := range names {
 			if f == n {
 				return i
