@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -181,8 +180,9 @@ func checkTenantPatterns(f *modeltext.File) (int, string) {
 	return 0, ""
 }
 
-// checkMatcherNames finds a name the matcher uses that the model does not
-// declare: casbin only notices one when a request happens to evaluate it.
+// checkMatcherNames finds a request or policy field the matcher uses that
+// the model does not declare: casbin only notices one when a request happens
+// to evaluate it.
 func checkMatcherNames(f *modeltext.File) (int, string) {
 	m := f.ByKey["m"]
 	declared := map[string]bool{}
@@ -191,34 +191,15 @@ func checkMatcherNames(f *modeltext.File) (int, string) {
 			declared[key+"."+t] = true
 		}
 	}
-	for _, ref := range matcherRef.FindAllString(stripStrings(m.Value), -1) {
-		if !declared[ref] {
+	names, _ := modeltext.Names(m.Value) // an unclosed string fails casbin's compile
+	for _, n := range names {
+		head, field, _ := strings.Cut(n.Text, ".")
+		field, _, _ = strings.Cut(field, ".") // r.sub.Name: an attribute of r.sub
+		ref := head + "." + field
+		isField := field != "" && (field[0] < '0' || field[0] > '9')
+		if (head == "r" || head == "p") && isField && !declared[ref] {
 			return m.Line, fmt.Sprintf("matcher uses %s, which the model does not declare", ref)
 		}
 	}
 	return 0, ""
-}
-
-var matcherRef = regexp.MustCompile(`\b[rp]\.[A-Za-z_][A-Za-z0-9_]*`)
-
-// stripStrings blanks out quoted string literals so their text is not taken
-// for names.
-func stripStrings(s string) string {
-	var b strings.Builder
-	quote := byte(0)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/keyportal/keyportal/policy/internal/modeltext"
 )
 
 // builtins are the functions Casbin registers for every matcher, plus eval.
@@ -90,56 +92,24 @@ func (l *linter) checkMatchers(m *model) {
 // checkExpression reports the undefined tokens of one matcher and returns its
 // role-function calls.
 func (l *linter) checkExpression(m *model, d *definition, functions map[string]bool) []call {
-	s := d.Value
+	names, closed := modeltext.Names(d.Value)
 	var calls []call
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\'' || c == '`':
-			j := i + 1
-			for j < len(s) && s[j] != c {
-				if s[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(s) {
-				l.modelErr(d.Line, CodeSyntax, "close the string", "%s has an unterminated string", d.Key)
-				return calls
-			}
-			i = j + 1
-		case isDigit(c):
-			for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
-				i++
-			}
-		case isIdentStart(c):
-			j := i
-			for j < len(s) && (isIdentPart(s[j]) || s[j] == '.') {
-				j++
-			}
-			tok := strings.TrimRight(s[i:j], ".")
-			k := j
-			for k < len(s) && s[k] == ' ' {
-				k++
-			}
-			isCall := k < len(s) && s[k] == '('
-			if isCall {
-				if !functions[tok] {
-					names := sortedKeys(functions)
-					l.modelErr(d.Line, CodeUndefinedToken,
-						didYouMean(tok, names)+"known functions: "+strings.Join(names, ", ")+
-							"; a custom function must be registered with the enforcer before the model is used",
-						"%s calls unknown function %s()", d.Key, tok)
-				} else if _, role := m.ByKey[tok]; role {
-					calls = append(calls, call{fn: tok, args: splitArgs(s, k), line: d.Line})
-				}
-			} else {
-				l.checkToken(m, d, tok)
-			}
-			i = j
-		default:
-			i++
+	for _, n := range names {
+		switch _, role := m.ByKey[n.Text]; {
+		case n.Call && !functions[n.Text]:
+			known := sortedKeys(functions)
+			l.modelErr(d.Line, CodeUndefinedToken,
+				didYouMean(n.Text, known)+"known functions: "+strings.Join(known, ", ")+
+					"; a custom function must be registered with the enforcer before the model is used",
+				"%s calls unknown function %s()", d.Key, n.Text)
+		case n.Call && role:
+			calls = append(calls, call{fn: n.Text, args: n.Args, line: d.Line})
+		case !n.Call:
+			l.checkToken(m, d, n.Text)
 		}
+	}
+	if !closed {
+		l.modelErr(d.Line, CodeSyntax, "close the string", "%s has an unterminated string", d.Key)
 	}
 	return calls
 }
@@ -184,45 +154,6 @@ func (l *linter) checkToken(m *model, d *definition, tok string) {
 		"%s names %s.%s, but %s has no field %q", d.Key, head, field, head, field)
 }
 
-// splitArgs returns the top-level arguments of the call whose "(" is at open.
-func splitArgs(s string, open int) []string {
-	depth := 0
-	var args []string
-	start := open + 1
-	var quote byte
-	for i := open; i < len(s); i++ {
-		c := s[i]
-		if quote != 0 {
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-			continue
-		}
-		switch c {
-		case '"', '\'', '`':
-			quote = c
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				if a := strings.TrimSpace(s[start:i]); a != "" || len(args) > 0 {
-					args = append(args, a)
-				}
-				return args
-			}
-		case ',':
-			if depth == 1 {
-				args = append(args, strings.TrimSpace(s[start:i]))
-				start = i + 1
-			}
-		}
-	}
-	return args
-}
-
 // kinds tells what each role definition is for.
 func (m *model) kinds() map[string]roleKind {
 	out := map[string]roleKind{}
@@ -257,10 +188,6 @@ func isSubjectField(m *model, arg string) bool {
 	d, ok := m.ByKey[head]
 	return ok && len(d.Fields) > 0 && d.Fields[0] == field
 }
-
-func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
-func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) }
 
 func first(s []string) string {
 	if len(s) == 0 {
