@@ -153,6 +153,25 @@ func TestBrokenModelStillChecksRows(t *testing.T) {
 	}
 }
 
+// TestDefinitionsWithTooFewFieldsDoNotPanic: rows of a definition too short
+// for the role checks (reported as the model's error) are not checked as
+// memberships or permissions.
+func TestDefinitionsWithTooFewFieldsDoNotPanic(t *testing.T) {
+	for name, model := range map[string]string{
+		"empty g":     "[request_definition]\nr = sub\n[policy_definition]\np = sub\n[role_definition]\ng =\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = g(r.sub)\n",
+		"one-field g": "[request_definition]\nr = sub\n[policy_definition]\np = sub\n[role_definition]\ng = _\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = g(r.sub)\n",
+		"empty p":     "[request_definition]\nr = sub\n[policy_definition]\np =\n[role_definition]\ng = _, _\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = g(r.sub, r.sub)\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, policy := range []string{"g\np\n", "g, alice\np, admin\n"} {
+				if problems := Lint("m.conf", model, "p.csv", policy); !HasErrors(problems) {
+					t.Errorf("policy %q: no error: %v", policy, problems)
+				}
+			}
+		})
+	}
+}
+
 func TestProblemString(t *testing.T) {
 	p := Problem{Path: "policy.csv", Line: 3, Severity: SeverityError, Code: CodeFieldCount, Msg: "p row has 3 field(s)"}
 	if got, want := p.String(), "policy.csv:3: error: p row has 3 field(s) [field-count]"; got != want {
@@ -170,6 +189,7 @@ func FuzzLint(f *testing.F) {
 		f.Add(string(model), policyFile(f, name))
 	}
 	f.Add("[matchers]\nm = g(", "g, \"")
+	f.Add("[role_definition]\ng=\n[matchers]\nm=g(r.sub)", "g")
 	f.Fuzz(func(t *testing.T, model, policy string) {
 		for _, p := range Lint("m.conf", model, "p.csv", policy) {
 			if p.Line < 0 || p.Severity != SeverityError && p.Severity != SeverityWarning {

@@ -178,6 +178,13 @@ func (m *model) kinds() map[string]roleKind {
 	if d, ok := m.ByKey["g3"]; ok && out["g3"] == kindUnused && len(d.Fields) == 2 {
 		out["g3"] = kindStatus
 	}
+	// A role definition of fewer than two fields is reported with the model;
+	// its rows name no member and role to check.
+	for _, k := range m.keys("g") {
+		if len(m.ByKey[k].Fields) < 2 {
+			out[k] = kindOther
+		}
+	}
 	return out
 }
 

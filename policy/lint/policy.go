@@ -130,7 +130,9 @@ func (l *linter) checkPolicy(m *model, rows []row) {
 	}
 	var perms []row
 	for _, k := range m.keys("p") {
-		perms = append(perms, byType[k]...)
+		if len(m.ByKey[k].Fields) > 0 { // else its rows have no subject to check
+			perms = append(perms, byType[k]...)
+		}
 	}
 	hasMembership := false
 	for _, k := range kinds {
