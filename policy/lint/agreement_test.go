@@ -14,7 +14,8 @@ import (
 
 // TestLintAgreesWithTheEngine checks that whatever the policy engine refuses
 // to load, lint reports as an error, on the line the engine names: a policy
-// that lints clean must load.
+// that lints clean must load. Both read the model with the same reader
+// (policy/internal/modeltext); this compares their verdicts on whole files.
 func TestLintAgreesWithTheEngine(t *testing.T) {
 	model, err := os.ReadFile(filepath.Join("testdata", "model.conf"))
 	if err != nil {
