@@ -3,10 +3,8 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,14 +16,11 @@ import (
 	"github.com/keyportal/keyportal/policy"
 )
 
-// Defaults of Config, used for zero fields.
+// Defaults of Config, used for zero fields. The route's path, body field
+// and ticket lifetimes are the ticket package's (ticket.DefaultPath,
+// DefaultField, DefaultTTL, MinTTL, MaxTTL), shared with the shell.
 const (
-	DefaultPath         = "/api/settings/api-keys/embed-ticket"
-	DefaultField        = "deploymentId"
 	DefaultAction       = "api_keys:manage"
-	DefaultTTL          = 120 * time.Second
-	MinTTL              = 30 * time.Second
-	MaxTTL              = 600 * time.Second
 	DefaultRateLimit    = 10 // tickets a minute per user
 	DefaultRateBurst    = 5
 	DefaultIssueTimeout = 5 * time.Second
@@ -72,21 +67,22 @@ type Config struct {
 	Auditor audit.Auditor
 
 	// TTL is how long an issued ticket may wait before it is exchanged.
-	// Zero means 120 s; a value outside 30 s–600 s is clamped into that
-	// range (a ticket must outlive a slow page load, and stay short-lived);
-	// a negative value is an error.
+	// Zero means ticket.DefaultTTL (120 s); a value outside ticket.MinTTL
+	// to ticket.MaxTTL (30 s–600 s) is clamped into that range
+	// (ticket.ClampTTL); a negative value is an error.
 	TTL time.Duration
 
 	// AppSlug maps a resource id to the API auth app whose keys the portal
 	// manages. nil means "aa_" + id, the guide's naming convention.
 	AppSlug func(resourceID string) string
 
-	// Path is the route's path. Empty means
-	// "/api/settings/api-keys/embed-ticket".
+	// Path is the route's path, checked by ticket.CheckPath. Empty means
+	// ticket.DefaultPath ("/api/settings/api-keys/embed-ticket").
 	Path string
 
-	// Field is the name of the request body's one field, the resource id.
-	// Empty means "deploymentId".
+	// Field is the name of the request body's one field, the resource id,
+	// checked by ticket.CheckField. Empty means ticket.DefaultField
+	// ("deploymentId").
 	Field string
 
 	// Object maps a resource id to the policy object. nil means
@@ -96,8 +92,8 @@ type Config struct {
 	// Action is the policy action checked. Empty means "api_keys:manage".
 	Action string
 
-	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
-	// request tickets; the request's Origin header must be one of them, and
+	// AllowedOrigins lists the origins (scheme://host[:port], checked and
+	// serialized by ticket.ParseOrigin) whose pages may request tickets; the request's Origin header must be one of them, and
 	// it becomes the ticket's embedder origin. Empty means the request's own
 	// origin only (its Host, with https when the connection is TLS or
 	// X-Forwarded-Proto says https, else http). Requests without an Origin
@@ -132,8 +128,9 @@ type Config struct {
 	Now func() time.Time
 
 	// RequestID returns the id correlating the audit event with the
-	// request. nil means the X-Request-Id header when it is a plain token
-	// of at most 128 characters, else a random id.
+	// request. nil means ticket.RequestID of the X-Request-Id header: the
+	// header when it is a plain token of at most 128 characters, else a
+	// random id.
 	RequestID func(c *gin.Context) string
 }
 
@@ -155,27 +152,24 @@ func (cfg Config) withDefaults() (Config, []string, error) {
 	if isZeroLogger(cfg.Logger) {
 		cfg.Logger = zerolog.New(os.Stderr).With().Timestamp().Logger()
 	}
-	switch {
-	case cfg.TTL < 0:
+	if cfg.TTL < 0 {
 		return cfg, nil, fmt.Errorf("middleware: Config.TTL must not be negative, got %v", cfg.TTL)
-	case cfg.TTL == 0:
-		cfg.TTL = DefaultTTL
-	case cfg.TTL < MinTTL:
-		cfg.TTL = MinTTL
-	case cfg.TTL > MaxTTL:
-		cfg.TTL = MaxTTL
 	}
+	cfg.TTL = ticket.ClampTTL(cfg.TTL)
 	if cfg.AppSlug == nil {
 		cfg.AppSlug = func(id string) string { return "aa_" + id }
 	}
 	if cfg.Path == "" {
-		cfg.Path = DefaultPath
+		cfg.Path = ticket.DefaultPath
 	}
-	if !strings.HasPrefix(cfg.Path, "/") {
-		return cfg, nil, fmt.Errorf("middleware: Config.Path must start with /, got %q", cfg.Path)
+	if err := ticket.CheckPath(cfg.Path); err != nil {
+		return cfg, nil, fmt.Errorf("middleware: Config.Path: %w", err)
 	}
 	if cfg.Field == "" {
-		cfg.Field = DefaultField
+		cfg.Field = ticket.DefaultField
+	}
+	if err := ticket.CheckField(cfg.Field); err != nil {
+		return cfg, nil, fmt.Errorf("middleware: Config.Field: %w", err)
 	}
 	if cfg.Object == nil {
 		cfg.Object = func(id string) string { return "deployment:" + id }
@@ -185,7 +179,7 @@ func (cfg Config) withDefaults() (Config, []string, error) {
 	}
 	origins := make([]string, 0, len(cfg.AllowedOrigins))
 	for _, o := range cfg.AllowedOrigins {
-		n, err := normalizeOrigin(o)
+		n, err := ticket.ParseOrigin(o)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("middleware: Config.AllowedOrigins: %w", err)
 		}
@@ -213,36 +207,9 @@ func (cfg Config) withDefaults() (Config, []string, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.RequestID == nil {
-		cfg.RequestID = defaultRequestID
+		cfg.RequestID = func(c *gin.Context) string { return ticket.RequestID(c.GetHeader(ticket.RequestIDHeader)) }
 	}
 	return cfg, origins, nil
-}
-
-// normalizeOrigin checks that s is a bare origin, scheme://host[:port], and
-// returns it lower-cased with the scheme's default port removed, the form
-// browsers send in the Origin header.
-func normalizeOrigin(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("%q is not an origin: %v", s, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("%q is not an origin: scheme must be http or https", s)
-	}
-	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port] and nothing else", s)
-	}
-	return originString(strings.ToLower(u.Scheme), strings.ToLower(u.Host)), nil
-}
-
-// originString joins scheme and host, dropping the scheme's default port.
-func originString(scheme, host string) string {
-	if scheme == "http" {
-		host = strings.TrimSuffix(host, ":80")
-	} else if scheme == "https" {
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return scheme + "://" + host
 }
 
 // isNil reports whether v is nil or an interface holding a nil pointer,

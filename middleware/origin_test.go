@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
 func TestOriginCheck(t *testing.T) {
@@ -44,7 +46,7 @@ func TestOriginCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var normalized []string
 			for _, o := range tt.allowed {
-				n, err := normalizeOrigin(o)
+				n, err := ticket.ParseOrigin(o)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -49,7 +49,7 @@ func benchRoute(b *testing.B, decider policy.Decider, bound bool) {
 	engine := gin.New()
 	route.Mount(engine)
 	const body = `{"deploymentId":"42"}`
-	r, _ := http.NewRequest(http.MethodPost, "http://example.com"+DefaultPath, nil)
+	r, _ := http.NewRequest(http.MethodPost, "http://example.com"+ticket.DefaultPath, nil)
 	r.Host = "example.com"
 	r.RemoteAddr = "127.0.0.1:5555"
 	r.Header.Set("Content-Type", "application/json")

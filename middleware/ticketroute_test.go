@@ -204,7 +204,7 @@ func TestTicketRouteAuditFields(t *testing.T) {
 	}
 
 	call := env.issuer.lastCall(t)
-	wantCall := ticket.Request{AppSlug: "app-42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: testOrigin, TTL: DefaultTTL}
+	wantCall := ticket.Request{AppSlug: "app-42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: testOrigin, TTL: ticket.DefaultTTL}
 	if call != wantCall {
 		t.Errorf("issuer request = %+v, want %+v", call, wantCall)
 	}
@@ -570,7 +570,10 @@ func TestNewTicketRouteErrors(t *testing.T) {
 		{"negative TTL", func(c *Config) { c.TTL = -time.Second }, "middleware: Config.TTL must not be negative"},
 		{"negative burst", func(c *Config) { c.RateBurst = -1 }, "middleware: Config.RateBurst must not be negative"},
 		{"negative timeout", func(c *Config) { c.IssueTimeout = -1 }, "middleware: Config.IssueTimeout must not be negative"},
-		{"relative path", func(c *Config) { c.Path = "tickets" }, "middleware: Config.Path must start with /"},
+		{"relative path", func(c *Config) { c.Path = "tickets" }, "middleware: Config.Path: ticket path \"tickets\" must be a same-origin path"},
+		{"path naming another host", func(c *Config) { c.Path = "//evil.example/t" }, "middleware: Config.Path: ticket path \"//evil.example/t\" must be a same-origin path"},
+		{"field with a quote", func(c *Config) { c.Field = `a"b` }, "middleware: Config.Field: ticket field"},
+		{"wildcard origin", func(c *Config) { c.AllowedOrigins = []string{"http://*.example"} }, "middleware: Config.AllowedOrigins: not an origin: \"http://*.example\": wildcards are not supported"},
 		{"origin without scheme", func(c *Config) { c.AllowedOrigins = []string{"app.acme.test"} }, "middleware: Config.AllowedOrigins"},
 		{"origin with a path", func(c *Config) { c.AllowedOrigins = []string{"https://app.acme.test/settings"} }, "middleware: Config.AllowedOrigins"},
 		{"origin ftp", func(c *Config) { c.AllowedOrigins = []string{"ftp://app.acme.test"} }, "middleware: Config.AllowedOrigins"},
@@ -620,7 +623,7 @@ func TestTicketRouteClientGone(t *testing.T) {
 		<-ictx.Done()
 		return ticket.Response{}, fmt.Errorf("%w: %w", ticket.ErrUnavailable, ictx.Err())
 	})})
-	hr := httptest.NewRequest(http.MethodPost, DefaultPath, strings.NewReader(`{"deploymentId":"42"}`)).WithContext(ctx)
+	hr := httptest.NewRequest(http.MethodPost, ticket.DefaultPath, strings.NewReader(`{"deploymentId":"42"}`)).WithContext(ctx)
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Origin", testOrigin)
 	hr.Header.Set("X-User", "alice@acme")

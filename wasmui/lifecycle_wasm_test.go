@@ -140,8 +140,8 @@ type harness struct {
 }
 
 // prerendered is the shell's markup as middleware/shell serves it.
-const prerendered = `<div class="keyportal-shell" data-keyportal-ticket-path="` + DefaultTicketPath +
-	`" data-keyportal-field="` + DefaultField + `" data-keyportal-resource="42" data-keyportal-title="` + DefaultTitle +
+const prerendered = `<div class="keyportal-shell" data-keyportal-ticket-path="` + ticket.DefaultPath +
+	`" data-keyportal-field="` + ticket.DefaultField + `" data-keyportal-resource="42" data-keyportal-title="` + DefaultTitle +
 	`" data-keyportal-min-height="480" data-keyportal-prerendered aria-busy="true">` +
 	`<p class="keyportal-status" role="status">` + TextLoading + `</p></div>`
 
@@ -326,7 +326,7 @@ func TestLifecycleFetchThenIframe(t *testing.T) {
 	}
 	h.waitFor("the fetch", func() bool { return len(h.calls) == 1 })
 	c := h.calls[0]
-	if c.path != DefaultTicketPath || c.method != "POST" || c.credentials != "same-origin" ||
+	if c.path != ticket.DefaultPath || c.method != "POST" || c.credentials != "same-origin" ||
 		c.contentType != "application/json" || c.body != `{"deploymentId":"42"}` {
 		t.Fatalf("request %+v", c)
 	}
@@ -525,7 +525,7 @@ func TestLifecycleAdoptsEagerRequest(t *testing.T) {
 			t.Fatalf("the eager script made %d requests, want 1", len(h.calls))
 		}
 		c := h.calls[0]
-		if c.path != DefaultTicketPath || c.body != `{"deploymentId":"42"}` || c.credentials != "same-origin" || c.contentType != "application/json" {
+		if c.path != ticket.DefaultPath || c.body != `{"deploymentId":"42"}` || c.credentials != "same-origin" || c.contentType != "application/json" {
 			t.Fatalf("eager request %+v", c)
 		}
 		c.ticket("t1", 2*time.Minute, h.clock.Now()) // may settle before the shell mounts

@@ -446,8 +446,9 @@ func ticketLife(expiresAt int64, date string, now time.Time) time.Duration {
 	return d
 }
 
-// originOf returns scheme://host[:port] of a portal URL, resolved against the
-// page origin when relative. Only http and https URLs are usable.
+// originOf returns the origin of a portal URL, resolved against the page
+// origin when relative, serialized as event.origin is (ticket.ParseOrigin).
+// Only http and https URLs are usable.
 func originOf(raw, pageOrigin string) (string, bool) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -460,17 +461,8 @@ func originOf(raw, pageOrigin string) (string, bool) {
 		}
 		u = base.ResolveReference(u)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", false
-	}
-	host := strings.ToLower(u.Host)
-	// event.origin omits default ports; so must the origin compared to it.
-	if u.Scheme == "http" {
-		host = strings.TrimSuffix(host, ":80")
-	} else {
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return u.Scheme + "://" + host, true
+	origin, err := ticket.ParseOrigin(u.Scheme + "://" + u.Host)
+	return origin, err == nil
 }
 
 // describe turns a failed result into a short, user-presentable detail.

@@ -464,6 +464,8 @@ func TestOriginOf(t *testing.T) {
 		{"/relative?ticket=1", testPage},
 		{"//cdn.test/x", "http://cdn.test"},
 		{"javascript:alert(1)", ""},
+		{"http://*.portal.test/x", ""},
+		{"https://user@portal.test/x", "https://portal.test"},
 		{"data:text/html,hi", ""},
 	} {
 		got, ok := originOf(tc.in, testPage)

@@ -9,12 +9,9 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Defaults of a Shell, matching the ticket route's defaults.
+// Defaults of a Shell. Its ticket route and field default to the ticket
+// route's own, ticket.DefaultPath and ticket.DefaultField.
 const (
-	// DefaultTicketPath is the ticket route the shell POSTs to.
-	DefaultTicketPath = "/api/settings/api-keys/embed-ticket"
-	// DefaultField is the JSON field that carries the resource id.
-	DefaultField = "deploymentId"
 	// DefaultTitle is the iframe's accessible title.
 	DefaultTitle = "API key manager"
 	// DefaultMinHeight is the iframe's minimum height in CSS pixels.
@@ -53,10 +50,10 @@ const textRetry = "Retry"
 type Shell struct {
 	app.Compo
 
-	// TicketPath is the ticket route (DefaultTicketPath if empty).
+	// TicketPath is the ticket route (ticket.DefaultPath if empty).
 	TicketPath string
 	// Field is the JSON field of the ticket request that carries the
-	// resource id (DefaultField if empty).
+	// resource id (ticket.DefaultField if empty).
 	Field string
 	// ResourceID is the id of the resource whose keys are managed (the
 	// deployment id). If empty, it is read from the page URL with Routes.
@@ -89,8 +86,8 @@ type Shell struct {
 	adopted   bool // the iframe is the eager script's, outside go-app's tree
 }
 
-func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, DefaultTicketPath) }
-func (s *Shell) field() string      { return cmp.Or(s.Field, DefaultField) }
+func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, ticket.DefaultPath) }
+func (s *Shell) field() string      { return cmp.Or(s.Field, ticket.DefaultField) }
 func (s *Shell) title() string      { return cmp.Or(s.Title, DefaultTitle) }
 func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, defaultSignInURL) }
 

@@ -31,8 +31,8 @@ func render(t *testing.T, drive func(m *machine)) *Shell {
 
 func rootDiv() app.HTMLDiv {
 	return app.Div().Class("keyportal-shell").
-		Attr("data-keyportal-ticket-path", DefaultTicketPath).
-		Attr("data-keyportal-field", DefaultField).
+		Attr("data-keyportal-ticket-path", ticket.DefaultPath).
+		Attr("data-keyportal-field", ticket.DefaultField).
 		Attr("data-keyportal-resource", "42").
 		Attr("data-keyportal-title", DefaultTitle).
 		Attr("data-keyportal-min-height", "480").

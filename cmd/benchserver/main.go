@@ -107,9 +107,9 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr, handler string) er
 	}
 	switch handler {
 	case "forward":
-		engine.POST(middleware.DefaultPath, forward(issuer))
+		engine.POST(ticket.DefaultPath, forward(issuer))
 	case "forward-nethttp":
-		engine.POST(middleware.DefaultPath, forwardNetHTTP(wachtURL, apiKey))
+		engine.POST(ticket.DefaultPath, forwardNetHTTP(wachtURL, apiKey))
 	default:
 		err = middleware.Mount(engine, middleware.Config{
 			Identify:       identify(),

@@ -30,6 +30,7 @@ import (
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -439,8 +440,8 @@ func newLoadClient(ctx context.Context, target string, cfg loadConfig, inProcess
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		appURL:     strings.TrimRight(target, "/"),
 		origin:     origin,
-		ticketPath: middleware.DefaultPath,
-		ticketBody: []byte(`{"` + middleware.DefaultField + `":"` + cfg.deployment + `"}`),
+		ticketPath: ticket.DefaultPath,
+		ticketBody: []byte(`{"` + ticket.DefaultField + `":"` + cfg.deployment + `"}`),
 	}
 	u, _ := url.Parse(lc.appURL)
 	if inProcess {

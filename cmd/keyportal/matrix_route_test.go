@@ -119,7 +119,7 @@ func TestMatrixAgreesWithTicketRoute(t *testing.T) {
 			policy.OwnershipOther:   "foreign",
 			policy.OwnershipUnknown: "nobodys",
 		}[c.Ownership]
-		req := httptest.NewRequest(http.MethodPost, middleware.DefaultPath, strings.NewReader(`{"deploymentId":"`+id+`"}`))
+		req := httptest.NewRequest(http.MethodPost, ticket.DefaultPath, strings.NewReader(`{"deploymentId":"`+id+`"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Origin", origin)
 		req.Header.Set("X-User", user)

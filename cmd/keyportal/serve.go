@@ -24,6 +24,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
 )
@@ -185,8 +186,8 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		return usageErrorf(cmd, "give --db or --postgres, not both")
 	}
 	origins := splitList(cfg.allowedOrigins)
-	for _, o := range origins {
-		if err := checkOrigin(o); err != nil {
+	for i, o := range origins {
+		if origins[i], err = ticket.ParseOrigin(o); err != nil {
 			return usageErrorf(cmd, "--allowed-origins: %v", err)
 		}
 	}
@@ -489,15 +490,6 @@ func publicHost(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// checkOrigin accepts scheme://host[:port] only.
-func checkOrigin(o string) error {
-	scheme, rest, ok := strings.Cut(o, "://")
-	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@") {
-		return fmt.Errorf("%q is not an origin: want scheme://host[:port]", o)
-	}
-	return nil
 }
 
 // httpMetrics counts and times requests by route template and status.

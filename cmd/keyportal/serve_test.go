@@ -230,6 +230,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"bad log level", map[string]string{"KEYPORTAL_LOG_LEVEL": "loud"}, nil, "--log-level"},
 		{"bad log format", nil, []string{"--log-format", "xml"}, "--log-format"},
 		{"bad origin", map[string]string{"KEYPORTAL_ALLOWED_ORIGINS": "app.acme.test"}, nil, "not an origin"},
+		{"wildcard origin", map[string]string{"KEYPORTAL_ALLOWED_ORIGINS": "http://*.acme.test"}, nil, "wildcards are not supported"},
 		{"short backend key", map[string]string{"KEYPORTAL_BACKEND_API_KEY": "short"}, nil, "at least 16"},
 		{"bad base url", nil, []string{"--base-url", "ftp://x"}, "BaseURL"},
 		{"bad session ttl env", map[string]string{"KEYPORTAL_SESSION_TTL": "soon"}, nil, "KEYPORTAL_SESSION_TTL"},

@@ -3,11 +3,12 @@ package keystore
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
 // Limits on input, enforced with ErrInvalid.
@@ -78,28 +79,20 @@ func validList(field string, items []string) error {
 	return nil
 }
 
-// normalizeOrigins checks that every origin is scheme://host[:port] (http or
-// https, no path, query, fragment or user) and returns them lower-cased, as
-// browsers send them in the Origin header.
+// normalizeOrigins checks every origin with the one rule the ticket route,
+// the portal and the shell use (ticket.ParseOrigin) and returns them
+// serialized, as browsers send them in the Origin header.
 func normalizeOrigins(origins []string) ([]string, error) {
 	if len(origins) > maxListItems {
 		return nil, invalid("allowed_origins must have at most %d entries", maxListItems)
 	}
 	out := make([]string, 0, len(origins))
 	for _, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" ||
-			strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
-			return nil, invalid("allowed origin %q must be scheme://host[:port] (http or https, no path)", o)
+		n, err := ticket.ParseOrigin(o)
+		if err != nil {
+			return nil, invalid("allowed origin: %v", err)
 		}
-		if p := u.Port(); p != "" {
-			var n int
-			if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != p {
-				return nil, invalid("allowed origin %q has a bad port", o)
-			}
-		}
-		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+		out = append(out, n)
 	}
 	return out, nil
 }

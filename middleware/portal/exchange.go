@@ -221,16 +221,14 @@ func (p *Portal) recordSessionExpired(c *gin.Context, s claims, reason string) {
 	})
 }
 
-// requestID returns the request's X-Request-ID when it is short and plain,
-// else a new random one, so that audit events and logs correlate.
+// requestID returns the request's id (ticket.RequestID: its X-Request-Id
+// when plain, else a new random one), the same for every call on one
+// request, so that audit events and logs correlate.
 func requestID(c *gin.Context) string {
 	if id, ok := c.Get(requestIDKey); ok {
 		return id.(string)
 	}
-	id := c.GetHeader("X-Request-ID")
-	if len(id) == 0 || len(id) > 64 || !plain(id) {
-		id = newRandomID()
-	}
+	id := ticket.RequestID(c.GetHeader(ticket.RequestIDHeader))
 	c.Set(requestIDKey, id)
 	return id
 }
@@ -242,12 +240,3 @@ const (
 	requestIDKey ctxKey = iota
 	sessionKey
 )
-
-func plain(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
-}

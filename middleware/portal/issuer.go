@@ -21,7 +21,7 @@ type localIssuer struct{ p *Portal }
 
 // Issue checks that the app exists, is usable, belongs to req.Tenant and
 // allows req.EmbedderOrigin (ticket.ErrRejected otherwise), then seals a
-// ticket that expires after req.TTL (DefaultTicketTTL when zero, at most
+// ticket that expires after req.TTL (ticket.DefaultTTL when zero, at most
 // Config.MaxTicketTTL). A store failure is ticket.ErrUnavailable.
 func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
 	p := i.p
@@ -33,9 +33,9 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 	case req.Subject == "":
 		return ticket.Response{}, fmt.Errorf("%w: portal: no subject", ticket.ErrRejected)
 	}
-	origin := normalizeOrigin(req.EmbedderOrigin)
-	if origin == "" {
-		return ticket.Response{}, fmt.Errorf("%w: portal: embedder origin %q is not an http(s) origin", ticket.ErrRejected, req.EmbedderOrigin)
+	origin, err := ticket.ParseOrigin(req.EmbedderOrigin)
+	if err != nil {
+		return ticket.Response{}, fmt.Errorf("%w: portal: embedder origin: %v", ticket.ErrRejected, err)
 	}
 	app, err := p.apps.get(ctx, req.AppSlug)
 	switch {
@@ -53,7 +53,7 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 
 	ttl := req.TTL
 	if ttl <= 0 {
-		ttl = DefaultTicketTTL
+		ttl = ticket.DefaultTTL
 	}
 	ttl = min(ttl, p.maxTTL)
 	// Round up to whole seconds: expires_at is in unix seconds.

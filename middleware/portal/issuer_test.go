@@ -84,9 +84,9 @@ func TestIssuerTTL(t *testing.T) {
 		ttl  time.Duration
 		want time.Duration
 	}{
-		{"default", 0, DefaultTicketTTL},
+		{"default", 0, ticket.DefaultTTL},
 		{"asked", 90 * time.Second, 90 * time.Second},
-		{"clamped", 12 * time.Hour, DefaultMaxTicketTTL},
+		{"clamped", 12 * time.Hour, ticket.MaxTTL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA, TTL: tc.ttl})

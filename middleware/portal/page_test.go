@@ -56,7 +56,7 @@ func TestPageHeaders(t *testing.T) {
 	e.app("aa_77", "globex", originB)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 	expired := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
-	e.clock.Advance(DefaultTicketTTL)
+	e.clock.Advance(ticket.DefaultTTL)
 
 	tests := []struct {
 		name          string

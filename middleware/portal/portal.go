@@ -19,10 +19,6 @@ import (
 const (
 	// DefaultSessionTTL is how long a page session lasts.
 	DefaultSessionTTL = 15 * time.Minute
-	// DefaultMaxTicketTTL is the longest a ticket may wait to be exchanged.
-	DefaultMaxTicketTTL = 10 * time.Minute
-	// DefaultTicketTTL is used when a request asks for no particular TTL.
-	DefaultTicketTTL = 2 * time.Minute
 )
 
 // PagePath is where the portal page is served (Wacht's path, so the URL of
@@ -45,8 +41,8 @@ type Config struct {
 	// end the page posts keyportal:session_expired (reason "ttl").
 	// Default DefaultSessionTTL.
 	SessionTTL time.Duration
-	// MaxTicketTTL clamps the TTL a ticket request asks for.
-	// Default DefaultMaxTicketTTL.
+	// MaxTicketTTL clamps the TTL a ticket request asks for (a request
+	// that asks for none gets ticket.DefaultTTL). Zero means ticket.MaxTTL.
 	MaxTicketTTL time.Duration
 	// Logger receives one line per exchange, rejection and expired session,
 	// with ticket fingerprints only. The zero value logs nothing.
@@ -97,7 +93,7 @@ func New(cfg Config) (*Portal, error) {
 		p.sessionTTL = DefaultSessionTTL
 	}
 	if p.maxTTL == 0 {
-		p.maxTTL = DefaultMaxTicketTTL
+		p.maxTTL = ticket.MaxTTL
 	}
 	if p.now == nil {
 		p.now = time.Now

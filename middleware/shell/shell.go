@@ -56,11 +56,13 @@ type Config struct {
 	// ThemeColor is the browser UI colour (default "#ffffff").
 	ThemeColor string
 
-	// TicketPath is the ticket route the shell POSTs to (default
-	// /api/settings/api-keys/embed-ticket).
+	// TicketPath is the ticket route the shell POSTs to, as
+	// middleware.Config.Path: checked by ticket.CheckPath, empty means
+	// ticket.DefaultPath.
 	TicketPath string
-	// Field is the JSON field carrying the resource id (default
-	// deploymentId).
+	// Field is the JSON field carrying the resource id, as
+	// middleware.Config.Field: checked by ticket.CheckField, empty means
+	// ticket.DefaultField.
 	Field string
 	// FrameTitle is the iframe's accessible title (default "API key
 	// manager").
@@ -139,8 +141,6 @@ var (
 	ErrWasm = errors.New("shell: no wasm")
 )
 
-var fieldRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
 // New reads (or builds) the wasm, precompresses it and prepares the page.
 // Without WasmPath the first call builds the wasm, which may take a minute
 // (progress goes to cfg.Progress); cancelling ctx stops the build and New
@@ -165,11 +165,15 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 	if cfg.BuildTimeout <= 0 {
 		cfg.BuildTimeout = 10 * time.Minute
 	}
-	if cfg.TicketPath != "" && !strings.HasPrefix(cfg.TicketPath, "/") {
-		return nil, fmt.Errorf("%w: TicketPath %q must be a same-origin path starting with /", ErrConfig, cfg.TicketPath)
+	if cfg.TicketPath != "" {
+		if err := ticket.CheckPath(cfg.TicketPath); err != nil {
+			return nil, fmt.Errorf("%w: TicketPath: %v", ErrConfig, err)
+		}
 	}
-	if cfg.Field != "" && !fieldRE.MatchString(cfg.Field) {
-		return nil, fmt.Errorf("%w: Field %q must be a JSON field name (letters, digits, _)", ErrConfig, cfg.Field)
+	if cfg.Field != "" {
+		if err := ticket.CheckField(cfg.Field); err != nil {
+			return nil, fmt.Errorf("%w: Field: %v", ErrConfig, err)
+		}
 	}
 	switch cfg.Theme {
 	case "", ticket.ThemeLight, ticket.ThemeDark, ticket.ThemeSystem:
@@ -502,8 +506,8 @@ func (s *Shell) headStart(path string) string {
 		min = wasmui.DefaultMinHeight
 	}
 	return `<script fetchpriority="high" src="` + s.eagerURL + `"` +
-		attr("ticket-path", cmp.Or(cfg.TicketPath, wasmui.DefaultTicketPath)) +
-		attr("field", cmp.Or(cfg.Field, wasmui.DefaultField)) +
+		attr("ticket-path", cmp.Or(cfg.TicketPath, ticket.DefaultPath)) +
+		attr("field", cmp.Or(cfg.Field, ticket.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
 		attr("title", cmp.Or(cfg.Title, wasmui.DefaultTitle)) +
 		attr("min-height", strconv.Itoa(min)) +

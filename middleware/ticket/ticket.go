@@ -1,5 +1,8 @@
-// Package ticket holds what the ticket route, the issuers and the browser shell
-// share: the ticket response, the Issuer contract and the postMessage protocol.
+// Package ticket holds what the ticket route, the issuers, the portal and the
+// browser shell share: the ticket response, the Issuer contract, the
+// postMessage protocol, the defaults of the route (path, body field, ticket
+// lifetime), the one rule for origins (ParseOrigin) and for request ids
+// (RequestID).
 //
 // It imports the standard library only, so the WebAssembly shell can use it
 // without linking any server code.

@@ -19,10 +19,6 @@ const (
 	TicketWebhookAppAccess = "webhook_app_access"
 )
 
-// DefaultTicketTTL is the ticket lifetime Issue asks for when the request has
-// none. (Wacht's own default, 12 hours, is far too long for an embed ticket.)
-const DefaultTicketTTL = 120 * time.Second
-
 // TicketRequest asks for one session ticket.
 type TicketRequest struct {
 	// Type is the ticket type; default TicketAPIAuthAccess.
@@ -90,7 +86,8 @@ func (c *Client) CreateTicket(ctx context.Context, req TicketRequest) (ticket.Re
 }
 
 // Issue implements ticket.Issuer: it asks Wacht for an api_auth_access ticket
-// for req.AppSlug and req.Subject, living req.TTL (DefaultTicketTTL if zero).
+// for req.AppSlug and req.Subject, living req.TTL (ticket.DefaultTTL if zero: Wacht's own
+// default, 12 hours, is far too long for an embed ticket).
 //
 // Errors wrap the ticket package's classes as well as this package's:
 // ticket.ErrUnavailable when no answer came, Wacht answered 503 or rate
@@ -101,7 +98,7 @@ func (c *Client) CreateTicket(ctx context.Context, req TicketRequest) (ticket.Re
 func (c *Client) Issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
 	ttl := req.TTL
 	if ttl <= 0 {
-		ttl = DefaultTicketTTL
+		ttl = ticket.DefaultTTL
 	}
 	resp, err := c.CreateTicket(ctx, TicketRequest{
 		Type:      TicketAPIAuthAccess,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,14 +55,22 @@ func (a *API) createTicket(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	origin := strings.ToLower(strings.TrimRight(req.EmbedderOrigin, "/"))
+	origin := ""
+	if req.EmbedderOrigin != "" {
+		o, err := ticket.ParseOrigin(req.EmbedderOrigin)
+		if err != nil {
+			writeError(c, http.StatusBadRequest, "embedder_origin: "+err.Error())
+			return
+		}
+		origin = o
+	}
 	switch {
 	case origin == "" && len(app.AllowedOrigins) == 0:
 		writeError(c, http.StatusBadRequest, "the API auth app has no allowed_origins: set them (PATCH) before issuing tickets")
 		return
 	case origin == "":
 		origin = app.AllowedOrigins[0]
-	case !slices.Contains(app.AllowedOrigins, origin):
+	case !ticket.ContainsOrigin(app.AllowedOrigins, origin):
 		writeError(c, http.StatusBadRequest, "embedder_origin is not one of the app's allowed_origins")
 		return
 	}

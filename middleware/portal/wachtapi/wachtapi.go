@@ -253,11 +253,7 @@ func clientMessage(err error) string {
 }
 
 func (a *API) actor(c *gin.Context) keystore.Actor {
-	rid := c.GetHeader("X-Request-ID")
-	if len(rid) > 128 || strings.ContainsFunc(rid, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		rid = ""
-	}
-	return keystore.Actor{Name: ActorName, RequestID: rid, ClientIP: c.ClientIP()}
+	return keystore.Actor{Name: ActorName, RequestID: ticket.RequestID(c.GetHeader(ticket.RequestIDHeader)), ClientIP: c.ClientIP()}
 }
 
 // decodeBody reads one JSON object from the request into dst. An empty body

@@ -24,6 +24,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -658,7 +659,7 @@ func TestTicketAuditedAndDefaults(t *testing.T) {
 		ExpiresAt int64  `json:"expires_at"`
 	}
 	json.Unmarshal(body, &tk)
-	if max := w.env.Clock.Now().Add(portal.DefaultMaxTicketTTL + time.Second).Unix(); tk.ExpiresAt > max {
+	if max := w.env.Clock.Now().Add(ticket.MaxTTL + time.Second).Unix(); tk.ExpiresAt > max {
 		t.Errorf("expires_in 43200 gave expires_at %d, want clamped to ≤ %d", tk.ExpiresAt, max)
 	}
 	page, err := w.env.Store.QueryAudit(context.Background(), audit.Query{Action: audit.ActionTicketIssue})
