@@ -3,9 +3,10 @@ package wacht
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
+
+	"github.com/keyportal/keyportal/internal/jsonx"
 )
 
 // wireTime decodes the timestamps of the API leniently: Wacht sends RFC 3339
@@ -32,7 +33,7 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 	if b[0] != '"' {
 		n, err := strconv.ParseFloat(string(b), 64)
 		if err != nil {
-			return errors.New("timestamp is neither a string nor a number")
+			return jsonx.Message("a timestamp is neither a string nor a number")
 		}
 		*w = wireTime(unixNumber(n))
 		return nil
@@ -55,7 +56,7 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 		*w = wireTime(unixNumber(n))
 		return nil
 	}
-	return errors.New("timestamp is not RFC 3339")
+	return jsonx.Message("a timestamp is not RFC 3339")
 }
 
 // unixNumber reads unix seconds, or milliseconds when the number is too large

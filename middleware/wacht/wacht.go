@@ -38,6 +38,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyportal/keyportal/internal/jsonx"
 )
 
 // Defaults applied to zero fields of Config.
@@ -338,8 +340,9 @@ func (c *Client) read(ctx context.Context, resp *http.Response, k call) error {
 	if k.out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, k.out); err != nil {
-		return &InvalidResponseError{Op: k.op(), Status: resp.StatusCode, Reason: "body is not the expected JSON: " + jsonProblem(err)}
+	// Wacht may add fields: a client must not break on them.
+	if err := jsonx.Decode(data, k.out, true); err != nil {
+		return &InvalidResponseError{Op: k.op(), Status: resp.StatusCode, Reason: "body is not the expected JSON: " + jsonx.Describe(err)}
 	}
 	if v, ok := k.out.(validator); ok {
 		if problem := v.validate(); problem != "" {
@@ -377,22 +380,6 @@ func readBody(r io.Reader, length int64) ([]byte, error) {
 // validator is implemented by response shapes that check themselves after
 // decoding; validate returns "" or what is wrong (never a secret).
 type validator interface{ validate() string }
-
-// jsonProblem describes a decoding error without quoting the body.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q: cannot use a JSON %s", typ.Field, typ.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "truncated"
-	default:
-		return err.Error()
-	}
-}
 
 // redact removes the API key and any call secrets from s.
 func (c *Client) redact(s string, secrets []string) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/jsonx"
 	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
@@ -115,11 +116,11 @@ func (r *rfc3339) UnmarshalJSON(b []byte) error {
 	}
 	var str string
 	if err := json.Unmarshal(b, &str); err != nil {
-		return inputError("expires_at must be an RFC 3339 string")
+		return jsonx.Message("expires_at must be an RFC 3339 string")
 	}
 	t, err := time.Parse(time.RFC3339Nano, str)
 	if err != nil {
-		return inputError("expires_at must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z")
+		return jsonx.Message("expires_at must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z")
 	}
 	r.t = &t
 	return nil

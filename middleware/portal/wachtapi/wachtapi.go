@@ -1,17 +1,13 @@
 package wachtapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -20,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/jsonx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -256,96 +253,20 @@ func (a *API) actor(c *gin.Context) keystore.Actor {
 	return keystore.Actor{Name: ActorName, RequestID: ticket.RequestID(c.GetHeader(ticket.RequestIDHeader)), ClientIP: c.ClientIP()}
 }
 
-// decodeBody reads one JSON object from the request into dst. An empty body
-// is allowed when optional is true (dst stays as it is). On failure it has
-// answered 400 (or 413, 415) and returns false.
+// decodeBody reads one JSON object from the request into dst
+// (jsonx.ReadObject). As Wacht's API does, it accepts members it does not
+// model and a request without Content-Type (server-to-server clients); an
+// empty body is allowed when optional is true (dst stays as it is). On
+// failure it has answered 400 (or 413, 415) and returns false.
 func decodeBody(c *gin.Context, dst any, optional bool) bool {
-	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
-			return false
-		}
-		writeError(c, http.StatusBadRequest, "could not read the request body")
-		return false
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		if optional {
-			return true
-		}
-		writeError(c, http.StatusBadRequest, "request body must be a JSON object")
-		return false
-	}
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(c, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-			return false
-		}
-	}
-	if t := bytes.TrimSpace(data); t[0] != '{' {
-		writeError(c, http.StatusBadRequest, "request body must be a JSON object")
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(dst); err != nil {
-		writeError(c, http.StatusBadRequest, "invalid request body: "+jsonProblem(err))
-		return false
-	}
-	if dec.More() {
-		writeError(c, http.StatusBadRequest, "request body must be one JSON object")
+	p := jsonx.ReadObject(c.Writer, c.Request, dst, jsonx.Options{
+		MaxBytes: maxBodyBytes, AllowUnknownFields: true, AllowNoContentType: true, AllowEmpty: optional,
+	})
+	if p != nil {
+		writeError(c, p.Status, p.Message)
 		return false
 	}
 	return true
-}
-
-// inputError is a decoding error whose message is meant for the client.
-type inputError string
-
-func (e inputError) Error() string { return string(e) }
-
-// jsonProblem describes a decoding error without quoting the input.
-func jsonProblem(err error) string {
-	var in inputError
-	if errors.As(err, &in) {
-		return string(in)
-	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field != "" {
-			return fmt.Sprintf("field %s must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
-		}
-		return "wrong JSON type"
-	}
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
-	}
-	var timeErr *time.ParseError
-	if errors.As(err, &timeErr) {
-		return "a time is not RFC 3339"
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "truncated JSON"
-	}
-	return "malformed JSON"
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	case "bool":
-		return "a boolean"
-	case "string":
-		return "a string"
-	case "ptr", "interface":
-		return "another type"
-	default:
-		return "a number"
-	}
 }
 
 // boolQuery parses an optional boolean query parameter; on failure it has

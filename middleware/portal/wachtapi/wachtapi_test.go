@@ -567,6 +567,7 @@ func TestBadRequests(t *testing.T) {
 		{"key: membership", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "organization_membership_id": "m1"}, 400},
 		{"rotate: negative grace", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/rotate", map[string]any{"grace_period_seconds": -1}, 400},
 		{"rotate: grace too long", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/rotate", map[string]any{"grace_period_seconds": 31 * 24 * 3600}, 400},
+		{"revoke: a stray closing brace", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/revoke", `{"reason":"x"}}`, 400},
 		{"revoke: reason not a string", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/revoke", map[string]any{"reason": 5}, 400},
 		{"ticket: no type", "POST", "/session/tickets", map[string]any{"api_auth_app_slug": slug}, 400},
 		{"ticket: unknown type", "POST", "/session/tickets", map[string]any{"ticket_type": "magic", "api_auth_app_slug": slug}, 400},
