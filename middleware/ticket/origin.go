@@ -34,8 +34,13 @@ const maxOriginLen = 300
 func ParseOrigin(s string) (string, error) {
 	o, fault := scanOrigin(s)
 	switch {
-	case fault != nil:
-		return "", fmt.Errorf("%w: %q: %s", ErrNotOrigin, clip(s), fault.why())
+	case fault == faultScheme:
+		scheme, _, _ := strings.Cut(s, "://")
+		return "", fmt.Errorf("%w: %q: %s, not %q", ErrNotOrigin, clip(s), fault, clip(scheme))
+	case fault == faultTooLong:
+		return "", fmt.Errorf("%w: %q: longer than %d bytes", ErrNotOrigin, clip(s), maxOriginLen)
+	case fault != "":
+		return "", fmt.Errorf("%w: %q: %s", ErrNotOrigin, clip(s), fault)
 	case o.serialized:
 		return s, nil
 	}
@@ -56,7 +61,7 @@ func ParseOrigin(s string) (string, error) {
 // ones without parsing either.
 func IsOrigin(s string) bool {
 	o, fault := scanOrigin(s)
-	return fault == nil && o.serialized
+	return fault == "" && o.serialized
 }
 
 // origin is what scanOrigin finds in a string.
@@ -75,43 +80,32 @@ func (o origin) defaultPort() int {
 	return 80
 }
 
-// originFault says what is wrong with a would-be origin. It is built only
-// when there is a fault, and formatted only by ParseOrigin.
-type originFault struct {
-	what   string // the reason, a constant
-	detail string // the part of the input at fault, quoted if not empty
-}
+// originFault says what is wrong with a would-be origin ("" for nothing).
+// ParseOrigin completes the scheme's and the length's.
+type originFault string
 
-func (f *originFault) why() string {
-	if f.detail == "" {
-		return f.what
-	}
-	return f.what + " (" + strconv.Quote(clip(f.detail)) + ")"
-}
-
-// Faults without detail are preallocated so that IsOrigin allocates nothing.
-var (
-	faultEmpty     = &originFault{what: "empty"}
-	faultTooLong   = &originFault{what: "longer than " + strconv.Itoa(maxOriginLen) + " bytes"}
-	faultForm      = &originFault{what: "want scheme://host[:port]"}
-	faultNoHost    = &originFault{what: "no host"}
-	faultUser      = &originFault{what: "user info (user@) is not part of an origin"}
-	faultPath      = &originFault{what: "a path is not part of an origin; write scheme://host[:port]"}
-	faultQuery     = &originFault{what: "a query is not part of an origin; write scheme://host[:port]"}
-	faultFragment  = &originFault{what: "a fragment is not part of an origin; write scheme://host[:port]"}
-	faultWildcard  = &originFault{what: "wildcards are not supported: list each origin"}
-	faultLabel     = &originFault{what: "the host has an empty label"}
-	faultIDN       = &originFault{what: "the host is not ASCII: write an internationalized name in its xn-- form"}
-	faultHostChar  = &originFault{what: "the host may hold only letters, digits, '-' and '.'"}
-	faultIPv6      = &originFault{what: "the host is not an IPv6 address in brackets without a zone"}
-	faultPort      = &originFault{what: "the port must be a number from 1 to 65535"}
-	faultAfterIPv6 = &originFault{what: "want [IPv6 address] or [IPv6 address]:port"}
+const (
+	faultEmpty     originFault = "empty"
+	faultTooLong   originFault = "too long" // completed by ParseOrigin
+	faultForm      originFault = "want scheme://host[:port]"
+	faultScheme    originFault = "the scheme must be http or https"
+	faultNoHost    originFault = "no host"
+	faultUser      originFault = "user info (user@) is not part of an origin"
+	faultPath      originFault = "a path is not part of an origin; write scheme://host[:port]"
+	faultQuery     originFault = "a query is not part of an origin; write scheme://host[:port]"
+	faultFragment  originFault = "a fragment is not part of an origin; write scheme://host[:port]"
+	faultWildcard  originFault = "wildcards are not supported: list each origin"
+	faultLabel     originFault = "the host has an empty label"
+	faultIDN       originFault = "the host is not ASCII: write an internationalized name in its xn-- form"
+	faultHostChar  originFault = "the host may hold only letters, digits, '-' and '.'"
+	faultIPv6      originFault = "the host is not an IPv6 address in brackets without a zone"
+	faultAfterIPv6 originFault = "want [IPv6 address] or [IPv6 address]:port"
+	faultPort      originFault = "the port must be a number from 1 to 65535"
 )
 
 // scanOrigin checks s against the rule of ParseOrigin without allocating
-// (except for an IPv6 host's canonical check and for faults about a
-// scheme).
-func scanOrigin(s string) (origin, *originFault) {
+// (except, perhaps, for an IPv6 host's canonical check).
+func scanOrigin(s string) (origin, originFault) {
 	var o origin
 	switch {
 	case s == "":
@@ -132,7 +126,7 @@ func scanOrigin(s string) (origin, *originFault) {
 	case strings.EqualFold(scheme, "https"):
 		o.scheme, o.serialized = "https", false
 	default:
-		return o, &originFault{what: "the scheme must be http or https", detail: scheme}
+		return o, faultScheme
 	}
 	if r, ok := strings.CutSuffix(rest, "/"); ok && !strings.ContainsAny(r, "/?#") {
 		rest, o.serialized = r, false
@@ -178,7 +172,7 @@ func scanOrigin(s string) (origin, *originFault) {
 		}
 	} else {
 		o.host, port, hasPort = strings.Cut(rest, ":")
-		if f := checkHost(o.host); f != nil {
+		if f := checkHost(o.host); f != "" {
 			return o, f
 		}
 		for i := range len(o.host) {
@@ -191,7 +185,7 @@ func scanOrigin(s string) (origin, *originFault) {
 	if hasPort {
 		if port == "" { // "http://h:" is "http://h", as browsers read it
 			o.serialized = false
-			return o, nil
+			return o, ""
 		}
 		n := 0
 		for i := range len(port) {
@@ -209,13 +203,13 @@ func scanOrigin(s string) (origin, *originFault) {
 			o.serialized = false
 		}
 	}
-	return o, nil
+	return o, ""
 }
 
 // checkHost checks a host name or IPv4 address: letters, digits, '-' and
 // '.', no empty label (a final '.' is allowed: "example.com." is a name of
 // its own).
-func checkHost(h string) *originFault {
+func checkHost(h string) originFault {
 	if h == "" {
 		return faultNoHost
 	}
@@ -237,7 +231,7 @@ func checkHost(h string) *originFault {
 		}
 		prev = c
 	}
-	return nil
+	return ""
 }
 
 // clip shortens s for an error message.

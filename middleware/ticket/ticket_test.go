@@ -73,26 +73,18 @@ func TestCheckPathAndField(t *testing.T) {
 // TestProtocolJSON pins the wire shapes the portal page, the shell and
 // Wacht's clients read: a renamed field or a lost omitempty breaks them.
 func TestProtocolJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		v    any
-		want string
-	}{
-		{"ready", Message{Type: MsgReady, V: ProtocolVersion, Session: SessionNone}, `{"type":"keyportal:ready","v":1,"session":"none"}`},
-		{"session expired", Message{Type: MsgSessionExpired, V: ProtocolVersion, Reason: ReasonTicketUsed}, `{"type":"keyportal:session_expired","v":1,"reason":"ticket_used"}`},
-		{"resize", Message{Type: MsgResize, V: ProtocolVersion, Height: 640}, `{"type":"keyportal:resize","v":1,"height":640}`},
-		{"event", Message{Type: MsgEvent, V: ProtocolVersion, Name: EventKeyCreated}, `{"type":"keyportal:event","v":1,"name":"key.created"}`},
-		{"ticket", Message{Type: MsgTicket, V: ProtocolVersion, Ticket: "tk"}, `{"type":"keyportal:ticket","v":1,"ticket":"tk"}`},
-		{"theme", Message{Type: MsgTheme, V: ProtocolVersion, Theme: ThemeDark}, `{"type":"keyportal:theme","v":1,"theme":"dark"}`},
-		{"response", Response{Ticket: "tk", ExpiresAt: 1700000000, URL: "https://portal.test/embed?ticket=tk"}, `{"ticket":"tk","expires_at":1700000000,"url":"https://portal.test/embed?ticket=tk"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(tt.v)
-			if err != nil || string(b) != tt.want {
-				t.Fatalf("json = %s, %v; want %s", b, err, tt.want)
-			}
-		})
+	for want, v := range map[string]any{
+		`{"type":"keyportal:ready","v":1,"session":"none"}`:                                   Message{Type: MsgReady, V: ProtocolVersion, Session: SessionNone},
+		`{"type":"keyportal:session_expired","v":1,"reason":"ticket_used"}`:                   Message{Type: MsgSessionExpired, V: ProtocolVersion, Reason: ReasonTicketUsed},
+		`{"type":"keyportal:resize","v":1,"height":640}`:                                      Message{Type: MsgResize, V: ProtocolVersion, Height: 640},
+		`{"type":"keyportal:event","v":1,"name":"key.created"}`:                               Message{Type: MsgEvent, V: ProtocolVersion, Name: EventKeyCreated},
+		`{"type":"keyportal:ticket","v":1,"ticket":"tk"}`:                                     Message{Type: MsgTicket, V: ProtocolVersion, Ticket: "tk"},
+		`{"type":"keyportal:theme","v":1,"theme":"dark"}`:                                     Message{Type: MsgTheme, V: ProtocolVersion, Theme: ThemeDark},
+		`{"ticket":"tk","expires_at":1700000000,"url":"https://portal.test/embed?ticket=tk"}`: Response{Ticket: "tk", ExpiresAt: 1700000000, URL: "https://portal.test/embed?ticket=tk"},
+	} {
+		if b, err := json.Marshal(v); err != nil || string(b) != want {
+			t.Errorf("json = %s, %v; want %s", b, err, want)
+		}
 	}
 	// A message from a newer frame, with a field this side does not know,
 	// still reads.
