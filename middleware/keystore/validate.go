@@ -37,20 +37,12 @@ func validSlug(slug string) error {
 	return nil
 }
 
+// validName is validText for a required field of at most maxNameLen.
 func validName(field, s string) error {
-	if strings.ContainsRune(s, 0) {
-		return invalid("%s must not contain NUL", field)
-	}
 	if strings.TrimSpace(s) == "" {
 		return invalid("%s must not be empty", field)
 	}
-	if utf8.RuneCountInString(s) > maxNameLen {
-		return invalid("%s must be at most %d characters", field, maxNameLen)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s must be valid UTF-8", field)
-	}
-	return nil
+	return validText(field, s, maxNameLen)
 }
 
 func validText(field, s string, max int) error {
