@@ -15,8 +15,8 @@ import (
 )
 
 // ExampleRequireAPIKey_rateLimits limits each key to 2 requests a minute,
-// counted in process; set Limiter to a ratelimit.Redis to count across
-// instances.
+// counted in process; set Limiter to a ratelimit/redis Limiter to count
+// across instances.
 func ExampleRequireAPIKey_rateLimits() {
 	ctx := context.Background()
 	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})

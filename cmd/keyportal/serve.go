@@ -24,6 +24,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 	"github.com/keyportal/keyportal/policy"
 	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
 )
@@ -323,7 +324,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 				prefix += pg.Schema() + ":"
 			}
 		}
-		r, err := ratelimit.NewRedis(client, prefix)
+		r, err := rlredis.New(client, prefix)
 		if err != nil {
 			closeAll()
 			return nil, nil, failf("Check --redis (KEYPORTAL_REDIS_ADDR).", "%v", err)
