@@ -20,6 +20,7 @@ import (
 	demodata "github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -107,7 +108,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 		issuer = remote
 	} else {
-		a.store, err = keystore.OpenSQLite(filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
+		a.store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 // Run with:
@@ -71,7 +72,7 @@ func benchFixture(b *testing.B) string {
 }
 
 func checkFixture(path string) error {
-	st, err := keystore.OpenSQLite(path, keystore.Options{})
+	st, err := sqlite.Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func buildFixture(b *testing.B, dir, path string) error {
 	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
 		os.Remove(p)
 	}
-	st, err := keystore.OpenSQLite(tmp, keystore.Options{})
+	st, err := sqlite.Open(b.Context(), tmp, keystore.Options{})
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func benchEngine(b *testing.B, cfg middleware.APIKeyConfig) *gin.Engine {
 }
 
 func openFixture(b *testing.B) keystore.Store {
-	st, err := keystore.OpenSQLite(benchFixture(b), keystore.Options{})
+	st, err := sqlite.Open(b.Context(), benchFixture(b), keystore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

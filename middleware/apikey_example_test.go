@@ -10,13 +10,14 @@ import (
 
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 // ExampleRequireAPIKey guards an app's public API with the keys its users
 // manage in the portal. A revoked key is refused on the very next request.
 func ExampleRequireAPIKey() {
 	ctx := context.Background()
-	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
@@ -19,7 +20,7 @@ import (
 // across instances.
 func ExampleRequireAPIKey_rateLimits() {
 	ctx := context.Background()
-	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}

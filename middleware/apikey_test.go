@@ -19,6 +19,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -463,7 +464,7 @@ func TestRequireAPIKeySmallCacheStaysCorrect(t *testing.T) {
 func TestRequireAPIKeyCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	clock := apikeytest.NewClock(apikeytest.Start)
-	st, err := keystore.OpenSQLite(t.TempDir()+"/keys.db", keystore.Options{Now: clock.Now})
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/keys.db", keystore.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -294,7 +295,7 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 	if s.dir, err = os.MkdirTemp("", "keyportal-load-"); err != nil {
 		return nil, err
 	}
-	store, err := keystore.OpenSQLite(filepath.Join(s.dir, "keyportal.db"), keystore.Options{})
+	store, err := sqlite.Open(context.Background(), filepath.Join(s.dir, "keyportal.db"), keystore.Options{})
 	if err != nil {
 		return nil, err
 	}

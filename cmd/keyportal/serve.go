@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/postgres"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -278,7 +279,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	httpMetrics := newHTTPMetrics(reg)
 
-	pg, _ := store.(*keystore.Postgres)
+	pg, _ := store.(*postgres.Postgres)
 	if len(origins) > 0 {
 		store = defaultOrigins{Store: store, origins: origins}
 	}

@@ -11,16 +11,19 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
-func ExampleOpenSQLite() {
+// The whole life of a key, on the embedded store (postgres.Open gives the
+// same Store on a shared database).
+func Example() {
 	dir, err := os.MkdirTemp("", "keystore-example")
 	if err != nil {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
 
-	store, err := keystore.OpenSQLite(filepath.Join(dir, "keyportal.db"), keystore.Options{})
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "keyportal.db"), keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
@@ -74,22 +77,4 @@ func ExampleOpenSQLite() {
 	// key.revoked alice success
 	// key.created alice success
 	// app.created alice success
-}
-
-// Many instances share Postgres; each hears the others' key and app changes
-// (revocations) through Subscribe within a second.
-func ExampleOpenPostgres() {
-	ctx := context.Background()
-	store, err := keystore.OpenPostgres(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-		keystore.Options{Schema: "keyportal"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer store.Close()
-	cancel := store.Subscribe(func(c keystore.Change) {
-		// Drop the cached verification of c.KeyHash (or of everything
-		// when c.AppSlug is empty).
-	})
-	defer cancel()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -696,7 +697,7 @@ func TestNewConfigErrors(t *testing.T) {
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	st, err := keystore.OpenSQLite(t.TempDir()+"/keys.db", keystore.Options{})
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/keys.db", keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
