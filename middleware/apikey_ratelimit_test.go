@@ -144,7 +144,9 @@ func TestRequireAPIKeyRateLimiterDownFailsOpen(t *testing.T) {
 	for name, l := range map[string]ratelimit.Limiter{
 		"fake": failingLimiter{},
 		"redis down": func() ratelimit.Limiter {
-			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+			// One dial per request: with go-redis's default 5 dials 100 ms
+			// apart, 3 requests can span more than the 1 s between logs.
+			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1, DialerRetries: 1})
 			t.Cleanup(func() { c.Close() })
 			r, _ := rlredis.New(c, "x:")
 			return r
