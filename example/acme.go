@@ -19,6 +19,7 @@ import (
 
 	demodata "github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -115,7 +116,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		a.closeFns = append(a.closeFns, a.store.Close)
 		// One verifier for the app's public API and the portal's gateway
 		// check: one cache of verified keys, one last_used_at writer.
-		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now})
+		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now}})
 		if err != nil {
 			return nil, err
 		}

@@ -272,7 +272,7 @@ func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
 		interval time.Duration
 	}{{"flush=1s", 0}, {"flush=off", 24 * time.Hour}} {
 		b.Run(bc.name, func(b *testing.B) {
-			engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: bc.interval})
+			engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: bc.interval}})
 			reqs := benchRequests(workingSet(10_000))
 			w := &discardWriter{h: http.Header{}}
 			for _, r := range reqs { // warm the cache
@@ -287,7 +287,7 @@ func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
 // BenchmarkRequireAPIKeyValid1MParallel is the same on every core.
 func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 	st := openFixture(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants()})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants()}})
 	reqs := benchRequests(workingSet(10_000))
 	w := &discardWriter{h: http.Header{}}
 	for _, r := range reqs {
@@ -322,7 +322,7 @@ func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 // (no change feed, so no cache): the cost of a cache miss.
 func BenchmarkRequireAPIKeyUncached1M(b *testing.B) {
 	st := openFixture(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: keysOnly{st}, Tenants: apikeytest.NewTenants()})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: keysOnly{st}, Tenants: apikeytest.NewTenants()}})
 	serveAll(b, engine, benchRequests(workingSet(10_000)), http.StatusNoContent)
 }
 
@@ -330,7 +330,7 @@ func BenchmarkRequireAPIKeyUncached1M(b *testing.B) {
 // or lookup.
 func BenchmarkRequireAPIKeyGarbage(b *testing.B) {
 	e := apikeytest.NewEnv(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store, Tenants: e.Tenants})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store, Tenants: e.Tenants}})
 	body := strings.Repeat("A", apikey.BodyLen)
 	garbage := []string{
 		"hello",
@@ -347,7 +347,7 @@ func BenchmarkRequireAPIKeyGarbage(b *testing.B) {
 // BenchmarkRequireAPIKeyMissing: no key at all.
 func BenchmarkRequireAPIKeyMissing(b *testing.B) {
 	e := apikeytest.NewEnv(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store}})
 	serveAll(b, engine, benchRequests([]string{""}), http.StatusUnauthorized)
 }
 

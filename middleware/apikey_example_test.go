@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
@@ -32,7 +33,7 @@ func ExampleRequireAPIKey() {
 	}, admin)
 
 	// One guard per store; Close writes the last batch of last_used_at.
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: store})
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: store}})
 	if err != nil {
 		panic(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -33,7 +34,7 @@ func ExampleRequireAPIKey_rateLimits() {
 	_, secret, _ := store.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "ci"}, admin)
 
 	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{
-		Keys:       store,
+		Config:     apikey.Config{Keys: store},
 		RateLimits: []ratelimit.Rule{{Max: 2, Per: time.Minute, Scope: ratelimit.ScopeKey}},
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -351,7 +352,7 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: store, Tenants: pol})
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: store, Tenants: pol}})
 	if err != nil {
 		return nil, err
 	}

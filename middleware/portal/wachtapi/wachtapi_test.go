@@ -411,7 +411,7 @@ func TestCheckAgreesWithRequireAPIKey(t *testing.T) {
 	for _, tc := range apikeytest.Cases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			w := newWorld(t)
-			guard, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: w.env.Store, Tenants: w.env.Tenants, Now: w.env.Clock.Now})
+			guard, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: w.env.Store, Tenants: w.env.Tenants, Now: w.env.Clock.Now}})
 			if err != nil {
 				t.Fatal(err)
 			}
