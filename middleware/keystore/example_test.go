@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,22 +12,17 @@ import (
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
-// The whole life of a key, on the embedded store (postgres.Open gives the
-// same Store on a shared database).
+// The whole life of a key, on an in-memory SQLite store (sqlite.Open with a
+// file path keeps it; postgres.Open gives the same Store on a shared
+// database).
 func Example() {
-	dir, err := os.MkdirTemp("", "keystore-example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "keyportal.db"), keystore.Options{})
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
 	defer store.Close()
 
-	ctx := context.Background()
 	alice := keystore.Actor{Name: "alice"}
 	app, err := store.CreateApp(ctx, keystore.App{
 		Slug: "aa_42", DeploymentID: "42", Name: "Acme API", KeyPrefix: "acme", Tenant: "acme",

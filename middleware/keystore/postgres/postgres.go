@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -70,7 +71,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 		return nil, fmt.Errorf("keystore: connect to Postgres: %w", err)
 	}
 	p := &Postgres{pool: pool, schema: schema, instance: sqlstore.NewID("inst_")}
-	p.store = sqlstore.New(backend{pool}, sqlstore.Dialect{
+	p.store = sqlstore.New(backend{querier{pool}, pool}, sqlstore.Dialect{
 		Blob:        "BYTEA",
 		MigrateLock: `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`,
 		LockRow:     " FOR UPDATE",
@@ -236,20 +237,10 @@ func (p *Postgres) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listenin
 	}
 }
 
-// backend is the sqlstore.Backend of a pool; it numbers the placeholders.
-type backend struct{ pool *pgxpool.Pool }
-
-func (b backend) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := b.pool.Exec(ctx, rebind(q), args...)
-	return tag.RowsAffected(), err
-}
-
-func (b backend) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return b.pool.Query(ctx, rebind(q), args...)
-}
-
-func (b backend) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return b.pool.QueryRow(ctx, rebind(q), args...)
+// backend is the sqlstore.Backend of a pool.
+type backend struct {
+	querier
+	pool *pgxpool.Pool
 }
 
 func (b backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
@@ -257,7 +248,7 @@ func (b backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return txn{tx}, nil
+	return txn{querier{tx}, tx}, nil
 }
 
 func (b backend) Ping(ctx context.Context) error { return b.pool.Ping(ctx) }
@@ -267,23 +258,36 @@ func (b backend) Close() error {
 	return nil
 }
 
-type txn struct{ tx pgx.Tx }
-
-func (t txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, rebind(q), args...)
-	return tag.RowsAffected(), err
-}
-
-func (t txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return t.tx.Query(ctx, rebind(q), args...)
-}
-
-func (t txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return t.tx.QueryRow(ctx, rebind(q), args...)
+type txn struct {
+	querier
+	tx pgx.Tx
 }
 
 func (t txn) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
 func (t txn) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+// querier adapts a pool or a transaction to sqlstore.Querier: it numbers
+// the placeholders.
+type querier struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
+}
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, rebind(sql), args...)
+	return tag.RowsAffected(), err
+}
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return q.q.Query(ctx, rebind(sql), args...)
+}
+
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return q.q.QueryRow(ctx, rebind(sql), args...)
+}
 
 // rebind rewrites the store's ? placeholders to $1, $2... (its SQL has no ?
 // in literals).
