@@ -31,6 +31,7 @@ func TestNoDriversLinked(t *testing.T) {
 		"./audit",
 		"./keystore",
 		"./ratelimit",
+		"./ticket",
 	} {
 		out, err := exec.Command(gotool, "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
