@@ -19,7 +19,9 @@ import (
 
 	demodata "github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -107,14 +109,14 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 		issuer = remote
 	} else {
-		a.store, err = keystore.OpenSQLite(filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
+		a.store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
 		if err != nil {
 			return nil, err
 		}
 		a.closeFns = append(a.closeFns, a.store.Close)
 		// One verifier for the app's public API and the portal's gateway
 		// check: one cache of verified keys, one last_used_at writer.
-		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now})
+		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: a.store, Tenants: a.policy, Logger: o.Logger, Now: o.Now}})
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,9 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware/apikey"
-	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
-	"github.com/keyportal/keyportal/policy"
 )
 
 // DefaultRealm is the realm RequireAPIKey names in WWW-Authenticate.
@@ -35,37 +32,21 @@ var apiKeyHeaderKey = http.CanonicalHeaderKey(APIKeyHeader)
 // read-only; they are shared between requests.
 type APIKeyIdentity = apikey.Identity
 
-// APIKeyConfig configures RequireAPIKey. The zero value of every optional
-// field means its default.
+// APIKeyConfig configures RequireAPIKey: how keys are verified (the embedded
+// apikey.Config) and what the Gin guard adds. The zero value of every
+// optional field means its default.
 type APIKeyConfig struct {
-	// Keys looks keys up by the hash of their secret and records their use
-	// (a keystore.Store). Required.
-	Keys keystore.Keys
-	// Changes reports committed key and app changes, so that verified keys
-	// cached in memory are dropped before the revoking call returns. Nil
-	// means Keys if it has a Subscribe method (a keystore.Store does);
-	// without one nothing is cached and every request reads the store.
-	Changes interface {
-		Subscribe(fn func(keystore.Change)) (cancel func())
-	}
-	// Tenants tells whether the tenant owning a key's app is active; keys
-	// of a suspended, deleted or unknown tenant get 401. A *policy.Engine
-	// is one. Nil skips the check.
-	Tenants policy.TenantStatuser
+	// Config is the verification: Keys (a keystore.Store; required),
+	// Changes, Tenants (a *policy.Engine; keys of a suspended, deleted or
+	// unknown tenant get 401), Now, TouchInterval, CacheSize and Logger,
+	// each documented with its default in package apikey. The guard also
+	// logs its refusals to Logger, at debug level, with the reason and
+	// never the secret.
+	apikey.Config
 	// Permissions must all be held by the key for Handler to let a request
 	// through (403 otherwise). Require takes other lists for other routes.
+	// Empty means any valid key.
 	Permissions []string
-	// Now is the clock; nil means time.Now. Tests inject one to move time.
-	Now func() time.Time
-	// Logger receives refusals (at debug level, with the reason and never
-	// the secret) and store failures. The zero value logs nothing.
-	Logger zerolog.Logger
-	// TouchInterval is how often last_used_at is written, in one batch for
-	// all keys used meanwhile. Default apikey.DefaultTouchInterval (1 s).
-	TouchInterval time.Duration
-	// CacheSize bounds how many verified keys are kept in memory.
-	// Default apikey.DefaultCacheSize.
-	CacheSize int
 	// Realm is named in the WWW-Authenticate challenge. Default
 	// DefaultRealm.
 	Realm string
@@ -76,10 +57,11 @@ type APIKeyConfig struct {
 	// the rule closest to refusing. Empty means no limits.
 	RateLimits []ratelimit.Rule
 	// Limiter counts RateLimits. Nil means an in-process
-	// ratelimit.NewMemory(Now); use a ratelimit.Redis to share counts
-	// between instances. When the limiter fails (Redis down) the request is
-	// let through without RateLimit headers and the error is logged: rate
-	// limits guard capacity, not access, which the key already decided.
+	// ratelimit.NewMemory(Now); use a ratelimit/redis Limiter to share
+	// counts between instances. When the limiter fails (Redis down) the
+	// request is let through without RateLimit headers and the error is
+	// logged: rate limits guard capacity, not access, which the key already
+	// decided.
 	Limiter ratelimit.Limiter
 }
 
@@ -155,9 +137,6 @@ func apiKeyErrorBody(msg, reason string) []byte {
 // Revocation, rotation past grace and app or tenant changes take effect on
 // the very next request: see package apikey for how the cache stays exact.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
-	if cfg.Keys == nil {
-		return nil, errors.New("middleware: APIKeyConfig.Keys is required")
-	}
 	realm := cfg.Realm
 	if realm == "" {
 		realm = DefaultRealm
@@ -177,19 +156,7 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	if limiter == nil && len(cfg.RateLimits) > 0 {
 		limiter = ratelimit.NewMemory(cfg.Now)
 	}
-	var changes apikey.Subscriber
-	if cfg.Changes != nil {
-		changes = cfg.Changes
-	}
-	v, err := apikey.New(apikey.Config{
-		Keys:          cfg.Keys,
-		Changes:       changes,
-		Tenants:       cfg.Tenants,
-		Now:           cfg.Now,
-		TouchInterval: cfg.TouchInterval,
-		CacheSize:     cfg.CacheSize,
-		Logger:        cfg.Logger,
-	})
+	v, err := apikey.New(cfg.Config)
 	if err != nil {
 		return nil, fmt.Errorf("middleware: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 // Run with:
@@ -71,7 +72,7 @@ func benchFixture(b *testing.B) string {
 }
 
 func checkFixture(path string) error {
-	st, err := keystore.OpenSQLite(path, keystore.Options{})
+	st, err := sqlite.Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func buildFixture(b *testing.B, dir, path string) error {
 	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
 		os.Remove(p)
 	}
-	st, err := keystore.OpenSQLite(tmp, keystore.Options{})
+	st, err := sqlite.Open(b.Context(), tmp, keystore.Options{})
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func benchEngine(b *testing.B, cfg middleware.APIKeyConfig) *gin.Engine {
 }
 
 func openFixture(b *testing.B) keystore.Store {
-	st, err := keystore.OpenSQLite(benchFixture(b), keystore.Options{})
+	st, err := sqlite.Open(b.Context(), benchFixture(b), keystore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
 		interval time.Duration
 	}{{"flush=1s", 0}, {"flush=off", 24 * time.Hour}} {
 		b.Run(bc.name, func(b *testing.B) {
-			engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: bc.interval})
+			engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: bc.interval}})
 			reqs := benchRequests(workingSet(10_000))
 			w := &discardWriter{h: http.Header{}}
 			for _, r := range reqs { // warm the cache
@@ -286,7 +287,7 @@ func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
 // BenchmarkRequireAPIKeyValid1MParallel is the same on every core.
 func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 	st := openFixture(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: st, Tenants: apikeytest.NewTenants()})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants()}})
 	reqs := benchRequests(workingSet(10_000))
 	w := &discardWriter{h: http.Header{}}
 	for _, r := range reqs {
@@ -321,7 +322,7 @@ func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 // (no change feed, so no cache): the cost of a cache miss.
 func BenchmarkRequireAPIKeyUncached1M(b *testing.B) {
 	st := openFixture(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: keysOnly{st}, Tenants: apikeytest.NewTenants()})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: keysOnly{st}, Tenants: apikeytest.NewTenants()}})
 	serveAll(b, engine, benchRequests(workingSet(10_000)), http.StatusNoContent)
 }
 
@@ -329,7 +330,7 @@ func BenchmarkRequireAPIKeyUncached1M(b *testing.B) {
 // or lookup.
 func BenchmarkRequireAPIKeyGarbage(b *testing.B) {
 	e := apikeytest.NewEnv(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store, Tenants: e.Tenants})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store, Tenants: e.Tenants}})
 	body := strings.Repeat("A", apikey.BodyLen)
 	garbage := []string{
 		"hello",
@@ -346,7 +347,7 @@ func BenchmarkRequireAPIKeyGarbage(b *testing.B) {
 // BenchmarkRequireAPIKeyMissing: no key at all.
 func BenchmarkRequireAPIKeyMissing(b *testing.B) {
 	e := apikeytest.NewEnv(b)
-	engine := benchEngine(b, middleware.APIKeyConfig{Keys: e.Store})
+	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store}})
 	serveAll(b, engine, benchRequests([]string{""}), http.StatusUnauthorized)
 }
 

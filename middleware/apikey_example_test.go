@@ -9,14 +9,16 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 // ExampleRequireAPIKey guards an app's public API with the keys its users
 // manage in the portal. A revoked key is refused on the very next request.
 func ExampleRequireAPIKey() {
 	ctx := context.Background()
-	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
@@ -31,7 +33,7 @@ func ExampleRequireAPIKey() {
 	}, admin)
 
 	// One guard per store; Close writes the last batch of last_used_at.
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: store})
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: store}})
 	if err != nil {
 		panic(err)
 	}

@@ -10,16 +10,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // ExampleRequireAPIKey_rateLimits limits each key to 2 requests a minute,
-// counted in process; set Limiter to a ratelimit.Redis to count across
-// instances.
+// counted in process; set Limiter to a ratelimit/redis Limiter to count
+// across instances.
 func ExampleRequireAPIKey_rateLimits() {
 	ctx := context.Background()
-	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
@@ -32,7 +34,7 @@ func ExampleRequireAPIKey_rateLimits() {
 	_, secret, _ := store.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "ci"}, admin)
 
 	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{
-		Keys:       store,
+		Config:     apikey.Config{Keys: store},
 		RateLimits: []ratelimit.Rule{{Max: 2, Per: time.Minute, Scope: ratelimit.ScopeKey}},
 	})
 	if err != nil {

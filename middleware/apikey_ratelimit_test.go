@@ -19,11 +19,12 @@ import (
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
 // testRedisLimiter returns a Redis limiter under a random prefix, its keys
 // deleted at cleanup.
-func testRedisLimiter(t testing.TB) *ratelimit.Redis {
+func testRedisLimiter(t testing.TB) *rlredis.Limiter {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	b := make([]byte, 8)
@@ -36,7 +37,7 @@ func testRedisLimiter(t testing.TB) *ratelimit.Redis {
 		}
 		c.Close()
 	})
-	l, err := ratelimit.NewRedis(c, prefix)
+	l, err := rlredis.New(c, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +144,11 @@ func TestRequireAPIKeyRateLimiterDownFailsOpen(t *testing.T) {
 	for name, l := range map[string]ratelimit.Limiter{
 		"fake": failingLimiter{},
 		"redis down": func() ratelimit.Limiter {
-			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+			// One dial per request: with go-redis's default 5 dials 100 ms
+			// apart, 3 requests can span more than the 1 s between logs.
+			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1, DialerRetries: 1})
 			t.Cleanup(func() { c.Close() })
-			r, _ := ratelimit.NewRedis(c, "x:")
+			r, _ := rlredis.New(c, "x:")
 			return r
 		}(),
 	} {
@@ -191,7 +194,7 @@ func TestRequireAPIKeyRedisLimitAcrossInstances(t *testing.T) {
 	first := testRedisLimiter(t)
 	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	t.Cleanup(func() { c.Close() })
-	second, err := ratelimit.NewRedis(c, first.Prefix())
+	second, err := rlredis.New(c, first.Prefix())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -69,7 +70,7 @@ func bearer(secret string) []string {
 }
 
 func envConfig(e *apikeytest.Env) middleware.APIKeyConfig {
-	return middleware.APIKeyConfig{Keys: e.Store, Tenants: e.Tenants, Now: e.Clock.Now}
+	return middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store, Tenants: e.Tenants, Now: e.Clock.Now}}
 }
 
 type akError struct {
@@ -227,11 +228,11 @@ func TestRequireAPIKeyConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no keys", middleware.APIKeyConfig{}, "Keys is required"},
-		{"realm with a quote", middleware.APIKeyConfig{Keys: e.Store, Realm: `a"b`}, "Realm"},
-		{"empty permission", middleware.APIKeyConfig{Keys: e.Store, Permissions: []string{""}}, "permission"},
-		{"permission with a space", middleware.APIKeyConfig{Keys: e.Store, Permissions: []string{"a b"}}, "permission"},
-		{"negative touch interval", middleware.APIKeyConfig{Keys: e.Store, TouchInterval: -time.Second}, "TouchInterval"},
-		{"negative cache size", middleware.APIKeyConfig{Keys: e.Store, CacheSize: -1}, "CacheSize"},
+		{"realm with a quote", middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store}, Realm: `a"b`}, "Realm"},
+		{"empty permission", middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store}, Permissions: []string{""}}, "permission"},
+		{"permission with a space", middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store}, Permissions: []string{"a b"}}, "permission"},
+		{"negative touch interval", middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store, TouchInterval: -time.Second}}, "TouchInterval"},
+		{"negative cache size", middleware.APIKeyConfig{Config: apikey.Config{Keys: e.Store, CacheSize: -1}}, "CacheSize"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -463,12 +464,12 @@ func TestRequireAPIKeySmallCacheStaysCorrect(t *testing.T) {
 func TestRequireAPIKeyCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	clock := apikeytest.NewClock(apikeytest.Start)
-	st, err := keystore.OpenSQLite(t.TempDir()+"/keys.db", keystore.Options{Now: clock.Now})
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/keys.db", keystore.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: st, Now: clock.Now, TouchInterval: time.Millisecond})
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Now: clock.Now, TouchInterval: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -29,7 +30,7 @@ import (
 // can make Record fail.
 type auditFaultEnv struct {
 	*routeEnv
-	auditStore *keystore.SQLite
+	auditStore *sqlite.SQLite
 	failEvery  atomic.Int64 // when n > 0, every n-th Record fails
 	calls      atomic.Int64
 }
@@ -39,7 +40,7 @@ var errAuditDown = errors.New("audit store: disk full (injected)")
 func newAuditFaultEnv(t *testing.T, issueTimeout ...time.Duration) *auditFaultEnv {
 	t.Helper()
 	dir := t.TempDir()
-	keys, err := keystore.OpenSQLite(filepath.Join(dir, "keys.db"), keystore.Options{})
+	keys, err := sqlite.Open(t.Context(), filepath.Join(dir, "keys.db"), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func newAuditFaultEnv(t *testing.T, issueTimeout ...time.Duration) *auditFaultEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditStore, err := keystore.OpenSQLite(filepath.Join(dir, "audit.db"), keystore.Options{})
+	auditStore, err := sqlite.Open(t.Context(), filepath.Join(dir, "audit.db"), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

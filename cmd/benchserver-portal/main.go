@@ -33,6 +33,7 @@ import (
 	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -60,7 +61,7 @@ func run(addr, auditTo, issuerKind string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	store, err := keystore.OpenSQLite(filepath.Join(dir, "keyportal.db"), keystore.Options{})
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "keyportal.db"), keystore.Options{})
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,9 @@ import (
 
 	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
+	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -295,7 +297,7 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 	if s.dir, err = os.MkdirTemp("", "keyportal-load-"); err != nil {
 		return nil, err
 	}
-	store, err := keystore.OpenSQLite(filepath.Join(s.dir, "keyportal.db"), keystore.Options{})
+	store, err := sqlite.Open(context.Background(), filepath.Join(s.dir, "keyportal.db"), keystore.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +353,7 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: store, Tenants: pol})
+	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: store, Tenants: pol}})
 	if err != nil {
 		return nil, err
 	}

@@ -21,9 +21,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/postgres"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 	pgpolicy "github.com/keyportal/keyportal/policy/postgres"
@@ -278,7 +280,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	httpMetrics := newHTTPMetrics(reg)
 
-	pg, _ := store.(*keystore.Postgres)
+	pg, _ := store.(*postgres.Postgres)
 	if len(origins) > 0 {
 		store = defaultOrigins{Store: store, origins: origins}
 	}
@@ -324,7 +326,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 				prefix += pg.Schema() + ":"
 			}
 		}
-		r, err := ratelimit.NewRedis(client, prefix)
+		r, err := rlredis.New(client, prefix)
 		if err != nil {
 			closeAll()
 			return nil, nil, failf("Check --redis (KEYPORTAL_REDIS_ADDR).", "%v", err)

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/postgres"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -46,6 +47,7 @@ func (f *storeFlags) resolve(c *cli) (kind, where string) {
 
 // open opens the selected store. Unless create is set, a SQLite file must
 // already exist: reading an empty new store would only hide a wrong path.
+// (sqlite.Open creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
 	opts := keystore.Options{Now: c.now}
 	kind, where := f.resolve(c)
@@ -56,7 +58,7 @@ func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.St
 		}
 		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		s, err := keystore.OpenPostgres(ctx, where, opts)
+		s, err := postgres.Open(ctx, where, opts)
 		if err != nil {
 			return nil, failf("Check the DSN given to --postgres or KEYPORTAL_POSTGRES_DSN, and that Postgres is up.", "cannot open the Postgres key store: %v", err)
 		}
@@ -67,12 +69,8 @@ func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.St
 			return nil, failf("Pass --db with the file 'keyportal serve' uses (or set KEYPORTAL_DB), or create an app first with 'keyportal apps create'.",
 				"no key store at %s", where)
 		}
-	} else if dir := filepath.Dir(where); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, failf("Choose another path with --db.", "cannot create %s: %v", dir, err)
-		}
 	}
-	s, err := keystore.OpenSQLite(where, opts)
+	s, err := sqlite.Open(ctx, where, opts)
 	if err != nil {
 		return nil, failf("Check the path given to --db or KEYPORTAL_DB, and that no other program locks it.", "cannot open the SQLite key store: %v", err)
 	}

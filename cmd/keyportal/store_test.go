@@ -10,13 +10,14 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
 // openStore opens the harness's store with its clock, for seeding what the
 // command cannot create (keys are made in the portal).
-func (h *harness) openStore() *keystore.SQLite {
+func (h *harness) openStore() *sqlite.SQLite {
 	h.t.Helper()
-	s, err := keystore.OpenSQLite(h.db, keystore.Options{Now: h.clock.Now})
+	s, err := sqlite.Open(h.t.Context(), h.db, keystore.Options{Now: h.clock.Now})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -4,29 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
-func ExampleOpenSQLite() {
-	dir, err := os.MkdirTemp("", "keystore-example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-
-	store, err := keystore.OpenSQLite(filepath.Join(dir, "keyportal.db"), keystore.Options{})
+// The whole life of a key, on an in-memory SQLite store (sqlite.Open with a
+// file path keeps it; postgres.Open gives the same Store on a shared
+// database).
+func Example() {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
 	defer store.Close()
 
-	ctx := context.Background()
 	alice := keystore.Actor{Name: "alice"}
 	app, err := store.CreateApp(ctx, keystore.App{
 		Slug: "aa_42", DeploymentID: "42", Name: "Acme API", KeyPrefix: "acme", Tenant: "acme",
@@ -74,22 +70,4 @@ func ExampleOpenSQLite() {
 	// key.revoked alice success
 	// key.created alice success
 	// app.created alice success
-}
-
-// Many instances share Postgres; each hears the others' key and app changes
-// (revocations) through Subscribe within a second.
-func ExampleOpenPostgres() {
-	ctx := context.Background()
-	store, err := keystore.OpenPostgres(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-		keystore.Options{Schema: "keyportal"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer store.Close()
-	cancel := store.Subscribe(func(c keystore.Change) {
-		// Drop the cached verification of c.KeyHash (or of everything
-		// when c.AppSlug is empty).
-	})
-	defer cancel()
 }

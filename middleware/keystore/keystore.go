@@ -1,15 +1,19 @@
 // Package keystore keeps API auth apps, their keys (hashed), the audit trail and
-// the set of used tickets, behind one Store interface with two backends: SQLite
-// (the embedded default) and Postgres (many instances).
+// the set of used tickets, behind one Store interface with two drivers, each
+// a package of its own so that a program links only the database it uses:
+// keystore/sqlite (the embedded default) and keystore/postgres (many
+// instances). This package holds what they share: the interface, its types
+// and errors, and how secrets are hashed.
 //
 // Secrets never reach the database: a key is stored as the hex SHA-256 of its
 // secret, and a ticket as the hash of its id.
 //
-// OpenSQLite opens the embedded store: one file, WAL, synchronous=FULL (a
+// sqlite.Open opens the embedded store: one file, WAL, synchronous=FULL (a
 // call that returned survives a crash), one writer connection and a reader
-// pool. OpenPostgres opens the shared store: instances hear each other's key
-// and app changes through LISTEN/NOTIFY (see Subscribe). Both migrate their
-// schema on open (table schema_migrations) and share every query. Audit
+// pool. postgres.Open opens the shared store: instances hear each other's
+// key and app changes through LISTEN/NOTIFY (see Subscribe). Both validate
+// input the same way, migrate their schema on open (table
+// schema_migrations, up to SchemaVersion) and share every query. Audit
 // events and used tickets are group-committed: concurrent callers share one
 // transaction, and each returns once its own row is durable.
 package keystore
@@ -21,6 +25,10 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 )
+
+// SchemaVersion is the schema version the drivers migrate databases to; a
+// database of a newer version is refused.
+const SchemaVersion = 1
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -246,7 +254,8 @@ type Store interface {
 	Close() error
 }
 
-// Options configure a store; the zero value means defaults.
+// Options configure a store (sqlite.Open, postgres.Open); the zero value
+// means defaults.
 type Options struct {
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -15,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench Issue -benchmem ./middleware/portal
 func BenchmarkIssue(b *testing.B) {
-	st, err := keystore.OpenSQLite(filepath.Join(b.TempDir(), "bench.db"), keystore.Options{})
+	st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), keystore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -21,12 +22,12 @@ import (
 func ExampleNew() {
 	dir, _ := os.MkdirTemp("", "portal-example-")
 	defer os.RemoveAll(dir)
-	store, err := keystore.OpenSQLite(filepath.Join(dir, "keyportal.db"), keystore.Options{})
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "keyportal.db"), keystore.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	ctx := context.Background()
 	if _, err := store.CreateApp(ctx, keystore.App{
 		Slug: "aa_42", Name: "Acme Public API", KeyPrefix: "acme_live", Tenant: "acme",
 		AllowedOrigins: []string{"http://127.0.0.1:8080"},

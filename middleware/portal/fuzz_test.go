@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -58,7 +59,7 @@ func (fixedSecrets) Secret(_ context.Context, name string, size int) ([]byte, er
 // its store, and the values it genuinely issued.
 type fuzzPortal struct {
 	portal *Portal
-	store  *keystore.SQLite
+	store  *sqlite.SQLite
 	engine *gin.Engine
 
 	mu       sync.Mutex
@@ -74,7 +75,7 @@ func newFuzzPortal(tb testing.TB) *fuzzPortal {
 		tb.Fatal(err)
 	}
 	f.Close()
-	st, err := keystore.OpenSQLite(f.Name(), keystore.Options{Now: func() time.Time { return fuzzNow }})
+	st, err := sqlite.Open(context.Background(), f.Name(), keystore.Options{Now: func() time.Time { return fuzzNow }})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -115,7 +116,7 @@ func checkNoLeaks() int {
 // env is a portal on a real SQLite store behind a real HTTP server.
 type env struct {
 	t      testing.TB
-	store  *keystore.SQLite
+	store  *sqlite.SQLite
 	portal *Portal
 	clock  *testenv.Clock
 	srv    *httptest.Server
@@ -147,7 +148,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.realClock {
 		now = time.Now
 	}
-	st, err := keystore.OpenSQLite(path, keystore.Options{Now: now})
+	st, err := sqlite.Open(t.Context(), path, keystore.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

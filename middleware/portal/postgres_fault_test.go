@@ -21,6 +21,7 @@ import (
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/internal/testenv/pgtest"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/postgres"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -139,7 +140,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	secrets := &valueSet{}
 	octx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	var feedErrors atomic.Int64
-	st, err := keystore.OpenPostgres(octx, viaProxy.String(), keystore.Options{
+	st, err := postgres.Open(octx, viaProxy.String(), keystore.Options{
 		Schema: schema, OnFeedError: func(error) { feedErrors.Add(1) },
 	})
 	cancel()

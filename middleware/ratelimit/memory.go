@@ -58,7 +58,7 @@ func (m *Memory) Allow(_ context.Context, key string, rule Rule) (Result, error)
 		m.windows[k] = w
 	}
 	w.count++
-	return result(rule, w.count, w.end.Sub(now)), nil
+	return rule.Result(w.count, w.end.Sub(now)), nil
 }
 
 // Len returns how many windows are held, to watch memory.

@@ -1,14 +1,15 @@
 // Package ratelimit counts requests against rules in Wacht's shape: at most
 // Max requests per Per, counted per key, per app or per client IP.
 //
-// Both limiters count in fixed windows: a window opens at a key's first
-// request and lasts Per; requests beyond Max in it are refused until it
-// ends. Fixed windows were chosen over token buckets (golang.org/x/time/rate)
-// so that the in-process Memory and the shared Redis limiter answer the same
-// way, and so that RateLimit-Remaining and RateLimit-Reset are exact
-// numbers a client can act on ("n left until the window ends at t"), as in
-// Wacht. The price is the known edge case: up to 2×Max requests can pass
-// around the boundary of two windows.
+// Memory counts in process; the shared Redis limiter lives in package
+// ratelimit/redis, so that only programs that use it link the Redis client.
+// Both count in fixed windows: a window opens at a key's first request and
+// lasts Per; requests beyond Max in it are refused until it ends. Fixed
+// windows were chosen over token buckets (golang.org/x/time/rate) so that
+// the two limiters answer the same way, and so that RateLimit-Remaining and
+// RateLimit-Reset are exact numbers a client can act on ("n left until the
+// window ends at t"), as in Wacht. The price is the known edge case: up to
+// 2×Max requests can pass around the boundary of two windows.
 package ratelimit
 
 import (
@@ -100,8 +101,8 @@ type Check struct {
 }
 
 // MultiLimiter is a Limiter that can count a request against several rules
-// at once (Redis does, in one round trip). Middleware uses AllowAll when the
-// limiter has it.
+// at once (ratelimit/redis does, in one round trip). Middleware uses
+// AllowAll when the limiter has it.
 type MultiLimiter interface {
 	Limiter
 	// AllowAll counts one request against every check, writing each
@@ -109,17 +110,18 @@ type MultiLimiter interface {
 	AllowAll(ctx context.Context, checks []Check, out []Result) error
 }
 
-// result builds the answer for the count-th request of a window with left
-// time remaining.
-func result(rule Rule, count int64, left time.Duration) Result {
+// Result is the answer for the count-th request of a window that ends in
+// left (at least a millisecond is reported). Limiters that count windows
+// elsewhere (package ratelimit/redis) build their answers with it.
+func (r Rule) Result(count int64, left time.Duration) Result {
 	if left <= 0 {
 		left = time.Millisecond
 	}
-	r := Result{Allowed: count <= int64(rule.Max), Limit: rule.Max, Reset: left}
-	if r.Allowed {
-		r.Remaining = rule.Max - int(count)
+	res := Result{Allowed: count <= int64(r.Max), Limit: r.Max, Reset: left}
+	if res.Allowed {
+		res.Remaining = r.Max - int(count)
 	} else {
-		r.RetryAfter = left
+		res.RetryAfter = left
 	}
-	return r
+	return res
 }

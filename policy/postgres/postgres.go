@@ -40,7 +40,8 @@ const maxFields = 6
 // Config configures Open.
 type Config struct {
 	// Pool is the connection pool; one connection of it is held for LISTEN.
-	// Required. (keystore.Postgres.Pool shares the key store's.)
+	// Required. (The Pool method of keystore/postgres's store shares the
+	// key store's.)
 	Pool *pgxpool.Pool
 	// Schema holds the table; created if missing. Required.
 	Schema string

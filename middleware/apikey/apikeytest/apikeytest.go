@@ -16,6 +16,7 @@ import (
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -82,7 +83,7 @@ var Actor = keystore.Actor{Name: "apikeytest"}
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
 	clock := NewClock(Start)
-	st, err := keystore.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"), keystore.Options{Now: clock.Now})
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keys.db"), keystore.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -1,6 +1,7 @@
 package wachtapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 )
@@ -16,7 +18,7 @@ import (
 // portal: provision an app (organization_id is the keyportal tenant), then
 // ask for a ticket as Wacht's guide does.
 func ExampleNew() {
-	store, err := keystore.OpenSQLite(":memory:", keystore.Options{})
+	store, err := sqlite.Open(context.Background(), ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}

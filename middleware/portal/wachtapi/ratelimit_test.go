@@ -15,6 +15,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
 // limitedCheck is the rate-limit part of a /v1/authz/check answer.
@@ -118,7 +119,7 @@ func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
 			client.Del(ctx, keys...)
 		}
 	})
-	lim, err := ratelimit.NewRedis(client, prefix)
+	lim, err := rlredis.New(client, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,8 @@ type Config struct {
 	// "rate_limited". Empty means no limits.
 	RateLimits []ratelimit.Rule
 	// Limiter counts RateLimits. Nil means an in-process
-	// ratelimit.NewMemory(Now); use a ratelimit.Redis to share counts
-	// between instances. When it fails the key is allowed (fail open).
+	// ratelimit.NewMemory(Now); use a ratelimit/redis Limiter to share
+	// counts between instances. When it fails the key is allowed (fail open).
 	Limiter ratelimit.Limiter
 	// Logger receives one line per refused backend key and per internal
 	// error, never a secret. The zero value logs nothing.

@@ -22,6 +22,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -411,7 +412,7 @@ func TestCheckAgreesWithRequireAPIKey(t *testing.T) {
 	for _, tc := range apikeytest.Cases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			w := newWorld(t)
-			guard, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Keys: w.env.Store, Tenants: w.env.Tenants, Now: w.env.Clock.Now})
+			guard, err := middleware.RequireAPIKey(middleware.APIKeyConfig{Config: apikey.Config{Keys: w.env.Store, Tenants: w.env.Tenants, Now: w.env.Clock.Now}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -698,7 +699,7 @@ func TestNewConfigErrors(t *testing.T) {
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	st, err := keystore.OpenSQLite(t.TempDir()+"/keys.db", keystore.Options{})
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/keys.db", keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

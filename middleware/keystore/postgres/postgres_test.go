@@ -1,4 +1,4 @@
-package keystore
+package postgres
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/internal/testenv/pgtest"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
 // freshSchema returns a new random schema name, dropped when t ends.
@@ -17,12 +20,12 @@ func freshSchema(t *testing.T, dsn string) string {
 	return pgtest.Schema(t, dsn, "ks_test_")
 }
 
-func openPostgres(t *testing.T, dsn, schema string, opts Options) *Postgres {
+func openPostgres(t *testing.T, dsn, schema string, opts keystore.Options) *Postgres {
 	t.Helper()
 	opts.Schema = schema
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := OpenPostgres(ctx, dsn, opts)
+	s, err := Open(ctx, dsn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func openPostgres(t *testing.T, dsn, schema string, opts Options) *Postgres {
 
 func TestPostgresContract(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
-	runContract(t, func(t *testing.T, opts Options) Store {
+	storetest.Run(t, func(t *testing.T, opts keystore.Options) keystore.Store {
 		return openPostgres(t, dsn, freshSchema(t, dsn), opts)
 	}, nil)
 }
@@ -43,20 +46,20 @@ func TestPostgresContract(t *testing.T) {
 func TestPostgresChangesReachOtherInstances(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	schema := freshSchema(t, dsn)
-	a := openPostgres(t, dsn, schema, Options{})
-	b := openPostgres(t, dsn, schema, Options{})
-	stranger := openPostgres(t, dsn, freshSchema(t, dsn), Options{})
+	a := openPostgres(t, dsn, schema, keystore.Options{})
+	b := openPostgres(t, dsn, schema, keystore.Options{})
+	stranger := openPostgres(t, dsn, freshSchema(t, dsn), keystore.Options{})
 
 	var mu sync.Mutex
-	var atB, atStranger, atA []Change
-	b.Subscribe(func(c Change) { mu.Lock(); atB = append(atB, c); mu.Unlock() })
-	stranger.Subscribe(func(c Change) { mu.Lock(); atStranger = append(atStranger, c); mu.Unlock() })
-	a.Subscribe(func(c Change) { mu.Lock(); atA = append(atA, c); mu.Unlock() })
+	var atB, atStranger, atA []keystore.Change
+	b.Subscribe(func(c keystore.Change) { mu.Lock(); atB = append(atB, c); mu.Unlock() })
+	stranger.Subscribe(func(c keystore.Change) { mu.Lock(); atStranger = append(atStranger, c); mu.Unlock() })
+	a.Subscribe(func(c keystore.Change) { mu.Lock(); atA = append(atA, c); mu.Unlock() })
 
 	ctx := context.Background()
-	mustApp(t, a, "aa_42", "acme")
-	k, _ := mustKey(t, a, "aa_42", "k", nil)
-	if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", alice); err != nil {
+	storetest.MustApp(t, a, "aa_42", "acme")
+	k, _ := storetest.MustKey(t, a, "aa_42", "k", nil)
+	if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", storetest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Second)
@@ -71,7 +74,7 @@ func TestPostgresChangesReachOtherInstances(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []Change{{AppSlug: "aa_42"}, {AppSlug: "aa_42", KeyHash: k.Hash}, {AppSlug: "aa_42", KeyHash: k.Hash}}
+	want := []keystore.Change{{AppSlug: "aa_42"}, {AppSlug: "aa_42", KeyHash: k.Hash}, {AppSlug: "aa_42", KeyHash: k.Hash}}
 	if len(atB) != 3 || atB[0] != want[0] || atB[1] != want[1] || atB[2] != want[2] {
 		t.Fatalf("instance B heard %+v within 1s, want %+v", atB, want)
 	}
@@ -90,11 +93,11 @@ func TestPostgresChangesReachOtherInstances(t *testing.T) {
 func TestPostgresFeedReconnects(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	schema := freshSchema(t, dsn)
-	a := openPostgres(t, dsn, schema, Options{})
+	a := openPostgres(t, dsn, schema, keystore.Options{})
 	feedErrs := make(chan error, 10)
-	b := openPostgres(t, dsn, schema, Options{OnFeedError: func(err error) { feedErrs <- err }})
-	changes := make(chan Change, 100)
-	b.Subscribe(func(c Change) { changes <- c })
+	b := openPostgres(t, dsn, schema, keystore.Options{OnFeedError: func(err error) { feedErrs <- err }})
+	changes := make(chan keystore.Change, 100)
+	b.Subscribe(func(c keystore.Change) { changes <- c })
 
 	ctx := context.Background()
 	tag, err := a.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
@@ -110,18 +113,18 @@ func TestPostgresFeedReconnects(t *testing.T) {
 	}
 	select {
 	case c := <-changes:
-		if c != (Change{}) {
+		if c != (keystore.Change{}) {
 			t.Fatalf("after reconnect got %+v, want the drop-everything Change{}", c)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no drop-everything change after reconnect")
 	}
-	mustApp(t, a, "aa_42", "acme")
+	storetest.MustApp(t, a, "aa_42", "acme")
 	deadline := time.After(2 * time.Second)
 	for {
 		select {
 		case c := <-changes:
-			if c == (Change{AppSlug: "aa_42"}) {
+			if c == (keystore.Change{AppSlug: "aa_42"}) {
 				return
 			}
 		case <-deadline:
@@ -145,7 +148,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			stores[i], errs[i] = OpenPostgres(ctx, dsn, Options{Schema: schema})
+			stores[i], errs[i] = Open(ctx, dsn, keystore.Options{Schema: schema})
 		}()
 	}
 	wg.Wait()
@@ -157,7 +160,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 	var rows, version int
 	if err := stores[0].pool.QueryRow(context.Background(),
-		`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &version); err != nil || rows != len(migrations) || version != SchemaVersion {
+		`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&rows, &version); err != nil || rows != keystore.SchemaVersion || version != keystore.SchemaVersion {
 		t.Fatalf("schema_migrations: %d rows, version %d, %v", rows, version, err)
 	}
 	// A ticket consumed through one instance is refused by another.
@@ -165,15 +168,15 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	if err := stores[0].ConsumeTicket(context.Background(), "tkt_shared", exp); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "replay on another instance", stores[1].ConsumeTicket(context.Background(), "tkt_shared", exp), ErrTicketUsed)
+	storetest.WantErr(t, "replay on another instance", stores[1].ConsumeTicket(context.Background(), "tkt_shared", exp), keystore.ErrTicketUsed)
 }
 
 func TestPostgresBadOptions(t *testing.T) {
 	ctx := context.Background()
-	if _, err := OpenPostgres(ctx, "postgres://postgres@127.0.0.1:5432/test", Options{Schema: "x; DROP TABLE y"}); err == nil {
+	if _, err := Open(ctx, "postgres://postgres@127.0.0.1:5432/test", keystore.Options{Schema: "x; DROP TABLE y"}); err == nil {
 		t.Fatal("accepted a schema name that is not an identifier")
 	}
-	if _, err := OpenPostgres(ctx, "::not a dsn::", Options{}); err == nil {
+	if _, err := Open(ctx, "::not a dsn::", keystore.Options{}); err == nil {
 		t.Fatal("accepted a malformed DSN")
 	}
 }
@@ -183,10 +186,10 @@ func TestPostgresBadOptions(t *testing.T) {
 // of RevokeKey on A to the Change arriving at B (p50 and p99 reported).
 func BenchmarkPostgresRevocationPropagation(b *testing.B) {
 	dsn := testenv.PostgresDSN(b)
-	schema := "ks_bench_" + newID("")[:20]
+	schema := "ks_bench_" + sqlstore.NewID("")[:20]
 	ctx := context.Background()
 	open := func() *Postgres {
-		s, err := OpenPostgres(ctx, dsn, Options{Schema: schema})
+		s, err := Open(ctx, dsn, keystore.Options{Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -198,19 +201,19 @@ func BenchmarkPostgresRevocationPropagation(b *testing.B) {
 		a.pool.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 		a.Close()
 	}()
-	if _, err := a.CreateApp(ctx, demoApp("aa_42", "acme"), alice); err != nil {
+	if _, err := a.CreateApp(ctx, storetest.DemoApp("aa_42", "acme"), storetest.Alice); err != nil {
 		b.Fatal(err)
 	}
-	keys := make([]Key, b.N)
+	keys := make([]keystore.Key, b.N)
 	for i := range keys {
-		k, _, err := a.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "k"}, alice)
+		k, _, err := a.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "k"}, storetest.Alice)
 		if err != nil {
 			b.Fatal(err)
 		}
 		keys[i] = k
 	}
 	heard := make(chan string, 1024)
-	bb.Subscribe(func(c Change) { heard <- c.KeyHash })
+	bb.Subscribe(func(c keystore.Change) { heard <- c.KeyHash })
 	drain := time.After(200 * time.Millisecond) // the creations' notifications
 	for done := false; !done; {
 		select {
@@ -223,7 +226,7 @@ func BenchmarkPostgresRevocationPropagation(b *testing.B) {
 	b.ResetTimer()
 	for _, k := range keys {
 		start := time.Now()
-		if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", alice); err != nil {
+		if _, err := a.RevokeKey(ctx, "aa_42", k.ID, "", storetest.Alice); err != nil {
 			b.Fatal(err)
 		}
 		timeout := time.After(5 * time.Second)

@@ -1,22 +1,32 @@
-package keystore
+// Package postgres is the key store for many instances sharing one Postgres
+// database (pgx). It is a package of its own so that programs that do not
+// use it do not link pgx.
+package postgres
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
 )
 
 // Postgres is the store for many instances: they share the database, and
 // each hears the others' key and app changes through LISTEN/NOTIFY on
 // ChangeChannel, usually within milliseconds.
 type Postgres struct {
-	*store
+	keystore.Store
+	store    *sqlstore.Store
 	pool     *pgxpool.Pool
 	schema   string
 	instance string // tells our own notifications from others'
@@ -25,8 +35,6 @@ type Postgres struct {
 	feedDone chan struct{}
 	closeOne sync.Once
 }
-
-var _ Store = (*Postgres)(nil)
 
 // ChangeChannel is the Postgres NOTIFY channel of key and app changes. Each
 // payload is JSON: {"schema", "src", "app", "key"} (the key hash, never a
@@ -43,10 +51,10 @@ const (
 	feedMaxBackoff = 5 * time.Second
 )
 
-// OpenPostgres connects to dsn (a pgx/libpq URL or key=value string), creates
+// Open connects to dsn (a pgx/libpq URL or key=value string), creates
 // opts.Schema when set, migrates the schema, and starts listening for other
-// instances' changes before it returns.
-func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, error) {
+// instances' changes before it returns; ctx bounds the opening.
+func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: Postgres DSN: %w", err)
@@ -62,16 +70,21 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, err
 	if err != nil {
 		return nil, fmt.Errorf("keystore: connect to Postgres: %w", err)
 	}
-	p := &Postgres{pool: pool, schema: schema, instance: newID("inst_")}
-	p.store = newStore(pgBackend{pool}, opts)
-	p.lockRow, p.shareRow = " FOR UPDATE", " FOR SHARE"
-	p.publish = p.notifyChanges
-	p.touchAll = func(ctx context.Context, tx querier, ids []string, times []int64) error {
-		_, err := tx.exec(ctx, `UPDATE api_keys AS k SET last_used_at = v.t
-			FROM unnest(?::text[], ?::bigint[]) AS v (id, t)
-			WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, times)
-		return err
-	}
+	p := &Postgres{pool: pool, schema: schema, instance: sqlstore.NewID("inst_")}
+	p.store = sqlstore.New(backend{querier{pool}, pool}, sqlstore.Dialect{
+		Blob:        "BYTEA",
+		MigrateLock: `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`,
+		LockRow:     " FOR UPDATE",
+		ShareRow:    " FOR SHARE",
+		Publish:     p.notifyChanges,
+		TouchAll: func(ctx context.Context, tx sqlstore.Querier, ids []string, times []int64) error {
+			_, err := tx.Exec(ctx, `UPDATE api_keys AS k SET last_used_at = v.t
+				FROM unnest(?::text[], ?::bigint[]) AS v (id, t)
+				WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, times)
+			return err
+		},
+	}, opts)
+	p.Store = p.store
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			// Two instances creating it at once: one loses, and that is fine.
@@ -83,8 +96,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Postgres, err
 			}
 		}
 	}
-	lock := `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`
-	if err := migrate(ctx, p.b, "BYTEA", lock, ns(p.now())); err != nil {
+	if err := p.store.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("keystore: migrate Postgres: %w", err)
 	}
@@ -125,7 +137,7 @@ func (p *Postgres) Close() error {
 			p.stopFeed()
 			<-p.feedDone
 		}
-		p.pool.Close()
+		p.store.Close()
 	})
 	return nil
 }
@@ -139,11 +151,11 @@ type changeMsg struct {
 
 // notifyChanges queues a NOTIFY per change in the transaction: Postgres
 // delivers it only if, and when, the transaction commits.
-func (p *Postgres) notifyChanges(ctx context.Context, tx querier, changes []Change) error {
+func (p *Postgres) notifyChanges(ctx context.Context, tx sqlstore.Querier, changes []keystore.Change) error {
 	for _, c := range changes {
 		b, _ := json.Marshal(changeMsg{Schema: p.schema, Src: p.instance, App: c.AppSlug, Key: c.KeyHash})
-		if _, err := tx.exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, string(b)); err != nil {
-			return dbErr(err)
+		if _, err := tx.Exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, string(b)); err != nil {
+			return fmt.Errorf("keystore: %w", err)
 		}
 	}
 	return nil
@@ -163,7 +175,7 @@ func (p *Postgres) feed(ctx context.Context, cfg *pgx.ConnConfig, onErr func(err
 				ready <- nil
 			} else {
 				// Changes made while we were away are lost: say so.
-				p.subs.notify([]Change{{}})
+				p.store.Notify(keystore.Change{})
 			}
 			backoff = feedMinBackoff
 		})
@@ -221,49 +233,79 @@ func (p *Postgres) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listenin
 		if json.Unmarshal([]byte(n.Payload), &m) != nil || m.Schema != p.schema || m.Src == p.instance {
 			continue
 		}
-		p.subs.notify([]Change{{AppSlug: m.App, KeyHash: m.Key}})
+		p.store.Notify(keystore.Change{AppSlug: m.App, KeyHash: m.Key})
 	}
 }
 
-type pgBackend struct{ pool *pgxpool.Pool }
-
-func (b pgBackend) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := b.pool.Exec(ctx, rebind(q), args...)
-	return tag.RowsAffected(), err
+// backend is the sqlstore.Backend of a pool.
+type backend struct {
+	querier
+	pool *pgxpool.Pool
 }
 
-func (b pgBackend) query(ctx context.Context, q string, args ...any) (rows, error) {
-	return b.pool.Query(ctx, rebind(q), args...)
-}
-
-func (b pgBackend) queryRow(ctx context.Context, q string, args ...any) row {
-	return b.pool.QueryRow(ctx, rebind(q), args...)
-}
-
-func (b pgBackend) begin(ctx context.Context) (txn, error) {
+func (b backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return pgTxn{tx}, nil
+	return txn{querier{tx}, tx}, nil
 }
 
-func (b pgBackend) ping(ctx context.Context) error { return b.pool.Ping(ctx) }
+func (b backend) Ping(ctx context.Context) error { return b.pool.Ping(ctx) }
 
-type pgTxn struct{ tx pgx.Tx }
+func (b backend) Close() error {
+	b.pool.Close()
+	return nil
+}
 
-func (t pgTxn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, rebind(q), args...)
+type txn struct {
+	querier
+	tx pgx.Tx
+}
+
+func (t txn) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t txn) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+// querier adapts a pool or a transaction to sqlstore.Querier: it numbers
+// the placeholders.
+type querier struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
+}
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, rebind(sql), args...)
 	return tag.RowsAffected(), err
 }
 
-func (t pgTxn) query(ctx context.Context, q string, args ...any) (rows, error) {
-	return t.tx.Query(ctx, rebind(q), args...)
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return q.q.Query(ctx, rebind(sql), args...)
 }
 
-func (t pgTxn) queryRow(ctx context.Context, q string, args ...any) row {
-	return t.tx.QueryRow(ctx, rebind(q), args...)
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return q.q.QueryRow(ctx, rebind(sql), args...)
 }
 
-func (t pgTxn) commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
-func (t pgTxn) rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+// rebind rewrites the store's ? placeholders to $1, $2... (its SQL has no ?
+// in literals).
+func rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

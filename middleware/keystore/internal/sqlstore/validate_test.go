@@ -1,16 +1,18 @@
-package keystore
+package sqlstore
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 // TestAppOriginRule: the store keeps allowed origins in the form the portal
 // compares (ticket.ParseOrigin) and refuses, saying why, what the portal
 // would never match, such as a wildcard.
 func TestAppOriginRule(t *testing.T) {
-	a := App{Slug: "aa_1", Name: "n", KeyPrefix: "p", Tenant: "acme",
+	a := keystore.App{Slug: "aa_1", Name: "n", KeyPrefix: "p", Tenant: "acme",
 		AllowedOrigins: []string{"HTTPS://App.Acme.test:443", "http://localhost:8080/"}}
 	if err := validApp(&a); err != nil {
 		t.Fatalf("valid origins refused: %v", err)
@@ -20,7 +22,7 @@ func TestAppOriginRule(t *testing.T) {
 	}
 	a.AllowedOrigins = []string{"http://*.example"}
 	err := validApp(&a)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "wildcard") {
+	if !errors.Is(err, keystore.ErrInvalid) || !strings.Contains(err.Error(), "wildcard") {
 		t.Fatalf("http://*.example: err = %v, want ErrInvalid saying wildcards are not origins", err)
 	}
 }

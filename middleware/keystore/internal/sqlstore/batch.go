@@ -1,8 +1,10 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
 	"sync"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 // Group commit. Audit events and used tickets are small independent inserts
@@ -17,7 +19,7 @@ import (
 // example ErrTicketUsed), which does not affect the others, or a database
 // error, which fails the whole batch.
 type batchOp struct {
-	run  func(ctx context.Context, tx querier) (outcome, dbErr error)
+	run  func(ctx context.Context, tx Querier) (outcome, dbErr error)
 	done chan error    // the outcome, after commit
 	lead chan struct{} // closed when this caller must lead the next batch
 }
@@ -31,7 +33,7 @@ type batcher struct {
 // maxBatch bounds one transaction, so that a leader returns in bounded time.
 const maxBatch = 512
 
-func (s *store) batched(ctx context.Context, run func(ctx context.Context, tx querier) (error, error)) error {
+func (s *Store) batched(ctx context.Context, run func(ctx context.Context, tx Querier) (error, error)) error {
 	op := &batchOp{run: run, done: make(chan error, 1), lead: make(chan struct{})}
 	b := &s.batch
 	b.mu.Lock()
@@ -72,7 +74,7 @@ func (s *store) batched(ctx context.Context, run func(ctx context.Context, tx qu
 
 // leadBatch commits what is queued, without the leader's cancellation, then
 // passes the lead to the first caller that queued meanwhile.
-func (s *store) leadBatch(ctx context.Context) {
+func (s *Store) leadBatch(ctx context.Context) {
 	b := &s.batch
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatch)
@@ -89,9 +91,9 @@ func (s *store) leadBatch(ctx context.Context) {
 	b.mu.Unlock()
 }
 
-func (s *store) flush(ctx context.Context, batch []*batchOp) {
+func (s *Store) flush(ctx context.Context, batch []*batchOp) {
 	outcomes := make([]error, len(batch))
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
 		for i, op := range batch {
 			outcome, err := op.run(ctx, tx)
 			if err != nil {

@@ -1,4 +1,4 @@
-package keystore
+package sqlite
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
 // SQLite busy: another connection (the CLI beside a server, a backup tool)
@@ -52,14 +54,14 @@ func (h *lockHolder) release() {
 
 func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "busy.db")
-	s, err := OpenSQLite(path, Options{})
+	s, err := Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	ctx := context.Background()
-	mustApp(t, s, "aa_42", "acme")
-	_, secret := mustKey(t, s, "aa_42", "before", nil)
+	storetest.MustApp(t, s, "aa_42", "acme")
+	_, secret := storetest.MustKey(t, s, "aa_42", "before", nil)
 
 	h := holdWriteLock(t, path)
 
@@ -68,7 +70,7 @@ func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 	const deadline = 300 * time.Millisecond
 	wctx, cancel := context.WithTimeout(ctx, deadline)
 	start := time.Now()
-	_, _, err = s.CreateKey(wctx, NewKey{AppSlug: "aa_42", Name: "during"}, Actor{Name: "test"})
+	_, _, err = s.CreateKey(wctx, keystore.NewKey{AppSlug: "aa_42", Name: "during"}, keystore.Actor{Name: "test"})
 	took := time.Since(start)
 	cancel()
 	if err == nil {
@@ -111,7 +113,7 @@ func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 
 	// Reads go on: key verification does not wait for the writer.
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if _, _, err := s.LookupKey(rctx, HashSecret(secret)); err != nil {
+	if _, _, err := s.LookupKey(rctx, keystore.HashSecret(secret)); err != nil {
 		t.Fatalf("a read under a foreign write lock: %v", err)
 	}
 	cancel()
@@ -119,11 +121,11 @@ func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 	// The lock goes away: the same store writes again.
 	h.release()
 	start = time.Now()
-	if _, _, err := s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "after"}, Actor{Name: "test"}); err != nil {
+	if _, _, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "after"}, keystore.Actor{Name: "test"}); err != nil {
 		t.Fatalf("the store did not recover after the lock was released: %v", err)
 	}
 	t.Logf("first write after the release: %v", time.Since(start))
-	keys, err := s.ListKeys(ctx, KeyFilter{AppSlug: "aa_42", Status: KeyAll})
+	keys, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: keystore.KeyAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,21 +146,21 @@ func TestSQLiteBusyTimeoutBoundsAWriteWithoutDeadline(t *testing.T) {
 		t.Skip("waits the 10 s busy timeout")
 	}
 	path := filepath.Join(t.TempDir(), "busy.db")
-	s, err := OpenSQLite(path, Options{})
+	s, err := Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mustApp(t, s, "aa_42", "acme")
+	storetest.MustApp(t, s, "aa_42", "acme")
 	h := holdWriteLock(t, path)
 
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, _, err := s.CreateKey(context.Background(), NewKey{AppSlug: "aa_42", Name: "waits"}, Actor{Name: "test"})
+		_, _, err := s.CreateKey(context.Background(), keystore.NewKey{AppSlug: "aa_42", Name: "waits"}, keystore.Actor{Name: "test"})
 		done <- err
 	}()
-	bound := time.Duration(sqliteBusyTimeoutMS)*time.Millisecond + 20*time.Second
+	bound := time.Duration(busyTimeoutMS)*time.Millisecond + 20*time.Second
 	select {
 	case err := <-done:
 		took := time.Since(start)

@@ -1,4 +1,4 @@
-package keystore
+package sqlite
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
 // benchKeys is the size of the LookupKey fixture.
@@ -56,7 +59,7 @@ func sqliteWithKeys(b *testing.B) (*SQLite, []string) {
 			}
 			path = filepath.Join(f.dir, "bench.sqlite")
 		}
-		if f.s, f.err = OpenSQLite(path, Options{}); f.err != nil {
+		if f.s, f.err = Open(context.Background(), path, keystore.Options{}); f.err != nil {
 			return
 		}
 		var have int
@@ -66,12 +69,12 @@ func sqliteWithKeys(b *testing.B) (*SQLite, []string) {
 		if have == benchKeys { // a kept fixture (KEYSTORE_BENCH_FIXTURE) from an earlier run
 			f.hashes = make([]string, benchKeys)
 			for i := range benchKeys {
-				f.hashes[i] = HashSecret(benchSecret(i))
+				f.hashes[i] = keystore.HashSecret(benchSecret(i))
 			}
 			return
 		}
-		app := demoApp("aa_42", "acme")
-		if _, f.err = f.s.CreateApp(ctx, app, alice); f.err != nil {
+		app := storetest.DemoApp("aa_42", "acme")
+		if _, f.err = f.s.CreateApp(ctx, app, storetest.Alice); f.err != nil {
 			return
 		}
 		// Keys go in hash order (and ids in the same order), so that both
@@ -79,7 +82,7 @@ func sqliteWithKeys(b *testing.B) (*SQLite, []string) {
 		// random order with SQLite's small default page cache.
 		f.hashes = make([]string, benchKeys)
 		for i := range benchKeys {
-			f.hashes[i] = HashSecret(benchSecret(i))
+			f.hashes[i] = keystore.HashSecret(benchSecret(i))
 		}
 		order := make([]int, benchKeys)
 		for i := range order {
@@ -90,16 +93,16 @@ func sqliteWithKeys(b *testing.B) (*SQLite, []string) {
 		if f.err = err; err != nil {
 			return
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (`+keyCols+`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (`+sqlstore.KeyCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1, ?, ?, NULL, '', 'bench', '', NULL, ?)`)
 		if f.err = err; err != nil {
 			tx.Rollback()
 			return
 		}
-		now := ns(time.Now())
+		now := time.Now().UnixNano()
 		for n, i := range order {
 			if _, f.err = stmt.ExecContext(ctx, fmt.Sprintf("key_bench%017d", n), "42", "aa_42", "acme",
-				"bench key", "acme", keySuffix(benchSecret(i)), `["read"]`, `{}`, now, now, f.hashes[i]); f.err != nil {
+				"bench key", "acme", benchSecret(i)[len(benchSecret(i))-keystore.SuffixLen:], `["read"]`, `{}`, now, now, f.hashes[i]); f.err != nil {
 				tx.Rollback()
 				return
 			}
@@ -135,7 +138,7 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 	})
 	b.Run("miss", func(b *testing.B) {
 		defer reportCPU(b)()
-		unknown := HashSecret("acme_not-a-key")
+		unknown := keystore.HashSecret("acme_not-a-key")
 		for b.Loop() {
 			if _, _, err := s.LookupKey(ctx, unknown); err == nil {
 				b.Fatal("found a key that does not exist")
@@ -155,14 +158,6 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 			}
 		})
 	})
-}
-
-// BenchmarkHashSecret is the cost a verifier pays before the lookup.
-func BenchmarkHashSecret(b *testing.B) {
-	secret := newSecret("acme")
-	for b.Loop() {
-		HashSecret(secret)
-	}
 }
 
 // reportCPU adds cpu-ns/op, the process's user+system CPU time per operation:
@@ -185,7 +180,7 @@ func cpuTime() time.Duration {
 // BenchmarkSQLiteRecord measures durable audit inserts, one caller at a time
 // and 32 at once (group commit shares each fsync among the waiting callers).
 func BenchmarkSQLiteRecord(b *testing.B) {
-	s, err := OpenSQLite(filepath.Join(b.TempDir(), "record.sqlite"), Options{})
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "record.sqlite"), keystore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package keystore
+package sqlite
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
 // crashChildEnv, when set to a database path, turns the test binary into the
@@ -23,7 +25,7 @@ const crashChildEnv = "KEYSTORE_CRASH_CHILD_DB"
 // crashChild creates keys from four goroutines until killed, printing each
 // key id only after CreateKey has returned.
 func crashChild(path string) {
-	s, err := OpenSQLite(path, Options{})
+	s, err := Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -35,7 +37,7 @@ func crashChild(path string) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100000; i++ {
-				k, _, err := s.CreateKey(context.Background(), NewKey{AppSlug: "aa_42", Name: fmt.Sprintf("burst %d-%d", w, i)}, Actor{Name: "crash"})
+				k, _, err := s.CreateKey(context.Background(), keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprintf("burst %d-%d", w, i)}, keystore.Actor{Name: "crash"})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(2)
@@ -58,11 +60,11 @@ func TestSQLiteCrashKeepsAnsweredCreates(t *testing.T) {
 		crashChild(path)
 	}
 	path := filepath.Join(t.TempDir(), "crash.sqlite")
-	s, err := OpenSQLite(path, Options{})
+	s, err := Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustApp(t, s, "aa_42", "acme")
+	storetest.MustApp(t, s, "aa_42", "acme")
 	s.Close()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteCrashKeepsAnsweredCreates$", "-test.count=1")
@@ -96,7 +98,7 @@ func TestSQLiteCrashKeepsAnsweredCreates(t *testing.T) {
 		t.Fatalf("child was not killed mid-burst (%d keys, %v): %s", len(answered), err, stderr.String())
 	}
 
-	s, err = OpenSQLite(path, Options{})
+	s, err = Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -110,7 +112,7 @@ func TestSQLiteCrashKeepsAnsweredCreates(t *testing.T) {
 			t.Fatalf("key %s was answered before the kill but is gone: %v", id, err)
 		}
 	}
-	all, _ := s.ListKeys(context.Background(), KeyFilter{AppSlug: "aa_42"})
+	all, _ := s.ListKeys(context.Background(), keystore.KeyFilter{AppSlug: "aa_42"})
 	page, _ := s.QueryAudit(context.Background(), auditQueryKeyCreated)
 	t.Logf("%d creates answered before SIGKILL, %d keys in the database, %d key.created events on the first page",
 		len(answered), len(all), len(page.Events))

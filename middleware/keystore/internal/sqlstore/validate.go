@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -27,7 +28,7 @@ var (
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", keystore.ErrInvalid, fmt.Sprintf(format, args...))
 }
 
 func validSlug(slug string) error {
@@ -89,7 +90,7 @@ func normalizeOrigins(origins []string) ([]string, error) {
 	return out, nil
 }
 
-func validApp(a *App) error {
+func validApp(a *keystore.App) error {
 	if err := validSlug(a.Slug); err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func validApp(a *App) error {
 	return nil
 }
 
-func validNewKey(k NewKey, now time.Time) (metadata string, err error) {
+func validNewKey(k keystore.NewKey, now time.Time) (metadata string, err error) {
 	if err := validSlug(k.AppSlug); err != nil {
 		return "", err
 	}

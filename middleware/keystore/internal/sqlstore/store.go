@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -14,36 +14,34 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
-// store is the implementation both backends share; SQLite and Postgres embed
-// it and differ only in how they connect, lock rows and announce changes.
-type store struct {
-	b   backend
+// Store is the keystore.Store both drivers share; they differ only in how
+// they connect (Backend) and in their Dialect. Build it with New, then
+// Migrate.
+type Store struct {
+	b   Backend
+	d   Dialect
 	now func() time.Time
-	// lockRow and shareRow end a SELECT that must lock the row it reads
-	// (Postgres); SQLite's write transactions are exclusive, so they are "".
-	lockRow, shareRow string
-	// publish, when set, runs inside the transaction of every change (the
-	// Postgres NOTIFY); local subscribers are called after commit.
-	publish func(ctx context.Context, tx querier, changes []Change) error
-	subs    subscribers
+	// subs are told of committed changes.
+	subs subscribers
 	// lastPurge is when expired used tickets were last deleted (unix ns).
 	lastPurge atomic.Int64
-	// touchAll, when set, updates last_used_at of many keys in one
-	// statement (Postgres); otherwise TouchKeys runs one UPDATE per key
-	// (cheap in SQLite, where there is no round trip).
-	touchAll func(ctx context.Context, tx querier, ids []string, times []int64) error
 	// batch group-commits audit events and used tickets.
 	batch batcher
 }
 
-func newStore(b backend, opts Options) *store {
+var _ keystore.Store = (*Store)(nil)
+
+// New returns the store on b. opts.Now is its clock (nil means time.Now);
+// the other options are the drivers'.
+func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &store{b: b, now: now}
+	return &Store{b: b, d: d, now: now}
 }
 
 // ticketPurgeEvery is how often ConsumeTicket deletes used tickets that have
@@ -82,20 +80,20 @@ func dbErr(err error) error {
 
 // write runs fn in a write transaction, publishes the changes it returns in
 // that transaction and, once committed, tells local subscribers.
-func (s *store) write(ctx context.Context, fn func(tx querier) ([]Change, error)) error {
-	tx, err := s.b.begin(ctx)
+func (s *Store) write(ctx context.Context, fn func(tx Querier) ([]keystore.Change, error)) error {
+	tx, err := s.b.Begin(ctx)
 	if err != nil {
 		return dbErr(err)
 	}
 	changes, err := fn(tx)
-	if err == nil && len(changes) > 0 && s.publish != nil {
-		err = s.publish(ctx, tx, changes)
+	if err == nil && len(changes) > 0 && s.d.Publish != nil {
+		err = s.d.Publish(ctx, tx, changes)
 	}
 	if err != nil {
-		tx.rollback(ctx)
+		tx.Rollback(ctx)
 		return err
 	}
-	if err := tx.commit(ctx); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return dbErr(err)
 	}
 	s.subs.notify(changes)
@@ -108,7 +106,7 @@ const appCols = `slug, deployment_id, tenant, name, key_prefix, description, is_
 	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at`
 
 type appScan struct {
-	a                   App
+	a                   keystore.App
 	perms, res, origins string
 	created, updated    int64
 	deleted             sql.NullInt64
@@ -120,16 +118,16 @@ func (s *appScan) dest() []any {
 		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted}
 }
 
-func (s *appScan) app() (App, error) {
+func (s *appScan) app() (keystore.App, error) {
 	a := s.a
 	if err := decodeList(s.perms, &a.Permissions); err != nil {
-		return App{}, err
+		return keystore.App{}, err
 	}
 	if err := decodeList(s.res, &a.Resources); err != nil {
-		return App{}, err
+		return keystore.App{}, err
 	}
 	if err := decodeList(s.origins, &a.AllowedOrigins); err != nil {
-		return App{}, err
+		return keystore.App{}, err
 	}
 	a.CreatedAt, a.UpdatedAt, a.DeletedAt = fromNS(s.created), fromNS(s.updated), fromNullNS(s.deleted)
 	return a, nil
@@ -143,22 +141,22 @@ func decodeList(s string, into *[]string) error {
 	return nil
 }
 
-func (s *store) getApp(ctx context.Context, q querier, slug, lock string) (App, error) {
+func (s *Store) getApp(ctx context.Context, q Querier, slug, lock string) (keystore.App, error) {
 	if cleanText(slug) != slug { // not storable, so not stored; Postgres would fail the query
-		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, slug)
+		return keystore.App{}, fmt.Errorf("%w: app %q", keystore.ErrNotFound, slug)
 	}
 	var sc appScan
-	err := q.queryRow(ctx, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
+	err := q.QueryRow(ctx, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
 	if isNoRows(err) {
-		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, slug)
+		return keystore.App{}, fmt.Errorf("%w: app %q", keystore.ErrNotFound, slug)
 	}
 	if err != nil {
-		return App{}, dbErr(err)
+		return keystore.App{}, dbErr(err)
 	}
 	return sc.app()
 }
 
-func appEvent(action string, a App, by Actor, now time.Time) audit.Event {
+func appEvent(action string, a keystore.App, by keystore.Actor, now time.Time) audit.Event {
 	return audit.Event{Time: now, Action: action, Outcome: audit.OutcomeSuccess, Actor: by.Name,
 		Tenant: a.Tenant, Resource: a.DeploymentID, AppSlug: a.Slug, RequestID: by.RequestID, ClientIP: by.ClientIP}
 }
@@ -166,9 +164,9 @@ func appEvent(action string, a App, by Actor, now time.Time) audit.Event {
 // CreateApp creates an active app; IsActive, CreatedAt, UpdatedAt and
 // DeletedAt of app are ignored. ErrConflict if the slug is taken (also by a
 // deleted app), ErrInvalid if a field breaks a rule.
-func (s *store) CreateApp(ctx context.Context, app App, by Actor) (App, error) {
+func (s *Store) CreateApp(ctx context.Context, app keystore.App, by keystore.Actor) (keystore.App, error) {
 	if err := validApp(&app); err != nil {
-		return App{}, err
+		return keystore.App{}, err
 	}
 	now := s.now()
 	app.IsActive, app.CreatedAt, app.UpdatedAt, app.DeletedAt = true, now.UTC(), now.UTC(), nil
@@ -178,8 +176,8 @@ func (s *store) CreateApp(ctx context.Context, app App, by Actor) (App, error) {
 	if app.Resources == nil {
 		app.Resources = []string{}
 	}
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
-		n, err := tx.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		n, err := tx.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 			ON CONFLICT (slug) DO NOTHING`,
 			app.Slug, app.DeploymentID, app.Tenant, app.Name, app.KeyPrefix, app.Description, app.IsActive,
 			encodeList(app.Permissions), encodeList(app.Resources), app.RateLimitSchemeSlug,
@@ -188,26 +186,26 @@ func (s *store) CreateApp(ctx context.Context, app App, by Actor) (App, error) {
 			return nil, dbErr(err)
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%w: app %q", ErrConflict, app.Slug)
+			return nil, fmt.Errorf("%w: app %q", keystore.ErrConflict, app.Slug)
 		}
 		if err := s.insertEvent(ctx, tx, appEvent(audit.ActionAppCreated, app, by, now)); err != nil {
 			return nil, err
 		}
-		return []Change{{AppSlug: app.Slug}}, nil
+		return []keystore.Change{{AppSlug: app.Slug}}, nil
 	})
 	if err != nil {
-		return App{}, err
+		return keystore.App{}, err
 	}
 	return app, nil
 }
 
 // GetApp returns the app, deleted or not; ErrNotFound if there is none.
-func (s *store) GetApp(ctx context.Context, slug string) (App, error) {
+func (s *Store) GetApp(ctx context.Context, slug string) (keystore.App, error) {
 	return s.getApp(ctx, s.b, slug, "")
 }
 
 // ListApps returns the apps f selects, oldest first.
-func (s *store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
+func (s *Store) ListApps(ctx context.Context, f keystore.AppFilter) ([]keystore.App, error) {
 	var where []string
 	var args []any
 	if f.Tenant != "" {
@@ -221,12 +219,12 @@ func (s *store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	r, err := s.b.query(ctx, q+` ORDER BY created_at, slug`, args...)
+	r, err := s.b.Query(ctx, q+` ORDER BY created_at, slug`, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer r.Close()
-	apps := []App{}
+	apps := []keystore.App{}
 	for r.Next() {
 		var sc appScan
 		if err := r.Scan(sc.dest()...); err != nil {
@@ -243,15 +241,15 @@ func (s *store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
 
 // UpdateApp applies p; ErrNotFound for an unknown app, ErrInactive for a
 // deleted one.
-func (s *store) UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor) (App, error) {
-	var out App
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
-		a, err := s.getApp(ctx, tx, slug, s.lockRow)
+func (s *Store) UpdateApp(ctx context.Context, slug string, p keystore.AppPatch, by keystore.Actor) (keystore.App, error) {
+	var out keystore.App
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		a, err := s.getApp(ctx, tx, slug, s.d.LockRow)
 		if err != nil {
 			return nil, err
 		}
 		if a.DeletedAt != nil {
-			return nil, fmt.Errorf("%w: app %q is deleted", ErrInactive, slug)
+			return nil, fmt.Errorf("%w: app %q is deleted", keystore.ErrInactive, slug)
 		}
 		var changed []string
 		if p.Name != nil {
@@ -277,7 +275,7 @@ func (s *store) UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor
 		}
 		now := s.now()
 		a.UpdatedAt = now.UTC()
-		if _, err := tx.exec(ctx, `UPDATE apps SET name = ?, description = ?, is_active = ?, permissions = ?,
+		if _, err := tx.Exec(ctx, `UPDATE apps SET name = ?, description = ?, is_active = ?, permissions = ?,
 			resources = ?, allowed_origins = ?, updated_at = ? WHERE slug = ?`,
 			a.Name, a.Description, a.IsActive, encodeList(a.Permissions), encodeList(a.Resources),
 			encodeList(a.AllowedOrigins), ns(now), slug); err != nil {
@@ -289,42 +287,44 @@ func (s *store) UpdateApp(ctx context.Context, slug string, p AppPatch, by Actor
 			return nil, err
 		}
 		out = a
-		return []Change{{AppSlug: slug}}, nil
+		return []keystore.Change{{AppSlug: slug}}, nil
 	})
 	return out, err
 }
 
 // DeleteApp soft-deletes the app (deleted_at set, is_active false); its keys
 // stay, unusable. ErrInactive if it was deleted already.
-func (s *store) DeleteApp(ctx context.Context, slug string, by Actor) error {
-	return s.write(ctx, func(tx querier) ([]Change, error) {
-		a, err := s.getApp(ctx, tx, slug, s.lockRow)
+func (s *Store) DeleteApp(ctx context.Context, slug string, by keystore.Actor) error {
+	return s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		a, err := s.getApp(ctx, tx, slug, s.d.LockRow)
 		if err != nil {
 			return nil, err
 		}
 		if a.DeletedAt != nil {
-			return nil, fmt.Errorf("%w: app %q is deleted already", ErrInactive, slug)
+			return nil, fmt.Errorf("%w: app %q is deleted already", keystore.ErrInactive, slug)
 		}
 		now := s.now()
-		if _, err := tx.exec(ctx, `UPDATE apps SET is_active = ?, deleted_at = ?, updated_at = ? WHERE slug = ?`,
+		if _, err := tx.Exec(ctx, `UPDATE apps SET is_active = ?, deleted_at = ?, updated_at = ? WHERE slug = ?`,
 			false, ns(now), ns(now), slug); err != nil {
 			return nil, dbErr(err)
 		}
 		if err := s.insertEvent(ctx, tx, appEvent(audit.ActionAppDeleted, a, by, now)); err != nil {
 			return nil, err
 		}
-		return []Change{{AppSlug: slug}}, nil
+		return []keystore.Change{{AppSlug: slug}}, nil
 	})
 }
 
 // --- keys ---
 
-const keyCols = `id, deployment_id, app_slug, tenant, name, key_prefix, key_suffix, permissions, metadata,
+// KeyCols are the columns of api_keys, in the order the store reads and
+// writes them.
+const KeyCols = `id, deployment_id, app_slug, tenant, name, key_prefix, key_suffix, permissions, metadata,
 	expires_at, last_used_at, is_active, created_at, updated_at, revoked_at, revoked_reason, created_by,
 	rotated_from, grace_until, hash`
 
 type keyScan struct {
-	k                                 Key
+	k                                 keystore.Key
 	perms, meta                       string
 	expires, lastUsed, revoked, grace sql.NullInt64
 	created, updated                  int64
@@ -337,14 +337,14 @@ func (s *keyScan) dest() []any {
 		&k.RevokedReason, &k.CreatedBy, &k.RotatedFrom, &s.grace, &k.Hash}
 }
 
-func (s *keyScan) key() (Key, error) {
+func (s *keyScan) key() (keystore.Key, error) {
 	k := s.k
 	if err := decodeList(s.perms, &k.Permissions); err != nil {
-		return Key{}, err
+		return keystore.Key{}, err
 	}
 	k.Metadata = map[string]any{}
 	if err := json.Unmarshal([]byte(s.meta), &k.Metadata); err != nil {
-		return Key{}, fmt.Errorf("keystore: corrupt metadata of key %s: %w", k.ID, err)
+		return keystore.Key{}, fmt.Errorf("keystore: corrupt metadata of key %s: %w", k.ID, err)
 	}
 	k.ExpiresAt, k.LastUsedAt = fromNullNS(s.expires), fromNullNS(s.lastUsed)
 	k.CreatedAt, k.UpdatedAt = fromNS(s.created), fromNS(s.updated)
@@ -352,28 +352,28 @@ func (s *keyScan) key() (Key, error) {
 	return k, nil
 }
 
-func (s *store) getKey(ctx context.Context, q querier, appSlug, id, lock string) (Key, error) {
+func (s *Store) getKey(ctx context.Context, q Querier, appSlug, id, lock string) (keystore.Key, error) {
 	if cleanText(appSlug) != appSlug || cleanText(id) != id {
-		return Key{}, fmt.Errorf("%w: key %q of app %q", ErrNotFound, id, appSlug)
+		return keystore.Key{}, fmt.Errorf("%w: key %q of app %q", keystore.ErrNotFound, id, appSlug)
 	}
 	var sc keyScan
-	err := q.queryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug).
+	err := q.QueryRow(ctx, `SELECT `+KeyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug).
 		Scan(sc.dest()...)
 	if isNoRows(err) {
-		return Key{}, fmt.Errorf("%w: key %q of app %q", ErrNotFound, id, appSlug)
+		return keystore.Key{}, fmt.Errorf("%w: key %q of app %q", keystore.ErrNotFound, id, appSlug)
 	}
 	if err != nil {
-		return Key{}, dbErr(err)
+		return keystore.Key{}, dbErr(err)
 	}
 	return sc.key()
 }
 
-func (s *store) insertKey(ctx context.Context, tx querier, k Key) error {
+func (s *Store) insertKey(ctx context.Context, tx Querier, k keystore.Key) error {
 	meta, err := encodeMetadata(k.Metadata)
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec(ctx, `INSERT INTO api_keys (`+keyCols+`)
+	_, err = tx.Exec(ctx, `INSERT INTO api_keys (`+KeyCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.DeploymentID, k.AppSlug, k.Tenant, k.Name, k.KeyPrefix, k.KeySuffix,
 		encodeList(k.Permissions), meta, nullNS(k.ExpiresAt), nullNS(k.LastUsedAt), k.IsActive,
@@ -382,14 +382,14 @@ func (s *store) insertKey(ctx context.Context, tx querier, k Key) error {
 	return dbErr(err)
 }
 
-func keyEvent(action string, k Key, by Actor, now time.Time) audit.Event {
+func keyEvent(action string, k keystore.Key, by keystore.Actor, now time.Time) audit.Event {
 	return audit.Event{Time: now, Action: action, Outcome: audit.OutcomeSuccess, Actor: by.Name,
 		Tenant: k.Tenant, Resource: k.DeploymentID, AppSlug: k.AppSlug, KeyID: k.ID,
 		RequestID: by.RequestID, ClientIP: by.ClientIP}
 }
 
 // newKey builds a fresh active key of app and its secret.
-func newKey(app App, name string, perms []string, meta map[string]any, expires *time.Time, by Actor, now time.Time) (Key, string) {
+func newKey(app keystore.App, name string, perms []string, meta map[string]any, expires *time.Time, by keystore.Actor, now time.Time) (keystore.Key, string) {
 	secret := newSecret(app.KeyPrefix)
 	if perms == nil {
 		perms = []string{}
@@ -397,11 +397,11 @@ func newKey(app App, name string, perms []string, meta map[string]any, expires *
 	if meta == nil {
 		meta = map[string]any{}
 	}
-	k := Key{
-		ID: newID("key_"), DeploymentID: app.DeploymentID, AppSlug: app.Slug, Tenant: app.Tenant,
+	k := keystore.Key{
+		ID: NewID("key_"), DeploymentID: app.DeploymentID, AppSlug: app.Slug, Tenant: app.Tenant,
 		Name: name, KeyPrefix: app.KeyPrefix, KeySuffix: keySuffix(secret), Permissions: perms,
 		Metadata: meta, IsActive: true, CreatedAt: now.UTC(), UpdatedAt: now.UTC(), CreatedBy: by.Name,
-		Hash: HashSecret(secret),
+		Hash: keystore.HashSecret(secret),
 	}
 	if expires != nil {
 		e := expires.UTC()
@@ -412,20 +412,20 @@ func newKey(app App, name string, perms []string, meta map[string]any, expires *
 
 // CreateKey makes a key of an active app and returns it with its secret.
 // ErrNotFound for an unknown app, ErrInactive for a disabled or deleted one.
-func (s *store) CreateKey(ctx context.Context, nk NewKey, by Actor) (Key, string, error) {
+func (s *Store) CreateKey(ctx context.Context, nk keystore.NewKey, by keystore.Actor) (keystore.Key, string, error) {
 	now := s.now()
 	if _, err := validNewKey(nk, now); err != nil {
-		return Key{}, "", err
+		return keystore.Key{}, "", err
 	}
-	var k Key
+	var k keystore.Key
 	var secret string
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
-		app, err := s.getApp(ctx, tx, nk.AppSlug, s.shareRow)
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		app, err := s.getApp(ctx, tx, nk.AppSlug, s.d.ShareRow)
 		if err != nil {
 			return nil, err
 		}
 		if !app.Usable() {
-			return nil, fmt.Errorf("%w: app %q is disabled or deleted", ErrInactive, app.Slug)
+			return nil, fmt.Errorf("%w: app %q is disabled or deleted", keystore.ErrInactive, app.Slug)
 		}
 		k, secret = newKey(app, nk.Name, append([]string(nil), nk.Permissions...), nk.Metadata, nk.ExpiresAt, by, now)
 		if err := s.insertKey(ctx, tx, k); err != nil {
@@ -434,24 +434,24 @@ func (s *store) CreateKey(ctx context.Context, nk NewKey, by Actor) (Key, string
 		if err := s.insertEvent(ctx, tx, keyEvent(audit.ActionKeyCreated, k, by, now)); err != nil {
 			return nil, err
 		}
-		return []Change{{AppSlug: k.AppSlug, KeyHash: k.Hash}}, nil
+		return []keystore.Change{{AppSlug: k.AppSlug, KeyHash: k.Hash}}, nil
 	})
 	if err != nil {
-		return Key{}, "", err
+		return keystore.Key{}, "", err
 	}
 	return k, secret, nil
 }
 
 // GetKey returns a key of the app; ErrNotFound if the app has no such key.
-func (s *store) GetKey(ctx context.Context, appSlug, id string) (Key, error) {
+func (s *Store) GetKey(ctx context.Context, appSlug, id string) (keystore.Key, error) {
 	return s.getKey(ctx, s.b, appSlug, id, "")
 }
 
 // ListKeys returns the keys f selects, newest first; Status is judged at the
 // store's clock.
-func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
+func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.Key, error) {
 	switch f.Status {
-	case "", KeyAll, KeyActive, KeyRevoked, KeyExpired:
+	case "", keystore.KeyAll, keystore.KeyActive, keystore.KeyRevoked, keystore.KeyExpired:
 	default:
 		return nil, invalid("key status %q must be active, revoked, expired or all", f.Status)
 	}
@@ -463,17 +463,17 @@ func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
 	if f.Tenant != "" {
 		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
 	}
-	q := `SELECT ` + keyCols + ` FROM api_keys`
+	q := `SELECT ` + KeyCols + ` FROM api_keys`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	r, err := s.b.query(ctx, q+` ORDER BY created_at DESC, id DESC`, args...)
+	r, err := s.b.Query(ctx, q+` ORDER BY created_at DESC, id DESC`, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer r.Close()
 	now := s.now()
-	keys := []Key{}
+	keys := []keystore.Key{}
 	for r.Next() {
 		var sc keyScan
 		if err := r.Scan(sc.dest()...); err != nil {
@@ -483,7 +483,7 @@ func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.Status == "" || f.Status == KeyAll || k.StatusAt(now) == f.Status {
+		if f.Status == "" || f.Status == keystore.KeyAll || k.StatusAt(now) == f.Status {
 			keys = append(keys, k)
 		}
 	}
@@ -495,30 +495,30 @@ func (s *store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
 // (grace 0: is_active false, revoked_reason "Rotated") or at now+grace
 // (GraceUntil and RevokedAt both set to that moment). ErrInactive if the key is
 // not active (revoked, expired, or rotated already) or the app is not usable.
-func (s *store) RotateKey(ctx context.Context, appSlug, id string, grace time.Duration, by Actor) (Key, string, error) {
+func (s *Store) RotateKey(ctx context.Context, appSlug, id string, grace time.Duration, by keystore.Actor) (keystore.Key, string, error) {
 	if grace < 0 {
-		return Key{}, "", invalid("rotation grace %s must not be negative", grace)
+		return keystore.Key{}, "", invalid("rotation grace %s must not be negative", grace)
 	}
-	var nk Key
+	var nk keystore.Key
 	var secret string
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
-		old, err := s.getKey(ctx, tx, appSlug, id, s.lockRow)
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		old, err := s.getKey(ctx, tx, appSlug, id, s.d.LockRow)
 		if err != nil {
 			return nil, err
 		}
-		app, err := s.getApp(ctx, tx, appSlug, s.shareRow)
+		app, err := s.getApp(ctx, tx, appSlug, s.d.ShareRow)
 		if err != nil {
 			return nil, err
 		}
 		if !app.Usable() {
-			return nil, fmt.Errorf("%w: app %q is disabled or deleted", ErrInactive, app.Slug)
+			return nil, fmt.Errorf("%w: app %q is disabled or deleted", keystore.ErrInactive, app.Slug)
 		}
 		now := s.now()
-		if st := old.StatusAt(now); st != KeyActive {
-			return nil, fmt.Errorf("%w: key %s is %s", ErrInactive, id, st)
+		if st := old.StatusAt(now); st != keystore.KeyActive {
+			return nil, fmt.Errorf("%w: key %s is %s", keystore.ErrInactive, id, st)
 		}
 		if old.GraceUntil != nil {
-			return nil, fmt.Errorf("%w: key %s was rotated already", ErrInactive, id)
+			return nil, fmt.Errorf("%w: key %s was rotated already", keystore.ErrInactive, id)
 		}
 		nk, secret = newKey(app, old.Name, old.Permissions, old.Metadata, old.ExpiresAt, by, now)
 		nk.RotatedFrom = old.ID
@@ -526,11 +526,11 @@ func (s *store) RotateKey(ctx context.Context, appSlug, id string, grace time.Du
 			return nil, err
 		}
 		if grace == 0 {
-			_, err = tx.exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
+			_, err = tx.Exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
 				updated_at = ? WHERE id = ?`, false, ns(now), "Rotated", ns(now), old.ID)
 		} else {
 			until := ns(now.Add(grace))
-			_, err = tx.exec(ctx, `UPDATE api_keys SET grace_until = ?, revoked_at = ?, revoked_reason = ?,
+			_, err = tx.Exec(ctx, `UPDATE api_keys SET grace_until = ?, revoked_at = ?, revoked_reason = ?,
 				updated_at = ? WHERE id = ?`, until, until, "Rotated", ns(now), old.ID)
 		}
 		if err != nil {
@@ -544,10 +544,10 @@ func (s *store) RotateKey(ctx context.Context, appSlug, id string, grace time.Du
 		if err := s.insertEvent(ctx, tx, ev); err != nil {
 			return nil, err
 		}
-		return []Change{{AppSlug: appSlug, KeyHash: old.Hash}, {AppSlug: appSlug, KeyHash: nk.Hash}}, nil
+		return []keystore.Change{{AppSlug: appSlug, KeyHash: old.Hash}, {AppSlug: appSlug, KeyHash: nk.Hash}}, nil
 	})
 	if err != nil {
-		return Key{}, "", err
+		return keystore.Key{}, "", err
 	}
 	return nk, secret, nil
 }
@@ -555,22 +555,22 @@ func (s *store) RotateKey(ctx context.Context, appSlug, id string, grace time.Du
 // RevokeKey ends the key at once (also one in a rotation grace) and returns
 // it; ErrInactive if it was revoked already. It works on disabled apps too:
 // revoking must always be possible.
-func (s *store) RevokeKey(ctx context.Context, appSlug, id, reason string, by Actor) (Key, error) {
+func (s *Store) RevokeKey(ctx context.Context, appSlug, id, reason string, by keystore.Actor) (keystore.Key, error) {
 	if err := validText("reason", reason, maxReasonLen); err != nil {
-		return Key{}, err
+		return keystore.Key{}, err
 	}
-	var k Key
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
+	var k keystore.Key
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
 		var err error
-		k, err = s.getKey(ctx, tx, appSlug, id, s.lockRow)
+		k, err = s.getKey(ctx, tx, appSlug, id, s.d.LockRow)
 		if err != nil {
 			return nil, err
 		}
 		now := s.now()
-		if k.StatusAt(now) == KeyRevoked {
-			return nil, fmt.Errorf("%w: key %s is revoked already", ErrInactive, id)
+		if k.StatusAt(now) == keystore.KeyRevoked {
+			return nil, fmt.Errorf("%w: key %s is revoked already", keystore.ErrInactive, id)
 		}
-		if _, err := tx.exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET is_active = ?, revoked_at = ?, revoked_reason = ?,
 			grace_until = NULL, updated_at = ? WHERE id = ?`, false, ns(now), reason, ns(now), id); err != nil {
 			return nil, dbErr(err)
 		}
@@ -583,15 +583,17 @@ func (s *store) RevokeKey(ctx context.Context, appSlug, id, reason string, by Ac
 		if err := s.insertEvent(ctx, tx, ev); err != nil {
 			return nil, err
 		}
-		return []Change{{AppSlug: appSlug, KeyHash: k.Hash}}, nil
+		return []keystore.Change{{AppSlug: appSlug, KeyHash: k.Hash}}, nil
 	})
 	if err != nil {
-		return Key{}, err
+		return keystore.Key{}, err
 	}
 	return k, nil
 }
 
-const lookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.name, k.key_prefix, k.key_suffix,
+// LookupKeyQuery is LookupKey's query, the hot path: a Backend may prepare
+// it once (SQLite does) and answer QueryRow with it from the statement.
+const LookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.name, k.key_prefix, k.key_suffix,
 	k.permissions, k.metadata, k.expires_at, k.last_used_at, k.is_active, k.created_at, k.updated_at,
 	k.revoked_at, k.revoked_reason, k.created_by, k.rotated_from, k.grace_until, k.hash,
 	a.slug, a.deployment_id, a.tenant, a.name, a.key_prefix, a.description, a.is_active, a.permissions,
@@ -600,33 +602,33 @@ const lookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.na
 
 // LookupKey finds a key and its app by the hex SHA-256 of the secret,
 // whatever their state; ErrNotFound if no key has that hash.
-func (s *store) LookupKey(ctx context.Context, hash string) (Key, App, error) {
+func (s *Store) LookupKey(ctx context.Context, hash string) (keystore.Key, keystore.App, error) {
 	if !isHexHash(hash) {
-		return Key{}, App{}, fmt.Errorf("%w: no key has that hash", ErrNotFound)
+		return keystore.Key{}, keystore.App{}, fmt.Errorf("%w: no key has that hash", keystore.ErrNotFound)
 	}
 	var ks keyScan
 	var as appScan
-	err := s.b.queryRow(ctx, lookupKeyQuery, hash).Scan(append(ks.dest(), as.dest()...)...)
+	err := s.b.QueryRow(ctx, LookupKeyQuery, hash).Scan(append(ks.dest(), as.dest()...)...)
 	if isNoRows(err) {
-		return Key{}, App{}, fmt.Errorf("%w: no key has that hash", ErrNotFound)
+		return keystore.Key{}, keystore.App{}, fmt.Errorf("%w: no key has that hash", keystore.ErrNotFound)
 	}
 	if err != nil {
-		return Key{}, App{}, dbErr(err)
+		return keystore.Key{}, keystore.App{}, dbErr(err)
 	}
 	k, err := ks.key()
 	if err != nil {
-		return Key{}, App{}, err
+		return keystore.Key{}, keystore.App{}, err
 	}
 	a, err := as.app()
 	if err != nil {
-		return Key{}, App{}, err
+		return keystore.Key{}, keystore.App{}, err
 	}
 	return k, a, nil
 }
 
 // TouchKeys records last_used_at for many keys in one transaction; a time
 // older than the recorded one is ignored, as are unknown ids.
-func (s *store) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+func (s *Store) TouchKeys(ctx context.Context, used map[string]time.Time) error {
 	if len(used) == 0 {
 		return nil
 	}
@@ -635,19 +637,19 @@ func (s *store) TouchKeys(ctx context.Context, used map[string]time.Time) error 
 		ids = append(ids, id)
 	}
 	sort.Strings(ids) // one lock order, so concurrent batches cannot deadlock
-	if s.touchAll != nil {
+	if s.d.TouchAll != nil {
 		times := make([]int64, len(ids))
 		for i, id := range ids {
 			times[i] = ns(used[id])
 		}
-		return s.write(ctx, func(tx querier) ([]Change, error) {
-			return nil, dbErr(s.touchAll(ctx, tx, ids, times))
+		return s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+			return nil, dbErr(s.d.TouchAll(ctx, tx, ids, times))
 		})
 	}
-	return s.write(ctx, func(tx querier) ([]Change, error) {
+	return s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
 		for _, id := range ids {
 			t := ns(used[id])
-			if _, err := tx.exec(ctx, `UPDATE api_keys SET last_used_at = ?
+			if _, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = ?
 				WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, t, id, t); err != nil {
 				return nil, dbErr(err)
 			}
@@ -658,15 +660,15 @@ func (s *store) TouchKeys(ctx context.Context, used map[string]time.Time) error 
 
 // --- audit ---
 
-func (s *store) insertEvent(ctx context.Context, tx querier, e audit.Event) error {
+func (s *Store) insertEvent(ctx context.Context, tx Querier, e audit.Event) error {
 	if e.ID == "" {
-		e.ID = newID("evt_")
+		e.ID = NewID("evt_")
 	}
 	for _, f := range []*string{&e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource, &e.AppSlug,
 		&e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &e.Detail} {
 		*f = cleanText(*f)
 	}
-	_, err := tx.exec(ctx, `INSERT INTO audit_events (id, occurred_at, action, outcome, reason, actor, tenant,
+	_, err := tx.Exec(ctx, `INSERT INTO audit_events (id, occurred_at, action, outcome, reason, actor, tenant,
 		resource, app_slug, key_id, ticket_fp, request_id, client_ip, latency_ns, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, ns(e.Time), e.Action, e.Outcome, e.Reason, e.Actor, e.Tenant, e.Resource, e.AppSlug, e.KeyID,
@@ -677,7 +679,7 @@ func (s *store) insertEvent(ctx context.Context, tx querier, e audit.Event) erro
 // Record stores an event durably (it returns after the commit; concurrent
 // calls share one); the store assigns its ID, and its Time when zero.
 // ErrInvalid without an Action.
-func (s *store) Record(ctx context.Context, e audit.Event) error {
+func (s *Store) Record(ctx context.Context, e audit.Event) error {
 	if strings.TrimSpace(e.Action) == "" {
 		return invalid("audit event without an action")
 	}
@@ -685,7 +687,7 @@ func (s *store) Record(ctx context.Context, e audit.Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	return s.batched(ctx, func(ctx context.Context, tx querier) (error, error) {
+	return s.batched(ctx, func(ctx context.Context, tx Querier) (error, error) {
 		return nil, s.insertEvent(ctx, tx, e)
 	})
 }
@@ -713,7 +715,7 @@ func decodeCursor(c string) (int64, string, error) {
 
 // QueryAudit returns one page of the events q selects, newest first, paged by
 // (time, id) so that events with equal times are neither lost nor repeated.
-func (s *store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) {
+func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) {
 	limit := q.Limit
 	switch {
 	case limit < 0:
@@ -767,7 +769,7 @@ func (s *store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
 	sqlq += " ORDER BY occurred_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	r, err := s.b.query(ctx, sqlq, args...)
+	r, err := s.b.Query(ctx, sqlq, args...)
 	if err != nil {
 		return audit.Page{}, dbErr(err)
 	}
@@ -803,7 +805,7 @@ func likeEscape(s string) string {
 // ConsumeTicket marks a ticket id used (it stores only a hash of the id);
 // exactly one of any number of concurrent calls with one id returns nil, the
 // others ErrTicketUsed.
-func (s *store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Time) error {
+func (s *Store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Time) error {
 	if id == "" {
 		return invalid("empty ticket id")
 	}
@@ -812,17 +814,17 @@ func (s *store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Tim
 	if last := s.lastPurge.Load(); ns(now)-last >= int64(ticketPurgeEvery) && s.lastPurge.CompareAndSwap(last, ns(now)) {
 		purge = true
 	}
-	return s.batched(ctx, func(ctx context.Context, tx querier) (error, error) {
-		n, err := tx.exec(ctx, `INSERT INTO used_tickets (id_hash, expires_at) VALUES (?, ?)
+	return s.batched(ctx, func(ctx context.Context, tx Querier) (error, error) {
+		n, err := tx.Exec(ctx, `INSERT INTO used_tickets (id_hash, expires_at) VALUES (?, ?)
 			ON CONFLICT (id_hash) DO NOTHING`, hashTicket(id), ns(expiresAt))
 		if err != nil {
 			return nil, dbErr(err)
 		}
 		if n == 0 {
-			return ErrTicketUsed, nil
+			return keystore.ErrTicketUsed, nil
 		}
 		if purge {
-			if _, err := tx.exec(ctx, `DELETE FROM used_tickets WHERE expires_at < ?`,
+			if _, err := tx.Exec(ctx, `DELETE FROM used_tickets WHERE expires_at < ?`,
 				ns(now.Add(-ticketPurgeMargin))); err != nil {
 				return nil, dbErr(err)
 			}
@@ -834,7 +836,7 @@ func (s *store) ConsumeTicket(ctx context.Context, id string, expiresAt time.Tim
 // Secret returns the server secret of that name, creating it with size random
 // bytes on first use; concurrent first calls (from any instance) get the same
 // bytes.
-func (s *store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
 	if err := validName("secret name", name); err != nil {
 		return nil, err
 	}
@@ -844,12 +846,12 @@ func (s *store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 	fresh := make([]byte, size)
 	randRead(fresh)
 	var value []byte
-	err := s.write(ctx, func(tx querier) ([]Change, error) {
-		if _, err := tx.exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)
+	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
+		if _, err := tx.Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`, name, fresh, ns(s.now())); err != nil {
 			return nil, dbErr(err)
 		}
-		if err := tx.queryRow(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value); err != nil {
 			return nil, dbErr(err)
 		}
 		return nil, nil
@@ -858,7 +860,7 @@ func (s *store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 		return nil, err
 	}
 	if len(value) != size {
-		return nil, fmt.Errorf("%w: secret %q has %d bytes, not %d", ErrInvalid, name, len(value), size)
+		return nil, fmt.Errorf("%w: secret %q has %d bytes, not %d", keystore.ErrInvalid, name, len(value), size)
 	}
 	return value, nil
 }
@@ -871,21 +873,21 @@ func (s *store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 // from other instances arrive from a background goroutine. A Change with an
 // empty AppSlug means anything may have changed (the change feed was
 // interrupted): drop everything cached.
-func (s *store) Subscribe(fn func(Change)) (cancel func()) {
+func (s *Store) Subscribe(fn func(keystore.Change)) (cancel func()) {
 	return s.subs.add(fn)
 }
 
 type subscribers struct {
 	mu   sync.Mutex
 	next int
-	fns  map[int]func(Change)
+	fns  map[int]func(keystore.Change)
 }
 
-func (s *subscribers) add(fn func(Change)) func() {
+func (s *subscribers) add(fn func(keystore.Change)) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fns == nil {
-		s.fns = map[int]func(Change){}
+		s.fns = map[int]func(keystore.Change){}
 	}
 	id := s.next
 	s.next++
@@ -900,12 +902,12 @@ func (s *subscribers) add(fn func(Change)) func() {
 	}
 }
 
-func (s *subscribers) notify(changes []Change) {
+func (s *subscribers) notify(changes []keystore.Change) {
 	if len(changes) == 0 {
 		return
 	}
 	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.fns))
+	fns := make([]func(keystore.Change), 0, len(s.fns))
 	for _, fn := range s.fns {
 		fns = append(fns, fn)
 	}
@@ -917,5 +919,13 @@ func (s *subscribers) notify(changes []Change) {
 	}
 }
 
+// Notify tells subscribers of changes made elsewhere (another instance, as
+// heard by the Postgres change feed); an empty Change means anything may
+// have changed.
+func (s *Store) Notify(changes ...keystore.Change) { s.subs.notify(changes) }
+
 // Ping checks the database answers.
-func (s *store) Ping(ctx context.Context) error { return dbErr(s.b.ping(ctx)) }
+func (s *Store) Ping(ctx context.Context) error { return dbErr(s.b.Ping(ctx)) }
+
+// Close closes the Backend; the store must not be used afterwards.
+func (s *Store) Close() error { return s.b.Close() }

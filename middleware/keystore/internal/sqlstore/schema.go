@@ -1,9 +1,11 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 // Timestamps are stored as BIGINT unix nanoseconds (UTC) in both backends, so
@@ -11,7 +13,8 @@ import (
 // precision is lost. JSON lists and metadata are stored as TEXT.
 
 // migration is one step of the schema; statements use {{blob}} for the
-// dialect's byte-string type.
+// dialect's byte-string type. The versions count from 1, and the last one
+// is keystore.SchemaVersion.
 type migration struct {
 	version    int
 	name       string
@@ -95,57 +98,52 @@ var migrations = []migration{
 	}},
 }
 
-// SchemaVersion is the schema version this package migrates databases to.
-var SchemaVersion = migrations[len(migrations)-1].version
-
-// migrate applies the missing migrations and records them in
+// Migrate applies the missing migrations and records them in
 // schema_migrations, all in one transaction: a failed step leaves the
-// database as it was. lock, when set, runs first in every
-// transaction (Postgres takes an advisory lock so that instances starting
-// together do not race); SQLite's write transactions are exclusive already.
-func migrate(ctx context.Context, b backend, blob, lock string, now int64) error {
-	tx, err := b.begin(ctx)
+// database as it was. Dialect.MigrateLock, when set, runs first.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.b.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	if lock != "" {
-		if _, err := tx.exec(ctx, lock); err != nil {
-			tx.rollback(ctx)
+	if s.d.MigrateLock != "" {
+		if _, err := tx.Exec(ctx, s.d.MigrateLock); err != nil {
+			tx.Rollback(ctx)
 			return err
 		}
 	}
-	if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at BIGINT NOT NULL
 	)`); err != nil {
-		tx.rollback(ctx)
+		tx.Rollback(ctx)
 		return err
 	}
 	var current int
-	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		tx.rollback(ctx)
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		tx.Rollback(ctx)
 		return err
 	}
-	if current > SchemaVersion {
-		tx.rollback(ctx)
-		return fmt.Errorf("keystore: database schema version %d is newer than this program's %d; upgrade the program", current, SchemaVersion)
+	if current > keystore.SchemaVersion {
+		tx.Rollback(ctx)
+		return fmt.Errorf("keystore: database schema version %d is newer than this program's %d; upgrade the program", current, keystore.SchemaVersion)
 	}
 	for _, m := range migrations {
 		if m.version <= current {
 			continue
 		}
 		for _, stmt := range m.statements {
-			if _, err := tx.exec(ctx, strings.ReplaceAll(stmt, "{{blob}}", blob)); err != nil {
-				tx.rollback(ctx)
+			if _, err := tx.Exec(ctx, strings.ReplaceAll(stmt, "{{blob}}", s.d.Blob)); err != nil {
+				tx.Rollback(ctx)
 				return fmt.Errorf("keystore: migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, now); err != nil {
-			tx.rollback(ctx)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, ns(s.now())); err != nil {
+			tx.Rollback(ctx)
 			return err
 		}
 	}
-	return tx.commit(ctx)
+	return tx.Commit(ctx)
 }

@@ -1,4 +1,4 @@
-package keystore
+package sqlite
 
 import (
 	"bytes"
@@ -9,12 +9,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
+	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
-func openSQLiteIn(dir string) opener {
-	return func(t *testing.T, opts Options) Store {
+func openSQLiteIn(dir string) storetest.Opener {
+	return func(t *testing.T, opts keystore.Options) keystore.Store {
 		t.Helper()
-		s, err := OpenSQLite(filepath.Join(dir, newID("db_")+".sqlite"), opts)
+		s, err := Open(context.Background(), filepath.Join(dir, sqlstore.NewID("db_")+".sqlite"), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,12 +29,12 @@ func openSQLiteIn(dir string) opener {
 
 func TestSQLiteContract(t *testing.T) {
 	dir := t.TempDir()
-	seen := &issued{}
-	runContract(t, openSQLiteIn(dir), seen)
+	seen := &storetest.Issued{}
+	storetest.Run(t, openSQLiteIn(dir), seen)
 
 	// After the whole suite, no issued secret or ticket id is in any
 	// database file (main, -wal, -shm) in any form we can search for.
-	values := seen.all()
+	values := seen.All()
 	if filtered := flag.Lookup("test.run").Value.String(); len(values) < 20 && !strings.Contains(filtered, "/") {
 		t.Fatalf("only %d secrets recorded; the check below would prove little", len(values))
 	}
@@ -52,8 +56,8 @@ func TestSQLiteContract(t *testing.T) {
 }
 
 func TestSQLiteMemoryContract(t *testing.T) {
-	runContract(t, func(t *testing.T, opts Options) Store {
-		s, err := OpenSQLite(":memory:", opts)
+	storetest.Run(t, func(t *testing.T, opts keystore.Options) keystore.Store {
+		s, err := Open(context.Background(), ":memory:", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,17 +70,17 @@ func TestSQLiteMemoryContract(t *testing.T) {
 // checkpoint folds it into the main file.
 func TestSQLiteSecretsNotInFilesWhileOpen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenSQLite(filepath.Join(dir, "k.sqlite"), Options{})
+	s, err := Open(context.Background(), filepath.Join(dir, "k.sqlite"), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mustApp(t, s, "aa_42", "acme")
+	storetest.MustApp(t, s, "aa_42", "acme")
 	var secrets []string
 	for range 20 {
-		k, secret := mustKey(t, s, "aa_42", "k", nil)
+		k, secret := storetest.MustKey(t, s, "aa_42", "k", nil)
 		secrets = append(secrets, secret, secret[len(k.KeyPrefix)+1:])
-		_, secret, err = s.RotateKey(context.Background(), "aa_42", k.ID, time.Hour, alice)
+		_, secret, err = s.RotateKey(context.Background(), "aa_42", k.ID, time.Hour, storetest.Alice)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +102,7 @@ func TestSQLiteSecretsNotInFilesWhileOpen(t *testing.T) {
 
 func TestSQLiteSettingsAndMigrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.sqlite")
-	s, err := OpenSQLite(path, Options{})
+	s, err := Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +121,7 @@ func TestSQLiteSettingsAndMigrations(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("database file mode = %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
-	mustApp(t, s, "aa_42", "acme")
+	storetest.MustApp(t, s, "aa_42", "acme")
 	// The foreign key is enforced.
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO api_keys (id, app_slug, tenant, name, key_prefix, key_suffix, hash,
 		is_active, created_at, updated_at) VALUES ('key_x', 'aa_nope', 't', 'n', 'p', 's', 'h', 1, 0, 0)`); err == nil {
@@ -126,27 +130,53 @@ func TestSQLiteSettingsAndMigrations(t *testing.T) {
 	s.Close()
 
 	// Reopening migrates nothing twice and keeps the data.
-	s, err = OpenSQLite(path, Options{})
+	s, err = Open(context.Background(), path, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n, v int
-	if err := s.r.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != len(migrations) || v != SchemaVersion {
+	if err := s.r.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != keystore.SchemaVersion || v != keystore.SchemaVersion {
 		t.Fatalf("schema_migrations: %d rows, version %d, %v", n, v, err)
 	}
 	if _, err := s.GetApp(ctx, "aa_42"); err != nil {
 		t.Fatalf("data lost on reopen: %v", err)
 	}
 	// A database from a newer program is refused, not mangled.
-	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, SchemaVersion+1); err != nil {
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, keystore.SchemaVersion+1); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := OpenSQLite(path, Options{}); err == nil {
+	if _, err := Open(context.Background(), path, keystore.Options{}); err == nil {
 		t.Fatal("opened a database with a newer schema")
 	}
-	if _, err := OpenSQLite(filepath.Join(t.TempDir(), "no", "such", "dir.sqlite"), Options{}); err == nil {
-		t.Fatal("opened a database in a missing directory")
+}
+
+// TestSQLiteCreatesMissingDirectory: a first start with a path such as
+// "data/x.db" creates the directory, private like the file, and a directory
+// that cannot be made is an error naming the path.
+func TestSQLiteCreatesMissingDirectory(t *testing.T) {
+	root := t.TempDir()
+	t.Chdir(root)
+	s, err := Open(context.Background(), filepath.Join("data", "nested", "x.db"), keystore.Options{})
+	if err != nil {
+		t.Fatalf("open in a missing directory: %v", err)
+	}
+	storetest.MustApp(t, s, "aa_42", "acme")
+	s.Close()
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{"data", 0o700}, {"data/nested", 0o700}, {"data/nested/x.db", 0o600}} {
+		if fi, err := os.Stat(filepath.Join(root, f.path)); err != nil || fi.Mode().Perm() != f.mode {
+			t.Errorf("%s: %v; want mode %v", f.path, err, f.mode)
+		}
+	}
+	if err := os.WriteFile("not-a-dir", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), filepath.Join("not-a-dir", "x.db"), keystore.Options{})
+	if err == nil || !strings.Contains(err.Error(), "not-a-dir") {
+		t.Fatalf("open under a regular file: %v, want an error naming the path", err)
 	}
 }
 
@@ -157,8 +187,8 @@ func TestSQLiteTwoStoresOneFile(t *testing.T) {
 	var a, b *SQLite
 	var errA, errB error
 	done := make(chan struct{})
-	go func() { a, errA = OpenSQLite(path, Options{}); close(done) }()
-	b, errB = OpenSQLite(path, Options{})
+	go func() { a, errA = Open(context.Background(), path, keystore.Options{}); close(done) }()
+	b, errB = Open(context.Background(), path, keystore.Options{})
 	<-done
 	if errA != nil || errB != nil {
 		t.Fatalf("concurrent opens: %v / %v", errA, errB)
@@ -170,10 +200,10 @@ func TestSQLiteTwoStoresOneFile(t *testing.T) {
 	if err := a.ConsumeTicket(ctx, "tkt_1", exp); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "replay through the other store", b.ConsumeTicket(ctx, "tkt_1", exp), ErrTicketUsed)
-	mustApp(t, a, "aa_42", "acme")
-	k, secret := mustKey(t, a, "aa_42", "k", nil)
-	if got, _, err := b.LookupKey(ctx, HashSecret(secret)); err != nil || got.ID != k.ID {
+	storetest.WantErr(t, "replay through the other store", b.ConsumeTicket(ctx, "tkt_1", exp), keystore.ErrTicketUsed)
+	storetest.MustApp(t, a, "aa_42", "acme")
+	k, secret := storetest.MustKey(t, a, "aa_42", "k", nil)
+	if got, _, err := b.LookupKey(ctx, keystore.HashSecret(secret)); err != nil || got.ID != k.ID {
 		t.Fatalf("key made through one store not seen by the other: %v", err)
 	}
 }

@@ -1,4 +1,6 @@
-package keystore
+// Package storetest is the contract every keystore driver passes (Run), and
+// the helpers the drivers' own tests share.
+package storetest
 
 import (
 	"context"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 // newFakeClock returns the injected clock of the contract tests.
@@ -37,17 +40,17 @@ func together(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// opener opens a fresh, empty store with opts; the test cleans it up.
-type opener func(t *testing.T, opts Options) Store
+// Opener opens a fresh, empty store with opts; the test cleans it up.
+type Opener func(t *testing.T, opts keystore.Options) keystore.Store
 
-// issued collects every secret and ticket id a suite hands out, so that a
-// backend test can check none of them reached the database files.
-type issued struct {
+// Issued collects every secret and ticket id a suite hands out, so that a
+// driver test can check none of them reached the database files.
+type Issued struct {
 	mu     sync.Mutex
 	values []string
 }
 
-func (i *issued) add(v string) {
+func (i *Issued) add(v string) {
 	if i == nil {
 		return
 	}
@@ -56,7 +59,8 @@ func (i *issued) add(v string) {
 	i.mu.Unlock()
 }
 
-func (i *issued) all() []string {
+// All returns what was handed out so far.
+func (i *Issued) All() []string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return append([]string(nil), i.values...)
@@ -64,17 +68,17 @@ func (i *issued) all() []string {
 
 // recording wraps a store and notes the secrets and ticket ids it sees.
 type recording struct {
-	Store
-	seen *issued
+	keystore.Store
+	seen *Issued
 }
 
-func (r recording) CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error) {
+func (r recording) CreateKey(ctx context.Context, k keystore.NewKey, by keystore.Actor) (keystore.Key, string, error) {
 	key, secret, err := r.Store.CreateKey(ctx, k, by)
 	r.seen.add(secret)
 	return key, secret, err
 }
 
-func (r recording) RotateKey(ctx context.Context, app, id string, grace time.Duration, by Actor) (Key, string, error) {
+func (r recording) RotateKey(ctx context.Context, app, id string, grace time.Duration, by keystore.Actor) (keystore.Key, string, error) {
 	key, secret, err := r.Store.RotateKey(ctx, app, id, grace, by)
 	r.seen.add(secret)
 	return key, secret, err
@@ -85,47 +89,54 @@ func (r recording) ConsumeTicket(ctx context.Context, id string, exp time.Time) 
 	return r.Store.ConsumeTicket(ctx, id, exp)
 }
 
+// Alice is the actor of the changes the helpers make.
+var Alice = keystore.Actor{Name: "alice", RequestID: "req-1", ClientIP: "192.0.2.1"}
+
 var (
-	alice    = Actor{Name: "alice", RequestID: "req-1", ClientIP: "192.0.2.1"}
 	secretRE = regexp.MustCompile(`^acme_[A-Za-z0-9_-]{43}$`)
 	keyIDRE  = regexp.MustCompile(`^key_[a-z2-7]{26}$`)
 )
 
-func demoApp(slug, tenant string) App {
-	return App{
+// DemoApp is a valid app of tenant (not stored).
+func DemoApp(slug, tenant string) keystore.App {
+	return keystore.App{
 		DeploymentID: strings.TrimPrefix(slug, "aa_"), Slug: slug, Name: "Acme API " + slug,
 		KeyPrefix: "acme", Tenant: tenant, Permissions: []string{"read", "write"},
 		AllowedOrigins: []string{"https://App.Acme.test", "http://localhost:8080"},
 	}
 }
 
-func mustApp(t *testing.T, s Store, slug, tenant string) App {
+// MustApp stores DemoApp(slug, tenant), failing t on error.
+func MustApp(t *testing.T, s keystore.Store, slug, tenant string) keystore.App {
 	t.Helper()
-	a, err := s.CreateApp(context.Background(), demoApp(slug, tenant), alice)
+	a, err := s.CreateApp(context.Background(), DemoApp(slug, tenant), Alice)
 	if err != nil {
 		t.Fatalf("CreateApp(%s): %v", slug, err)
 	}
 	return a
 }
 
-func mustKey(t *testing.T, s Store, slug, name string, expires *time.Time) (Key, string) {
+// MustKey creates a key of app slug with "read" and some metadata, failing t
+// on error, and returns it with its secret.
+func MustKey(t *testing.T, s keystore.Store, slug, name string, expires *time.Time) (keystore.Key, string) {
 	t.Helper()
-	k, secret, err := s.CreateKey(context.Background(), NewKey{AppSlug: slug, Name: name, ExpiresAt: expires,
-		Permissions: []string{"read"}, Metadata: map[string]any{"team": "billing"}}, alice)
+	k, secret, err := s.CreateKey(context.Background(), keystore.NewKey{AppSlug: slug, Name: name, ExpiresAt: expires,
+		Permissions: []string{"read"}, Metadata: map[string]any{"team": "billing"}}, Alice)
 	if err != nil {
 		t.Fatalf("CreateKey(%s, %s): %v", slug, name, err)
 	}
 	return k, secret
 }
 
-func wantErr(t *testing.T, what string, err, want error) {
+// WantErr fails t unless errors.Is(err, want).
+func WantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("%s: err = %v, want %v", what, err, want)
 	}
 }
 
-func keyIDs(keys []Key) []string {
+func keyIDs(keys []keystore.Key) []string {
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.ID
@@ -139,17 +150,18 @@ func sorted(ids ...string) []string {
 	return ids
 }
 
-// runContract runs the behaviour every Store must have against open.
-func runContract(t *testing.T, open opener, seen *issued) {
-	openStore := func(t *testing.T) (Store, *testenv.Clock) {
+// Run checks the behaviour every Store must have against stores from open;
+// seen, when not nil, collects the secrets and ticket ids handed out.
+func Run(t *testing.T, open Opener, seen *Issued) {
+	openStore := func(t *testing.T) (keystore.Store, *testenv.Clock) {
 		clock := newFakeClock()
-		return recording{open(t, Options{Now: clock.Now}), seen}, clock
+		return recording{open(t, keystore.Options{Now: clock.Now}), seen}, clock
 	}
 	ctx := context.Background()
 
 	t.Run("Apps", func(t *testing.T) {
 		s, clock := openStore(t)
-		a := mustApp(t, s, "aa_42", "acme")
+		a := MustApp(t, s, "aa_42", "acme")
 		if !a.IsActive || a.DeletedAt != nil || !a.CreatedAt.Equal(clock.Now()) {
 			t.Fatalf("created app = %+v", a)
 		}
@@ -161,14 +173,14 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			!got.CreatedAt.Equal(a.CreatedAt) || got.KeyPrefix != "acme" || got.DeploymentID != "42" {
 			t.Fatalf("GetApp = %+v, %v; want %+v", got, err, a)
 		}
-		_, err = s.CreateApp(ctx, demoApp("aa_42", "globex"), alice)
-		wantErr(t, "duplicate slug", err, ErrConflict)
+		_, err = s.CreateApp(ctx, DemoApp("aa_42", "globex"), Alice)
+		WantErr(t, "duplicate slug", err, keystore.ErrConflict)
 		_, err = s.GetApp(ctx, "aa_nope")
-		wantErr(t, "unknown app", err, ErrNotFound)
+		WantErr(t, "unknown app", err, keystore.ErrNotFound)
 
-		mustApp(t, s, "aa_43", "acme")
-		mustApp(t, s, "aa_77", "globex")
-		list, err := s.ListApps(ctx, AppFilter{Tenant: "acme"})
+		MustApp(t, s, "aa_43", "acme")
+		MustApp(t, s, "aa_77", "globex")
+		list, err := s.ListApps(ctx, keystore.AppFilter{Tenant: "acme"})
 		if err != nil || len(list) != 2 || list[0].Slug != "aa_42" || list[1].Slug != "aa_43" {
 			t.Fatalf("ListApps(acme) = %+v, %v", list, err)
 		}
@@ -176,43 +188,43 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		clock.Advance(time.Minute)
 		name, off := "Renamed", false
 		origins := []string{"https://portal.acme.test:8443"}
-		up, err := s.UpdateApp(ctx, "aa_43", AppPatch{Name: &name, IsActive: &off, AllowedOrigins: &origins}, alice)
+		up, err := s.UpdateApp(ctx, "aa_43", keystore.AppPatch{Name: &name, IsActive: &off, AllowedOrigins: &origins}, Alice)
 		if err != nil || up.Name != "Renamed" || up.IsActive || up.AllowedOrigins[0] != "https://portal.acme.test:8443" ||
 			!up.UpdatedAt.Equal(clock.Now()) || up.Usable() {
 			t.Fatalf("UpdateApp = %+v, %v", up, err)
 		}
-		list, _ = s.ListApps(ctx, AppFilter{Tenant: "acme"})
+		list, _ = s.ListApps(ctx, keystore.AppFilter{Tenant: "acme"})
 		if len(list) != 1 || list[0].Slug != "aa_42" {
 			t.Fatalf("disabled app listed: %+v", list)
 		}
-		list, _ = s.ListApps(ctx, AppFilter{Tenant: "acme", IncludeInactive: true})
+		list, _ = s.ListApps(ctx, keystore.AppFilter{Tenant: "acme", IncludeInactive: true})
 		if len(list) != 2 {
 			t.Fatalf("IncludeInactive listed %d apps", len(list))
 		}
 		bad := ""
-		_, err = s.UpdateApp(ctx, "aa_43", AppPatch{Name: &bad}, alice)
-		wantErr(t, "empty name patch", err, ErrInvalid)
-		_, err = s.UpdateApp(ctx, "aa_nope", AppPatch{Name: &name}, alice)
-		wantErr(t, "patch unknown app", err, ErrNotFound)
+		_, err = s.UpdateApp(ctx, "aa_43", keystore.AppPatch{Name: &bad}, Alice)
+		WantErr(t, "empty name patch", err, keystore.ErrInvalid)
+		_, err = s.UpdateApp(ctx, "aa_nope", keystore.AppPatch{Name: &name}, Alice)
+		WantErr(t, "patch unknown app", err, keystore.ErrNotFound)
 
 		clock.Advance(time.Minute)
-		if err := s.DeleteApp(ctx, "aa_42", alice); err != nil {
+		if err := s.DeleteApp(ctx, "aa_42", Alice); err != nil {
 			t.Fatal(err)
 		}
 		del, err := s.GetApp(ctx, "aa_42")
 		if err != nil || del.DeletedAt == nil || del.IsActive || del.Usable() {
 			t.Fatalf("deleted app = %+v, %v", del, err)
 		}
-		list, _ = s.ListApps(ctx, AppFilter{})
+		list, _ = s.ListApps(ctx, keystore.AppFilter{})
 		if len(list) != 1 || list[0].Slug != "aa_77" {
 			t.Fatalf("ListApps after delete = %+v", list)
 		}
-		wantErr(t, "delete twice", s.DeleteApp(ctx, "aa_42", alice), ErrInactive)
-		_, err = s.UpdateApp(ctx, "aa_42", AppPatch{Name: &name}, alice)
-		wantErr(t, "update deleted", err, ErrInactive)
-		_, err = s.CreateApp(ctx, demoApp("aa_42", "acme"), alice)
-		wantErr(t, "reuse deleted slug", err, ErrConflict)
-		wantErr(t, "delete unknown", s.DeleteApp(ctx, "aa_nope", alice), ErrNotFound)
+		WantErr(t, "delete twice", s.DeleteApp(ctx, "aa_42", Alice), keystore.ErrInactive)
+		_, err = s.UpdateApp(ctx, "aa_42", keystore.AppPatch{Name: &name}, Alice)
+		WantErr(t, "update deleted", err, keystore.ErrInactive)
+		_, err = s.CreateApp(ctx, DemoApp("aa_42", "acme"), Alice)
+		WantErr(t, "reuse deleted slug", err, keystore.ErrConflict)
+		WantErr(t, "delete unknown", s.DeleteApp(ctx, "aa_nope", Alice), keystore.ErrNotFound)
 
 		page, err := s.QueryAudit(ctx, audit.Query{Action: "app."})
 		if err != nil {
@@ -236,56 +248,56 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		long := strings.Repeat("x", 201)
 		for _, tc := range []struct {
 			name string
-			edit func(*App)
+			edit func(*keystore.App)
 		}{
-			{"empty slug", func(a *App) { a.Slug = "" }},
-			{"upper-case slug", func(a *App) { a.Slug = "AA_42" }},
-			{"slug with slash", func(a *App) { a.Slug = "a/b" }},
-			{"slug too long", func(a *App) { a.Slug = strings.Repeat("a", 65) }},
-			{"empty name", func(a *App) { a.Name = "  " }},
-			{"name too long", func(a *App) { a.Name = long }},
-			{"empty prefix", func(a *App) { a.KeyPrefix = "" }},
-			{"prefix with dash", func(a *App) { a.KeyPrefix = "ac-me" }},
-			{"prefix too long", func(a *App) { a.KeyPrefix = strings.Repeat("p", 33) }},
-			{"no tenant", func(a *App) { a.Tenant = "" }},
-			{"origin with path", func(a *App) { a.AllowedOrigins = []string{"https://acme.test/settings"} }},
-			{"origin without scheme", func(a *App) { a.AllowedOrigins = []string{"acme.test"} }},
-			{"origin javascript", func(a *App) { a.AllowedOrigins = []string{"javascript:alert(1)"} }},
-			{"origin with user", func(a *App) { a.AllowedOrigins = []string{"https://u@acme.test"} }},
-			{"origin with query", func(a *App) { a.AllowedOrigins = []string{"https://acme.test?x=1"} }},
-			{"origin bad port", func(a *App) { a.AllowedOrigins = []string{"https://acme.test:99999"} }},
-			{"wildcard origin", func(a *App) { a.AllowedOrigins = []string{"http://*.example"} }},
-			{"origin with underscore", func(a *App) { a.AllowedOrigins = []string{"https://a_b.acme.test"} }},
-			{"empty permission", func(a *App) { a.Permissions = []string{""} }},
-			{"NUL in name", func(a *App) { a.Name = "a\x00b" }},
-			{"invalid UTF-8 description", func(a *App) { a.Description = "\xff" }},
+			{"empty slug", func(a *keystore.App) { a.Slug = "" }},
+			{"upper-case slug", func(a *keystore.App) { a.Slug = "AA_42" }},
+			{"slug with slash", func(a *keystore.App) { a.Slug = "a/b" }},
+			{"slug too long", func(a *keystore.App) { a.Slug = strings.Repeat("a", 65) }},
+			{"empty name", func(a *keystore.App) { a.Name = "  " }},
+			{"name too long", func(a *keystore.App) { a.Name = long }},
+			{"empty prefix", func(a *keystore.App) { a.KeyPrefix = "" }},
+			{"prefix with dash", func(a *keystore.App) { a.KeyPrefix = "ac-me" }},
+			{"prefix too long", func(a *keystore.App) { a.KeyPrefix = strings.Repeat("p", 33) }},
+			{"no tenant", func(a *keystore.App) { a.Tenant = "" }},
+			{"origin with path", func(a *keystore.App) { a.AllowedOrigins = []string{"https://acme.test/settings"} }},
+			{"origin without scheme", func(a *keystore.App) { a.AllowedOrigins = []string{"acme.test"} }},
+			{"origin javascript", func(a *keystore.App) { a.AllowedOrigins = []string{"javascript:alert(1)"} }},
+			{"origin with user", func(a *keystore.App) { a.AllowedOrigins = []string{"https://u@acme.test"} }},
+			{"origin with query", func(a *keystore.App) { a.AllowedOrigins = []string{"https://acme.test?x=1"} }},
+			{"origin bad port", func(a *keystore.App) { a.AllowedOrigins = []string{"https://acme.test:99999"} }},
+			{"wildcard origin", func(a *keystore.App) { a.AllowedOrigins = []string{"http://*.example"} }},
+			{"origin with underscore", func(a *keystore.App) { a.AllowedOrigins = []string{"https://a_b.acme.test"} }},
+			{"empty permission", func(a *keystore.App) { a.Permissions = []string{""} }},
+			{"NUL in name", func(a *keystore.App) { a.Name = "a\x00b" }},
+			{"invalid UTF-8 description", func(a *keystore.App) { a.Description = "\xff" }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				a := demoApp("aa_1", "acme")
+				a := DemoApp("aa_1", "acme")
 				tc.edit(&a)
-				_, err := s.CreateApp(ctx, a, alice)
-				wantErr(t, tc.name, err, ErrInvalid)
+				_, err := s.CreateApp(ctx, a, Alice)
+				WantErr(t, tc.name, err, keystore.ErrInvalid)
 			})
 		}
-		if apps, _ := s.ListApps(ctx, AppFilter{IncludeInactive: true}); len(apps) != 0 {
+		if apps, _ := s.ListApps(ctx, keystore.AppFilter{IncludeInactive: true}); len(apps) != 0 {
 			t.Fatalf("invalid apps were stored: %+v", apps)
 		}
-		a := demoApp("a-b_c9", "acme")
+		a := DemoApp("a-b_c9", "acme")
 		a.KeyPrefix, a.Name = "Pk_9", strings.Repeat("n", 200)
-		if _, err := s.CreateApp(ctx, a, alice); err != nil {
+		if _, err := s.CreateApp(ctx, a, Alice); err != nil {
 			t.Fatalf("valid edge-case app refused: %v", err)
 		}
 	})
 
 	t.Run("Keys", func(t *testing.T) {
 		s, clock := openStore(t)
-		mustApp(t, s, "aa_42", "acme")
-		mustApp(t, s, "aa_77", "globex")
-		k, secret := mustKey(t, s, "aa_42", "ci deploy", nil)
+		MustApp(t, s, "aa_42", "acme")
+		MustApp(t, s, "aa_77", "globex")
+		k, secret := MustKey(t, s, "aa_42", "ci deploy", nil)
 		if !secretRE.MatchString(secret) || !keyIDRE.MatchString(k.ID) {
 			t.Fatalf("secret %q / id %q do not have the Wacht format", secret, k.ID)
 		}
-		if k.Hash != HashSecret(secret) || k.KeySuffix != secret[len(secret)-8:] || k.KeyPrefix != "acme" ||
+		if k.Hash != keystore.HashSecret(secret) || k.KeySuffix != secret[len(secret)-8:] || k.KeyPrefix != "acme" ||
 			k.Tenant != "acme" || k.DeploymentID != "42" || k.CreatedBy != "alice" || !k.IsActive ||
 			!k.CreatedAt.Equal(clock.Now()) || k.Metadata["team"] != "billing" {
 			t.Fatalf("created key = %+v", k)
@@ -299,15 +311,15 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			t.Fatalf("GetKey = %+v, %v", got, err)
 		}
 		_, err = s.GetKey(ctx, "aa_77", k.ID)
-		wantErr(t, "key through another app", err, ErrNotFound)
+		WantErr(t, "key through another app", err, keystore.ErrNotFound)
 		for _, garbage := range []string{"\xff\xfe", "key_\x00", "' OR '1'='1"} {
 			_, err = s.GetKey(ctx, "aa_42", garbage)
-			wantErr(t, "garbage key id", err, ErrNotFound)
+			WantErr(t, "garbage key id", err, keystore.ErrNotFound)
 			_, err = s.GetApp(ctx, garbage)
-			wantErr(t, "garbage app slug", err, ErrNotFound)
-			_, err = s.RevokeKey(ctx, garbage, garbage, "", alice)
-			wantErr(t, "revoke garbage", err, ErrNotFound)
-			if keys, err := s.ListKeys(ctx, KeyFilter{AppSlug: garbage}); err != nil || len(keys) != 0 {
+			WantErr(t, "garbage app slug", err, keystore.ErrNotFound)
+			_, err = s.RevokeKey(ctx, garbage, garbage, "", Alice)
+			WantErr(t, "revoke garbage", err, keystore.ErrNotFound)
+			if keys, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: garbage}); err != nil || len(keys) != 0 {
 				t.Fatalf("ListKeys(garbage) = %d keys, %v", len(keys), err)
 			}
 			if _, err := s.QueryAudit(ctx, audit.Query{Tenant: garbage, Actor: garbage}); err != nil {
@@ -315,152 +327,152 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			}
 		}
 
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_nope", Name: "x"}, alice)
-		wantErr(t, "key of unknown app", err, ErrNotFound)
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: ""}, alice)
-		wantErr(t, "empty key name", err, ErrInvalid)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_nope", Name: "x"}, Alice)
+		WantErr(t, "key of unknown app", err, keystore.ErrNotFound)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: ""}, Alice)
+		WantErr(t, "empty key name", err, keystore.ErrInvalid)
 		past := clock.Now().Add(-time.Second)
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "old", ExpiresAt: &past}, alice)
-		wantErr(t, "expiry in the past", err, ErrInvalid)
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_42", Name: "m", Metadata: map[string]any{"f": func() {}}}, alice)
-		wantErr(t, "metadata not JSON", err, ErrInvalid)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "old", ExpiresAt: &past}, Alice)
+		WantErr(t, "expiry in the past", err, keystore.ErrInvalid)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "m", Metadata: map[string]any{"f": func() {}}}, Alice)
+		WantErr(t, "metadata not JSON", err, keystore.ErrInvalid)
 
 		off := false
-		if _, err := s.UpdateApp(ctx, "aa_77", AppPatch{IsActive: &off}, alice); err != nil {
+		if _, err := s.UpdateApp(ctx, "aa_77", keystore.AppPatch{IsActive: &off}, Alice); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_77", Name: "x"}, alice)
-		wantErr(t, "key of disabled app", err, ErrInactive)
-		mustApp(t, s, "aa_66", "umbrella")
-		if err := s.DeleteApp(ctx, "aa_66", alice); err != nil {
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_77", Name: "x"}, Alice)
+		WantErr(t, "key of disabled app", err, keystore.ErrInactive)
+		MustApp(t, s, "aa_66", "umbrella")
+		if err := s.DeleteApp(ctx, "aa_66", Alice); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = s.CreateKey(ctx, NewKey{AppSlug: "aa_66", Name: "x"}, alice)
-		wantErr(t, "key of deleted app", err, ErrInactive)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_66", Name: "x"}, Alice)
+		WantErr(t, "key of deleted app", err, keystore.ErrInactive)
 
 		// Lookup by hash, whatever the state.
-		lk, la, err := s.LookupKey(ctx, HashSecret(secret))
+		lk, la, err := s.LookupKey(ctx, keystore.HashSecret(secret))
 		if err != nil || lk.ID != k.ID || la.Slug != "aa_42" || la.Tenant != "acme" || !la.Usable() {
 			t.Fatalf("LookupKey = %+v %+v %v", lk, la, err)
 		}
-		_, _, err = s.LookupKey(ctx, HashSecret(secret+"x"))
-		wantErr(t, "lookup unknown hash", err, ErrNotFound)
+		_, _, err = s.LookupKey(ctx, keystore.HashSecret(secret+"x"))
+		WantErr(t, "lookup unknown hash", err, keystore.ErrNotFound)
 		_, _, err = s.LookupKey(ctx, "' OR 1=1 --")
-		wantErr(t, "lookup garbage", err, ErrNotFound)
+		WantErr(t, "lookup garbage", err, keystore.ErrNotFound)
 	})
 
 	t.Run("KeyLifecycle", func(t *testing.T) {
 		s, clock := openStore(t)
-		mustApp(t, s, "aa_42", "acme")
+		MustApp(t, s, "aa_42", "acme")
 		t0 := clock.Now()
-		plain, _ := mustKey(t, s, "aa_42", "plain", nil)
+		plain, _ := MustKey(t, s, "aa_42", "plain", nil)
 		soon := t0.Add(time.Hour)
-		expiring, _ := mustKey(t, s, "aa_42", "expiring", &soon)
-		gone, goneSecret := mustKey(t, s, "aa_42", "gone", nil)
+		expiring, _ := MustKey(t, s, "aa_42", "expiring", &soon)
+		gone, goneSecret := MustKey(t, s, "aa_42", "gone", nil)
 		clock.Advance(time.Second)
-		rev, err := s.RevokeKey(ctx, "aa_42", gone.ID, "leaked in CI log", alice)
+		rev, err := s.RevokeKey(ctx, "aa_42", gone.ID, "leaked in CI log", Alice)
 		if err != nil || rev.IsActive || rev.RevokedAt == nil || !rev.RevokedAt.Equal(clock.Now()) ||
-			rev.RevokedReason != "leaked in CI log" || rev.StatusAt(clock.Now()) != KeyRevoked {
+			rev.RevokedReason != "leaked in CI log" || rev.StatusAt(clock.Now()) != keystore.KeyRevoked {
 			t.Fatalf("RevokeKey = %+v, %v", rev, err)
 		}
-		_, err = s.RevokeKey(ctx, "aa_42", gone.ID, "again", alice)
-		wantErr(t, "revoke twice", err, ErrInactive)
-		_, err = s.RevokeKey(ctx, "aa_42", "key_nope", "", alice)
-		wantErr(t, "revoke unknown", err, ErrNotFound)
-		lk, _, err := s.LookupKey(ctx, HashSecret(goneSecret))
-		if err != nil || lk.StatusAt(clock.Now()) != KeyRevoked {
+		_, err = s.RevokeKey(ctx, "aa_42", gone.ID, "again", Alice)
+		WantErr(t, "revoke twice", err, keystore.ErrInactive)
+		_, err = s.RevokeKey(ctx, "aa_42", "key_nope", "", Alice)
+		WantErr(t, "revoke unknown", err, keystore.ErrNotFound)
+		lk, _, err := s.LookupKey(ctx, keystore.HashSecret(goneSecret))
+		if err != nil || lk.StatusAt(clock.Now()) != keystore.KeyRevoked {
 			t.Fatalf("revoked key looks %v (%v)", lk.StatusAt(clock.Now()), err)
 		}
 
-		list := func(st KeyStatus) []string {
+		list := func(st keystore.KeyStatus) []string {
 			t.Helper()
-			keys, err := s.ListKeys(ctx, KeyFilter{AppSlug: "aa_42", Status: st})
+			keys, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: st})
 			if err != nil {
 				t.Fatalf("ListKeys(%s): %v", st, err)
 			}
 			return keyIDs(keys)
 		}
-		check := func(st KeyStatus, want ...string) {
+		check := func(st keystore.KeyStatus, want ...string) {
 			t.Helper()
 			if got := list(st); strings.Join(got, ",") != strings.Join(sorted(want...), ",") {
 				t.Fatalf("ListKeys(%s) at +%v = %v, want %v", st, clock.Now().Sub(t0), got, sorted(want...))
 			}
 		}
-		check(KeyActive, plain.ID, expiring.ID)
-		check(KeyRevoked, gone.ID)
-		check(KeyExpired)
-		check(KeyAll, plain.ID, expiring.ID, gone.ID)
+		check(keystore.KeyActive, plain.ID, expiring.ID)
+		check(keystore.KeyRevoked, gone.ID)
+		check(keystore.KeyExpired)
+		check(keystore.KeyAll, plain.ID, expiring.ID, gone.ID)
 		check("", plain.ID, expiring.ID, gone.ID)
 		clock.Advance(2 * time.Hour) // past the expiry
-		check(KeyActive, plain.ID)
-		check(KeyExpired, expiring.ID)
-		_, err = s.ListKeys(ctx, KeyFilter{Status: "bogus"})
-		wantErr(t, "bad status filter", err, ErrInvalid)
-		if keys, _ := s.ListKeys(ctx, KeyFilter{Tenant: "globex"}); len(keys) != 0 {
+		check(keystore.KeyActive, plain.ID)
+		check(keystore.KeyExpired, expiring.ID)
+		_, err = s.ListKeys(ctx, keystore.KeyFilter{Status: "bogus"})
+		WantErr(t, "bad status filter", err, keystore.ErrInvalid)
+		if keys, _ := s.ListKeys(ctx, keystore.KeyFilter{Tenant: "globex"}); len(keys) != 0 {
 			t.Fatalf("other tenant sees %d keys", len(keys))
 		}
-		_, _, err = s.RotateKey(ctx, "aa_42", expiring.ID, 0, alice)
-		wantErr(t, "rotate expired key", err, ErrInactive)
+		_, _, err = s.RotateKey(ctx, "aa_42", expiring.ID, 0, Alice)
+		WantErr(t, "rotate expired key", err, keystore.ErrInactive)
 
 		// Rotation with a one-hour grace.
 		rotAt := clock.Now()
-		nk, nsecret, err := s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, alice)
+		nk, nsecret, err := s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, Alice)
 		if err != nil || nk.RotatedFrom != plain.ID || nk.Name != "plain" || nk.ID == plain.ID || !nk.IsActive ||
-			nk.Metadata["team"] != "billing" || nk.Hash != HashSecret(nsecret) || !secretRE.MatchString(nsecret) {
+			nk.Metadata["team"] != "billing" || nk.Hash != keystore.HashSecret(nsecret) || !secretRE.MatchString(nsecret) {
 			t.Fatalf("RotateKey = %+v, %v", nk, err)
 		}
 		old, _ := s.GetKey(ctx, "aa_42", plain.ID)
 		if old.GraceUntil == nil || !old.GraceUntil.Equal(rotAt.Add(time.Hour)) || old.RevokedReason != "Rotated" {
 			t.Fatalf("old key after graceful rotation = %+v", old)
 		}
-		if st := old.StatusAt(rotAt.Add(59 * time.Minute)); st != KeyActive {
+		if st := old.StatusAt(rotAt.Add(59 * time.Minute)); st != keystore.KeyActive {
 			t.Fatalf("old key within grace is %s", st)
 		}
-		if st := old.StatusAt(rotAt.Add(time.Hour)); st != KeyRevoked {
+		if st := old.StatusAt(rotAt.Add(time.Hour)); st != keystore.KeyRevoked {
 			t.Fatalf("old key at grace end is %s", st)
 		}
-		check(KeyActive, plain.ID, nk.ID)
-		_, _, err = s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, alice)
-		wantErr(t, "rotate a rotated key", err, ErrInactive)
+		check(keystore.KeyActive, plain.ID, nk.ID)
+		_, _, err = s.RotateKey(ctx, "aa_42", plain.ID, time.Hour, Alice)
+		WantErr(t, "rotate a rotated key", err, keystore.ErrInactive)
 		clock.Advance(time.Hour)
-		check(KeyActive, nk.ID)
-		check(KeyRevoked, gone.ID, plain.ID)
-		_, err = s.RevokeKey(ctx, "aa_42", plain.ID, "", alice)
-		wantErr(t, "revoke past grace", err, ErrInactive)
+		check(keystore.KeyActive, nk.ID)
+		check(keystore.KeyRevoked, gone.ID, plain.ID)
+		_, err = s.RevokeKey(ctx, "aa_42", plain.ID, "", Alice)
+		WantErr(t, "revoke past grace", err, keystore.ErrInactive)
 
 		// Rotation without grace ends the old key at once.
-		nk2, _, err := s.RotateKey(ctx, "aa_42", nk.ID, 0, alice)
+		nk2, _, err := s.RotateKey(ctx, "aa_42", nk.ID, 0, Alice)
 		if err != nil || nk2.RotatedFrom != nk.ID {
 			t.Fatalf("RotateKey(grace 0) = %+v, %v", nk2, err)
 		}
 		old, _ = s.GetKey(ctx, "aa_42", nk.ID)
-		if old.IsActive || old.RevokedReason != "Rotated" || old.RevokedAt == nil || old.StatusAt(clock.Now()) != KeyRevoked {
+		if old.IsActive || old.RevokedReason != "Rotated" || old.RevokedAt == nil || old.StatusAt(clock.Now()) != keystore.KeyRevoked {
 			t.Fatalf("old key after immediate rotation = %+v", old)
 		}
-		_, _, err = s.RotateKey(ctx, "aa_42", nk2.ID, -time.Second, alice)
-		wantErr(t, "negative grace", err, ErrInvalid)
+		_, _, err = s.RotateKey(ctx, "aa_42", nk2.ID, -time.Second, Alice)
+		WantErr(t, "negative grace", err, keystore.ErrInvalid)
 
 		// Revoking a key in its grace ends it at once.
-		nk3, _, err := s.RotateKey(ctx, "aa_42", nk2.ID, 24*time.Hour, alice)
+		nk3, _, err := s.RotateKey(ctx, "aa_42", nk2.ID, 24*time.Hour, Alice)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RevokeKey(ctx, "aa_42", nk2.ID, "", alice); err != nil {
+		if _, err := s.RevokeKey(ctx, "aa_42", nk2.ID, "", Alice); err != nil {
 			t.Fatalf("revoke in grace: %v", err)
 		}
 		old, _ = s.GetKey(ctx, "aa_42", nk2.ID)
-		if old.StatusAt(clock.Now()) != KeyRevoked {
+		if old.StatusAt(clock.Now()) != keystore.KeyRevoked {
 			t.Fatalf("revoked in-grace key is %s", old.StatusAt(clock.Now()))
 		}
 
 		// Keys of a disabled app cannot be rotated but can be revoked.
 		off := false
-		if _, err := s.UpdateApp(ctx, "aa_42", AppPatch{IsActive: &off}, alice); err != nil {
+		if _, err := s.UpdateApp(ctx, "aa_42", keystore.AppPatch{IsActive: &off}, Alice); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = s.RotateKey(ctx, "aa_42", nk3.ID, 0, alice)
-		wantErr(t, "rotate on disabled app", err, ErrInactive)
-		if _, err := s.RevokeKey(ctx, "aa_42", nk3.ID, "app off", alice); err != nil {
+		_, _, err = s.RotateKey(ctx, "aa_42", nk3.ID, 0, Alice)
+		WantErr(t, "rotate on disabled app", err, keystore.ErrInactive)
+		if _, err := s.RevokeKey(ctx, "aa_42", nk3.ID, "app off", Alice); err != nil {
 			t.Fatalf("revoke on disabled app: %v", err)
 		}
 		_, app, err := s.LookupKey(ctx, nk3.Hash)
@@ -471,10 +483,10 @@ func runContract(t *testing.T, open opener, seen *issued) {
 
 	t.Run("TouchKeys", func(t *testing.T) {
 		s, clock := openStore(t)
-		mustApp(t, s, "aa_42", "acme")
-		a, _ := mustKey(t, s, "aa_42", "a", nil)
-		b, _ := mustKey(t, s, "aa_42", "b", nil)
-		c, _ := mustKey(t, s, "aa_42", "c", nil)
+		MustApp(t, s, "aa_42", "acme")
+		a, _ := MustKey(t, s, "aa_42", "a", nil)
+		b, _ := MustKey(t, s, "aa_42", "b", nil)
+		c, _ := MustKey(t, s, "aa_42", "c", nil)
 		t1, t2 := clock.Now().Add(time.Minute), clock.Now().Add(2*time.Minute)
 		if err := s.TouchKeys(ctx, map[string]time.Time{a.ID: t1, b.ID: t2, "key_unknown": t1}); err != nil {
 			t.Fatal(err)
@@ -503,10 +515,10 @@ func runContract(t *testing.T, open opener, seen *issued) {
 
 	t.Run("AuditOfKeyChanges", func(t *testing.T) {
 		s, clock := openStore(t)
-		mustApp(t, s, "aa_42", "acme")
-		k, _ := mustKey(t, s, "aa_42", "a", nil)
+		MustApp(t, s, "aa_42", "acme")
+		k, _ := MustKey(t, s, "aa_42", "a", nil)
 		clock.Advance(time.Second)
-		bob := Actor{Name: "bob", RequestID: "req-2", ClientIP: "192.0.2.2"}
+		bob := keystore.Actor{Name: "bob", RequestID: "req-2", ClientIP: "192.0.2.2"}
 		nk, _, err := s.RotateKey(ctx, "aa_42", k.ID, time.Hour, bob)
 		if err != nil {
 			t.Fatal(err)
@@ -516,7 +528,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			t.Fatal(err)
 		}
 		// A failed change leaves no event.
-		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", bob); !errors.Is(err, ErrInactive) {
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", bob); !errors.Is(err, keystore.ErrInactive) {
 			t.Fatal(err)
 		}
 		page, err := s.QueryAudit(ctx, audit.Query{Tenant: "acme", Action: "key."})
@@ -561,7 +573,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 				t.Fatal(err)
 			}
 		}
-		wantErr(t, "event without action", s.Record(ctx, audit.Event{Actor: "x"}), ErrInvalid)
+		WantErr(t, "event without action", s.Record(ctx, audit.Event{Actor: "x"}), keystore.ErrInvalid)
 		clock.Advance(time.Hour)
 		if err := s.Record(ctx, audit.Event{Action: audit.ActionSessionExpired, Tenant: "acme"}); err != nil {
 			t.Fatal(err)
@@ -619,9 +631,9 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			t.Fatalf("garbage event = %+v, %v", page.Events, err)
 		}
 		_, err = s.QueryAudit(ctx, audit.Query{Cursor: "not-a-cursor"})
-		wantErr(t, "forged cursor", err, ErrInvalid)
+		WantErr(t, "forged cursor", err, keystore.ErrInvalid)
 		_, err = s.QueryAudit(ctx, audit.Query{Limit: -1})
-		wantErr(t, "negative limit", err, ErrInvalid)
+		WantErr(t, "negative limit", err, keystore.ErrInvalid)
 	})
 
 	t.Run("AuditPaging", func(t *testing.T) {
@@ -731,7 +743,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			switch {
 			case err == nil:
 				wins++
-			case !errors.Is(err, ErrTicketUsed):
+			case !errors.Is(err, keystore.ErrTicketUsed):
 				t.Fatalf("unexpected error: %v", err)
 			}
 		}
@@ -741,7 +753,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		if err := s.ConsumeTicket(ctx, "tkt_other", exp); err != nil {
 			t.Fatalf("another ticket: %v", err)
 		}
-		wantErr(t, "empty ticket", s.ConsumeTicket(ctx, "", exp), ErrInvalid)
+		WantErr(t, "empty ticket", s.ConsumeTicket(ctx, "", exp), keystore.ErrInvalid)
 	})
 
 	t.Run("UsedTicketsForgottenAfterExpiry", func(t *testing.T) {
@@ -754,7 +766,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		if err := s.ConsumeTicket(ctx, "tkt_b", clock.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "replay within margin", s.ConsumeTicket(ctx, "tkt_a", clock.Now()), ErrTicketUsed)
+		WantErr(t, "replay within margin", s.ConsumeTicket(ctx, "tkt_a", clock.Now()), keystore.ErrTicketUsed)
 		// Long past: the next consume purges it.
 		clock.Advance(10 * time.Minute)
 		if err := s.ConsumeTicket(ctx, "tkt_c", clock.Now().Add(time.Minute)); err != nil {
@@ -763,7 +775,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		if err := s.ConsumeTicket(ctx, "tkt_a", clock.Now().Add(time.Minute)); err != nil {
 			t.Fatalf("expired used ticket was not purged: %v", err)
 		}
-		wantErr(t, "unexpired ticket kept", s.ConsumeTicket(ctx, "tkt_c", clock.Now()), ErrTicketUsed)
+		WantErr(t, "unexpired ticket kept", s.ConsumeTicket(ctx, "tkt_c", clock.Now()), keystore.ErrTicketUsed)
 	})
 
 	t.Run("SecretGetOrCreate", func(t *testing.T) {
@@ -786,58 +798,58 @@ func runContract(t *testing.T, open opener, seen *issued) {
 			t.Fatalf("two names share bytes: %v", err)
 		}
 		_, err = s.Secret(ctx, "ticket-seal", 64)
-		wantErr(t, "size mismatch", err, ErrInvalid)
+		WantErr(t, "size mismatch", err, keystore.ErrInvalid)
 		_, err = s.Secret(ctx, "tiny", 4)
-		wantErr(t, "too small", err, ErrInvalid)
+		WantErr(t, "too small", err, keystore.ErrInvalid)
 	})
 
 	t.Run("Subscribe", func(t *testing.T) {
 		s, _ := openStore(t)
 		var mu sync.Mutex
-		var got []Change
-		cancel := s.Subscribe(func(c Change) {
+		var got []keystore.Change
+		cancel := s.Subscribe(func(c keystore.Change) {
 			mu.Lock()
 			got = append(got, c)
 			mu.Unlock()
 		})
-		take := func() []Change {
+		take := func() []keystore.Change {
 			mu.Lock()
 			defer mu.Unlock()
 			out := got
 			got = nil
 			return out
 		}
-		mustApp(t, s, "aa_42", "acme")
+		MustApp(t, s, "aa_42", "acme")
 		// Delivery is synchronous: no waiting needed.
-		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42"}) {
+		if c := take(); len(c) != 1 || c[0] != (keystore.Change{AppSlug: "aa_42"}) {
 			t.Fatalf("app create: %+v", c)
 		}
-		k, _ := mustKey(t, s, "aa_42", "a", nil)
-		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42", KeyHash: k.Hash}) {
+		k, _ := MustKey(t, s, "aa_42", "a", nil)
+		if c := take(); len(c) != 1 || c[0] != (keystore.Change{AppSlug: "aa_42", KeyHash: k.Hash}) {
 			t.Fatalf("key create: %+v", c)
 		}
-		nk, _, err := s.RotateKey(ctx, "aa_42", k.ID, time.Hour, alice)
+		nk, _, err := s.RotateKey(ctx, "aa_42", k.ID, time.Hour, Alice)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c := take(); len(c) != 2 || c[0].KeyHash != k.Hash || c[1].KeyHash != nk.Hash {
 			t.Fatalf("rotate: %+v", c)
 		}
-		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", alice); err != nil {
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", Alice); err != nil {
 			t.Fatal(err)
 		}
 		if c := take(); len(c) != 1 || c[0].KeyHash != nk.Hash {
 			t.Fatalf("revoke: %+v", c)
 		}
 		off := false
-		if _, err := s.UpdateApp(ctx, "aa_42", AppPatch{IsActive: &off}, alice); err != nil {
+		if _, err := s.UpdateApp(ctx, "aa_42", keystore.AppPatch{IsActive: &off}, Alice); err != nil {
 			t.Fatal(err)
 		}
-		if c := take(); len(c) != 1 || c[0] != (Change{AppSlug: "aa_42"}) {
+		if c := take(); len(c) != 1 || c[0] != (keystore.Change{AppSlug: "aa_42"}) {
 			t.Fatalf("app update: %+v", c)
 		}
 		// Failed changes and non-changes say nothing.
-		s.RevokeKey(ctx, "aa_42", nk.ID, "", alice)
+		s.RevokeKey(ctx, "aa_42", nk.ID, "", Alice)
 		s.TouchKeys(ctx, map[string]time.Time{k.ID: time.Now()})
 		s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue})
 		if c := take(); len(c) != 0 {
@@ -845,7 +857,7 @@ func runContract(t *testing.T, open opener, seen *issued) {
 		}
 		cancel()
 		cancel()
-		if err := s.DeleteApp(ctx, "aa_42", alice); err != nil {
+		if err := s.DeleteApp(ctx, "aa_42", Alice); err != nil {
 			t.Fatal(err)
 		}
 		if c := take(); len(c) != 0 {

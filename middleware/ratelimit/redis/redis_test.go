@@ -1,0 +1,131 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
+	"github.com/keyportal/keyportal/middleware/ratelimit/internal/limitertest"
+	"github.com/keyportal/keyportal/middleware/ratelimit/redis"
+)
+
+func randomPrefix(t testing.TB) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "keyportal-test:" + t.Name() + ":" + hex.EncodeToString(b) + ":"
+}
+
+func redisLimiter(t *testing.T) *redis.Limiter {
+	addr := testenv.RedisAddr(t)
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	prefix := randomPrefix(t)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		c.Close()
+	})
+	l, err := redis.New(c, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestRedisWindow(t *testing.T) {
+	l := redisLimiter(t)
+	// Redis keeps real time: wait for the window to end, polling.
+	limitertest.CheckWindow(t, l, func(d time.Duration) { time.Sleep(d) })
+}
+
+// TestRedisConcurrentExact: with many goroutines racing, exactly Max pass —
+// the script is atomic.
+func TestRedisConcurrentExact(t *testing.T) {
+	l := redisLimiter(t)
+	rule := ratelimit.Rule{Max: 50, Per: time.Minute, Scope: ratelimit.ScopeApp}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				r, err := l.Allow(context.Background(), "app-a", rule)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 50 {
+		t.Fatalf("%d of 200 allowed, want exactly 50", allowed)
+	}
+}
+
+// TestRedisSharedBetweenLimiters: two limiters (two instances) on one
+// Redis and prefix share the count.
+func TestRedisSharedBetweenLimiters(t *testing.T) {
+	a := redisLimiter(t)
+	c := goredis.NewClient(&goredis.Options{Addr: testenv.RedisAddr(t)})
+	defer c.Close()
+	rule := ratelimit.Rule{Max: 2, Per: time.Minute}
+	ctx := context.Background()
+	if r, _ := a.Allow(ctx, "k", rule); !r.Allowed {
+		t.Fatal("first refused")
+	}
+	// Reach the same keys through a second client: same prefix.
+	b, _ := redis.New(c, a.Prefix())
+	if r, _ := b.Allow(ctx, "k", rule); !r.Allowed || r.Remaining != 0 {
+		t.Fatalf("second (other instance): %+v", r)
+	}
+	if r, _ := a.Allow(ctx, "k", rule); r.Allowed {
+		t.Fatalf("third: %+v, want refused", r)
+	}
+}
+
+func TestRedisDownReturnsError(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	l, _ := redis.New(c, "x:")
+	_, err := l.Allow(context.Background(), "k", ratelimit.Rule{Max: 1, Per: time.Second})
+	if err == nil {
+		t.Fatal("Allow with Redis down returned no error")
+	}
+}
+
+func TestRedisAllowAllOneCall(t *testing.T) {
+	l := redisLimiter(t)
+	checks := []ratelimit.Check{
+		{Key: "k", Rule: ratelimit.Rule{Max: 1, Per: time.Minute, Scope: ratelimit.ScopeKey}},
+		{Key: "a", Rule: ratelimit.Rule{Max: 5, Per: time.Minute, Scope: ratelimit.ScopeApp}},
+	}
+	out := make([]ratelimit.Result, 2)
+	for i, want := range [][2]bool{{true, true}, {false, true}} {
+		if err := l.AllowAll(context.Background(), checks, out); err != nil {
+			t.Fatal(err)
+		}
+		if out[0].Allowed != want[0] || out[1].Allowed != want[1] || out[1].Remaining != 3-i+1 {
+			t.Fatalf("call %d: %+v", i+1, out)
+		}
+	}
+	if err := l.AllowAll(context.Background(), checks, out[:1]); err == nil {
+		t.Fatal("short out slice accepted")
+	}
+}
