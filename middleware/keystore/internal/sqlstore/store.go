@@ -165,7 +165,7 @@ func appEvent(action string, a keystore.App, by keystore.Actor, now time.Time) a
 // DeletedAt of app are ignored. ErrConflict if the slug is taken (also by a
 // deleted app), ErrInvalid if a field breaks a rule.
 func (s *Store) CreateApp(ctx context.Context, app keystore.App, by keystore.Actor) (keystore.App, error) {
-	if err := validApp(&app); err != nil {
+	if err := validApp(&app, nil); err != nil {
 		return keystore.App{}, err
 	}
 	now := s.now()
@@ -248,6 +248,7 @@ func (s *Store) UpdateApp(ctx context.Context, slug string, p keystore.AppPatch,
 		if err != nil {
 			return nil, err
 		}
+		prev := a
 		if a.DeletedAt != nil {
 			return nil, fmt.Errorf("%w: app %q is deleted", keystore.ErrInactive, slug)
 		}
@@ -270,7 +271,7 @@ func (s *Store) UpdateApp(ctx context.Context, slug string, p keystore.AppPatch,
 		if p.AllowedOrigins != nil {
 			a.AllowedOrigins, changed = append([]string{}, *p.AllowedOrigins...), append(changed, "allowed_origins")
 		}
-		if err := validApp(&a); err != nil {
+		if err := validApp(&a, &prev); err != nil {
 			return nil, err
 		}
 		now := s.now()
@@ -400,7 +401,7 @@ func newKey(app keystore.App, name string, perms []string, meta map[string]any, 
 	k := keystore.Key{
 		ID: NewID("key_"), DeploymentID: app.DeploymentID, AppSlug: app.Slug, Tenant: app.Tenant,
 		Name: name, KeyPrefix: app.KeyPrefix, KeySuffix: keySuffix(secret), Permissions: perms,
-		Metadata: meta, IsActive: true, CreatedAt: now.UTC(), UpdatedAt: now.UTC(), CreatedBy: by.Name,
+		Metadata: meta, IsActive: true, CreatedAt: now.UTC(), UpdatedAt: now.UTC(), CreatedBy: cleanText(by.Name),
 		Hash: keystore.HashSecret(secret),
 	}
 	if expires != nil {

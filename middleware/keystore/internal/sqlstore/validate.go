@@ -3,11 +3,15 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/keyportal/keyportal/internal/safetext"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -46,15 +50,38 @@ func validName(field, s string) error {
 	return validText(field, s, maxNameLen)
 }
 
-func validText(field, s string, max int) error {
-	if strings.ContainsRune(s, 0) {
-		return invalid("%s must not contain NUL", field)
-	}
+// validText is the store's one rule for text a user or a client types
+// (names, reasons, tenants, list entries, metadata keys): one line of at
+// most max characters of UTF-8, none of them a control, bidi or invisible
+// format character (safetext.Unsafe), so that nothing stored can drive an
+// operator's terminal or disguise what it shows.
+func validText(field, s string, max int) error { return checkText(field, s, max, false) }
+
+// validLines is validText for text that may span lines (a description, a
+// metadata string): LF and TAB are allowed, every other character of the
+// set is not.
+func validLines(field, s string, max int) error { return checkText(field, s, max, true) }
+
+// checkText applies the rule. Its message names the field and the
+// character's code point, never the character itself: the message reaches
+// HTTP clients and terminals.
+func checkText(field, s string, max int, lines bool) error {
 	if utf8.RuneCountInString(s) > max {
 		return invalid("%s must be at most %d characters", field, max)
 	}
 	if !utf8.ValidString(s) {
 		return invalid("%s must be valid UTF-8", field)
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if safetext.Unsafe(r) && !(lines && (r == '\n' || r == '\t')) {
+			what := "one line without control characters"
+			if lines {
+				what = "text without control characters other than line breaks and tabs"
+			}
+			return invalid("%s must be %s, bidi controls or invisible format characters (%U at character %d)", field, what, r, n)
+		}
 	}
 	return nil
 }
@@ -63,10 +90,12 @@ func validList(field string, items []string) error {
 	if len(items) > maxListItems {
 		return invalid("%s must have at most %d entries", field, maxListItems)
 	}
-	for _, it := range items {
-		if strings.TrimSpace(it) == "" || utf8.RuneCountInString(it) > maxListItemLen || !utf8.ValidString(it) ||
-			strings.ContainsRune(it, 0) {
+	for i, it := range items {
+		if strings.TrimSpace(it) == "" || utf8.RuneCountInString(it) > maxListItemLen {
 			return invalid("%s entry %q must be 1-%d characters", field, it, maxListItemLen)
+		}
+		if err := validText(fmt.Sprintf("%s entry %d", field, i+1), it, maxListItemLen); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -90,39 +119,67 @@ func normalizeOrigins(origins []string) ([]string, error) {
 	return out, nil
 }
 
-func validApp(a *keystore.App) error {
-	if err := validSlug(a.Slug); err != nil {
-		return err
+// validApp checks an app to create (prev nil) or an app as UpdateApp would
+// store it (prev the stored one). A field UpdateApp leaves as it was is not
+// judged again: an app stored before a rule tightened can still be disabled
+// or renamed. It serializes the origins it checks.
+func validApp(a, prev *keystore.App) error {
+	var was keystore.App
+	if prev != nil {
+		was = *prev
 	}
-	if err := validName("name", a.Name); err != nil {
-		return err
+	changed := func(now, before string) bool { return prev == nil || now != before }
+	changedList := func(now, before []string) bool { return prev == nil || !slices.Equal(now, before) }
+	if changed(a.Slug, was.Slug) {
+		if err := validSlug(a.Slug); err != nil {
+			return err
+		}
 	}
-	if !prefixRE.MatchString(a.KeyPrefix) {
+	if changed(a.Name, was.Name) {
+		if err := validName("name", a.Name); err != nil {
+			return err
+		}
+	}
+	if changed(a.KeyPrefix, was.KeyPrefix) && !prefixRE.MatchString(a.KeyPrefix) {
 		return invalid("key_prefix %q must be 1-32 characters of a-z, A-Z, 0-9 and _", a.KeyPrefix)
 	}
-	if err := validName("tenant", a.Tenant); err != nil {
-		return err
+	if changed(a.Tenant, was.Tenant) {
+		if err := validName("tenant", a.Tenant); err != nil {
+			return err
+		}
 	}
-	if err := validText("description", a.Description, maxDescriptionLen); err != nil {
-		return err
+	if changed(a.Description, was.Description) {
+		if err := validLines("description", a.Description, maxDescriptionLen); err != nil {
+			return err
+		}
 	}
-	if err := validText("deployment_id", a.DeploymentID, maxNameLen); err != nil {
-		return err
+	if changed(a.DeploymentID, was.DeploymentID) {
+		if err := validText("deployment_id", a.DeploymentID, maxNameLen); err != nil {
+			return err
+		}
 	}
-	if err := validText("rate_limit_scheme_slug", a.RateLimitSchemeSlug, maxNameLen); err != nil {
-		return err
+	if changed(a.RateLimitSchemeSlug, was.RateLimitSchemeSlug) {
+		if err := validText("rate_limit_scheme_slug", a.RateLimitSchemeSlug, maxNameLen); err != nil {
+			return err
+		}
 	}
-	if err := validList("permissions", a.Permissions); err != nil {
-		return err
+	if changedList(a.Permissions, was.Permissions) {
+		if err := validList("permissions", a.Permissions); err != nil {
+			return err
+		}
 	}
-	if err := validList("resources", a.Resources); err != nil {
-		return err
+	if changedList(a.Resources, was.Resources) {
+		if err := validList("resources", a.Resources); err != nil {
+			return err
+		}
 	}
-	origins, err := normalizeOrigins(a.AllowedOrigins)
-	if err != nil {
-		return err
+	if changedList(a.AllowedOrigins, was.AllowedOrigins) {
+		origins, err := normalizeOrigins(a.AllowedOrigins)
+		if err != nil {
+			return err
+		}
+		a.AllowedOrigins = origins
 	}
-	a.AllowedOrigins = origins
 	return nil
 }
 
@@ -143,7 +200,40 @@ func validNewKey(k keystore.NewKey, now time.Time) (metadata string, err error) 
 	if err != nil {
 		return "", err
 	}
+	var v any
+	if err := json.Unmarshal([]byte(metadata), &v); err != nil {
+		return "", invalid("metadata is not JSON: %v", err)
+	}
+	if err := validMetadata("metadata", v); err != nil {
+		return "", err
+	}
 	return metadata, nil
+}
+
+// validMetadata applies the text rule to metadata as JSON reads it: object
+// keys are one line, strings may span lines. path names the value in the
+// error (metadata["notes"][1]).
+func validMetadata(path string, v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if err := validText(path+" key "+strconv.Quote(k), k, maxMetadataBytes); err != nil {
+				return err
+			}
+			if err := validMetadata(path+"["+strconv.Quote(k)+"]", v[k]); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if err := validMetadata(path+"["+strconv.Itoa(i)+"]", e); err != nil {
+				return err
+			}
+		}
+	case string:
+		return validLines(path, v, maxMetadataBytes)
+	}
+	return nil
 }
 
 func encodeMetadata(m map[string]any) (string, error) {
@@ -168,12 +258,20 @@ func encodeList(l []string) string {
 	return string(b)
 }
 
-// cleanText makes an audit field storable everywhere: Postgres TEXT refuses
-// invalid UTF-8 and NUL, and an audit event must not fail (its caller fails
-// closed) because a header carried garbage.
+// cleanText makes text that comes from no form (an audit field, the name
+// of whoever acts) storable and harmless, instead of refusing it: Postgres
+// TEXT refuses invalid UTF-8 and NUL, an audit event must not fail (its
+// caller fails closed) because a header carried garbage, and no control,
+// bidi or invisible format character (safetext.Unsafe) may reach an
+// operator's terminal. Each becomes U+FFFD, as does a run of invalid bytes.
 func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, safetext.Unsafe) {
 		return s
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if safetext.Unsafe(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 }

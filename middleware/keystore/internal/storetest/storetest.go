@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -286,6 +288,108 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 		a.KeyPrefix, a.Name = "Pk_9", strings.Repeat("n", 200)
 		if _, err := s.CreateApp(ctx, a, Alice); err != nil {
 			t.Fatalf("valid edge-case app refused: %v", err)
+		}
+	})
+
+	t.Run("HostileText", func(t *testing.T) {
+		s, _ := openStore(t)
+		MustApp(t, s, "aa_42", "acme")
+		k, _ := MustKey(t, s, "aa_42", "ci", nil)
+		// refused checks that err is ErrInvalid naming field, and that its
+		// message (which reaches HTTP clients and terminals) does not carry
+		// the character back.
+		refused := func(t *testing.T, field, text string, err error) {
+			t.Helper()
+			if !errors.Is(err, keystore.ErrInvalid) || !strings.Contains(err.Error(), field) {
+				t.Fatalf("%s = %q: err = %v, want ErrInvalid naming %s", field, text, err, field)
+			}
+			if strings.ContainsFunc(err.Error(), testenv.Hostile) {
+				t.Fatalf("%s: the error message %q carries the character it refuses", field, err)
+			}
+		}
+		n := 0
+		for _, name := range slices.Sorted(maps.Keys(testenv.HostileText)) {
+			text := testenv.HostileText[name]
+			multiline := name == "LF" || name == "TAB"
+			n++
+			t.Run(name, func(t *testing.T) {
+				for _, tc := range []struct {
+					field string
+					edit  func(*keystore.App)
+				}{
+					{"name", func(a *keystore.App) { a.Name = text }},
+					{"tenant", func(a *keystore.App) { a.Tenant = text }},
+					{"description", func(a *keystore.App) { a.Description = text }},
+					{"deployment_id", func(a *keystore.App) { a.DeploymentID = text }},
+					{"rate_limit_scheme_slug", func(a *keystore.App) { a.RateLimitSchemeSlug = text }},
+					{"permissions", func(a *keystore.App) { a.Permissions = []string{"read", text} }},
+					{"resources", func(a *keystore.App) { a.Resources = []string{text} }},
+				} {
+					a := DemoApp(fmt.Sprintf("aa_%d", n), "acme")
+					tc.edit(&a)
+					_, err := s.CreateApp(ctx, a, Alice)
+					if tc.field == "description" && multiline {
+						if err != nil {
+							t.Fatalf("description %q (several lines) refused: %v", text, err)
+						}
+						continue
+					}
+					refused(t, tc.field, text, err)
+				}
+				_, err := s.UpdateApp(ctx, "aa_42", keystore.AppPatch{Name: &text}, Alice)
+				refused(t, "name", text, err)
+				_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: text}, Alice)
+				refused(t, "name", text, err)
+				_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "m", Permissions: []string{text}}, Alice)
+				refused(t, "permissions", text, err)
+				_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "m", Metadata: map[string]any{text: "v"}}, Alice)
+				refused(t, "metadata", text, err)
+				_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "m",
+					Metadata: map[string]any{"notes": []any{1, map[string]any{"deep": text}}}}, Alice)
+				if multiline {
+					if err != nil {
+						t.Fatalf("metadata string %q (several lines) refused: %v", text, err)
+					}
+				} else {
+					refused(t, `metadata["notes"][1]["deep"]`, text, err)
+				}
+				_, err = s.RevokeKey(ctx, "aa_42", k.ID, text, Alice)
+				refused(t, "reason", text, err)
+			})
+		}
+		if got, err := s.GetKey(ctx, "aa_42", k.ID); err != nil || !got.IsActive {
+			t.Fatalf("a refused revocation changed the key: %+v, %v", got, err)
+		}
+
+		// Who acted and what the audit trail records come from the host or
+		// from headers, not from a form: they are stored with such
+		// characters replaced (U+FFFD), never refused, so that an audit
+		// event cannot fail.
+		mallory := keystore.Actor{Name: "mallory\x1b]0;pwned\a\u202e", RequestID: "req-2"}
+		mk, _, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "by mallory"}, mallory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsFunc(mk.CreatedBy, testenv.Hostile) || !strings.HasPrefix(mk.CreatedBy, "mallory") {
+			t.Fatalf("created_by %q", mk.CreatedBy)
+		}
+		if got, _ := s.GetKey(ctx, "aa_42", mk.ID); got.CreatedBy != mk.CreatedBy {
+			t.Fatalf("stored created_by %q, returned %q", got.CreatedBy, mk.CreatedBy)
+		}
+		if err := s.Record(ctx, audit.Event{Action: audit.ActionTicketIssue, Outcome: audit.OutcomeDenied, Actor: mallory.Name,
+			Reason: "r\n", Detail: "user \x1b[2J\u2066x\u2069", Tenant: "acme"}); err != nil {
+			t.Fatalf("Record refused hostile text instead of cleaning it: %v", err)
+		}
+		page, err := s.QueryAudit(ctx, audit.Query{Actor: mallory.Name})
+		if err != nil || len(page.Events) != 2 {
+			t.Fatalf("QueryAudit(actor %q) = %d events, %v; want the key.created and ticket.issue", mallory.Name, len(page.Events), err)
+		}
+		for _, e := range page.Events {
+			for _, f := range []string{e.Actor, e.Reason, e.Detail} {
+				if strings.ContainsFunc(f, testenv.Hostile) {
+					t.Fatalf("audit event %s stored %q", e.Action, f)
+				}
+			}
 		}
 	})
 
