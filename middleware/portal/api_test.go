@@ -2,12 +2,16 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -265,4 +269,40 @@ func TestCrossSiteCallsAreRefused(t *testing.T) {
 	if code, _, _ := e.exchangeTicket(tk.Ticket, ""); code != 200 {
 		t.Fatalf("the ticket was spent by the refused call: %d", code)
 	}
+}
+
+// TestAPIRefusesHostileText: a key name or revocation reason that could
+// drive an operator's terminal or disguise what it shows (ESC, BEL, line
+// breaks, bidi overrides...) is refused by the key store's one rule, and the
+// page gets a 400 naming the field; nothing is stored.
+func TestAPIRefusesHostileText(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	sess := e.session("aa_42", "acme", "alice", originA)
+	key := e.createKey(sess, `{"name":"k"}`)
+	for _, name := range slices.Sorted(maps.Keys(testenv.HostileText)) {
+		text := testenv.HostileText[name]
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct{ field, path, body string }{
+				{"name", "/api/keys", `{"name":` + jsonString(text) + `}`},
+				{"reason", "/api/keys/" + key.Key.ID + "/revoke", `{"reason":` + jsonString(text) + `}`},
+			} {
+				var bad errBody
+				res := e.do("POST", PagePath+tc.path, sess, "application/json", tc.body, &bad)
+				if res.StatusCode != http.StatusBadRequest || bad.Error.Code != "bad_request" ||
+					!strings.Contains(bad.Error.Message, tc.field) {
+					t.Fatalf("%s %q: %d %+v, want 400 bad_request naming %s", tc.field, text, res.StatusCode, bad, tc.field)
+				}
+			}
+		})
+	}
+	got := e.listKeys(sess, "all")
+	if len(got) != 1 || got[0].Status != "active" {
+		t.Fatalf("refused requests changed the keys: %+v", got)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/goleak"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
@@ -714,5 +717,62 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	}
 	if err := api.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackendAPIRefusesHostileText: text that could drive an operator's
+// terminal or disguise what it shows is refused in every free-text field of
+// apps and keys, with a 400 in Wacht's error shape naming the field, and
+// nothing is stored.
+func TestBackendAPIRefusesHostileText(t *testing.T) {
+	w := newWorld(t)
+	k, _ := w.env.NewKey(t, "ci", nil, nil)
+	slug := apikeytest.AppSlug
+	app := func(field string, v any) map[string]any {
+		m := map[string]any{"app_slug": "aa_1", "name": "x", "key_prefix": "x", "organization_id": "acme"}
+		m[field] = v
+		return m
+	}
+	before := snapshot(t, w.env.Store)
+	for _, name := range slices.Sorted(maps.Keys(testenv.HostileText)) {
+		text := testenv.HostileText[name]
+		multiline := name == "LF" || name == "TAB"
+		t.Run(name, func(t *testing.T) {
+			type textCase struct {
+				field, method, path string
+				body                any
+			}
+			cases := []textCase{
+				{"name", "POST", "/api-auth/apps", app("name", text)},
+				{"tenant", "POST", "/api-auth/apps", app("organization_id", text)},
+				{"deployment_id", "POST", "/api-auth/apps", app("deployment_id", text)},
+				{"permissions", "POST", "/api-auth/apps", app("permissions", []string{text})},
+				{"resources", "POST", "/api-auth/apps", app("resources", []string{text})},
+				{"name", "PATCH", "/api-auth/apps/" + slug, map[string]any{"name": text}},
+				{"permissions", "PATCH", "/api-auth/apps/" + slug, map[string]any{"permissions": []string{"a", text}}},
+				{"name", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": text}},
+				{"permissions", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "permissions": []string{text}}},
+				{"metadata", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "metadata": map[string]any{text: 1}}},
+				{"reason", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/revoke", map[string]any{"reason": text}},
+			}
+			if !multiline { // a description and metadata strings may span lines
+				cases = append(cases,
+					textCase{"description", "POST", "/api-auth/apps", app("description", text)},
+					textCase{"description", "PATCH", "/api-auth/apps/" + slug, map[string]any{"description": text}},
+					textCase{"metadata", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "metadata": map[string]any{"note": text}}})
+			}
+			for _, tc := range cases {
+				status, body, _ := w.do(tc.method, tc.path, "Bearer "+backendKey, tc.body)
+				what := fmt.Sprintf("%s %s %s %q", tc.method, tc.path, tc.field, text)
+				wantError(t, what, status, body, http.StatusBadRequest)
+				var e wachtErrors
+				if json.Unmarshal(body, &e) == nil && len(e.Errors) == 1 && !strings.Contains(e.Errors[0].Message, tc.field) {
+					t.Errorf("%s: message %q does not name %s", what, e.Errors[0].Message, tc.field)
+				}
+			}
+		})
+	}
+	if after := snapshot(t, w.env.Store); after != before {
+		t.Fatalf("refused requests changed the store")
 	}
 }
