@@ -338,16 +338,17 @@ func fromWacht(a wacht.App) appView {
 
 func (c *cli) printApp(w io.Writer, a appView) {
 	st := c.style(w)
-	fmt.Fprintf(w, "  slug:         %s\n", a.slug)
-	fmt.Fprintf(w, "  deployment:   %s\n", orDash(a.deployment))
-	fmt.Fprintf(w, "  tenant:       %s\n", orDash(a.tenant))
-	fmt.Fprintf(w, "  name:         %s\n", a.name)
-	fmt.Fprintf(w, "  key prefix:   %s\n", a.prefix)
-	fmt.Fprintf(w, "  description:  %s\n", orDash(a.description))
-	fmt.Fprintf(w, "  status:       %s\n", st.paint(statusColor(a.status), a.status))
-	fmt.Fprintf(w, "  origins:      %s\n", a.originList(", "))
-	fmt.Fprintf(w, "  permissions:  %s\n", orDash(strings.Join(a.permissions, ", ")))
-	fmt.Fprintf(w, "  created:      %s\n", fmtTime(a.created))
+	field := func(label, value string) { fmt.Fprintf(w, "  %-14s%s\n", label+":", printable(value)) }
+	field("slug", a.slug)
+	field("deployment", orDash(a.deployment))
+	field("tenant", orDash(a.tenant))
+	field("name", a.name)
+	field("key prefix", a.prefix)
+	field("description", orDash(a.description))
+	fmt.Fprintf(w, "  %-14s%s\n", "status:", st.paint(statusColor(a.status), a.status))
+	field("origins", a.originList(", "))
+	field("permissions", orDash(strings.Join(a.permissions, ", ")))
+	field("created", fmtTime(a.created))
 }
 
 // statusColor is the SGR code of a status word.

@@ -218,10 +218,12 @@ func (c *cli) writeEvents(events []audit.Event, asJSON bool) error {
 	return nil
 }
 
-// auditRow prints one row padded to auditWidths; the outcome is coloured.
+// auditRow prints one row padded to auditWidths, each cell printable; the
+// outcome is coloured.
 func (c *cli) auditRow(st style, cells []string, header bool) {
 	var b strings.Builder
 	for i, cell := range cells {
+		cell = printable(cell)
 		text := cell
 		pad := ""
 		if w := auditWidths[i]; w > 0 && i < len(cells)-1 {

@@ -192,7 +192,7 @@ func (c *cli) revokeLocal(cmd *cobra.Command, s keystore.Store, app, tenant, rea
 		for _, id := range args {
 			i := slices.IndexFunc(keys, func(k keystore.Key) bool { return k.ID == id })
 			if i < 0 {
-				fmt.Fprintf(c.errOut, "key %s: not found in %s\n", id, where(app, tenant))
+				fmt.Fprintln(c.errOut, printable(fmt.Sprintf("key %s: not found in %s", id, where(app, tenant))))
 				failed++
 				continue
 			}
@@ -203,11 +203,11 @@ func (c *cli) revokeLocal(cmd *cobra.Command, s keystore.Store, app, tenant, rea
 	for _, k := range targets {
 		if _, err := s.RevokeKey(cmd.Context(), k.AppSlug, k.ID, reason, cliActor); err != nil {
 			e := storeError(err, "key "+k.ID)
-			fmt.Fprintf(c.errOut, "%s\n", e.Error())
+			fmt.Fprintln(c.errOut, printable(e.Error()))
 			failed++
 			continue
 		}
-		fmt.Fprintf(c.out, "%s %s (%s, %s_…%s) of %s\n", st.red("revoked"), k.ID, k.Name, k.KeyPrefix, k.KeySuffix, k.AppSlug)
+		fmt.Fprintf(c.out, "%s %s\n", st.red("revoked"), printable(fmt.Sprintf("%s (%s, %s_…%s) of %s", k.ID, k.Name, k.KeyPrefix, k.KeySuffix, k.AppSlug)))
 	}
 	if failed > 0 {
 		return refusedf("See the keys with 'keyportal keys list "+whereFlags(app, tenant)+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
@@ -233,11 +233,11 @@ func (c *cli) revokeAtWacht(cmd *cobra.Command, cl *wacht.Client, app, reason st
 	failed := 0
 	for _, id := range ids {
 		if err := cl.RevokeKey(cmd.Context(), app, id, reason); err != nil {
-			fmt.Fprintf(c.errOut, "%s\n", storeError(err, "key "+id).Error())
+			fmt.Fprintln(c.errOut, printable(storeError(err, "key "+id).Error()))
 			failed++
 			continue
 		}
-		fmt.Fprintf(c.out, "%s %s of %s\n", st.red("revoked"), id, app)
+		fmt.Fprintf(c.out, "%s %s\n", st.red("revoked"), printable(id+" of "+app))
 	}
 	if failed > 0 {
 		return refusedf("See the keys with 'keyportal keys list --wacht --app "+app+"'.", "%s not revoked", plural(failed, "key was", "keys were"))

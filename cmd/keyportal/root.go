@@ -115,9 +115,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 	if !ee.silent {
 		st := c.style(c.errOut)
-		fmt.Fprintf(c.errOut, "%s %s\n", st.red("error:"), ee.msg)
+		// An error can quote a store's or a remote API's text.
+		fmt.Fprintf(c.errOut, "%s %s\n", st.red("error:"), printable(ee.msg))
 		if ee.hint != "" {
-			fmt.Fprintf(c.errOut, "  %s\n", ee.hint)
+			fmt.Fprintf(c.errOut, "  %s\n", printable(ee.hint))
 		}
 	}
 	return ee.code
