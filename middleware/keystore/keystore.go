@@ -42,7 +42,9 @@ var (
 	ErrInactive = errors.New("keystore: inactive")
 	// ErrTicketUsed means the ticket was consumed before.
 	ErrTicketUsed = errors.New("keystore: ticket already used")
-	// ErrInvalid means the input breaks a rule (empty name, bad prefix...).
+	// ErrInvalid means the input breaks a rule (empty name, bad prefix, a
+	// control, bidi or invisible format character in text...); its message
+	// says which field is wrong and why, in words fit for the client.
 	ErrInvalid = errors.New("keystore: invalid input")
 )
 
