@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +16,8 @@ import (
 // hostileAll is every sample of testenv.HostileText in one string.
 func hostileAll() string {
 	var b strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(testenv.HostileText)) {
-		b.WriteString(testenv.HostileText[name] + "|")
+	for _, h := range testenv.HostileText {
+		b.WriteString(h.Text + "|")
 	}
 	return b.String()
 }

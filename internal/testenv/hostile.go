@@ -1,26 +1,37 @@
 package testenv
 
+// HostileSample is one text an attack test tries.
+type HostileSample struct {
+	// Name says what the sample carries (ESC, RLO...), for subtest names.
+	Name string
+	// Text is the sample.
+	Text string
+	// Lines is set when the only such characters in Text are LF and TAB,
+	// which a description and metadata strings may hold.
+	Lines bool
+}
+
 // HostileText are samples of text that could drive an operator's terminal
-// or disguise what it shows, by name: every text field of the key store
-// refuses them (a description and metadata strings accept LF and TAB), and
-// the CLI prints none of them raw. Tests attack with each one.
-var HostileText = map[string]string{
-	"ESC":    "red\x1b[31malert",
-	"OSC":    "title\x1b]0;pwned\a",
-	"BEL":    "ring\a",
-	"LF":     "two\nlines",
-	"CR":     "over\rwrite",
-	"TAB":    "a\tb",
-	"DEL":    "a\x7fb",
-	"C1 CSI": "a\u009b2Jb",
-	"NEL":    "a\u0085b",
-	"RLO":    "cod.\u202eexe",
-	"LRI":    "a\u2066b\u2069",
-	"RLM":    "a\u200fb",
-	"ZWSP":   "a\u200bb",
-	"LS":     "a\u2028b",
-	"BOM":    "\ufeffa",
-	"tag":    "a\U000E0041",
+// or disguise what it shows: every text field of the key store refuses them
+// (a description and metadata strings accept the Lines ones), and the CLI
+// prints none of them raw. Tests attack with each one.
+var HostileText = []HostileSample{
+	{Name: "ESC", Text: "red\x1b[31malert"},
+	{Name: "OSC", Text: "title\x1b]0;pwned\a"},
+	{Name: "BEL", Text: "ring\a"},
+	{Name: "LF", Text: "two\nlines", Lines: true},
+	{Name: "CR", Text: "over\rwrite"},
+	{Name: "TAB", Text: "a\tb", Lines: true},
+	{Name: "DEL", Text: "a\x7fb"},
+	{Name: "C1 CSI", Text: "a\u009b2Jb"},
+	{Name: "NEL", Text: "a\u0085b"},
+	{Name: "RLO", Text: "cod.\u202eexe"},
+	{Name: "LRI", Text: "a\u2066b\u2069"},
+	{Name: "RLM", Text: "a\u200fb"},
+	{Name: "ZWSP", Text: "a\u200bb"},
+	{Name: "LS", Text: "a\u2028b"},
+	{Name: "BOM", Text: "\ufeffa"},
+	{Name: "tag", Text: "a\U000E0041"},
 }
 
 // Hostile reports whether r is a character the samples above attack with:

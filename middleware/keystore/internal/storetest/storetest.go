@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -308,11 +306,10 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			}
 		}
 		n := 0
-		for _, name := range slices.Sorted(maps.Keys(testenv.HostileText)) {
-			text := testenv.HostileText[name]
-			multiline := name == "LF" || name == "TAB"
+		for _, h := range testenv.HostileText {
+			text, multiline := h.Text, h.Lines
 			n++
-			t.Run(name, func(t *testing.T) {
+			t.Run(h.Name, func(t *testing.T) {
 				for _, tc := range []struct {
 					field string
 					edit  func(*keystore.App)
