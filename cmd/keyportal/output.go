@@ -26,7 +26,7 @@ import (
 // before the store refused such characters, or written by another tool,
 // shows what it holds and changes nothing on the operator's terminal.
 func printable(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, safetext.Unsafe) {
+	if utf8.ValidString(s) && !safetext.Contains(s) {
 		return s
 	}
 	var b strings.Builder

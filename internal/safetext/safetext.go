@@ -8,7 +8,10 @@
 // a remote API. See docs/design.md, Invariants.
 package safetext
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+)
 
 // Unsafe reports whether r is one of those characters. The set is Unicode's
 // general categories Cc and Cf plus the separators Zl and Zp:
@@ -34,4 +37,19 @@ func Unsafe(r rune) bool {
 		return r < 0x20 || r == 0x7f
 	}
 	return r <= 0x9f || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r)
+}
+
+// Contains reports whether s holds an Unsafe character; it costs a byte
+// comparison per character while s is ASCII, as names, ids and most audit
+// fields are.
+func Contains(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80:
+			return strings.ContainsFunc(s[i:], Unsafe)
+		case c < 0x20 || c == 0x7f:
+			return true
+		}
+	}
+	return false
 }

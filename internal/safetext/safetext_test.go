@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 
@@ -45,6 +46,18 @@ func TestUnsafeCoversTheAttackSamples(t *testing.T) {
 		}
 		if Unsafe(r) && !testenv.Hostile(r) && !unicode.Is(unicode.Cf, r) {
 			t.Errorf("Unsafe(%U) = true for a character neither hostile to the tests nor a format character", r)
+		}
+	}
+}
+
+func TestContains(t *testing.T) {
+	cases := []string{"", "CI deploys", "café", "ascii then \u202e", "ascii then é then \x1b", "tab\there", "\x7f", "中文 🙂"}
+	for _, h := range testenv.HostileText {
+		cases = append(cases, h.Text, "prefix "+h.Text, "é "+h.Text)
+	}
+	for _, s := range cases {
+		if got, want := Contains(s), strings.ContainsFunc(s, Unsafe); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

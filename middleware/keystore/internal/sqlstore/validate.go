@@ -265,7 +265,7 @@ func encodeList(l []string) string {
 // bidi or invisible format character (safetext.Unsafe) may reach an
 // operator's terminal. Each becomes U+FFFD, as does a run of invalid bytes.
 func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, safetext.Unsafe) {
+	if utf8.ValidString(s) && !safetext.Contains(s) {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
