@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/keyportal/keyportal/internal/safetext"
+	"github.com/keyportal/keyportal/internal/testenv"
 )
 
 func TestPrintable(t *testing.T) {
@@ -42,4 +47,36 @@ func TestJSONLineEscapesAndKeepsText(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back["name"] != text {
 		t.Errorf("decoded %q (%v), want %q", back["name"], err, text)
 	}
+}
+
+// FuzzPrintable: whatever a database holds, what the command prints of it
+// is valid UTF-8 without a control, bidi or invisible format character, and
+// a JSON line of it holds none either and decodes to the text (invalid
+// bytes aside, which encoding/json replaces).
+func FuzzPrintable(f *testing.F) {
+	for _, h := range testenv.HostileText {
+		f.Add(h.Text)
+	}
+	f.Add("bad \xff\xfe utf-8 \x9b")
+	f.Fuzz(func(t *testing.T, s string) {
+		p := printable(s)
+		if !utf8.ValidString(p) || safetext.Contains(p) {
+			t.Fatalf("printable(%q) = %q", s, p)
+		}
+		var buf bytes.Buffer
+		if err := jsonLine(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		line := strings.TrimSuffix(buf.String(), "\n")
+		if safetext.Contains(line) {
+			t.Fatalf("jsonLine(%q) = %q", s, line)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(line), &back); err != nil {
+			t.Fatalf("jsonLine(%q) = %q is not JSON: %v", s, line, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("jsonLine(%q) = %q decodes to %q", s, line, back)
+		}
+	})
 }
