@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -212,7 +213,21 @@ func TestRequireAPIKeyHandlerUsesConfiguredPermissions(t *testing.T) {
 
 func TestRequireWithBadPermissionRefusesAll(t *testing.T) {
 	e := apikeytest.NewEnv(t)
-	_, secret := e.NewKey(t, "ci", []string{"a\r\nX-Evil: 1"}, nil)
+	k, secret := e.NewKey(t, "ci", []string{"deploy:read"}, nil)
+	// The store refuses control characters in permissions: the key holds
+	// this one as a database written before that rule (or by another tool)
+	// would.
+	db, err := sql.Open("sqlite", e.Store.(*sqlite.SQLite).Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE api_keys SET permissions = ? WHERE id = ?`, `["a\r\nX-Evil: 1"]`, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.Store.GetKey(context.Background(), k.AppSlug, k.ID); err != nil || strings.Join(got.Permissions, ",") != "a\r\nX-Evil: 1" {
+		t.Fatalf("key permissions %q, %v", got.Permissions, err)
+	}
 	s := newAKServer(t, envConfig(e), "a\r\nX-Evil: 1")
 	w := s.get("/v1/thing", bearer(secret)...)
 	if w.Code != http.StatusForbidden || w.Header().Get("X-Evil") != "" || strings.Contains(w.Header().Get("WWW-Authenticate"), "Evil") {
