@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/safetext"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
@@ -302,6 +303,8 @@ func FuzzKeyAPI(f *testing.F) {
 	f.Add(uint8(1), "", `{"grace":"0"}`, "application/json")
 	f.Add(uint8(2), "a/b", `{}`, "application/json")
 	f.Add(uint8(2), "%00", `{"reason":"`+strings.Repeat("r", 201)+`"}`, "application/json")
+	f.Add(uint8(0), "", `{"name":"cod.\u202eexe"}`, "application/json")
+	f.Add(uint8(2), "#1", `{"reason":"red\u001b[31m"}`, "application/json")
 
 	fp := newFuzzPortal(f)
 	sess := fp.exchange(f, fp.issue(f, ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}))
@@ -349,6 +352,9 @@ func FuzzKeyAPI(f *testing.F) {
 		}
 		if out.Secret != "" && (!apikey.WellFormed(out.Secret) || !strings.HasPrefix(out.Secret, "kp_aa_42_")) {
 			t.Fatalf("malformed secret for app aa_42: %q", out.Secret)
+		}
+		if safetext.Contains(out.Key.Name) || safetext.Contains(out.Key.RevokedReason) {
+			t.Fatalf("%d answer with a key holding control or bidi text: %+v", w.Code, out.Key)
 		}
 		// The other tenant's key is untouched whatever happened.
 		k, err := fp.store.GetKey(ctx, "aa_77", foreign.ID)
