@@ -30,21 +30,27 @@ func refusedAddr(t *testing.T) string {
 
 func refusedURL(t *testing.T) string { return "http://" + refusedAddr(t) }
 
-// dialScript is an HTTP client whose dials go, in turn, to the addresses of
-// script (the last one repeats); it counts the dials.
+// dialScript makes the client New would build, except that its dials go, in
+// turn, to the addresses of script (the last one repeats), through wrap when
+// set; it counts the dials.
 type dialScript struct {
 	script []string
+	wrap   func(n int, c net.Conn) net.Conn
 	dials  atomic.Int64
 }
 
 func (d *dialScript) client() *http.Client {
 	var dialer net.Dialer
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			n := int(d.dials.Add(1)) - 1
-			return dialer.DialContext(ctx, network, d.script[min(n, len(d.script)-1)])
-		},
-	}}
+	hc := defaultHTTPClient()
+	hc.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		n := int(d.dials.Add(1)) - 1
+		c, err := dialer.DialContext(ctx, network, d.script[min(n, len(d.script)-1)])
+		if err != nil || d.wrap == nil {
+			return c, err
+		}
+		return d.wrap(n, c), nil
+	}
+	return hc
 }
 
 // TestRetry covers the one retry: only when the request never left, never
@@ -176,22 +182,30 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestContextCancel(t *testing.T) {
-	t.Run("while waiting for the answer", func(t *testing.T) {
-		srv, hits, started := blockingServer(t, false)
-		c := newTestClient(t, srv.URL, Config{Timeout: time.Minute})
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			<-started
-			cancel()
-		}()
-		_, err := c.ListApps(ctx, false)
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
-		}
-		if n := hits.Load(); n != 1 {
-			t.Errorf("server saw %d requests, want 1", n)
-		}
-	})
+	for _, tt := range []struct {
+		name    string
+		headers bool
+	}{
+		{"while waiting for the answer", false},
+		{"while reading the body", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, hits, started := blockingServer(t, tt.headers)
+			c := newTestClient(t, srv.URL, Config{Timeout: time.Minute})
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				<-started
+				cancel()
+			}()
+			_, err := c.ListApps(ctx, false)
+			if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("server saw %d requests, want 1", n)
+			}
+		})
+	}
 	t.Run("already cancelled", func(t *testing.T) {
 		f := newFakeWacht(t)
 		c := newTestClient(t, f.URL(), Config{})
