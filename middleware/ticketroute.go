@@ -112,9 +112,10 @@ func Mount(r gin.IRoutes, cfg Config) error {
 	return nil
 }
 
-// serve answers one ticket request. Its steps run in the order of the flow
-// (README "How it works"); each refuses the request by answering it and
-// recording the attempt, and then reports false, which ends the flow.
+// serve answers one ticket request. Its steps are the checks of
+// docs/design.md "The ticket route's checks, in order", in that order; each
+// refuses the request by answering it and recording the attempt, and then
+// reports false, which ends the flow.
 func (t *TicketRoute) serve(c *gin.Context) {
 	f := t.begin(c)
 	if t.readBody(&f) && t.checkOrigin(&f) && t.identify(&f) && t.checkID(&f) &&
