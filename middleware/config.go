@@ -113,10 +113,10 @@ type Config struct {
 	RateBurst int
 
 	// IssueTimeout bounds the Issuer's call, and the Auditor's. Zero means
-	// 5 s; a negative value is an error. A call past the deadline is
-	// answered 503. An Issuer that is not a ticket.ContextBound runs on a
-	// goroutine of its own, so that this holds even if it ignores its
-	// context; a ContextBound one runs on the request's goroutine.
+	// 5 s; a negative value is an error. The Issuer runs on the request's
+	// goroutine with a context that ends at this deadline, and must return
+	// then (see ticket.Issuer); a call that ends with the deadline is
+	// answered 503.
 	IssueTimeout time.Duration
 
 	// Metrics, when set, receives keyportal_ticket_attempts_total{outcome,

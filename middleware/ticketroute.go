@@ -48,14 +48,11 @@ func errorBody(msg string) []byte {
 // a portal ticket and, when every check passes, issues one. Build it with
 // NewTicketRoute; it is safe for concurrent use.
 type TicketRoute struct {
-	cfg     Config
-	origins originCheck
-	limiter *userLimiter // nil when the rate limit is lifted
-	// issuerBound is set when the Issuer is a ticket.ContextBound, which
-	// may run on the request's goroutine.
-	issuerBound bool
-	metrics     routeMetrics
-	auditLog    zerolog.Logger
+	cfg      Config
+	origins  originCheck
+	limiter  *userLimiter // nil when the rate limit is lifted
+	metrics  routeMetrics
+	auditLog zerolog.Logger
 
 	bodyFields  []byte // unknown or repeated field
 	bodyMissing []byte // "<field> is required"
@@ -87,7 +84,6 @@ func NewTicketRoute(cfg Config) (*TicketRoute, error) {
 		bodyMissing: errorBody(cfg.Field + " is required"),
 		bodyInvalid: errorBody(fmt.Sprintf("%s must be 1 to %d letters, digits, '_' or '-'", cfg.Field, MaxIDLen)),
 	}
-	_, t.issuerBound = cfg.Issuer.(ticket.ContextBound)
 	if cfg.RateLimit > 0 {
 		t.limiter = newUserLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
@@ -116,165 +112,210 @@ func Mount(r gin.IRoutes, cfg Config) error {
 	return nil
 }
 
-// serve runs the checks of DESIGN.md "Flow" step 2, in order.
+// serve answers one ticket request. Its steps are the checks of
+// docs/design.md "The ticket route's checks, in order", in that order; each
+// refuses the request by answering it and recording the attempt, and then
+// reports false, which ends the flow.
 func (t *TicketRoute) serve(c *gin.Context) {
-	r := c.Request
-	a := attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: c.ClientIP()}
+	f := t.begin(c)
+	if t.readBody(&f) && t.checkOrigin(&f) && t.identify(&f) && t.checkID(&f) &&
+		t.authorize(&f) && t.checkRateLimit(&f) && t.issue(&f) {
+		t.answer(&f)
+	}
+}
+
+// flow is one request on its way through serve's steps: the attempt the
+// audit event records, and what a step hands on to a later one.
+type flow struct {
+	attempt
+	c     *gin.Context
+	rawID json.RawMessage // the body's field, checked by checkID
+	p     Principal
+	resp  ticket.Response
+}
+
+// begin starts the attempt and sets the headers every answer carries.
+func (t *TicketRoute) begin(c *gin.Context) flow {
+	f := flow{c: c, attempt: attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: c.ClientIP()}}
 	h := c.Writer.Header()
 	h["Cache-Control"] = noStoreValue
-	h["X-Request-Id"] = []string{a.requestID}
+	h["X-Request-Id"] = []string{f.requestID}
+	return f
+}
 
-	// 1. Content type, size, one strict JSON object.
+// readBody checks the content type and size and reads one strict JSON
+// object holding the configured field only.
+func (t *TicketRoute) readBody(f *flow) bool {
+	r := f.c.Request
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		t.fail(c, &a, http.StatusUnsupportedMediaType, audit.OutcomeDenied, ReasonUnsupportedMediaType, bodyUnsupportedMediaType)
-		return
+		return t.fail(f, http.StatusUnsupportedMediaType, audit.OutcomeDenied, ReasonUnsupportedMediaType, bodyUnsupportedMediaType)
 	}
 	if r.ContentLength > MaxBodyBytes {
-		t.fail(c, &a, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
-		return
+		return t.fail(f, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
 	}
 	var body []byte
 	if r.Body != nil {
 		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, MaxBodyBytes))
+		body, err = io.ReadAll(http.MaxBytesReader(f.c.Writer, r.Body, MaxBodyBytes))
 		if err != nil {
 			if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-				t.fail(c, &a, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
-				return
+				return t.fail(f, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
 			}
-			a.err = err
-			t.fail(c, &a, http.StatusBadRequest, audit.OutcomeDenied, ReasonMalformedJSON, bodyMalformed)
-			return
+			f.err = err
+			return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, ReasonMalformedJSON, bodyMalformed)
 		}
 	}
 	rawID, reason := parseBody(body, t.cfg.Field)
 	switch reason {
 	case "":
+		f.rawID = rawID
+		return true
 	case ReasonUnknownField, ReasonDuplicateField:
-		t.fail(c, &a, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyFields)
-		return
+		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyFields)
 	default:
-		t.fail(c, &a, http.StatusBadRequest, audit.OutcomeDenied, reason, bodyMalformed)
-		return
+		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, bodyMalformed)
 	}
+}
 
-	// 2. Same-origin check: a page of another site must not get a ticket
-	// with the user's cookies (CSRF).
-	origin, ok := t.origins.verify(r)
+// checkOrigin refuses a page of another site, which must not get a ticket
+// with the user's cookies (CSRF).
+func (t *TicketRoute) checkOrigin(f *flow) bool {
+	origin, ok := t.origins.verify(f.c.Request)
 	if !ok {
-		t.fail(c, &a, http.StatusForbidden, audit.OutcomeDenied, ReasonCrossSite, bodyForbidden)
-		return
+		return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, ReasonCrossSite, bodyForbidden)
 	}
-	a.origin = origin
+	f.origin = origin
+	return true
+}
 
-	// 3. Who is asking.
-	p, err := t.cfg.Identify(c)
+// identify asks Config.Identify who is asking.
+func (t *TicketRoute) identify(f *flow) bool {
+	p, err := t.cfg.Identify(f.c)
 	if err != nil || p.Subject == "" {
-		a.err = err
-		t.fail(c, &a, http.StatusUnauthorized, audit.OutcomeDenied, ReasonUnauthenticated, bodyUnauthorized)
-		return
+		f.err = err
+		return t.fail(f, http.StatusUnauthorized, audit.OutcomeDenied, ReasonUnauthenticated, bodyUnauthorized)
 	}
-	a.user, a.tenant = p.Subject, p.Tenant
+	f.p, f.user, f.tenant = p, p.Subject, p.Tenant
+	return true
+}
 
-	// 4. Input shape.
-	id, reason := parseID(rawID)
+// checkID checks the shape of the requested resource id.
+func (t *TicketRoute) checkID(f *flow) bool {
+	id, reason := parseID(f.rawID)
 	switch reason {
 	case "":
+		f.resource, f.appSlug = id, t.cfg.AppSlug(id)
+		return true
 	case ReasonMissingID:
-		t.fail(c, &a, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyMissing)
-		return
+		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyMissing)
 	default:
-		t.fail(c, &a, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyInvalid)
-		return
+		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyInvalid)
 	}
-	a.resource, a.appSlug = id, t.cfg.AppSlug(id)
+}
 
-	// 5. Tenant status, role and ownership: the decider checks all three
-	// and says which failed; the client gets the same 403 for each.
-	if p.Tenant == "" {
-		t.fail(c, &a, http.StatusForbidden, audit.OutcomeDenied, ReasonNoTenant, bodyForbidden)
-		return
+// authorize checks tenant status, role and ownership: the decider checks
+// all three and says which failed; the client gets the same 403 for each.
+func (t *TicketRoute) authorize(f *flow) bool {
+	if f.p.Tenant == "" {
+		return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, ReasonNoTenant, bodyForbidden)
 	}
+	r := f.c.Request
 	d, err := t.cfg.Decider.Decide(r.Context(), policy.Request{
-		Subject: p.Subject, Tenant: p.Tenant, Object: t.cfg.Object(id), Action: t.cfg.Action,
+		Subject: f.p.Subject, Tenant: f.p.Tenant, Object: t.cfg.Object(f.resource), Action: t.cfg.Action,
 	})
 	if err != nil {
-		a.err = err
-		t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonDeciderError), bodyServiceUnavailable)
-		return
+		f.err = err
+		return t.fail(f, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonDeciderError), bodyServiceUnavailable)
 	}
 	if !d.Allowed {
 		reason := string(d.Reason)
 		if reason == "" || d.Reason == policy.ReasonAllowed {
 			reason = string(policy.ReasonDeniedByRule)
 		}
-		t.fail(c, &a, http.StatusForbidden, audit.OutcomeDenied, reason, bodyForbidden)
-		return
+		return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, reason, bodyForbidden)
 	}
+	return true
+}
 
-	// 6. Per-user rate limit.
-	if t.limiter != nil {
-		if ok, wait := t.limiter.allow(p.Subject, t.cfg.Now()); !ok {
-			a.status, a.outcome, a.reason = http.StatusTooManyRequests, audit.OutcomeDenied, ReasonRateLimited
-			if !t.record(&a) {
-				t.write(c, http.StatusServiceUnavailable, bodyServiceUnavailable)
-				return
-			}
-			c.Header("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
-			t.write(c, http.StatusTooManyRequests, bodyTooManyRequests)
-			return
-		}
+// checkRateLimit takes one of the user's tokens, refusing with 429 and
+// Retry-After when there is none.
+func (t *TicketRoute) checkRateLimit(f *flow) bool {
+	if t.limiter == nil {
+		return true
 	}
+	ok, wait := t.limiter.allow(f.p.Subject, t.cfg.Now())
+	if ok {
+		return true
+	}
+	f.status, f.outcome, f.reason = http.StatusTooManyRequests, audit.OutcomeDenied, ReasonRateLimited
+	if !t.record(&f.attempt) {
+		t.write(f.c, http.StatusServiceUnavailable, bodyServiceUnavailable)
+		return false
+	}
+	f.c.Header("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+	t.write(f.c, http.StatusTooManyRequests, bodyTooManyRequests)
+	return false
+}
 
-	// 7. Issue, within the deadline.
-	resp, err := t.issue(r.Context(), ticket.Request{
-		AppSlug:        a.appSlug,
-		Tenant:         p.Tenant,
-		Subject:        p.Subject,
-		Resource:       id,
-		EmbedderOrigin: origin,
+// issue asks the Issuer for the ticket within IssueTimeout.
+func (t *TicketRoute) issue(f *flow) bool {
+	r := f.c.Request
+	resp, err := t.callIssuer(r.Context(), ticket.Request{
+		AppSlug:        f.appSlug,
+		Tenant:         f.p.Tenant,
+		Subject:        f.p.Subject,
+		Resource:       f.resource,
+		EmbedderOrigin: f.origin,
 		TTL:            t.cfg.TTL,
 	})
 	if err != nil {
-		a.err = err
+		f.err = err
 		switch {
 		case errors.Is(err, ticket.ErrRejected):
-			t.fail(c, &a, http.StatusForbidden, audit.OutcomeDenied, ReasonIssuerRejected, bodyForbidden)
+			return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, ReasonIssuerRejected, bodyForbidden)
 		case errors.Is(err, context.DeadlineExceeded):
-			t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, ReasonIssuerTimeout, bodyTicketUnavailable)
+			return t.fail(f, http.StatusServiceUnavailable, audit.OutcomeError, ReasonIssuerTimeout, bodyTicketUnavailable)
 		case errors.Is(err, ticket.ErrUnavailable), errors.Is(err, context.Canceled):
-			t.fail(c, &a, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonIssuerUnavailable), bodyTicketUnavailable)
+			return t.fail(f, http.StatusServiceUnavailable, audit.OutcomeError, canceledOr(r, ReasonIssuerUnavailable), bodyTicketUnavailable)
 		default:
-			t.fail(c, &a, http.StatusBadGateway, audit.OutcomeError, ReasonIssuerFailed, bodyTicketFailed)
+			return t.fail(f, http.StatusBadGateway, audit.OutcomeError, ReasonIssuerFailed, bodyTicketFailed)
 		}
-		return
 	}
-	out, err := json.Marshal(resp)
-	if err != nil { // a ticket.Response always marshals; kept for safety
-		a.err = err
-		t.fail(c, &a, http.StatusBadGateway, audit.OutcomeError, ReasonIssuerFailed, bodyTicketFailed)
-		return
-	}
-	a.ticketFP = ticket.Fingerprint(resp.Ticket)
-	a.status, a.outcome, a.reason = http.StatusOK, audit.OutcomeIssued, ReasonIssued
-	if !t.record(&a) {
-		t.write(c, http.StatusServiceUnavailable, bodyServiceUnavailable)
-		return
-	}
-	t.write(c, http.StatusOK, out)
+	f.resp = resp
+	return true
 }
 
-// issue calls the Issuer under IssueTimeout and checks its answer.
-func (t *TicketRoute) issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
+// answer records the issued ticket (by its fingerprint) and sends it.
+func (t *TicketRoute) answer(f *flow) {
+	out, err := json.Marshal(f.resp)
+	if err != nil { // a ticket.Response always marshals; kept for safety
+		f.err = err
+		t.fail(f, http.StatusBadGateway, audit.OutcomeError, ReasonIssuerFailed, bodyTicketFailed)
+		return
+	}
+	f.ticketFP = ticket.Fingerprint(f.resp.Ticket)
+	f.status, f.outcome, f.reason = http.StatusOK, audit.OutcomeIssued, ReasonIssued
+	if !t.record(&f.attempt) {
+		t.write(f.c, http.StatusServiceUnavailable, bodyServiceUnavailable)
+		return
+	}
+	t.write(f.c, http.StatusOK, out)
+}
+
+// callIssuer calls the Issuer on this goroutine with a context that ends
+// after IssueTimeout (an Issuer returns once its context is done: see
+// ticket.Issuer), turns its panic into an error, so that a broken issuer
+// fails one request with 502 instead of the whole route, and checks its
+// answer.
+func (t *TicketRoute) callIssuer(ctx context.Context, req ticket.Request) (resp ticket.Response, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.IssueTimeout)
 	defer cancel()
-	var resp ticket.Response
-	var err error
-	if t.issuerBound {
-		resp, err = t.callIssuer(ctx, req)
-	} else {
-		resp, err = t.callIssuerAside(ctx, req)
-	}
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = ticket.Response{}, fmt.Errorf("%w: issuer panicked: %v", ticket.ErrUpstream, v)
+		}
+	}()
+	resp, err = t.cfg.Issuer.Issue(ctx, req)
 	if err != nil {
 		return ticket.Response{}, err
 	}
@@ -282,38 +323,6 @@ func (t *TicketRoute) issue(ctx context.Context, req ticket.Request) (ticket.Res
 		return ticket.Response{}, fmt.Errorf("%w: issuer answered without a ticket, url or expiry", ticket.ErrUpstream)
 	}
 	return resp, nil
-}
-
-// callIssuer calls the Issuer and turns its panic into an error: a broken
-// issuer fails one request with 502 instead of the whole route.
-func (t *TicketRoute) callIssuer(ctx context.Context, req ticket.Request) (resp ticket.Response, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			resp, err = ticket.Response{}, fmt.Errorf("%w: issuer panicked: %v", ticket.ErrUpstream, v)
-		}
-	}()
-	return t.cfg.Issuer.Issue(ctx, req)
-}
-
-// callIssuerAside runs an Issuer that did not promise to honour its context
-// (see ticket.ContextBound) on a goroutine of its own, and returns by the
-// deadline even if that Issuer never does (its late answer is dropped).
-func (t *TicketRoute) callIssuerAside(ctx context.Context, req ticket.Request) (ticket.Response, error) {
-	type result struct {
-		resp ticket.Response
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := t.callIssuer(ctx, req)
-		done <- result{resp, err}
-	}()
-	select {
-	case res := <-done:
-		return res.resp, res.err
-	case <-ctx.Done():
-		return ticket.Response{}, fmt.Errorf("issuer did not answer in %v: %w", t.cfg.IssueTimeout, ctx.Err())
-	}
 }
 
 // canceledOr returns ReasonCanceled when the client went away (its request
@@ -327,13 +336,14 @@ func canceledOr(r *http.Request, reason string) string {
 }
 
 // fail records a refused or failed attempt and answers it (503 instead when
-// the Auditor fails).
-func (t *TicketRoute) fail(c *gin.Context, a *attempt, status int, outcome, reason string, body []byte) {
-	a.status, a.outcome, a.reason = status, outcome, reason
-	if !t.record(a) {
+// the Auditor fails). It returns false, for the step that ends the flow.
+func (t *TicketRoute) fail(f *flow, status int, outcome, reason string, body []byte) bool {
+	f.status, f.outcome, f.reason = status, outcome, reason
+	if !t.record(&f.attempt) {
 		status, body = http.StatusServiceUnavailable, bodyServiceUnavailable
 	}
-	t.write(c, status, body)
+	t.write(f.c, status, body)
+	return false
 }
 
 func (t *TicketRoute) write(c *gin.Context, status int, body []byte) {

@@ -27,15 +27,10 @@ func (w *benchWriter) WriteHeader(s int)           { w.status = s }
 
 // benchRoute measures one issued ticket through the whole route, audit line
 // formatted (to io.Discard) included; the issuer answers a fixed ticket so
-// that only the route's own cost and the decider's are measured. bound says
-// whether the issuer is a ticket.ContextBound (as both built-in issuers
-// are), which runs on the request's goroutine.
-func benchRoute(b *testing.B, decider policy.Decider, bound bool) {
+// that only the route's own cost and the decider's are measured.
+func benchRoute(b *testing.B, decider policy.Decider) {
 	fixed := ticket.Response{Ticket: "tk_fixed", ExpiresAt: 1_900_000_000, URL: "https://portal.test/vanity/api-auth?ticket=tk_fixed"}
-	var issuer ticket.Issuer = ticket.IssuerFunc(func(context.Context, ticket.Request) (ticket.Response, error) { return fixed, nil })
-	if bound {
-		issuer = boundIssuer(issuer.(ticket.IssuerFunc))
-	}
+	issuer := ticket.IssuerFunc(func(context.Context, ticket.Request) (ticket.Response, error) { return fixed, nil })
 	route, err := NewTicketRoute(Config{
 		Identify:  func(*gin.Context) (Principal, error) { return Principal{Subject: "alice", Tenant: "acme"}, nil },
 		Decider:   decider,
@@ -69,15 +64,12 @@ func benchRoute(b *testing.B, decider policy.Decider, bound bool) {
 	}
 }
 
-func BenchmarkTicketRoute(b *testing.B) {
-	b.Run("issuer=bound", func(b *testing.B) { benchRoute(b, allowAll, true) })
-	b.Run("issuer=aside", func(b *testing.B) { benchRoute(b, allowAll, false) })
-}
+func BenchmarkTicketRoute(b *testing.B) { benchRoute(b, allowAll) }
 
 func BenchmarkTicketRouteDemoPolicy(b *testing.B) {
 	engine, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchRoute(b, engine, true)
+	benchRoute(b, engine)
 }

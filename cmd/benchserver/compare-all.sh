@@ -3,13 +3,27 @@
 # keyportal's ticket route in Wacht mode (cmd/benchserver -> same stub), in local mode
 # (cmd/benchserver-portal, local issuer), a bare gin handler (benchserver-portal /bare), and
 # two floors of Wacht mode: Gin handlers that only forward to the stub, through keyportal's Wacht
-# client (benchserver -handler forward) or net/http (-handler forward-nethttp).
+# client (benchserver -handler forward) or a bare net/http client (-handler forward-nethttp).
 # Each round runs the same wrk against each, one after the other; reports req/s, p99 and the
 # server's CPU time per request (utime+stime of its process from /proc, excluding the stub).
+#
+#   PEERS=<the peers' directory> [ROUNDS=5] [WORK=<scratch dir>] bash cmd/benchserver/compare-all.sh
+#
+# PEERS holds express-seed, stub-wacht and post.lua (see the README there). Needs go, node/npm
+# and wrk.
 set -euo pipefail
-PEERS=${PEERS:-/work/shared/peers}
+if [ -z "${PEERS:-}" ]; then
+  echo "compare-all.sh: set PEERS to the peers' directory (the one holding express-seed, stub-wacht and post.lua)" >&2
+  exit 2
+fi
+for p in express-seed/server.mjs stub-wacht/main.go post.lua; do
+  if [ ! -e "$PEERS/$p" ]; then echo "compare-all.sh: PEERS=$PEERS has no $p" >&2; exit 2; fi
+done
+for tool in go node npm wrk; do
+  command -v $tool >/dev/null || { echo "compare-all.sh: $tool is not installed" >&2; exit 2; }
+done
 ROUNDS=${ROUNDS:-5}
-WORK=${WORK:-/tmp/kpbench/work}
+WORK=${WORK:-${TMPDIR:-/tmp}/kpbench/work}
 REPO=${REPO:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}
 STUB=127.0.0.1:7711; EXP=3011; KPW=127.0.0.1:3001; KPL=127.0.0.1:7802; KPF=127.0.0.1:3002; KPN=127.0.0.1:3003
 WRK="wrk -t2 -c32 -d8s --latency"
@@ -17,7 +31,7 @@ ROUTE=/api/settings/api-keys/embed-ticket
 pids=(); cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }; trap cleanup EXIT
 mkdir -p $WORK
 if [ ! -d $WORK/express-seed/node_modules ]; then
-  cp -r $PEERS/express-seed $PEERS/stub-wacht $PEERS/post.lua $WORK/; chmod -R u+w $WORK
+  cp -r "$PEERS/express-seed" "$PEERS/stub-wacht" "$PEERS/post.lua" $WORK/; chmod -R u+w $WORK
   (cd $WORK/stub-wacht && go build -o stub-wacht .)
   (cd $WORK/express-seed && npm ci --silent >/dev/null)
 fi
@@ -52,15 +66,17 @@ for i in $(seq $ROUNDS); do
   one kp-local $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL$ROUTE
   one gin-bare $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL/bare
 done | tee $WORK/rounds.txt
-# Per-round ratios, same run: Wacht mode and its floors against Express (requests/s, p99, CPU
-# per ticket), and the local route against the bare handler (requests/s).
+# Per-round ratios, same run: Wacht mode against its floor through the same client (requests/s;
+# target >= 0.9) and against Express (requests/s, p99, CPU per ticket), Wacht mode's CPU per
+# ticket, the bare net/http floor against the client's, and the local route against the bare
+# handler (requests/s).
 awk '
   /^## round/ { r = $3 }
   /^[a-z]/ { rps[r, $1] = $2; p99[r, $1] = $3; cpu[r, $1] = $4; n = r }
   END {
-    print "# round wacht/express_rps wacht/express_p99 express/wacht_cpu floor-kp/express_rps floor-nethttp/express_rps local/bare_rps"
+    print "# round wacht/floor_rps wacht/express_rps wacht/express_p99 express/wacht_cpu wacht_cpu_us floor-nethttp/floor_rps local/bare_rps"
     for (i = 1; i <= n; i++)
-      printf "%d %.2f %.3f %.1f %.2f %.2f %.3f\n", i,
-        rps[i, "kp-wacht"] / rps[i, "express"], p99[i, "kp-wacht"] / p99[i, "express"], cpu[i, "express"] / cpu[i, "kp-wacht"],
-        rps[i, "floor-kp"] / rps[i, "express"], rps[i, "floor-nethttp"] / rps[i, "express"], rps[i, "kp-local"] / rps[i, "gin-bare"]
+      printf "%d %.3f %.2f %.3f %.1f %.1f %.3f %.3f\n", i,
+        rps[i, "kp-wacht"] / rps[i, "floor-kp"], rps[i, "kp-wacht"] / rps[i, "express"], p99[i, "kp-wacht"] / p99[i, "express"],
+        cpu[i, "express"] / cpu[i, "kp-wacht"], cpu[i, "kp-wacht"], rps[i, "floor-nethttp"] / rps[i, "floor-kp"], rps[i, "kp-local"] / rps[i, "gin-bare"]
   }' $WORK/rounds.txt

@@ -1,7 +1,7 @@
 // Command benchserver serves the ticket route in Wacht mode, with the same
-// users, tenants and deployments as the Express peer
-// (/work/shared/peers/express-seed), so that both can be loaded with wrk
-// against the same stub-wacht in one run:
+// users, tenants and deployments as the Express peer (express-seed in the
+// peers' directory, $PEERS), so that both can be loaded with wrk against the
+// same stub-wacht in one run:
 //
 //	go build -o /tmp/benchserver ./cmd/benchserver
 //	/tmp/benchserver -addr 127.0.0.1:3001 -wacht http://127.0.0.1:7700 -log /tmp/benchserver-audit.log &
@@ -20,11 +20,11 @@
 //
 // -handler swaps the route for a floor: a Gin handler that only forwards each
 // request to Wacht and answers its body, with no identity, policy, audit or
-// metrics: "forward" through keyportal's Wacht client (its connection pool),
-// "forward-nethttp" through net/http's default transport, as a hand-written
-// Express port would. No Gin handler that calls Wacht once per ticket can be
-// faster than the first; the route's requests/s over it is what the checks
-// cost.
+// metrics: "forward" through keyportal's Wacht client (the same client the
+// route uses), "forward-nethttp" through a bare net/http client, as a
+// hand-written Express port would. No Gin handler that calls Wacht through
+// the client once per ticket can be faster than the first; the route's
+// requests/s over it is what the checks cost.
 package main
 
 import (

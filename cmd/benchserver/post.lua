@@ -1,5 +1,5 @@
--- The Express peer's request (../../../shared/peers/post.lua) as a browser
--- page of the same origin sends it: plus Origin and Sec-Fetch-Site.
+-- The Express peer's request (post.lua in the peers' directory, $PEERS) as a
+-- browser page of the same origin sends it: plus Origin and Sec-Fetch-Site.
 wrk.method = "POST"
 wrk.body   = '{"deploymentId":"31"}'
 wrk.headers["Content-Type"] = "application/json"

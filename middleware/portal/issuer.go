@@ -84,8 +84,4 @@ func (p *Portal) TicketURL(tk string) string {
 	return p.baseURL + PagePath + "?ticket=" + url.QueryEscape(tk)
 }
 
-// ReturnsWhenContextDone marks localIssuer as a ticket.ContextBound: every
-// store call it makes honours ctx.
-func (*localIssuer) ReturnsWhenContextDone() {}
-
-var _ ticket.ContextBound = (*localIssuer)(nil)
+var _ ticket.Issuer = (*localIssuer)(nil)

@@ -48,19 +48,16 @@ type Request struct {
 
 // Issuer issues tickets for the key portal. The local portal and Wacht's
 // hosted portal both implement it.
+//
+// Issue must return once ctx is done (its deadline passed or it was
+// cancelled), as net/http handlers and oauth2 TokenSources do: pass ctx to
+// every call that may wait (network, database, locks) and give up when it
+// ends, returning an error that wraps ErrUnavailable and ctx.Err(). The
+// ticket route calls Issue on the request's goroutine with a context that
+// ends after its IssueTimeout; it answers when Issue returns, so an Issuer
+// that ignores its context holds the request for as long as it takes.
 type Issuer interface {
 	Issue(ctx context.Context, req Request) (Response, error)
-}
-
-// ContextBound is an Issuer that promises to return once its context is
-// done. The ticket route calls such an Issuer on the request's own goroutine;
-// any other Issuer runs on a goroutine of its own, so that the route can
-// answer at its deadline even if that Issuer never returns. Both built-in
-// issuers (the self-hosted portal's and Wacht's client) are ContextBound.
-type ContextBound interface {
-	Issuer
-	// ReturnsWhenContextDone marks the promise; it does nothing.
-	ReturnsWhenContextDone()
 }
 
 // IssuerFunc adapts a function to the Issuer interface.

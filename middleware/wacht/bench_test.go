@@ -41,10 +41,9 @@ func reportCPU(b *testing.B) {
 }
 
 // BenchmarkIssue measures one ticket through the Issuer against a local
-// server, sequentially and from parallel callers, for the default client
-// (its own connection pool) and for a caller-supplied net/http client,
-// beside a bare net/http POST of the same request (what net/http alone
-// costs).
+// server, sequentially and from parallel callers, beside a bare net/http
+// POST of the same request over the same transport settings (what net/http
+// alone costs).
 func BenchmarkIssue(b *testing.B) {
 	b.Run("baseline-nethttp", func(b *testing.B) {
 		srv := benchServer(b)
@@ -65,29 +64,17 @@ func BenchmarkIssue(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
-	for _, sender := range senders {
-		b.Run("serial-"+sender.name, func(b *testing.B) {
-			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), 1)
-		})
-		// parallel: one caller per P; parallel32: 32 callers, as keyportal's
-		// load test drives the ticket route (wrk, 32 connections).
-		b.Run("parallel-"+sender.name, func(b *testing.B) {
-			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), runtime.GOMAXPROCS(0))
-		})
-		b.Run("parallel32-"+sender.name, func(b *testing.B) {
-			benchIssue(b, newTestClient(b, benchServer(b).URL, sender.cfg()), 32)
-		})
-	}
-}
-
-// senders are the two ways a Client sends: its own connection pool (the
-// default) and a caller-supplied net/http client.
-var senders = []struct {
-	name string
-	cfg  func() Config
-}{
-	{"pool", func() Config { return Config{} }},
-	{"nethttp", func() Config { return Config{HTTPClient: defaultHTTPClient()} }},
+	b.Run("serial", func(b *testing.B) {
+		benchIssue(b, newTestClient(b, benchServer(b).URL, Config{}), 1)
+	})
+	// parallel: one caller per P; parallel32: 32 callers, as keyportal's
+	// load test drives the ticket route (wrk, 32 connections).
+	b.Run("parallel", func(b *testing.B) {
+		benchIssue(b, newTestClient(b, benchServer(b).URL, Config{}), runtime.GOMAXPROCS(0))
+	})
+	b.Run("parallel32", func(b *testing.B) {
+		benchIssue(b, newTestClient(b, benchServer(b).URL, Config{}), 32)
+	})
 }
 
 // benchIssue issues tickets through c from callers goroutines (1: serially,

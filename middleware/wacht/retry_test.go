@@ -30,21 +30,27 @@ func refusedAddr(t *testing.T) string {
 
 func refusedURL(t *testing.T) string { return "http://" + refusedAddr(t) }
 
-// dialScript is an HTTP client whose dials go, in turn, to the addresses of
-// script (the last one repeats); it counts the dials.
+// dialScript makes the client New would build, except that its dials go, in
+// turn, to the addresses of script (the last one repeats), through wrap when
+// set; it counts the dials.
 type dialScript struct {
 	script []string
+	wrap   func(n int, c net.Conn) net.Conn
 	dials  atomic.Int64
 }
 
 func (d *dialScript) client() *http.Client {
 	var dialer net.Dialer
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			n := int(d.dials.Add(1)) - 1
-			return dialer.DialContext(ctx, network, d.script[min(n, len(d.script)-1)])
-		},
-	}}
+	hc := defaultHTTPClient()
+	hc.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		n := int(d.dials.Add(1)) - 1
+		c, err := dialer.DialContext(ctx, network, d.script[min(n, len(d.script)-1)])
+		if err != nil || d.wrap == nil {
+			return c, err
+		}
+		return d.wrap(n, c), nil
+	}
+	return hc
 }
 
 // TestRetry covers the one retry: only when the request never left, never
@@ -146,65 +152,65 @@ func blockingServer(t *testing.T, headers bool) (*httptest.Server, *atomic.Int64
 	return srv, &hits, started
 }
 
-func TestTimeout(t *testing.T) {
+// TestTimeoutAndCancel: a call whose Timeout passes, or whose context is
+// cancelled, while it waits for the answer or reads the body returns promptly
+// with ErrUnavailable wrapping the context's error, and is not retried.
+func TestTimeoutAndCancel(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
-		headers bool
+		headers bool // the server sends the head and half a body, then stalls
+		cancel  bool // cancel the context instead of letting Timeout pass
+		want    error
 	}{
-		{"no response headers", false},
-		{"body stalls", true},
+		{"timeout waiting for the answer", false, false, context.DeadlineExceeded},
+		{"timeout while reading the body", true, false, context.DeadlineExceeded},
+		{"cancelled while waiting for the answer", false, true, context.Canceled},
+		{"cancelled while reading the body", true, true, context.Canceled},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, hits, _ := blockingServer(t, tt.headers)
-			c := newTestClient(t, srv.URL, Config{Timeout: 100 * time.Millisecond})
-			start := time.Now()
-			_, err := c.Issue(context.Background(), ticket.Request{AppSlug: "aa_42"})
-			elapsed := time.Since(start)
-			if !errors.Is(err, ticket.ErrUnavailable) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("err = %v, want ErrUnavailable wrapping context.DeadlineExceeded", err)
+			srv, hits, started := blockingServer(t, tt.headers)
+			timeout := 100 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				timeout = time.Minute
+				go func() {
+					<-started
+					cancel()
+				}()
 			}
-			// Bounded by Timeout, with generous slack for a loaded machine;
+			c := newTestClient(t, srv.URL, Config{Timeout: timeout})
+			start := time.Now()
+			_, err := c.Issue(ctx, ticket.Request{AppSlug: "aa_42"})
+			elapsed := time.Since(start)
+			if !errors.Is(err, ticket.ErrUnavailable) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want ErrUnavailable wrapping %v", err, tt.want)
+			}
+			// Bounded, with generous slack for a loaded machine;
 			// DefaultTimeout (5 s) would mean Config.Timeout was ignored.
 			if elapsed > 3*time.Second {
-				t.Errorf("Issue returned after %s, want about 100ms", elapsed)
+				t.Errorf("Issue returned after %s", elapsed)
 			}
 			if n := hits.Load(); n != 1 {
-				t.Errorf("server saw %d requests, want 1 (a timeout is not retried)", n)
+				t.Errorf("server saw %d requests, want 1 (not retried)", n)
 			}
 		})
 	}
 }
 
-func TestContextCancel(t *testing.T) {
-	t.Run("while waiting for the answer", func(t *testing.T) {
-		srv, hits, started := blockingServer(t, false)
-		c := newTestClient(t, srv.URL, Config{Timeout: time.Minute})
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			<-started
-			cancel()
-		}()
-		_, err := c.ListApps(ctx, false)
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
-		}
-		if n := hits.Load(); n != 1 {
-			t.Errorf("server saw %d requests, want 1", n)
-		}
-	})
-	t.Run("already cancelled", func(t *testing.T) {
-		f := newFakeWacht(t)
-		c := newTestClient(t, f.URL(), Config{})
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := c.Issue(ctx, ticket.Request{AppSlug: "aa_42"})
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, ticket.ErrUnavailable) {
-			t.Fatalf("err = %v", err)
-		}
-		if n := f.hits(); n != 0 {
-			t.Errorf("server saw %d requests, want 0", n)
-		}
-	})
+// TestContextAlreadyCancelled: nothing is sent for a context that is done.
+func TestContextAlreadyCancelled(t *testing.T) {
+	f := newFakeWacht(t)
+	c := newTestClient(t, f.URL(), Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Issue(ctx, ticket.Request{AppSlug: "aa_42"})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ticket.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := f.hits(); n != 0 {
+		t.Errorf("server saw %d requests, want 0", n)
+	}
 }
 
 // TestDialTimeoutNotRetried: a dial that times out, whether at the call's

@@ -11,11 +11,11 @@ import (
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
-// TestStubWacht runs the Issuer against the load-test upstream
-// (../shared/peers/stub-wacht), when KEYPORTAL_STUB_WACHT_URL names a running
-// one:
+// TestStubWacht runs the Issuer against the load-test upstream (stub-wacht,
+// in the peers' directory $PEERS), when KEYPORTAL_STUB_WACHT_URL names a
+// running one:
 //
-//	go build -o /tmp/stub-wacht . && /tmp/stub-wacht -addr 127.0.0.1:7700
+//	(cd "$PEERS/stub-wacht" && go build -o /tmp/stub-wacht .) && /tmp/stub-wacht -addr 127.0.0.1:7700 &
 //	KEYPORTAL_STUB_WACHT_URL=http://127.0.0.1:7700 go test -run StubWacht ./middleware/wacht
 func TestStubWacht(t *testing.T) {
 	base := os.Getenv("KEYPORTAL_STUB_WACHT_URL")
@@ -46,20 +46,17 @@ func TestStubWacht(t *testing.T) {
 }
 
 // BenchmarkStubWacht measures Issue against a running stub-wacht (see
-// TestStubWacht), for the default client and for a caller-supplied net/http
-// client. With the upstream in another process, cpu-ns/op is the client's
-// CPU alone.
+// TestStubWacht). With the upstream in another process, cpu-ns/op is the
+// client's CPU alone.
 func BenchmarkStubWacht(b *testing.B) {
 	base := os.Getenv("KEYPORTAL_STUB_WACHT_URL")
 	if base == "" {
 		b.Skip("KEYPORTAL_STUB_WACHT_URL not set")
 	}
-	for _, sender := range senders {
-		b.Run(sender.name+"/serial", func(b *testing.B) {
-			benchIssue(b, newTestClient(b, base, sender.cfg()), 1)
-		})
-		b.Run(sender.name+"/parallel", func(b *testing.B) {
-			benchIssue(b, newTestClient(b, base, sender.cfg()), runtime.GOMAXPROCS(0))
-		})
-	}
+	b.Run("serial", func(b *testing.B) {
+		benchIssue(b, newTestClient(b, base, Config{}), 1)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		benchIssue(b, newTestClient(b, base, Config{}), runtime.GOMAXPROCS(0))
+	})
 }

@@ -127,9 +127,4 @@ func issuerClass(err error) error {
 	}
 }
 
-// ReturnsWhenContextDone marks Client as a ticket.ContextBound: every call
-// ends by its context's deadline, so the ticket route runs Issue on the
-// request's own goroutine.
-func (*Client) ReturnsWhenContextDone() {}
-
-var _ ticket.ContextBound = (*Client)(nil)
+var _ ticket.Issuer = (*Client)(nil)

@@ -6,22 +6,20 @@
 // A *Client implements ticket.Issuer, so the ticket route can hand out
 // tickets for Wacht's hosted portal page.
 //
-// By default a Client sends over a small HTTP/1.1 keep-alive connection pool
-// of its own, each call running on the caller's goroutine: one write of the
-// request, then net/http's response parser on the connection. When a proxy
-// applies to BaseURL (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), or a
-// Config.HTTPClient is given, requests go through net/http instead.
+// A Client sends with net/http: by default over a transport of its own (a
+// keep-alive pool sized for a gateway that sends every ticket request to one
+// host, HTTP/2 when the server offers it, the proxy from the environment), or
+// over Config.HTTPClient when one is given.
 //
 // Every call is bounded by Config.Timeout and retried at most once, and only
-// when the request provably never left this process: the dial failed, or the
-// connection broke before any byte of the request was written (on the
-// net/http path: before httptrace's WroteRequest fired). A timeout or a
-// cancelled context is never retried. (net/http itself may resend on another
-// connection when a reused idle one was found closed before anything was
-// written; that is equally safe. The pool instead checks a connection that
-// has been idle for a while before reusing it.) Errors can be classified
-// with errors.Is against the sentinel errors of this package; status errors
-// are *APIError. No error string ever contains the backend API key.
+// when the request provably never left this process: the transport failed
+// before it began writing the request (httptrace's WroteRequest never fired),
+// as when the dial is refused. A timeout or a cancelled context is never
+// retried. (net/http itself may resend on another connection when a reused
+// idle one was found closed before anything was written; that is equally
+// safe.) Errors can be classified with errors.Is against the sentinel errors
+// of this package; status errors are *APIError. No error string ever contains
+// the backend API key.
 package wacht
 
 import (
@@ -68,11 +66,12 @@ type Config struct {
 	// DefaultBaseURL.
 	BaseURL string
 
-	// HTTPClient sends the requests. Default: the Client's own HTTP/1.1
-	// keep-alive connection pool (or, when a proxy from the environment
-	// applies to BaseURL, a net/http client of its own with dial, TLS and
-	// response-header timeouts), following no redirects. A caller-supplied
-	// client is used as is.
+	// HTTPClient sends the requests. Default: a client of the Client's own
+	// over an http.Transport with a keep-alive pool for one busy host (up to
+	// 128 idle connections, each closed after 90 s idle), dial, TLS-handshake
+	// and response-header timeouts, HTTP/2 when the server offers it and the
+	// proxy from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY),
+	// following no redirects. A caller-supplied client is used as is.
 	HTTPClient *http.Client
 
 	// Timeout bounds each call from the first dial to the last byte of the
@@ -86,12 +85,9 @@ type Config struct {
 
 // Client calls Wacht's backend API. It is safe for concurrent use.
 type Client struct {
-	apiKey   string
-	auth     string // "Bearer " + apiKey, built once
-	base     string // BaseURL without a trailing slash
-	basePath string // base's escaped path: the request-target prefix on the pool
-	// Exactly one of pool and http sends the requests.
-	pool      *connPool
+	apiKey    string
+	auth      string // "Bearer " + apiKey, built once
+	base      string // BaseURL without a trailing slash
 	http      *http.Client
 	ownHTTP   bool // http was built by New, so CloseIdleConnections may close it
 	timeout   time.Duration
@@ -111,10 +107,6 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, fmt.Errorf("wacht: Config.BaseURL %q is not a URL", cfg.BaseURL)
-	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("wacht: Config.Timeout must not be negative, got %s", cfg.Timeout)
 	}
@@ -122,7 +114,6 @@ func New(cfg Config) (*Client, error) {
 		apiKey:    cfg.APIKey,
 		auth:      "Bearer " + cfg.APIKey,
 		base:      base,
-		basePath:  u.EscapedPath(),
 		http:      cfg.HTTPClient,
 		timeout:   cfg.Timeout,
 		userAgent: cfg.UserAgent,
@@ -134,13 +125,8 @@ func New(cfg Config) (*Client, error) {
 		c.userAgent = DefaultUserAgent
 	}
 	if c.http == nil {
-		if poolUsable(u, http.ProxyFromEnvironment, c.auth, c.userAgent) {
-			c.pool = newConnPool(u, "Host: "+hostHeader(u)+"\r\nAuthorization: "+c.auth+
-				"\r\nUser-Agent: "+c.userAgent+"\r\nAccept: application/json\r\n")
-		} else {
-			c.http = defaultHTTPClient()
-			c.ownHTTP = true
-		}
+		c.http = defaultHTTPClient()
+		c.ownHTTP = true
 	}
 	return c, nil
 }
@@ -168,6 +154,7 @@ func parseBaseURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// defaultHTTPClient is the client New builds when Config.HTTPClient is nil.
 func defaultHTTPClient() *http.Client {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
@@ -191,13 +178,10 @@ func defaultHTTPClient() *http.Client {
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the client's
-// own pool or transport. It does nothing to a Config.HTTPClient supplied by
-// the caller.
+// own transport. It does nothing to a Config.HTTPClient supplied by the
+// caller.
 func (c *Client) CloseIdleConnections() {
-	switch {
-	case c.pool != nil:
-		c.pool.closeIdle()
-	case c.ownHTTP:
+	if c.ownHTTP {
 		c.http.CloseIdleConnections()
 	}
 }
@@ -227,9 +211,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 		}
 		body = b
 	}
-	rest := k.path // the path and query after the base
+	target := c.base + k.path
 	if len(k.query) > 0 {
-		rest += "?" + k.query.Encode()
+		target += "?" + k.query.Encode()
 	}
 
 	// Bound the call by Config.Timeout, unless the caller's deadline comes
@@ -245,7 +229,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 	for attempt := 0; ; attempt++ {
 		var wrote bool
 		var err error
-		if resp, wrote, err = c.send(ctx, k.method, rest, body); err == nil {
+		if resp, wrote, err = c.send(ctx, k.method, target, body); err == nil {
 			break
 		}
 		if attempt == 0 && !wrote && retryable(ctx, err) {
@@ -257,25 +241,10 @@ func (c *Client) do(ctx context.Context, k call) error {
 	return c.read(ctx, resp, k)
 }
 
-// send makes one attempt, through the client's own pool or through
-// net/http, at rest (the path and query after the base). wrote reports
-// whether any of the request was written, after which the server may have
+// send makes one attempt at target (an absolute URL). wrote reports whether
+// the transport began writing the request, after which the server may have
 // seen it and it must not be sent again.
-func (c *Client) send(ctx context.Context, method, rest string, body []byte) (*http.Response, bool, error) {
-	if c.pool == nil {
-		return c.sendNetHTTP(ctx, method, c.base+rest, body)
-	}
-	resp, wrote, err := c.pool.roundTrip(ctx, method, c.basePath+rest, body)
-	if err != nil {
-		// The shape net/http gives its errors: Post "URL": cause.
-		err = &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: c.base + rest, Err: err}
-	}
-	return resp, wrote, err
-}
-
-// sendNetHTTP makes one attempt through net/http; wrote reports whether the
-// transport began writing the request.
-func (c *Client) sendNetHTTP(ctx context.Context, method, target string, body []byte) (*http.Response, bool, error) {
+func (c *Client) send(ctx context.Context, method, target string, body []byte) (*http.Response, bool, error) {
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{
 		// Called (with or without an error) once the transport started

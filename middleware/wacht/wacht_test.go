@@ -73,9 +73,8 @@ func TestNew(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 			defer c.CloseIdleConnections()
-			// Exactly one sender: the pool, or net/http when a proxy applies.
-			if c.base != tt.base || c.timeout != DefaultTimeout || c.userAgent != DefaultUserAgent || (c.http == nil) == (c.pool == nil) {
-				t.Errorf("client = base %q timeout %s ua %q http %v pool %v", c.base, c.timeout, c.userAgent, c.http, c.pool)
+			if c.base != tt.base || c.timeout != DefaultTimeout || c.userAgent != DefaultUserAgent || c.http == nil || !c.ownHTTP {
+				t.Errorf("client = base %q timeout %s ua %q http %v own %v", c.base, c.timeout, c.userAgent, c.http, c.ownHTTP)
 			}
 		})
 	}
