@@ -31,9 +31,7 @@ func newOriginCheck(serialized []string) originCheck {
 // names another origin or site, when Origin is missing, repeated, "null"
 // (sandboxed frames, file: pages, some redirects) or not an allowed origin.
 func (oc originCheck) verify(r *http.Request) (string, bool) {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default: // same-site, cross-site, or anything unknown
+	if !ticket.SameOriginFetch(r.Header.Get("Sec-Fetch-Site")) {
 		return "", false
 	}
 	values := r.Header.Values("Origin")

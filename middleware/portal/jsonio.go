@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/internal/jsonx"
+	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
 // apiError is the error body of the exchange and the JSON API:
@@ -57,9 +58,5 @@ func decodeJSON(c *gin.Context, dst any) bool {
 // site or origin. The exchange and the API are called by the page itself,
 // never by another page; other clients send no Sec-Fetch-Site at all.
 func crossSite(c *gin.Context) bool {
-	switch c.GetHeader("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-		return false
-	}
-	return true
+	return !ticket.SameOriginFetch(c.GetHeader("Sec-Fetch-Site"))
 }
