@@ -498,6 +498,15 @@ func TestLifecycleRetryButtonAndRateLimit(t *testing.T) {
 	if len(h.calls) != 3 {
 		t.Fatalf("%d fetches: the countdown kept running after Retry", len(h.calls))
 	}
+	// The answer to the click takes the Retry button away: the countdown
+	// it starts must still run (its timers belong to the Shell, not to
+	// the button).
+	h.lastCall().respond(429, "slow down", map[string]string{"Retry-After": "2"})
+	h.waitFor("the countdown after Retry", func() bool { return strings.Contains(h.text(), "Retrying in 2 s") })
+	h.advance(time.Second)
+	h.waitFor("that countdown to move", func() bool { return strings.Contains(h.text(), "Retrying in 1 s") })
+	h.advance(time.Second)
+	h.waitFor("the automatic retry after Retry", func() bool { return len(h.calls) == 4 })
 }
 
 func TestLifecycleErrorStates(t *testing.T) {

@@ -84,6 +84,11 @@ type Shell struct {
 	running   bool
 	adopting  bool // the eager script shows a frame this shell will adopt
 	adopted   bool // the iframe is the eager script's, outside go-app's tree
+	// ctx is the context the Shell was mounted with. Buttons use it rather
+	// than their own event's: go-app drops a dispatch whose source element
+	// is gone, and the button that started a fetch or a countdown is
+	// usually gone when its answer or its timer arrives.
+	ctx app.Context
 }
 
 func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, ticket.DefaultPath) }
@@ -149,6 +154,7 @@ func (s *Shell) start(ctx app.Context) {
 		return
 	}
 	s.running = true
+	s.ctx = ctx
 	s.m = machine{PageOrigin: s.env.pageOrigin(), MinHeight: s.MinHeight, Theme: s.Theme}
 	gen := s.gen
 	s.stopMsg = s.env.listen(func(msg message) {
@@ -271,7 +277,7 @@ func (s *Shell) apply(ctx app.Context, fx []effect) {
 
 func (s *Shell) onRetry(ctx app.Context, e app.Event) {
 	if s.running {
-		s.apply(ctx, s.m.Retry())
+		s.apply(s.ctx, s.m.Retry())
 	}
 }
 
