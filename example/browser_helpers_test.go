@@ -142,6 +142,45 @@ func (c *shiftClock) Advance(d time.Duration) {
 type liveDemo struct {
 	*demo
 	clock *shiftClock
+
+	mu        sync.Mutex
+	tickets   int      // requests to the ticket route, as the app received them
+	pageSites []string // Sec-Fetch-Site of each settings page request
+}
+
+// ticketPath is the demo's ticket route (the default).
+const ticketPath = "/api/settings/api-keys/embed-ticket"
+
+// record counts what the browser asks of the app, as the server sees it.
+func (d *liveDemo) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		switch {
+		case r.URL.Path == ticketPath:
+			d.tickets++
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/settings/api-keys/"):
+			d.pageSites = append(d.pageSites, r.Header.Get("Sec-Fetch-Site"))
+		}
+		d.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ticketRequests returns how many requests reached the ticket route.
+func (d *liveDemo) ticketRequests() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tickets
+}
+
+// lastPageSite returns the Sec-Fetch-Site of the last settings page request.
+func (d *liveDemo) lastPageSite() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.pageSites) == 0 {
+		return "(no page request)"
+	}
+	return d.pageSites[len(d.pageSites)-1]
 }
 
 func startLiveDemo(t *testing.T) *liveDemo {
@@ -162,7 +201,7 @@ func startLiveDemo(t *testing.T) *liveDemo {
 		t.Fatal(err)
 	}
 	d := &liveDemo{demo: &demo{t: t, acme: a}, clock: clock}
-	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: a.App}}
+	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: d.record(a.App)}}
 	d.app.Start()
 	d.portal = &httptest.Server{Listener: portalL, Config: &http.Server{Handler: a.Portal}}
 	d.portal.Start()
@@ -182,7 +221,8 @@ func chromium(t *testing.T) context.Context {
 
 // newTab opens a tab in the browser of ctx; it records, at DOMContentLoaded
 // of every page, what the page showed before any script ran (the shell's
-// prerendered state) in window.__firstRender.
+// prerendered state) in window.__firstRender: its rendered text (innerText),
+// so the start panel the server sends hidden is not counted as shown.
 func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browserCtx)
@@ -194,7 +234,7 @@ func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
 document.addEventListener('DOMContentLoaded', () => {
   const busy = document.querySelector('.keyportal-shell[aria-busy="true"]');
-  window.__firstRender = busy ? 'busy: ' + busy.textContent.trim() : 'not busy: ' + document.body.textContent.trim().slice(0, 200);
+  window.__firstRender = busy ? 'busy: ' + busy.innerText.trim() : 'not busy: ' + document.body.textContent.trim().slice(0, 200);
 });`})
 	if err != nil {
 		t.Fatal(err)

@@ -183,6 +183,30 @@ func (b *browserEnv) eagerRequest() app.Value {
 	return nil
 }
 
+// startElement returns the page's element that carries startAttr (the
+// eager script's, as middleware/shell renders it), or null.
+func startElement() app.Value {
+	return app.Window().Get("document").Call("querySelector", "["+startAttr+"]")
+}
+
+func (b *browserEnv) waitForClick() bool {
+	if b.eagerRequest() != nil {
+		return false // the eager script asked: at once, or after the click
+	}
+	el := startElement()
+	if !el.Truthy() {
+		return false
+	}
+	v := stringOf(el.Call("getAttribute", startAttr))
+	return v != "" && v != StartAtOnce
+}
+
+func (b *browserEnv) opened() {
+	if el := startElement(); el.Truthy() {
+		el.Call("setAttribute", startAttr, StartAtOnce)
+	}
+}
+
 func (b *browserEnv) eagerFrame() bool {
 	e := b.eagerRequest()
 	return e != nil && e.Get("frame").Truthy()

@@ -23,6 +23,12 @@
 // queue and owns renewal, resizing and cleanup from then on. Other answers
 // (401, 403, 429, failures) are left to the Shell, which renders them.
 //
+// A page opened from another site asks for nothing until the user clicks:
+// the server writes the page's start mode (StartAtOnce or StartOnClick) in
+// its data-keyportal-start attribute (middleware/shell decides it from
+// Sec-Fetch-Site), and the eager script and the Shell both show a TextOpen
+// button instead of asking, so that a link cannot spend the user's tickets.
+//
 // The Shell posts keyportal:theme to the portal (Theme, or the page's
 // prefers-color-scheme) and forwards the portal's key events to the page as
 // a DOM CustomEvent "keyportal:event" whose detail.name is

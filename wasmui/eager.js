@@ -24,6 +24,15 @@
 // Anything but a usable 200 (401, 403, 429, failures) is left to the shell,
 // which renders those states.
 //
+// A page opened from another site (data-keyportal-start is not "auto": the
+// server decides it per request, see middleware/shell) asks for nothing
+// until the user clicks: the script shows the prerendered shell's hidden
+// panel (.keyportal-start) with its button, and starts the request on its
+// click, after marking the page "auto" (the click is the user's consent for
+// this page). Until then it leaves keyportalTicketRequest undefined, so the
+// wasm loads at once; once the shell is up it renders its own button, and
+// whichever is clicked first asks, once.
+//
 // The frame goes in a slot after the shell element, never inside it: go-app
 // replaces its root element when the wasm mounts, and an iframe taken out of
 // the document reloads, which would spend the single-use ticket twice.
@@ -49,57 +58,113 @@
   var MAX_HEIGHT = 20000;
   var MAX_QUEUE = 16;
 
-  var body = {};
-  body[field] = resource;
-  var promise = fetch(path, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body)
-  }).then(function (r) {
-    return r.text().then(function (text) {
-      return {
-        status: r.status,
-        retryAfter: r.headers.get("Retry-After"),
-        date: r.headers.get("Date"),
-        body: text
-      };
-    });
+  // The frame goes in once the document is parsed and has shown its
+  // loading state: at DOMContentLoaded, which usually comes before the ticket.
+  var contentLoaded = new Promise(function (resolve) {
+    if (doc.readyState === "complete" || domContentLoadedFired()) return resolve();
+    doc.addEventListener("DOMContentLoaded", function () { resolve(); });
   });
-  // An unadopted rejection must not be reported as unhandled; the shell
-  // attaches its own handlers when it adopts the promise.
-  promise.catch(function () {});
+
+  // domContentLoadedFired tells a script run late (async) that the event
+  // it would wait for has passed.
+  function domContentLoadedFired() {
+    var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    return !!(nav && nav.domContentLoadedEventStart > 0);
+  }
 
   var slot = null;
   var done = false; // adopted or discarded
-  var req = {
-    path: path,
-    field: field,
-    resource: resource,
-    promise: promise,
-    frame: null,
-    origin: "",
-    listening: false,
-    messages: [],
-    adopt: function () {
-      if (done || !req.frame) return null;
-      done = true;
-      stopListening();
-      var q = req.messages;
-      req.messages = [];
-      return q;
-    },
-    discard: function () {
-      if (done) return;
-      done = true;
-      stopListening();
-      if (slot && slot.parentNode) slot.parentNode.removeChild(slot);
-      slot = null;
-      req.frame = null;
-      req.messages = [];
-    }
-  };
-  window.keyportalTicketRequest = req;
+  var req = null;
+
+  var start = attr("start");
+  if (start !== "" && start !== "auto") {
+    contentLoaded.then(waitForClick);
+    return;
+  }
+  begin();
+
+  // waitForClick shows the prerendered shell's start panel instead of its
+  // loading state and asks for the ticket on the button's click. A shell
+  // the wasm rendered (not prerendered) shows and handles its own.
+  function waitForClick() {
+    var shell = doc.querySelector(shellSelector);
+    if (!shell || !shell.hasAttribute(PREFIX + "prerendered") || window.keyportalTicketRequest !== undefined) return;
+    var panel = shell.querySelector(".keyportal-start");
+    var button = panel && panel.querySelector("button");
+    if (!button) return;
+    var status = shell.querySelector(".keyportal-status");
+    if (status) status.hidden = true;
+    shell.removeAttribute("aria-busy");
+    panel.hidden = false;
+    button.addEventListener("click", function () {
+      if (window.keyportalTicketRequest !== undefined) return; // the shell asked
+      from.setAttribute(PREFIX + "start", "auto");
+      panel.hidden = true;
+      if (status) status.hidden = false;
+      shell.setAttribute("aria-busy", "true");
+      begin();
+    }, { once: true });
+  }
+
+  // begin asks for the ticket and leaves the request for the shell.
+  function begin() {
+    var body = {};
+    body[field] = resource;
+    var promise = fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.text().then(function (text) {
+        return {
+          status: r.status,
+          retryAfter: r.headers.get("Retry-After"),
+          date: r.headers.get("Date"),
+          body: text
+        };
+      });
+    });
+    // An unadopted rejection must not be reported as unhandled; the shell
+    // attaches its own handlers when it adopts the promise.
+    promise.catch(function () {});
+
+    req = {
+      path: path,
+      field: field,
+      resource: resource,
+      promise: promise,
+      frame: null,
+      origin: "",
+      listening: false,
+      messages: [],
+      adopt: function () {
+        if (done || !req.frame) return null;
+        done = true;
+        stopListening();
+        var q = req.messages;
+        req.messages = [];
+        return q;
+      },
+      discard: function () {
+        if (done) return;
+        done = true;
+        stopListening();
+        if (slot && slot.parentNode) slot.parentNode.removeChild(slot);
+        slot = null;
+        req.frame = null;
+        req.messages = [];
+      }
+    };
+    window.keyportalTicketRequest = req;
+
+    req.settled = promise.then(function (r) {
+      if (r.status !== 200) return;
+      var p = portalURL(r.body);
+      if (!p) return;
+      return contentLoaded.then(function () { insert(p); });
+    }).catch(function () {});
+  }
 
   function stopListening() {
     if (req.listening) window.removeEventListener("message", onMessage);
@@ -118,27 +183,6 @@
     if ((u.protocol !== "http:" && u.protocol !== "https:") || !u.host) return null;
     return { src: resp.url, origin: u.origin };
   }
-
-  // The frame goes in once the document is parsed and has shown its
-  // loading state: at DOMContentLoaded, which usually comes before the ticket.
-  var contentLoaded = new Promise(function (resolve) {
-    if (doc.readyState === "complete" || domContentLoadedFired()) return resolve();
-    doc.addEventListener("DOMContentLoaded", function () { resolve(); });
-  });
-
-  // domContentLoadedFired tells a script run late (async) that the event
-  // it would wait for has passed.
-  function domContentLoadedFired() {
-    var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
-    return !!(nav && nav.domContentLoadedEventStart > 0);
-  }
-
-  req.settled = promise.then(function (r) {
-    if (r.status !== 200) return;
-    var p = portalURL(r.body);
-    if (!p) return;
-    return contentLoaded.then(function () { insert(p); });
-  }).catch(function () {});
 
   function insert(p) {
     var shell = doc.querySelector(shellSelector);

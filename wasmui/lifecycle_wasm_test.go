@@ -143,7 +143,8 @@ type harness struct {
 const prerendered = `<div class="keyportal-shell" data-keyportal-ticket-path="` + ticket.DefaultPath +
 	`" data-keyportal-field="` + ticket.DefaultField + `" data-keyportal-resource="42" data-keyportal-title="` + DefaultTitle +
 	`" data-keyportal-min-height="480" data-keyportal-prerendered aria-busy="true">` +
-	`<p class="keyportal-status" role="status">` + TextLoading + `</p></div>`
+	`<p class="keyportal-status" role="status">` + TextLoading + `</p>` +
+	`<div class="keyportal-start" hidden><p>` + TextFromAnotherSite + `</p><button type="button">` + TextOpen + `</button></div></div>`
 
 func mount(t *testing.T, prepare func(h *harness)) *harness {
 	t.Helper()

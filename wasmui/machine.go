@@ -28,6 +28,9 @@ const (
 	// phaseFailed: any other failure; a countdown to the next automatic
 	// retry runs and a Retry button is offered.
 	phaseFailed
+	// phaseHeld: the page was opened from another site; nothing is asked
+	// until the user clicks.
+	phaseHeld
 )
 
 // timerKind names the two timers a machine uses.
@@ -207,8 +210,29 @@ func (m *machine) Start() []effect {
 	return m.fetch(nil)
 }
 
+// Hold replaces Start on a page opened from another site: the shell asks
+// for nothing until Open.
+func (m *machine) Hold() []effect {
+	if m.phase == phaseLoading && !m.inFlight {
+		m.phase = phaseHeld
+	}
+	return nil
+}
+
+// Open is the user's click on a held shell: it asks for the first ticket.
+func (m *machine) Open() []effect {
+	if m.phase != phaseHeld {
+		return nil
+	}
+	m.phase = phaseLoading
+	return m.fetch(nil)
+}
+
 // Retry is the Retry button: it cancels any countdown and fetches now.
 func (m *machine) Retry() []effect {
+	if m.phase == phaseHeld {
+		return nil // only Open asks on a held shell
+	}
 	var fx []effect
 	if m.waiting {
 		m.waiting = false

@@ -71,6 +71,40 @@ func TestMachineStartFetchesOnce(t *testing.T) {
 	}
 }
 
+// TestMachineHeldAsksOnlyOnOpen: a shell on a page opened from another
+// site asks for nothing, whatever happens, until the user's click (Open),
+// and then for one ticket.
+func TestMachineHeldAsksOnlyOnOpen(t *testing.T) {
+	m := &machine{PageOrigin: testPage}
+	if fx := m.Hold(); len(fx) != 0 || m.Phase() != phaseHeld {
+		t.Fatalf("Hold: %v, phase %v; want no effect and held", fx, m.Phase())
+	}
+	var fx []effect
+	fx = append(fx, m.Retry()...)
+	fx = append(fx, m.Timer(timerTick)...)
+	fx = append(fx, m.Timer(timerExpiry)...)
+	fx = append(fx, m.Message(frameMsg(ticket.MsgSessionExpired), t0)...)
+	fx = append(fx, m.Message(readyMsg(ticket.SessionActive), t0)...)
+	fx = append(fx, m.Fetched(okResult("t1", time.Minute), t0)...)
+	fx = append(fx, m.SetTheme(ticket.ThemeDark)...)
+	if len(fx) != 0 || m.Phase() != phaseHeld || m.FrameURL() != "" {
+		t.Fatalf("a held machine did %v (phase %v, frame %q); want nothing until Open", fx, m.Phase(), m.FrameURL())
+	}
+	if n := fetches(m.Open()); n != 1 || m.Phase() != phaseLoading {
+		t.Fatalf("Open: %d fetches, phase %v; want 1 and loading", n, m.Phase())
+	}
+	if n := fetches(m.Open()) + fetches(m.Hold()); n != 0 || m.Phase() != phaseLoading {
+		t.Fatalf("Open or Hold again: %d fetches, phase %v; want none and still loading", n, m.Phase())
+	}
+	m.Fetched(okResult("t1", time.Minute), t0)
+	if m.Phase() != phaseFrame {
+		t.Fatalf("after the ticket: phase %v, want frame", m.Phase())
+	}
+	if m.Hold(); m.Phase() != phaseFrame {
+		t.Fatal("Hold after the start took the frame away")
+	}
+}
+
 func TestMachineResults(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

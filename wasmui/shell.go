@@ -41,6 +41,33 @@ const (
 // textRetry is the button of the failure notice.
 const textRetry = "Retry"
 
+// Texts of a page that waits for the user's click (see StartOnClick).
+const (
+	// TextFromAnotherSite says why the page waits.
+	TextFromAnotherSite = "You opened this page from another site."
+	// TextOpen is the button, and its accessible name, that asks for the
+	// first ticket.
+	TextOpen = "Open API keys"
+)
+
+// Values of the page's data-keyportal-start attribute, which the server
+// renders per page request on the eager script's element (middleware/shell
+// does). Both the eager script and the Shell read it, since either may ask
+// for the first ticket.
+const (
+	// StartAtOnce: the page asks for the first ticket as it loads (a
+	// navigation from the same origin or by the user; also what a page
+	// without the attribute does).
+	StartAtOnce = "auto"
+	// StartOnClick: the page was opened from another site; it asks for
+	// nothing until the user clicks TextOpen, so a link cannot spend the
+	// user's tickets. Any value other than StartAtOnce means this.
+	StartOnClick = "click"
+)
+
+// startAttr is the attribute that carries StartAtOnce or StartOnClick.
+const startAttr = "data-keyportal-start"
+
 // Shell is the go-app component that embeds the key portal: it asks the
 // host app's ticket route for a ticket, shows the portal in an iframe and
 // renews the ticket when the portal's session ends.
@@ -84,6 +111,7 @@ type Shell struct {
 	running   bool
 	adopting  bool // the eager script shows a frame this shell will adopt
 	adopted   bool // the iframe is the eager script's, outside go-app's tree
+	holding   bool // the page waits for the user's click (read once, at init)
 	// ctx is the context the Shell was mounted with. Buttons use it rather
 	// than their own event's: go-app drops a dispatch whose source element
 	// is gone, and the button that started a fetch or a countdown is
@@ -130,11 +158,16 @@ func (s *Shell) OnInit() {
 	}
 	s.resolve(s.env.pagePath())
 	s.adopting = s.env.eagerFrame()
+	s.holding = s.env.waitForClick()
+	if s.holding {
+		s.m.Hold() // the first render shows the button, not "loading"
+	}
 }
 
 // OnMount starts the shell in the browser: it listens for the portal's
 // messages and asks for the first ticket, adopting the request the page's
-// eager script already started, and the frame it shows, if any.
+// eager script already started, and the frame it shows, if any. On a page
+// that waits for a click (StartOnClick) it asks once the user clicked.
 func (s *Shell) OnMount(ctx app.Context) {
 	if s.env == nil {
 		s.env = newBrowserEnv(s)
@@ -173,7 +206,22 @@ func (s *Shell) start(ctx app.Context) {
 			})
 		})
 	}
+	if s.holding {
+		s.apply(ctx, s.m.Hold())
+		return
+	}
 	s.apply(ctx, s.m.Start())
+}
+
+// onOpen is the user's click on a page opened from another site: it asks
+// for the first ticket, and tells the page nothing need wait any more.
+func (s *Shell) onOpen(ctx app.Context, e app.Event) {
+	if !s.running || s.m.Phase() != phaseHeld {
+		return
+	}
+	s.holding = false
+	s.env.opened()
+	s.apply(s.ctx, s.m.Open())
 }
 
 // fetched takes a ticket result. The first one may come with the eager
@@ -312,6 +360,10 @@ func (s *Shell) Render() app.UI {
 			app.P().Text(TextForbidden),
 			app.P().Text(TextAskAdmin),
 		))
+	case phaseHeld:
+		// The mode, for an eager script that runs only now (async) and
+		// reads this element: it must not ask.
+		return root.Attr(startAttr, StartOnClick).Body(s.startPanel(false))
 	case phaseFrame, phaseRateLimited, phaseFailed:
 		if s.m.FrameURL() == "" || s.adopted {
 			// An adopted frame lives outside go-app's tree (see syncFrame).
@@ -322,10 +374,23 @@ func (s *Shell) Render() app.UI {
 		if s.adopting {
 			return root.Body(s.notice())
 		}
-		return root.Aria("busy", "true").Body(
-			app.P().Class("keyportal-status").Attr("role", "status").Text(TextLoading),
-		)
+		loading := app.P().Class("keyportal-status").Attr("role", "status").Text(TextLoading)
+		if app.IsServer {
+			// The server does not know whether this page waits for a click:
+			// the eager script shows the hidden panel if it does.
+			return root.Aria("busy", "true").Body(loading, s.startPanel(true))
+		}
+		return root.Aria("busy", "true").Body(loading)
 	}
+}
+
+// startPanel is what a page opened from another site shows until the user
+// clicks: why it waits, and the button that asks for the first ticket.
+func (s *Shell) startPanel(hidden bool) app.UI {
+	return app.Div().Class("keyportal-start").Hidden(hidden).Body(
+		app.P().Text(TextFromAnotherSite),
+		app.Button().Type("button").Text(TextOpen).OnClick(s.onOpen),
+	)
 }
 
 // notice is the live region above the iframe: empty, or the rate-limit or
@@ -399,6 +464,14 @@ type env interface {
 	// watchScheme returns the page's colour scheme (ticket.ThemeLight or
 	// ThemeDark; "" if unknown) and calls f with each change until stop.
 	watchScheme(f func(theme string)) (theme string, stop func())
+
+	// waitForClick reports whether the page says to wait for the user's
+	// click before the first ticket (StartOnClick) and the eager script has
+	// not asked for one yet (it asks only after that click, then).
+	waitForClick() bool
+	// opened records the user's click on the page (StartAtOnce from now
+	// on), so that no later Shell of this page waits again.
+	opened()
 
 	// eagerFrame reports whether the eager script shows a frame.
 	eagerFrame() bool

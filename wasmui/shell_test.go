@@ -53,6 +53,26 @@ func TestRenderLoading(t *testing.T) {
 	match(t, s, app.Text(TextLoading), 0, 0)
 }
 
+// TestRenderLoadingCarriesHiddenStartPanel: the server's loading state
+// carries the start panel hidden, for the eager script to show on a page
+// opened from another site.
+func TestRenderLoadingCarriesHiddenStartPanel(t *testing.T) {
+	s := render(t, nil)
+	match(t, s, app.Div().Class("keyportal-start").Hidden(true), 1)
+	match(t, s, app.Text(TextFromAnotherSite), 1, 0, 0)
+	match(t, s, app.Button().Type("button").OnClick(func(app.Context, app.Event) {}), 1, 1)
+	match(t, s, app.Text(TextOpen), 1, 1, 0)
+}
+
+func TestRenderHeld(t *testing.T) {
+	s := render(t, func(m *machine) { m.Hold() })
+	match(t, s, rootDiv().Attr(startAttr, StartOnClick)) // not busy
+	match(t, s, app.Div().Class("keyportal-start").Hidden(false), 0)
+	match(t, s, app.Text(TextFromAnotherSite), 0, 0, 0)
+	match(t, s, app.Button().Type("button").OnClick(func(app.Context, app.Event) {}), 0, 1)
+	match(t, s, app.Text(TextOpen), 0, 1, 0)
+}
+
 func TestRenderFrame(t *testing.T) {
 	src := testPortal + "/vanity/api-auth?ticket=t1"
 	for _, tc := range []struct {

@@ -75,10 +75,13 @@ body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .keyportal-error p,.keyportal-notice p{margin:0 0 8px}
 .keyportal-error a{color:#1d4ed8;font-weight:600}
 .keyportal-notice button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid #9a6a00;background:#fff;cursor:pointer}
+.keyportal-start{padding:24px}
+.keyportal-start p{margin:0 0 12px;color:#555}
+.keyportal-start button{font:inherit;font-weight:600;padding:8px 18px;border-radius:6px;border:1px solid #1d4ed8;background:#2f5bea;color:#fff;cursor:pointer}
 .keyportal-shell iframe{display:block}
 .keyportal-frame-slot{min-height:0}
 @media (prefers-color-scheme:dark){
-.keyportal-status{color:#bbb}
+.keyportal-status,.keyportal-start p{color:#bbb}
 .keyportal-error,.keyportal-notice:not(:empty){background:#3a2a10;color:#ffe2b0;border-color:#7a5a20}
 .keyportal-error a{color:#93b4ff}
 .keyportal-notice button{background:#222;color:#eee}

@@ -438,23 +438,42 @@ func (r resources) Resolve(location string) string {
 }
 
 // servePage serves the shell page. Gin matched the route, so the status is
-// 200 unless go-app says otherwise (304 for a matching ETag).
+// 200 unless go-app says otherwise. The page depends on the request's
+// Sec-Fetch-Site (startMode), so it varies on it and answers conditional
+// requests itself, with an ETag per start mode.
 func (s *Shell) servePage(c *gin.Context) {
+	mode := startMode(c.Request)
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", pageETag(s.handler.Version, mode))
+	h.Add("Vary", "Sec-Fetch-Site")
+	if httpenc.MatchETag(c.GetHeader("If-None-Match"), h.Get("ETag")) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	req := c.Request
+	if req.Header.Get("If-None-Match") != "" {
+		// go-app would answer 304 to its own, mode-blind tag.
+		req = req.Clone(req.Context())
+		req.Header.Del("If-None-Match")
+	}
 	rec := &pageRecorder{header: http.Header{}, status: 200}
-	s.handler.ServeHTTP(rec, c.Request)
+	s.handler.ServeHTTP(rec, req)
 	body := fixPage(rec.body.Bytes())
 	if rec.status == 200 {
-		body = insertHead(body, s.headStart(c.Request.URL.Path))
+		body = insertHead(body, s.headStart(c.Request.URL.Path, mode))
 	}
 	for k, v := range rec.header {
-		c.Writer.Header()[k] = v
+		if k != "Etag" && k != "Cache-Control" {
+			h[k] = v
+		}
 	}
 	if rec.status == 200 {
-		c.Writer.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	c.Status(rec.status)
 	c.Writer.WriteHeaderNow()
-	if c.Request.Method != http.MethodHead && rec.status != 304 {
+	if c.Request.Method != http.MethodHead {
 		c.Writer.Write(body)
 	}
 }
@@ -484,7 +503,8 @@ var (
 
 // headStart is written first in the page's head: the eager script, with
 // the shell's settings for this page, asks for the ticket and shows the
-// portal before the wasm is up. It is classic, neither async nor defer: it
+// portal before the wasm is up. Its data-keyportal-start is the page's
+// start mode (startMode), read by the eager script and by the wasm. It is classic, neither async nor defer: it
 // is tiny and arrives with the render-blocking stylesheets, Chromium runs
 // async scripts late (after the deferred ones), and it must run before
 // app.js, which waits for it before fetching the wasm.
@@ -494,7 +514,7 @@ var (
 // and the portal by 100–500 ms on a loaded 2-core machine. The portal comes
 // first; the wasm, which only renews tickets and shows error states, loads
 // right after.
-func (s *Shell) headStart(path string) string {
+func (s *Shell) headStart(path, mode string) string {
 	s.mu.Lock()
 	cfg := *s.shell
 	s.mu.Unlock()
@@ -511,6 +531,7 @@ func (s *Shell) headStart(path string) string {
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
 		attr("title", cmp.Or(cfg.Title, wasmui.DefaultTitle)) +
 		attr("min-height", strconv.Itoa(min)) +
+		attr("start", mode) +
 		`></script>`
 }
 

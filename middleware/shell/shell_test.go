@@ -190,7 +190,7 @@ func TestPageStartsWithEagerScript(t *testing.T) {
 	want := `<meta charset="UTF-8"><script fetchpriority="high" src="` + s.eagerURL + `"` +
 		` data-keyportal-ticket-path="/api/settings/api-keys/embed-ticket" data-keyportal-field="deploymentId"` +
 		` data-keyportal-resource="a&#34;&gt;&lt;b&gt;" data-keyportal-title="Keys &#34;&amp;&#34; more"` +
-		` data-keyportal-min-height="600"></script>`
+		` data-keyportal-min-height="600" data-keyportal-start="auto"></script>`
 	if !strings.Contains(head, want) {
 		t.Fatalf("the head does not start with the eager script:\n%s\nwant\n%s", head, want)
 	}
