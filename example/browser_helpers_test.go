@@ -24,6 +24,7 @@ import (
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/internal/wasmbuild"
+	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
 // The browser tests run Acme as `go run ./example` does: the app on
@@ -148,15 +149,12 @@ type liveDemo struct {
 	pageSites []string // Sec-Fetch-Site of each settings page request
 }
 
-// ticketPath is the demo's ticket route (the default).
-const ticketPath = "/api/settings/api-keys/embed-ticket"
-
 // record counts what the browser asks of the app, as the server sees it.
 func (d *liveDemo) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
 		switch {
-		case r.URL.Path == ticketPath:
+		case r.URL.Path == ticket.DefaultPath: // the demo's ticket route
 			d.tickets++
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/settings/api-keys/"):
 			d.pageSites = append(d.pageSites, r.Header.Get("Sec-Fetch-Site"))
