@@ -442,6 +442,10 @@ func (r resources) Resolve(location string) string {
 // Sec-Fetch-Site (startMode), so it varies on it and answers conditional
 // requests itself, with an ETag per start mode.
 func (s *Shell) servePage(c *gin.Context) {
+	if !safePagePath(c.Request.URL.Path) {
+		c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("404 no settings page here: the address holds a character that no resource id has\n"))
+		return
+	}
 	mode := startMode(c.Request)
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-cache")

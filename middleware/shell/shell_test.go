@@ -185,14 +185,19 @@ func TestPageStartsWithEagerScript(t *testing.T) {
 	s := newTestShell(t, Config{FrameTitle: `Keys "&" more`, MinHeight: 600})
 	r := gin.New()
 	s.Mount(r, "/apps/:appId/keys")
-	page := serve(t, r, "GET", "/apps/a%22%3E%3Cb%3E/keys", nil).Body.String()
+	page := serve(t, r, "GET", "/apps/a-7/keys", nil).Body.String()
 	head := page[:strings.Index(page, "<title>")]
 	want := `<meta charset="UTF-8"><script fetchpriority="high" src="` + s.eagerURL + `"` +
 		` data-keyportal-ticket-path="/api/settings/api-keys/embed-ticket" data-keyportal-field="deploymentId"` +
-		` data-keyportal-resource="a&#34;&gt;&lt;b&gt;" data-keyportal-title="Keys &#34;&amp;&#34; more"` +
+		` data-keyportal-resource="a-7" data-keyportal-title="Keys &#34;&amp;&#34; more"` +
 		` data-keyportal-min-height="600" data-keyportal-start="auto"></script>`
 	if !strings.Contains(head, want) {
 		t.Fatalf("the head does not start with the eager script:\n%s\nwant\n%s", head, want)
+	}
+	// The script's attributes are escaped whatever the address holds (the
+	// page itself refuses such addresses: TestPageRefusesMarkupInItsAddress).
+	if tag := s.headStart(`/apps/a"><b>/keys`, "auto"); !strings.Contains(tag, ` data-keyportal-resource="a&#34;&gt;&lt;b&gt;"`) {
+		t.Errorf("headStart does not escape the resource: %s", tag)
 	}
 	if strings.Count(page, s.eagerURL) != 1 {
 		t.Fatal("the eager script is loaded more than once")
