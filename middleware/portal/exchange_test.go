@@ -81,6 +81,7 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 	e.app("aa_42", "acme", originA)
 	e.app("aa_43", "acme", originA)
 	e.app("aa_44", "acme", originA)
+	e.app("aa_46", "acme", originA, originB)
 	alice := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
 
 	tests := []struct {
@@ -177,6 +178,17 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 				return e.issue(alice).Ticket, prev
 			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongTenant,
+		},
+		{
+			// Same app, user and tenant, another allowed origin: continuing
+			// the session would move the page's postMessage target.
+			name: "wrong origin: renewal of a session bound to another origin",
+			setup: func(t *testing.T) (string, string) {
+				prev := e.session("aa_46", "acme", "alice", originA)
+				tk := e.issue(ticket.Request{AppSlug: "aa_46", Tenant: "acme", Subject: "alice", EmbedderOrigin: originB})
+				return tk.Ticket, prev
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongOrigin,
 		},
 		{
 			name: "forged previous session on renewal",
