@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -46,7 +47,7 @@ var (
 // engineWithTenants is the demo policy with tenant status from tenants.
 func engineWithTenants(t *testing.T, tenants policy.TenantStatuser) *policy.Engine {
 	t.Helper()
-	e, err := policy.New(policy.Config{PolicyText: policy.DemoPolicy, Tenants: tenants})
+	e, err := policy.New(policy.Config{PolicyText: demo.Policy, Tenants: tenants})
 	if err != nil {
 		t.Fatal(err)
 	}
