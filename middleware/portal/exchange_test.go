@@ -375,3 +375,34 @@ func TestExchangeAfterOriginWithdrawn(t *testing.T) {
 		t.Fatalf("ticket for the new origin: %d %+v %+v", code, ok, bad)
 	}
 }
+
+// TestRenewalRecordsThePreviousSessionsEnd: renewing a session that has
+// reached its end records session.expired for it (once, reason ttl);
+// renewing one a second before its end records nothing.
+func TestRenewalRecordsThePreviousSessionsEnd(t *testing.T) {
+	e := newEnv(t, envOptions{sessionTTL: time.Minute})
+	e.app("aa_42", "acme", originA)
+	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		want  int // session.expired events the renewal adds
+	}{
+		{"a second before the end", time.Minute - time.Second, 0},
+		{"at the end", time.Minute, 1},
+	} {
+		prev := e.session("aa_42", "acme", "alice", originA)
+		e.clock.Advance(tc.after)
+		before := len(e.events(audit.ActionSessionExpired))
+		if code, _, bad := e.exchangeTicket(e.issue(req).Ticket, prev); code != http.StatusOK {
+			t.Fatalf("%s: renewal %d %+v", tc.name, code, bad)
+		}
+		evs := e.events(audit.ActionSessionExpired)
+		if len(evs)-before != tc.want {
+			t.Fatalf("%s: %d session.expired events added, want %d", tc.name, len(evs)-before, tc.want)
+		}
+		if tc.want == 1 && (evs[0].Reason != "ttl" || evs[0].Actor != "alice" || evs[0].AppSlug != "aa_42") {
+			t.Fatalf("%s: event %+v", tc.name, evs[0])
+		}
+	}
+}
