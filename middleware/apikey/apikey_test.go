@@ -72,8 +72,10 @@ type fakeKeys struct {
 	keystore.Keys
 	mu      sync.Mutex
 	keys    map[string]keystore.Key
-	app     keystore.App
-	subs    []func(keystore.Change)
+	app     keystore.App            // the app of keys added by add
+	apps    map[string]keystore.App // the apps of keys added by addTo
+	subs    map[int]func(keystore.Change)
+	nsub    int
 	gate    chan struct{} // when set, LookupKey waits on it after reading
 	lookups atomic.Int64
 	touched map[string]time.Time
@@ -83,8 +85,46 @@ func newFakeKeys() *fakeKeys {
 	return &fakeKeys{
 		keys:    map[string]keystore.Key{},
 		app:     keystore.App{Slug: "aa_1", Tenant: "acme", IsActive: true},
+		apps:    map[string]keystore.App{},
+		subs:    map[int]func(keystore.Change){},
 		touched: map[string]time.Time{},
 	}
+}
+
+// addTo adds a key of another app than f.app.
+func (f *fakeKeys) addTo(secret string, app keystore.App) keystore.Key {
+	k := f.add(secret)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k.AppSlug = app.Slug
+	f.keys[k.Hash] = k
+	f.apps[app.Slug] = app
+	return k
+}
+
+// notify reports a committed change to the subscribers.
+func (f *fakeKeys) notify(ch keystore.Change) {
+	f.mu.Lock()
+	subs := make([]func(keystore.Change), 0, len(f.subs))
+	for _, fn := range f.subs {
+		subs = append(subs, fn)
+	}
+	f.mu.Unlock()
+	for _, fn := range subs {
+		fn(ch)
+	}
+}
+
+func (f *fakeKeys) subscribed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
+func (f *fakeKeys) touchedAt(id string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.touched[id]
 }
 
 func (f *fakeKeys) add(secret string) keystore.Key {
@@ -101,11 +141,8 @@ func (f *fakeKeys) revoke(secret string) {
 	k := f.keys[h]
 	k.IsActive = false
 	f.keys[h] = k
-	subs := f.subs
 	f.mu.Unlock()
-	for _, fn := range subs {
-		fn(keystore.Change{AppSlug: "aa_1", KeyHash: h})
-	}
+	f.notify(keystore.Change{AppSlug: "aa_1", KeyHash: h})
 }
 
 func (f *fakeKeys) LookupKey(_ context.Context, hash string) (keystore.Key, keystore.App, error) {
@@ -113,6 +150,9 @@ func (f *fakeKeys) LookupKey(_ context.Context, hash string) (keystore.Key, keys
 	f.mu.Lock()
 	k, ok := f.keys[hash]
 	app, gate := f.app, f.gate
+	if a, other := f.apps[k.AppSlug]; other {
+		app = a
+	}
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
@@ -135,8 +175,14 @@ func (f *fakeKeys) TouchKeys(_ context.Context, used map[string]time.Time) error
 func (f *fakeKeys) Subscribe(fn func(keystore.Change)) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.subs = append(f.subs, fn)
-	return func() {}
+	id := f.nsub
+	f.nsub++
+	f.subs[id] = fn
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.subs, id)
+	}
 }
 
 var secretA = "k_" + strings.Repeat("A", BodyLen)
@@ -163,7 +209,11 @@ func TestStaleLookupIsNotCached(t *testing.T) {
 		done <- err
 	}()
 	for f.lookups.Load() == 0 {
-		time.Sleep(time.Millisecond)
+		select {
+		case err := <-done:
+			t.Fatalf("Verify returned without a lookup: %v", err)
+		case <-time.After(time.Millisecond):
+		}
 	}
 	f.revoke(secretA) // commits and notifies while the lookup is in flight
 	f.mu.Lock()

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -57,13 +58,17 @@ type appView struct {
 	KeyPrefix string `json:"key_prefix"`
 }
 
-// rejection is why an exchange failed: the audit reason, the code the page
-// maps to a session_expired reason, and the HTTP status.
+// rejection is why an exchange was refused: the audit reason, the code the
+// page maps to a session_expired reason, the HTTP status and the message.
+// The checks return it as their error; any other error they return is a
+// failure of the store or the sealer.
 type rejection struct {
 	reason, code string
 	status       int
 	message      string
 }
+
+func (r rejection) Error() string { return "portal: exchange refused: " + r.reason }
 
 var (
 	rejForged  = rejection{RejectForged, ticket.ReasonTicketInvalid, http.StatusUnauthorized, "the ticket is not valid"}
@@ -76,134 +81,197 @@ func rejectBinding(reason string) rejection {
 	return rejection{reason, ticket.ReasonTicketInvalid, http.StatusUnauthorized, "the ticket is not valid for this page"}
 }
 
-// exchange trades a ticket for a page session, once.
+// exchange trades a ticket for a page session, once: it reads the request,
+// runs the checks in order (the first that fails answers) and opens the
+// session.
 func (p *Portal) exchange(c *gin.Context) {
-	if crossSite(c) {
-		fail(c, http.StatusForbidden, "cross_site", "tickets are exchanged by the portal page only")
+	req, ok := readExchangeRequest(c)
+	if !ok {
 		return
 	}
-	var req exchangeRequest
-	if !decodeJSON(c, &req) {
+	x := p.newExchangeAttempt(c, req.Ticket)
+	cl, app, err := x.check(req)
+	if err != nil {
+		x.refuse(err)
 		return
+	}
+	x.openSession(cl, app)
+}
+
+// readExchangeRequest refuses a cross-site call and reads the body. When it
+// returns false it has answered the client.
+func readExchangeRequest(c *gin.Context) (exchangeRequest, bool) {
+	var req exchangeRequest
+	if crossSite(c) {
+		fail(c, http.StatusForbidden, "cross_site", "tickets are exchanged by the portal page only")
+		return req, false
+	}
+	if !decodeJSON(c, &req) {
+		return req, false
 	}
 	if req.Ticket == "" {
 		fail(c, http.StatusBadRequest, "bad_request", "ticket is required")
-		return
+		return req, false
 	}
-	ctx := c.Request.Context()
+	return req, true
+}
+
+// exchangeAttempt is one exchange under way: its request, the time it
+// started and the audit event that records how it ends.
+type exchangeAttempt struct {
+	p   *Portal
+	c   *gin.Context
+	ctx context.Context
+	now time.Time
+	ev  audit.Event
+}
+
+func (p *Portal) newExchangeAttempt(c *gin.Context, tk string) *exchangeAttempt {
 	now := p.now()
-	ev := audit.Event{
+	return &exchangeAttempt{p: p, c: c, ctx: c.Request.Context(), now: now, ev: audit.Event{
 		Time:              now,
 		Action:            audit.ActionTicketRejected,
 		Outcome:           audit.OutcomeDenied,
-		TicketFingerprint: ticket.Fingerprint(req.Ticket),
+		TicketFingerprint: ticket.Fingerprint(tk),
 		RequestID:         requestID(c),
 		ClientIP:          c.ClientIP(),
-	}
-	reject := func(r rejection) {
-		ev.Reason = r.reason
-		_ = p.record(ctx, ev) // refused either way; the error is logged
-		fail(c, r.status, r.code, r.message)
-	}
-	unavailable := func(err error) {
-		ev.Action, ev.Outcome, ev.Reason, ev.Detail = audit.ActionTicketRejected, audit.OutcomeError, "unavailable", err.Error()
-		_ = p.record(ctx, ev)
-		fail(c, http.StatusServiceUnavailable, "unavailable", "the portal cannot serve this right now; try again")
-	}
+	}}
+}
 
-	cl, err := p.tickets.open(ctx, req.Ticket)
-	if errors.Is(err, errUnopenable) {
-		reject(rejForged)
-		return
-	} else if err != nil {
-		unavailable(err)
-		return
+// check runs the checks in order: the ticket, a renewal's binding to the
+// session it continues, the app; then it consumes the ticket. Its error is a
+// rejection or a failure of the store or the sealer.
+func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, error) {
+	cl, err := x.openTicket(req.Ticket)
+	if err != nil {
+		return claims{}, keystore.App{}, err
 	}
-	ev.Actor, ev.Tenant, ev.AppSlug, ev.Resource = cl.User, cl.Tenant, cl.App, cl.Resource
-	if now.Unix() >= cl.Exp {
-		reject(rejExpired)
-		return
-	}
-
 	if req.PreviousSession != "" {
-		prev, err := p.sessions.open(ctx, req.PreviousSession)
-		switch {
-		case errors.Is(err, errUnopenable):
-			reject(rejForged)
-			return
-		case err != nil:
-			unavailable(err)
-			return
-		case prev.App != cl.App:
-			reject(rejectBinding(RejectWrongApp))
-			return
-		case prev.Tenant != cl.Tenant:
-			reject(rejectBinding(RejectWrongTenant))
-			return
-		case prev.User != cl.User:
-			reject(rejectBinding(RejectWrongUser))
-			return
-		case prev.Origin != cl.Origin:
-			reject(rejectBinding(RejectWrongOrigin))
-			return
-		}
-		if now.Unix() >= prev.Exp {
-			p.recordSessionExpired(c, prev, "ttl")
+		if err := x.checkRenewal(cl, req.PreviousSession); err != nil {
+			return claims{}, keystore.App{}, err
 		}
 	}
+	app, err := x.checkApp(cl)
+	if err != nil {
+		return claims{}, keystore.App{}, err
+	}
+	if err := x.consumeTicket(cl); err != nil {
+		return claims{}, keystore.App{}, err
+	}
+	return cl, app, nil
+}
 
-	app, err := p.store.GetApp(ctx, cl.App)
+// openTicket unseals the ticket and refuses it past its expiry. From here
+// on the audit event names the ticket's user, tenant, app and resource.
+func (x *exchangeAttempt) openTicket(tk string) (claims, error) {
+	cl, err := x.p.tickets.open(x.ctx, tk)
+	if errors.Is(err, errUnopenable) {
+		return claims{}, rejForged
+	} else if err != nil {
+		return claims{}, err
+	}
+	x.ev.Actor, x.ev.Tenant, x.ev.AppSlug, x.ev.Resource = cl.User, cl.Tenant, cl.App, cl.Resource
+	if x.now.Unix() >= cl.Exp {
+		return claims{}, rejExpired
+	}
+	return cl, nil
+}
+
+// checkRenewal binds a renewal in place to the session it continues: same
+// app, tenant, user and origin. A previous session past its end is recorded
+// as expired, and the renewal goes on.
+func (x *exchangeAttempt) checkRenewal(cl claims, previous string) error {
+	prev, err := x.p.sessions.open(x.ctx, previous)
+	switch {
+	case errors.Is(err, errUnopenable):
+		return rejForged
+	case err != nil:
+		return err
+	case prev.App != cl.App:
+		return rejectBinding(RejectWrongApp)
+	case prev.Tenant != cl.Tenant:
+		return rejectBinding(RejectWrongTenant)
+	case prev.User != cl.User:
+		return rejectBinding(RejectWrongUser)
+	case prev.Origin != cl.Origin:
+		return rejectBinding(RejectWrongOrigin)
+	}
+	if x.now.Unix() >= prev.Exp {
+		x.p.recordSessionExpired(x.c, prev, "ttl")
+	}
+	return nil
+}
+
+// checkApp checks the ticket against its app as it is now: present and
+// usable, still the tenant's, and still allowing the origin.
+func (x *exchangeAttempt) checkApp(cl claims) (keystore.App, error) {
+	app, err := x.p.store.GetApp(x.ctx, cl.App)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		reject(rejectBinding(RejectWrongApp))
-		return
+		return app, rejectBinding(RejectWrongApp)
 	case err != nil:
-		unavailable(err)
-		return
+		return app, err
 	case !app.Usable():
-		reject(rejInact)
-		return
+		return app, rejInact
 	case app.Tenant != cl.Tenant:
-		reject(rejectBinding(RejectCrossTenant))
-		return
+		return app, rejectBinding(RejectCrossTenant)
 	case !originAllowed(app, cl.Origin):
-		reject(rejectBinding(RejectWrongOrigin))
-		return
+		return app, rejectBinding(RejectWrongOrigin)
 	}
+	return app, nil
+}
 
-	// The single atomic step: of any number of concurrent exchanges of one
-	// ticket, exactly one gets past here.
-	if err := p.store.ConsumeTicket(ctx, cl.idHash(), time.Unix(cl.Exp, 0)); errors.Is(err, keystore.ErrTicketUsed) {
-		reject(rejUsed)
-		return
-	} else if err != nil {
-		unavailable(err)
-		return
+// consumeTicket is the single atomic step: of any number of concurrent
+// exchanges of one ticket, exactly one gets past it.
+func (x *exchangeAttempt) consumeTicket(cl claims) error {
+	err := x.p.store.ConsumeTicket(x.ctx, cl.idHash(), time.Unix(cl.Exp, 0))
+	if errors.Is(err, keystore.ErrTicketUsed) {
+		return rejUsed
 	}
+	return err
+}
 
-	exp := now.Add(p.sessionTTL).Unix()
+// openSession seals the page session, records the exchange and answers
+// with the session. It fails closed: no session without its audit event.
+func (x *exchangeAttempt) openSession(cl claims, app keystore.App) {
+	exp := x.now.Add(x.p.sessionTTL).Unix()
 	sess := claims{ID: newRandomID(), App: cl.App, Tenant: cl.Tenant, User: cl.User, Origin: cl.Origin, Resource: cl.Resource, Exp: exp}
-	token, err := p.sessions.seal(ctx, sess)
+	token, err := x.p.sessions.seal(x.ctx, sess)
 	if err != nil {
-		unavailable(err)
+		x.refuse(err)
 		return
 	}
-	ev.Action, ev.Outcome, ev.Reason = audit.ActionTicketExchanged, audit.OutcomeSuccess, ""
-	ev.Detail = "session " + ticket.Fingerprint(token)
-	if err := p.record(ctx, ev); err != nil {
-		// Fail closed: no session without its audit event.
-		fail(c, http.StatusServiceUnavailable, "unavailable", "the portal cannot record this exchange; try again with a new ticket")
+	x.ev.Action, x.ev.Outcome, x.ev.Reason = audit.ActionTicketExchanged, audit.OutcomeSuccess, ""
+	x.ev.Detail = "session " + ticket.Fingerprint(token)
+	if err := x.p.record(x.ctx, x.ev); err != nil {
+		fail(x.c, http.StatusServiceUnavailable, "unavailable", "the portal cannot record this exchange; try again with a new ticket")
 		return
 	}
-	writeJSON(c, http.StatusOK, exchangeResponse{
+	writeJSON(x.c, http.StatusOK, exchangeResponse{
 		Session:   token,
 		ExpiresAt: exp,
-		ExpiresIn: exp - now.Unix(),
+		ExpiresIn: exp - x.now.Unix(),
 		Origin:    cl.Origin,
 		User:      cl.User,
 		Tenant:    cl.Tenant,
 		App:       appView{Slug: app.Slug, Name: app.Name, KeyPrefix: app.KeyPrefix},
 	})
+}
+
+// refuse records why the exchange failed and answers the client: a
+// rejection with its own status and code, any other error with 503 (its
+// text goes to the audit detail only).
+func (x *exchangeAttempt) refuse(err error) {
+	var r rejection
+	if errors.As(err, &r) {
+		x.ev.Reason = r.reason
+		_ = x.p.record(x.ctx, x.ev) // refused either way; the error is logged
+		fail(x.c, r.status, r.code, r.message)
+		return
+	}
+	x.ev.Action, x.ev.Outcome, x.ev.Reason, x.ev.Detail = audit.ActionTicketRejected, audit.OutcomeError, "unavailable", err.Error()
+	_ = x.p.record(x.ctx, x.ev)
+	fail(x.c, http.StatusServiceUnavailable, "unavailable", "the portal cannot serve this right now; try again")
 }
 
 // recordSessionExpired writes session.expired for a page session.

@@ -81,6 +81,7 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 	e.app("aa_42", "acme", originA)
 	e.app("aa_43", "acme", originA)
 	e.app("aa_44", "acme", originA)
+	e.app("aa_46", "acme", originA, originB)
 	alice := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
 
 	tests := []struct {
@@ -179,6 +180,17 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongTenant,
 		},
 		{
+			// Same app, user and tenant, another allowed origin: continuing
+			// the session would move the page's postMessage target.
+			name: "wrong origin: renewal of a session bound to another origin",
+			setup: func(t *testing.T) (string, string) {
+				prev := e.session("aa_46", "acme", "alice", originA)
+				tk := e.issue(ticket.Request{AppSlug: "aa_46", Tenant: "acme", Subject: "alice", EmbedderOrigin: originB})
+				return tk.Ticket, prev
+			},
+			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongOrigin,
+		},
+		{
 			name: "forged previous session on renewal",
 			setup: func(t *testing.T) (string, string) {
 				prev := e.session("aa_42", "acme", "alice", originA)
@@ -250,5 +262,147 @@ func TestRenewalInPlace(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no session.expired event")
+	}
+}
+
+// TestExchangeTicketExpiry exchanges tickets one second before and exactly
+// at their expiry: the first opens a session, the second is refused as
+// expired and audited.
+func TestExchangeTicketExpiry(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA, TTL: 30 * time.Second}
+
+	early := e.issue(req)
+	e.clock.Advance(29 * time.Second)
+	if code, ok, bad := e.exchangeTicket(early.Ticket, ""); code != http.StatusOK || ok.Session == "" {
+		t.Fatalf("a second before expiry: %d %+v", code, bad)
+	}
+
+	late := e.issue(req)
+	e.clock.Advance(30 * time.Second)
+	code, ok, bad := e.exchangeTicket(late.Ticket, "")
+	if code != http.StatusUnauthorized || bad.Error.Code != ticket.ReasonTicketExpired || ok.Session != "" {
+		t.Fatalf("at expiry: %d %+v %+v, want 401 %s", code, bad, ok, ticket.ReasonTicketExpired)
+	}
+	var found bool
+	for _, ev := range e.events(audit.ActionTicketRejected) {
+		found = found || (ev.Reason == RejectExpired && ev.TicketFingerprint == ticket.Fingerprint(late.Ticket) && ev.Actor == "alice")
+	}
+	if !found {
+		t.Fatal("no ticket.rejected/expired event for the late ticket")
+	}
+}
+
+// TestRenewalIsBoundToItsSession renews a session with a fresh, valid
+// ticket for alice at originA on aa_42 of acme. The previous session differs
+// from the ticket in one field at a time; only the identical one continues.
+func TestRenewalIsBoundToItsSession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA, originB)
+	e.app("aa_43", "acme", originA)
+	tests := []struct {
+		name   string
+		change func(*claims)
+		reason string // "" means renewed
+	}{
+		{"same app, tenant, user and origin", func(*claims) {}, ""},
+		{"session of another user", func(c *claims) { c.User = "bob" }, RejectWrongUser},
+		{"session of another tenant", func(c *claims) { c.Tenant = "globex" }, RejectWrongTenant},
+		{"session bound to another origin", func(c *claims) { c.Origin = originB }, RejectWrongOrigin},
+		{"session of another app", func(c *claims) { c.App = "aa_43" }, RejectWrongApp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prev := claims{ID: newRandomID(), App: "aa_42", Tenant: "acme", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()}
+			tc.change(&prev)
+			sealed, err := e.portal.sessions.seal(context.Background(), prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			remember(sealed)
+			tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
+
+			code, ok, bad := e.exchangeTicket(tk.Ticket, sealed)
+			if tc.reason == "" {
+				if code != http.StatusOK || ok.User != "alice" || ok.Tenant != "acme" || ok.Origin != originA || ok.App.Slug != "aa_42" {
+					t.Fatalf("renewal: %d %+v %+v", code, ok, bad)
+				}
+				return
+			}
+			if code != http.StatusUnauthorized || bad.Error.Code != ticket.ReasonTicketInvalid || ok.Session != "" {
+				t.Fatalf("renewal: %d %+v, want 401 %s", code, bad, ticket.ReasonTicketInvalid)
+			}
+			var reasons []string
+			for _, ev := range e.events(audit.ActionTicketRejected) {
+				if ev.TicketFingerprint == ticket.Fingerprint(tk.Ticket) {
+					reasons = append(reasons, ev.Reason)
+				}
+			}
+			if len(reasons) != 1 || reasons[0] != tc.reason {
+				t.Fatalf("ticket.rejected reasons %q, want [%s]", reasons, tc.reason)
+			}
+		})
+	}
+}
+
+// TestExchangeAfterOriginWithdrawn replaces the app's only origin between
+// issue and exchange: the ticket for the withdrawn origin is refused, and a
+// ticket for the new origin works.
+func TestExchangeAfterOriginWithdrawn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
+
+	only := []string{originB}
+	if _, err := e.store.UpdateApp(context.Background(), "aa_42", keystore.AppPatch{AllowedOrigins: &only}, keystore.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	code, ok, bad := e.exchangeTicket(tk.Ticket, "")
+	if code != http.StatusUnauthorized || bad.Error.Code != ticket.ReasonTicketInvalid || ok.Session != "" {
+		t.Fatalf("ticket for the withdrawn origin: %d %+v, want 401 %s", code, bad, ticket.ReasonTicketInvalid)
+	}
+	var found bool
+	for _, ev := range e.events(audit.ActionTicketRejected) {
+		found = found || (ev.Reason == RejectWrongOrigin && ev.TicketFingerprint == ticket.Fingerprint(tk.Ticket))
+	}
+	if !found {
+		t.Fatal("no ticket.rejected/wrong_origin event")
+	}
+
+	nb := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originB})
+	if code, ok, bad := e.exchangeTicket(nb.Ticket, ""); code != http.StatusOK || ok.Origin != originB {
+		t.Fatalf("ticket for the new origin: %d %+v %+v", code, ok, bad)
+	}
+}
+
+// TestRenewalRecordsThePreviousSessionsEnd: renewing a session that has
+// reached its end records session.expired for it (once, reason ttl);
+// renewing one a second before its end records nothing.
+func TestRenewalRecordsThePreviousSessionsEnd(t *testing.T) {
+	e := newEnv(t, envOptions{sessionTTL: time.Minute})
+	e.app("aa_42", "acme", originA)
+	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		want  int // session.expired events the renewal adds
+	}{
+		{"a second before the end", time.Minute - time.Second, 0},
+		{"at the end", time.Minute, 1},
+	} {
+		prev := e.session("aa_42", "acme", "alice", originA)
+		e.clock.Advance(tc.after)
+		before := len(e.events(audit.ActionSessionExpired))
+		if code, _, bad := e.exchangeTicket(e.issue(req).Ticket, prev); code != http.StatusOK {
+			t.Fatalf("%s: renewal %d %+v", tc.name, code, bad)
+		}
+		evs := e.events(audit.ActionSessionExpired)
+		if len(evs)-before != tc.want {
+			t.Fatalf("%s: %d session.expired events added, want %d", tc.name, len(evs)-before, tc.want)
+		}
+		if tc.want == 1 && (evs[0].Reason != "ttl" || evs[0].Actor != "alice" || evs[0].AppSlug != "aa_42") {
+			t.Fatalf("%s: event %+v", tc.name, evs[0])
+		}
 	}
 }

@@ -27,6 +27,10 @@ func TestParseOrigin(t *testing.T) {
 		{name: "IPv6 in upper case", in: "http://[FE80::1]", want: "http://[fe80::1]"},
 		{name: "final dot kept", in: "https://acme.test.", want: "https://acme.test."},
 		{name: "punycode", in: "https://xn--bcher-kva.test", want: "https://xn--bcher-kva.test"},
+		{name: "Z in the host", in: "https://Zeta.test", want: "https://zeta.test"},
+		{name: "port 1", in: "http://h:1", want: "http://h:1"},
+		{name: "port 65535", in: "http://h:65535", want: "http://h:65535"},
+		{name: "port with a 9", in: "http://h:9090", want: "http://h:9090"},
 
 		{name: "empty", in: "", why: "empty"},
 		{name: "null", in: "null", why: "want scheme://host[:port]"},
@@ -43,6 +47,9 @@ func TestParseOrigin(t *testing.T) {
 		{name: "a fragment", in: "https://app.acme.test#top", why: "a fragment"},
 		{name: "an empty fragment", in: "https://app.acme.test#", why: "a fragment"},
 		{name: "user info", in: "https://user:pw@app.acme.test", why: "user info"},
+		{name: "a query and no host", in: "https://?x=1", why: "a query"},
+		{name: "user info and no user", in: "https://@app.acme.test", why: "user info"},
+		{name: "port 65536", in: "http://h:65536", why: "port"},
 		{name: "wildcard host", in: "http://*.example", why: "wildcards are not supported"},
 		{name: "bare wildcard", in: "*", why: "want scheme://host[:port]"},
 		{name: "wildcard port", in: "https://acme.test:*", why: "port"},
@@ -93,6 +100,20 @@ func TestParseOriginErrorMessage(t *testing.T) {
 	const want = `not an origin: "http://*.example": wildcards are not supported: list each origin`
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// TestParseOriginErrorClipsInput: the error quotes a refused string of up
+// to 80 bytes whole, and a longer one clipped to 80 bytes and "…".
+func TestParseOriginErrorClipsInput(t *testing.T) {
+	at80 := "https://a_" + strings.Repeat("b", 70)
+	for in, want := range map[string]string{
+		at80:       `"` + at80 + `"`,
+		at80 + "c": `"` + at80 + `…"`,
+	} {
+		if _, err := ParseOrigin(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseOrigin(%d bytes) = %v, want it to quote %s", len(in), err, want)
+		}
 	}
 }
 
