@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	demodata "github.com/keyportal/keyportal/internal/demo"
+	"github.com/keyportal/keyportal/internal/httpserver"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -45,8 +47,16 @@ type options struct {
 	ShellWasm string
 	// SkipShell leaves the settings page out (tests that drive HTTP only).
 	SkipShell bool
-	Logger    zerolog.Logger
-	Now       func() time.Time
+	// ServerLimits are the app's and the portal's timeouts and header bound;
+	// zero fields mean those of every keyportal server (internal/httpserver),
+	// tests shorten them.
+	ServerLimits httpserver.Limits
+	// TrustedProxies are the proxies (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For both servers believe; none when empty, so that the
+	// audited client IP is the connection's (internal/clientip).
+	TrustedProxies []string
+	Logger         zerolog.Logger
+	Now            func() time.Time
 }
 
 // acme is the demo app: its own web app and, in local mode, the portal on a
@@ -130,8 +140,10 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 			return nil, err
 		}
 		issuer = p.Issuer()
-		pe := gin.New()
-		pe.Use(gin.Recovery())
+		pe, err := newEngine(o)
+		if err != nil {
+			return nil, err
+		}
 		p.Mount(pe)
 		if o.BackendAPIKey != "" {
 			closeAPI, err := mountBackendAPI(pe, a.store, issuer, a.apiKeys.Verifier(), o)
@@ -165,8 +177,11 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		return nil, err
 	}
 
-	e := gin.New()
-	e.Use(gin.Recovery(), middleware.SecurityHeaders())
+	e, err := newEngine(o)
+	if err != nil {
+		return nil, err
+	}
+	e.Use(middleware.SecurityHeaders())
 	route.Mount(e)
 	pages := &pages{sessions: sess, decider: a.policy, appURL: a.AppURL, portalURL: a.PortalURL, remote: a.Remote}
 	pages.mount(e)
@@ -190,11 +205,33 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 	return a, nil
 }
 
+// newEngine returns an engine for one of the demo's servers: recovering
+// from panics, and believing X-Forwarded-For from o.TrustedProxies only.
+func newEngine(o options) (*gin.Engine, error) {
+	e := gin.New()
+	if err := clientip.Trust(e, o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("acme: -trusted-proxies: %w", err)
+	}
+	e.Use(gin.Recovery())
+	return e, nil
+}
+
+// servers returns the app's server and, in local mode, the portal's, with
+// the timeouts and header bound of `keyportal serve` (internal/httpserver):
+// a client that trickles its request or idles is cut off.
+func (a *acme) servers(o options) []*http.Server {
+	servers := []*http.Server{o.ServerLimits.New(o.AppAddr, a.App)}
+	if a.Portal != nil {
+		servers = append(servers, o.ServerLimits.New(o.PortalAddr, a.Portal))
+	}
+	return servers
+}
+
 // mountPublicAPI guards GET /v1/whoami with RequireAPIKey (local mode) or
 // Wacht's gateway check (remote mode).
 func (a *acme) mountPublicAPI(e *gin.Engine, remote *wacht.Client, o options) error {
 	if remote != nil {
-		e.GET("/v1/whoami", wachtWhoami(remote))
+		e.GET("/v1/whoami", wachtWhoami(remote, &o.Logger))
 		return nil
 	}
 	e.GET("/v1/whoami", a.apiKeys.Handler(), func(c *gin.Context) {
@@ -205,7 +242,7 @@ func (a *acme) mountPublicAPI(e *gin.Engine, remote *wacht.Client, o options) er
 }
 
 // wachtWhoami answers /v1/whoami by asking Wacht's gateway about the key.
-func wachtWhoami(client *wacht.Client) gin.HandlerFunc {
+func wachtWhoami(client *wacht.Client, log *zerolog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		secret := strings.TrimPrefix(c.GetHeader("Authorization"), "Bearer ")
 		if secret == "" {
@@ -220,7 +257,7 @@ func wachtWhoami(client *wacht.Client) gin.HandlerFunc {
 			Principal: wacht.Principal{Value: secret},
 			Resource:  c.Request.URL.Path,
 			Method:    c.Request.Method,
-			ClientIP:  c.ClientIP(),
+			ClientIP:  clientip.Of(c, log),
 		})
 		if err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "key verification unavailable"})

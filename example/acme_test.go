@@ -31,24 +31,37 @@ type demo struct {
 
 func startDemo(t *testing.T) *demo {
 	t.Helper()
-	appL := listen(t)
-	portalL := listen(t)
-	a, err := newAcme(context.Background(), options{
-		AppAddr:       appL.Addr().String(),
-		PortalAddr:    portalL.Addr().String(),
-		DataDir:       t.TempDir(),
+	return runDemo(t, options{
 		TicketRate:    0,
 		BackendAPIKey: "kp_backend_test_0123456789",
 		Logger:        zerolog.Nop(),
 		SkipShell:     true,
-	})
+	}, nil)
+}
+
+// runDemo starts Acme with o on two loopback ports (their addresses fill
+// o.AppAddr and o.PortalAddr, a temporary directory o.DataDir when empty),
+// served by the servers main runs (acme.servers); wrapApp, when not nil,
+// wraps the app's handler (to watch its requests).
+func runDemo(t *testing.T, o options, wrapApp func(http.Handler) http.Handler) *demo {
+	t.Helper()
+	appL, portalL := listen(t), listen(t)
+	o.AppAddr, o.PortalAddr = appL.Addr().String(), portalL.Addr().String()
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	a, err := newAcme(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &demo{t: t, acme: a}
-	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: a.App}}
+	servers := a.servers(o)
+	if wrapApp != nil {
+		servers[0].Handler = wrapApp(servers[0].Handler)
+	}
+	d.app = &httptest.Server{Listener: appL, Config: servers[0]}
 	d.app.Start()
-	d.portal = &httptest.Server{Listener: portalL, Config: &http.Server{Handler: a.Portal}}
+	d.portal = &httptest.Server{Listener: portalL, Config: servers[1]}
 	d.portal.Start()
 	t.Cleanup(func() { d.app.Close(); d.portal.Close(); a.Close() })
 	return d

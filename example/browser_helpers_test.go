@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,26 +183,15 @@ func (d *liveDemo) lastPageSite() string {
 func startLiveDemo(t *testing.T) *liveDemo {
 	t.Helper()
 	wasm := prebuiltShell(t)
-	appL, portalL := listen(t), listen(t)
 	clock := &shiftClock{}
-	a, err := newAcme(context.Background(), options{
-		AppAddr:    appL.Addr().String(),
-		PortalAddr: portalL.Addr().String(),
-		DataDir:    t.TempDir(),
+	d := &liveDemo{clock: clock}
+	d.demo = runDemo(t, options{
 		TicketRate: 0,
 		Logger:     zerolog.Nop(),
 		ShellWasm:  wasm,
 		Now:        clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &liveDemo{demo: &demo{t: t, acme: a}, clock: clock}
-	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: d.record(a.App)}}
-	d.app.Start()
-	d.portal = &httptest.Server{Listener: portalL, Config: &http.Server{Handler: a.Portal}}
-	d.portal.Start()
-	t.Cleanup(func() { d.app.Close(); d.portal.Close(); a.Close() })
+	}, d.record)
+	a := d.acme
 	if !strings.HasPrefix(a.PortalURL, "http://localhost:") {
 		t.Fatalf("portal at %s: want http://localhost:<port>, another site than the app at %s", a.PortalURL, a.AppURL)
 	}

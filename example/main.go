@@ -8,7 +8,9 @@
 // Flags: -addr (app, default 127.0.0.1:8080), -portal-addr (portal, default
 // 127.0.0.1:8081, served as http://localhost:8081 so the frame is another
 // site), -data (state directory, default ./keyportal-data), -ticket-rate
-// (tickets a minute per user; 0 lifts the limit). Remote mode: set
+// (tickets a minute per user; 0 lifts the limit), -trusted-proxies (the
+// proxies whose X-Forwarded-For is believed; none by default, so the audit
+// trail records the connection's address). Remote mode: set
 // WACHT_BACKEND_API_KEY (and WACHT_BASE_URL) to use Wacht's hosted portal.
 // KEYPORTAL_BACKEND_API_KEY sets the local portal's backend API key (else one
 // is generated and printed).
@@ -29,6 +31,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/internal/clientip"
 )
 
 func main() {
@@ -45,6 +49,10 @@ func run() error {
 	flag.StringVar(&o.DataDir, "data", "./keyportal-data", "state directory (SQLite database, session key, built shell)")
 	flag.Float64Var(&o.TicketRate, "ticket-rate", 10, "tickets a minute per user; 0 lifts the limit (load tests)")
 	flag.StringVar(&o.ShellWasm, "shell-wasm", "", "prebuilt shell wasm (default: build it from source into -data on first start)")
+	flag.Func("trusted-proxies", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)", func(v string) (err error) {
+		o.TrustedProxies, err = clientip.ParseProxies(v)
+		return err
+	})
 	flag.Parse()
 
 	gin.SetMode(gin.ReleaseMode)
@@ -69,10 +77,7 @@ func run() error {
 	}
 	defer acme.Close()
 
-	servers := []*http.Server{{Addr: o.AppAddr, Handler: acme.App, ReadHeaderTimeout: 10 * time.Second}}
-	if acme.Portal != nil {
-		servers = append(servers, &http.Server{Addr: o.PortalAddr, Handler: acme.Portal, ReadHeaderTimeout: 10 * time.Second})
-	}
+	servers := acme.servers(o)
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -51,7 +52,8 @@ type APIKeyConfig struct {
 	// DefaultRealm.
 	Realm string
 	// RateLimits are counted for every request whose key verified, each in
-	// its scope (the key's id, its app, the client IP). Over any of them the
+	// its scope (the key's id, its app, the client IP, which follows the
+	// engine's trusted proxies: see ratelimit.ScopeIP). Over any of them the
 	// request gets 429 with Retry-After. Every answer of a guarded route
 	// carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset of
 	// the rule closest to refusing. Empty means no limits.
@@ -254,7 +256,7 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	var ip string
 	for i, rule := range a.limits {
 		if rule.Scope == ratelimit.ScopeIP && ip == "" {
-			ip = c.ClientIP()
+			ip = clientip.Of(c, &a.log)
 		}
 		checks[i] = ratelimit.Check{Rule: rule,
 			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, ip)}
@@ -282,7 +284,7 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).
 			Str("key_id", id.KeyID).Str("app", id.AppSlug).
 			Str("method", c.Request.Method).Str("path", c.Request.URL.Path).
-			Str("client_ip", c.ClientIP()).Msg("api key rate limited")
+			Str("client_ip", clientip.Of(c, &a.log)).Msg("api key rate limited")
 	}
 	c.Writer.WriteHeader(http.StatusTooManyRequests)
 	_, _ = c.Writer.Write(apiKeyRateLimited)
@@ -330,7 +332,7 @@ func (a *APIKeyAuth) refuse(c *gin.Context, err error, insufficient []string) {
 	if e := a.log.Debug(); e.Enabled() {
 		e.Str("reason", string(reason)).Int("status", status).
 			Str("method", c.Request.Method).Str("path", c.Request.URL.Path).
-			Str("client_ip", c.ClientIP()).Msg("api key refused")
+			Str("client_ip", clientip.Of(c, &a.log)).Msg("api key refused")
 	}
 	c.Writer.WriteHeader(status)
 	_, _ = c.Writer.Write(body)

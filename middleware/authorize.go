@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -73,7 +74,7 @@ func Authorize(cfg AuthorizeConfig) (gin.HandlerFunc, error) {
 			}
 			e.Str("event", "authorize").Int("status", status).Str("reason", reason).
 				Str("user", p.Subject).Str("tenant", p.Tenant).Str("object", object).Str("action", act).
-				Str("path", c.FullPath()).Str("client_ip", c.ClientIP()).AnErr("error", err).Send()
+				Str("path", c.FullPath()).Str("client_ip", clientip.Of(c, &log)).AnErr("error", err).Send()
 			c.Data(status, jsonContentType, body)
 			c.Abort()
 		}

@@ -17,7 +17,21 @@
 // On success it answers 200 {"ticket","expires_at","url"} with
 // Cache-Control: no-store. Every attempt leaves exactly one audit event in the
 // log (and in the optional audit.Auditor); the ticket itself is never logged,
-// only its fingerprint. The client IP in audit events is gin's
-// Context.ClientIP: configure the engine's trusted proxies
-// (gin.Engine.SetTrustedProxies), or X-Forwarded-For is taken from anyone.
+// only its fingerprint.
+//
+// # Client IP behind proxies
+//
+// The client_ip of audit events, logs and RequireAPIKey's per-IP rate limits
+// (ratelimit.ScopeIP) is the client's address as the gin engine sees it
+// (gin's Context.ClientIP): the X-Forwarded-For or X-Real-IP a proxy sent,
+// when the engine trusts that proxy, else the connection's address. Name
+// your proxies, or none, before serving:
+//
+//	engine.SetTrustedProxies([]string{"10.0.0.0/8"}) // your load balancers
+//	engine.SetTrustedProxies(nil)                     // no proxy in front
+//
+// Gin's default is to trust every address, which lets any client claim any
+// IP. keyportal does not follow it: on an engine that still trusts every
+// address it ignores those headers, uses the connection's address, and logs
+// one warning that names the fix.
 package middleware

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -136,7 +137,7 @@ type flow struct {
 
 // begin starts the attempt and sets the headers every answer carries.
 func (t *TicketRoute) begin(c *gin.Context) flow {
-	f := flow{c: c, attempt: attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: c.ClientIP()}}
+	f := flow{c: c, attempt: attempt{start: t.cfg.Now(), requestID: t.cfg.RequestID(c), clientIP: clientip.Of(c, &t.cfg.Logger)}}
 	h := c.Writer.Header()
 	h["Cache-Control"] = noStoreValue
 	h["X-Request-Id"] = []string{f.requestID}

@@ -178,6 +178,11 @@ func TestTicketRouteChecks(t *testing.T) {
 
 func TestTicketRouteAuditFields(t *testing.T) {
 	env := newRouteEnv(t, Config{AppSlug: func(id string) string { return "app-" + id }})
+	// The request comes through a trusted proxy (httptest's peer address),
+	// which forwards the client's; see TestForwardedForOnlyFromTrustedProxies.
+	if err := env.engine.SetTrustedProxies([]string{"192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
 	w := env.do(req{header: map[string]string{"X-Request-Id": "req-123", "X-Forwarded-For": "203.0.113.9"}})
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyportal/keyportal/internal/httpserver"
 )
 
 // Exit codes of every command.
@@ -33,6 +35,10 @@ type cli struct {
 	pollInterval time.Duration
 	// onListen, when set, is told the address `serve` listens on.
 	onListen func(addr string)
+	// serverLimits are the timeouts and header bound of `serve`'s
+	// listeners; zero fields mean internal/httpserver's defaults, tests
+	// shorten them.
+	serverLimits httpserver.Limits
 }
 
 func newCLI(in io.Reader, out, errOut io.Writer, getenv func(string) string) *cli {

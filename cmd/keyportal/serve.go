@@ -20,6 +20,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/httpserver"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/postgres"
 	"github.com/keyportal/keyportal/middleware/portal"
@@ -50,6 +52,9 @@ type serveConfig struct {
 	logFormat       string
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
+	trustedProxies  string
+	proxies         []string // parsed from trustedProxies; nil trusts none
+	metricsAddr     string
 }
 
 // serveEnv maps serve's flags to the environment variables that set them
@@ -72,6 +77,8 @@ var serveEnv = []struct{ flag, env string }{
 	{"log-level", "KEYPORTAL_LOG_LEVEL"},
 	{"log-format", "KEYPORTAL_LOG_FORMAT"},
 	{"session-ttl", "KEYPORTAL_SESSION_TTL"},
+	{"trusted-proxies", "KEYPORTAL_TRUSTED_PROXIES"},
+	{"metrics-addr", "KEYPORTAL_METRICS_ADDR"},
 }
 
 const serveLong = `serve runs the self-hosted key portal as its own server: the key-management
@@ -108,7 +115,9 @@ command line wins:
                                                 stays
   --rate-limit       KEYPORTAL_RATE_LIMITS      rate limit of /v1/authz/check, MAX/DURATION:SCOPE
                                                 with scope key, app or ip (e.g. 100/1m:key);
-                                                repeat the flag or separate with commas
+                                                repeat the flag or separate with commas; ip
+                                                counts the client_ip the check names, else the
+                                                caller's address (see --trusted-proxies)
   --redis            KEYPORTAL_REDIS_ADDR       Redis host:port (or redis:// URL) counting the
                                                 rate limits for all instances sharing it
                                                 (default: counted in this process)
@@ -116,19 +125,36 @@ command line wins:
   --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
   --log-format       KEYPORTAL_LOG_FORMAT       json or console (default json)
   --session-ttl      KEYPORTAL_SESSION_TTL      portal page session length (default 15m)
+  --trusted-proxies  KEYPORTAL_TRUSTED_PROXIES  proxies whose X-Forwarded-For names the client:
+                                                IP addresses or CIDR ranges, comma-separated
+                                                (default none: the client is the connection's
+                                                address). The audit trail's client_ip and the
+                                                ip rate-limit scope follow it
+  --metrics-addr     KEYPORTAL_METRICS_ADDR     serve /metrics on this address only, e.g.
+                                                127.0.0.1:9090 (default: on --addr, to anyone)
 
 Operations: GET /healthz answers 200 while the process runs; GET /readyz answers
 200 when the store answers, else 503; GET /metrics serves Prometheus metrics
-(HTTP requests by route and status, latency, Go runtime). SIGINT or SIGTERM
-stops accepting connections, lets requests in flight finish (up to
---shutdown-timeout) and exits 0.`
+(HTTP requests by route and status, latency, Go runtime), on --metrics-addr
+when set and then not on --addr. SIGINT or SIGTERM stops accepting
+connections, lets requests in flight finish (up to --shutdown-timeout) and
+exits 0.`
+
+// serveLimits says how serve's listeners treat slow clients, from the
+// values internal/httpserver holds.
+var serveLimits = fmt.Sprintf(`
+
+Every listener cuts off a client that takes more than %.0f s to send its
+headers or %.0f s its whole request, idles %.0f s between requests, or sends
+more than %d KiB of headers (431).`, httpserver.DefaultReadHeaderTimeout.Seconds(), httpserver.DefaultReadTimeout.Seconds(),
+	httpserver.DefaultIdleTimeout.Seconds(), httpserver.DefaultMaxHeaderBytes>>10)
 
 func (c *cli) serveCommand() *cobra.Command {
 	var cfg serveConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the self-hosted key portal and its Wacht-compatible backend API",
-		Long:  serveLong,
+		Long:  serveLong + serveLimits,
 		Example: `  keyportal serve
   KEYPORTAL_BACKEND_API_KEY=$(cat /run/secrets/kp) keyportal serve --addr :8081 \
       --base-url https://keys.example.com --db /var/lib/keyportal/keyportal.db
@@ -158,6 +184,8 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
+	f.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)")
+	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port only, not on --addr")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", fixedCompletion("debug", "info", "warn", "error"))
 	_ = cmd.RegisterFlagCompletionFunc("log-format", fixedCompletion("json", "console"))
 	return cmd
@@ -202,6 +230,9 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 			return usageErrorf(cmd, "--redis (KEYPORTAL_REDIS_ADDR): %v", err)
 		}
 	}
+	if cfg.proxies, err = clientip.ParseProxies(cfg.trustedProxies); err != nil {
+		return usageErrorf(cmd, "--trusted-proxies (KEYPORTAL_TRUSTED_PROXIES): %v", err)
+	}
 	keys := splitList(cfg.backendKeys)
 	if len(keys) == 0 {
 		keys = []string{generateAPIKey()}
@@ -222,6 +253,13 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			return failf("Pick a free address with --metrics-addr (or KEYPORTAL_METRICS_ADDR).", "cannot listen on %s for metrics: %v", cfg.metricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
 	if cfg.baseURL == "" {
 		cfg.baseURL = "http://" + publicHost(addr)
 	}
@@ -232,49 +270,62 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	}
 	defer closeStore(store)
 
-	engine, closeHandler, err := c.serveHandler(cfg, store, keys, origins, log)
+	engine, metrics, closeHandler, err := c.serveHandler(cfg, store, keys, origins, log)
 	if err != nil {
 		return err
 	}
 	defer closeHandler()
-	srv := &http.Server{
-		Handler:           engine,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+	servers := []*http.Server{c.serverLimits.New(addr, engine)}
+	listeners := []net.Listener{ln}
+	start := log.Info().Str("event", "serve.start").Str("addr", addr)
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics)
+		servers = append(servers, c.serverLimits.New(metricsLn.Addr().String(), mux))
+		listeners = append(listeners, metricsLn)
+		start = start.Str("metrics_addr", metricsLn.Addr().String())
 	}
 	kind, _ := cfg.store.resolve(c)
-	log.Info().Str("event", "serve.start").Str("addr", addr).Str("base_url", cfg.baseURL).
-		Str("store", kind).Int("backend_api_keys", len(keys)).Msg("listening")
+	start.Str("base_url", cfg.baseURL).Str("store", kind).Int("backend_api_keys", len(keys)).Msg("listening")
 	if c.onListen != nil {
 		c.onListen(addr)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-served:
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
 		return failf("Check the log above; restart when the cause is fixed.", "server stopped: %v", err)
 	case <-ctx.Done():
 	}
 	log.Info().Str("event", "serve.stop").Msg("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error().Err(err).Str("event", "serve.stop").Msg("requests still running at the shutdown deadline were cut")
-		return failf("Raise --shutdown-timeout if requests need longer.", "shutdown: %v", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error().Err(err).Str("event", "serve.stop").Msg("requests still running at the shutdown deadline were cut")
+			return failf("Raise --shutdown-timeout if requests need longer.", "shutdown: %v", err)
+		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return failf("Check the log above.", "server: %v", err)
+	for range servers {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return failf("Check the log above.", "server: %v", err)
+		}
 	}
 	log.Info().Str("event", "serve.stop").Msg("stopped")
 	return nil
 }
 
 // serveHandler builds the gin engine: the portal, the backend API and the
-// operational endpoints, with request metrics and logs. closeAll flushes and
-// stops what the handlers started, once the server has stopped.
-func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins []string, log zerolog.Logger) (engine *gin.Engine, closeAll func(), err error) {
+// operational endpoints, with request metrics and logs; /metrics is on the
+// engine unless cfg.metricsAddr gives it a listener of its own, and is
+// returned for that listener. closeAll flushes and stops what the handlers
+// started, once the server has stopped.
+func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins []string, log zerolog.Logger) (engine *gin.Engine, metrics http.Handler, closeAll func(), err error) {
 	gin.SetMode(gin.ReleaseMode)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -295,14 +346,14 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	}
 	if cfg.policyPostgres {
 		if pg == nil || cfg.policy != "" {
-			return nil, nil, failf("Give --policy-postgres with --postgres (KEYPORTAL_POSTGRES_DSN), and without --policy.",
+			return nil, nil, nil, failf("Give --policy-postgres with --postgres (KEYPORTAL_POSTGRES_DSN), and without --policy.",
 				"--policy-postgres reads the policy from the Postgres key store")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		e, err := pgpolicy.Open(ctx, pgpolicy.Config{Pool: pg.Pool(), Schema: pg.Schema(), ModelPath: cfg.model, Logger: log})
 		cancel()
 		if err != nil {
-			return nil, nil, failf("Fix or delete the row named (SELECT * FROM <schema>.casbin_rule WHERE id = ...), or check --model.", "%v", err)
+			return nil, nil, nil, failf("Fix or delete the row named (SELECT * FROM <schema>.casbin_rule WHERE id = ...), or check --model.", "%v", err)
 		}
 		closers = append(closers, e.Close)
 		tenants = e
@@ -310,7 +361,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		files := policyFiles{model: cfg.model, policy: cfg.policy}
 		e, err := policy.New(policy.Config{ModelPath: cfg.model, PolicyPath: cfg.policy, Logger: log, Watch: true})
 		if err != nil {
-			return nil, nil, files.loadError(err)
+			return nil, nil, nil, files.loadError(err)
 		}
 		closers = append(closers, e.Close)
 		tenants = e
@@ -329,7 +380,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		r, err := rlredis.New(client, prefix)
 		if err != nil {
 			closeAll()
-			return nil, nil, failf("Check --redis (KEYPORTAL_REDIS_ADDR).", "%v", err)
+			return nil, nil, nil, failf("Check --redis (KEYPORTAL_REDIS_ADDR).", "%v", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := client.Ping(ctx).Err(); err != nil {
@@ -344,16 +395,20 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()
-		return nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
+		return nil, nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
 	}
 	api, err := wachtapi.New(wachtapi.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
 		DefaultTenant: cfg.defaultTenant, RateLimits: cfg.limits, Limiter: limiter, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()
-		return nil, nil, failf("Check --backend-api-key (KEYPORTAL_BACKEND_API_KEY).", "%v", err)
+		return nil, nil, nil, failf("Check --backend-api-key (KEYPORTAL_BACKEND_API_KEY).", "%v", err)
 	}
 	closers = append(closers, api.Close)
 	engine = gin.New()
+	if err := clientip.Trust(engine, cfg.proxies); err != nil {
+		closeAll()
+		return nil, nil, nil, failf("Fix --trusted-proxies (KEYPORTAL_TRUSTED_PROXIES).", "%v", err)
+	}
 	engine.Use(recoverer(log), httpMetrics.middleware(), requestLog(log))
 	engine.GET("/healthz", func(g *gin.Context) {
 		g.Header("Cache-Control", "no-store")
@@ -370,10 +425,13 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		}
 		g.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
-	engine.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if cfg.metricsAddr == "" {
+		engine.GET("/metrics", gin.WrapH(metrics))
+	}
 	p.Mount(engine)
 	api.Mount(engine)
-	return engine, closeAll, nil
+	return engine, metrics, closeAll, nil
 }
 
 // parseRateLimits parses --rate-limit values, each MAX/DURATION[:SCOPE]
@@ -538,7 +596,7 @@ func requestLog(log zerolog.Logger) gin.HandlerFunc {
 			ev = log.Warn()
 		}
 		ev.Str("event", "http.request").Str("method", g.Request.Method).Str("route", g.FullPath()).
-			Int("status", g.Writer.Status()).Dur("latency", time.Since(start)).Str("client_ip", g.ClientIP()).Send()
+			Int("status", g.Writer.Status()).Dur("latency", time.Since(start)).Str("client_ip", clientip.Of(g, &log)).Send()
 	}
 }
 

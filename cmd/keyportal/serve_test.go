@@ -277,7 +277,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 		{"store down", downStore{s}, http.StatusServiceUnavailable, http.StatusOK},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			engine, closeAll, err := c.serveHandler(cfg, tt.store, []string{"kpb_readyz_test_key_00000"}, nil, zerolog.Nop())
+			engine, _, closeAll, err := c.serveHandler(cfg, tt.store, []string{"kpb_readyz_test_key_00000"}, nil, zerolog.Nop())
 			if err != nil {
 				t.Fatal(err)
 			}

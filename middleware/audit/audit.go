@@ -59,7 +59,9 @@ type Event struct {
 	TicketFingerprint string `json:"ticket_fp,omitempty"`
 	// RequestID correlates the event with the HTTP request.
 	RequestID string `json:"request_id,omitempty"`
-	// ClientIP is the client's address as the server saw it.
+	// ClientIP is the client's address as the server saw it: the address a
+	// trusted proxy forwarded, else the connection's (package middleware:
+	// "Client IP behind proxies").
 	ClientIP string `json:"client_ip,omitempty"`
 	// Latency is how long the request took to decide.
 	Latency time.Duration `json:"latency_ns,omitempty"`

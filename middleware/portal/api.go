@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 )
@@ -75,7 +76,7 @@ func (p *Portal) withSession(h func(*gin.Context, *session)) gin.HandlerFunc {
 			fail(c, http.StatusUnauthorized, "revoked", "access to this app has been withdrawn")
 			return
 		}
-		h(c, &session{claims: cl, app: app, actor: keystore.Actor{Name: cl.User, RequestID: requestID(c), ClientIP: c.ClientIP()}})
+		h(c, &session{claims: cl, app: app, actor: keystore.Actor{Name: cl.User, RequestID: requestID(c), ClientIP: clientip.Of(c, &p.log)}})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -134,7 +135,7 @@ func (p *Portal) newExchangeAttempt(c *gin.Context, tk string) *exchangeAttempt 
 		Outcome:           audit.OutcomeDenied,
 		TicketFingerprint: ticket.Fingerprint(tk),
 		RequestID:         requestID(c),
-		ClientIP:          c.ClientIP(),
+		ClientIP:          clientip.Of(c, &p.log),
 	}}
 }
 
@@ -285,7 +286,7 @@ func (p *Portal) recordSessionExpired(c *gin.Context, s claims, reason string) {
 		AppSlug:   s.App,
 		Resource:  s.Resource,
 		RequestID: requestID(c),
-		ClientIP:  c.ClientIP(),
+		ClientIP:  clientip.Of(c, &p.log),
 	})
 }
 

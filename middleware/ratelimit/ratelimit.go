@@ -29,7 +29,13 @@ const (
 	ScopeKey Scope = "key"
 	// ScopeApp counts per API auth app, over all of its keys.
 	ScopeApp Scope = "app"
-	// ScopeIP counts per client IP.
+	// ScopeIP counts per client IP. It depends on the gin engine's trusted
+	// proxies (gin.Engine.SetTrustedProxies, `keyportal serve
+	// --trusted-proxies`): the address a trusted proxy forwards in
+	// X-Forwarded-For, else the connection's own; an engine that trusts
+	// every address (gin's default) has the header ignored, so that a
+	// client cannot escape the limit by rotating it. Behind a proxy that is
+	// not named, every client counts as the proxy.
 	ScopeIP Scope = "ip"
 )
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -128,7 +129,7 @@ func (a *API) check(c *gin.Context) {
 // absent, the caller's.
 func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, resp *checkResponse) {
 	if clientIP = strings.TrimSpace(clientIP); clientIP == "" {
-		clientIP = c.ClientIP()
+		clientIP = clientip.Of(c, &a.log)
 	}
 	checks := make([]ratelimit.Check, len(a.limits))
 	for i, rule := range a.limits {

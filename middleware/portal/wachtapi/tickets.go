@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -91,7 +92,7 @@ func (a *API) createTicket(c *gin.Context) {
 		Time: a.now(), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: ActorName,
 		Tenant: app.Tenant, Resource: app.DeploymentID, AppSlug: app.Slug,
 		TicketFingerprint: ticket.Fingerprint(resp.Ticket), RequestID: a.actor(c).RequestID,
-		ClientIP: c.ClientIP(), Detail: "backend API ticket for user " + user + ", embedder " + origin,
+		ClientIP: clientip.Of(c, &a.log), Detail: "backend API ticket for user " + user + ", embedder " + origin,
 	}
 	switch {
 	case errors.Is(err, ticket.ErrRejected):

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/jsonx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -189,7 +190,7 @@ func (a *API) requireBackendKey(c *gin.Context) {
 	const scheme = "Bearer "
 	h := c.GetHeader("Authorization")
 	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
-		a.log.Info().Str("client_ip", c.ClientIP()).Str("path", c.FullPath()).Msg("backend: request without a backend API key")
+		a.log.Info().Str("client_ip", clientip.Of(c, &a.log)).Str("path", c.FullPath()).Msg("backend: request without a backend API key")
 		c.Header("WWW-Authenticate", `Bearer realm="keyportal-backend"`)
 		writeError(c, http.StatusUnauthorized, "missing backend API key (Authorization: Bearer <key>)")
 		return
@@ -200,7 +201,7 @@ func (a *API) requireBackendKey(c *gin.Context) {
 		match |= subtle.ConstantTimeCompare(sum[:], a.keyHashes[i][:])
 	}
 	if match != 1 {
-		a.log.Warn().Str("client_ip", c.ClientIP()).Str("path", c.FullPath()).Msg("backend: wrong backend API key")
+		a.log.Warn().Str("client_ip", clientip.Of(c, &a.log)).Str("path", c.FullPath()).Msg("backend: wrong backend API key")
 		c.Header("WWW-Authenticate", `Bearer realm="keyportal-backend", error="invalid_token"`)
 		writeError(c, http.StatusUnauthorized, "invalid backend API key")
 		return
@@ -250,7 +251,7 @@ func clientMessage(err error) string {
 }
 
 func (a *API) actor(c *gin.Context) keystore.Actor {
-	return keystore.Actor{Name: ActorName, RequestID: ticket.RequestID(c.GetHeader(ticket.RequestIDHeader)), ClientIP: c.ClientIP()}
+	return keystore.Actor{Name: ActorName, RequestID: ticket.RequestID(c.GetHeader(ticket.RequestIDHeader)), ClientIP: clientip.Of(c, &a.log)}
 }
 
 // decodeBody reads one JSON object from the request into dst
