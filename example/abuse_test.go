@@ -5,12 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/keyportal/keyportal/internal/httpserver"
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/httpserver/httpservertest"
 	"github.com/keyportal/keyportal/middleware/audit"
 )
 
@@ -23,31 +21,14 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		BackendAPIKey: "kp_backend_test_0123456789",
 		Logger:        zerolog.Nop(),
 		SkipShell:     true,
-		ServerLimits: httpserver.Limits{
-			ReadHeaderTimeout: 300 * time.Millisecond,
-			ReadTimeout:       500 * time.Millisecond,
-			WriteTimeout:      time.Second,
-			IdleTimeout:       300 * time.Millisecond,
-			MaxHeaderBytes:    8 << 10,
-		},
+		ServerLimits:  httpservertest.Short,
 	}, nil)
-	const bound = 8 * time.Second
-	for _, srv := range []struct{ name, addr, get, post string }{
-		{"app", d.app.Listener.Addr().String(), "/login", "/api/settings/api-keys/embed-ticket"},
-		{"portal", d.portal.Listener.Addr().String(), "/vanity/api-auth", "/vanity/api-auth/exchange"},
-	} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Run("slow headers", func(t *testing.T) { t.Parallel(); testenv.SlowHeaders(t, srv.addr, bound) })
-			t.Run("slow body", func(t *testing.T) { t.Parallel(); testenv.SlowBody(t, srv.addr, srv.post, bound) })
-			t.Run("idle connection", func(t *testing.T) { t.Parallel(); testenv.IdleConnection(t, srv.addr, srv.get, bound) })
-			t.Run("huge header", func(t *testing.T) {
-				t.Parallel()
-				if code := testenv.HugeHeader(t, srv.addr, srv.get, 16<<10); code != http.StatusRequestHeaderFieldsTooLarge {
-					t.Errorf("a 16 KiB header over an 8 KiB limit got %d, want 431", code)
-				}
-			})
-		})
-	}
+	t.Run("app", func(t *testing.T) {
+		httpservertest.Attack(t, d.app.Listener.Addr().String(), "/login", "/api/settings/api-keys/embed-ticket")
+	})
+	t.Run("portal", func(t *testing.T) {
+		httpservertest.Attack(t, d.portal.Listener.Addr().String(), "/vanity/api-auth", "/vanity/api-auth/exchange")
+	})
 }
 
 // TestForwardedForIsBelievedFromTrustedProxiesOnly spoofs X-Forwarded-For

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/internal/httpserver"
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/httpserver/httpservertest"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
@@ -25,17 +25,22 @@ type served struct {
 	logs        *syncBuffer
 }
 
-// serveWith runs `keyportal serve` on the harness's store with limits on its
-// listeners, env and extra args; it stops when the test ends.
+// abuseEnv is env with the backend API key the tests here use.
+func abuseEnv(env map[string]string) map[string]string {
+	out := map[string]string{"KEYPORTAL_BACKEND_API_KEY": abuseBackendKey}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
+// serveWith runs `keyportal serve` on the harness's store and clock, with
+// limits on its listeners, the environment env and extra args; it stops
+// when the test ends.
 func (h *harness) serveWith(limits httpserver.Limits, env map[string]string, args ...string) served {
 	h.t.Helper()
 	logs := &syncBuffer{}
-	c := newCLI(strings.NewReader(""), io.Discard, logs, func(k string) string {
-		if k == "KEYPORTAL_BACKEND_API_KEY" {
-			return abuseBackendKey
-		}
-		return env[k]
-	})
+	c := newCLI(strings.NewReader(""), io.Discard, logs, func(k string) string { return env[k] })
 	c.now = h.clock.Now
 	c.serverLimits = limits
 	listening := make(chan string, 1)
@@ -87,40 +92,31 @@ func (s served) get(t *testing.T, url string) (int, string) {
 // the public one and --metrics-addr's, with short limits injected.
 func TestServeCutsOffSlowClients(t *testing.T) {
 	h := newHarness(t)
-	s := h.serveWith(httpserver.Limits{
-		ReadHeaderTimeout: 300 * time.Millisecond,
-		ReadTimeout:       500 * time.Millisecond,
-		WriteTimeout:      time.Second,
-		IdleTimeout:       300 * time.Millisecond,
-		MaxHeaderBytes:    8 << 10,
-	}, nil, "--metrics-addr", "127.0.0.1:0")
-	const bound = 8 * time.Second
-	addr := strings.TrimPrefix(s.base, "http://")
-	t.Run("slow headers", func(t *testing.T) { t.Parallel(); testenv.SlowHeaders(t, addr, bound) })
-	t.Run("slow body", func(t *testing.T) { t.Parallel(); testenv.SlowBody(t, addr, "/vanity/api-auth/exchange", bound) })
-	t.Run("idle connection", func(t *testing.T) { t.Parallel(); testenv.IdleConnection(t, addr, "/healthz", bound) })
-	t.Run("huge header", func(t *testing.T) {
-		t.Parallel()
-		if code := testenv.HugeHeader(t, addr, "/healthz", 16<<10); code != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("a 16 KiB header over an 8 KiB limit got %d, want 431", code)
-		}
+	s := h.serveWith(httpservertest.Short, abuseEnv(nil), "--metrics-addr", "127.0.0.1:0")
+	t.Run("public listener", func(t *testing.T) {
+		httpservertest.Attack(t, strings.TrimPrefix(s.base, "http://"), "/healthz", "/vanity/api-auth/exchange")
 	})
-	t.Run("metrics listener, slow headers", func(t *testing.T) { t.Parallel(); testenv.SlowHeaders(t, s.metricsAddr, bound) })
-	t.Run("metrics listener, idle connection", func(t *testing.T) {
-		t.Parallel()
-		testenv.IdleConnection(t, s.metricsAddr, "/metrics", bound)
+	t.Run("metrics listener", func(t *testing.T) {
+		t.Run("slow headers", func(t *testing.T) {
+			t.Parallel()
+			httpservertest.SlowHeaders(t, s.metricsAddr, httpservertest.Bound)
+		})
+		t.Run("idle connection", func(t *testing.T) {
+			t.Parallel()
+			httpservertest.IdleConnection(t, s.metricsAddr, "/metrics", httpservertest.Bound)
+		})
 	})
 }
 
 // TestServeBoundsHeaders: serve's default header bound (64 KiB) refuses what
 // net/http's own (1 MiB) let through, and lets a large browser request in.
 func TestServeBoundsHeaders(t *testing.T) {
-	s := newHarness(t).serveWith(httpserver.Limits{}, nil)
+	s := newHarness(t).serveWith(httpserver.Limits{}, abuseEnv(nil))
 	addr := strings.TrimPrefix(s.base, "http://")
-	if code := testenv.HugeHeader(t, addr, "/healthz", 16<<10); code != http.StatusOK {
+	if code := httpservertest.HugeHeader(t, addr, "/healthz", 16<<10); code != http.StatusOK {
 		t.Errorf("a 16 KiB header got %d, want 200", code)
 	}
-	if code := testenv.HugeHeader(t, addr, "/healthz", 200<<10); code != http.StatusRequestHeaderFieldsTooLarge {
+	if code := httpservertest.HugeHeader(t, addr, "/healthz", 200<<10); code != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("a 200 KiB header got %d, want 431", code)
 	}
 }
@@ -129,7 +125,7 @@ func TestServeBoundsHeaders(t *testing.T) {
 // served there only, and that listener serves nothing else.
 func TestServeMetricsAddr(t *testing.T) {
 	h := newHarness(t)
-	s := h.serveWith(httpserver.Limits{}, map[string]string{"KEYPORTAL_METRICS_ADDR": "127.0.0.1:0"})
+	s := h.serveWith(httpserver.Limits{}, abuseEnv(map[string]string{"KEYPORTAL_METRICS_ADDR": "127.0.0.1:0"}))
 	if s.metricsAddr == "" {
 		t.Fatalf("serve.start does not name the metrics address:\n%s", s.logs.String())
 	}
@@ -186,7 +182,7 @@ func TestServeTrustedProxies(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			s := h.serveWith(httpserver.Limits{}, map[string]string{"KEYPORTAL_ALLOWED_ORIGINS": "https://app.acme.test"},
+			s := h.serveWith(httpserver.Limits{}, abuseEnv(map[string]string{"KEYPORTAL_ALLOWED_ORIGINS": "https://app.acme.test"}),
 				append([]string{"--rate-limit", "3/1m:ip"}, tt.args...)...)
 			ctx := context.Background()
 			fwd := &forwarding{rotate: true}
@@ -239,33 +235,6 @@ func TestServeTrustedProxies(t *testing.T) {
 			}
 			if got := page.Events[0].ClientIP; got != tt.audited {
 				t.Errorf("exchange audited with client_ip %q, want %q", got, tt.audited)
-			}
-		})
-	}
-}
-
-func TestServeRefusesBadProxiesAndMetricsAddr(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string
-	}{
-		{"host name as proxy", map[string]string{"KEYPORTAL_TRUSTED_PROXIES": "10.0.0.1,lb.internal"}, nil, `--trusted-proxies (KEYPORTAL_TRUSTED_PROXIES): "lb.internal" is not an IP address`},
-		{"bad range", nil, []string{"--trusted-proxies", "10.0.0.0/40"}, `"10.0.0.0/40" is not an IP address or a CIDR range`},
-		{"unusable metrics address", nil, []string{"--metrics-addr", "256.0.0.1:1"}, "cannot listen on 256.0.0.1:1 for metrics"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			for k, v := range tt.env {
-				h.env[k] = v
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			r := h.runContext(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", h.db, "--backend-api-key", abuseBackendKey}, tt.args...)...)
-			expect(t, r, exitUsage)
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr)
 			}
 		})
 	}

@@ -235,6 +235,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"bad base url", nil, []string{"--base-url", "ftp://x"}, "BaseURL"},
 		{"bad session ttl env", map[string]string{"KEYPORTAL_SESSION_TTL": "soon"}, nil, "KEYPORTAL_SESSION_TTL"},
 		{"unusable address", nil, []string{"--addr", "256.0.0.1:1"}, "cannot listen"},
+		{"host name as proxy", map[string]string{"KEYPORTAL_TRUSTED_PROXIES": "10.0.0.1,lb.internal"}, nil, `--trusted-proxies (KEYPORTAL_TRUSTED_PROXIES): "lb.internal" is not an IP address`},
+		{"bad proxy range", nil, []string{"--trusted-proxies", "10.0.0.0/40"}, `"10.0.0.0/40" is not an IP address or a CIDR range`},
+		{"unusable metrics address", nil, []string{"--metrics-addr", "256.0.0.1:1"}, "cannot listen on 256.0.0.1:1 for metrics"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

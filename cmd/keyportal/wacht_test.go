@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/httpserver"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -13,33 +13,9 @@ import (
 // returns its base URL; it stops when the test ends.
 func (h *harness) serveInProcess(backendKey string) string {
 	h.t.Helper()
-	var out, errOut syncBuffer
-	c := newCLI(strings.NewReader(""), &out, &errOut, func(k string) string {
-		return map[string]string{"KEYPORTAL_BACKEND_API_KEY": backendKey, "KEYPORTAL_ALLOWED_ORIGINS": "https://app.acme.test"}[k]
-	})
-	c.now = h.clock.Now
-	listening := make(chan string, 1)
-	c.onListen = func(addr string) { listening <- addr }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- c.run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", h.db, "--log-level", "error"})
-	}()
-	h.t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			h.t.Errorf("serve exited %d:\n%s", code, errOut.String())
-		}
-	})
-	select {
-	case addr := <-listening:
-		return "http://" + addr
-	case code := <-done:
-		h.t.Fatalf("serve exited %d:\n%s", code, errOut.String())
-	case <-time.After(20 * time.Second):
-		h.t.Fatal("serve did not listen")
-	}
-	return ""
+	return h.serveWith(httpserver.Limits{}, map[string]string{
+		"KEYPORTAL_BACKEND_API_KEY": backendKey, "KEYPORTAL_ALLOWED_ORIGINS": "https://app.acme.test",
+	}, "--log-level", "error").base
 }
 
 // TestWachtModeGolden runs the --wacht commands against a keyportal server

@@ -8,20 +8,8 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/internal/httpserver"
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/httpserver/httpservertest"
 )
-
-// short are limits a test can wait out; bound is how long an attack may
-// last before the test fails, many times longer so that load cannot fail it.
-var short = httpserver.Limits{
-	ReadHeaderTimeout: 300 * time.Millisecond,
-	ReadTimeout:       500 * time.Millisecond,
-	WriteTimeout:      time.Second,
-	IdleTimeout:       300 * time.Millisecond,
-	MaxHeaderBytes:    8 << 10,
-}
-
-const bound = 8 * time.Second
 
 // serve runs srv on a loopback port until the test ends and returns its
 // address.
@@ -47,16 +35,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func TestSlowClientsAreCutOff(t *testing.T) {
-	addr := serve(t, short.New("", echo))
-	t.Run("slow headers", func(t *testing.T) { t.Parallel(); testenv.SlowHeaders(t, addr, bound) })
-	t.Run("slow body", func(t *testing.T) { t.Parallel(); testenv.SlowBody(t, addr, "/", bound) })
-	t.Run("idle connection", func(t *testing.T) { t.Parallel(); testenv.IdleConnection(t, addr, "/", bound) })
-	t.Run("huge header", func(t *testing.T) {
-		t.Parallel()
-		if code := testenv.HugeHeader(t, addr, "/", 16<<10); code != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("a 16 KiB header over an 8 KiB limit got %d, want 431", code)
-		}
-	})
+	httpservertest.Attack(t, serve(t, httpservertest.Short.New("", echo)), "/", "/")
 }
 
 func TestNewAppliesTheDefaults(t *testing.T) {
@@ -79,10 +58,10 @@ func TestNewAppliesTheDefaults(t *testing.T) {
 	}
 	// A browser's request with a few cookies is far below the bound.
 	addr := serve(t, srv) // Serve uses its own listener, not Addr
-	if code := testenv.HugeHeader(t, addr, "/", 8<<10); code != http.StatusOK {
+	if code := httpservertest.HugeHeader(t, addr, "/", 8<<10); code != http.StatusOK {
 		t.Errorf("an 8 KiB header got %d, want 200", code)
 	}
-	if code := testenv.HugeHeader(t, addr, "/", 80<<10); code != http.StatusRequestHeaderFieldsTooLarge {
+	if code := httpservertest.HugeHeader(t, addr, "/", 80<<10); code != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("an 80 KiB header got %d, want 431", code)
 	}
 }

@@ -1,4 +1,11 @@
-package testenv
+// Package httpservertest attacks a server the way slow clients do
+// (slowloris and its kin), for the tests of every server built with
+// internal/httpserver: each attack holds one connection as an attacker
+// would and fails the test unless the server cuts it off within a bound.
+// Give the server Short limits; Bound is many times longer, so that a loaded
+// machine does not fail the test: it checks that the connection is closed,
+// not how fast.
+package httpservertest
 
 import (
 	"bufio"
@@ -10,14 +17,38 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyportal/keyportal/internal/httpserver"
 )
 
-// The slow-client attacks below (slowloris and its kin) each hold one
-// connection to a server the way an attacker would, and fail the test unless
-// the server cuts it off within a bound. Give the server short limits
-// (httpserver.Limits) and a bound many times longer, so that a loaded machine
-// does not fail the test: it checks that the connection is closed, not how
-// fast.
+// Short are limits a test can wait out.
+var Short = httpserver.Limits{
+	ReadHeaderTimeout: 300 * time.Millisecond,
+	ReadTimeout:       500 * time.Millisecond,
+	WriteTimeout:      time.Second,
+	IdleTimeout:       300 * time.Millisecond,
+	MaxHeaderBytes:    8 << 10,
+}
+
+// Bound is how long an attack on a server with Short limits may hold its
+// connection before the test fails.
+const Bound = 8 * time.Second
+
+// Attack runs every attack against the server at addr, which has Short
+// limits, as parallel subtests of t: headers and a body (POSTed to post)
+// trickled in, an idle keep-alive connection after a GET of get, and a
+// header twice the bound (431).
+func Attack(t *testing.T, addr, get, post string) {
+	t.Run("slow headers", func(t *testing.T) { t.Parallel(); SlowHeaders(t, addr, Bound) })
+	t.Run("slow body", func(t *testing.T) { t.Parallel(); SlowBody(t, addr, post, Bound) })
+	t.Run("idle connection", func(t *testing.T) { t.Parallel(); IdleConnection(t, addr, get, Bound) })
+	t.Run("huge header", func(t *testing.T) {
+		t.Parallel()
+		if code := HugeHeader(t, addr, get, 2*Short.MaxHeaderBytes); code != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("a %d KiB header over a %d KiB bound got %d, want 431", 2*Short.MaxHeaderBytes>>10, Short.MaxHeaderBytes>>10, code)
+		}
+	})
+}
 
 // trickle is how often an attack sends its next byte or header line.
 const trickle = 50 * time.Millisecond
