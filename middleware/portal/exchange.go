@@ -16,15 +16,16 @@ import (
 
 // Reasons of ticket.rejected events.
 const (
-	RejectForged      = "forged"       // not sealed by this portal, or altered
-	RejectExpired     = "expired"      // past its expiry
-	RejectUsed        = "used"         // exchanged before
-	RejectWrongApp    = "wrong_app"    // the app is gone, or a renewal names another app
-	RejectWrongTenant = "wrong_tenant" // a renewal names another tenant
-	RejectWrongUser   = "wrong_user"   // a renewal names another user
-	RejectWrongOrigin = "wrong_origin" // the origin is no longer allowed, or a renewal names another
-	RejectCrossTenant = "cross_tenant" // the app belongs to another tenant now
-	RejectAppInactive = "app_inactive" // the app is disabled or deleted
+	RejectForged        = "forged"         // not sealed by this portal, or altered
+	RejectExpired       = "expired"        // past its expiry
+	RejectUsed          = "used"           // exchanged before
+	RejectWrongApp      = "wrong_app"      // the app is gone, or a renewal names another app
+	RejectWrongTenant   = "wrong_tenant"   // a renewal names another tenant
+	RejectWrongUser     = "wrong_user"     // a renewal names another user
+	RejectWrongOrigin   = "wrong_origin"   // the origin is no longer allowed, or a renewal names another
+	RejectCrossTenant   = "cross_tenant"   // the app belongs to another tenant now
+	RejectAppInactive   = "app_inactive"   // the app is disabled or deleted
+	RejectForeignOrigin = "foreign_origin" // sent by a page of another origin than the portal's
 )
 
 // exchangeRequest is the body of POST …/exchange. PreviousSession, sent on a
@@ -76,6 +77,7 @@ var (
 	rejExpired = rejection{RejectExpired, ticket.ReasonTicketExpired, http.StatusUnauthorized, "the ticket has expired"}
 	rejUsed    = rejection{RejectUsed, ticket.ReasonTicketUsed, http.StatusConflict, "the ticket was already used"}
 	rejInact   = rejection{RejectAppInactive, ticket.ReasonRevoked, http.StatusForbidden, "the app is disabled"}
+	rejOrigin  = rejection{RejectForeignOrigin, "cross_site", http.StatusForbidden, "tickets are exchanged by the portal page only, and this request comes from another origin"}
 )
 
 func rejectBinding(reason string) rejection {
@@ -139,10 +141,14 @@ func (p *Portal) newExchangeAttempt(c *gin.Context, tk string) *exchangeAttempt 
 	}}
 }
 
-// check runs the checks in order: the ticket, a renewal's binding to the
-// session it continues, the app; then it consumes the ticket. Its error is a
-// rejection or a failure of the store or the sealer.
+// check runs the checks in order: the request's origin, the ticket, a
+// renewal's binding to the session it continues, the app; then it consumes
+// the ticket. Its error is a rejection or a failure of the store or the
+// sealer.
 func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, error) {
+	if !x.p.fromOwnOrigin(x.c.Request.Header) {
+		return claims{}, keystore.App{}, rejOrigin // before the ticket is opened: it stays unspent
+	}
 	cl, err := x.openTicket(req.Ticket)
 	if err != nil {
 		return claims{}, keystore.App{}, err

@@ -55,6 +55,7 @@ type Config struct {
 type Portal struct {
 	store      keystore.Store
 	baseURL    string
+	origin     string // of baseURL: the only Origin the exchange accepts
 	sessionTTL time.Duration
 	maxTTL     time.Duration
 	log        zerolog.Logger
@@ -82,6 +83,7 @@ func New(cfg Config) (*Portal, error) {
 	p := &Portal{
 		store:      cfg.Store,
 		baseURL:    base,
+		origin:     baseOrigin(base),
 		sessionTTL: cfg.SessionTTL,
 		maxTTL:     cfg.MaxTicketTTL,
 		log:        cfg.Logger,
