@@ -28,6 +28,9 @@ import (
 func Of(c *gin.Context, log *zerolog.Logger) string {
 	ip := c.ClientIP()
 	peer := c.RemoteIP()
+	if ip == peer { // no forwarding header believed: the common case, no allocation
+		return ip
+	}
 	if p := net.ParseIP(peer); p != nil {
 		peer = p.String() // the form ClientIP answers in
 	}
