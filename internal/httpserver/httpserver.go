@@ -29,7 +29,8 @@ const (
 )
 
 // Limits are the timeouts and header bound of a server. Tests shorten them;
-// programs use New, which applies the defaults.
+// programs use New, which applies the defaults. A negative field means its
+// default too, never "no limit".
 type Limits struct {
 	// ReadHeaderTimeout bounds reading a request's headers. Zero means
 	// DefaultReadHeaderTimeout (10 s).
