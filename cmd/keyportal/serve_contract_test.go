@@ -197,7 +197,9 @@ func (s *server) post(path, session, body string) (int, string) {
 	s.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", s.base)
+	// As the portal's page sends it: the page is at the ticket URL, on the
+	// server's public URL (publicHost of the listen address).
+	req.Header.Set("Origin", "http://"+publicHost(strings.TrimPrefix(s.base, "http://")))
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	if session != "" {
 		req.Header.Set("Authorization", "Bearer "+session)
