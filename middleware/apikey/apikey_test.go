@@ -239,10 +239,27 @@ func (f *fakeKeys) revokeSilently(secret string) {
 	f.keys[h] = k
 }
 
+// clockedVerifier is a Verifier on f with maxAge and a clock the test moves
+// by advancing *now, with one key verified (so cached) first.
+func clockedVerifier(t *testing.T, f *fakeKeys, maxAge time.Duration, first string) (*Verifier, *time.Time) {
+	t.Helper()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v, err := New(Config{Keys: f, Now: func() time.Time { return now }, CacheMaxAge: maxAge, TouchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	if _, err := v.Verify(context.Background(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	return v, &now
+}
+
 // TestCacheMaxAge: even with a live change feed, a cached key is read from
 // the store again once it is CacheMaxAge old, so a change the feed missed
 // is enforced within that bound.
 func TestCacheMaxAge(t *testing.T) {
+	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
 		maxAge time.Duration
@@ -251,23 +268,13 @@ func TestCacheMaxAge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeKeys()
 			f.add(secretA)
-			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			clock := func() time.Time { return now }
-			v, err := New(Config{Keys: f, Now: clock, CacheMaxAge: tc.maxAge, TouchInterval: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer v.Close()
-			ctx := context.Background()
-			if _, err := v.Verify(ctx, secretA, nil); err != nil {
-				t.Fatal(err)
-			}
+			v, now := clockedVerifier(t, f, tc.maxAge, secretA)
 			f.revokeSilently(secretA)
-			now = now.Add(tc.want - time.Nanosecond)
+			*now = now.Add(tc.want - time.Nanosecond)
 			if _, err := v.Verify(ctx, secretA, nil); err != nil {
 				t.Fatalf("just under the bound: %v, want the cached allow", err)
 			}
-			now = now.Add(time.Nanosecond)
+			*now = now.Add(time.Nanosecond)
 			if _, err := v.Verify(ctx, secretA, nil); !errors.Is(err, ErrRevoked) {
 				t.Fatalf("at the bound (%v): %v, want ErrRevoked", tc.want, err)
 			}
@@ -281,24 +288,15 @@ func TestCacheMaxAge(t *testing.T) {
 		f.add(secretA)
 		secretB := "k_" + strings.Repeat("E", BodyLen)
 		f.add(secretB)
-		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		v, err := New(Config{Keys: f, Now: func() time.Time { return now }, TouchInterval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
-		ctx := context.Background()
-		if _, err := v.Verify(ctx, secretA, nil); err != nil {
-			t.Fatal(err)
-		}
-		now = now.Add(DefaultCacheMaxAge - time.Second)
+		v, now := clockedVerifier(t, f, 0, secretA)
+		*now = now.Add(DefaultCacheMaxAge - time.Second)
 		if _, err := v.Verify(ctx, secretB, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.mu.Lock()
 		f.app.IsActive = false // silently
 		f.mu.Unlock()
-		now = now.Add(time.Second)
+		*now = now.Add(time.Second)
 		for _, s := range []string{secretA, secretB} {
 			if _, err := v.Verify(ctx, s, nil); !errors.Is(err, ErrAppInactive) {
 				t.Fatalf("key %s… once its app snapshot is %v old: %v, want ErrAppInactive", s[:3], DefaultCacheMaxAge, err)
