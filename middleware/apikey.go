@@ -39,10 +39,10 @@ type APIKeyIdentity = apikey.Identity
 type APIKeyConfig struct {
 	// Config is the verification: Keys (a keystore.Store; required),
 	// Changes, Tenants (a *policy.Engine; keys of a suspended, deleted or
-	// unknown tenant get 401), Now, TouchInterval, CacheSize and Logger,
-	// each documented with its default in package apikey. The guard also
-	// logs its refusals to Logger, at debug level, with the reason and
-	// never the secret.
+	// unknown tenant get 401), Now, TouchInterval, CacheSize, CacheMaxAge
+	// and Logger, each documented with its default in package apikey. The
+	// guard also logs its refusals to Logger, at debug level, with the
+	// reason and never the secret.
 	apikey.Config
 	// Permissions must all be held by the key for Handler to let a request
 	// through (403 otherwise). Require takes other lists for other routes.
@@ -136,8 +136,12 @@ func apiKeyErrorBody(msg, reason string) []byte {
 //   - 429 with Retry-After when a valid key is over one of RateLimits;
 //   - 503 when the key store cannot answer (fail closed).
 //
-// Revocation, rotation past grace and app or tenant changes take effect on
-// the very next request: see package apikey for how the cache stays exact.
+// Revocation, rotation past grace and app changes made through this
+// process's store take effect on the very next request; those made by
+// another process (the CLI, another instance) once the store's change feed
+// delivers them (Postgres: milliseconds; SQLite: within its PollInterval,
+// 100 ms), and never later than CacheMaxAge (30 s) even if the feed missed
+// them. Tenant status is checked on every request. See package apikey.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	realm := cfg.Realm
 	if realm == "" {

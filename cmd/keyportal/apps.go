@@ -238,9 +238,11 @@ func (c *cli) appsDisableCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "disable SLUG | --deployment ID",
 		Short: "Disable an API auth app: its keys stop working and its portal refuses tickets",
-		Long: `disable marks the app inactive. Its keys stop verifying on the next request,
-the portal refuses new tickets for it, and the change is in the audit trail
-(actor "cli"). Nothing is deleted: the keys and their history stay.`,
+		Long: `disable marks the app inactive. Every server on the same store stops
+verifying its keys and issuing tickets for it within a second (Postgres:
+milliseconds; SQLite: at the server's next look at the file, every 100 ms),
+and the change is in the audit trail (actor "cli"). Nothing is deleted: the
+keys and their history stay.`,
 		Example: `  keyportal apps disable aa_42
   keyportal apps disable --deployment 42 --wacht`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -15,9 +15,9 @@ func (c *cli) keysCommand() *cobra.Command {
 		Use:   "keys",
 		Short: "List and revoke API keys (support tooling)",
 		Long: `Support tooling for the keys users made in the portal: list them by app or
-tenant, and revoke them (the revocation takes effect on the next request and
-is recorded in the audit trail with actor "cli" and your reason). Secrets are
-never shown: the store keeps only their hash.`,
+tenant, and revoke them (servers on the same store refuse a revoked key
+within a second, and it is recorded in the audit trail with actor "cli" and
+your reason). Secrets are never shown: the store keeps only their hash.`,
 		Example: "  keyportal keys list --tenant acme\n  keyportal keys revoke key_abc --app aa_42 --reason \"leaked in a public repo\"",
 		Args:    groupArgs,
 		RunE:    groupRun,
@@ -134,11 +134,13 @@ func (c *cli) keysRevokeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "revoke (KEY_ID... | --all) (--app SLUG | --tenant TENANT) --reason TEXT",
 		Short: "Revoke keys at once, with a reason for the audit trail",
-		Long: `revoke ends keys at once: the next request with them is refused. Name the
-keys by id (see 'keyportal keys list') within --app or --tenant, or revoke
-every active key of the app or tenant with --all (a leaked deployment, an
-offboarded tenant). --reason is required and goes to the audit trail with
-actor "cli". It exits 1 if a key was not found or already revoked.`,
+		Long: `revoke ends keys at once: every server on the same store refuses them
+within a second (Postgres: milliseconds; SQLite: at the server's next look
+at the file, every 100 ms). Name the keys by id (see 'keyportal keys list')
+within --app or --tenant, or revoke every active key of the app or tenant
+with --all (a leaked deployment, an offboarded tenant). --reason is required
+and goes to the audit trail with actor "cli". It exits 1 if a key was not
+found or already revoked.`,
 		Example: `  keyportal keys revoke key_3kq... --app aa_42 --reason "leaked in a public repo"
   keyportal keys revoke --all --tenant umbrella --reason "tenant deleted"`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -196,6 +196,25 @@ func (in *instance) check(t *testing.T, secret string) (bool, string) {
 	return r.Allowed, r.Reason
 }
 
+// reportPropagation logs p50, p99 and the maximum of sent (each from
+// sending a change to its enforcement; at least 100) and of acked (from the
+// change's acknowledgement), and fails t if the p99 of sent is over 1 s.
+func reportPropagation(t *testing.T, sentWhat string, sent []time.Duration, ackedWhat string, acked []time.Duration) {
+	t.Helper()
+	quantiles := func(lat []time.Duration) (p50, p99, top time.Duration) {
+		slices.Sort(lat)
+		n := len(lat)
+		return lat[n/2], lat[n*99/100-1], lat[n-1]
+	}
+	p50, p99, top := quantiles(sent)
+	t.Logf("%s, %d changes: p50 %v, p99 %v, max %v", sentWhat, len(sent), p50, p99, top)
+	a50, a99, atop := quantiles(acked)
+	t.Logf("%s: p50 %v, p99 %v, max %v", ackedWhat, a50, a99, atop)
+	if p99 > time.Second {
+		t.Errorf("p99 %v over 1s", p99)
+	}
+}
+
 // within polls cond every 2 ms until it holds or d passes, and returns how
 // long it took.
 func within(d time.Duration, cond func() bool) (time.Duration, bool) {
@@ -437,14 +456,7 @@ func TestMultiInstance(t *testing.T) {
 			lat = append(lat, time.Since(start))
 			afterAck = append(afterAck, time.Since(acked))
 		}
-		slices.Sort(lat)
-		slices.Sort(afterAck)
-		p50, p99 := lat[n/2], lat[n*99/100-1]
-		t.Logf("revoke sent to A → refused on C, %d revocations: p50 %v, p99 %v, max %v", n, p50, p99, lat[n-1])
-		t.Logf("revoke answered by A → refused on C: p50 %v, p99 %v, max %v", afterAck[n/2], afterAck[n*99/100-1], afterAck[n-1])
-		if p99 > time.Second {
-			t.Errorf("p99 %v over 1s", p99)
-		}
+		reportPropagation(t, "revoke sent to A → refused on C", lat, "revoke answered by A → refused on C", afterAck)
 	})
 
 	t.Run("instance killed mid-run loses no acknowledged write", func(t *testing.T) {

@@ -4,13 +4,19 @@
 //
 // A Verifier refuses garbage by its shape before hashing anything, keeps the
 // keys it has verified in a bounded in-process cache keyed by the SHA-256 of
-// the secret, and drops a cached key or app synchronously when the store
-// reports a change (Store.Subscribe runs after the commit and before the
-// revoking call returns). Time-based states — expiry, the end of a rotation
-// grace — are checked against the clock on every call. So a revoked or
-// rotated-past-grace key, a disabled app and a suspended tenant are refused on
-// the very next call: there is no cache window. Unknown secrets are never
-// cached, so random keys cannot fill memory.
+// the secret, and drops a cached key or app when the store reports a change.
+// A change made through this process's store is dropped synchronously
+// (Store.Subscribe runs after the commit and before the revoking call
+// returns), so it is refused on the very next call; one made by another
+// process arrives through the store's change feed (Postgres NOTIFY, usually
+// milliseconds; the SQLite change log, within its PollInterval, 100 ms by
+// default). Whatever the feed, no cached key is served for longer than
+// Config.CacheMaxAge (DefaultCacheMaxAge) without reading the store again,
+// so even a change the feed missed is enforced within that bound. Time-based
+// states — expiry, the end of a rotation grace — are checked against the
+// clock on every call, and a suspended tenant on every call too. Unknown
+// secrets are never cached, so random keys cannot fill memory. Without a
+// change feed (Keys that is no Subscriber) nothing is cached at all.
 //
 // last_used_at is recorded in memory on each success and written in batches
 // (Keys.TouchKeys) by one background goroutine, stopped by Close.
@@ -40,6 +46,9 @@ const (
 	DefaultTouchInterval = time.Second
 	// DefaultCacheSize is how many verified keys are kept in memory.
 	DefaultCacheSize = 100_000
+	// DefaultCacheMaxAge is how long a verified key is served from the
+	// cache before the store is read again, even with a live change feed.
+	DefaultCacheMaxAge = 30 * time.Second
 )
 
 // touchTimeout bounds one TouchKeys batch.
@@ -71,6 +80,12 @@ type Config struct {
 	// CacheSize bounds the number of verified keys kept in memory; past it an
 	// arbitrary cached key is dropped. Default DefaultCacheSize.
 	CacheSize int
+	// CacheMaxAge bounds how long a verified key is served from the cache:
+	// older, it is read from the store again. The change feed drops changed
+	// keys long before; this bound holds even when the feed missed a change
+	// (a lost connection, a process paused past the SQLite change log).
+	// Default DefaultCacheMaxAge; it must not be negative.
+	CacheMaxAge time.Duration
 	// Logger receives store failures (never a secret). The zero value logs
 	// nothing.
 	Logger zerolog.Logger
@@ -211,6 +226,9 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.CacheSize < 0 {
 		return nil, fmt.Errorf("apikey: Config.CacheSize must not be negative, got %d", cfg.CacheSize)
 	}
+	if cfg.CacheMaxAge < 0 {
+		return nil, fmt.Errorf("apikey: Config.CacheMaxAge must not be negative, got %s", cfg.CacheMaxAge)
+	}
 	v := &Verifier{
 		keys:     cfg.Keys,
 		tenants:  cfg.Tenants,
@@ -236,7 +254,11 @@ func New(cfg Config) (*Verifier, error) {
 		if size == 0 {
 			size = DefaultCacheSize
 		}
-		v.cache = newCache(size)
+		maxAge := cfg.CacheMaxAge
+		if maxAge == 0 {
+			maxAge = DefaultCacheMaxAge
+		}
+		v.cache = newCache(size, maxAge)
 		v.unsubscribe = changes.Subscribe(v.cache.invalidate)
 	}
 	go v.touchLoop()
@@ -256,11 +278,11 @@ func (v *Verifier) Verify(ctx context.Context, secret string, required []string)
 		return nil, ErrMalformed
 	}
 	sum := hashSecret(secret)
-	e, err := v.lookup(ctx, &sum)
+	now := v.now()
+	e, err := v.lookup(ctx, &sum, now)
 	if err != nil {
 		return nil, err
 	}
-	now := v.now()
 	switch e.key.StatusAt(now) {
 	case keystore.KeyActive:
 	case keystore.KeyExpired:
@@ -301,12 +323,13 @@ func hashSecret(secret string) [sha256.Size]byte {
 
 // lookup returns the verified-key entry for a hash, from the cache or the
 // store. The states it holds are those of the latest committed change the
-// cache knows of.
-func (v *Verifier) lookup(ctx context.Context, sum *[sha256.Size]byte) (*entry, error) {
+// cache knows of, read from the store less than the cache's maxAge before
+// now.
+func (v *Verifier) lookup(ctx context.Context, sum *[sha256.Size]byte, now time.Time) (*entry, error) {
 	var gen uint64
 	if v.cache != nil {
 		var e *entry
-		e, gen = v.cache.get(sum)
+		e, gen = v.cache.get(sum, now.UnixNano())
 		if e != nil {
 			return e, nil
 		}
@@ -324,7 +347,7 @@ func (v *Verifier) lookup(ctx context.Context, sum *[sha256.Size]byte) (*entry, 
 		return nil, fmt.Errorf("%w: key %s belongs to app %q, store returned %q", ErrUnavailable, key.ID, key.AppSlug, app.Slug)
 	}
 	if v.cache != nil {
-		return v.cache.put(sum, key, app, gen), nil
+		return v.cache.put(sum, key, app, gen, now.UnixNano()), nil
 	}
 	return newEntry(key, &appState{app: app}), nil
 }
@@ -442,10 +465,12 @@ func newEntry(k keystore.Key, app *appState) *entry {
 }
 
 // appState is the snapshot of one app shared by the cached keys of that app.
-// An app change marks it stale, which invalidates all those keys at once.
+// An app change marks it stale, which invalidates all those keys at once, and
+// so does its age: they expire together, maxAge after readAt.
 type appState struct {
-	app   keystore.App
-	stale atomic.Bool
+	app    keystore.App
+	readAt int64 // when the store was read, unix ns; 0 outside the cache
+	stale  atomic.Bool
 }
 
 // cache holds verified keys by the SHA-256 of their secret.
@@ -455,40 +480,47 @@ type cache struct {
 	apps    map[string]*appState
 	// gen counts invalidations. A lookup that started before one may have
 	// read the old state from the store, so its result is not cached.
-	gen uint64
-	max int
+	gen    uint64
+	max    int
+	maxAge int64 // ns
 }
 
-func newCache(max int) *cache {
+func newCache(max int, maxAge time.Duration) *cache {
 	return &cache{
 		entries: make(map[[sha256.Size]byte]*entry),
 		apps:    make(map[string]*appState),
 		max:     max,
+		maxAge:  int64(maxAge),
 	}
 }
 
-// get returns a fresh entry, or nil and the generation to pass to put.
-func (c *cache) get(sum *[sha256.Size]byte) (*entry, uint64) {
+// get returns a fresh entry (not made stale by a change, and its app read
+// from the store less than maxAge before now, in unix ns), or nil and the
+// generation to pass to put.
+func (c *cache) get(sum *[sha256.Size]byte, now int64) (*entry, uint64) {
 	c.mu.RLock()
 	e, gen := c.entries[*sum], c.gen
 	c.mu.RUnlock()
-	if e != nil && !e.app.stale.Load() {
+	if e != nil && !e.app.stale.Load() && now-e.app.readAt < c.maxAge {
 		return e, 0
 	}
 	return nil, gen
 }
 
-// put caches what a lookup begun at generation gen found, unless a change
-// came in meanwhile, and returns the entry to use for this request.
-func (c *cache) put(sum *[sha256.Size]byte, k keystore.Key, a keystore.App, gen uint64) *entry {
+// put caches what a lookup begun at generation gen, at now (unix ns), found,
+// unless a change came in meanwhile, and returns the entry to use for this
+// request.
+func (c *cache) put(sum *[sha256.Size]byte, k keystore.Key, a keystore.App, gen uint64, now int64) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return newEntry(k, &appState{app: a})
 	}
+	// A key shares its app's snapshot, and expires with it: no part of an
+	// entry is older than maxAge.
 	st := c.apps[a.Slug]
-	if st == nil || st.stale.Load() {
-		st = &appState{app: a}
+	if st == nil || st.stale.Load() || now-st.readAt >= c.maxAge {
+		st = &appState{app: a, readAt: now}
 		c.apps[a.Slug] = st
 	}
 	e := newEntry(k, st)

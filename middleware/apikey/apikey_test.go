@@ -228,6 +228,86 @@ func TestStaleLookupIsNotCached(t *testing.T) {
 	}
 }
 
+// revokeSilently revokes the key in the store without telling subscribers:
+// a change the feed missed.
+func (f *fakeKeys) revokeSilently(secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := keystore.HashSecret(secret)
+	k := f.keys[h]
+	k.IsActive = false
+	f.keys[h] = k
+}
+
+// clockedVerifier is a Verifier on f with maxAge and a clock the test moves
+// by advancing *now, with one key verified (so cached) first.
+func clockedVerifier(t *testing.T, f *fakeKeys, maxAge time.Duration, first string) (*Verifier, *time.Time) {
+	t.Helper()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v, err := New(Config{Keys: f, Now: func() time.Time { return now }, CacheMaxAge: maxAge, TouchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	if _, err := v.Verify(context.Background(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	return v, &now
+}
+
+// TestCacheMaxAge: even with a live change feed, a cached key is read from
+// the store again once it is CacheMaxAge old, so a change the feed missed
+// is enforced within that bound.
+func TestCacheMaxAge(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+		want   time.Duration
+	}{{"default", 0, DefaultCacheMaxAge}, {"configured", 5 * time.Second, 5 * time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeKeys()
+			f.add(secretA)
+			v, now := clockedVerifier(t, f, tc.maxAge, secretA)
+			f.revokeSilently(secretA)
+			*now = now.Add(tc.want - time.Nanosecond)
+			if _, err := v.Verify(ctx, secretA, nil); err != nil {
+				t.Fatalf("just under the bound: %v, want the cached allow", err)
+			}
+			*now = now.Add(time.Nanosecond)
+			if _, err := v.Verify(ctx, secretA, nil); !errors.Is(err, ErrRevoked) {
+				t.Fatalf("at the bound (%v): %v, want ErrRevoked", tc.want, err)
+			}
+		})
+	}
+	// A key cached later shares its app's snapshot, and its age: an app
+	// change the feed missed is enforced on every key of the app within
+	// the bound.
+	t.Run("app", func(t *testing.T) {
+		f := newFakeKeys()
+		f.add(secretA)
+		secretB := "k_" + strings.Repeat("E", BodyLen)
+		f.add(secretB)
+		v, now := clockedVerifier(t, f, 0, secretA)
+		*now = now.Add(DefaultCacheMaxAge - time.Second)
+		if _, err := v.Verify(ctx, secretB, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.app.IsActive = false // silently
+		f.mu.Unlock()
+		*now = now.Add(time.Second)
+		for _, s := range []string{secretA, secretB} {
+			if _, err := v.Verify(ctx, s, nil); !errors.Is(err, ErrAppInactive) {
+				t.Fatalf("key %s… once its app snapshot is %v old: %v, want ErrAppInactive", s[:3], DefaultCacheMaxAge, err)
+			}
+		}
+	})
+	if _, err := New(Config{Keys: newFakeKeys(), CacheMaxAge: -time.Second}); err == nil {
+		t.Fatal("a negative CacheMaxAge was accepted")
+	}
+}
+
 func TestVerifyAllocations(t *testing.T) {
 	f := newFakeKeys()
 	f.add(secretA)

@@ -10,8 +10,10 @@
 //
 // sqlite.Open opens the embedded store: one file, WAL, synchronous=FULL (a
 // call that returned survives a crash), one writer connection and a reader
-// pool. postgres.Open opens the shared store: instances hear each other's
-// key and app changes through LISTEN/NOTIFY (see Subscribe). Both validate
+// pool; processes on one file hear each other's key and app changes through
+// a change log in the file, polled (Options.PollInterval). postgres.Open
+// opens the shared store: instances hear each other's key and app changes
+// through LISTEN/NOTIFY (see Subscribe). Both validate
 // input the same way, migrate their schema on open (table
 // schema_migrations, up to SchemaVersion) and share every query. Audit
 // events and used tickets are group-committed: concurrent callers share one
@@ -28,7 +30,7 @@ import (
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -244,10 +246,11 @@ type Store interface {
 	Tickets
 	audit.Auditor
 	audit.Reader
-	// Subscribe calls fn after every committed key or app change (in this
-	// process, and from other processes where the backend can tell). The
-	// returned function cancels the subscription. Local changes are
-	// delivered synchronously, before the changing call returns; remote
+	// Subscribe calls fn after every committed key or app change, made
+	// through this store or by another process on the same database (heard
+	// through the backend's change feed: Postgres NOTIFY, the SQLite change
+	// log). The returned function cancels the subscription. Local changes
+	// are delivered synchronously, before the changing call returns; remote
 	// ones from a background goroutine: fn must be safe for concurrent use,
 	// quick, and must not block.
 	Subscribe(fn func(Change)) (cancel func())
@@ -265,8 +268,19 @@ type Options struct {
 	// uses; "" means the connection's search_path (normally public). Tests
 	// use a fresh schema each for isolation. SQLite ignores it.
 	Schema string
-	// OnFeedError, when set, is told when the Postgres change feed
-	// (LISTEN) loses its connection; the store reconnects by itself and
-	// then sends subscribers an empty Change (drop everything cached).
+	// OnFeedError, when set, is told when the change feed fails: the
+	// Postgres LISTEN connection is lost (the store reconnects by itself
+	// and then sends subscribers an empty Change: drop everything cached),
+	// or a SQLite poll fails (the first failure of a run of them; the next
+	// poll that works delivers what was missed). Nil reports nothing.
 	OnFeedError func(error)
+	// PollInterval is how often a SQLite store looks for changes that other
+	// processes committed to its file: one PRAGMA data_version on a
+	// connection of its own, and only when that moved, a read of the new
+	// rows of the change log. A change made by the CLI or another server
+	// reaches this store's subscribers within about PollInterval. Zero
+	// means 100 ms; it must not be negative. Postgres ignores it (NOTIFY
+	// delivers changes as they commit), as does a ":memory:" store (no
+	// other process can open it).
+	PollInterval time.Duration
 }

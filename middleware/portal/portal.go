@@ -101,7 +101,7 @@ func New(cfg Config) (*Portal, error) {
 		p.now = time.Now
 	}
 	p.issuer = &localIssuer{p: p}
-	p.apps = newAppCache(cfg.Store)
+	p.apps = newAppCache(cfg.Store, p.now)
 	return p, nil
 }
 

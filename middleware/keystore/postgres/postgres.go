@@ -26,10 +26,9 @@ import (
 // ChangeChannel, usually within milliseconds.
 type Postgres struct {
 	keystore.Store
-	store    *sqlstore.Store
-	pool     *pgxpool.Pool
-	schema   string
-	instance string // tells our own notifications from others'
+	store  *sqlstore.Store
+	pool   *pgxpool.Pool
+	schema string
 
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
@@ -70,7 +69,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 	if err != nil {
 		return nil, fmt.Errorf("keystore: connect to Postgres: %w", err)
 	}
-	p := &Postgres{pool: pool, schema: schema, instance: sqlstore.NewID("inst_")}
+	p := &Postgres{pool: pool, schema: schema}
 	p.store = sqlstore.New(backend{querier{pool}, pool}, sqlstore.Dialect{
 		Blob:        "BYTEA",
 		MigrateLock: `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`,
@@ -124,7 +123,7 @@ func (p *Postgres) Schema() string { return p.schema }
 
 // FeedName is the application_name of the connection that listens for other
 // instances' changes (visible in pg_stat_activity).
-func (p *Postgres) FeedName() string { return "keyportal-feed " + p.instance }
+func (p *Postgres) FeedName() string { return "keyportal-feed " + p.store.Instance() }
 
 // Pool returns the connection pool, for callers that keep their own tables
 // (the Casbin adapter) in the same database.
@@ -153,7 +152,7 @@ type changeMsg struct {
 // delivers it only if, and when, the transaction commits.
 func (p *Postgres) notifyChanges(ctx context.Context, tx sqlstore.Querier, changes []keystore.Change) error {
 	for _, c := range changes {
-		b, _ := json.Marshal(changeMsg{Schema: p.schema, Src: p.instance, App: c.AppSlug, Key: c.KeyHash})
+		b, _ := json.Marshal(changeMsg{Schema: p.schema, Src: p.store.Instance(), App: c.AppSlug, Key: c.KeyHash})
 		if _, err := tx.Exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, string(b)); err != nil {
 			return fmt.Errorf("keystore: %w", err)
 		}
@@ -230,7 +229,7 @@ func (p *Postgres) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listenin
 			return err
 		}
 		var m changeMsg
-		if json.Unmarshal([]byte(n.Payload), &m) != nil || m.Schema != p.schema || m.Src == p.instance {
+		if json.Unmarshal([]byte(n.Payload), &m) != nil || m.Schema != p.schema || m.Src == p.store.Instance() {
 			continue
 		}
 		p.store.Notify(keystore.Change{AppSlug: m.App, KeyHash: m.Key})

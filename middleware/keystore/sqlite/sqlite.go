@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go SQLite driver "sqlite"
@@ -22,14 +23,20 @@ import (
 )
 
 // SQLite is the embedded store: one database file (plus its -wal and -shm
-// files) written through a single connection and read through a pool.
+// files) written through a single connection and read through a pool. The
+// processes that open the same file hear each other's key and app changes:
+// each change is logged in the file, and each store polls for the others'
+// (keystore.Options.PollInterval; see Subscribe).
 //
 // Durability: WAL with synchronous=FULL, so a call that returned has its
 // commit fsynced and survives a crash of the process or of the machine.
 type SQLite struct {
 	keystore.Store
-	path string
-	w, r *sql.DB
+	path     string
+	w, r     *sql.DB
+	feed     *feed // nil for ":memory:"
+	closeOne sync.Once
+	closeErr error
 }
 
 // busyTimeoutMS is how long a connection waits for another process (the CLI
@@ -40,17 +47,22 @@ const busyTimeoutMS = 10000
 const mmapBytes = 1 << 30
 
 // Open opens (creating if needed, with mode 0600, and its directory with
-// mode 0700) the SQLite database at path and migrates its schema; ctx
-// bounds the opening. path ":memory:" opens a private in-memory database on
-// one connection, for tests. opts.Schema and opts.OnFeedError do not apply.
+// mode 0700) the SQLite database at path, migrates its schema and starts
+// polling for other processes' changes (opts.PollInterval); ctx bounds the
+// opening. path ":memory:" opens a private in-memory database on one
+// connection, for tests. opts.Schema does not apply.
 func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, error) {
 	if path == "" {
 		return nil, errors.New("keystore: empty SQLite path")
+	}
+	if opts.PollInterval < 0 {
+		return nil, fmt.Errorf("keystore: PollInterval must not be negative, got %s", opts.PollInterval)
 	}
 	if strings.ContainsAny(path, "?#") && path != ":memory:" {
 		return nil, fmt.Errorf("keystore: SQLite path %q must not contain ? or #", path)
 	}
 	s := &SQLite{path: path}
+	var readerDSN string // the read-only connections' (files only)
 	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeoutMS)
 	if path == ":memory:" {
 		db, err := sql.Open("sqlite", "file::memory:?"+pragmas)
@@ -88,7 +100,8 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 		s.w.SetMaxOpenConns(1)
 		s.w.SetMaxIdleConns(1)
 		s.w.SetConnMaxIdleTime(0)
-		if s.r, err = sql.Open("sqlite", base+"&_pragma=query_only(1)"); err != nil {
+		readerDSN = base + "&_pragma=query_only(1)"
+		if s.r, err = sql.Open("sqlite", readerDSN); err != nil {
 			s.w.Close()
 			return nil, fmt.Errorf("keystore: open SQLite %s: %w", path, err)
 		}
@@ -97,7 +110,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 		s.r.SetMaxIdleConns(n)
 	}
 	b := &backend{w: s.w, r: s.r}
-	store := sqlstore.New(b, sqlstore.Dialect{Blob: "BLOB"}, opts)
+	store := sqlstore.New(b, sqlstore.Dialect{Blob: "BLOB", ChangeLog: true}, opts)
 	s.Store = store
 	if err := ping(ctx, s.w); err != nil {
 		s.Close()
@@ -113,7 +126,30 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 		return nil, fmt.Errorf("keystore: prepare SQLite %s: %w", path, err)
 	}
 	b.lookup = lookup
+	if path != ":memory:" {
+		every := opts.PollInterval
+		if every == 0 {
+			every = DefaultPollInterval
+		}
+		if s.feed, err = startFeed(ctx, readerDSN, store, every, opts.OnFeedError); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("keystore: change feed of SQLite %s: %w", path, err)
+		}
+	}
 	return s, nil
+}
+
+// Close stops the change feed and closes the database; it is idempotent.
+func (s *SQLite) Close() error {
+	s.closeOne.Do(func() {
+		var errs []error
+		if s.feed != nil {
+			errs = append(errs, s.feed.close())
+		}
+		errs = append(errs, s.Store.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }
 
 // ping opens the writer's first connection, whose pragmas switch a new file

@@ -69,6 +69,12 @@ type Dialect struct {
 	// Publish, when set, runs inside the transaction of every change (the
 	// Postgres NOTIFY); local subscribers are called after commit.
 	Publish func(ctx context.Context, tx Querier, changes []keystore.Change) error
+	// ChangeLog keeps the change log: the table changes exists, every
+	// change is appended to it in its own transaction, and other processes
+	// read it with ChangesSince (SQLite, whose processes cannot notify each
+	// other). false leaves the table out of the schema (Postgres, which has
+	// NOTIFY).
+	ChangeLog bool
 	// TouchAll, when set, updates last_used_at of many keys in one
 	// statement (Postgres); nil means one UPDATE per key (cheap in SQLite,
 	// where there is no round trip).

@@ -14,11 +14,13 @@ import (
 
 // migration is one step of the schema; statements use {{blob}} for the
 // dialect's byte-string type. The versions count from 1, and the last one
-// is keystore.SchemaVersion.
+// is keystore.SchemaVersion. A changeLog step runs its statements only for
+// a Dialect with ChangeLog, and is recorded as applied either way.
 type migration struct {
 	version    int
 	name       string
 	statements []string
+	changeLog  bool
 }
 
 var migrations = []migration{
@@ -95,7 +97,19 @@ var migrations = []migration{
 			value      {{blob}} NOT NULL,
 			created_at BIGINT NOT NULL
 		)`,
-	}},
+	}, false},
+	// The change log (changelog.go): seq orders the changes and never
+	// goes back (AUTOINCREMENT), src is the store that made the change, so
+	// that it skips its own; app_slug and key_hash are a keystore.Change.
+	{2, "change log", []string{
+		`CREATE TABLE changes (
+			seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+			src      TEXT NOT NULL,
+			app_slug TEXT NOT NULL,
+			key_hash TEXT NOT NULL DEFAULT '',
+			at       BIGINT NOT NULL
+		)`,
+	}, true},
 }
 
 // Migrate applies the missing migrations and records them in
@@ -133,7 +147,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if m.version <= current {
 			continue
 		}
-		for _, stmt := range m.statements {
+		stmts := m.statements
+		if m.changeLog && !s.d.ChangeLog {
+			stmts = nil
+		}
+		for _, stmt := range stmts {
 			if _, err := tx.Exec(ctx, strings.ReplaceAll(stmt, "{{blob}}", s.d.Blob)); err != nil {
 				tx.Rollback(ctx)
 				return fmt.Errorf("keystore: migration %d (%s): %w", m.version, m.name, err)

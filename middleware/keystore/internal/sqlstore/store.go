@@ -30,6 +30,9 @@ type Store struct {
 	lastPurge atomic.Int64
 	// batch group-commits audit events and used tickets.
 	batch batcher
+	// instance tells this store's changes from other processes' (the
+	// Postgres NOTIFY payload's src, the change log's src column).
+	instance string
 }
 
 var _ keystore.Store = (*Store)(nil)
@@ -41,8 +44,12 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{b: b, d: d, now: now}
+	return &Store{b: b, d: d, now: now, instance: NewID("inst_")}
 }
+
+// Instance is the random id that tells this store's changes from those of
+// other stores (processes) on the same database.
+func (s *Store) Instance() string { return s.instance }
 
 // ticketPurgeEvery is how often ConsumeTicket deletes used tickets that have
 // expired; ticketPurgeMargin keeps them a while longer so that an instance
@@ -86,6 +93,9 @@ func (s *Store) write(ctx context.Context, fn func(tx Querier) ([]keystore.Chang
 		return dbErr(err)
 	}
 	changes, err := fn(tx)
+	if err == nil && len(changes) > 0 && s.d.ChangeLog {
+		err = s.logChanges(ctx, tx, changes)
+	}
 	if err == nil && len(changes) > 0 && s.d.Publish != nil {
 		err = s.d.Publish(ctx, tx, changes)
 	}
@@ -873,7 +883,7 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 // the time RevokeKey returns); fn must be quick and must not block. Changes
 // from other instances arrive from a background goroutine. A Change with an
 // empty AppSlug means anything may have changed (the change feed was
-// interrupted): drop everything cached.
+// interrupted or fell behind): drop everything cached.
 func (s *Store) Subscribe(fn func(keystore.Change)) (cancel func()) {
 	return s.subs.add(fn)
 }
@@ -920,9 +930,9 @@ func (s *subscribers) notify(changes []keystore.Change) {
 	}
 }
 
-// Notify tells subscribers of changes made elsewhere (another instance, as
-// heard by the Postgres change feed); an empty Change means anything may
-// have changed.
+// Notify tells subscribers of changes made elsewhere (another process, as
+// heard by a change feed: Postgres NOTIFY, the SQLite change log); an empty
+// Change means anything may have changed.
 func (s *Store) Notify(changes ...keystore.Change) { s.subs.notify(changes) }
 
 // Ping checks the database answers.
