@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
@@ -220,16 +221,7 @@ func TestKeyListPages(t *testing.T) {
 	if pages != 3 {
 		t.Errorf("%d pages of 5 for 12 keys", pages)
 	}
-	for _, id := range before {
-		if seen[id] != 1 {
-			t.Errorf("key %s listed %d times", id, seen[id])
-		}
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("key %s listed %d times", id, n)
-		}
-	}
+	testenv.ListedOnce(t, before, seen)
 
 	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=-1", "cursor=not-ours", "cursor=" + url.QueryEscape("MTAwLmtleV94\x00")} {
 		if code, _, bad := e.keyPage(alice, "status=all&"+q); code != http.StatusBadRequest || bad.Error.Code != "bad_request" || bad.Error.Message == "" {

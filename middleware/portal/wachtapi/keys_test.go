@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -81,16 +82,7 @@ func TestKeyListPages(t *testing.T) {
 	if pages != 3 {
 		t.Errorf("%d pages of 4 for 11 keys", pages)
 	}
-	for _, id := range before {
-		if seen[id] != 1 {
-			t.Errorf("key %s listed %d times", id, seen[id])
-		}
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("key %s listed %d times", id, n)
-		}
-	}
+	testenv.ListedOnce(t, before, seen)
 	// Active keys only (the default), paged as well.
 	if status, page, body := w.keyPage(t, "limit=1000"); status != 200 || len(page.Keys) != 11 {
 		t.Fatalf("active keys: %d %s", status, body)

@@ -530,42 +530,29 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) (keystore.Ke
 		add(cond, a...)
 	}
 	if f.Cursor != "" {
-		t, id, err := decodeCursor(f.Cursor)
+		cond, a, err := afterCursor("created_at", f.Cursor)
 		if err != nil {
 			return keystore.KeyPage{}, err
 		}
-		add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
+		add(cond, a...)
 	}
 	q := `SELECT ` + KeyCols + ` FROM api_keys`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	r, err := s.b.Query(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, args, limit,
+		func(r Rows) (keystore.Key, error) {
+			var sc keyScan
+			if err := r.Scan(sc.dest()...); err != nil {
+				return keystore.Key{}, dbErr(err)
+			}
+			return sc.key()
+		},
+		func(k keystore.Key) (int64, string) { return ns(k.CreatedAt), k.ID })
 	if err != nil {
-		return keystore.KeyPage{}, dbErr(err)
+		return keystore.KeyPage{}, err
 	}
-	defer r.Close()
-	page := keystore.KeyPage{Keys: []keystore.Key{}}
-	for r.Next() {
-		var sc keyScan
-		if err := r.Scan(sc.dest()...); err != nil {
-			return keystore.KeyPage{}, dbErr(err)
-		}
-		k, err := sc.key()
-		if err != nil {
-			return keystore.KeyPage{}, err
-		}
-		page.Keys = append(page.Keys, k)
-	}
-	if err := r.Err(); err != nil {
-		return keystore.KeyPage{}, dbErr(err)
-	}
-	if len(page.Keys) > limit {
-		page.Keys = page.Keys[:limit]
-		last := page.Keys[limit-1]
-		page.NextCursor = encodeCursor(ns(last.CreatedAt), last.ID)
-	}
-	return page, nil
+	return keystore.KeyPage{Keys: keys, NextCursor: next}, nil
 }
 
 // RotateKey replaces an active key of an active app by a new one with the
@@ -789,6 +776,45 @@ func pageSize(what string, limit, def, max int) (int, error) {
 	return limit, nil
 }
 
+// readPage runs q, whose rows come newest first by (time, id), for one page
+// of limit rows: it reads one row more to learn whether another page
+// follows, and returns the rows with the cursor of the next page ("" on the
+// last). scan reads a row; at gives a row's time and id.
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
+	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
+	r, err := s.b.Query(ctx, q+" LIMIT "+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", dbErr(err)
+	}
+	defer r.Close()
+	rows := []T{}
+	for r.Next() {
+		row, err := scan(r)
+		if err != nil {
+			return nil, "", err
+		}
+		rows = append(rows, row)
+	}
+	if err := r.Err(); err != nil {
+		return nil, "", dbErr(err)
+	}
+	if len(rows) <= limit {
+		return rows, "", nil
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(at(rows[limit-1])), nil
+}
+
+// afterCursor is the condition selecting the rows after a cursor, newest
+// first by (col, id), with its arguments.
+func afterCursor(col, cursor string) (string, []any, error) {
+	t, id, err := decodeCursor(cursor)
+	if err != nil {
+		return "", nil, err
+	}
+	return "(" + col + " < ? OR (" + col + " = ? AND id < ?))", []any{t, t, id}, nil
+}
+
 // encodeCursor and decodeCursor carry the (time, id) of the last row of a
 // page, newest first, to the next page: audit events and keys.
 func encodeCursor(t int64, id string) string {
@@ -846,43 +872,33 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 		add("occurred_at < ?", ns(q.Until))
 	}
 	if q.Cursor != "" {
-		t, id, err := decodeCursor(q.Cursor)
+		cond, a, err := afterCursor("occurred_at", q.Cursor)
 		if err != nil {
 			return audit.Page{}, err
 		}
-		add("(occurred_at < ? OR (occurred_at = ? AND id < ?))", t, t, id)
+		add(cond, a...)
 	}
 	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
 		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events`
 	if len(where) > 0 {
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlq += " ORDER BY occurred_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	r, err := s.b.Query(ctx, sqlq, args...)
+	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", args, limit,
+		func(r Rows) (audit.Event, error) {
+			var e audit.Event
+			var t, lat int64
+			if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
+				&e.AppSlug, &e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &lat, &e.Detail); err != nil {
+				return audit.Event{}, dbErr(err)
+			}
+			e.Time, e.Latency = fromNS(t), time.Duration(lat)
+			return e, nil
+		},
+		func(e audit.Event) (int64, string) { return ns(e.Time), e.ID })
 	if err != nil {
-		return audit.Page{}, dbErr(err)
+		return audit.Page{}, err
 	}
-	defer r.Close()
-	page := audit.Page{Events: []audit.Event{}}
-	for r.Next() {
-		var e audit.Event
-		var t, lat int64
-		if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
-			&e.AppSlug, &e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &lat, &e.Detail); err != nil {
-			return audit.Page{}, dbErr(err)
-		}
-		e.Time, e.Latency = fromNS(t), time.Duration(lat)
-		page.Events = append(page.Events, e)
-	}
-	if err := r.Err(); err != nil {
-		return audit.Page{}, dbErr(err)
-	}
-	if len(page.Events) > limit {
-		page.Events = page.Events[:limit]
-		last := page.Events[limit-1]
-		page.NextCursor = encodeCursor(ns(last.Time), last.ID)
-	}
-	return page, nil
+	return audit.Page{Events: events, NextCursor: next}, nil
 }
 
 func likeEscape(s string) string {

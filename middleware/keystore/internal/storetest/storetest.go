@@ -687,16 +687,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 				t.Fatal(err)
 			}
 		}
-		for _, k := range before {
-			if seen[k.ID] != 1 {
-				t.Errorf("key %s (%s) listed %d times", k.ID, k.Name, seen[k.ID])
-			}
-		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Errorf("key %s listed %d times", id, n)
-			}
-		}
+		testenv.ListedOnce(t, keyIDs(before), seen)
 		if pages != 5 {
 			t.Errorf("%d pages of 5 for 23 keys", pages)
 		}
