@@ -29,7 +29,7 @@ import (
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Sentinel errors, usable with errors.Is.
 var (

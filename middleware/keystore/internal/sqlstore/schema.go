@@ -96,6 +96,12 @@ var migrations = []migration{
 			created_at BIGINT NOT NULL
 		)`,
 	}},
+	// CreateKey counts an app's keys under the cap (countedSQL) in every
+	// create: this index holds what the count reads, so its cost follows
+	// the app's active keys, not the revoked ones that pile up.
+	{2, "index of the keys the cap counts", []string{
+		`CREATE INDEX api_keys_app_live ON api_keys (app_slug, is_active, grace_until, expires_at)`,
+	}},
 }
 
 // Migrate applies the missing migrations and records them in

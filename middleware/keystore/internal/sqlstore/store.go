@@ -448,8 +448,7 @@ func (s *Store) CreateKey(ctx context.Context, nk keystore.NewKey, by keystore.A
 		}
 		if s.maxActive > 0 {
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM api_keys WHERE app_slug = ? AND `+countedSQL,
-				app.Slug, ns(now)).Scan(&n); err != nil {
+			if err := tx.QueryRow(ctx, CountCappedQuery, app.Slug, true, ns(now)).Scan(&n); err != nil {
 				return nil, dbErr(err)
 			}
 			if n >= s.maxActive {
@@ -487,8 +486,14 @@ const (
 	revokedSQL = `NOT ` + aliveSQL
 	// countedSQL: the keys the cap on active keys counts: active, and not
 	// ending in a rotation grace (so that a rotation changes no count).
-	countedSQL = `is_active AND grace_until IS NULL AND (expires_at IS NULL OR expires_at > ?)`
+	countedSQL = `is_active = ? AND grace_until IS NULL AND (expires_at IS NULL OR expires_at > ?)`
 )
+
+// CountCappedQuery is the count CreateKey takes under the cap, with the
+// arguments app slug, true and the time (unix ns); the index
+// api_keys_app_live covers it, so that its cost follows the app's active
+// keys, not the revoked ones that pile up.
+const CountCappedQuery = `SELECT COUNT(*) FROM api_keys WHERE app_slug = ? AND ` + countedSQL
 
 // statusWhere is the condition selecting keys of status st at now, with
 // its arguments; "" for every key.
