@@ -278,11 +278,11 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	h := c.Writer.Header()
 	h["Ratelimit-Limit"] = []string{strconv.Itoa(shown.Limit)}
 	h["Ratelimit-Remaining"] = []string{strconv.Itoa(shown.Remaining)}
-	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ceilSeconds(shown.Reset), 10)}
+	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(shown.Reset), 10)}
 	if ri < 0 {
 		return true
 	}
-	h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(shown.RetryAfter), 10)}
+	h["Retry-After"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(shown.RetryAfter), 10)}
 	h["Content-Type"] = apiKeyJSONType
 	if e := a.log.Debug(); e.Enabled() {
 		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).
@@ -294,16 +294,6 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	_, _ = c.Writer.Write(apiKeyRateLimited)
 	c.Abort()
 	return false
-}
-
-// ceilSeconds is d in whole seconds, rounded up, at least 1 (headers count
-// in seconds; 0 would invite an immediate retry that is still refused).
-func ceilSeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
 }
 
 // refuse answers a refused request without allocating.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -51,7 +52,7 @@ func errorBody(msg string) []byte {
 type TicketRoute struct {
 	cfg      Config
 	origins  originCheck
-	limiter  *userLimiter // nil when the rate limit is lifted
+	limiter  *ratelimit.Buckets // nil when the rate limit is lifted
 	metrics  routeMetrics
 	auditLog zerolog.Logger
 
@@ -86,7 +87,7 @@ func NewTicketRoute(cfg Config) (*TicketRoute, error) {
 		bodyInvalid: errorBody(fmt.Sprintf("%s must be 1 to %d letters, digits, '_' or '-'", cfg.Field, MaxIDLen)),
 	}
 	if cfg.RateLimit > 0 {
-		t.limiter = newUserLimiter(cfg.RateLimit, cfg.RateBurst)
+		t.limiter = ratelimit.NewBuckets(cfg.RateLimit, cfg.RateBurst)
 	}
 	return t, nil
 }
@@ -244,7 +245,7 @@ func (t *TicketRoute) checkRateLimit(f *flow) bool {
 	if t.limiter == nil {
 		return true
 	}
-	ok, wait := t.limiter.allow(f.p.Subject, t.cfg.Now())
+	ok, wait := t.limiter.Allow(f.p.Subject, t.cfg.Now())
 	if ok {
 		return true
 	}
@@ -253,7 +254,7 @@ func (t *TicketRoute) checkRateLimit(f *flow) bool {
 		t.write(f.c, http.StatusServiceUnavailable, bodyServiceUnavailable)
 		return false
 	}
-	f.c.Header("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+	f.c.Header("Retry-After", strconv.FormatInt(ratelimit.CeilSeconds(wait), 10))
 	t.write(f.c, http.StatusTooManyRequests, bodyTooManyRequests)
 	return false
 }

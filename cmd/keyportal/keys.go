@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -84,7 +85,7 @@ func (c *cli) keysListCommand() *cobra.Command {
 				}
 				return nil
 			}, func(s keystore.Store) error {
-				got, err := s.ListKeys(cmd.Context(), filter)
+				got, err := allKeys(cmd.Context(), s, filter)
 				if err != nil {
 					return storeError(err, "list keys")
 				}
@@ -174,7 +175,7 @@ found or already revoked.`,
 
 // revokeLocal revokes keys of an app or a tenant in the local store.
 func (c *cli) revokeLocal(cmd *cobra.Command, s keystore.Store, app, tenant, reason string, all bool, args []string) error {
-	keys, err := s.ListKeys(cmd.Context(), keystore.KeyFilter{AppSlug: app, Tenant: tenant, Status: keystore.KeyAll})
+	keys, err := allKeys(cmd.Context(), s, keystore.KeyFilter{AppSlug: app, Tenant: tenant, Status: keystore.KeyAll})
 	if err != nil {
 		return storeError(err, "list keys")
 	}
@@ -245,6 +246,23 @@ func (c *cli) revokeAtWacht(cmd *cobra.Command, cl *wacht.Client, app, reason st
 		return refusedf("See the keys with 'keyportal keys list --wacht --app "+app+"'.", "%s not revoked", plural(failed, "key was", "keys were"))
 	}
 	return nil
+}
+
+// allKeys lists every key f selects, following the store's pages to the end.
+func allKeys(ctx context.Context, s keystore.Store, f keystore.KeyFilter) ([]keystore.Key, error) {
+	f.Limit = keystore.MaxKeyLimit
+	var keys []keystore.Key
+	for {
+		page, err := s.ListKeys(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, page.Keys...)
+		if page.NextCursor == "" {
+			return keys, nil
+		}
+		f.Cursor = page.NextCursor
+	}
 }
 
 func where(app, tenant string) string {

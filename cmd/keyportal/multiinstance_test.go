@@ -250,6 +250,8 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 		"KEYPORTAL_BACKEND_API_KEY=" + miBackendKey,
 		"KEYPORTAL_ALLOWED_ORIGINS=https://app.acme.test",
 		"KEYPORTAL_DB=",
+		// These tests create keys by the hundred on one app.
+		"KEYPORTAL_MAX_ACTIVE_KEYS=-1",
 	}
 	cl.a = startInstance(t, "A", bin, env, extra...)
 	cl.b = startInstance(t, "B", bin, env, extra...)

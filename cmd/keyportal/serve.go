@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -51,6 +52,7 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	sessionTTL      time.Duration
+	keyChangeRate   float64
 	shutdownTimeout time.Duration
 	trustedProxies  string
 	proxies         []string // parsed from trustedProxies; nil trusts none
@@ -79,6 +81,8 @@ var serveEnv = []struct{ flag, env string }{
 	{"session-ttl", "KEYPORTAL_SESSION_TTL"},
 	{"trusted-proxies", "KEYPORTAL_TRUSTED_PROXIES"},
 	{"metrics-addr", "KEYPORTAL_METRICS_ADDR"},
+	{"max-active-keys", "KEYPORTAL_MAX_ACTIVE_KEYS"},
+	{"key-change-rate", "KEYPORTAL_KEY_CHANGE_RATE"},
 }
 
 const serveLong = `serve runs the self-hosted key portal as its own server: the key-management
@@ -132,6 +136,14 @@ command line wins:
                                                 ip rate-limit scope follow it
   --metrics-addr     KEYPORTAL_METRICS_ADDR     serve /metrics on this address only, e.g.
                                                 127.0.0.1:9090 (default: on --addr, to anyone)
+  --max-active-keys  KEYPORTAL_MAX_ACTIVE_KEYS  most active keys an app may have; creating
+                                                one more is refused (409) until one is
+                                                revoked; rotation is never refused by it
+                                                (default 100; -1 for no cap)
+  --key-change-rate  KEYPORTAL_KEY_CHANGE_RATE  key changes (create, rotate, revoke) a minute
+                                                each user may make in the portal page, 10 at
+                                                once; beyond it 429 (default 30; -1 for no
+                                                limit)
 
 Operations: GET /healthz answers 200 while the process runs; GET /readyz answers
 200 when the store answers, else 503; GET /metrics serves Prometheus metrics
@@ -183,6 +195,8 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.logFormat, "log-format", "json", "json or console")
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
+	f.IntVar(&cfg.store.maxActiveKeys, "max-active-keys", keystore.DefaultMaxActiveKeys, "most active keys an app may have (-1: no cap)")
+	f.Float64Var(&cfg.keyChangeRate, "key-change-rate", portal.DefaultChangeRate, "key changes a minute each user may make in the portal page (-1: no limit)")
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)")
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port only, not on --addr")
@@ -214,6 +228,13 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	}
 	if cfg.store.postgres != "" && cmd.Flags().Changed("db") {
 		return usageErrorf(cmd, "give --db or --postgres, not both")
+	}
+	if cfg.store.maxActiveKeys == 0 || cfg.store.maxActiveKeys < keystore.NoKeyLimit {
+		return usageErrorf(cmd, "--max-active-keys (KEYPORTAL_MAX_ACTIVE_KEYS) must be at least 1, or -1 for no cap")
+	}
+	if cfg.keyChangeRate == 0 || (cfg.keyChangeRate < 0 && cfg.keyChangeRate != portal.NoChangeLimit) ||
+		math.IsNaN(cfg.keyChangeRate) || math.IsInf(cfg.keyChangeRate, 0) {
+		return usageErrorf(cmd, "--key-change-rate (KEYPORTAL_KEY_CHANGE_RATE) must be a positive number, or -1 for no limit")
 	}
 	origins := splitList(cfg.allowedOrigins)
 	for i, o := range origins {
@@ -392,7 +413,8 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	} else if cfg.redis != nil {
 		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
 	}
-	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL, Logger: log, Now: c.now})
+	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL,
+		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now})
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)

@@ -238,6 +238,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"host name as proxy", map[string]string{"KEYPORTAL_TRUSTED_PROXIES": "10.0.0.1,lb.internal"}, nil, `--trusted-proxies (KEYPORTAL_TRUSTED_PROXIES): "lb.internal" is not an IP address`},
 		{"bad proxy range", nil, []string{"--trusted-proxies", "10.0.0.0/40"}, `"10.0.0.0/40" is not an IP address or a CIDR range`},
 		{"unusable metrics address", nil, []string{"--metrics-addr", "256.0.0.1:1"}, "cannot listen on 256.0.0.1:1 for metrics"},
+		{"zero key cap", nil, []string{"--max-active-keys", "0"}, "--max-active-keys"},
+		{"bad key cap env", map[string]string{"KEYPORTAL_MAX_ACTIVE_KEYS": "many"}, nil, "KEYPORTAL_MAX_ACTIVE_KEYS"},
+		{"negative key change rate", nil, []string{"--key-change-rate", "-5"}, "--key-change-rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

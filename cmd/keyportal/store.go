@@ -20,8 +20,12 @@ const defaultDB = "keyportal-data/keyportal.db"
 // cliActor is who the audit trail says made a change from this command.
 var cliActor = keystore.Actor{Name: "cli"}
 
-// storeFlags are --db, --postgres and --postgres-schema.
-type storeFlags struct{ db, postgres, schema string }
+// storeFlags are --db, --postgres and --postgres-schema; maxActiveKeys is
+// serve's --max-active-keys (0 elsewhere: the store's default).
+type storeFlags struct {
+	db, postgres, schema string
+	maxActiveKeys        int
+}
 
 func (f *storeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "", "SQLite file of the key store (env KEYPORTAL_DB; default "+defaultDB+")")
@@ -49,7 +53,7 @@ func (f *storeFlags) resolve(c *cli) (kind, where string) {
 // already exist: reading an empty new store would only hide a wrong path.
 // (sqlite.Open creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
-	opts := keystore.Options{Now: c.now}
+	opts := keystore.Options{Now: c.now, MaxActiveKeys: f.maxActiveKeys}
 	kind, where := f.resolve(c)
 	if kind == "postgres" {
 		opts.Schema = f.schema

@@ -71,3 +71,41 @@ func Example() {
 	// key.created alice success
 	// app.created alice success
 }
+
+// Listing keys page by page, and the cap on an app's active keys.
+func ExampleKeys_ListKeys() {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{MaxActiveKeys: 5})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	alice := keystore.Actor{Name: "alice"}
+	if _, err := store.CreateApp(ctx, keystore.App{Slug: "aa_42", Name: "Acme API", KeyPrefix: "acme", Tenant: "acme"}, alice); err != nil {
+		panic(err)
+	}
+	for i := range 6 {
+		_, _, err := store.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprint("key ", i)}, alice)
+		if errors.Is(err, keystore.ErrKeyLimit) {
+			fmt.Println(err)
+		}
+	}
+
+	f := keystore.KeyFilter{AppSlug: "aa_42", Status: keystore.KeyActive, Limit: 2}
+	for {
+		page, err := store.ListKeys(ctx, f)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(len(page.Keys), "keys, more:", page.NextCursor != "")
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	// Output:
+	// keystore: active key limit reached: app "aa_42" has 5 active keys, the most allowed; revoke one before creating another
+	// 2 keys, more: true
+	// 2 keys, more: true
+	// 1 keys, more: false
+}

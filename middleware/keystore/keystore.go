@@ -23,6 +23,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
@@ -30,7 +31,7 @@ import (
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -48,6 +49,36 @@ var (
 	// control, bidi or invisible format character in text...); its message
 	// says which field is wrong and why, in words fit for the client.
 	ErrInvalid = errors.New("keystore: invalid input")
+	// ErrKeyLimit means the app already has as many active keys as the
+	// store allows (Options.MaxActiveKeys): one must be revoked before
+	// another is created. The error is a *KeyLimitError, which names the
+	// app and the cap.
+	ErrKeyLimit = errors.New("keystore: active key limit reached")
+)
+
+// KeyLimitError is the error of a CreateKey refused because the app is at
+// the cap on active keys; errors.Is(err, ErrKeyLimit) holds for it.
+type KeyLimitError struct {
+	// AppSlug is the app.
+	AppSlug string
+	// Max is the cap (Options.MaxActiveKeys) the app is at.
+	Max int
+}
+
+func (e *KeyLimitError) Error() string {
+	return fmt.Sprintf("%v: app %q has %d active keys, the most allowed; revoke one before creating another", ErrKeyLimit, e.AppSlug, e.Max)
+}
+
+// Is reports whether target is ErrKeyLimit.
+func (e *KeyLimitError) Is(target error) bool { return target == ErrKeyLimit }
+
+// Key limits.
+const (
+	// DefaultMaxActiveKeys is the cap on each app's active keys when
+	// Options.MaxActiveKeys is zero.
+	DefaultMaxActiveKeys = 100
+	// NoKeyLimit, as Options.MaxActiveKeys, lifts the cap.
+	NoKeyLimit = -1
 )
 
 // App is an API auth app: the Wacht fields plus the tenant it belongs to and
@@ -143,11 +174,37 @@ func (k Key) StatusAt(now time.Time) KeyStatus {
 	}
 }
 
-// KeyFilter selects keys; zero fields do not filter (Status "" means KeyAll).
+// KeyFilter selects keys, and which page of them ListKeys returns; zero
+// fields do not filter (Status "" means KeyAll).
 type KeyFilter struct {
 	AppSlug string
 	Tenant  string
 	Status  KeyStatus
+	// Limit is the page size. Zero means DefaultKeyLimit; more than
+	// MaxKeyLimit means MaxKeyLimit; a negative limit is ErrInvalid.
+	Limit int
+	// Cursor continues a listing after the last key of a previous page
+	// (its KeyPage.NextCursor); "" starts at the newest key. A cursor the
+	// store did not issue is ErrInvalid.
+	Cursor string
+}
+
+// Page sizes of ListKeys.
+const (
+	// DefaultKeyLimit is the page size when KeyFilter.Limit is zero; it is
+	// DefaultMaxActiveKeys, so that listing an app's active keys at the
+	// default cap takes one page.
+	DefaultKeyLimit = 100
+	// MaxKeyLimit is the largest page.
+	MaxKeyLimit = 1000
+)
+
+// KeyPage is one page of keys, newest first.
+type KeyPage struct {
+	Keys []Key `json:"keys"`
+	// NextCursor continues the listing (as KeyFilter.Cursor); "" on the
+	// last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // NewKey is what CreateKey needs; the store generates the id and the secret.
@@ -202,13 +259,18 @@ type Keys interface {
 	// CreateKey makes a key and returns it with its secret, which is shown
 	// once and never stored.
 	// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted
-	// one.
+	// one, ErrKeyLimit when the app has Options.MaxActiveKeys active keys.
 	CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error)
 	// GetKey returns a key of the app; ErrNotFound if the app has no such key.
 	GetKey(ctx context.Context, appSlug, id string) (Key, error)
-	// ListKeys returns the keys f selects, newest first; the status is
-	// judged at the store's clock.
-	ListKeys(ctx context.Context, f KeyFilter) ([]Key, error)
+	// ListKeys returns one page of the keys f selects, newest first by
+	// (created_at, id); the status is judged at the store's clock. A
+	// listing that follows NextCursor returns no key twice and misses none
+	// that f selected when it began and still selects when its page is
+	// read, however keys are created, rotated or revoked meanwhile: a key
+	// created meanwhile is newer than the cursor, so it is on the first
+	// page of the next listing, not on a later page of this one.
+	ListKeys(ctx context.Context, f KeyFilter) (KeyPage, error)
 	// RotateKey makes a new key with the old one's name, permissions and
 	// metadata (RotatedFrom = old id) and ends the old one: at once when grace
 	// is 0 (is_active false, revoked_reason "Rotated"), else at now+grace
@@ -268,6 +330,16 @@ type Options struct {
 	// uses; "" means the connection's search_path (normally public). Tests
 	// use a fresh schema each for isolation. SQLite ignores it.
 	Schema string
+	// MaxActiveKeys caps each app's active keys: CreateKey refuses with
+	// ErrKeyLimit when the app has that many, checked in the creating
+	// transaction so that concurrent creates (from any instance sharing
+	// the database) cannot pass it. Revoked and expired keys do not count,
+	// nor do keys ending in a rotation grace, so a rotation (which ends its
+	// old key as it makes the new one) never changes the count and is
+	// never refused by the cap, even when lowering the cap left an app
+	// above it. Zero means DefaultMaxActiveKeys; NoKeyLimit (any negative
+	// value) lifts the cap.
+	MaxActiveKeys int
 	// OnFeedError, when set, is told when the change feed fails: the
 	// Postgres LISTEN connection is lost (the store reconnects by itself
 	// and then sends subscribers an empty Change: drop everything cached),

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,7 +116,30 @@ func (p *Portal) apiSession(c *gin.Context, s *session) {
 	})
 }
 
-// apiListKeys: GET …/api/keys?status=active|revoked|expired|all.
+// Page sizes of the key list and the activity list.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// pageLimit reads the limit query parameter of a list: defaultPageSize when
+// absent, else 1 to maxPageSize. On failure it has answered 400.
+func pageLimit(c *gin.Context) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return defaultPageSize, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageSize {
+		fail(c, http.StatusBadRequest, "bad_request", "limit must be a number from 1 to "+strconv.Itoa(maxPageSize))
+		return 0, false
+	}
+	return n, true
+}
+
+// apiListKeys: GET …/api/keys?status=active|revoked|expired|all&limit=&cursor=
+// → one page of the app's keys, newest first, and the cursor of the next
+// ("" on the last page).
 func (p *Portal) apiListKeys(c *gin.Context, s *session) {
 	status := keystore.KeyStatus(c.DefaultQuery("status", string(keystore.KeyActive)))
 	switch status {
@@ -124,16 +148,22 @@ func (p *Portal) apiListKeys(c *gin.Context, s *session) {
 		fail(c, http.StatusBadRequest, "bad_request", "status must be active, revoked, expired or all")
 		return
 	}
-	keys, err := p.store.ListKeys(c.Request.Context(), keystore.KeyFilter{AppSlug: s.App, Tenant: s.Tenant, Status: status})
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	page, err := p.store.ListKeys(c.Request.Context(), keystore.KeyFilter{
+		AppSlug: s.App, Tenant: s.Tenant, Status: status, Limit: limit, Cursor: c.Query("cursor"),
+	})
 	if err != nil {
 		p.storeFailed(c, err)
 		return
 	}
-	out := make([]keyView, 0, len(keys))
-	for _, k := range keys {
+	out := make([]keyView, 0, len(page.Keys))
+	for _, k := range page.Keys {
 		out = append(out, p.viewKey(k))
 	}
-	writeJSON(c, http.StatusOK, gin.H{"keys": out})
+	writeJSON(c, http.StatusOK, gin.H{"keys": out, "next_cursor": page.NextCursor})
 }
 
 // maxNameLen bounds key names (in characters).
@@ -159,6 +189,8 @@ func (p *Portal) apiCreateKey(c *gin.Context, s *session) {
 		return
 	case req.ExpiresAt != nil && !req.ExpiresAt.After(p.now()):
 		fail(c, http.StatusBadRequest, "bad_request", "expires_at must be in the future")
+		return
+	case !p.changes.allow(c, s, p.now()):
 		return
 	}
 	key, secret, err := p.store.CreateKey(c.Request.Context(), keystore.NewKey{
@@ -196,6 +228,9 @@ func (p *Portal) apiRotateKey(c *gin.Context, s *session) {
 		fail(c, http.StatusBadRequest, "bad_request", `grace must be one of "0", "1h", "24h", "7d"`)
 		return
 	}
+	if !p.changes.allow(c, s, p.now()) {
+		return
+	}
 	key, secret, err := p.store.RotateKey(c.Request.Context(), s.App, c.Param("id"), grace, s.actor)
 	if err != nil {
 		p.storeFailed(c, err)
@@ -225,6 +260,9 @@ func (p *Portal) apiRevokeKey(c *gin.Context, s *session) {
 		fail(c, http.StatusBadRequest, "bad_request", "reason must be at most 200 characters")
 		return
 	}
+	if !p.changes.allow(c, s, p.now()) {
+		return
+	}
 	key, err := p.store.RevokeKey(c.Request.Context(), s.App, c.Param("id"), req.Reason, s.actor)
 	if err != nil {
 		p.storeFailed(c, err)
@@ -246,14 +284,9 @@ type activityView struct {
 // apiActivity: GET …/api/activity?cursor=&limit= → the app's audit events,
 // newest first.
 func (p *Portal) apiActivity(c *gin.Context, s *session) {
-	limit := 50
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			fail(c, http.StatusBadRequest, "bad_request", "limit must be a number from 1 to 200")
-			return
-		}
-		limit = n
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
 	}
 	page, err := p.store.QueryAudit(c.Request.Context(), audit.Query{
 		Tenant: s.Tenant, AppSlug: s.App, Cursor: c.Query("cursor"), Limit: limit,
@@ -271,11 +304,15 @@ func (p *Portal) apiActivity(c *gin.Context, s *session) {
 
 // storeFailed maps a store error to a clear status.
 func (p *Portal) storeFailed(c *gin.Context, err error) {
+	var limit *keystore.KeyLimitError
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		fail(c, http.StatusNotFound, "not_found", "no such key in this app")
 	case errors.Is(err, keystore.ErrInactive):
 		fail(c, http.StatusConflict, "inactive", "the key is already revoked")
+	case errors.As(err, &limit):
+		fail(c, http.StatusConflict, "key_limit", fmt.Sprintf(
+			"This app already has %d active keys, the most it may have. Revoke a key you no longer use, then create the new one.", limit.Max))
 	case errors.Is(err, keystore.ErrInvalid):
 		fail(c, http.StatusBadRequest, "bad_request", strings.TrimPrefix(err.Error(), "keystore: "))
 	default:

@@ -160,10 +160,11 @@ func TestBrowserKeyManagement(t *testing.T) {
 	typeInto(t, f, tid("revoke-reason"), "moved to vault")
 	click(t, f, tid("revoke-confirm"))
 	waitJS(t, f, `!`+dialogOpen(tid("revoke-dialog"))+` && document.querySelectorAll('tr[data-testid="key-row"]').length === 1`)
-	keys, err := e.store.ListKeys(context.Background(), keystore.KeyFilter{AppSlug: "aa_42"})
+	page, err := e.store.ListKeys(context.Background(), keystore.KeyFilter{AppSlug: "aa_42"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys := page.Keys
 	revoked := 0
 	for _, k := range keys {
 		if k.RevokedReason == "moved to vault" && k.CreatedBy == "alice" {

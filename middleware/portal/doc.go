@@ -21,7 +21,8 @@
 //	GET  /vanity/api-auth/portal.js|.css   its script and stylesheet
 //	POST /vanity/api-auth/exchange         {"ticket", "previous_session"?} → a page session
 //	GET  /vanity/api-auth/api/session      what the session is for
-//	GET  /vanity/api-auth/api/keys?status=active|revoked|expired|all
+//	GET  /vanity/api-auth/api/keys?status=active|revoked|expired|all&limit=&cursor=
+//	                                       → {"keys", "next_cursor"}, newest first
 //	POST /vanity/api-auth/api/keys         {"name", "expires_at"?} → 201 {"key", "secret"}
 //	POST /vanity/api-auth/api/keys/:id/rotate   {"grace": "0"|"1h"|"24h"|"7d"} → {"key", "secret", "old_key"}
 //	POST /vanity/api-auth/api/keys/:id/revoke   {"reason"?} → {"key"}
@@ -33,6 +34,22 @@
 // Errors are {"error": {"code", "message"}}; every answer is Cache-Control:
 // no-store. A 401 code says what the page tells the shell: session_expired
 // (reason ttl), revoked (reason revoked) or session_invalid.
+//
+// # Limits
+//
+// Lists come in pages: limit is 1 to 200 (default 50), and cursor is the
+// next_cursor of the page before ("" on the last page); a bad limit or a
+// cursor the portal did not issue is 400. Keys are paged newest first by
+// (created_at, id), so that following the cursors lists each key once
+// while keys are created or revoked meanwhile; the page shows the first
+// page and a "Load more" button.
+//
+// Key changes (create, rotate, revoke) are limited per user and app
+// (Config.ChangeRate, ChangeBurst: 30 a minute, 10 at once by default):
+// beyond it, 429 rate_limited with Retry-After and a message the page shows.
+// The store caps each app's active keys (keystore.Options.MaxActiveKeys, 100
+// by default): a create beyond it is 409 key_limit, whose message names the
+// cap; rotation is never refused by the cap.
 //
 // # Tickets and sessions
 //

@@ -129,6 +129,11 @@ type envOptions struct {
 	listen string
 	// wrap, if set, is installed before the portal's routes.
 	wrap gin.HandlerFunc
+	// changeRate, changeBurst and maxActiveKeys set the limits (zero:
+	// the defaults).
+	changeRate    float64
+	changeBurst   int
+	maxActiveKeys int
 }
 
 var dbSeq struct {
@@ -148,7 +153,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.realClock {
 		now = time.Now
 	}
-	st, err := sqlite.Open(t.Context(), path, keystore.Options{Now: now})
+	st, err := sqlite.Open(t.Context(), path, keystore.Options{Now: now, MaxActiveKeys: o.maxActiveKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +184,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 		base = strings.Replace(base, "127.0.0.1", "localhost", 1)
 	}
 	p, err := New(Config{
-		Store:      st,
-		BaseURL:    base,
-		SessionTTL: o.sessionTTL,
-		Logger:     zerolog.New(&suiteLog).With().Str("test", t.Name()).Logger(),
-		Now:        now,
+		Store:       st,
+		BaseURL:     base,
+		SessionTTL:  o.sessionTTL,
+		ChangeRate:  o.changeRate,
+		ChangeBurst: o.changeBurst,
+		Logger:      zerolog.New(&suiteLog).With().Str("test", t.Name()).Logger(),
+		Now:         now,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,17 @@ import (
 const (
 	// DefaultSessionTTL is how long a page session lasts.
 	DefaultSessionTTL = 15 * time.Minute
+	// DefaultChangeRate is how many key changes a minute a user may make
+	// in one app (Config.ChangeRate).
+	DefaultChangeRate = 30
+	// DefaultChangeBurst is how many key changes a user may make at once
+	// (Config.ChangeBurst).
+	DefaultChangeBurst = 10
 )
+
+// NoChangeLimit, as Config.ChangeRate, lifts the limit on key changes (for
+// load tests; any negative value does).
+const NoChangeLimit = -1
 
 // PagePath is where the portal page is served (Wacht's path, so the URL of
 // either mode looks alike). The page's script, stylesheet, ticket exchange and
@@ -44,8 +54,24 @@ type Config struct {
 	// MaxTicketTTL clamps the TTL a ticket request asks for (a request
 	// that asks for none gets ticket.DefaultTTL). Zero means ticket.MaxTTL.
 	MaxTicketTTL time.Duration
+	// ChangeRate is how many key changes (create, rotate, revoke) a minute
+	// each user may make through the page in one app, refilled
+	// continuously; beyond it the JSON API answers 429 with Retry-After
+	// and a message the page shows. A change counts when it reaches the
+	// store, whatever the store answers; one refused for its input does
+	// not. All of a user's page sessions of the
+	// app (renewals, other tabs) share one count, so a new session does
+	// not refill it; other users and apps are not affected. Counted in
+	// process: N portal instances admit up to N times the rate. Zero means
+	// DefaultChangeRate; NoChangeLimit (any negative value) lifts the
+	// limit.
+	ChangeRate float64
+	// ChangeBurst is how many key changes a user may make at once before
+	// ChangeRate applies. Zero means DefaultChangeBurst.
+	ChangeBurst int
 	// Logger receives one line per exchange, rejection and expired session,
-	// with ticket fingerprints only. The zero value logs nothing.
+	// with ticket fingerprints only, and (at most one a second) a line
+	// when a user is over ChangeRate. The zero value logs nothing.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time
@@ -65,6 +91,7 @@ type Portal struct {
 	sessions *sealer
 	issuer   *localIssuer
 	apps     *appCache // for the issuer and the page only
+	changes  changeLimit
 }
 
 // New checks cfg and returns a Portal. Misconfiguration fails here with a
@@ -80,6 +107,10 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.SessionTTL < 0 || cfg.MaxTicketTTL < 0 {
 		return nil, errors.New("portal: SessionTTL and MaxTicketTTL must not be negative")
 	}
+	changes, err := newChangeLimit(cfg.ChangeRate, cfg.ChangeBurst, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	p := &Portal{
 		store:      cfg.Store,
 		baseURL:    base,
@@ -90,6 +121,7 @@ func New(cfg Config) (*Portal, error) {
 		now:        cfg.Now,
 		tickets:    newSealer(cfg.Store, ticketKeyName, ticketPrefix),
 		sessions:   newSealer(cfg.Store, sessionKeyName, sessionPrefix),
+		changes:    changes,
 	}
 	if p.sessionTTL == 0 {
 		p.sessionTTL = DefaultSessionTTL

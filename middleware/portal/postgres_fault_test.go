@@ -141,7 +141,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	octx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	var feedErrors atomic.Int64
 	st, err := postgres.Open(octx, viaProxy.String(), keystore.Options{
-		Schema: schema, OnFeedError: func(error) { feedErrors.Add(1) },
+		Schema: schema, OnFeedError: func(error) { feedErrors.Add(1) }, MaxActiveKeys: keystore.NoKeyLimit,
 	})
 	cancel()
 	if err != nil {
@@ -153,7 +153,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}, keystore.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Store: st, BaseURL: "http://localhost:8081", Logger: zerolog.Nop()})
+	p, err := New(Config{Store: st, BaseURL: "http://localhost:8081", Logger: zerolog.Nop(), ChangeRate: NoChangeLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

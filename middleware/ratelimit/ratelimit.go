@@ -10,6 +10,10 @@
 // RateLimit-Reset are exact numbers a client can act on ("n left until the
 // window ends at t"), as in Wacht. The price is the known edge case: up to
 // 2×Max requests can pass around the boundary of two windows.
+//
+// Buckets is the other shape, for limits on people rather than API traffic
+// (the ticket route's tickets per user, the portal's key changes per user):
+// a token bucket per key, in process, refilled continuously.
 package ratelimit
 
 import (

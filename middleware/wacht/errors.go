@@ -22,7 +22,8 @@ var (
 	// ErrNotFound means the app or key does not exist (404); Wacht also
 	// answers 404 when revoking a key that is already inactive.
 	ErrNotFound = errors.New("wacht: not found")
-	// ErrConflict means the app already exists (409).
+	// ErrConflict means the app already exists, or (keyportal) the app
+	// already has as many active keys as its server allows (409).
 	ErrConflict = errors.New("wacht: conflict")
 	// ErrRateLimited means Wacht asked to slow down (429); see
 	// APIError.RetryAfter.

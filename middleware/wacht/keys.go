@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -102,14 +103,30 @@ func (k *keyWithSecret) validate() string {
 	return k.Key.validate()
 }
 
-// keyList reads {"keys": [...]} and a bare array.
+// keyList reads {"keys": [...]} and a bare array, and the paging members
+// keyportal's backend API adds to the object (has_more, next_cursor).
 type keyList struct {
-	Keys    []Key
-	present bool
+	Keys       []Key
+	present    bool
+	HasMore    bool
+	NextCursor string
 }
 
 func (l *keyList) UnmarshalJSON(b []byte) error {
-	return decodeList(b, "keys", &l.Keys, &l.present)
+	if err := decodeList(b, "keys", &l.Keys, &l.present); err != nil {
+		return err
+	}
+	var paging struct {
+		HasMore    bool    `json:"has_more"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	if json.Unmarshal(b, &paging) == nil && paging.HasMore {
+		l.HasMore = true
+		if paging.NextCursor != nil {
+			l.NextCursor = *paging.NextCursor
+		}
+	}
+	return nil
 }
 
 func (l *keyList) validate() string {
@@ -136,20 +153,43 @@ func keyPath(slug, id string) (string, error) {
 	return p + "/keys/" + s, nil
 }
 
-// ListKeys lists an app's keys (GET /api-auth/apps/{slug}/keys);
-// includeInactive adds revoked and rotated ones.
+// maxKeyPages bounds the pages ListKeys follows: a million keys at
+// keyportal's largest page.
+const maxKeyPages = 1000
+
+// ListKeys lists all of an app's keys (GET /api-auth/apps/{slug}/keys);
+// includeInactive adds revoked and rotated ones. When the answer is paged
+// (has_more and next_cursor, as keyportal's backend API answers), it follows
+// the pages to the end; a cursor that repeats is ErrInvalidResponse.
 func (c *Client) ListKeys(ctx context.Context, slug string, includeInactive bool) ([]Key, error) {
 	p, err := appPath(slug)
 	if err != nil {
 		return nil, err
 	}
-	var q url.Values
+	q := url.Values{}
 	if includeInactive {
-		q = url.Values{"include_inactive": {"true"}}
+		q.Set("include_inactive", "true")
 	}
-	var l keyList
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/keys", query: q, out: &l})
-	return l.Keys, err
+	var keys []Key
+	seen := map[string]bool{}
+	for range maxKeyPages {
+		var l keyList
+		if err := c.do(ctx, call{method: http.MethodGet, path: p + "/keys", query: q, out: &l}); err != nil {
+			return nil, err
+		}
+		keys = append(keys, l.Keys...)
+		switch {
+		case !l.HasMore:
+			return keys, nil
+		case l.NextCursor == "":
+			return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: "has_more without a next_cursor"}
+		case seen[l.NextCursor]:
+			return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: "next_cursor repeats"}
+		}
+		seen[l.NextCursor] = true
+		q.Set("cursor", l.NextCursor)
+	}
+	return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: fmt.Sprintf("more than %d pages of keys", maxKeyPages)}
 }
 
 // CreateKey creates a key (POST /api-auth/apps/{slug}/keys) and returns it

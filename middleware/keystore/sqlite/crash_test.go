@@ -22,10 +22,10 @@ import (
 // child of TestSQLiteCrashKeepsAnsweredCreates.
 const crashChildEnv = "KEYSTORE_CRASH_CHILD_DB"
 
-// crashChild creates keys from four goroutines until killed, printing each
-// key id only after CreateKey has returned.
+// crashChild creates keys from four goroutines until killed (past any cap
+// on active keys), printing each key id only after CreateKey has returned.
 func crashChild(path string) {
-	s, err := Open(context.Background(), path, keystore.Options{})
+	s, err := Open(context.Background(), path, keystore.Options{MaxActiveKeys: keystore.NoKeyLimit})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -112,7 +112,8 @@ func TestSQLiteCrashKeepsAnsweredCreates(t *testing.T) {
 			t.Fatalf("key %s was answered before the kill but is gone: %v", id, err)
 		}
 	}
-	all, _ := s.ListKeys(context.Background(), keystore.KeyFilter{AppSlug: "aa_42"})
+	listed, _ := s.ListKeys(context.Background(), keystore.KeyFilter{AppSlug: "aa_42", Limit: keystore.MaxKeyLimit})
+	all := listed.Keys
 	page, _ := s.QueryAudit(context.Background(), auditQueryKeyCreated)
 	t.Logf("%d creates answered before SIGKILL, %d keys in the database, %d key.created events on the first page",
 		len(answered), len(all), len(page.Events))

@@ -130,7 +130,7 @@ func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range keys.Keys {
 		names[k.Name] = true
 	}
 	if !names["before"] || !names["after"] || names["during"] {

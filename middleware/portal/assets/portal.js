@@ -45,6 +45,8 @@
   let queued = null;       // a ticket that arrived during an exchange
   let filter = 'active';
   let keys = [];
+  let keysCursor = '';     // where the next page of keys starts; '' when none
+  let keysSeq = 0;         // bumped by every fresh list, so a late page is dropped
   let activityCursor = '';
   let opener = null;
   let readySent = false;  // keyportal:ready went out once
@@ -227,20 +229,55 @@
     keysStatus.hidden = keys.length > 0;
   };
 
+  // The list comes in pages (newest first). A fresh list asks for as many
+  // keys as were shown (one page at least, at most the API's 200), so a
+  // change does not fold away pages the user loaded; "Load more" appends
+  // the next page.
+  const PAGE = 50;
+  const MAX_PAGE = 200;
+  const moreBtn = $('keys-more');
+  const showMore = () => {
+    moreBtn.hidden = !keysCursor;
+    moreBtn.disabled = false;
+  };
   const loadKeys = async () => {
+    const seq = ++keysSeq;
+    const limit = Math.min(MAX_PAGE, Math.max(PAGE, keys.length));
     try {
-      const body = await api('GET', '/keys?status=' + filter);
+      const body = await api('GET', '/keys?status=' + filter + '&limit=' + limit);
+      if (seq !== keysSeq) return;
       keys = body.keys || [];
+      keysCursor = body.next_cursor || '';
       renderKeys();
+      showMore();
     } catch (e) {
       if (session) say(e.message, 'error');
     }
   };
+  const loadMoreKeys = async () => {
+    if (!keysCursor) return;
+    const seq = keysSeq;
+    moreBtn.disabled = true;
+    try {
+      const body = await api('GET', '/keys?status=' + filter + '&limit=' + PAGE + '&cursor=' + encodeURIComponent(keysCursor));
+      if (seq !== keysSeq) return;
+      const have = new Set(keys.map((k) => k.id));
+      keys = keys.concat((body.keys || []).filter((k) => !have.has(k.id)));
+      keysCursor = body.next_cursor || '';
+      renderKeys();
+    } catch (e) {
+      if (session) say(e.message, 'error');
+    } finally {
+      if (seq === keysSeq) showMore();
+    }
+  };
+  moreBtn.addEventListener('click', loadMoreKeys);
 
   for (const chip of document.querySelectorAll('.chip')) {
     chip.addEventListener('click', () => {
       filter = chip.dataset.filter;
       for (const c of document.querySelectorAll('.chip')) c.setAttribute('aria-pressed', String(c === chip));
+      keys = [];
       loadKeys();
     });
   }

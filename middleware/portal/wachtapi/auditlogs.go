@@ -3,7 +3,6 @@ package wachtapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -66,14 +65,9 @@ func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
 }
 
 func (a *API) auditLogs(c *gin.Context) {
-	limit := DefaultAuditLimit
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxAuditLimit {
-			writeError(c, http.StatusBadRequest, "limit must be 1..1000")
-			return
-		}
-		limit = n
+	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
+	if !ok {
+		return
 	}
 	start, ok := parseTimeQuery(c, "start_date")
 	if !ok {
@@ -147,27 +141,23 @@ func (a *API) auditLogs(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// keyNames maps the key ids of events to key names (best effort: a failure
-// leaves names empty rather than failing the page).
+// keyNames maps the key ids of events to key names, reading each key the
+// page names once (so the cost follows the page, not the app's keys). It is
+// best effort: a key it cannot read has no name rather than failing the page.
 func (a *API) keyNames(c *gin.Context, slug string, events []audit.Event) map[string]string {
 	names := map[string]string{}
-	need := false
 	for _, e := range events {
-		if e.KeyID != "" {
-			need = true
-			break
+		if e.KeyID == "" {
+			continue
 		}
-	}
-	if !need {
-		return names
-	}
-	keys, err := a.store.ListKeys(c.Request.Context(), keystore.KeyFilter{AppSlug: slug, Status: keystore.KeyAll})
-	if err != nil {
-		a.log.Warn().Err(err).Msg("backend: key names for audit logs")
-		return names
-	}
-	for _, k := range keys {
-		names[k.ID] = k.Name
+		if _, done := names[e.KeyID]; done {
+			continue
+		}
+		k, err := a.store.GetKey(c.Request.Context(), slug, e.KeyID)
+		if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+			a.log.Warn().Err(err).Msg("backend: key names for audit logs")
+		}
+		names[e.KeyID] = k.Name
 	}
 	return names
 }

@@ -151,23 +151,13 @@ func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, re
 	shown, refused := ratelimit.Pick(results)
 	resp.Headers["RateLimit-Limit"] = strconv.Itoa(shown.Limit)
 	resp.Headers["RateLimit-Remaining"] = strconv.Itoa(shown.Remaining)
-	resp.Headers["RateLimit-Reset"] = strconv.FormatInt(ceilSeconds(shown.Reset), 10)
+	resp.Headers["RateLimit-Reset"] = strconv.FormatInt(ratelimit.CeilSeconds(shown.Reset), 10)
 	if refused < 0 {
 		return
 	}
-	retry := ceilSeconds(shown.RetryAfter)
+	retry := ratelimit.CeilSeconds(shown.RetryAfter)
 	reason, rule := "rate_limited", checks[refused].Rule.String()
 	resp.Allowed = false
 	resp.Reason, resp.BlockedRule, resp.RetryAfter, resp.Detail = &reason, &rule, &retry, reason
 	resp.Headers["Retry-After"] = strconv.FormatInt(retry, 10)
-}
-
-// ceilSeconds is d in whole seconds, rounded up, at least 1 (as
-// RequireAPIKey's headers: 0 would invite a retry that is still refused).
-func ceilSeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
 }

@@ -9,8 +9,8 @@
 //	GET    /api-auth/apps/{slug}
 //	PATCH  /api-auth/apps/{slug}
 //	DELETE /api-auth/apps/{slug}                   (soft: deleted_at)
-//	GET    /api-auth/apps/{slug}/keys              ?include_inactive=true
-//	POST   /api-auth/apps/{slug}/keys
+//	GET    /api-auth/apps/{slug}/keys              ?include_inactive=true&limit=&cursor=
+//	POST   /api-auth/apps/{slug}/keys              (at the cap on active keys: 409)
 //	POST   /api-auth/apps/{slug}/keys/{id}/rotate
 //	POST   /api-auth/apps/{slug}/keys/{id}/revoke  (already inactive: 404)
 //	GET    /api-auth/apps/{slug}/audit/logs        cursor paging, limit ≤ 1000
@@ -49,6 +49,20 @@
 //   - Rotation: Wacht ends the old key at once; so does keyportal, unless
 //     the body carries the extension field grace_period_seconds (at most 30
 //     days), which keeps the old key working until then (grace_until).
+//   - Key lists are paged (extension). Wacht answers {"keys": [...]};
+//     keyportal keeps that member and adds those of Wacht's paginated lists
+//     and of its audit logs: {"keys", "limit", "has_more", "next_cursor"}.
+//     limit is 1..1000 (default 100, keystore.DefaultKeyLimit: an app's
+//     active keys at the default cap fit one page); cursor is the
+//     next_cursor of the page before; a bad limit or cursor is 400. Pages
+//     are newest first by (created_at, id), so following next_cursor lists
+//     each key once while keys are created or revoked meanwhile. A client
+//     that ignores has_more gets the first page only; middleware/wacht's
+//     ListKeys follows the pages.
+//   - The store caps each app's active keys (keystore.Options.MaxActiveKeys;
+//     serve's --max-active-keys): POST …/keys beyond it is 409 with a
+//     message naming the cap. Rotation replaces a key one for one and is
+//     never refused by the cap.
 //   - Keys answer Wacht's fields plus created_by, rotated_from,
 //     grace_until and status (active, revoked, expired) as extensions. A
 //     key with its secret (create, rotate) carries the flat key fields, the

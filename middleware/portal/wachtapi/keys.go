@@ -79,8 +79,22 @@ func (a *API) writeKeyWithSecret(c *gin.Context, k keystore.Key, secret string) 
 	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
 }
 
+// keyListJSON is a page of keys: Wacht's {"keys": [...]}, plus the paging
+// members of Wacht's paginated lists (limit, has_more) and of the audit logs
+// (next_cursor).
+type keyListJSON struct {
+	Keys       []keyJSON `json:"keys"`
+	Limit      int       `json:"limit"`
+	HasMore    bool      `json:"has_more"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
 func (a *API) listKeys(c *gin.Context) {
 	all, ok := boolQuery(c, "include_inactive")
+	if !ok {
+		return
+	}
+	limit, ok := limitQuery(c, keystore.DefaultKeyLimit, keystore.MaxKeyLimit)
 	if !ok {
 		return
 	}
@@ -88,21 +102,28 @@ func (a *API) listKeys(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f := keystore.KeyFilter{AppSlug: app.Slug, Status: keystore.KeyActive}
+	f := keystore.KeyFilter{AppSlug: app.Slug, Status: keystore.KeyActive, Limit: limit, Cursor: c.Query("cursor")}
 	if all {
 		f.Status = keystore.KeyAll
 	}
-	keys, err := a.store.ListKeys(c.Request.Context(), f)
+	page, err := a.store.ListKeys(c.Request.Context(), f)
 	if err != nil {
+		if isInvalid(err) {
+			writeError(c, http.StatusBadRequest, "invalid cursor: pass the next_cursor of a previous page, or none")
+			return
+		}
 		a.storeError(c, err, "API auth app not found")
 		return
 	}
 	now := a.now()
-	out := make([]keyJSON, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, toKeyJSON(k, now))
+	out := keyListJSON{Keys: make([]keyJSON, 0, len(page.Keys)), Limit: limit, HasMore: page.NextCursor != ""}
+	for _, k := range page.Keys {
+		out.Keys = append(out.Keys, toKeyJSON(k, now))
 	}
-	c.JSON(http.StatusOK, gin.H{"keys": out})
+	if out.HasMore {
+		out.NextCursor = &page.NextCursor
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // rfc3339 is an optional RFC 3339 time in a request; null and "" mean none.
@@ -156,11 +177,17 @@ func (a *API) createKey(c *gin.Context) {
 		AppSlug: app.Slug, Name: req.Name, Permissions: req.Permissions, Metadata: req.Metadata,
 		ExpiresAt: req.ExpiresAt.t,
 	}, a.actor(c))
-	if err != nil {
-		if isInactive(err) {
-			writeError(c, http.StatusBadRequest, appUnusable)
-			return
-		}
+	var capped *keystore.KeyLimitError
+	switch {
+	case isInactive(err):
+		writeError(c, http.StatusBadRequest, appUnusable)
+		return
+	case errors.As(err, &capped):
+		writeError(c, http.StatusConflict, fmt.Sprintf(
+			"API auth app %s already has %d active keys, the most allowed (keyportal serve --max-active-keys); revoke one before creating another",
+			capped.AppSlug, capped.Max))
+		return
+	case err != nil:
 		a.storeError(c, err, "API auth app not found")
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -268,6 +269,21 @@ func decodeBody(c *gin.Context, dst any, optional bool) bool {
 		return false
 	}
 	return true
+}
+
+// limitQuery parses the optional page size of a list: def when absent, else
+// 1..max. On failure it has answered 400.
+func limitQuery(c *gin.Context, def, max int) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		writeError(c, http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", max))
+		return 0, false
+	}
+	return n, true
 }
 
 // boolQuery parses an optional boolean query parameter; on failure it has

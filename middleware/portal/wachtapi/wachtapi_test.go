@@ -454,7 +454,7 @@ func snapshot(t *testing.T, st keystore.Store) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := st.ListKeys(ctx, keystore.KeyFilter{Status: keystore.KeyAll})
+	keys, err := st.ListKeys(ctx, keystore.KeyFilter{Status: keystore.KeyAll, Limit: keystore.MaxKeyLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,12 @@ var migrations = []migration{
 			at       BIGINT NOT NULL
 		)`,
 	}, true},
+	// CreateKey counts an app's keys under the cap (countedSQL) in every
+	// create: this index holds what the count reads, so its cost follows
+	// the app's active keys, not the revoked ones that pile up.
+	{3, "index of the keys the cap counts", []string{
+		`CREATE INDEX api_keys_app_live ON api_keys (app_slug, is_active, grace_until, expires_at)`,
+	}, false},
 }
 
 // Migrate applies the missing migrations and records them in

@@ -33,18 +33,28 @@ type Store struct {
 	// instance tells this store's changes from other processes' (the
 	// Postgres NOTIFY payload's src, the change log's src column).
 	instance string
+	// maxActive is the cap on each app's active keys; 0 means none.
+	maxActive int
 }
 
 var _ keystore.Store = (*Store)(nil)
 
-// New returns the store on b. opts.Now is its clock (nil means time.Now);
-// the other options are the drivers'.
+// New returns the store on b. opts.Now is its clock (nil means time.Now)
+// and opts.MaxActiveKeys its cap on each app's active keys; the other
+// options are the drivers'.
 func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{b: b, d: d, now: now, instance: NewID("inst_")}
+	s := &Store{b: b, d: d, now: now, instance: NewID("inst_"), maxActive: opts.MaxActiveKeys}
+	switch {
+	case s.maxActive == 0:
+		s.maxActive = keystore.DefaultMaxActiveKeys
+	case s.maxActive < 0:
+		s.maxActive = 0
+	}
+	return s
 }
 
 // Instance is the random id that tells this store's changes from those of
@@ -422,7 +432,8 @@ func newKey(app keystore.App, name string, perms []string, meta map[string]any, 
 }
 
 // CreateKey makes a key of an active app and returns it with its secret.
-// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted one.
+// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted one,
+// a *keystore.KeyLimitError (ErrKeyLimit) when the app is at the cap.
 func (s *Store) CreateKey(ctx context.Context, nk keystore.NewKey, by keystore.Actor) (keystore.Key, string, error) {
 	now := s.now()
 	if _, err := validNewKey(nk, now); err != nil {
@@ -430,13 +441,29 @@ func (s *Store) CreateKey(ctx context.Context, nk keystore.NewKey, by keystore.A
 	}
 	var k keystore.Key
 	var secret string
+	// Under a cap, creates of one app take turns on the app's row (SQLite's
+	// write transactions take turns anyway), so that each counts the keys
+	// the one before it committed.
+	lock := s.d.ShareRow
+	if s.maxActive > 0 {
+		lock = s.d.LockRow
+	}
 	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
-		app, err := s.getApp(ctx, tx, nk.AppSlug, s.d.ShareRow)
+		app, err := s.getApp(ctx, tx, nk.AppSlug, lock)
 		if err != nil {
 			return nil, err
 		}
 		if !app.Usable() {
 			return nil, fmt.Errorf("%w: app %q is disabled or deleted", keystore.ErrInactive, app.Slug)
+		}
+		if s.maxActive > 0 {
+			var n int
+			if err := tx.QueryRow(ctx, CountCappedQuery, app.Slug, true, ns(now)).Scan(&n); err != nil {
+				return nil, dbErr(err)
+			}
+			if n >= s.maxActive {
+				return nil, &keystore.KeyLimitError{AppSlug: app.Slug, Max: s.maxActive}
+			}
 		}
 		k, secret = newKey(app, nk.Name, append([]string(nil), nk.Permissions...), nk.Metadata, nk.ExpiresAt, by, now)
 		if err := s.insertKey(ctx, tx, k); err != nil {
@@ -458,47 +485,89 @@ func (s *Store) GetKey(ctx context.Context, appSlug, id string) (keystore.Key, e
 	return s.getKey(ctx, s.b, appSlug, id, "")
 }
 
-// ListKeys returns the keys f selects, newest first; Status is judged at the
-// store's clock.
-func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.Key, error) {
+// Key.StatusAt as SQL, each condition with one ? for the time (unix ns).
+// storetest's KeyStatusInSQL holds the two in step: a key is listed under
+// a status exactly when StatusAt gives it that status.
+const (
+	// aliveSQL: neither revoked nor past the grace of a rotation.
+	aliveSQL   = `((is_active AND grace_until IS NULL) OR (grace_until IS NOT NULL AND grace_until > ?))`
+	activeSQL  = aliveSQL + ` AND (expires_at IS NULL OR expires_at > ?)`
+	expiredSQL = aliveSQL + ` AND expires_at IS NOT NULL AND expires_at <= ?`
+	revokedSQL = `NOT ` + aliveSQL
+	// countedSQL: the keys the cap on active keys counts: active, and not
+	// ending in a rotation grace (so that a rotation changes no count).
+	countedSQL = `is_active = ? AND grace_until IS NULL AND (expires_at IS NULL OR expires_at > ?)`
+)
+
+// CountCappedQuery is the count CreateKey takes under the cap, with the
+// arguments app slug, true and the time (unix ns); the index
+// api_keys_app_live covers it, so that its cost follows the app's active
+// keys, not the revoked ones that pile up.
+const CountCappedQuery = `SELECT COUNT(*) FROM api_keys WHERE app_slug = ? AND ` + countedSQL
+
+// statusWhere is the condition selecting keys of status st at now, with
+// its arguments; "" for every key.
+func statusWhere(st keystore.KeyStatus, now int64) (string, []any) {
+	switch st {
+	case keystore.KeyActive:
+		return activeSQL, []any{now, now}
+	case keystore.KeyExpired:
+		return expiredSQL, []any{now, now}
+	case keystore.KeyRevoked:
+		return revokedSQL, []any{now}
+	}
+	return "", nil
+}
+
+// ListKeys returns one page of the keys f selects, newest first by
+// (created_at, id), so that keys created at the same moment are neither lost
+// nor repeated across pages; Status is judged at the store's clock.
+func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) (keystore.KeyPage, error) {
 	switch f.Status {
 	case "", keystore.KeyAll, keystore.KeyActive, keystore.KeyRevoked, keystore.KeyExpired:
 	default:
-		return nil, invalid("key status %q must be active, revoked, expired or all", f.Status)
+		return keystore.KeyPage{}, invalid("key status %q must be active, revoked, expired or all", f.Status)
+	}
+	limit, err := pageSize("key", f.Limit, keystore.DefaultKeyLimit, keystore.MaxKeyLimit)
+	if err != nil {
+		return keystore.KeyPage{}, err
 	}
 	var where []string
 	var args []any
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if f.AppSlug != "" {
-		where, args = append(where, "app_slug = ?"), append(args, cleanText(f.AppSlug))
+		add("app_slug = ?", cleanText(f.AppSlug))
 	}
 	if f.Tenant != "" {
-		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
+		add("tenant = ?", cleanText(f.Tenant))
+	}
+	if cond, a := statusWhere(f.Status, ns(s.now())); cond != "" {
+		add(cond, a...)
+	}
+	if f.Cursor != "" {
+		cond, a, err := afterCursor("created_at", f.Cursor)
+		if err != nil {
+			return keystore.KeyPage{}, err
+		}
+		add(cond, a...)
 	}
 	q := `SELECT ` + KeyCols + ` FROM api_keys`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	r, err := s.b.Query(ctx, q+` ORDER BY created_at DESC, id DESC`, args...)
+	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, args, limit,
+		func(r Rows) (keystore.Key, error) {
+			var sc keyScan
+			if err := r.Scan(sc.dest()...); err != nil {
+				return keystore.Key{}, dbErr(err)
+			}
+			return sc.key()
+		},
+		func(k keystore.Key) (int64, string) { return ns(k.CreatedAt), k.ID })
 	if err != nil {
-		return nil, dbErr(err)
+		return keystore.KeyPage{}, err
 	}
-	defer r.Close()
-	now := s.now()
-	keys := []keystore.Key{}
-	for r.Next() {
-		var sc keyScan
-		if err := r.Scan(sc.dest()...); err != nil {
-			return nil, dbErr(err)
-		}
-		k, err := sc.key()
-		if err != nil {
-			return nil, err
-		}
-		if f.Status == "" || f.Status == keystore.KeyAll || k.StatusAt(now) == f.Status {
-			keys = append(keys, k)
-		}
-	}
-	return keys, dbErr(r.Err())
+	return keystore.KeyPage{Keys: keys, NextCursor: next}, nil
 }
 
 // RotateKey replaces an active key of an active app by a new one with the
@@ -708,6 +777,61 @@ const (
 	maxAuditLimit     = 1000
 )
 
+// pageSize is the page size a listing of what asks for: def when it asks
+// none, at most max, ErrInvalid when negative.
+func pageSize(what string, limit, def, max int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, invalid("%s limit %d must not be negative", what, limit)
+	case limit == 0:
+		return def, nil
+	case limit > max:
+		return max, nil
+	}
+	return limit, nil
+}
+
+// readPage runs q, whose rows come newest first by (time, id), for one page
+// of limit rows: it reads one row more to learn whether another page
+// follows, and returns the rows with the cursor of the next page ("" on the
+// last). scan reads a row; at gives a row's time and id.
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
+	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
+	r, err := s.b.Query(ctx, q+" LIMIT "+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", dbErr(err)
+	}
+	defer r.Close()
+	rows := []T{}
+	for r.Next() {
+		row, err := scan(r)
+		if err != nil {
+			return nil, "", err
+		}
+		rows = append(rows, row)
+	}
+	if err := r.Err(); err != nil {
+		return nil, "", dbErr(err)
+	}
+	if len(rows) <= limit {
+		return rows, "", nil
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(at(rows[limit-1])), nil
+}
+
+// afterCursor is the condition selecting the rows after a cursor, newest
+// first by (col, id), with its arguments.
+func afterCursor(col, cursor string) (string, []any, error) {
+	t, id, err := decodeCursor(cursor)
+	if err != nil {
+		return "", nil, err
+	}
+	return "(" + col + " < ? OR (" + col + " = ? AND id < ?))", []any{t, t, id}, nil
+}
+
+// encodeCursor and decodeCursor carry the (time, id) of the last row of a
+// page, newest first, to the next page: audit events and keys.
 func encodeCursor(t int64, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t, 10) + "." + id))
 }
@@ -715,26 +839,21 @@ func encodeCursor(t int64, id string) string {
 func decodeCursor(c string) (int64, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err == nil {
-		if ts, id, ok := strings.Cut(string(b), "."); ok && id != "" {
+		if ts, id, ok := strings.Cut(string(b), "."); ok && id != "" && cleanText(id) == id {
 			if t, err := strconv.ParseInt(ts, 10, 64); err == nil {
 				return t, id, nil
 			}
 		}
 	}
-	return 0, "", invalid("audit cursor %q is not one this store issued", c)
+	return 0, "", invalid("the cursor is not one this store issued: start again without one")
 }
 
 // QueryAudit returns one page of the events q selects, newest first, paged by
 // (time, id) so that events with equal times are neither lost nor repeated.
 func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) {
-	limit := q.Limit
-	switch {
-	case limit < 0:
-		return audit.Page{}, invalid("audit limit %d must not be negative", limit)
-	case limit == 0:
-		limit = defaultAuditLimit
-	case limit > maxAuditLimit:
-		limit = maxAuditLimit
+	limit, err := pageSize("audit", q.Limit, defaultAuditLimit, maxAuditLimit)
+	if err != nil {
+		return audit.Page{}, err
 	}
 	var where []string
 	var args []any
@@ -768,43 +887,33 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 		add("occurred_at < ?", ns(q.Until))
 	}
 	if q.Cursor != "" {
-		t, id, err := decodeCursor(q.Cursor)
+		cond, a, err := afterCursor("occurred_at", q.Cursor)
 		if err != nil {
 			return audit.Page{}, err
 		}
-		add("(occurred_at < ? OR (occurred_at = ? AND id < ?))", t, t, id)
+		add(cond, a...)
 	}
 	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
 		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events`
 	if len(where) > 0 {
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlq += " ORDER BY occurred_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	r, err := s.b.Query(ctx, sqlq, args...)
+	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", args, limit,
+		func(r Rows) (audit.Event, error) {
+			var e audit.Event
+			var t, lat int64
+			if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
+				&e.AppSlug, &e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &lat, &e.Detail); err != nil {
+				return audit.Event{}, dbErr(err)
+			}
+			e.Time, e.Latency = fromNS(t), time.Duration(lat)
+			return e, nil
+		},
+		func(e audit.Event) (int64, string) { return ns(e.Time), e.ID })
 	if err != nil {
-		return audit.Page{}, dbErr(err)
+		return audit.Page{}, err
 	}
-	defer r.Close()
-	page := audit.Page{Events: []audit.Event{}}
-	for r.Next() {
-		var e audit.Event
-		var t, lat int64
-		if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
-			&e.AppSlug, &e.KeyID, &e.TicketFingerprint, &e.RequestID, &e.ClientIP, &lat, &e.Detail); err != nil {
-			return audit.Page{}, dbErr(err)
-		}
-		e.Time, e.Latency = fromNS(t), time.Duration(lat)
-		page.Events = append(page.Events, e)
-	}
-	if err := r.Err(); err != nil {
-		return audit.Page{}, dbErr(err)
-	}
-	if len(page.Events) > limit {
-		page.Events = page.Events[:limit]
-		last := page.Events[limit-1]
-		page.NextCursor = encodeCursor(ns(last.Time), last.ID)
-	}
-	return page, nil
+	return audit.Page{Events: events, NextCursor: next}, nil
 }
 
 func likeEscape(s string) string {

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -420,8 +421,8 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			WantErr(t, "garbage app slug", err, keystore.ErrNotFound)
 			_, err = s.RevokeKey(ctx, garbage, garbage, "", Alice)
 			WantErr(t, "revoke garbage", err, keystore.ErrNotFound)
-			if keys, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: garbage}); err != nil || len(keys) != 0 {
-				t.Fatalf("ListKeys(garbage) = %d keys, %v", len(keys), err)
+			if page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: garbage}); err != nil || len(page.Keys) != 0 {
+				t.Fatalf("ListKeys(garbage) = %d keys, %v", len(page.Keys), err)
 			}
 			if _, err := s.QueryAudit(ctx, audit.Query{Tenant: garbage, Actor: garbage}); err != nil {
 				t.Fatalf("QueryAudit(garbage): %v", err)
@@ -487,11 +488,11 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 
 		list := func(st keystore.KeyStatus) []string {
 			t.Helper()
-			keys, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: st})
+			page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: st})
 			if err != nil {
 				t.Fatalf("ListKeys(%s): %v", st, err)
 			}
-			return keyIDs(keys)
+			return keyIDs(page.Keys)
 		}
 		check := func(st keystore.KeyStatus, want ...string) {
 			t.Helper()
@@ -509,8 +510,8 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 		check(keystore.KeyExpired, expiring.ID)
 		_, err = s.ListKeys(ctx, keystore.KeyFilter{Status: "bogus"})
 		WantErr(t, "bad status filter", err, keystore.ErrInvalid)
-		if keys, _ := s.ListKeys(ctx, keystore.KeyFilter{Tenant: "globex"}); len(keys) != 0 {
-			t.Fatalf("other tenant sees %d keys", len(keys))
+		if page, _ := s.ListKeys(ctx, keystore.KeyFilter{Tenant: "globex"}); len(page.Keys) != 0 {
+			t.Fatalf("other tenant sees %d keys", len(page.Keys))
 		}
 		_, _, err = s.RotateKey(ctx, "aa_42", expiring.ID, 0, Alice)
 		WantErr(t, "rotate expired key", err, keystore.ErrInactive)
@@ -579,6 +580,273 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 		_, app, err := s.LookupKey(ctx, nk3.Hash)
 		if err != nil || app.Usable() {
 			t.Fatalf("LookupKey on disabled app: usable=%v err=%v", app.Usable(), err)
+		}
+	})
+
+	t.Run("KeyStatusInSQL", func(t *testing.T) {
+		// ListKeys filters by status in SQL; Key.StatusAt is the rule. At
+		// every moment, each key is listed under exactly the status
+		// StatusAt gives it.
+		s, clock := openStore(t)
+		MustApp(t, s, "aa_42", "acme")
+		t0 := clock.Now()
+		in := func(d time.Duration) *time.Time { e := t0.Add(d); return &e }
+		MustKey(t, s, "aa_42", "plain", nil)
+		MustKey(t, s, "aa_42", "expires in 2h", in(2*time.Hour))
+		rev, _ := MustKey(t, s, "aa_42", "revoked", nil)
+		graced, _ := MustKey(t, s, "aa_42", "rotated with 1h grace", nil)
+		gracedExp, _ := MustKey(t, s, "aa_42", "rotated with 3h grace, expires in 2h", in(2*time.Hour))
+		now0, _ := MustKey(t, s, "aa_42", "rotated at once", nil)
+		revGrace, _ := MustKey(t, s, "aa_42", "revoked in its grace", nil)
+		if _, err := s.RevokeKey(ctx, "aa_42", rev.ID, "", Alice); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			id    string
+			grace time.Duration
+		}{{graced.ID, time.Hour}, {gracedExp.ID, 3 * time.Hour}, {now0.ID, 0}, {revGrace.ID, 5 * time.Hour}} {
+			if _, _, err := s.RotateKey(ctx, "aa_42", r.id, r.grace, Alice); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RevokeKey(ctx, "aa_42", revGrace.ID, "", Alice); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Duration{0, 59 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour} {
+			clock.Advance(t0.Add(at).Sub(clock.Now()))
+			all, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42"})
+			if err != nil || len(all.Keys) != 11 {
+				t.Fatalf("ListKeys(all) at +%v: %d keys, %v", at, len(all.Keys), err)
+			}
+			want := map[keystore.KeyStatus][]string{}
+			for _, k := range all.Keys {
+				st := k.StatusAt(clock.Now())
+				want[st] = append(want[st], k.ID)
+			}
+			for _, st := range []keystore.KeyStatus{keystore.KeyActive, keystore.KeyRevoked, keystore.KeyExpired} {
+				page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: st})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, w := keyIDs(page.Keys), sorted(want[st]...); strings.Join(got, ",") != strings.Join(w, ",") {
+					t.Fatalf("ListKeys(%s) at +%v = %v, StatusAt says %v", st, at, got, w)
+				}
+			}
+		}
+	})
+
+	t.Run("KeyPaging", func(t *testing.T) {
+		s, clock := openStore(t)
+		MustApp(t, s, "aa_42", "acme")
+		MustApp(t, s, "aa_77", "globex")
+		var before []keystore.Key
+		for i := range 23 {
+			if i%4 == 0 {
+				clock.Advance(time.Millisecond) // the rest share a created_at: the id breaks the tie
+			}
+			k, _ := MustKey(t, s, "aa_42", fmt.Sprint("k", i), nil)
+			before = append(before, k)
+		}
+		MustKey(t, s, "aa_77", "another app's", nil)
+
+		// Follow the pages while keys are created and revoked between them:
+		// every key that was there at the start comes exactly once, and
+		// no key comes twice.
+		seen := map[string]int{}
+		f := keystore.KeyFilter{AppSlug: "aa_42", Limit: 5}
+		pages := 0
+		var prev *keystore.Key
+		for {
+			page, err := s.ListKeys(ctx, f)
+			if err != nil {
+				t.Fatalf("page %d: %v", pages+1, err)
+			}
+			pages++
+			if len(page.Keys) > 5 || (page.NextCursor != "" && len(page.Keys) != 5) {
+				t.Fatalf("page %d has %d keys (next %q)", pages, len(page.Keys), page.NextCursor)
+			}
+			for _, k := range page.Keys {
+				seen[k.ID]++
+				if k.AppSlug != "aa_42" {
+					t.Fatalf("page %d lists a key of %s", pages, k.AppSlug)
+				}
+				if prev != nil && (k.CreatedAt.After(prev.CreatedAt) || k.CreatedAt.Equal(prev.CreatedAt) && k.ID > prev.ID) {
+					t.Fatalf("page %d: %s comes after %s but is not older", pages, k.ID, prev.ID)
+				}
+				prev = &k
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			f.Cursor = page.NextCursor
+			if pages%2 == 1 {
+				clock.Advance(time.Millisecond)
+			}
+			MustKey(t, s, "aa_42", fmt.Sprint("between pages ", pages), nil)
+			if _, err := s.RevokeKey(ctx, "aa_42", before[pages].ID, "", Alice); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testenv.ListedOnce(t, keyIDs(before), seen)
+		if pages != 5 {
+			t.Errorf("%d pages of 5 for 23 keys", pages)
+		}
+
+		// A status is filtered before the page is cut: full pages of active
+		// keys among revoked ones.
+		f = keystore.KeyFilter{AppSlug: "aa_42", Status: keystore.KeyActive, Limit: 4}
+		n := 0
+		for {
+			page, err := s.ListKeys(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.NextCursor != "" && len(page.Keys) != 4 {
+				t.Fatalf("a page of active keys has %d, want 4", len(page.Keys))
+			}
+			for _, k := range page.Keys {
+				if k.StatusAt(clock.Now()) != keystore.KeyActive {
+					t.Fatalf("listed as active: %+v", k)
+				}
+			}
+			n += len(page.Keys)
+			if f.Cursor = page.NextCursor; f.Cursor == "" {
+				break
+			}
+		}
+		if want := 23 + 4 - 4; n != want {
+			t.Errorf("%d active keys over the pages, want %d", n, want)
+		}
+
+		// Limits and cursors.
+		page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42"})
+		if err != nil || len(page.Keys) != 27 || page.NextCursor != "" {
+			t.Fatalf("default page: %d keys, next %q, %v", len(page.Keys), page.NextCursor, err)
+		}
+		_, err = s.ListKeys(ctx, keystore.KeyFilter{Limit: -1})
+		WantErr(t, "negative limit", err, keystore.ErrInvalid)
+		if page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Limit: keystore.MaxKeyLimit + 1}); err != nil || len(page.Keys) != 27 {
+			t.Fatalf("a limit over the most: %d keys, %v", len(page.Keys), err)
+		}
+		b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		for _, bad := range []string{"garbage", "!!!", b64("soon.key_x"), b64("1."), b64("1.\xff"), b64("1.key\x00")} {
+			_, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Cursor: bad})
+			WantErr(t, fmt.Sprintf("cursor %q", bad), err, keystore.ErrInvalid)
+		}
+	})
+
+	t.Run("KeyLimit", func(t *testing.T) {
+		clock := newFakeClock()
+		s := recording{open(t, keystore.Options{Now: clock.Now, MaxActiveKeys: 3}), seen}
+		MustApp(t, s, "aa_42", "acme")
+		MustApp(t, s, "aa_77", "globex")
+		soon := clock.Now().Add(2 * time.Hour)
+		a, _ := MustKey(t, s, "aa_42", "a", nil)
+		MustKey(t, s, "aa_42", "b", &soon)
+		c, _ := MustKey(t, s, "aa_42", "c", nil)
+		created := func() int {
+			t.Helper()
+			page, err := s.QueryAudit(ctx, audit.Query{AppSlug: "aa_42", Action: audit.ActionKeyCreated, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Events)
+		}
+		refused := func(what string) {
+			t.Helper()
+			before := created()
+			_, secret, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "one too many"}, Alice)
+			WantErr(t, what, err, keystore.ErrKeyLimit)
+			if msg := err.Error(); !strings.Contains(msg, `"aa_42"`) || !strings.Contains(msg, "3 active keys") || secret != "" {
+				t.Fatalf("%s: the error %q does not name the app and the cap (or a secret came back)", what, msg)
+			}
+			if created() != before {
+				t.Fatalf("%s: a refused create left a key.created event", what)
+			}
+		}
+		refused("a 4th key")
+		MustKey(t, s, "aa_77", "the cap is per app", nil)
+
+		// A rotation at the cap is allowed, with or without a grace, and
+		// changes no count: the key it ends stops counting at once.
+		nk, _, err := s.RotateKey(ctx, "aa_42", a.ID, time.Hour, Alice)
+		if err != nil {
+			t.Fatalf("rotate at the cap (grace): %v", err)
+		}
+		if _, _, err := s.RotateKey(ctx, "aa_42", c.ID, 0, Alice); err != nil {
+			t.Fatalf("rotate at the cap (no grace): %v", err)
+		}
+		refused("a new key after rotations")
+
+		// Revoking one frees a place, and so does an expiry.
+		if _, err := s.RevokeKey(ctx, "aa_42", nk.ID, "", Alice); err != nil {
+			t.Fatal(err)
+		}
+		MustKey(t, s, "aa_42", "after a revocation", nil)
+		refused("a key after the freed place was taken")
+		clock.Advance(2 * time.Hour)
+		MustKey(t, s, "aa_42", "after an expiry", nil)
+		refused("a key after the expired one's place was taken")
+		page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: keystore.KeyActive})
+		if err != nil || len(page.Keys) != 3 {
+			t.Fatalf("%d active keys at a cap of 3 (%v)", len(page.Keys), err)
+		}
+	})
+
+	t.Run("KeyLimitConcurrent", func(t *testing.T) {
+		// Creates racing on one app, some while a key is being rotated,
+		// never pass the cap: exactly the free places are taken.
+		const limit, racers = 5, 40
+		clock := newFakeClock()
+		s := recording{open(t, keystore.Options{Now: clock.Now, MaxActiveKeys: limit}), seen}
+		MustApp(t, s, "aa_42", "acme")
+		first, _ := MustKey(t, s, "aa_42", "first", nil)
+		var mu sync.Mutex
+		ok, capped := 0, 0
+		together(racers+1, func(i int) {
+			if i == racers {
+				if _, _, err := s.RotateKey(ctx, "aa_42", first.ID, time.Hour, Alice); err != nil {
+					t.Errorf("rotate during the race: %v", err)
+				}
+				return
+			}
+			_, _, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprintf("racer %d", i)}, Alice)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, keystore.ErrKeyLimit):
+				capped++
+			default:
+				t.Errorf("create %d: %v", i, err)
+			}
+		})
+		if ok != limit-1 || capped != racers-(limit-1) {
+			t.Fatalf("%d creates succeeded and %d were capped, want %d and %d", ok, capped, limit-1, racers-(limit-1))
+		}
+		page, err := s.ListKeys(ctx, keystore.KeyFilter{AppSlug: "aa_42", Status: keystore.KeyActive})
+		// The rotated key is active in its grace, beside the limit that count.
+		if err != nil || len(page.Keys) != limit+1 {
+			t.Fatalf("%d keys active after the race (%v), want %d and the one in its grace", len(page.Keys), err, limit)
+		}
+	})
+
+	t.Run("KeyLimitDefaultAndLifted", func(t *testing.T) {
+		for _, tc := range []struct {
+			max  int
+			want int // keys created before the first refusal; 0: none refused
+		}{{0, keystore.DefaultMaxActiveKeys}, {keystore.NoKeyLimit, 0}, {-7, 0}} {
+			s := open(t, keystore.Options{MaxActiveKeys: tc.max})
+			MustApp(t, s, "aa_42", "acme")
+			for i := range keystore.DefaultMaxActiveKeys + 1 {
+				_, _, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprint("k", i)}, Alice)
+				if tc.want > 0 && i == tc.want {
+					WantErr(t, fmt.Sprintf("MaxActiveKeys %d, key %d", tc.max, i+1), err, keystore.ErrKeyLimit)
+				} else if err != nil {
+					t.Fatalf("MaxActiveKeys %d, key %d: %v", tc.max, i+1, err)
+				}
+			}
 		}
 	})
 
