@@ -203,12 +203,11 @@ func TestSQLiteUpgradesToTheChangeLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.sqlite")
 	old := openAt(t, path, keystore.Options{})
 	storetest.MustApp(t, old, "aa_42", "acme")
-	// Back to version 1: no change log.
-	if _, err := old.w.Exec(`DROP TABLE changes`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.w.Exec(`DELETE FROM schema_migrations WHERE version = 2`); err != nil {
-		t.Fatal(err)
+	// Back to version 1: no change log (and no later migration).
+	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`, `DELETE FROM schema_migrations WHERE version > 1`} {
+		if _, err := old.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	old.Close()
 	a := openAt(t, path, keystore.Options{})
