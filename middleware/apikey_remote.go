@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 )
 
@@ -21,7 +22,7 @@ func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerF
 		v, err := a.kv.VerifyRequest(c.Request.Context(), apikey.Request{
 			Secret: secret, Required: required,
 			Method: c.Request.Method, Path: c.Request.URL.Path,
-			ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+			ClientIP: clientip.Of(c, &a.log), UserAgent: c.Request.UserAgent(),
 		})
 		h := c.Writer.Header()
 		for name, value := range v.Headers {
