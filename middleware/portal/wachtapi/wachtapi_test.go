@@ -220,8 +220,8 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if err != nil || rotated.ID == key.ID || newSecret == secret || !apikey.WellFormed(newSecret) {
 		t.Fatalf("RotateKey: %+v, %v", rotated, err)
 	}
-	if _, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/", Method: "GET"}); !isStatus(err, 401) {
-		t.Errorf("old key after rotation without grace: %v, want 401", err)
+	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/", Method: "GET"}); err != nil || v.Allowed || v.Detail != "revoked" {
+		t.Errorf("old key after rotation without grace: %+v, %v; want the 401 verdict, revoked", v, err)
 	}
 	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); err != nil || !v.Allowed {
 		t.Errorf("new key after rotation: %+v, %v", v, err)
@@ -233,8 +233,8 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if err := c.RevokeKey(ctx, "aa_77", rotated.ID, "again"); !isStatus(err, 404) {
 		t.Errorf("revoking twice: %v, want 404", err)
 	}
-	if _, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); !isStatus(err, 401) {
-		t.Errorf("revoked key: %v, want 401", err)
+	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); err != nil || v.Allowed || v.Detail != "revoked" {
+		t.Errorf("revoked key: %+v, %v; want the 401 verdict, revoked", v, err)
 	}
 	active, _ := c.ListKeys(ctx, "aa_77", false)
 	all, _ := c.ListKeys(ctx, "aa_77", true)
