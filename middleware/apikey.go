@@ -164,7 +164,9 @@ func apiKeyErrorBody(msg, reason string) []byte {
 //   - 403 (error="insufficient_scope") for a valid key without a required
 //     permission;
 //   - 429 with Retry-After when a valid key is over one of RateLimits;
-//   - 503 when the key store cannot answer (fail closed).
+//   - 503 when the key store cannot answer (fail closed), or, with
+//     APIKeyConfig.Verifier, when the gateway gives no verdict (unreachable,
+//     or it refused the backend API key).
 //
 // Revocation, rotation past grace and app changes made through this
 // process's store take effect on the very next request; those made by
@@ -172,6 +174,8 @@ func apiKeyErrorBody(msg, reason string) []byte {
 // delivers them (Postgres: milliseconds; SQLite: within its PollInterval,
 // 100 ms), and never later than CacheMaxAge (30 s) even if the feed missed
 // them. Tenant status is checked on every request. See package apikey.
+// Through Wacht's gateway (APIKeyConfig.Verifier) every change takes effect
+// within gateway.Config.CacheTTL, 5 s by default.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	realm := cfg.Realm
 	if realm == "" {
