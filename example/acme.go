@@ -27,6 +27,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
+	"github.com/keyportal/keyportal/middleware/wacht/gateway"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -118,6 +119,17 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 			return nil, err
 		}
 		issuer = remote
+		// Keys made in Wacht's hosted page, checked by Wacht's gateway: an
+		// allowed verdict is reused for at most gateway.DefaultCacheTTL.
+		gv, err := gateway.New(gateway.Config{Client: remote, Now: o.Now, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.apiKeys, err = middleware.RequireAPIKey(middleware.APIKeyConfig{Verifier: gv, Config: apikey.Config{Logger: o.Logger}})
+		if err != nil {
+			return nil, err
+		}
+		a.closeFns = append(a.closeFns, a.apiKeys.Close)
 	} else {
 		a.store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
 		if err != nil {
@@ -186,9 +198,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 	pages := &pages{sessions: sess, decider: a.policy, appURL: a.AppURL, portalURL: a.PortalURL, remote: a.Remote}
 	pages.mount(e)
 
-	if err := a.mountPublicAPI(e, remote, o); err != nil {
-		return nil, err
-	}
+	a.mountPublicAPI(e)
 	if a.store != nil {
 		if err := mountAuditPage(e, sess, a.policy, a.store, o.Logger); err != nil {
 			return nil, err
@@ -227,49 +237,13 @@ func (a *acme) servers(o options) []*http.Server {
 	return servers
 }
 
-// mountPublicAPI guards GET /v1/whoami with RequireAPIKey (local mode) or
-// Wacht's gateway check (remote mode).
-func (a *acme) mountPublicAPI(e *gin.Engine, remote *wacht.Client, o options) error {
-	if remote != nil {
-		e.GET("/v1/whoami", wachtWhoami(remote, &o.Logger))
-		return nil
-	}
+// mountPublicAPI guards GET /v1/whoami with RequireAPIKey: against the
+// local store, or through Wacht's gateway check in remote mode.
+func (a *acme) mountPublicAPI(e *gin.Engine) {
 	e.GET("/v1/whoami", a.apiKeys.Handler(), func(c *gin.Context) {
 		id, _ := middleware.APIKeyFrom(c)
 		c.JSON(http.StatusOK, id)
 	})
-	return nil
-}
-
-// wachtWhoami answers /v1/whoami by asking Wacht's gateway about the key.
-func wachtWhoami(client *wacht.Client, log *zerolog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		secret := strings.TrimPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if secret == "" {
-			secret = c.GetHeader("X-API-Key")
-		}
-		if secret == "" {
-			c.Header("WWW-Authenticate", `Bearer realm="acme"`)
-			c.JSON(http.StatusUnauthorized, gin.H{"error": "API key required"})
-			return
-		}
-		res, err := client.Check(c.Request.Context(), wacht.CheckRequest{
-			Principal: wacht.Principal{Value: secret},
-			Resource:  c.Request.URL.Path,
-			Method:    c.Request.Method,
-			ClientIP:  clientip.Of(c, log),
-		})
-		if err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "key verification unavailable"})
-			return
-		}
-		if !res.Allowed || res.Identity == nil {
-			c.Header("WWW-Authenticate", `Bearer realm="acme", error="invalid_token"`)
-			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid API key"})
-			return
-		}
-		c.JSON(http.StatusOK, res.Identity)
-	}
 }
 
 // provisionDemoApps is the guide's one-time provisioning: an API auth app

@@ -13,12 +13,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/wacht"
+	"github.com/keyportal/keyportal/middleware/wacht/gateway"
 )
 
 // demo runs Acme on two httptest servers (app and portal), as main does.
@@ -327,4 +330,58 @@ func TestBackendAPISpeaksWacht(t *testing.T) {
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
 	os.Exit(m.Run())
+}
+
+// TestWachtModeWalkthrough runs Acme in Wacht mode against the demo portal's
+// Wacht-compatible backend API (keyportal serve's) standing in for Wacht: a
+// key made there works on /v1/whoami with the same identity as in local
+// mode, an unknown key gets 401, and a revoked one gets 401 once the cache
+// bound (gateway.DefaultCacheTTL) has passed — never 503.
+func TestWachtModeWalkthrough(t *testing.T) {
+	wachtStandIn := startDemo(t)
+	backend, err := wacht.New(wacht.Config{APIKey: "kp_backend_test_0123456789", BaseURL: wachtStandIn.portal.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testenv.NewClock(time.Now())
+	appL := listen(t)
+	a, err := newAcme(context.Background(), options{
+		AppAddr: appL.Addr().String(), DataDir: t.TempDir(), Logger: zerolog.Nop(), SkipShell: true,
+		WachtAPIKey: "kp_backend_test_0123456789", WachtBaseURL: wachtStandIn.portal.URL, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &demo{t: t, acme: a}
+	d.app = &httptest.Server{Listener: appL, Config: &http.Server{Handler: a.App}}
+	d.app.Start()
+	t.Cleanup(func() { d.app.Close(); a.Close() })
+
+	key, secret, err := backend.CreateKey(context.Background(), "aa_42", wacht.CreateKeyRequest{Name: "ci", Permissions: []string{"deploy:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := do(t, http.DefaultClient, func() *http.Request {
+		req := mustGet(d.app.URL + "/v1/whoami")
+		req.Header.Set("Authorization", "Bearer "+secret)
+		return req
+	}())
+	id := decode(t, res)
+	if res.StatusCode != http.StatusOK || id["key_id"] != key.ID || id["app_slug"] != "aa_42" || id["tenant"] != "acme" ||
+		id["deployment_id"] != "42" || id["key_name"] != "ci" {
+		t.Fatalf("whoami with a key made through the backend API: %d %v", res.StatusCode, id)
+	}
+	if got := d.whoami("acme_live_" + strings.Repeat("A", 43)); got != http.StatusUnauthorized {
+		t.Errorf("unknown key: %d, want 401", got)
+	}
+	if got := d.whoami(""); got != http.StatusUnauthorized {
+		t.Errorf("no key: %d, want 401", got)
+	}
+	if err := backend.RevokeKey(context.Background(), "aa_42", key.ID, "leaked"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(gateway.DefaultCacheTTL)
+	if got := d.whoami(secret); got != http.StatusUnauthorized {
+		t.Errorf("revoked key after %s: %d, want 401", gateway.DefaultCacheTTL, got)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,11 +34,39 @@ var apiKeyHeaderKey = http.CanonicalHeaderKey(APIKeyHeader)
 // read-only; they are shared between requests.
 type APIKeyIdentity = apikey.Identity
 
+// KeyVerifier verifies the key a request presents, for RequireAPIKey. Two
+// implement it: *apikey.Verifier, against the local key store (what
+// RequireAPIKey builds from APIKeyConfig.Config), and *gateway.Verifier of
+// package middleware/wacht/gateway, through Wacht's POST /v1/authz/check (or
+// keyportal serve's). Either way the guard puts the same identity in the
+// context and answers 401, 403 and 429 alike.
+//
+// VerifyRequest returns the key's identity when it is valid and holds every
+// permission in req.Required; refusals are the *apikey.Rejection values
+// (apikey.ErrPermissionDenied with the identity), and any other error means
+// no verdict (503, fail closed). A verdict with RetryAfter set is answered
+// 429. A KeyVerifier that is an io.Closer is closed by APIKeyAuth.Close.
+type KeyVerifier interface {
+	VerifyRequest(ctx context.Context, req apikey.Request) (apikey.Verdict, error)
+}
+
 // APIKeyConfig configures RequireAPIKey: how keys are verified (the embedded
-// apikey.Config) and what the Gin guard adds. The zero value of every
-// optional field means its default.
+// apikey.Config, or Verifier) and what the Gin guard adds. The zero value of
+// every optional field means its default.
 type APIKeyConfig struct {
-	// Config is the verification: Keys (a keystore.Store; required),
+	// Verifier verifies keys instead of a verifier built from Config. Set it
+	// to a *gateway.Verifier (package middleware/wacht/gateway) in Wacht
+	// mode, where keys are made in Wacht's hosted page and checked by
+	// Wacht's /v1/authz/check; it caches an allowed verdict for at most
+	// gateway.Config.CacheTTL (default 5 s), so a revoked key is refused
+	// within that bound. Config's verification fields (Keys, Changes,
+	// Tenants, TouchInterval, CacheSize) are then ignored, Logger still gets
+	// the guard's refusals, and RateLimits must be empty: the gateway counts
+	// its own limits and its answer gives the RateLimit headers and 429s.
+	// Nil means: verify against Config.Keys.
+	Verifier KeyVerifier
+	// Config is the verification when Verifier is nil: Keys (a
+	// keystore.Store; required),
 	// Changes, Tenants (a *policy.Engine; keys of a suspended, deleted or
 	// unknown tenant get 401), Now, TouchInterval, CacheSize, CacheMaxAge
 	// and Logger, each documented with its default in package apikey. The
@@ -71,7 +100,8 @@ type APIKeyConfig struct {
 // with RequireAPIKey, put Handler (or Require) in front of routes, and Close
 // it at shutdown to write the last batch of last_used_at.
 type APIKeyAuth struct {
-	v           *apikey.Verifier
+	v           *apikey.Verifier // the local verifier; nil with a KeyVerifier
+	kv          KeyVerifier      // APIKeyConfig.Verifier, or nil
 	log         zerolog.Logger
 	required    []string
 	challenge   []string // WWW-Authenticate without error: no key presented
@@ -134,7 +164,9 @@ func apiKeyErrorBody(msg, reason string) []byte {
 //   - 403 (error="insufficient_scope") for a valid key without a required
 //     permission;
 //   - 429 with Retry-After when a valid key is over one of RateLimits;
-//   - 503 when the key store cannot answer (fail closed).
+//   - 503 when the key store cannot answer (fail closed), or, with
+//     APIKeyConfig.Verifier, when the gateway gives no verdict (unreachable,
+//     or it refused the backend API key).
 //
 // Revocation, rotation past grace and app changes made through this
 // process's store take effect on the very next request; those made by
@@ -142,6 +174,8 @@ func apiKeyErrorBody(msg, reason string) []byte {
 // delivers them (Postgres: milliseconds; SQLite: within its PollInterval,
 // 100 ms), and never later than CacheMaxAge (30 s) even if the feed missed
 // them. Tenant status is checked on every request. See package apikey.
+// Through Wacht's gateway (APIKeyConfig.Verifier) every change takes effect
+// within gateway.Config.CacheTTL, 5 s by default.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	realm := cfg.Realm
 	if realm == "" {
@@ -158,17 +192,25 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 			return nil, fmt.Errorf("middleware: APIKeyConfig.RateLimits[%d]: %w", i, err)
 		}
 	}
+	var v *apikey.Verifier
+	if cfg.Verifier != nil {
+		if len(cfg.RateLimits) > 0 || cfg.Limiter != nil {
+			return nil, fmt.Errorf("middleware: APIKeyConfig.RateLimits and Limiter must be empty with a Verifier: its gateway counts the limits")
+		}
+	} else {
+		var err error
+		if v, err = apikey.New(cfg.Config); err != nil {
+			return nil, fmt.Errorf("middleware: %w", err)
+		}
+	}
 	limiter := cfg.Limiter
 	if limiter == nil && len(cfg.RateLimits) > 0 {
 		limiter = ratelimit.NewMemory(cfg.Now)
 	}
-	v, err := apikey.New(cfg.Config)
-	if err != nil {
-		return nil, fmt.Errorf("middleware: %w", err)
-	}
 	q := `realm="` + realm + `"`
 	return &APIKeyAuth{
 		v:           v,
+		kv:          cfg.Verifier,
 		log:         cfg.Logger,
 		required:    append([]string(nil), cfg.Permissions...),
 		challenge:   []string{"Bearer " + q},
@@ -215,21 +257,40 @@ func (a *APIKeyAuth) Require(perms ...string) gin.HandlerFunc {
 	return a.handler(append([]string(nil), perms...))
 }
 
-// Verifier returns the verifier behind the guard, to share it with another
-// user of the same store (such as the backend API's /v1/authz/check).
+// Verifier returns the local verifier behind the guard, to share it with
+// another user of the same store (such as the backend API's
+// /v1/authz/check); nil when APIKeyConfig.Verifier was set.
 func (a *APIKeyAuth) Verifier() *apikey.Verifier { return a.v }
 
-// Flush writes the pending last_used_at updates now.
-func (a *APIKeyAuth) Flush(ctx context.Context) error { return a.v.Flush(ctx) }
+// Flush writes the pending last_used_at updates now (none with
+// APIKeyConfig.Verifier: the gateway records uses).
+func (a *APIKeyAuth) Flush(ctx context.Context) error {
+	if a.v == nil {
+		return nil
+	}
+	return a.v.Flush(ctx)
+}
 
 // Close stops the background writer after writing the last batch of
-// last_used_at updates. Requests must not reach the guard after Close.
-func (a *APIKeyAuth) Close() error { return a.v.Close() }
+// last_used_at updates, or closes APIKeyConfig.Verifier if it is an
+// io.Closer. Requests must not reach the guard after Close.
+func (a *APIKeyAuth) Close() error {
+	if a.v != nil {
+		return a.v.Close()
+	}
+	if c, ok := a.kv.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 	insufficient := []string{"Bearer " + a.realmQuoted + `, error="insufficient_scope"`}
 	if len(required) > 0 {
 		insufficient[0] += `, scope="` + strings.Join(required, " ") + `"`
+	}
+	if a.kv != nil {
+		return a.remoteHandler(required, insufficient)
 	}
 	return func(c *gin.Context) {
 		secret, ok := credential(c.Request.Header)
@@ -282,7 +343,14 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	if ri < 0 {
 		return true
 	}
-	h["Retry-After"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(shown.RetryAfter), 10)}
+	a.tooMany(c, id, shown.RetryAfter)
+	return false
+}
+
+// tooMany answers 429 with Retry-After for a key over a rate limit.
+func (a *APIKeyAuth) tooMany(c *gin.Context, id *apikey.Identity, retry time.Duration) {
+	h := c.Writer.Header()
+	h["Retry-After"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(retry), 10)}
 	h["Content-Type"] = apiKeyJSONType
 	if e := a.log.Debug(); e.Enabled() {
 		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).
@@ -293,7 +361,6 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	c.Writer.WriteHeader(http.StatusTooManyRequests)
 	_, _ = c.Writer.Write(apiKeyRateLimited)
 	c.Abort()
-	return false
 }
 
 // refuse answers a refused request without allocating.

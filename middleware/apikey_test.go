@@ -83,61 +83,70 @@ func TestRequireAPIKeyScenarios(t *testing.T) {
 	for _, tc := range apikeytest.Cases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			e := apikeytest.NewEnv(t)
-			s := newAKServer(t, envConfig(e), tc.Required...)
-			secret := tc.Secret(t, e)
-			if tc.Then != nil {
-				if w := s.get("/v1/any", bearer(secret)...); w.Code != http.StatusOK {
-					t.Fatalf("before the change: status %d, body %s; want 200", w.Code, w.Body)
-				}
-				tc.Then(t, e, secret)
-			}
-			w := s.get("/v1/thing", bearer(secret)...)
-			if want := apikeytest.Status(tc.Want); w.Code != want {
-				t.Fatalf("status %d, body %s; want %d (%s)", w.Code, w.Body, want, tc.Want)
-			}
-			if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
-				t.Errorf("Content-Type %q, want JSON", got)
-			}
-			challenge := w.Header().Get("WWW-Authenticate")
-			if tc.Want == "" {
-				var id middleware.APIKeyIdentity
-				if err := json.Unmarshal(w.Body.Bytes(), &id); err != nil {
-					t.Fatalf("identity body: %v", err)
-				}
-				if id.KeyID == "" || id.AppSlug != apikeytest.AppSlug || id.Tenant != apikeytest.Tenant ||
-					id.DeploymentID != "42" || id.KeyName == "" || len(id.Permissions) == 0 || id.Metadata["team"] != "ops" {
-					t.Errorf("identity %+v lacks key id, app, tenant, deployment, name, permissions or metadata", id)
-				}
-				if challenge != "" {
-					t.Errorf("WWW-Authenticate %q on success", challenge)
-				}
-				return
-			}
-			var body akError
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error == "" {
-				t.Fatalf("error body %s is not {error, reason}: %v", w.Body, err)
-			}
-			if body.Reason != string(tc.Want) {
-				t.Errorf("reason %q, want %q", body.Reason, tc.Want)
-			}
-			if strings.Contains(w.Body.String(), secret) && secret != "" {
-				t.Errorf("the body echoes the secret")
-			}
-			switch {
-			case tc.Want == apikey.ReasonMissing:
-				if challenge != `Bearer realm="api"` {
-					t.Errorf("WWW-Authenticate %q, want a bare challenge", challenge)
-				}
-			case w.Code == http.StatusForbidden:
-				if !strings.Contains(challenge, `error="insufficient_scope"`) || !strings.Contains(challenge, `scope="`+strings.Join(tc.Required, " ")+`"`) {
-					t.Errorf("WWW-Authenticate %q, want insufficient_scope naming %v", challenge, tc.Required)
-				}
-			default:
-				if challenge != `Bearer realm="api", error="invalid_token"` {
-					t.Errorf("WWW-Authenticate %q, want invalid_token", challenge)
-				}
-			}
+			runScenario(t, tc, e, newAKServer(t, envConfig(e), tc.Required...), nil)
 		})
+	}
+}
+
+// runScenario presents tc's secret to s as apikeytest.Case says, calling
+// settle (if any) after the change, and checks the answer.
+func runScenario(t *testing.T, tc apikeytest.Case, e *apikeytest.Env, s *akServer, settle func()) {
+	t.Helper()
+	secret := tc.Secret(t, e)
+	if tc.Then != nil {
+		if w := s.get("/v1/any", bearer(secret)...); w.Code != http.StatusOK {
+			t.Fatalf("before the change: status %d, body %s; want 200", w.Code, w.Body)
+		}
+		tc.Then(t, e, secret)
+		if settle != nil {
+			settle()
+		}
+	}
+	w := s.get("/v1/thing", bearer(secret)...)
+	if want := apikeytest.Status(tc.Want); w.Code != want {
+		t.Fatalf("status %d, body %s; want %d (%s)", w.Code, w.Body, want, tc.Want)
+	}
+	if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
+		t.Errorf("Content-Type %q, want JSON", got)
+	}
+	challenge := w.Header().Get("WWW-Authenticate")
+	if tc.Want == "" {
+		var id middleware.APIKeyIdentity
+		if err := json.Unmarshal(w.Body.Bytes(), &id); err != nil {
+			t.Fatalf("identity body: %v", err)
+		}
+		if id.KeyID == "" || id.AppSlug != apikeytest.AppSlug || id.Tenant != apikeytest.Tenant ||
+			id.DeploymentID != "42" || id.KeyName == "" || len(id.Permissions) == 0 || id.Metadata["team"] != "ops" {
+			t.Errorf("identity %+v lacks key id, app, tenant, deployment, name, permissions or metadata", id)
+		}
+		if challenge != "" {
+			t.Errorf("WWW-Authenticate %q on success", challenge)
+		}
+		return
+	}
+	var body akError
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error == "" {
+		t.Fatalf("error body %s is not {error, reason}: %v", w.Body, err)
+	}
+	if body.Reason != string(tc.Want) {
+		t.Errorf("reason %q, want %q", body.Reason, tc.Want)
+	}
+	if strings.Contains(w.Body.String(), secret) && secret != "" {
+		t.Errorf("the body echoes the secret")
+	}
+	switch {
+	case tc.Want == apikey.ReasonMissing:
+		if challenge != `Bearer realm="api"` {
+			t.Errorf("WWW-Authenticate %q, want a bare challenge", challenge)
+		}
+	case w.Code == http.StatusForbidden:
+		if !strings.Contains(challenge, `error="insufficient_scope"`) || !strings.Contains(challenge, `scope="`+strings.Join(tc.Required, " ")+`"`) {
+			t.Errorf("WWW-Authenticate %q, want insufficient_scope naming %v", challenge, tc.Required)
+		}
+	default:
+		if challenge != `Bearer realm="api", error="invalid_token"` {
+			t.Errorf("WWW-Authenticate %q, want invalid_token", challenge)
+		}
 	}
 }
 

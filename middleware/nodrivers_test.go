@@ -26,6 +26,7 @@ func TestNoDriversLinked(t *testing.T) {
 	for _, pkg := range []string{
 		".",
 		"./wacht",
+		"./wacht/gateway",
 		"./shell",
 		"./apikey",
 		"./audit",

@@ -111,7 +111,15 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if !strings.HasPrefix(secret, "acme_live_") || len(secret) != len("acme_live_")+43 || key.KeySuffix != secret[len(secret)-8:] {
 		t.Errorf("key %+v with secret of %d chars, want acme_live_ + 43", key, len(secret))
 	}
-	checkKey(t, ctx, cl, secret, true)
+	checkKey(t, ctx, cl, secret, "")
+	checkKey(t, ctx, cl, "acme_live_"+strings.Repeat("A", 43), "unknown")
+	wrong, err := wacht.New(wacht.Config{APIKey: "kpb_wrong_backend_key_0123456789", BaseURL: s.base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := wrong.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/v1/whoami", Method: "GET"}); !errors.Is(err, wacht.ErrUnauthorized) || v.Allowed || v.Reason != "" {
+		t.Errorf("Check with a wrong backend API key = %+v, %v; want no verdict and wacht.ErrUnauthorized", v, err)
+	}
 	rotated, newSecret, err := cl.RotateKey(ctx, "aa_42", key.ID)
 	if err != nil {
 		t.Fatalf("RotateKey: %v", err)
@@ -120,8 +128,8 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if rotated.ID == key.ID || newSecret == secret {
 		t.Error("rotation gave back the same key")
 	}
-	checkKey(t, ctx, cl, secret, false) // Wacht's rotate ends the old key at once
-	checkKey(t, ctx, cl, newSecret, true)
+	checkKey(t, ctx, cl, secret, "revoked") // Wacht's rotate ends the old key at once
+	checkKey(t, ctx, cl, newSecret, "")
 	// The page session sees the backend's keys.
 	status, body = s.getWithSession("/vanity/api-auth/api/keys?status=all", session.Session)
 	if status != http.StatusOK || !strings.Contains(body, rotated.ID) {
@@ -130,7 +138,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if err := cl.RevokeKey(ctx, "aa_42", rotated.ID, "leaked"); err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}
-	checkKey(t, ctx, cl, newSecret, false)
+	checkKey(t, ctx, cl, newSecret, "revoked")
 	if err := cl.RevokeKey(ctx, "aa_42", rotated.ID, "again"); !errors.Is(err, wacht.ErrNotFound) {
 		t.Errorf("second revoke: %v, want not found", err)
 	}
@@ -140,7 +148,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, initechSecret)
-	checkKey(t, ctx, cl, initechSecret, false)
+	checkKey(t, ctx, cl, initechSecret, "tenant_inactive")
 
 	// The operator's view of the same store while the server runs.
 	h := newHarness(t)
@@ -178,17 +186,23 @@ func TestServeContractOverHTTP(t *testing.T) {
 	}
 }
 
-func checkKey(t *testing.T, ctx context.Context, cl *wacht.Client, secret string, want bool) {
+// checkKey asks serve's /v1/authz/check about secret: allowed when detail
+// is "", else a verdict (not an error) refusing the key with
+// wacht.ReasonInvalidKey and that detail.
+func checkKey(t *testing.T, ctx context.Context, cl *wacht.Client, secret, detail string) {
 	t.Helper()
 	got, err := cl.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Type: wacht.PrincipalAPIKey, Value: secret}, Resource: "/v1/whoami", Method: "GET"})
-	var ae *wacht.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-		got.Allowed, got.Reason = false, ae.Error() // an unusable key is refused with 401
-	} else if err != nil {
-		t.Fatalf("Check: %v", err)
+	if err != nil {
+		t.Fatalf("Check(%.14s…): %v, want a verdict", secret, err)
 	}
-	if got.Allowed != want {
-		t.Errorf("Check(%.14s…) allowed = %v (reason %q), want %v", secret, got.Allowed, got.Reason, want)
+	if detail == "" {
+		if !got.Allowed {
+			t.Errorf("Check(%.14s…) refused (reason %q, detail %q), want allowed", secret, got.Reason, got.Detail)
+		}
+		return
+	}
+	if got.Allowed || got.Reason != wacht.ReasonInvalidKey || got.Detail != detail {
+		t.Errorf("Check(%.14s…) = allowed %v, reason %q, detail %q; want refused, %q, %q", secret, got.Allowed, got.Reason, got.Detail, wacht.ReasonInvalidKey, detail)
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
+
+	"github.com/keyportal/keyportal/internal/jsonx"
 )
 
 // PrincipalAPIKey is the principal type of an API key secret.
@@ -59,6 +62,10 @@ type RateLimitState struct {
 const (
 	ReasonPermissionDenied = "permission_denied"
 	ReasonRateLimited      = "rate_limited"
+	// ReasonInvalidKey is the reason of a key the gateway does not accept
+	// at all (unknown, revoked, expired; Detail may say which), answered
+	// with 401 and a verdict when the body names no reason of its own.
+	ReasonInvalidKey = "invalid_key"
 )
 
 // CheckResponse is the gateway's verdict.
@@ -79,6 +86,10 @@ type CheckResponse struct {
 	RetryAfter int64 `json:"retry_after,omitempty"`
 	// Headers are response headers the gateway suggests (rate-limit state).
 	Headers map[string]string `json:"headers,omitempty"`
+	// Detail is keyportal's extension naming why a key was refused
+	// ("unknown", "revoked", "expired", "app_inactive", "tenant_inactive",
+	// "malformed"...); empty from a gateway that does not send it.
+	Detail string `json:"detail,omitempty"`
 }
 
 // checkReply requires "allowed" to be present: a body without a verdict is
@@ -106,10 +117,47 @@ func (r *checkReply) validate() string {
 	return ""
 }
 
+// denial reads the body of an error status as the gateway's verdict on the
+// key. Wacht's gateway (and keyportal's, middleware/portal/wachtapi) answers
+// a key it does not accept — unknown, revoked, expired — with 401 and a body
+// carrying "allowed": false; a refused backend API key gets 401 with Wacht's
+// error list only. So a 401, 403 or 429 whose body holds a false verdict is
+// a denial, and anything else stays an error. A denial without a reason
+// gets the status's: ReasonInvalidKey, ReasonPermissionDenied,
+// ReasonRateLimited.
+func (r *checkReply) denial(status int, header http.Header, data []byte) bool {
+	var fallback string
+	switch status {
+	case http.StatusUnauthorized:
+		fallback = ReasonInvalidKey
+	case http.StatusForbidden:
+		fallback = ReasonPermissionDenied
+	case http.StatusTooManyRequests:
+		fallback = ReasonRateLimited
+	default:
+		return false
+	}
+	if err := jsonx.Decode(data, r, true); err != nil || !r.hasVerdict || r.Allowed {
+		*r = checkReply{}
+		return false
+	}
+	if r.Reason == "" {
+		r.Reason = fallback
+	}
+	if r.RetryAfter == 0 && status == http.StatusTooManyRequests {
+		r.RetryAfter = int64((parseRetryAfter(header.Get("Retry-After"), time.Now()) + time.Second - 1) / time.Second)
+	}
+	return true
+}
+
 // Check asks the gateway whether req's credential may make the request
-// (POST /v1/authz/check). A denial is a CheckResponse with Allowed false, not
-// an error; an error means there is no verdict, and the caller should fail
-// closed.
+// (POST /v1/authz/check). A denial is a CheckResponse with Allowed false and
+// its Reason (ReasonInvalidKey for a key the gateway does not accept, with
+// Detail naming why when the gateway says; ReasonPermissionDenied;
+// ReasonRateLimited with RetryAfter), not an error, whatever status carried
+// it. An error means there is no verdict, and the caller should fail closed:
+// ErrUnauthorized when the backend API key was refused, ErrUnavailable when
+// no answer came, and so on.
 func (c *Client) Check(ctx context.Context, req CheckRequest) (CheckResponse, error) {
 	if req.Principal.Type == "" {
 		req.Principal.Type = PrincipalAPIKey
@@ -124,6 +172,7 @@ func (c *Client) Check(ctx context.Context, req CheckRequest) (CheckResponse, er
 		in:      req,
 		out:     &out,
 		secrets: []string{req.Principal.Value},
+		answer:  out.denial,
 	})
 	if err != nil {
 		return CheckResponse{}, err

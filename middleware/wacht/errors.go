@@ -14,7 +14,9 @@ import (
 // Sentinel errors, usable with errors.Is on any error a Client returns.
 var (
 	// ErrUnauthorized means Wacht refused the backend API key (401) or the
-	// key may not do this (403).
+	// key may not do this (403). It never stands for an API key that a
+	// gateway check refused: Check answers that as a CheckResponse with
+	// Allowed false.
 	ErrUnauthorized = errors.New("wacht: unauthorized")
 	// ErrBadRequest means the request was refused as invalid (400, 422), or
 	// was invalid before being sent (an empty slug, a missing field).

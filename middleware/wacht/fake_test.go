@@ -397,7 +397,11 @@ func (f *fakeWacht) check(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	k := f.hashes[hex.EncodeToString(sum[:])]
 	if k == nil || !k.IsActive {
-		writeErr(w, http.StatusUnauthorized, "invalid API key")
+		// Wacht's gateway: a key it does not accept is a verdict, 401.
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"request_id": "req_" + f.id(), "allowed": false,
+			"errors": []map[string]any{{"message": "invalid API key", "code": 401}},
+		})
 		return
 	}
 	resp := CheckResponse{

@@ -196,6 +196,10 @@ type call struct {
 	// secrets are extra strings (besides the API key) that must never
 	// appear in an error, such as a key secret being checked.
 	secrets []string
+	// answer, when set, is offered the body of an error status first; it
+	// reports whether the body was the call's answer after all (the
+	// gateway's verdict on a refused key), decoded into out.
+	answer func(status int, header http.Header, data []byte) bool
 }
 
 func (c call) op() string { return c.method + " " + c.path }
@@ -293,6 +297,9 @@ func (c *Client) read(ctx context.Context, resp *http.Response, k call) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if err == nil && len(data) <= maxBodyBytes && k.answer != nil && k.answer(resp.StatusCode, resp.Header, data) {
+			return nil
+		}
 		// The status is the answer; a cut or oversized error body only
 		// costs its messages.
 		return c.apiError(resp, data, k)

@@ -337,16 +337,17 @@ func TestCheckAndAudit(t *testing.T) {
 	}
 
 	tests := []struct {
-		name      string
-		req       CheckRequest
-		allowed   bool
-		reason    string
-		wantErrIs error
+		name       string
+		req        CheckRequest
+		allowed    bool
+		reason     string
+		noIdentity bool
+		wantErrIs  error
 	}{
 		{name: "valid key", req: CheckRequest{Principal: Principal{Value: secret}, Resource: "/v1/whoami", Method: "GET", ClientIP: "203.0.113.7", UserAgent: "curl/8"}, allowed: true},
 		{name: "held permission", req: CheckRequest{Principal: Principal{Value: secret}, Resource: "/v1/things", Method: "GET", RequiredPermissions: []string{"read"}}, allowed: true},
 		{name: "missing permission", req: CheckRequest{Principal: Principal{Value: secret}, Resource: "/v1/things", Method: "POST", RequiredPermissions: []string{"write"}}, reason: ReasonPermissionDenied},
-		{name: "unknown key", req: CheckRequest{Principal: Principal{Value: "acme_nope"}, Resource: "/", Method: "GET"}, wantErrIs: ErrUnauthorized},
+		{name: "unknown key", req: CheckRequest{Principal: Principal{Value: "acme_nope"}, Resource: "/", Method: "GET"}, reason: ReasonInvalidKey, noIdentity: true},
 		{name: "empty principal", req: CheckRequest{Resource: "/", Method: "GET"}, wantErrIs: ErrBadRequest},
 	}
 	for _, tt := range tests {
@@ -363,6 +364,12 @@ func TestCheckAndAudit(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.noIdentity {
+				if resp.Allowed || resp.Reason != tt.reason || resp.Identity != nil || resp.RequestID == "" {
+					t.Errorf("Check = %+v", resp)
+				}
+				return
 			}
 			if resp.Allowed != tt.allowed || resp.Reason != tt.reason || resp.Identity == nil ||
 				resp.Identity.KeyID != key.ID || resp.Identity.AppSlug != "aa_42" || resp.RequestID == "" ||

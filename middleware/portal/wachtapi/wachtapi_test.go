@@ -220,8 +220,8 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if err != nil || rotated.ID == key.ID || newSecret == secret || !apikey.WellFormed(newSecret) {
 		t.Fatalf("RotateKey: %+v, %v", rotated, err)
 	}
-	if _, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/", Method: "GET"}); !isStatus(err, 401) {
-		t.Errorf("old key after rotation without grace: %v, want 401", err)
+	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/", Method: "GET"}); err != nil || v.Allowed || v.Detail != "revoked" {
+		t.Errorf("old key after rotation without grace: %+v, %v; want the 401 verdict, revoked", v, err)
 	}
 	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); err != nil || !v.Allowed {
 		t.Errorf("new key after rotation: %+v, %v", v, err)
@@ -233,8 +233,8 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if err := c.RevokeKey(ctx, "aa_77", rotated.ID, "again"); !isStatus(err, 404) {
 		t.Errorf("revoking twice: %v, want 404", err)
 	}
-	if _, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); !isStatus(err, 401) {
-		t.Errorf("revoked key: %v, want 401", err)
+	if v, err := c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: newSecret}, Resource: "/", Method: "GET"}); err != nil || v.Allowed || v.Detail != "revoked" {
+		t.Errorf("revoked key: %+v, %v; want the 401 verdict, revoked", v, err)
 	}
 	active, _ := c.ListKeys(ctx, "aa_77", false)
 	all, _ := c.ListKeys(ctx, "aa_77", true)
@@ -771,5 +771,41 @@ func TestBackendAPIRefusesHostileText(t *testing.T) {
 	}
 	if after := snapshot(t, w.env.Store); after != before {
 		t.Fatalf("refused requests changed the store")
+	}
+}
+
+// TestClientCheckVerdicts: the Wacht client against this backend API
+// standing in for Wacht. A key the gateway refuses (unknown, revoked) is a
+// verdict, Allowed false with its reason, not an error; only a refused
+// backend API key is an error (wacht.ErrUnauthorized).
+func TestClientCheckVerdicts(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t, backendKey)
+	ctx := context.Background()
+	k, secret := w.env.NewKey(t, "ci", []string{"deploy:read"}, nil)
+	check := func(c *wacht.Client, secret string) (wacht.CheckResponse, error) {
+		return c.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/v1/whoami", Method: "GET"})
+	}
+	if r, err := check(c, secret); err != nil || !r.Allowed || r.Identity == nil || r.Identity.KeyID != k.ID {
+		t.Fatalf("valid key: %+v, %v", r, err)
+	}
+	unknown := apikeytest.KeyPrefix + "_" + strings.Repeat("A", apikey.BodyLen)
+	r, err := check(c, unknown)
+	if err != nil || r.Allowed || r.Reason != wacht.ReasonInvalidKey || r.Detail != string(apikey.ReasonUnknown) || r.Identity != nil {
+		t.Errorf("unknown key: %+v, %v; want Allowed false, reason %q, detail %q", r, err, wacht.ReasonInvalidKey, apikey.ReasonUnknown)
+	}
+	if _, err := w.env.Store.RevokeKey(ctx, apikeytest.AppSlug, k.ID, "leaked", apikeytest.Actor); err != nil {
+		t.Fatal(err)
+	}
+	r, err = check(c, secret)
+	if err != nil || r.Allowed || r.Reason != wacht.ReasonInvalidKey || r.Detail != string(apikey.ReasonRevoked) {
+		t.Errorf("revoked key: %+v, %v; want Allowed false, reason %q, detail %q", r, err, wacht.ReasonInvalidKey, apikey.ReasonRevoked)
+	}
+	wrong := w.client(t, "kp_backend_wrong_key_0123456789")
+	for _, s := range []string{secret, unknown} {
+		r, err = check(wrong, s)
+		if !errors.Is(err, wacht.ErrUnauthorized) || r.Allowed || r.Reason != "" {
+			t.Errorf("wrong backend key: %+v, %v; want no verdict and wacht.ErrUnauthorized", r, err)
+		}
 	}
 }
