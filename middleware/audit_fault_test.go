@@ -101,7 +101,7 @@ func TestAuditStoreFailingFailsClosed(t *testing.T) {
 	for i := range n {
 		user := "alice@acme"
 		if i%5 == 4 {
-			user = "-" // unauthenticated: a refusal is audited too
+			user = "-" // unauthenticated: counted, never given to the auditor
 		}
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -134,15 +134,19 @@ func TestAuditStoreFailingFailsClosed(t *testing.T) {
 			t.Fatalf("unexpected answer %d: %s", a.code, a.body)
 		}
 	}
-	if int(e.calls.Load()) != n {
-		t.Fatalf("the auditor saw %d attempts of %d", e.calls.Load(), n)
+	const anonymous = n / 5
+	if refused != anonymous {
+		t.Fatalf("%d answers were 401, want %d: an anonymous refusal must not depend on the audit store", refused, anonymous)
 	}
-	if want := n / 3; failed != want {
+	if int(e.calls.Load()) != n-anonymous {
+		t.Fatalf("the auditor saw %d attempts, want the %d signed-in ones", e.calls.Load(), n-anonymous)
+	}
+	if want := (n - anonymous) / 3; failed != want {
 		t.Fatalf("%d answers were 503, want %d (one per failed Record)", failed, want)
 	}
 
-	// Every ticket handed out is durably in the audit store, and so is
-	// every refusal answered as such: stored + failed = attempts.
+	// Every ticket handed out is durably in the audit store: stored +
+	// failed = signed-in attempts.
 	events := e.stored(t)
 	storedIssued := map[string]bool{}
 	for _, ev := range events {
@@ -158,11 +162,11 @@ func TestAuditStoreFailingFailsClosed(t *testing.T) {
 	if len(storedIssued) != len(issued) {
 		t.Fatalf("%d issued events stored, %d tickets handed out", len(storedIssued), len(issued))
 	}
-	if len(events)+failed != n {
-		t.Fatalf("%d events stored + %d failed requests != %d attempts", len(events), failed, n)
+	if len(events)+failed != n-anonymous {
+		t.Fatalf("%d events stored + %d failed requests != %d signed-in attempts", len(events), failed, n-anonymous)
 	}
-	if refused+len(issued) != len(events) {
-		t.Fatalf("%d refusals + %d tickets answered, %d events stored", refused, len(issued), len(events))
+	if len(issued) != len(events) {
+		t.Fatalf("%d tickets answered, %d events stored", len(issued), len(events))
 	}
 
 	// The failed ones are not lost either: the log holds each, with the
@@ -190,19 +194,27 @@ func TestAuditStoreClosedFailsEveryAttemptClosed(t *testing.T) {
 	if err := e.auditStore.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []req{{}, {user: "-"}, {origin: "https://evil.test"}} {
-		w := e.do(r)
-		if w.Code != http.StatusServiceUnavailable || containsTicket(w.Body.String()) {
-			t.Fatalf("with the audit store closed: %d %s", w.Code, w.Body)
+	// A signed-in user's attempt fails closed; refusals of anonymous
+	// requests need no store and keep their own answer.
+	for _, c := range []struct {
+		r    req
+		code int
+	}{{req{}, http.StatusServiceUnavailable}, {req{user: "-"}, http.StatusUnauthorized}, {req{origin: "https://evil.test"}, http.StatusForbidden}} {
+		w := e.do(c.r)
+		if w.Code != c.code || containsTicket(w.Body.String()) {
+			t.Fatalf("with the audit store closed: %d %s, want %d", w.Code, w.Body, c.code)
 		}
 	}
 	evs := e.log.auditEvents(t)
 	if len(evs) != 4 {
 		t.Fatalf("%d events logged for 4 attempts", len(evs))
 	}
-	for _, ev := range evs[1:] {
-		if ev["reason"] != ReasonAuditFailed || ev["audit_error"] == nil {
-			t.Fatalf("attempt with the store closed logged as %v", ev)
+	if ev := evs[1]; ev["reason"] != ReasonAuditFailed || ev["audit_error"] == nil {
+		t.Fatalf("attempt with the store closed logged as %v", ev)
+	}
+	for _, ev := range evs[2:] {
+		if ev["audit_error"] != nil || ev["status"] == float64(503) {
+			t.Fatalf("anonymous refusal with the store closed logged as %v", ev)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -55,6 +56,7 @@ type TicketRoute struct {
 	limiter  *ratelimit.Buckets // nil when the rate limit is lifted
 	metrics  routeMetrics
 	auditLog zerolog.Logger
+	refusals *logthrottle.Throttle // log lines of refusals before identify
 
 	bodyFields  []byte // unknown or repeated field
 	bodyMissing []byte // "<field> is required"
@@ -82,6 +84,7 @@ func NewTicketRoute(cfg Config) (*TicketRoute, error) {
 		origins:     newOriginCheck(origins),
 		metrics:     metrics,
 		auditLog:    auditLog,
+		refusals:    logthrottle.New(0, 0, 0, 0),
 		bodyFields:  errorBody(fmt.Sprintf("Request body must hold %s only", cfg.Field)),
 		bodyMissing: errorBody(cfg.Field + " is required"),
 		bodyInvalid: errorBody(fmt.Sprintf("%s must be 1 to %d letters, digits, '_' or '-'", cfg.Field, MaxIDLen)),
@@ -116,8 +119,9 @@ func Mount(r gin.IRoutes, cfg Config) error {
 
 // serve answers one ticket request. Its steps are the checks of
 // docs/design.md "The ticket route's checks, in order", in that order; each
-// refuses the request by answering it and recording the attempt, and then
-// reports false, which ends the flow.
+// refuses the request by answering it and then reports false, which ends
+// the flow. A refusal from the steps before identify is counted and logged
+// (refuse); from identify on, every attempt is recorded (fail, answer).
 func (t *TicketRoute) serve(c *gin.Context) {
 	f := t.begin(c)
 	if t.readBody(&f) && t.checkOrigin(&f) && t.identify(&f) && t.checkID(&f) &&
@@ -150,10 +154,10 @@ func (t *TicketRoute) begin(c *gin.Context) flow {
 func (t *TicketRoute) readBody(f *flow) bool {
 	r := f.c.Request
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		return t.fail(f, http.StatusUnsupportedMediaType, audit.OutcomeDenied, ReasonUnsupportedMediaType, bodyUnsupportedMediaType)
+		return t.refuse(f, http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, bodyUnsupportedMediaType)
 	}
 	if r.ContentLength > MaxBodyBytes {
-		return t.fail(f, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
+		return t.refuse(f, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, bodyTooLarge)
 	}
 	var body []byte
 	if r.Body != nil {
@@ -161,10 +165,10 @@ func (t *TicketRoute) readBody(f *flow) bool {
 		body, err = io.ReadAll(http.MaxBytesReader(f.c.Writer, r.Body, MaxBodyBytes))
 		if err != nil {
 			if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-				return t.fail(f, http.StatusRequestEntityTooLarge, audit.OutcomeDenied, ReasonBodyTooLarge, bodyTooLarge)
+				return t.refuse(f, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, bodyTooLarge)
 			}
 			f.err = err
-			return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, ReasonMalformedJSON, bodyMalformed)
+			return t.refuse(f, http.StatusBadRequest, ReasonMalformedJSON, bodyMalformed)
 		}
 	}
 	rawID, reason := parseBody(body, t.cfg.Field)
@@ -173,9 +177,9 @@ func (t *TicketRoute) readBody(f *flow) bool {
 		f.rawID = rawID
 		return true
 	case ReasonUnknownField, ReasonDuplicateField:
-		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, t.bodyFields)
+		return t.refuse(f, http.StatusBadRequest, reason, t.bodyFields)
 	default:
-		return t.fail(f, http.StatusBadRequest, audit.OutcomeDenied, reason, bodyMalformed)
+		return t.refuse(f, http.StatusBadRequest, reason, bodyMalformed)
 	}
 }
 
@@ -184,7 +188,7 @@ func (t *TicketRoute) readBody(f *flow) bool {
 func (t *TicketRoute) checkOrigin(f *flow) bool {
 	origin, ok := t.origins.verify(f.c.Request)
 	if !ok {
-		return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, ReasonCrossSite, bodyForbidden)
+		return t.refuse(f, http.StatusForbidden, ReasonCrossSite, bodyForbidden)
 	}
 	f.origin = origin
 	return true
@@ -195,7 +199,7 @@ func (t *TicketRoute) identify(f *flow) bool {
 	p, err := t.cfg.Identify(f.c)
 	if err != nil || p.Subject == "" {
 		f.err = err
-		return t.fail(f, http.StatusUnauthorized, audit.OutcomeDenied, ReasonUnauthenticated, bodyUnauthorized)
+		return t.refuse(f, http.StatusUnauthorized, ReasonUnauthenticated, bodyUnauthorized)
 	}
 	f.p, f.user, f.tenant = p, p.Subject, p.Tenant
 	return true
@@ -335,6 +339,23 @@ func canceledOr(r *http.Request, reason string) string {
 		return ReasonCanceled
 	}
 	return reason
+}
+
+// refuse answers a request refused before the route knows who is asking
+// (readBody, checkOrigin, identify). Such a refusal is counted in the
+// metrics and logged at most a few times a minute per client IP, but not
+// given to the Auditor: anyone can send these, and a row for each would let
+// an anonymous flood fill the audit store, and a full store stop issuance
+// for everyone (docs/design.md "Invariants"). It returns false.
+func (t *TicketRoute) refuse(f *flow, status int, reason string, body []byte) bool {
+	f.status, f.outcome, f.reason = status, audit.OutcomeDenied, reason
+	latency := t.cfg.Now().Sub(f.start)
+	if t.refusals.Allow(f.clientIP, f.start) {
+		t.log(&f.attempt, latency, nil, "")
+	}
+	t.metrics.observe(f.outcome, f.reason, latency)
+	t.write(f.c, status, body)
+	return false
 }
 
 // fail records a refused or failed attempt and answers it (503 instead when

@@ -458,14 +458,15 @@ func TestTicketRouteNoTicketInLog(t *testing.T) {
 }
 
 func TestTicketRouteAuditor(t *testing.T) {
-	t.Run("receives every event", func(t *testing.T) {
+	t.Run("receives every identified attempt", func(t *testing.T) {
 		var got []audit.Event
 		env := newRouteEnv(t, Config{Auditor: audit.AuditorFunc(func(_ context.Context, e audit.Event) error {
 			got = append(got, e)
 			return nil
 		})})
 		ok := env.do(req{header: map[string]string{"X-Request-Id": "r1"}})
-		env.do(req{user: "-"})
+		env.do(req{user: "-"})                      // anonymous: counted, not audited
+		env.do(req{body: `{"deploymentId":"x y"}`}) // signed in: audited
 		if len(got) != 2 {
 			t.Fatalf("auditor got %d events, want 2", len(got))
 		}
@@ -477,12 +478,12 @@ func TestTicketRouteAuditor(t *testing.T) {
 			e.TicketFingerprint != ticket.Fingerprint(resp.Ticket) || e.RequestID != "r1" || e.Time.IsZero() {
 			t.Errorf("issued event = %+v", e)
 		}
-		if got[1].Outcome != audit.OutcomeDenied || got[1].Reason != ReasonUnauthenticated {
+		if got[1].Outcome != audit.OutcomeDenied || got[1].Reason != ReasonInvalidID || got[1].Actor != "alice" {
 			t.Errorf("denied event = %+v", got[1])
 		}
 	})
 	t.Run("its failure fails closed", func(t *testing.T) {
-		for _, r := range []req{{}, {user: "-"}} {
+		for _, r := range []req{{}, {body: `{"deploymentId":"x y"}`}} {
 			env := newRouteEnv(t, Config{Auditor: audit.AuditorFunc(func(context.Context, audit.Event) error {
 				return errors.New("audit store down")
 			})})
