@@ -88,7 +88,7 @@ func rejectBinding(reason string) rejection {
 // runs the checks in order (the first that fails answers) and opens the
 // session.
 func (p *Portal) exchange(c *gin.Context) {
-	req, ok := readExchangeRequest(c)
+	req, ok := p.readExchangeRequest(c)
 	if !ok {
 		return
 	}
@@ -103,10 +103,10 @@ func (p *Portal) exchange(c *gin.Context) {
 
 // readExchangeRequest refuses a cross-site call and reads the body. When it
 // returns false it has answered the client.
-func readExchangeRequest(c *gin.Context) (exchangeRequest, bool) {
+func (p *Portal) readExchangeRequest(c *gin.Context) (exchangeRequest, bool) {
 	var req exchangeRequest
 	if crossSite(c) {
-		fail(c, http.StatusForbidden, "cross_site", "tickets are exchanged by the portal page only")
+		p.refuseAnonymous(c, rejCrossSite)
 		return req, false
 	}
 	if !decodeJSON(c, &req) {
@@ -169,17 +169,18 @@ func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, erro
 }
 
 // openTicket unseals the ticket and refuses it past its expiry. From here
-// on the audit event names the ticket's user, tenant, app and resource.
+// on the audit event names the ticket's user, tenant, app and resource. A
+// forged or expired ticket is refused anonymously: anyone can send one.
 func (x *exchangeAttempt) openTicket(tk string) (claims, error) {
 	cl, err := x.p.tickets.open(x.ctx, tk)
 	if errors.Is(err, errUnopenable) {
-		return claims{}, rejForged
+		return claims{}, anonymously(rejForged)
 	} else if err != nil {
 		return claims{}, err
 	}
 	x.ev.Actor, x.ev.Tenant, x.ev.AppSlug, x.ev.Resource = cl.User, cl.Tenant, cl.App, cl.Resource
 	if x.now.Unix() >= cl.Exp {
-		return claims{}, rejExpired
+		return claims{}, anonymously(rejExpired)
 	}
 	return cl, nil
 }
@@ -269,6 +270,10 @@ func (x *exchangeAttempt) openSession(cl claims, app keystore.App) {
 // rejection with its own status and code, any other error with 503 (its
 // text goes to the audit detail only).
 func (x *exchangeAttempt) refuse(err error) {
+	if a, ok := errors.AsType[anonymousRefusal](err); ok {
+		x.p.refuseAnonymous(x.c, a.rejection)
+		return
+	}
 	var r rejection
 	if errors.As(err, &r) {
 		x.ev.Reason = r.reason

@@ -216,11 +216,22 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tk, prev := tc.setup(t)
 			before := len(e.events(audit.ActionTicketRejected))
+			counted := e.refusals(tc.wantReason)
 			code, ok, bad := e.exchangeTicket(tk, prev)
 			if code != tc.wantStatus || bad.Error.Code != tc.wantCode || ok.Session != "" {
 				t.Fatalf("exchange = %d %+v, want %d %s", code, bad, tc.wantStatus, tc.wantCode)
 			}
 			evs := e.events(audit.ActionTicketRejected)
+			if prev == "" && (tc.wantReason == RejectForged || tc.wantReason == RejectExpired) {
+				// Anyone can send such a ticket: counted, not audited.
+				if len(evs) != before {
+					t.Fatalf("%d new ticket.rejected events for an anonymous refusal, want 0", len(evs)-before)
+				}
+				if got := e.refusals(tc.wantReason); got != counted+1 {
+					t.Fatalf("keyportal_exchange_refusals_total{reason=%q} went from %v to %v, want +1", tc.wantReason, counted, got)
+				}
+				return
+			}
 			if len(evs) != before+1 {
 				t.Fatalf("%d new ticket.rejected events, want 1", len(evs)-before)
 			}

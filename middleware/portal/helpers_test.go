@@ -1,6 +1,9 @@
 package portal
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -191,6 +194,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		ChangeBurst: o.changeBurst,
 		Logger:      zerolog.New(&suiteLog).With().Str("test", t.Name()).Logger(),
 		Now:         now,
+		Metrics:     prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -297,4 +301,9 @@ func (e *env) events(action string) []audit.Event {
 		e.t.Fatal(err)
 	}
 	return page.Events
+}
+
+// refusals reads keyportal_exchange_refusals_total{reason}.
+func (e *env) refusals(reason string) float64 {
+	return testutil.ToFloat64(e.portal.refusals.counter.WithLabelValues(reason))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/middleware/audit"
@@ -75,6 +76,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time
+	// Metrics, when set, receives keyportal_exchange_refusals_total: the
+	// exchanges refused before the requester is known (cross-site, forged
+	// or expired ticket), which are counted instead of audited. Nil counts
+	// nothing (such refusals are then only logged, rate-limited per IP).
+	Metrics prometheus.Registerer
 }
 
 // Portal is the self-hosted key portal. It is safe for concurrent use.
@@ -92,6 +98,7 @@ type Portal struct {
 	issuer   *localIssuer
 	apps     *appCache // for the issuer and the page only
 	changes  changeLimit
+	refusals refusals
 }
 
 // New checks cfg and returns a Portal. Misconfiguration fails here with a
@@ -131,6 +138,9 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.refusals, err = newRefusals(cfg.Metrics); err != nil {
+		return nil, err
 	}
 	p.issuer = &localIssuer{p: p}
 	p.apps = newAppCache(cfg.Store, p.now)
