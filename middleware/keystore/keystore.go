@@ -355,4 +355,25 @@ type Options struct {
 	// delivers changes as they commit), as does a ":memory:" store (no
 	// other process can open it).
 	PollInterval time.Duration
+	// AuditMaxAge is how long audit events are kept: the store deletes
+	// older ones in the background (in small batches, every
+	// AuditPruneEvery) until Close. Zero means DefaultAuditMaxAge (400
+	// days); a negative value keeps them forever.
+	AuditMaxAge time.Duration
+	// AuditPruneEvery is how often the store deletes audit events past
+	// AuditMaxAge (the first time after at most a minute); zero means
+	// DefaultAuditPruneEvery (an hour).
+	AuditPruneEvery time.Duration
+	// OnPruneError, when set, is told when deleting old audit events
+	// fails; the store tries again AuditPruneEvery later.
+	OnPruneError func(error)
 }
+
+// Defaults for the zero values of Options' retention fields.
+const (
+	// DefaultAuditMaxAge keeps audit events for 400 days: a year of
+	// history for a security review, with a margin.
+	DefaultAuditMaxAge = 400 * 24 * time.Hour
+	// DefaultAuditPruneEvery is how often old audit events are deleted.
+	DefaultAuditPruneEvery = time.Hour
+)

@@ -75,6 +75,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 		MigrateLock: `SELECT pg_advisory_xact_lock(hashtext('keyportal.migrate.' || current_schema()))`,
 		LockRow:     " FOR UPDATE",
 		ShareRow:    " FOR SHARE",
+		SkipLocked:  " FOR UPDATE SKIP LOCKED",
 		Publish:     p.notifyChanges,
 		TouchAll: func(ctx context.Context, tx sqlstore.Querier, ids []string, times []int64) error {
 			_, err := tx.Exec(ctx, `UPDATE api_keys AS k SET last_used_at = v.t
@@ -99,6 +100,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 		pool.Close()
 		return nil, fmt.Errorf("keystore: migrate Postgres: %w", err)
 	}
+	p.store.StartPruning()
 	feedCtx, stop := context.WithCancel(context.Background())
 	p.stopFeed, p.feedDone = stop, make(chan struct{})
 	ready := make(chan error, 1)
@@ -117,6 +119,12 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 	}
 	return p, nil
 }
+
+// PruneAudit deletes the audit events older than Options.AuditMaxAge now,
+// in batches, and returns how many; the store also does so in the
+// background every Options.AuditPruneEvery. Instances pruning at once
+// skip each other's rows.
+func (p *Postgres) PruneAudit(ctx context.Context) (int64, error) { return p.store.PruneAudit(ctx) }
 
 // Schema returns the schema the store uses ("" for the search_path's).
 func (p *Postgres) Schema() string { return p.schema }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/internal/testenv/pgtest"
+	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
 	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
@@ -243,4 +244,44 @@ func BenchmarkPostgresRevocationPropagation(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds()), "p99-µs")
+}
+
+// TestPostgresInstancesPruneTogether: three instances on one schema prune
+// the same backlog at once; every old event is deleted exactly once, none
+// fails, and the recent one stays.
+func TestPostgresInstancesPruneTogether(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := freshSchema(t, dsn)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	opts := keystore.Options{Now: func() time.Time { return now }, AuditMaxAge: 24 * time.Hour, AuditPruneEvery: time.Hour}
+	stores := []*Postgres{openPostgres(t, dsn, schema, opts), openPostgres(t, dsn, schema, opts), openPostgres(t, dsn, schema, opts)}
+	ctx := context.Background()
+	const old = 3500
+	if _, err := stores[0].Pool().Exec(ctx, `INSERT INTO audit_events (id, occurred_at, action, outcome)
+		SELECT 'evt_old_' || g, $1, 'ticket.issue', 'denied' FROM generate_series(1, $2) AS g`,
+		now.Add(-48*time.Hour).UnixNano(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores[0].Record(ctx, audit.Event{Time: now.Add(-time.Hour), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued}); err != nil {
+		t.Fatal(err)
+	}
+	var deleted [3]int64
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			n, err := s.PruneAudit(ctx)
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
+			deleted[i] = n
+		})
+	}
+	wg.Wait()
+	if sum := deleted[0] + deleted[1] + deleted[2]; sum != old {
+		t.Fatalf("instances deleted %v (%d in all), want %d", deleted, sum, old)
+	}
+	page, err := stores[1].QueryAudit(ctx, audit.Query{Limit: 10})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("after pruning: %d events, %v; want the recent one", len(page.Events), err)
+	}
 }

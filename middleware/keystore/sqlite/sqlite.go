@@ -32,6 +32,7 @@ import (
 // commit fsynced and survives a crash of the process or of the machine.
 type SQLite struct {
 	keystore.Store
+	store    *sqlstore.Store
 	path     string
 	w, r     *sql.DB
 	feed     *feed // nil for ":memory:"
@@ -111,7 +112,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 	}
 	b := &backend{w: s.w, r: s.r}
 	store := sqlstore.New(b, sqlstore.Dialect{Blob: "BLOB", ChangeLog: true}, opts)
-	s.Store = store
+	s.Store, s.store = store, store
 	if err := ping(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("keystore: open SQLite %s: %w", path, err)
@@ -136,6 +137,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 			return nil, fmt.Errorf("keystore: change feed of SQLite %s: %w", path, err)
 		}
 	}
+	store.StartPruning()
 	return s, nil
 }
 
@@ -171,6 +173,11 @@ func ping(ctx context.Context, db *sql.DB) error {
 
 // sqliteBusy is SQLITE_BUSY, the primary result code of a locked database.
 const sqliteBusy = 5
+
+// PruneAudit deletes the audit events older than Options.AuditMaxAge now,
+// in batches, and returns how many; the store also does so in the
+// background every Options.AuditPruneEvery.
+func (s *SQLite) PruneAudit(ctx context.Context) (int64, error) { return s.store.PruneAudit(ctx) }
 
 // Path returns the database file's path.
 func (s *SQLite) Path() string { return s.path }

@@ -66,6 +66,11 @@ type Dialect struct {
 	// (" FOR UPDATE", " FOR SHARE"); "" when write transactions are
 	// exclusive (SQLite).
 	LockRow, ShareRow string
+	// SkipLocked ends the SELECT of the rows a pruning DELETE removes
+	// (" FOR UPDATE SKIP LOCKED", so that instances pruning at once take
+	// disjoint rows instead of waiting); "" when write transactions are
+	// exclusive (SQLite).
+	SkipLocked string
 	// Publish, when set, runs inside the transaction of every change (the
 	// Postgres NOTIFY); local subscribers are called after commit.
 	Publish func(ctx context.Context, tx Querier, changes []keystore.Change) error

@@ -35,6 +35,12 @@ type Store struct {
 	instance string
 	// maxActive is the cap on each app's active keys; 0 means none.
 	maxActive int
+	// Audit retention (retention.go): the maximum age (negative: keep
+	// forever), the pruning period, and the loop's stop and done.
+	auditMaxAge, pruneEvery time.Duration
+	onPruneError            func(error)
+	stopPrune               context.CancelFunc
+	pruneDone               chan struct{}
 }
 
 var _ keystore.Store = (*Store)(nil)
@@ -54,6 +60,8 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	case s.maxActive < 0:
 		s.maxActive = 0
 	}
+	s.auditMaxAge, s.pruneEvery = retention(opts)
+	s.onPruneError = opts.OnPruneError
 	return s
 }
 
@@ -1047,5 +1055,9 @@ func (s *Store) Notify(changes ...keystore.Change) { s.subs.notify(changes) }
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return dbErr(s.b.Ping(ctx)) }
 
-// Close closes the Backend; the store must not be used afterwards.
-func (s *Store) Close() error { return s.b.Close() }
+// Close stops the audit pruning loop and closes the Backend; the store must
+// not be used afterwards.
+func (s *Store) Close() error {
+	s.stopPruning()
+	return s.b.Close()
+}

@@ -160,6 +160,8 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 	}
 	ctx := context.Background()
 
+	t.Run("AuditRetention", func(t *testing.T) { auditRetention(t, open) })
+
 	t.Run("Apps", func(t *testing.T) {
 		s, clock := openStore(t)
 		a := MustApp(t, s, "aa_42", "acme")
@@ -1240,4 +1242,73 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// pruner is the retention entry point both drivers export.
+type pruner interface {
+	PruneAudit(ctx context.Context) (int64, error)
+}
+
+// auditRetention: events older than AuditMaxAge (by the injected clock) are
+// deleted, in the background and by PruneAudit, more than one batch of
+// them, and recent ones stay.
+func auditRetention(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := open(t, keystore.Options{Now: clock.Now, AuditMaxAge: 30 * 24 * time.Hour, AuditPruneEvery: 20 * time.Millisecond})
+	count := func() int {
+		t.Helper()
+		page, err := s.QueryAudit(ctx, audit.Query{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Events)
+	}
+	record := func(age time.Duration, reason string) {
+		t.Helper()
+		if err := s.Record(ctx, audit.Event{Time: clock.Now().Add(-age), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeDenied, Reason: reason}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(31*24*time.Hour, "old")
+	record(29*24*time.Hour, "recent")
+	deadline := time.Now().Add(10 * time.Second)
+	for count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s the background pruning left %d events, want the recent one", count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	page, _ := s.QueryAudit(ctx, audit.Query{})
+	if page.Events[0].Reason != "recent" {
+		t.Fatalf("pruning kept %+v, want the recent event", page.Events[0])
+	}
+
+	// A backlog of more than one batch, pruned in batches.
+	p, ok := s.(pruner)
+	if !ok {
+		t.Fatalf("%T has no PruneAudit", s)
+	}
+	const old = 2100
+	together(8, func(i int) {
+		for j := i; j < old; j += 8 {
+			if err := s.Record(ctx, audit.Event{Time: clock.Now().Add(-40 * 24 * time.Hour), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeDenied, Reason: "backlog"}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	clock.Advance(24 * time.Hour) // the recent event is 30 days old now: kept
+	// The background loop may have taken some: count what is left.
+	n, err := p.PruneAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > old || count() != 1 {
+		t.Fatalf("PruneAudit deleted %d, %d events left, want 1", n, count())
+	}
+	clock.Advance(2 * 24 * time.Hour)
+	if _, err := p.PruneAudit(ctx); err != nil || count() != 0 {
+		t.Fatalf("past its age the recent event stays: %d left, %v", count(), err)
+	}
 }
