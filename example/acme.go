@@ -111,6 +111,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 	}
 	sess := sessions{key: key, now: o.Now}
 
+	metrics := prometheus.NewRegistry()
 	var issuer ticket.Issuer
 	var remote *wacht.Client
 	if a.Remote {
@@ -147,7 +148,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		if err := provisionDemoApps(ctx, a.store, appOrigins(o.AppAddr)); err != nil {
 			return nil, err
 		}
-		p, err := portal.New(portal.Config{Store: a.store, BaseURL: a.PortalURL, Logger: o.Logger, Now: o.Now})
+		p, err := portal.New(portal.Config{Store: a.store, BaseURL: a.PortalURL, Logger: o.Logger, Now: o.Now, Metrics: metrics})
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +179,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		Logger:         o.Logger,
 		RateLimit:      rate,
 		AllowedOrigins: appOrigins(o.AppAddr),
-		Metrics:        prometheus.NewRegistry(),
+		Metrics:        metrics,
 		Now:            o.Now,
 	}
 	if a.store != nil {

@@ -414,7 +414,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
 	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL,
-		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now})
+		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now, Metrics: reg})
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
