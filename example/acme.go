@@ -38,6 +38,9 @@ type options struct {
 	PortalAddr string  // the portal's listen address (origin http://localhost:port)
 	DataDir    string  // SQLite database, session key
 	TicketRate float64 // tickets a minute per user; 0 lifts the limit
+	// AuditMaxAge is how long audit events are kept (keystore.Options):
+	// zero means keystore.DefaultAuditMaxAge (400 days), negative forever.
+	AuditMaxAge time.Duration
 	// WachtAPIKey switches to remote mode: tickets from Wacht's hosted portal.
 	WachtAPIKey  string
 	WachtBaseURL string
@@ -132,7 +135,8 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 		a.closeFns = append(a.closeFns, a.apiKeys.Close)
 	} else {
-		a.store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now})
+		a.store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "keyportal.db"), keystore.Options{Now: o.Now, AuditMaxAge: o.AuditMaxAge,
+			OnPruneError: func(err error) { o.Logger.Error().Err(err).Str("event", "audit.prune").Send() }})
 		if err != nil {
 			return nil, err
 		}

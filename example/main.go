@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/middleware/keystore"
 )
 
 func main() {
@@ -48,6 +49,7 @@ func run() error {
 	flag.StringVar(&o.PortalAddr, "portal-addr", "127.0.0.1:8081", "listen address of the self-hosted portal (served as http://localhost:PORT)")
 	flag.StringVar(&o.DataDir, "data", "./keyportal-data", "state directory (SQLite database, session key, built shell)")
 	flag.Float64Var(&o.TicketRate, "ticket-rate", 10, "tickets a minute per user; 0 lifts the limit (load tests)")
+	flag.DurationVar(&o.AuditMaxAge, "audit-max-age", keystore.DefaultAuditMaxAge, "how long audit events are kept (older ones are deleted hourly); negative keeps them forever")
 	flag.StringVar(&o.ShellWasm, "shell-wasm", "", "prebuilt shell wasm (default: build it from source into -data on first start)")
 	flag.Func("trusted-proxies", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)", func(v string) (err error) {
 		o.TrustedProxies, err = clientip.ParseProxies(v)

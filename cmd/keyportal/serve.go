@@ -53,6 +53,7 @@ type serveConfig struct {
 	logFormat       string
 	sessionTTL      time.Duration
 	keyChangeRate   float64
+	auditMaxAge     ageValue
 	shutdownTimeout time.Duration
 	trustedProxies  string
 	proxies         []string // parsed from trustedProxies; nil trusts none
@@ -83,6 +84,7 @@ var serveEnv = []struct{ flag, env string }{
 	{"metrics-addr", "KEYPORTAL_METRICS_ADDR"},
 	{"max-active-keys", "KEYPORTAL_MAX_ACTIVE_KEYS"},
 	{"key-change-rate", "KEYPORTAL_KEY_CHANGE_RATE"},
+	{"audit-max-age", "KEYPORTAL_AUDIT_MAX_AGE"},
 }
 
 const serveLong = `serve runs the self-hosted key portal as its own server: the key-management
@@ -144,6 +146,9 @@ command line wins:
                                                 each user may make in the portal page, 10 at
                                                 once; beyond it 429 (default 30; -1 for no
                                                 limit)
+  --audit-max-age    KEYPORTAL_AUDIT_MAX_AGE    how long audit events are kept, in days (400d)
+                                                or as a Go duration (9600h), or "forever";
+                                                older ones are deleted hourly (default 400d)
 
 Operations: GET /healthz answers 200 while the process runs; GET /readyz answers
 200 when the store answers, else 503; GET /metrics serves Prometheus metrics
@@ -197,6 +202,8 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.DurationVar(&cfg.sessionTTL, "session-ttl", portal.DefaultSessionTTL, "portal page session length")
 	f.IntVar(&cfg.store.maxActiveKeys, "max-active-keys", keystore.DefaultMaxActiveKeys, "most active keys an app may have (-1: no cap)")
 	f.Float64Var(&cfg.keyChangeRate, "key-change-rate", portal.DefaultChangeRate, "key changes a minute each user may make in the portal page (-1: no limit)")
+	cfg.auditMaxAge = ageValue(keystore.DefaultAuditMaxAge)
+	f.Var(&cfg.auditMaxAge, "audit-max-age", `how long audit events are kept: days (400d), a Go duration (9600h) or "forever"`)
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)")
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port only, not on --addr")
@@ -285,6 +292,9 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		cfg.baseURL = "http://" + publicHost(addr)
 	}
 
+	cfg.store.retention = keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge), OnPruneError: func(err error) {
+		log.Error().Err(err).Str("event", "audit.prune").Msg("deleting old audit events failed; retrying in an hour")
+	}}
 	store, err := cfg.store.open(ctx, c, true)
 	if err != nil {
 		return err
@@ -637,3 +647,41 @@ func recoverer(log zerolog.Logger) gin.HandlerFunc {
 		g.Next()
 	}
 }
+
+// ageValue is --audit-max-age: a number of days ("400d"), a Go duration
+// ("9600h") or "forever" (kept as -1, keystore's "keep forever").
+type ageValue time.Duration
+
+func (a *ageValue) String() string {
+	switch d := time.Duration(*a); {
+	case d < 0:
+		return "forever"
+	case d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	default:
+		return d.String()
+	}
+}
+
+func (a *ageValue) Set(s string) error {
+	if s == "forever" {
+		*a = -1
+		return nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*366 {
+			return fmt.Errorf("want a number of days from 1 to 36600, such as 400d, got %q", s)
+		}
+		*a = ageValue(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want days (400d), a positive Go duration (9600h) or forever, got %q", s)
+	}
+	*a = ageValue(d)
+	return nil
+}
+
+func (a *ageValue) Type() string { return "age" }
