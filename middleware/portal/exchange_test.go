@@ -278,7 +278,7 @@ func TestRenewalInPlace(t *testing.T) {
 
 // TestExchangeTicketExpiry exchanges tickets one second before and exactly
 // at their expiry: the first opens a session, the second is refused as
-// expired and audited.
+// expired and counted.
 func TestExchangeTicketExpiry(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.app("aa_42", "acme", originA)
@@ -292,16 +292,17 @@ func TestExchangeTicketExpiry(t *testing.T) {
 
 	late := e.issue(req)
 	e.clock.Advance(30 * time.Second)
+	counted := e.refusals(RejectExpired)
 	code, ok, bad := e.exchangeTicket(late.Ticket, "")
 	if code != http.StatusUnauthorized || bad.Error.Code != ticket.ReasonTicketExpired || ok.Session != "" {
 		t.Fatalf("at expiry: %d %+v %+v, want 401 %s", code, bad, ok, ticket.ReasonTicketExpired)
 	}
-	var found bool
-	for _, ev := range e.events(audit.ActionTicketRejected) {
-		found = found || (ev.Reason == RejectExpired && ev.TicketFingerprint == ticket.Fingerprint(late.Ticket) && ev.Actor == "alice")
+	// A replayable expired ticket is counted, not audited (issue 14 §1).
+	if got := e.refusals(RejectExpired); got != counted+1 {
+		t.Fatalf("keyportal_exchange_refusals_total{reason=expired} went from %v to %v, want +1", counted, got)
 	}
-	if !found {
-		t.Fatal("no ticket.rejected/expired event for the late ticket")
+	if evs := e.events(audit.ActionTicketRejected); len(evs) != 0 {
+		t.Fatalf("the late ticket left audit events %+v, want none", evs)
 	}
 }
 
