@@ -147,7 +147,7 @@ func (p *Portal) newExchangeAttempt(c *gin.Context, tk string) *exchangeAttempt 
 // sealer.
 func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, error) {
 	if !x.p.fromOwnOrigin(x.c.Request.Header) {
-		return claims{}, keystore.App{}, rejOrigin // before the ticket is opened: it stays unspent
+		return claims{}, keystore.App{}, anonymously(rejOrigin) // before the ticket is opened: it stays unspent
 	}
 	cl, err := x.openTicket(req.Ticket)
 	if err != nil {

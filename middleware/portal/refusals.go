@@ -12,7 +12,8 @@ import (
 )
 
 // refusals counts the exchanges refused before the portal knows who is
-// asking: a cross-site request, or a ticket that this portal did not seal
+// asking: a cross-site request or one from a foreign Origin, or a ticket
+// that this portal did not seal
 // or that has expired. Anyone can send those, so they are counted and
 // logged at most a few times per client IP instead of stored as audit
 // events, which an anonymous flood would pile up without bound
@@ -29,7 +30,7 @@ func newRefusals(reg prometheus.Registerer) (refusals, error) {
 	}
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyportal_exchange_refusals_total",
-		Help: "Ticket exchanges refused before the requester is known, by reason (cross_site, forged, expired), counted instead of audited.",
+		Help: "Ticket exchanges refused before the requester is known, by reason (cross_site, foreign_origin, forged, expired), counted instead of audited.",
 	}, []string{"reason"})
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
