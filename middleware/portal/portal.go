@@ -78,9 +78,9 @@ type Config struct {
 	Now func() time.Time
 	// Metrics, when set, receives keyportal_exchange_refusals_total: the
 	// exchanges refused before the requester is known (cross-site, foreign
-	// Origin, forged
-	// or expired ticket), which are counted instead of audited. Nil counts
-	// nothing (such refusals are then only logged, rate-limited per IP).
+	// Origin, forged or expired ticket), which are counted instead of
+	// audited. Nil counts nothing (such refusals are then only logged,
+	// rate-limited per IP).
 	Metrics prometheus.Registerer
 }
 

@@ -13,11 +13,10 @@ import (
 
 // refusals counts the exchanges refused before the portal knows who is
 // asking: a cross-site request or one from a foreign Origin, or a ticket
-// that this portal did not seal
-// or that has expired. Anyone can send those, so they are counted and
-// logged at most a few times per client IP instead of stored as audit
-// events, which an anonymous flood would pile up without bound
-// (docs/design.md "Invariants").
+// that this portal did not seal or that has expired. Anyone can send those,
+// so they are counted and logged at most a few times per client IP instead
+// of stored as audit events, which an anonymous flood would pile up without
+// bound (docs/design.md "Invariants").
 type refusals struct {
 	counter *prometheus.CounterVec // nil without a registry
 	log     *logthrottle.Throttle
