@@ -14,20 +14,30 @@ import (
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 )
 
-// ExampleRequireAPIKey guards an app's public API with the keys its users
-// manage in the portal. A revoked key is refused on the very next request.
-func ExampleRequireAPIKey() {
-	ctx := context.Background()
+// exampleStore opens an in-memory key store holding the active app aa_42
+// (key prefix acme_live, tenant acme) and returns it with the actor that
+// created it.
+func exampleStore(ctx context.Context) (*sqlite.SQLite, keystore.Actor) {
 	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
 	if err != nil {
 		panic(err)
 	}
-	defer store.Close()
 	admin := keystore.Actor{Name: "example"}
-	store.CreateApp(ctx, keystore.App{
+	if _, err := store.CreateApp(ctx, keystore.App{
 		Slug: "aa_42", Name: "Acme Public API", KeyPrefix: "acme_live", Tenant: "acme",
 		DeploymentID: "42", IsActive: true,
-	}, admin)
+	}, admin); err != nil {
+		panic(err)
+	}
+	return store, admin
+}
+
+// ExampleRequireAPIKey guards an app's public API with the keys its users
+// manage in the portal. A revoked key is refused on the very next request.
+func ExampleRequireAPIKey() {
+	ctx := context.Background()
+	store, admin := exampleStore(ctx)
+	defer store.Close()
 	key, secret, _ := store.CreateKey(ctx, keystore.NewKey{
 		AppSlug: "aa_42", Name: "ci", Permissions: []string{"deploy:read"},
 	}, admin)

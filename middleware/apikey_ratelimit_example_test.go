@@ -12,7 +12,6 @@ import (
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
-	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
@@ -21,16 +20,8 @@ import (
 // across instances.
 func ExampleRequireAPIKey_rateLimits() {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, ":memory:", keystore.Options{})
-	if err != nil {
-		panic(err)
-	}
+	store, admin := exampleStore(ctx)
 	defer store.Close()
-	admin := keystore.Actor{Name: "example"}
-	store.CreateApp(ctx, keystore.App{
-		Slug: "aa_42", Name: "Acme Public API", KeyPrefix: "acme_live", Tenant: "acme",
-		DeploymentID: "42", IsActive: true,
-	}, admin)
 	_, secret, _ := store.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "ci"}, admin)
 
 	auth, err := middleware.RequireAPIKey(middleware.APIKeyConfig{

@@ -161,21 +161,12 @@ func (c *cli) appsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return jsonLines(c.out, raw)
-			}
-			if len(apps) == 0 {
-				fmt.Fprintln(c.out, "no apps; create one with 'keyportal apps create'")
-				return nil
-			}
-			st := c.style(c.out)
-			tw := newTable(c.out)
-			row(tw, st.bold("SLUG"), st.bold("DEPLOYMENT"), st.bold("TENANT"), st.bold("NAME"), st.bold("PREFIX"), st.bold("STATUS"), st.bold("ORIGINS"), st.bold("CREATED"))
-			for _, a := range apps {
-				row(tw, st.plain(a.slug), st.plain(orDash(a.deployment)), st.plain(orDash(a.tenant)), st.plain(a.name), st.plain(a.prefix),
-					st.paint(statusColor(a.status), a.status), st.plain(a.originList(",")), st.plain(fmtTime(a.created)))
-			}
-			return tw.Flush()
+			return printList(c, asJSON, raw, apps, "no apps; create one with 'keyportal apps create'",
+				[]string{"SLUG", "DEPLOYMENT", "TENANT", "NAME", "PREFIX", "STATUS", "ORIGINS", "CREATED"},
+				func(st style, a appView) []string {
+					return []string{st.plain(a.slug), st.plain(orDash(a.deployment)), st.plain(orDash(a.tenant)), st.plain(a.name), st.plain(a.prefix),
+						st.paint(statusColor(a.status), a.status), st.plain(a.originList(",")), st.plain(fmtTime(a.created))}
+				}, nil)
 		},
 	}
 	src.add(cmd)
@@ -313,29 +304,26 @@ func (a appView) originList(sep string) string {
 func fromLocal(a keystore.App) appView {
 	v := appView{slug: a.Slug, deployment: a.DeploymentID, tenant: a.Tenant, name: a.Name, prefix: a.KeyPrefix,
 		description: a.Description, origins: a.AllowedOrigins, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt}
-	switch {
-	case a.DeletedAt != nil:
-		v.status = "deleted"
-	case !a.IsActive:
-		v.status = "disabled"
-	default:
-		v.status = "active"
-	}
+	v.status = appStatus(a.DeletedAt != nil, a.IsActive)
 	return v
 }
 
 func fromWacht(a wacht.App) appView {
 	v := appView{slug: a.AppSlug, deployment: a.DeploymentID, tenant: a.OrganizationID, name: a.Name, prefix: a.KeyPrefix,
 		description: a.Description, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt, remote: true}
-	switch {
-	case !a.DeletedAt.IsZero():
-		v.status = "deleted"
-	case !a.IsActive:
-		v.status = "disabled"
-	default:
-		v.status = "active"
-	}
+	v.status = appStatus(!a.DeletedAt.IsZero(), a.IsActive)
 	return v
+}
+
+// appStatus names an app's state: deleted, disabled or active.
+func appStatus(deleted, active bool) string {
+	switch {
+	case deleted:
+		return "deleted"
+	case !active:
+		return "disabled"
+	}
+	return "active"
 }
 
 func (c *cli) printApp(w io.Writer, a appView) {

@@ -97,26 +97,12 @@ func (c *cli) keysListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return jsonLines(c.out, raw)
-			}
-			if len(views) == 0 {
-				fmt.Fprintln(c.out, "no keys match")
-				return nil
-			}
-			st := c.style(c.out)
-			tw := newTable(c.out)
-			row(tw, st.bold("ID"), st.bold("APP"), st.bold("TENANT"), st.bold("NAME"), st.bold("KEY"), st.bold("STATUS"),
-				st.bold("CREATED"), st.bold("BY"), st.bold("LAST USED"), st.bold("EXPIRES"))
-			for _, k := range views {
-				row(tw, st.plain(k.id), st.plain(k.app), st.plain(k.tenant), st.plain(k.name), st.plain(k.key),
-					st.paint(statusColor(k.status), k.status), st.plain(k.created), st.plain(k.createdBy), st.plain(k.lastUsed), st.plain(k.expires))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintln(c.out, plural(len(views), "key", "keys"))
-			return nil
+			return printList(c, asJSON, raw, views, "no keys match",
+				[]string{"ID", "APP", "TENANT", "NAME", "KEY", "STATUS", "CREATED", "BY", "LAST USED", "EXPIRES"},
+				func(st style, k keyView) []string {
+					return []string{st.plain(k.id), st.plain(k.app), st.plain(k.tenant), st.plain(k.name), st.plain(k.key),
+						st.paint(statusColor(k.status), k.status), st.plain(k.created), st.plain(k.createdBy), st.plain(k.lastUsed), st.plain(k.expires)}
+				}, func(n int) string { return plural(n, "key", "keys") })
 		},
 	}
 	src.add(cmd)

@@ -171,11 +171,46 @@ func fmtTimePtr(t *time.Time) string {
 }
 
 // orDash returns s, or "-" when s is empty, so that table cells never vanish.
-func orDash(s string) string {
+func orDash(s string) string { return orDefault(s, "-") }
+
+// orDefault returns s, or placeholder when s is empty.
+func orDefault(s, placeholder string) string {
 	if s == "" {
-		return "-"
+		return placeholder
 	}
 	return s
+}
+
+// printList prints the result of a list command: raw as one JSON object a
+// line with asJSON; else the note empty when there are no views; else a
+// table with header in bold and a row of cells for each view, then, when
+// footer is not nil, the line footer gives for the number of views.
+func printList[V any](c *cli, asJSON bool, raw []any, views []V, empty string, header []string,
+	cells func(st style, v V) []string, footer func(n int) string) error {
+	if asJSON {
+		return jsonLines(c.out, raw)
+	}
+	if len(views) == 0 {
+		fmt.Fprintln(c.out, empty)
+		return nil
+	}
+	st := c.style(c.out)
+	tw := newTable(c.out)
+	bold := make([]string, len(header))
+	for i, h := range header {
+		bold[i] = st.bold(h)
+	}
+	row(tw, bold...)
+	for _, v := range views {
+		row(tw, cells(st, v)...)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if footer != nil {
+		fmt.Fprintln(c.out, footer(len(views)))
+	}
+	return nil
 }
 
 // plural returns "1 thing" or "n things".

@@ -344,12 +344,8 @@ func roleChain(subject string, roles []string) string {
 	return subject + " → " + strings.Join(roles, " → ")
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(none matched)"
-	}
-	return s
-}
+// orNone renders an empty matched rule as "(none matched)".
+func orNone(s string) string { return orDefault(s, "(none matched)") }
 
 func (c *cli) matrixCommand() *cobra.Command {
 	var files policyFiles
@@ -444,12 +440,8 @@ func (c *cli) printMatrix(cells []policy.MatrixCell, format string) error {
 	return nil
 }
 
-func roleName(r string) string {
-	if r == "" {
-		return "(none)"
-	}
-	return r
-}
+// roleName renders the empty role of a matrix row as "(none)".
+func roleName(r string) string { return orDefault(r, "(none)") }
 
 func (c *cli) explainCommand() *cobra.Command {
 	var files policyFiles

@@ -58,15 +58,23 @@ func fakeTickets() *httptest.Server {
 	}))
 }
 
-func ExampleClient_CreateTicket() {
+// fakeClient starts fakeTickets and returns a client of it that sends
+// apiKey; stop closes both.
+func fakeClient(apiKey string) (client *wacht.Client, stop func()) {
 	srv := fakeTickets()
-	defer srv.Close()
-	client, err := wacht.New(wacht.Config{APIKey: "wk_test_example", BaseURL: srv.URL})
+	client, err := wacht.New(wacht.Config{APIKey: apiKey, BaseURL: srv.URL})
 	if err != nil {
-		fmt.Println(err)
-		return
+		panic(err)
 	}
-	defer client.CloseIdleConnections()
+	return client, func() {
+		client.CloseIdleConnections()
+		srv.Close()
+	}
+}
+
+func ExampleClient_CreateTicket() {
+	client, stop := fakeClient("wk_test_example")
+	defer stop()
 
 	resp, err := client.CreateTicket(context.Background(), wacht.TicketRequest{
 		AppSlug:   "aa_42",
@@ -86,16 +94,10 @@ func ExampleClient_CreateTicket() {
 }
 
 func ExampleClient_Issue() {
-	srv := fakeTickets()
-	defer srv.Close()
-	client, err := wacht.New(wacht.Config{APIKey: "wk_test_example", BaseURL: srv.URL})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer client.CloseIdleConnections()
+	client, stop := fakeClient("wk_test_example")
+	defer stop()
 
-	_, err = client.Issue(context.Background(), ticket.Request{AppSlug: "aa_99", Subject: "alice"})
+	_, err := client.Issue(context.Background(), ticket.Request{AppSlug: "aa_99", Subject: "alice"})
 	switch {
 	case errors.Is(err, ticket.ErrRejected):
 		fmt.Println("403:", err)
@@ -108,10 +110,8 @@ func ExampleClient_Issue() {
 }
 
 func ExampleAPIError() {
-	srv := fakeTickets()
-	defer srv.Close()
-	client, _ := wacht.New(wacht.Config{APIKey: "wk_test_wrong", BaseURL: srv.URL})
-	defer client.CloseIdleConnections()
+	client, stop := fakeClient("wk_test_wrong")
+	defer stop()
 
 	_, err := client.GetApp(context.Background(), "aa_42")
 	var apiErr *wacht.APIError
