@@ -817,6 +817,7 @@ func TestTicketRefusedForInactiveTenant(t *testing.T) {
 	w := newWorld(t)
 	req := map[string]any{"ticket_type": "api_auth_access", "api_auth_app_slug": apikeytest.AppSlug}
 	for _, st := range []policy.TenantStatus{policy.TenantSuspended, policy.TenantDeleted} {
+		w.env.Clock.Advance(time.Second) // the newest event is this one's
 		w.env.Tenants.Set(apikeytest.Tenant, st)
 		status, body, _ := w.do("POST", "/session/tickets", "Bearer "+backendKey, req)
 		wantError(t, "ticket for a "+string(st)+" tenant", status, body, http.StatusForbidden)
