@@ -51,6 +51,10 @@ type options struct {
 	ShellWasm string
 	// SkipShell leaves the settings page out (tests that drive HTTP only).
 	SkipShell bool
+	// PolicyPath, when set, is a policy file used instead of the built-in
+	// demo policy and watched: an edit (a role removed, a tenant suspended)
+	// takes effect at once, in the ticket route and in open portal sessions.
+	PolicyPath string
 	// ServerLimits are the app's and the portal's timeouts and header bound;
 	// zero fields mean those of every keyportal server (internal/httpserver),
 	// tests shorten them.
@@ -102,7 +106,11 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 	}()
 
-	a.policy, err = policy.New(policy.Config{PolicyText: demodata.Policy, Logger: o.Logger})
+	pcfg := policy.Config{PolicyText: demodata.Policy, Logger: o.Logger}
+	if o.PolicyPath != "" {
+		pcfg = policy.Config{PolicyPath: o.PolicyPath, Watch: true, Logger: o.Logger}
+	}
+	a.policy, err = policy.New(pcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +160,9 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		if err := provisionDemoApps(ctx, a.store, appOrigins(o.AppAddr)); err != nil {
 			return nil, err
 		}
-		p, err := portal.New(portal.Config{Store: a.store, BaseURL: a.PortalURL, Logger: o.Logger, Now: o.Now, Metrics: metrics})
+		// The portal asks the route's policy again on every exchange and
+		// key change, so a session ends when its user loses the role.
+		p, err := portal.New(portal.Config{Store: a.store, BaseURL: a.PortalURL, Logger: o.Logger, Now: o.Now, Metrics: metrics, Decider: a.policy})
 		if err != nil {
 			return nil, err
 		}

@@ -180,17 +180,21 @@ func (d *liveDemo) lastPageSite() string {
 	return d.pageSites[len(d.pageSites)-1]
 }
 
-func startLiveDemo(t *testing.T) *liveDemo {
+func startLiveDemo(t *testing.T, mutate ...func(*options)) *liveDemo {
 	t.Helper()
 	wasm := prebuiltShell(t)
 	clock := &shiftClock{}
 	d := &liveDemo{clock: clock}
-	d.demo = runDemo(t, options{
+	o := options{
 		TicketRate: 0,
 		Logger:     zerolog.Nop(),
 		ShellWasm:  wasm,
 		Now:        clock.Now,
-	}, d.record)
+	}
+	for _, m := range mutate {
+		m(&o)
+	}
+	d.demo = runDemo(t, o, d.record)
 	a := d.acme
 	if !strings.HasPrefix(a.PortalURL, "http://localhost:") {
 		t.Fatalf("portal at %s: want http://localhost:<port>, another site than the app at %s", a.PortalURL, a.AppURL)

@@ -51,6 +51,7 @@ func run() error {
 	flag.Float64Var(&o.TicketRate, "ticket-rate", 10, "tickets a minute per user; 0 lifts the limit (load tests)")
 	flag.DurationVar(&o.AuditMaxAge, "audit-max-age", keystore.DefaultAuditMaxAge, "how long audit events are kept (older ones are deleted hourly); negative keeps them forever")
 	flag.StringVar(&o.ShellWasm, "shell-wasm", "", "prebuilt shell wasm (default: build it from source into -data on first start)")
+	flag.StringVar(&o.PolicyPath, "policy", "", "policy file, watched for edits (default: the built-in demo policy)")
 	flag.Func("trusted-proxies", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)", func(v string) (err error) {
 		o.TrustedProxies, err = clientip.ParseProxies(v)
 		return err

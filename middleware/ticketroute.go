@@ -134,10 +134,11 @@ func (t *TicketRoute) serve(c *gin.Context) {
 // audit event records, and what a step hands on to a later one.
 type flow struct {
 	attempt
-	c     *gin.Context
-	rawID json.RawMessage // the body's field, checked by checkID
-	p     Principal
-	resp  ticket.Response
+	c      *gin.Context
+	rawID  json.RawMessage // the body's field, checked by checkID
+	p      Principal
+	object string // the policy object authorize decided, for the issuer
+	resp   ticket.Response
 }
 
 // begin starts the attempt and sets the headers every answer carries.
@@ -226,8 +227,9 @@ func (t *TicketRoute) authorize(f *flow) bool {
 		return t.fail(f, http.StatusForbidden, audit.OutcomeDenied, ReasonNoTenant, bodyForbidden)
 	}
 	r := f.c.Request
+	f.object = t.cfg.Object(f.resource)
 	d, err := t.cfg.Decider.Decide(r.Context(), policy.Request{
-		Subject: f.p.Subject, Tenant: f.p.Tenant, Object: t.cfg.Object(f.resource), Action: t.cfg.Action,
+		Subject: f.p.Subject, Tenant: f.p.Tenant, Object: f.object, Action: t.cfg.Action,
 	})
 	if err != nil {
 		f.err = err
@@ -271,6 +273,8 @@ func (t *TicketRoute) issue(f *flow) bool {
 		Tenant:         f.p.Tenant,
 		Subject:        f.p.Subject,
 		Resource:       f.resource,
+		Object:         f.object,
+		Action:         t.cfg.Action,
 		EmbedderOrigin: f.origin,
 		TTL:            t.cfg.TTL,
 	})

@@ -209,7 +209,7 @@ func TestTicketRouteAuditFields(t *testing.T) {
 	}
 
 	call := env.issuer.lastCall(t)
-	wantCall := ticket.Request{AppSlug: "app-42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: testOrigin, TTL: ticket.DefaultTTL}
+	wantCall := ticket.Request{AppSlug: "app-42", Tenant: "acme", Subject: "alice", Resource: "42", Object: "deployment:42", Action: DefaultAction, EmbedderOrigin: testOrigin, TTL: ticket.DefaultTTL}
 	if call != wantCall {
 		t.Errorf("issuer request = %+v, want %+v", call, wantCall)
 	}

@@ -581,3 +581,44 @@ func TestMachineForwardsKnownEventsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineRevokedSessionShowsForbidden: the portal ends a session the
+// policy no longer allows (session_expired "revoked"); the shell asks once
+// for a ticket, the route answers 403, and the shell shows the no-permission
+// state with no frame, no timer left and nothing more asked for, whatever
+// the old frame still posts (issue 13 §4).
+func TestMachineRevokedSessionShowsForbidden(t *testing.T) {
+	m := showing(t, true)
+	expired := frameMsg(ticket.MsgSessionExpired)
+	expired.Data.Reason = ticket.ReasonRevoked
+	if fx := m.Message(expired, t0); fetches(fx) != 1 {
+		t.Fatalf("session_expired revoked: effects %+v, want one ticket request", fx)
+	}
+	if fx := m.Message(expired, t0.Add(time.Second)); fetches(fx) != 0 {
+		t.Fatalf("a second session_expired while the request is out asked again: %+v", fx)
+	}
+	fx := m.Fetched(result{Status: 403, Body: `{"error":"Forbidden"}`}, t0.Add(time.Second))
+	if m.Phase() != phaseForbidden || m.FrameURL() != "" || m.InFlight() {
+		t.Fatalf("after 403: phase %v, frame %q, in flight %v; want phaseForbidden, no frame, nothing in flight", m.Phase(), m.FrameURL(), m.InFlight())
+	}
+	for _, f := range fx {
+		if f.Kind == effectFetch || f.Kind == effectSetTimer {
+			t.Fatalf("after 403 the shell scheduled more: %+v", fx)
+		}
+	}
+	// The old frame, or its timers, cannot start a loop.
+	for i, later := range [][]effect{
+		m.Message(expired, t0.Add(2*time.Second)),
+		m.Message(readyMsg(ticket.SessionNone), t0.Add(3*time.Second)),
+		m.Timer(timerExpiry),
+		m.Timer(timerTick),
+		m.Message(expired, t0.Add(2*time.Minute)),
+	} {
+		if len(later) != 0 {
+			t.Fatalf("input %d after the 403 acted: %+v", i, later)
+		}
+	}
+	if m.Phase() != phaseForbidden {
+		t.Fatalf("phase %v, want still phaseForbidden", m.Phase())
+	}
+}

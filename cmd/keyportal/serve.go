@@ -110,8 +110,10 @@ command line wins:
                                                 API without organization_id (default: required)
   --model, --policy  KEYPORTAL_MODEL, _POLICY   Casbin files whose tenant status (g3 rows)
                                                 /v1/authz/check enforces: keys of a suspended
-                                                or deleted tenant fail. Reloaded on change; a
-                                                broken edit keeps the last good policy
+                                                or deleted tenant fail, /session/tickets
+                                                issues no ticket for it and its open portal
+                                                sessions end. Reloaded on change; a broken
+                                                edit keeps the last good policy
   --policy-postgres  KEYPORTAL_POLICY_POSTGRES  with --postgres: read the policy from the table
                                                 casbin_rule in the store's schema instead of
                                                 --policy; an edit on any instance (INSERT, then
@@ -367,6 +369,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		store = defaultOrigins{Store: store, origins: origins}
 	}
 	var tenants policy.TenantStatuser
+	var decider policy.Decider // the portal re-checks sessions with it
 	var closers []func() error
 	closeAll = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -387,7 +390,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 			return nil, nil, nil, failf("Fix or delete the row named (SELECT * FROM <schema>.casbin_rule WHERE id = ...), or check --model.", "%v", err)
 		}
 		closers = append(closers, e.Close)
-		tenants = e
+		tenants, decider = e, e
 	} else if cfg.policy != "" || cfg.model != "" {
 		files := policyFiles{model: cfg.model, policy: cfg.policy}
 		e, err := policy.New(policy.Config{ModelPath: cfg.model, PolicyPath: cfg.policy, Logger: log, Watch: true})
@@ -395,7 +398,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 			return nil, nil, nil, files.loadError(err)
 		}
 		closers = append(closers, e.Close)
-		tenants = e
+		tenants, decider = e, e
 	}
 	var limiter ratelimit.Limiter
 	if len(cfg.limits) > 0 && cfg.redis != nil {
@@ -424,7 +427,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
 	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL,
-		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now, Metrics: reg})
+		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now, Metrics: reg, Decider: decider})
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)

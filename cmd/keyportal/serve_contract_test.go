@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -149,6 +150,10 @@ func TestServeContractOverHTTP(t *testing.T) {
 	}
 	secrets = append(secrets, initechSecret)
 	checkKey(t, ctx, cl, initechSecret, "tenant_inactive")
+	// ... and no ticket is issued for it (issue 13 §4).
+	if itk, err := cl.Issue(ctx, ticket.Request{AppSlug: "aa_99", Tenant: "initech", Subject: "heidi"}); !errors.Is(err, ticket.ErrRejected) || !strings.Contains(err.Error(), "suspended") {
+		t.Errorf("Issue for suspended initech = %+v, %v; want refused (ticket.ErrRejected)", itk, err)
+	}
 
 	// The operator's view of the same store while the server runs.
 	h := newHarness(t)

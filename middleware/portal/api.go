@@ -25,7 +25,8 @@ type session struct {
 
 // withSession verifies the bearer session token and re-checks, on every call,
 // that the app is still usable, still belongs to the session's tenant and
-// still allows the session's origin. Failures are 401 with code
+// still allows the session's origin, and, with a Config.Decider, that the
+// policy still allows the session's user (recheck). Failures are 401 with code
 // session_invalid, session_expired or revoked (the page maps the last two to
 // keyportal:session_expired reasons ttl and revoked).
 func (p *Portal) withSession(h func(*gin.Context, *session)) gin.HandlerFunc {
@@ -71,6 +72,12 @@ func (p *Portal) withSession(h func(*gin.Context, *session)) gin.HandlerFunc {
 			why = RejectCrossTenant
 		case !originAllowed(app, cl.Origin):
 			why = RejectWrongOrigin
+		default:
+			if why, err = p.recheck(ctx, cl); err != nil {
+				p.log.Error().Err(err).Str("request_id", requestID(c)).Msg("portal policy re-check failed")
+				fail(c, http.StatusServiceUnavailable, "unavailable", "the portal cannot serve this right now; try again")
+				return
+			}
 		}
 		if why != "" {
 			p.recordSessionExpired(c, cl, why)

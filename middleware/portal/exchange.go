@@ -142,7 +142,7 @@ func (p *Portal) newExchangeAttempt(c *gin.Context, tk string) *exchangeAttempt 
 }
 
 // check runs the checks in order: the request's origin, the ticket, a
-// renewal's binding to the session it continues, the app; then it consumes
+// renewal's binding to the session it continues, the app, the policy; then it consumes
 // the ticket. Its error is a rejection or a failure of the store or the
 // sealer.
 func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, error) {
@@ -160,6 +160,9 @@ func (x *exchangeAttempt) check(req exchangeRequest) (claims, keystore.App, erro
 	}
 	app, err := x.checkApp(cl)
 	if err != nil {
+		return claims{}, keystore.App{}, err
+	}
+	if err := x.checkPolicy(cl); err != nil {
 		return claims{}, keystore.App{}, err
 	}
 	if err := x.consumeTicket(cl); err != nil {
@@ -229,6 +232,20 @@ func (x *exchangeAttempt) checkApp(cl claims) (keystore.App, error) {
 	return app, nil
 }
 
+// checkPolicy asks the policy again (Config.Decider): a user who lost the
+// permission, or whose tenant was suspended, gets no session from a ticket
+// issued before, and the ticket stays unspent.
+func (x *exchangeAttempt) checkPolicy(cl claims) error {
+	why, err := x.p.recheck(x.ctx, cl)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return rejection{why, ticket.ReasonRevoked, http.StatusForbidden, "access to these keys has been withdrawn"}
+	}
+	return nil
+}
+
 // consumeTicket is the single atomic step: of any number of concurrent
 // exchanges of one ticket, exactly one gets past it.
 func (x *exchangeAttempt) consumeTicket(cl claims) error {
@@ -243,7 +260,7 @@ func (x *exchangeAttempt) consumeTicket(cl claims) error {
 // with the session. It fails closed: no session without its audit event.
 func (x *exchangeAttempt) openSession(cl claims, app keystore.App) {
 	exp := x.now.Add(x.p.sessionTTL).Unix()
-	sess := claims{ID: newRandomID(), App: cl.App, Tenant: cl.Tenant, User: cl.User, Origin: cl.Origin, Resource: cl.Resource, Exp: exp}
+	sess := claims{ID: newRandomID(), App: cl.App, Tenant: cl.Tenant, User: cl.User, Origin: cl.Origin, Resource: cl.Resource, Object: cl.Object, Action: cl.Action, Exp: exp}
 	token, err := x.p.sessions.seal(x.ctx, sess)
 	if err != nil {
 		x.refuse(err)

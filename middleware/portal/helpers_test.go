@@ -27,6 +27,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/sqlite"
 	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/policy"
 )
 
 // The whole suite shares one directory for its databases and one log
@@ -137,6 +138,8 @@ type envOptions struct {
 	changeRate    float64
 	changeBurst   int
 	maxActiveKeys int
+	// decider is Config.Decider.
+	decider policy.Decider
 }
 
 var dbSeq struct {
@@ -195,6 +198,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Logger:      zerolog.New(&suiteLog).With().Str("test", t.Name()).Logger(),
 		Now:         now,
 		Metrics:     prometheus.NewRegistry(),
+		Decider:     o.decider,
 	})
 	if err != nil {
 		t.Fatal(err)

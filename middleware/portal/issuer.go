@@ -66,6 +66,8 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 		User:     req.Subject,
 		Origin:   origin,
 		Resource: req.Resource,
+		Object:   req.Object,
+		Action:   req.Action,
 		Exp:      exp,
 	})
 	if err != nil {

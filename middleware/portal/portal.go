@@ -14,6 +14,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/policy"
 )
 
 // Defaults for the zero values of Config.
@@ -82,6 +83,19 @@ type Config struct {
 	// audited. Nil counts nothing (such refusals are then only logged,
 	// rate-limited per IP).
 	Metrics prometheus.Registerer
+	// Decider, when set, is asked again on every exchange (renewals
+	// included) and every API call whether the session's user may still act:
+	// the same policy.Request the ticket route decided (user, tenant, and
+	// the object and action the route sealed into the ticket). A ticket
+	// from the backend API carries no object or action; for it only the
+	// tenant's status is checked, when Decider is also a
+	// policy.TenantStatuser (a *policy.Engine is). A refusal ends the
+	// session at once: the exchange answers 403 and the API 401, both with
+	// code "revoked", and the page posts keyportal:session_expired with
+	// reason "revoked". A decider error answers 503 and ends nothing. Pass
+	// the route's own Decider. nil means no re-check: a session lasts its
+	// SessionTTL whatever the policy says meanwhile.
+	Decider policy.Decider
 }
 
 // Portal is the self-hosted key portal. It is safe for concurrent use.
@@ -93,6 +107,8 @@ type Portal struct {
 	maxTTL     time.Duration
 	log        zerolog.Logger
 	now        func() time.Time
+	decider    policy.Decider        // nil: no re-check
+	tenants    policy.TenantStatuser // the decider's, for tickets without an object
 
 	tickets  *sealer
 	sessions *sealer
@@ -142,6 +158,10 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if p.refusals, err = newRefusals(cfg.Metrics); err != nil {
 		return nil, err
+	}
+	if cfg.Decider != nil {
+		p.decider = cfg.Decider
+		p.tenants, _ = cfg.Decider.(policy.TenantStatuser)
 	}
 	p.issuer = &localIssuer{p: p}
 	p.apps = newAppCache(cfg.Store, p.now)

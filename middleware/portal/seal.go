@@ -55,6 +55,12 @@ type claims struct {
 	Origin string `json:"o"`
 	// Resource is the resource id the ticket named (the deployment id).
 	Resource string `json:"r,omitempty"`
+	// Object and Action are the policy question the ticket route decided
+	// (ticket.Request.Object, Action), asked again on every exchange and
+	// API call when Config.Decider is set; empty for tickets of the backend
+	// API, which decides nothing.
+	Object string `json:"ob,omitempty"`
+	Action string `json:"ac,omitempty"`
 	// Exp is the expiry in unix seconds.
 	Exp int64 `json:"e"`
 }

@@ -39,6 +39,14 @@ type Request struct {
 	Subject string
 	// Resource is the id of the resource the app belongs to (the deployment id).
 	Resource string
+	// Object and Action are the policy object and action the ticket route
+	// decided for Subject in Tenant (e.g. "deployment:42",
+	// "api_keys:manage"). The self-hosted portal seals them into the ticket
+	// and its sessions, so that it can ask the same question of the policy
+	// again on every exchange and key change (portal.Config.Decider). Empty
+	// when the caller decided nothing (the backend API); Wacht's client does
+	// not send them.
+	Object, Action string
 	// EmbedderOrigin is the origin of the page that will frame the portal
 	// (scheme://host[:port]); the portal posts messages to it and nowhere else.
 	EmbedderOrigin string

@@ -45,7 +45,8 @@
 //     which must be one of the app's allowed_origins, else the app's first
 //     allowed origin; an app without allowed_origins cannot be embedded, so
 //     its tickets are refused with 400. expires_in is clamped by the portal
-//     (default 2 minutes, at most 10).
+//     (default 2 minutes, at most 10). With Config.Tenants, an app whose
+//     tenant is suspended or deleted gets 403 and no ticket.
 //   - Rotation: Wacht ends the old key at once; so does keyportal, unless
 //     the body carries the extension field grace_period_seconds (at most 30
 //     days), which keeps the old key working until then (grace_until).

@@ -1,7 +1,9 @@
 package wachtapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/policy"
 )
 
 // TicketTypeAPIAuthAccess is the only ticket type keyportal issues.
@@ -84,10 +87,14 @@ func (a *API) createTicket(c *gin.Context) {
 		// Clamp before converting: the portal clamps again to its maximum.
 		ttl = time.Duration(min(*req.ExpiresIn, int64(24*time.Hour/time.Second))) * time.Second
 	}
-	resp, err := a.issuer.Issue(ctx, ticket.Request{
-		AppSlug: app.Slug, Tenant: app.Tenant, Subject: user, Resource: app.DeploymentID,
-		EmbedderOrigin: origin, TTL: ttl,
-	})
+	status, err := a.tenantStatus(ctx, app.Tenant)
+	var resp ticket.Response
+	if err == nil && status == policy.TenantActive {
+		resp, err = a.issuer.Issue(ctx, ticket.Request{
+			AppSlug: app.Slug, Tenant: app.Tenant, Subject: user, Resource: app.DeploymentID,
+			EmbedderOrigin: origin, TTL: ttl,
+		})
+	}
 	ev := audit.Event{
 		Time: a.now(), Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: ActorName,
 		Tenant: app.Tenant, Resource: app.DeploymentID, AppSlug: app.Slug,
@@ -95,6 +102,8 @@ func (a *API) createTicket(c *gin.Context) {
 		ClientIP: clientip.Of(c, &a.log), Detail: "backend API ticket for user " + user + ", embedder " + origin,
 	}
 	switch {
+	case err == nil && status != policy.TenantActive:
+		ev.Outcome, ev.Reason = audit.OutcomeDenied, "tenant_"+string(status)
 	case errors.Is(err, ticket.ErrRejected):
 		ev.Outcome, ev.Reason = audit.OutcomeDenied, "issuer_rejected"
 	case err != nil:
@@ -107,6 +116,8 @@ func (a *API) createTicket(c *gin.Context) {
 		return
 	}
 	switch {
+	case err == nil && status != policy.TenantActive:
+		writeError(c, http.StatusForbidden, "the app's organization is "+string(status)+": no tickets are issued for it")
 	case err == nil:
 		c.JSON(http.StatusOK, resp)
 	case errors.Is(err, ticket.ErrRejected):
@@ -119,4 +130,17 @@ func (a *API) createTicket(c *gin.Context) {
 		a.log.Error().Err(err).Str("app_slug", app.Slug).Msg("backend: ticket issuance failed")
 		writeError(c, http.StatusInternalServerError, "ticket issuance failed")
 	}
+}
+
+// tenantStatus is the status of the app's tenant by Config.Tenants, active
+// without one. A failing TenantStatuser is ticket.ErrUnavailable (503).
+func (a *API) tenantStatus(ctx context.Context, tenant string) (policy.TenantStatus, error) {
+	if a.tenants == nil {
+		return policy.TenantActive, nil
+	}
+	st, err := a.tenants.TenantStatus(ctx, tenant)
+	if err != nil {
+		return "", fmt.Errorf("%w: tenant status of %q: %v", ticket.ErrUnavailable, tenant, err)
+	}
+	return st, nil
 }

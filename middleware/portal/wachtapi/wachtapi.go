@@ -47,9 +47,10 @@ type Config struct {
 	// APIKeys are the accepted backend API keys (several, to rotate them),
 	// each at least MinAPIKeyLen characters. Required.
 	APIKeys []string
-	// Tenants tells POST /v1/authz/check whether a key's tenant is active,
-	// as RequireAPIKey's Tenants does. Nil skips the check. Ignored when
-	// Verifier is set.
+	// Tenants tells whether a tenant is active. POST /session/tickets
+	// refuses (403) a ticket for an app whose tenant is not; POST
+	// /v1/authz/check refuses its keys, as RequireAPIKey's Tenants does
+	// (there it is ignored when Verifier is set). Nil skips both checks.
 	Tenants policy.TenantStatuser
 	// Verifier verifies keys for POST /v1/authz/check. Nil builds one on
 	// Store (closed by Close); pass middleware.APIKeyAuth.Verifier() to
@@ -83,6 +84,7 @@ type Config struct {
 type API struct {
 	store         keystore.Store
 	issuer        ticket.Issuer
+	tenants       policy.TenantStatuser
 	keyHashes     [][sha256.Size]byte
 	verifier      *apikey.Verifier
 	ownVerifier   bool
@@ -111,6 +113,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		store:         cfg.Store,
 		issuer:        cfg.Issuer,
+		tenants:       cfg.Tenants,
 		verifier:      cfg.Verifier,
 		defaultTenant: cfg.DefaultTenant,
 		publicCheck:   cfg.PublicCheck,

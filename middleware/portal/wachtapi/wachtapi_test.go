@@ -809,3 +809,28 @@ func TestClientCheckVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketRefusedForInactiveTenant: with Tenants, POST /session/tickets
+// issues nothing for an app whose tenant is suspended or deleted (403, a
+// denied ticket.issue event naming the status), and again once it is active.
+func TestTicketRefusedForInactiveTenant(t *testing.T) {
+	w := newWorld(t)
+	req := map[string]any{"ticket_type": "api_auth_access", "api_auth_app_slug": apikeytest.AppSlug}
+	for _, st := range []policy.TenantStatus{policy.TenantSuspended, policy.TenantDeleted} {
+		w.env.Clock.Advance(time.Second) // the newest event is this one's
+		w.env.Tenants.Set(apikeytest.Tenant, st)
+		status, body, _ := w.do("POST", "/session/tickets", "Bearer "+backendKey, req)
+		wantError(t, "ticket for a "+string(st)+" tenant", status, body, http.StatusForbidden)
+		if strings.Contains(string(body), `"ticket"`) {
+			t.Fatalf("the refusal carries a ticket: %s", body)
+		}
+		page, err := w.env.Store.QueryAudit(context.Background(), audit.Query{Action: audit.ActionTicketIssue, Limit: 1})
+		if err != nil || len(page.Events) != 1 || page.Events[0].Outcome != audit.OutcomeDenied || page.Events[0].Reason != "tenant_"+string(st) {
+			t.Fatalf("newest ticket.issue event %+v (%v): want denied, tenant_%s", page.Events, err, st)
+		}
+	}
+	w.env.Tenants.Set(apikeytest.Tenant, policy.TenantActive)
+	if status, body, _ := w.do("POST", "/session/tickets", "Bearer "+backendKey, req); status != http.StatusOK {
+		t.Fatalf("ticket for the active tenant: %d %s", status, body)
+	}
+}
