@@ -147,10 +147,10 @@ type machine struct {
 	failures     int    // consecutive failures, for backoff
 	churn        int    // renewals since the frame last had an active session
 	lastRenewal  time.Time
-	countdown    int    // seconds left before the next automatic retry
+	countdown    int     // seconds left before the next automatic retry
 	fail         failure // what went wrong, for phaseFailed
 	failStatus   int     // the status that went wrong, for phaseFailed
-	waiting      bool   // an automatic retry is scheduled
+	waiting      bool    // an automatic retry is scheduled
 }
 
 // Phase returns the current phase.

@@ -76,7 +76,7 @@ func RouteRegexp(pattern string) string {
 const (
 	envTicketPath = "KEYPORTAL_TICKET_PATH"
 	envField      = "KEYPORTAL_FIELD"
-	envRoutes     = "KEYPORTAL_ROUTES" // newline-separated
+	envRoutes     = "KEYPORTAL_ROUTES"   // newline-separated
 	envMessages   = "KEYPORTAL_MESSAGES" // Messages.encode
 	envMinHeight  = "KEYPORTAL_MIN_HEIGHT"
 	envSignInURL  = "KEYPORTAL_SIGN_IN_URL"

@@ -96,8 +96,8 @@ func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, ticket.Default
 func (s *Shell) field() string      { return cmp.Or(s.Field, ticket.DefaultField) }
 
 // text returns the shell's texts, English where Messages has none.
-func (s *Shell) text() Messages { return s.Messages.WithDefaults() }
-func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, defaultSignInURL) }
+func (s *Shell) text() Messages    { return s.Messages.WithDefaults() }
+func (s *Shell) signInURL() string { return cmp.Or(s.SignInURL, defaultSignInURL) }
 
 func (s *Shell) minHeight() int {
 	if s.MinHeight > 0 {

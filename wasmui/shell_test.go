@@ -394,7 +394,9 @@ func TestRenderInGerman(t *testing.T) {
 	}
 }
 
-func msgtableKeys(m Messages) string { return strings.Join(slices.Sorted(maps.Keys(msgtable.ToMap(m))), ",") }
+func msgtableKeys(m Messages) string {
+	return strings.Join(slices.Sorted(maps.Keys(msgtable.ToMap(m))), ",")
+}
 
 // TestMessagesCheck: a table with a text that could disguise what it shows,
 // or a lang that is not a language tag, is refused.
