@@ -18,6 +18,9 @@ type Messages struct {
 	// Lang is the language tag of the texts ("en"), the page's lang
 	// attribute.
 	Lang string `json:"lang"`
+	// PageTitle is the settings page's title, unless shell.Config.Title
+	// names it.
+	PageTitle string `json:"page_title"`
 	// Loading is shown while the first ticket is on its way.
 	Loading string `json:"loading"`
 	// FrameTitle is the portal iframe's accessible title.
@@ -89,6 +92,7 @@ const (
 func English() Messages {
 	return Messages{
 		Lang:             "en",
+		PageTitle:        "API keys",
 		Loading:          TextLoading,
 		FrameTitle:       DefaultTitle,
 		SignedOut:        TextSignedOut,

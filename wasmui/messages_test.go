@@ -3,6 +3,7 @@ package wasmui
 // german overrides every text of the shell.
 var german = Messages{
 	Lang:             "de",
+	PageTitle:        "API-Schlüssel",
 	Loading:          "API-Schlüsselverwaltung wird geladen …",
 	FrameTitle:       "API-Schlüsselverwaltung",
 	SignedOut:        "Ihre Sitzung ist abgelaufen – bitte melden Sie sich erneut an.",

@@ -15,6 +15,7 @@ import (
 // french overrides the texts a page shows before the wasm is up.
 var french = wasmui.Messages{
 	Lang:            "fr",
+	PageTitle:       "Clés API",
 	Loading:         "Chargement du gestionnaire de clés API…",
 	FrameTitle:      "Gestionnaire de clés API",
 	FromAnotherSite: "Vous avez ouvert cette page depuis un autre site.",
@@ -37,6 +38,7 @@ func TestPageInFrench(t *testing.T) {
 	page := html.UnescapeString(w.Body.String())
 	for _, want := range []string{
 		`<html lang="fr"`,
+		`<title>Clés API</title>`,
 		`<p class="keyportal-status" role="status">` + french.Loading + `</p>`,
 		french.FromAnotherSite,
 		`<button type="button">` + french.Open + `</button>`,
@@ -47,7 +49,7 @@ func TestPageInFrench(t *testing.T) {
 		}
 	}
 	en := wasmui.English()
-	for _, leak := range []string{`lang="en"`, en.Loading, en.FrameTitle, en.FromAnotherSite, en.Open} {
+	for _, leak := range []string{`lang="en"`, en.PageTitle, en.Loading, en.FrameTitle, en.FromAnotherSite, en.Open} {
 		if strings.Contains(page, leak) {
 			t.Errorf("English %q leaks into the French page", leak)
 		}

@@ -42,7 +42,7 @@ import (
 // Config configures a Shell. The zero value builds the shell from source on
 // first start and serves it for the default ticket route.
 type Config struct {
-	// Title is the page title (default "API keys").
+	// Title is the page title (default Messages.PageTitle).
 	Title string
 	// Name is the app name in the web manifest (default Title).
 	Name string
@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 		cfg.Progress = os.Stderr
 	}
 	if cfg.Title == "" {
-		cfg.Title = "API keys"
+		cfg.Title = cfg.Messages.WithDefaults().PageTitle
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.Title
