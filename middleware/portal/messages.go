@@ -141,8 +141,21 @@ type Messages struct {
 	LinkInvalid string `json:"link_invalid"`
 	// Unreachable: the exchange failed on the network.
 	Unreachable string `json:"unreachable"`
-	// SomethingWrong: a call failed without a message; {status} is its
-	// HTTP status.
+	// LinkExpired and LinkUsed: the exchange refused an expired or a spent
+	// ticket.
+	LinkExpired string `json:"link_expired"`
+	LinkUsed    string `json:"link_used"`
+	// ErrorRateLimited: the user made too many key changes; {seconds} is
+	// the wait.
+	ErrorRateLimited string `json:"error_rate_limited"`
+	// ErrorKeyLimit: the app holds as many active keys as it may.
+	ErrorKeyLimit string `json:"error_key_limit"`
+	// ErrorKeyGone: the key is not in the app (any more).
+	ErrorKeyGone string `json:"error_key_gone"`
+	// ErrorAlreadyRevoked: the key was revoked meanwhile.
+	ErrorAlreadyRevoked string `json:"error_already_revoked"`
+	// SomethingWrong: a call failed in a way no other text names; {status}
+	// is its HTTP status.
 	SomethingWrong string `json:"something_wrong"`
 
 	// ShowOlder loads older activity.
@@ -233,11 +246,17 @@ func EnglishMessages() Messages {
 		Reason:      "Reason",
 		KeyRevoked:  "Key “{name}” revoked.",
 
-		SessionEnded:    "Your session has ended. Reconnecting…",
-		AccessWithdrawn: "Access to these keys was withdrawn. Ask an administrator if you need it back.",
-		LinkInvalid:     "This link is not valid.",
-		Unreachable:     "The key portal could not be reached.",
-		SomethingWrong:  "Something went wrong ({status}).",
+		SessionEnded:        "Your session has ended. Reconnecting…",
+		AccessWithdrawn:     "Access to these keys was withdrawn. Ask an administrator if you need it back.",
+		LinkInvalid:         "This link is not valid.",
+		Unreachable:         "The key portal could not be reached.",
+		LinkExpired:         "This link has expired.",
+		LinkUsed:            "This link was already used.",
+		ErrorRateLimited:    "Too many key changes in a short time. Try again in {seconds} s.",
+		ErrorKeyLimit:       "This app has as many active keys as it may have. Revoke a key you no longer use, then create the new one.",
+		ErrorKeyGone:        "This key no longer exists.",
+		ErrorAlreadyRevoked: "This key is already revoked.",
+		SomethingWrong:      "Something went wrong ({status}).",
 
 		ShowOlder:         "Show older",
 		ActivityEmpty:     "Nothing has happened yet.",

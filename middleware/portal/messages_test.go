@@ -87,11 +87,17 @@ var french = Messages{
 	Reason:      "Motif",
 	KeyRevoked:  "Clé « {name} » révoquée.",
 
-	SessionEnded:    "Votre session a pris fin. Reconnexion…",
-	AccessWithdrawn: "L’accès à ces clés vous a été retiré.",
-	LinkInvalid:     "Ce lien n’est pas valide.",
-	Unreachable:     "Le portail des clés est injoignable.",
-	SomethingWrong:  "Une erreur est survenue ({status}).",
+	SessionEnded:        "Votre session a pris fin. Reconnexion…",
+	AccessWithdrawn:     "L’accès à ces clés vous a été retiré.",
+	LinkInvalid:         "Ce lien n’est pas valide.",
+	Unreachable:         "Le portail des clés est injoignable.",
+	LinkExpired:         "Ce lien a expiré.",
+	LinkUsed:            "Ce lien a déjà servi.",
+	ErrorRateLimited:    "Trop de changements de clés en peu de temps. Réessayez dans {seconds} s.",
+	ErrorKeyLimit:       "Cette application a déjà autant de clés actives que permis.",
+	ErrorKeyGone:        "Cette clé n’existe plus.",
+	ErrorAlreadyRevoked: "Cette clé est déjà révoquée.",
+	SomethingWrong:      "Une erreur est survenue ({status}).",
 
 	ShowOlder:         "Plus ancien",
 	ActivityEmpty:     "Rien ne s’est encore passé.",
@@ -209,7 +215,7 @@ func TestNewRefusesBadMessages(t *testing.T) {
 // key row's labels, badge and buttons, the activity.
 func TestBrowserInFrench(t *testing.T) {
 	ctx := browser(t)
-	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true})
+	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true, changeRate: 1, changeBurst: 3})
 	allowed := embedder(t, "127.0.0.1:0")
 	a := keystore.App{Slug: "aa_42", Name: "Acme", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{allowed},
 		Messages: msgtable.ToMap(french)}
@@ -258,6 +264,14 @@ func TestBrowserInFrench(t *testing.T) {
 	waitJS(t, f, dialogOpen(tid("revoke-dialog")))
 	click(t, f, tid("revoke-confirm"))
 	waitJS(t, f, `document.getElementById('notice').textContent === 'Clé « facturation » révoquée.'`)
+
+	// A fourth change in a minute is over the limit (three at once here):
+	// the dialog says so in French.
+	click(t, f, tid("create-key"))
+	typeInto(t, f, tid("create-name"), "encore")
+	click(t, f, tid("create-submit"))
+	waitJS(t, f, `/^Trop de changements de clés en peu de temps\. Réessayez dans \d+ s\.$/.test(document.getElementById('create-error').textContent)`)
+	click(t, f, `#dlg-create [data-close]`)
 
 	click(t, f, tid("tab-activity"))
 	waitJS(t, f, `document.querySelectorAll('[data-testid="activity-item"]').length >= 4`)

@@ -90,6 +90,27 @@
     expiryTimer = setTimeout(() => endSession('ttl'), Math.max(0, ms));
   };
 
+  // errorText is what the page says about a failed call: the table's text
+  // for the error's code, else the server's message, else fallback.
+  const CODE_TEXT = {
+    rate_limited: T.error_rate_limited,
+    key_limit: T.error_key_limit,
+    not_found: T.error_key_gone,
+    inactive: T.error_already_revoked,
+    unavailable: T.error_unavailable,
+    session_expired: T.session_ended,
+    session_invalid: T.session_ended,
+    revoked: T.access_withdrawn,
+    ticket_expired: T.link_expired,
+    ticket_used: T.link_used,
+    ticket_invalid: T.link_invalid,
+  };
+  const errorText = (res, body, fallback) => {
+    const code = body.error && body.error.code;
+    if (CODE_TEXT[code]) return fill(CODE_TEXT[code], { seconds: res.headers.get('Retry-After') || '', status: res.status });
+    return (body.error && body.error.message) || fallback || fill(T.something_wrong, { status: res.status });
+  };
+
   const exchange = async (ticket) => {
     if (exchanging) { queued = ticket; return; }
     exchanging = true;
@@ -126,7 +147,7 @@
       const reason = REASONS.includes(code) ? code : 'ticket_invalid';
       session = null;
       setState('ended');
-      say(res ? (body.error && body.error.message) || T.link_invalid : T.unreachable, 'error');
+      say(res ? errorText(res, body, T.link_invalid) : T.unreachable, 'error');
       if (!readySent) post({ type: 'keyportal:ready', session: 'none' });
       post({ type: 'keyportal:session_expired', reason });
     }
@@ -146,9 +167,9 @@
     const body = await res.json().catch(() => ({}));
     if (res.status === 401) {
       endSession(body.error && body.error.code === 'revoked' ? 'revoked' : 'ttl');
-      throw new Error((body.error && body.error.message) || T.session_ended);
+      throw new Error(errorText(res, body));
     }
-    if (!res.ok) throw new Error((body.error && body.error.message) || fill(T.something_wrong, { status: res.status }));
+    if (!res.ok) throw new Error(errorText(res, body));
     return body;
   };
 
