@@ -26,8 +26,12 @@
 // A page opened from another site asks for nothing until the user clicks:
 // the server writes the page's start mode (StartAtOnce or StartOnClick) in
 // its data-keyportal-start attribute (middleware/shell decides it from
-// Sec-Fetch-Site), and the eager script and the Shell both show a TextOpen
+// Sec-Fetch-Site), and the eager script and the Shell both show an Open
 // button instead of asking, so that a link cannot spend the user's tickets.
+//
+// Every text the Shell shows comes from its Messages, English where empty
+// (English); middleware/shell hands the host's table to the wasm and renders
+// the page's first state, which the eager script shows, with it.
 //
 // The Shell posts keyportal:theme to the portal (Theme, or the page's
 // prefers-color-scheme) and forwards the portal's key events to the page as
@@ -38,7 +42,8 @@
 //
 //	window.addEventListener("keyportal:event", (e) => refresh(e.detail.name))
 //
-// The package imports go-app and middleware/ticket only, and calls the
+// The package imports go-app, middleware/ticket and internal/msgtable only,
+// and calls the
 // browser's fetch rather than net/http. Its wasm main is cmd/shellwasm;
 // `go run ./cmd/shellbuild -o web` builds it for production.
 package wasmui

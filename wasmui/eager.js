@@ -52,7 +52,8 @@
   // null: the shell is already up and asked for its own ticket (a script
   // loaded async may run that late).
   if (window.keyportalTicketRequest !== undefined) return;
-  var title = attr("title") || "API key manager";
+  // The iframe's accessible title, in the page's language (wasmui.Messages).
+  var title = attr("title");
   var minHeight = parseInt(attr("min-height"), 10);
   if (!(minHeight > 0)) minHeight = 480;
   var MAX_HEIGHT = 20000;

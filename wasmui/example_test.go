@@ -22,7 +22,12 @@ func ExampleShell() {
 			TicketPath: "/api/settings/api-keys/embed-ticket",
 			Field:      "deploymentId",
 			ResourceID: "42",
-			Title:      "API key manager",
+			// The texts in German; the fields left empty stay English.
+			Messages: wasmui.Messages{
+				Lang:       "de",
+				FrameTitle: "API-Schlüsselverwaltung",
+				Loading:    "API-Schlüsselverwaltung wird geladen …",
+			},
 		},
 	)
 	_ = page

@@ -627,3 +627,37 @@ func TestLifecycleResourceFromURLBeforeFirstRender(t *testing.T) {
 		t.Fatalf("the shell showed %q on a URL that carries the id; shell now: %s", noID, h.html())
 	}
 }
+
+// TestLifecycleInGerman: a Shell with a German table shows its states in
+// German in the browser's DOM, and no English text of the table.
+func TestLifecycleInGerman(t *testing.T) {
+	en := English()
+	noEnglish := func(h *harness) {
+		t.Helper()
+		for _, s := range []string{en.Forbidden, en.AskAdmin, en.RateLimited, "Retrying in", "Couldn't load", en.Retry, en.Loading} {
+			if strings.Contains(h.text(), s) {
+				t.Fatalf("English %q in the German shell: %q", s, h.text())
+			}
+		}
+	}
+	h := mountShell(t, &Shell{ResourceID: "42", Messages: german}, nil)
+	h.waitFor("the fetch", func() bool { return len(h.calls) == 1 })
+	h.lastCall().respond(429, "slow down", map[string]string{"Retry-After": "3"})
+	h.waitFor("the German 429 state", func() bool { return strings.Contains(h.text(), "Zu viele Anfragen. Neuer Versuch in 3 s …") })
+	noEnglish(h)
+	h.advance(3 * time.Second)
+	h.waitFor("the retry", func() bool { return len(h.calls) == 2 })
+	h.lastCall().respond(503, "", nil)
+	h.waitFor("the German failure", func() bool {
+		return strings.Contains(h.text(), "(der Server antwortete 503). Neuer Versuch in 1 s …") && strings.Contains(h.text(), german.Retry)
+	})
+	noEnglish(h)
+	h.advance(time.Second)
+	h.waitFor("the next retry", func() bool { return len(h.calls) == 3 })
+	h.lastCall().respond(403, "{}", nil)
+	h.waitFor("the German 403 state", func() bool {
+		return strings.Contains(h.text(), german.Forbidden) && strings.Contains(h.text(), german.AskAdmin)
+	})
+	noEnglish(h)
+	h.dismount()
+}

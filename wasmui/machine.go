@@ -147,9 +147,10 @@ type machine struct {
 	failures     int    // consecutive failures, for backoff
 	churn        int    // renewals since the frame last had an active session
 	lastRenewal  time.Time
-	countdown    int    // seconds left before the next automatic retry
-	detail       string // what went wrong, for phaseFailed
-	waiting      bool   // an automatic retry is scheduled
+	countdown    int     // seconds left before the next automatic retry
+	fail         failure // what went wrong, for phaseFailed
+	failStatus   int     // the status that went wrong, for phaseFailed
+	waiting      bool    // an automatic retry is scheduled
 }
 
 // Phase returns the current phase.
@@ -182,8 +183,8 @@ func (m *machine) InFlight() bool { return m.inFlight }
 // Countdown returns the seconds left before the next automatic retry.
 func (m *machine) Countdown() int { return m.countdown }
 
-// Detail returns what went wrong in phaseFailed.
-func (m *machine) Detail() string { return m.detail }
+// Failure returns what went wrong in phaseFailed, and the HTTP status.
+func (m *machine) Failure() (failure, int) { return m.fail, m.failStatus }
 
 // SetTheme changes the theme and posts it to a frame that has said ready.
 func (m *machine) SetTheme(theme string) []effect {
@@ -281,11 +282,11 @@ func (m *machine) Fetched(r result, now time.Time) []effect {
 		return []effect{{Kind: effectStopTimer, Timer: timerExpiry}}
 	case r.Status == 429:
 		m.phase = phaseRateLimited
-		m.detail = ""
+		m.fail, m.failStatus = failNone, 0
 		return m.wait(retryAfter(r.RetryAfter, now))
 	default:
 		m.phase = phaseFailed
-		m.detail = describe(r)
+		m.fail, m.failStatus = classify(r), r.Status
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
 	}
@@ -295,19 +296,19 @@ func (m *machine) gotTicket(r result, now time.Time) []effect {
 	var resp ticket.Response
 	if err := json.Unmarshal([]byte(r.Body), &resp); err != nil || resp.Ticket == "" || resp.URL == "" {
 		m.phase = phaseFailed
-		m.detail = "the ticket route answered without a ticket"
+		m.fail, m.failStatus = failNoTicket, r.Status
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
 	}
 	origin, ok := originOf(resp.URL, m.PageOrigin)
 	if !ok {
 		m.phase = phaseFailed
-		m.detail = "the ticket route answered with an unusable portal URL"
+		m.fail, m.failStatus = failBadURL, r.Status
 		m.failures++
 		return m.wait(int(backoff(m.failures) / time.Second))
 	}
 	m.failures = 0
-	m.detail = ""
+	m.fail, m.failStatus = failNone, 0
 	m.countdown = 0
 	m.phase = phaseFrame
 	if m.ready && m.frameURL != "" && origin == m.portalOrigin {
@@ -324,7 +325,7 @@ func (m *machine) gotTicket(r result, now time.Time) []effect {
 
 func (m *machine) dropFrame() {
 	m.frameURL, m.portalOrigin, m.ready, m.height = "", "", false, 0
-	m.waiting, m.countdown, m.detail = false, 0, ""
+	m.waiting, m.countdown, m.fail, m.failStatus = false, 0, failNone, 0
 }
 
 func (m *machine) wait(seconds int) []effect {
@@ -489,14 +490,28 @@ func originOf(raw, pageOrigin string) (string, bool) {
 	return origin, err == nil
 }
 
-// describe turns a failed result into a short, user-presentable detail.
-func describe(r result) string {
+// failure is what went wrong in phaseFailed; Messages words it.
+type failure int
+
+// The failures of a ticket request.
+const (
+	failNone       failure = iota
+	failNetwork            // no answer (status 0)
+	failServer             // 5xx
+	failUnexpected         // any other status but 200, 401, 403, 429
+	failNoTicket           // a 200 without a ticket
+	failBadURL             // a 200 whose portal URL is unusable
+)
+
+// classify tells what kind of failure a result that is not 200, 401, 403
+// or 429 is.
+func classify(r result) failure {
 	switch {
 	case r.Status == 0:
-		return "the network request failed"
+		return failNetwork
 	case r.Status >= 500:
-		return "the server answered " + strconv.Itoa(r.Status)
+		return failServer
 	default:
-		return "unexpected answer " + strconv.Itoa(r.Status)
+		return failUnexpected
 	}
 }

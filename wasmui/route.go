@@ -76,8 +76,8 @@ func RouteRegexp(pattern string) string {
 const (
 	envTicketPath = "KEYPORTAL_TICKET_PATH"
 	envField      = "KEYPORTAL_FIELD"
-	envRoutes     = "KEYPORTAL_ROUTES" // newline-separated
-	envTitle      = "KEYPORTAL_TITLE"
+	envRoutes     = "KEYPORTAL_ROUTES"   // newline-separated
+	envMessages   = "KEYPORTAL_MESSAGES" // Messages.encode
 	envMinHeight  = "KEYPORTAL_MIN_HEIGHT"
 	envSignInURL  = "KEYPORTAL_SIGN_IN_URL"
 	envTheme      = "KEYPORTAL_THEME"
@@ -90,7 +90,7 @@ func (s *Shell) Env() map[string]string {
 		envTicketPath: s.TicketPath,
 		envField:      s.Field,
 		envRoutes:     strings.Join(s.Routes, "\n"),
-		envTitle:      s.Title,
+		envMessages:   s.Messages.encode(),
 		envSignInURL:  s.SignInURL,
 		envTheme:      s.Theme,
 	}
@@ -110,7 +110,7 @@ func FromEnv(getenv func(string) string) *Shell {
 	s := &Shell{
 		TicketPath: getenv(envTicketPath),
 		Field:      getenv(envField),
-		Title:      getenv(envTitle),
+		Messages:   decodeMessages(getenv(envMessages)),
 		SignInURL:  getenv(envSignInURL),
 		Theme:      getenv(envTheme),
 	}

@@ -10,10 +10,9 @@ import (
 )
 
 // Defaults of a Shell. Its ticket route and field default to the ticket
-// route's own, ticket.DefaultPath and ticket.DefaultField.
+// route's own, ticket.DefaultPath and ticket.DefaultField; its texts to
+// English().
 const (
-	// DefaultTitle is the iframe's accessible title.
-	DefaultTitle = "API key manager"
 	// DefaultMinHeight is the iframe's minimum height in CSS pixels.
 	DefaultMinHeight = 480
 	// defaultSignInURL is where the 401 state links to.
@@ -23,32 +22,6 @@ const (
 // hostEvent is the CustomEvent a Shell dispatches on its element for each
 // key action the portal reports (see the package doc).
 const hostEvent = "keyportal:event"
-
-// Texts shown by the shell, exported so tests and host pages can match them.
-const (
-	// TextLoading is the status shown while the first ticket is on its way.
-	TextLoading = "Loading API key manager…"
-	// TextSignedOut is shown when the ticket route answers 401.
-	TextSignedOut = "Your session has ended — sign in again."
-	// TextSignIn is the link to Shell.SignInURL shown with TextSignedOut.
-	TextSignIn = "Sign in again"
-	// TextForbidden is shown when the ticket route answers 403.
-	TextForbidden = "You don't have permission to manage API keys here."
-	// TextAskAdmin follows TextForbidden.
-	TextAskAdmin = "Ask an owner or admin of this workspace if you need access."
-)
-
-// textRetry is the button of the failure notice.
-const textRetry = "Retry"
-
-// Texts of a page that waits for the user's click (see StartOnClick).
-const (
-	// TextFromAnotherSite says why the page waits.
-	TextFromAnotherSite = "You opened this page from another site."
-	// TextOpen is the button, and its accessible name, that asks for the
-	// first ticket.
-	TextOpen = "Open API keys"
-)
 
 // Values of the page's data-keyportal-start attribute, which the server
 // renders per page request on the eager script's element (middleware/shell
@@ -89,8 +62,8 @@ type Shell struct {
 	// against the page path when ResourceID is empty; the value of the
 	// matching pattern's last parameter is the resource id.
 	Routes []string
-	// Title is the iframe's accessible title (DefaultTitle if empty).
-	Title string
+	// Messages are the texts the shell shows (English where empty).
+	Messages Messages
 	// MinHeight is the iframe's minimum height in CSS pixels
 	// (DefaultMinHeight if 0); the portal may ask for more.
 	MinHeight int
@@ -121,8 +94,10 @@ type Shell struct {
 
 func (s *Shell) ticketPath() string { return cmp.Or(s.TicketPath, ticket.DefaultPath) }
 func (s *Shell) field() string      { return cmp.Or(s.Field, ticket.DefaultField) }
-func (s *Shell) title() string      { return cmp.Or(s.Title, DefaultTitle) }
-func (s *Shell) signInURL() string  { return cmp.Or(s.SignInURL, defaultSignInURL) }
+
+// text returns the shell's texts, English where Messages has none.
+func (s *Shell) text() Messages    { return s.Messages.WithDefaults() }
+func (s *Shell) signInURL() string { return cmp.Or(s.SignInURL, defaultSignInURL) }
 
 func (s *Shell) minHeight() int {
 	if s.MinHeight > 0 {
@@ -253,7 +228,7 @@ func (s *Shell) syncFrame() {
 		s.adopted = false
 		return
 	}
-	s.env.updateFrame(s.m.FrameURL(), s.title(), s.m.Height(), s.m.Ready())
+	s.env.updateFrame(s.m.FrameURL(), s.text().FrameTitle, s.m.Height(), s.m.Ready())
 }
 
 func (s *Shell) stop() {
@@ -331,12 +306,13 @@ func (s *Shell) onRetry(ctx app.Context, e app.Event) {
 
 // Render shows the current phase. It never fetches.
 func (s *Shell) Render() app.UI {
+	text := s.text()
 	root := app.Div().
 		Class("keyportal-shell").
 		Attr("data-keyportal-ticket-path", s.ticketPath()).
 		Attr("data-keyportal-field", s.field()).
 		Attr("data-keyportal-resource", s.ResourceID).
-		Attr("data-keyportal-title", s.title()).
+		Attr("data-keyportal-title", text.FrameTitle).
 		Attr("data-keyportal-min-height", strconv.Itoa(s.minHeight()))
 	if app.IsServer {
 		// Marks the server's markup, which the eager script may amend before
@@ -346,39 +322,39 @@ func (s *Shell) Render() app.UI {
 
 	if s.ResourceID == "" {
 		return root.Body(app.P().Class("keyportal-error").Attr("role", "alert").
-			Text("keyportal: this page's URL carries no resource id."))
+			Text(text.NoResource))
 	}
 
 	switch s.m.Phase() {
 	case phaseSignedOut:
 		return root.Body(app.Div().Class("keyportal-error").Attr("role", "alert").Body(
-			app.P().Text(TextSignedOut),
-			app.A().Href(s.signInURL()).Text(TextSignIn),
+			app.P().Text(text.SignedOut),
+			app.A().Href(s.signInURL()).Text(text.SignIn),
 		))
 	case phaseForbidden:
 		return root.Body(app.Div().Class("keyportal-error").Attr("role", "alert").Body(
-			app.P().Text(TextForbidden),
-			app.P().Text(TextAskAdmin),
+			app.P().Text(text.Forbidden),
+			app.P().Text(text.AskAdmin),
 		))
 	case phaseHeld:
 		// The mode, for an eager script that runs only now (async) and
 		// reads this element: it must not ask.
-		return root.Attr(startAttr, StartOnClick).Body(s.startPanel(false))
+		return root.Attr(startAttr, StartOnClick).Body(s.startPanel(text, false))
 	case phaseFrame, phaseRateLimited, phaseFailed:
 		if s.m.FrameURL() == "" || s.adopted {
 			// An adopted frame lives outside go-app's tree (see syncFrame).
-			return root.Body(s.notice())
+			return root.Body(s.notice(text))
 		}
-		return root.Body(s.notice(), s.frame())
+		return root.Body(s.notice(text), s.frame(text))
 	default:
 		if s.adopting {
-			return root.Body(s.notice())
+			return root.Body(s.notice(text))
 		}
-		loading := app.P().Class("keyportal-status").Attr("role", "status").Text(TextLoading)
+		loading := app.P().Class("keyportal-status").Attr("role", "status").Text(text.Loading)
 		if app.IsServer {
 			// The server does not know whether this page waits for a click:
 			// the eager script shows the hidden panel if it does.
-			return root.Aria("busy", "true").Body(loading, s.startPanel(true))
+			return root.Aria("busy", "true").Body(loading, s.startPanel(text, true))
 		}
 		return root.Aria("busy", "true").Body(loading)
 	}
@@ -386,10 +362,10 @@ func (s *Shell) Render() app.UI {
 
 // startPanel is what a page opened from another site shows until the user
 // clicks: why it waits, and the button that asks for the first ticket.
-func (s *Shell) startPanel(hidden bool) app.UI {
+func (s *Shell) startPanel(text Messages, hidden bool) app.UI {
 	return app.Div().Class("keyportal-start").Hidden(hidden).Body(
-		app.P().Text(TextFromAnotherSite),
-		app.Button().Type("button").Text(TextOpen).OnClick(s.onOpen),
+		app.P().Text(text.FromAnotherSite),
+		app.Button().Type("button").Text(text.Open).OnClick(s.onOpen),
 	)
 }
 
@@ -397,24 +373,25 @@ func (s *Shell) startPanel(hidden bool) app.UI {
 // failure notice. It is always rendered when a frame is shown so that the
 // iframe keeps its place in the tree and is never recreated (which would
 // reload the portal and lose its state).
-func (s *Shell) notice() app.UI {
+func (s *Shell) notice(text Messages) app.UI {
 	var body []app.UI
 	switch s.m.Phase() {
 	case phaseRateLimited:
-		body = []app.UI{app.P().Text(rateLimitedText(s.m.Countdown()))}
+		body = []app.UI{app.P().Text(text.rateLimited(s.m.Countdown()))}
 	case phaseFailed:
+		f, status := s.m.Failure()
 		body = []app.UI{
-			app.P().Text(failedText(s.m.Detail(), s.m.Countdown())),
-			app.Button().Type("button").Text(textRetry).OnClick(s.onRetry),
+			app.P().Text(text.failed(f, status, s.m.Countdown())),
+			app.Button().Type("button").Text(text.Retry).OnClick(s.onRetry),
 		}
 	}
 	return app.Div().Class("keyportal-notice").Aria("live", "polite").Body(body...)
 }
 
-func (s *Shell) frame() app.UI {
+func (s *Shell) frame(text Messages) app.UI {
 	f := app.IFrame().
 		Src(s.m.FrameURL()).
-		Title(s.title()).
+		Title(text.FrameTitle).
 		Allow("clipboard-write").
 		Style("width", "100%").
 		Style("height", strconv.Itoa(s.m.Height())+"px").
@@ -423,23 +400,6 @@ func (s *Shell) frame() app.UI {
 		f = f.Attr("data-keyportal-ready", "true")
 	}
 	return f
-}
-
-// rateLimitedText is the 429 notice with seconds left before the retry.
-func rateLimitedText(seconds int) string {
-	return "Too many requests for a key manager ticket. Retrying in " + strconv.Itoa(seconds) + " s…"
-}
-
-// failedText is the failure notice with seconds left before the retry.
-func failedText(detail string, seconds int) string {
-	t := "Couldn't load the API key manager"
-	if detail != "" {
-		t += " (" + detail + ")"
-	}
-	if seconds > 0 {
-		return t + ". Retrying in " + strconv.Itoa(seconds) + " s…"
-	}
-	return t + "."
 }
 
 // env is what a mounted Shell needs from the browser: browserEnv provides it

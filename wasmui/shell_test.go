@@ -3,10 +3,17 @@
 package wasmui
 
 import (
+	"html"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyportal/keyportal/internal/msgtable"
 
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -156,7 +163,7 @@ func TestRenderErrors(t *testing.T) {
 				match(t, s, app.Div().Class("keyportal-notice").Aria("live", "polite"), 0)
 				match(t, s, app.Text("Couldn't load the API key manager (the server answered 502). Retrying in 1 s…"), 0, 0, 0)
 				match(t, s, app.Button().Type("button").OnClick(func(app.Context, app.Event) {}), 0, 1)
-				match(t, s, app.Text(textRetry), 0, 1, 0)
+				match(t, s, app.Text(English().Retry), 0, 1, 0)
 			},
 		},
 	} {
@@ -288,7 +295,7 @@ func TestRouteRegexp(t *testing.T) {
 }
 
 func TestEnvRoundTrip(t *testing.T) {
-	in := &Shell{TicketPath: "/t", Field: "appId", Routes: []string{"/a/:id", "/b/:id"}, Title: "Keys", MinHeight: 600, SignInURL: "/signin"}
+	in := &Shell{TicketPath: "/t", Field: "appId", Routes: []string{"/a/:id", "/b/:id"}, Messages: Messages{Lang: "de", FrameTitle: "Schlüssel"}, MinHeight: 600, SignInURL: "/signin"}
 	env := in.Env()
 	out := FromEnv(func(k string) string { return env[k] })
 	if !reflect.DeepEqual(in, out) {
@@ -296,5 +303,88 @@ func TestEnvRoundTrip(t *testing.T) {
 	}
 	if len((&Shell{}).Env()) != 0 {
 		t.Fatal("a zero Shell has env entries")
+	}
+}
+
+// TestRenderInGerman renders every state of a Shell with a German table:
+// each text shown is the German one, and no English text of the table
+// appears anywhere in the markup.
+func TestRenderInGerman(t *testing.T) {
+	if got := msgtableKeys(german); got != msgtableKeys(English()) {
+		t.Fatalf("the German sample leaves texts out: %s, want %s", got, msgtableKeys(English()))
+	}
+	states := []struct {
+		name string
+		id   string
+		r    *result
+		hold bool
+		want []string
+	}{
+		{name: "loading", id: "42", want: []string{german.Loading, german.FromAnotherSite, german.Open, `data-keyportal-title="` + german.FrameTitle}},
+		{name: "held", id: "42", hold: true, want: []string{german.FromAnotherSite, german.Open}},
+		{name: "401", id: "42", r: &result{Status: 401}, want: []string{german.SignedOut, german.SignIn}},
+		{name: "403", id: "42", r: &result{Status: 403}, want: []string{german.Forbidden, german.AskAdmin}},
+		{name: "429", id: "42", r: &result{Status: 429, RetryAfter: "9"}, want: []string{"Zu viele Anfragen. Neuer Versuch in 9 s …"}},
+		{name: "502", id: "42", r: &result{Status: 502}, want: []string{"Die Schlüsselverwaltung konnte nicht geladen werden (der Server antwortete 502). Neuer Versuch in 1 s …", german.Retry}},
+		{name: "network", id: "42", r: &result{}, want: []string{"(Netzwerkfehler)"}},
+		{name: "418", id: "42", r: &result{Status: 418}, want: []string{"(unerwartete Antwort 418)"}},
+		{name: "no ticket", id: "42", r: &result{Status: 200, Body: `{}`}, want: []string{"(kein Ticket erhalten)"}},
+		{name: "bad url", id: "42", r: &result{Status: 200, Body: `{"ticket":"t","url":"javascript:x","expires_at":1}`}, want: []string{"(unbrauchbare Portal-Adresse)"}},
+		{name: "frame", id: "42", r: &result{Status: 200, Body: `{"ticket":"t1","url":"` + testPortal + `/p?ticket=t1","expires_at":` + strconv.FormatInt(t0.Add(time.Minute).Unix(), 10) + `}`}, want: []string{`title="` + german.FrameTitle + `"`}},
+		{name: "no resource", want: []string{german.NoResource}},
+	}
+	english := English()
+	for _, st := range states {
+		t.Run(st.name, func(t *testing.T) {
+			s := &Shell{ResourceID: st.id, Messages: german}
+			s.m = machine{PageOrigin: testPage}
+			if st.hold {
+				s.m.Hold()
+			} else {
+				s.m.Start()
+			}
+			if st.r != nil {
+				s.m.Fetched(*st.r, t0)
+			}
+			e := app.NewTestEngine()
+			if err := e.Load(s); err != nil {
+				t.Fatal(err)
+			}
+			e.ConsumeAll()
+			var b strings.Builder
+			app.PrintHTML(&b, s)
+			page := html.UnescapeString(b.String())
+			for _, w := range st.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("the page does not say %q:\n%s", w, page)
+				}
+			}
+			for _, en := range []string{english.Loading, english.FrameTitle, english.SignedOut, english.SignIn, english.Forbidden,
+				english.AskAdmin, english.RateLimited, "Retrying in", "Couldn't load", english.Retry, english.DetailNetwork,
+				"the server answered", "unexpected answer", english.DetailNoTicket, english.DetailBadURL,
+				english.FromAnotherSite, english.Open, english.NoResource} {
+				if strings.Contains(page, en) {
+					t.Errorf("English %q leaks into the German page:\n%s", en, page)
+				}
+			}
+		})
+	}
+}
+
+func msgtableKeys(m Messages) string {
+	return strings.Join(slices.Sorted(maps.Keys(msgtable.ToMap(m))), ",")
+}
+
+// TestMessagesCheck: a table with a text that could disguise what it shows,
+// or a lang that is not a language tag, is refused.
+func TestMessagesCheck(t *testing.T) {
+	if err := german.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Messages{Open: "Open\u202e"}).Check(); err == nil || !strings.Contains(err.Error(), "open") {
+		t.Fatalf("a bidi control: %v", err)
+	}
+	if err := (Messages{Lang: `de"><script>`}).Check(); err == nil {
+		t.Fatal("a lang that is not a tag was accepted")
 	}
 }

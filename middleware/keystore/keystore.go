@@ -31,7 +31,7 @@ import (
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -84,20 +84,25 @@ const (
 // App is an API auth app: the Wacht fields plus the tenant it belongs to and
 // the origins allowed to embed its portal page.
 type App struct {
-	DeploymentID        string     `json:"deployment_id"`
-	Slug                string     `json:"app_slug"`
-	Name                string     `json:"name"`
-	KeyPrefix           string     `json:"key_prefix"`
-	Description         string     `json:"description"`
-	IsActive            bool       `json:"is_active"`
-	Permissions         []string   `json:"permissions"`
-	Resources           []string   `json:"resources"`
-	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
-	Tenant              string     `json:"tenant"`
-	AllowedOrigins      []string   `json:"allowed_origins"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	DeletedAt           *time.Time `json:"deleted_at"`
+	DeploymentID        string   `json:"deployment_id"`
+	Slug                string   `json:"app_slug"`
+	Name                string   `json:"name"`
+	KeyPrefix           string   `json:"key_prefix"`
+	Description         string   `json:"description"`
+	IsActive            bool     `json:"is_active"`
+	Permissions         []string `json:"permissions"`
+	Resources           []string `json:"resources"`
+	RateLimitSchemeSlug string   `json:"rate_limit_scheme_slug,omitempty"`
+	Tenant              string   `json:"tenant"`
+	AllowedOrigins      []string `json:"allowed_origins"`
+	// Messages are the portal page's texts for this app that differ from
+	// the portal's, by key (the json names of portal.Messages; "lang" is
+	// their language). The store bounds each text as it bounds a name;
+	// which keys exist is the portal's to check (portal.ParseMessages).
+	Messages  map[string]string `json:"messages,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	DeletedAt *time.Time        `json:"deleted_at"`
 }
 
 // Usable reports whether keys of the app may be used and managed: it is
@@ -112,6 +117,8 @@ type AppPatch struct {
 	Permissions    *[]string
 	Resources      *[]string
 	AllowedOrigins *[]string
+	// Messages replaces the app's texts (an empty map removes them).
+	Messages *map[string]string
 }
 
 // AppFilter selects apps; zero fields do not filter.

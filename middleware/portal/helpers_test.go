@@ -140,6 +140,8 @@ type envOptions struct {
 	maxActiveKeys int
 	// decider is Config.Decider.
 	decider policy.Decider
+	// messages is Config.Messages.
+	messages Messages
 }
 
 var dbSeq struct {
@@ -199,6 +201,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Now:         now,
 		Metrics:     prometheus.NewRegistry(),
 		Decider:     o.decider,
+		Messages:    o.messages,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,11 @@ var (
 	//go:embed assets/portal.css
 	portalCSS []byte
 
-	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+		"fill":   fill,
+		"before": func(text, name string) string { b, _, _ := strings.Cut(text, "{"+name+"}"); return b },
+		"after":  func(text, name string) string { _, a, _ := strings.Cut(text, "{"+name+"}"); return a },
+	}).Parse(pageHTML))
 
 	jsAsset  = newAsset(portalJS, "text/javascript; charset=utf-8")
 	cssAsset = newAsset(portalCSS, "text/css; charset=utf-8")
@@ -90,6 +94,16 @@ type pageData struct {
 	AppName string
 	// Error, when set, is shown instead of the portal.
 	Error string
+	// T are the page's texts: the app's, else the portal's (Config.Messages
+	// filled with English).
+	T Messages
+	// Messages is T as JSON, for the script.
+	Messages string
+}
+
+// fill puts value in place of {name} in a text of a Messages.
+func fill(text, name, value string) string {
+	return strings.ReplaceAll(text, "{"+name+"}", value)
 }
 
 // contentSecurityPolicy returns the page's CSP: nothing but its own script,
@@ -107,6 +121,7 @@ func contentSecurityPolicy(ancestors []string) string {
 // sealed claims without consuming it, to learn the app (whose allowed origins
 // become frame-ancestors) and the embedder origin.
 func (p *Portal) servePage(c *gin.Context) {
+	t := p.messages
 	data := pageData{Base: c.FullPath(), JSVersion: jsAsset.version, CSSVersion: cssAsset.version}
 	status := http.StatusOK
 	var ancestors []string
@@ -114,24 +129,26 @@ func (p *Portal) servePage(c *gin.Context) {
 	tk := c.Query("ticket")
 	switch cl, err := p.tickets.open(c.Request.Context(), tk); {
 	case tk == "":
-		status, data.Error = http.StatusBadRequest, "This page opens from your app's settings. Go back and open API keys there."
+		status, data.Error = http.StatusBadRequest, t.ErrorNoTicket
 	case errors.Is(err, errUnopenable):
-		status, data.Error = http.StatusBadRequest, "This link is not valid. Go back to your app and open API keys again."
+		status, data.Error = http.StatusBadRequest, t.ErrorBadLink
 	case err != nil:
-		status, data.Error = http.StatusServiceUnavailable, "The key portal is unavailable right now. Try again in a moment."
+		status, data.Error = http.StatusServiceUnavailable, t.ErrorUnavailable
 	default:
 		app, err := p.apps.get(c.Request.Context(), cl.App)
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
-			status, data.Error = http.StatusNotFound, "This app no longer exists."
+			status, data.Error = http.StatusNotFound, t.ErrorAppGone
 		case err != nil:
-			status, data.Error = http.StatusServiceUnavailable, "The key portal is unavailable right now. Try again in a moment."
+			status, data.Error = http.StatusServiceUnavailable, t.ErrorUnavailable
 		default:
+			t = appMessages(app.Messages, t)
 			ancestors = allowedOrigins(app)
 			data.Origin, data.AppSlug, data.AppName = cl.Origin, app.Slug, app.Name
 		}
 	}
 
+	data.T, data.Messages = t, t.scriptJSON()
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, data); err != nil {
 		p.log.Error().Err(err).Msg("portal page template")

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/msgtable"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -71,6 +73,10 @@ type Config struct {
 	// ChangeBurst is how many key changes a user may make at once before
 	// ChangeRate applies. Zero means DefaultChangeBurst.
 	ChangeBurst int
+	// Messages are the page's texts for every app (EnglishMessages where
+	// empty); an app's own, keystore.App.Messages, come first. New refuses
+	// a table ParseMessages would refuse.
+	Messages Messages
 	// Logger receives one line per exchange, rejection and expired session,
 	// with ticket fingerprints only, and (at most one a second) a line
 	// when a user is over ChangeRate. The zero value logs nothing.
@@ -116,6 +122,7 @@ type Portal struct {
 	apps     *appCache // for the issuer and the page only
 	changes  changeLimit
 	refusals refusals
+	messages Messages // Config.Messages filled with English
 }
 
 // New checks cfg and returns a Portal. Misconfiguration fails here with a
@@ -130,6 +137,9 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if cfg.SessionTTL < 0 || cfg.MaxTicketTTL < 0 {
 		return nil, errors.New("portal: SessionTTL and MaxTicketTTL must not be negative")
+	}
+	if err := msgtable.Check(cfg.Messages); err != nil {
+		return nil, fmt.Errorf("portal: Config.Messages: %w", err)
 	}
 	changes, err := newChangeLimit(cfg.ChangeRate, cfg.ChangeBurst, cfg.Logger)
 	if err != nil {
@@ -146,6 +156,7 @@ func New(cfg Config) (*Portal, error) {
 		tickets:    newSealer(cfg.Store, ticketKeyName, ticketPrefix),
 		sessions:   newSealer(cfg.Store, sessionKeyName, sessionPrefix),
 		changes:    changes,
+		messages:   msgtable.Fill(cfg.Messages, EnglishMessages()),
 	}
 	if p.sessionTTL == 0 {
 		p.sessionTTL = DefaultSessionTTL

@@ -42,14 +42,12 @@ import (
 // Config configures a Shell. The zero value builds the shell from source on
 // first start and serves it for the default ticket route.
 type Config struct {
-	// Title is the page title (default "API keys").
+	// Title is the page title (default Messages.PageTitle).
 	Title string
 	// Name is the app name in the web manifest (default Title).
 	Name string
 	// Description is the page's meta description.
 	Description string
-	// Lang is the page language (default "en").
-	Lang string
 	// Styles are extra stylesheets (same-origin paths) loaded after the
 	// shell's own.
 	Styles []string
@@ -64,9 +62,10 @@ type Config struct {
 	// middleware.Config.Field: checked by ticket.CheckField, empty means
 	// ticket.DefaultField.
 	Field string
-	// FrameTitle is the iframe's accessible title (default "API key
-	// manager").
-	FrameTitle string
+	// Messages are the texts of the page and of the shell, and their
+	// language, the page's lang attribute (wasmui.English where empty).
+	// New refuses a table wasmui.Messages.Check refuses.
+	Messages wasmui.Messages
 	// MinHeight is the iframe's minimum height in CSS pixels (default 480).
 	MinHeight int
 	// SignInURL is linked when the session has ended (default /login).
@@ -154,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 		cfg.Progress = os.Stderr
 	}
 	if cfg.Title == "" {
-		cfg.Title = "API keys"
+		cfg.Title = cfg.Messages.WithDefaults().PageTitle
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.Title
@@ -180,6 +179,9 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 	default:
 		return nil, fmt.Errorf("%w: Theme %q must be light, dark, system or empty (follow the page)", ErrConfig, cfg.Theme)
 	}
+	if err := cfg.Messages.Check(); err != nil {
+		return nil, fmt.Errorf("%w: Messages: %w", ErrConfig, err)
+	}
 	if cfg.MinHeight < 0 {
 		return nil, fmt.Errorf("%w: MinHeight %d is negative", ErrConfig, cfg.MinHeight)
 	}
@@ -203,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 	s.shell = &wasmui.Shell{
 		TicketPath: cfg.TicketPath,
 		Field:      cfg.Field,
-		Title:      cfg.FrameTitle,
+		Messages:   cfg.Messages,
 		MinHeight:  cfg.MinHeight,
 		SignInURL:  cfg.SignInURL,
 		Theme:      cfg.Theme,
@@ -398,14 +400,16 @@ func (s *Shell) component() app.Composer {
 
 func (s *Shell) newHandler() *app.Handler {
 	styles := append([]string{s.cssURL}, s.cfg.Styles...)
+	text := s.cfg.Messages.WithDefaults()
 	version := sha256.New()
-	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%s|%v", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.cfg.Lang, s.env)
+	// s.env holds the Messages.
+	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%v", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.env)
 	return &app.Handler{
 		Name:        s.cfg.Name,
 		ShortName:   s.cfg.Name,
 		Title:       s.cfg.Title,
 		Description: s.cfg.Description,
-		Lang:        s.cfg.Lang,
+		Lang:        text.Lang,
 		Styles:      styles,
 		ThemeColor:  s.cfg.ThemeColor,
 		// Local icons: go-app's default icon is on raw.githubusercontent.com.
@@ -415,7 +419,7 @@ func (s *Shell) newHandler() *app.Handler {
 			Maskable: "/web/keyportal-icon.png",
 			SVG:      "/web/keyportal-icon.svg",
 		},
-		LoadingLabel: "Loading API key manager…",
+		LoadingLabel: text.Loading,
 		// The eager script and the wasm preload are written at the top of
 		// the head by servePage (see headStart).
 		Resources:             resources{wasmURL: s.wasmURL},
@@ -533,7 +537,7 @@ func (s *Shell) headStart(path, mode string) string {
 		attr("ticket-path", cmp.Or(cfg.TicketPath, ticket.DefaultPath)) +
 		attr("field", cmp.Or(cfg.Field, ticket.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
-		attr("title", cmp.Or(cfg.Title, wasmui.DefaultTitle)) +
+		attr("title", cfg.Messages.WithDefaults().FrameTitle) +
 		attr("min-height", strconv.Itoa(min)) +
 		attr("start", mode) +
 		`></script>`

@@ -106,7 +106,7 @@ func TestPageAnswers200WithShellMarkup(t *testing.T) {
 }
 
 func TestPageCustomRoutesAndSettings(t *testing.T) {
-	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", FrameTitle: "Keys", MinHeight: 600, Theme: "dark"})
+	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", Messages: wasmui.Messages{FrameTitle: "Keys"}, MinHeight: 600, Theme: "dark"})
 	r := gin.New()
 	s.Mount(r, "/apps/:appId/keys")
 	w := serve(t, r, "GET", "/apps/a-7/keys", nil)
@@ -119,7 +119,7 @@ func TestPageCustomRoutesAndSettings(t *testing.T) {
 		}
 	}
 	js := serve(t, r, "GET", "/app.js", nil).Body.String()
-	for _, want := range []string{`"KEYPORTAL_THEME":"dark"`, `"KEYPORTAL_TICKET_PATH":"/api/keys/ticket"`, `"KEYPORTAL_FIELD":"appId"`, `"KEYPORTAL_ROUTES":"/apps/:appId/keys"`, `"KEYPORTAL_MIN_HEIGHT":"600"`, `"KEYPORTAL_TITLE":"Keys"`} {
+	for _, want := range []string{`"KEYPORTAL_THEME":"dark"`, `"KEYPORTAL_TICKET_PATH":"/api/keys/ticket"`, `"KEYPORTAL_FIELD":"appId"`, `"KEYPORTAL_ROUTES":"/apps/:appId/keys"`, `"KEYPORTAL_MIN_HEIGHT":"600"`, `"KEYPORTAL_MESSAGES":"{\"frame_title\":\"Keys\"}"`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js env lacks %s", want)
 		}
@@ -182,7 +182,7 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 }
 
 func TestPageStartsWithEagerScript(t *testing.T) {
-	s := newTestShell(t, Config{FrameTitle: `Keys "&" more`, MinHeight: 600})
+	s := newTestShell(t, Config{Messages: wasmui.Messages{FrameTitle: `Keys "&" more`}, MinHeight: 600})
 	r := gin.New()
 	s.Mount(r, "/apps/:appId/keys")
 	page := serve(t, r, "GET", "/apps/a-7/keys", nil).Body.String()

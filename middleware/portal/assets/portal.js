@@ -7,6 +7,12 @@
   const REASONS = ['ttl', 'ticket_expired', 'ticket_used', 'ticket_invalid', 'revoked'];
   const root = document.getElementById('portal');
   const base = root.dataset.base;
+  // The page's texts (portal.Messages, the app's or the portal's, English
+  // where neither has one), rendered by the server; fill puts values in
+  // place of their {name}.
+  let T = {};
+  try { T = JSON.parse(root.dataset.messages || '{}'); } catch (e) { T = {}; }
+  const fill = (text, vars) => String(text || '').replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
   // The embedder origin comes from the ticket's sealed claims (rendered by
   // the server) and is confirmed by the exchange. It is the only origin this
   // page posts to and the only one it listens to.
@@ -73,9 +79,7 @@
     session = null;
     clearTimeout(expiryTimer);
     setState('ended');
-    say(reason === 'revoked'
-      ? 'Access to these keys was withdrawn. Ask an administrator if you need it back.'
-      : 'Your session has ended. Reconnecting…', reason === 'revoked' ? 'error' : 'info');
+    say(reason === 'revoked' ? T.access_withdrawn : T.session_ended, reason === 'revoked' ? 'error' : 'info');
     post({ type: 'keyportal:session_expired', reason });
   };
 
@@ -84,6 +88,27 @@
     // End a little early so no call goes out with a token about to lapse.
     const ms = seconds * 1000 - Math.min(5000, seconds * 100);
     expiryTimer = setTimeout(() => endSession('ttl'), Math.max(0, ms));
+  };
+
+  // errorText is what the page says about a failed call: the table's text
+  // for the error's code, else the server's message, else fallback.
+  const CODE_TEXT = {
+    rate_limited: T.error_rate_limited,
+    key_limit: T.error_key_limit,
+    not_found: T.error_key_gone,
+    inactive: T.error_already_revoked,
+    unavailable: T.error_unavailable,
+    session_expired: T.session_ended,
+    session_invalid: T.session_ended,
+    revoked: T.access_withdrawn,
+    ticket_expired: T.link_expired,
+    ticket_used: T.link_used,
+    ticket_invalid: T.link_invalid,
+  };
+  const errorText = (res, body, fallback) => {
+    const code = body.error && body.error.code;
+    if (CODE_TEXT[code]) return fill(CODE_TEXT[code], { seconds: res.headers.get('Retry-After') || '', status: res.status });
+    return (body.error && body.error.message) || fallback || fill(T.something_wrong, { status: res.status });
   };
 
   const exchange = async (ticket) => {
@@ -122,7 +147,7 @@
       const reason = REASONS.includes(code) ? code : 'ticket_invalid';
       session = null;
       setState('ended');
-      say(res ? (body.error && body.error.message) || 'This link is not valid.' : 'The key portal could not be reached.', 'error');
+      say(res ? errorText(res, body, T.link_invalid) : T.unreachable, 'error');
       if (!readySent) post({ type: 'keyportal:ready', session: 'none' });
       post({ type: 'keyportal:session_expired', reason });
     }
@@ -132,7 +157,7 @@
 
   // The JSON API; a 401 ends the session with the reason the shell needs.
   const api = async (method, path, payload) => {
-    if (!session) throw new Error('Your session has ended.');
+    if (!session) throw new Error(T.session_ended);
     const init = { method, headers: { Authorization: 'Bearer ' + session }, cache: 'no-store', credentials: 'omit' };
     if (payload !== undefined) {
       init.headers['Content-Type'] = 'application/json';
@@ -142,9 +167,9 @@
     const body = await res.json().catch(() => ({}));
     if (res.status === 401) {
       endSession(body.error && body.error.code === 'revoked' ? 'revoked' : 'ttl');
-      throw new Error((body.error && body.error.message) || 'Your session has ended.');
+      throw new Error(errorText(res, body));
     }
-    if (!res.ok) throw new Error((body.error && body.error.message) || 'Something went wrong (' + res.status + ').');
+    if (!res.ok) throw new Error(errorText(res, body));
     return body;
   };
 
@@ -161,7 +186,7 @@
   });
 
   // ---- keys ----------------------------------------------------------------
-  const STATUS_LABEL = { active: 'Active', revoked: 'Revoked', expired: 'Expired' };
+  const STATUS_LABEL = { active: T.active, revoked: T.revoked, expired: T.expired };
   // Each cell holds one .v element, so the narrow layout (label | value) has
   // exactly two flex items.
   const cell = (tr, label, content, cls) => {
@@ -193,39 +218,39 @@
       tr.dataset.keyId = k.id;
       tr.dataset.keyName = k.name;
       tr.dataset.status = k.status;
-      const name = cell(tr, 'Name', k.name, 'name');
+      const name = cell(tr, T.col_name, k.name, 'name');
       if (k.grace_until && k.status === 'active') {
         const g = document.createElement('span');
         g.className = 'hint block';
-        g.textContent = 'Rotated · works until ' + fmt(k.grace_until, timeFmt);
+        g.textContent = fill(T.rotated_until, { time: fmt(k.grace_until, timeFmt) });
         name.append(g);
       }
       const code = document.createElement('code');
       code.textContent = k.key_prefix + '_…' + k.key_suffix;
-      cell(tr, 'Key', code);
-      cell(tr, 'Created', fmt(k.created_at), 'nowrap').title = k.created_at;
-      cell(tr, 'Created by', k.created_by || '—');
-      cell(tr, 'Last used', k.last_used_at ? fmt(k.last_used_at, timeFmt) : 'Never', 'nowrap');
-      cell(tr, 'Expires', k.expires_at ? fmt(k.expires_at) : 'Never', 'nowrap');
+      cell(tr, T.col_key, code);
+      cell(tr, T.col_created, fmt(k.created_at), 'nowrap').title = k.created_at;
+      cell(tr, T.col_created_by, k.created_by || '—');
+      cell(tr, T.col_last_used, k.last_used_at ? fmt(k.last_used_at, timeFmt) : T.never, 'nowrap');
+      cell(tr, T.col_expires, k.expires_at ? fmt(k.expires_at) : T.never, 'nowrap');
       const badge = document.createElement('span');
       badge.className = 'badge ' + k.status;
       badge.textContent = STATUS_LABEL[k.status] || k.status;
-      cell(tr, 'Status', badge);
+      cell(tr, T.col_status, badge);
       const actions = document.createElement('div');
       actions.className = 'row-actions';
       if (k.status === 'active' && !k.grace_until) {
         const label = ' ' + k.name;
-        const rot = button('Rotate', '', 'rotate-key', (e) => openRotate(k, e.currentTarget));
-        rot.setAttribute('aria-label', 'Rotate' + label);
-        const rev = button('Revoke', 'danger-text', 'revoke-key', (e) => openRevoke(k, e.currentTarget));
-        rev.setAttribute('aria-label', 'Revoke' + label);
+        const rot = button(T.rotate, '', 'rotate-key', (e) => openRotate(k, e.currentTarget));
+        rot.setAttribute('aria-label', T.rotate + label);
+        const rev = button(T.revoke, 'danger-text', 'revoke-key', (e) => openRevoke(k, e.currentTarget));
+        rev.setAttribute('aria-label', T.revoke + label);
         actions.append(rot, rev);
       }
-      cell(tr, 'Actions', actions, 'actions-cell');
+      cell(tr, T.col_actions, actions, 'actions-cell');
       rows.append(tr);
     }
-    const names = { active: 'active', revoked: 'revoked', expired: 'expired', all: '' };
-    keysStatus.textContent = keys.length ? '' : 'No ' + names[filter] + (names[filter] ? ' ' : '') + 'keys yet.';
+    const empty = { active: T.empty_active, revoked: T.empty_revoked, expired: T.empty_expired, all: T.empty_all };
+    keysStatus.textContent = keys.length ? '' : empty[filter];
     keysStatus.hidden = keys.length > 0;
   };
 
@@ -314,7 +339,7 @@
       input.select();
       try { ok = document.execCommand('copy'); } catch (e2) { ok = false; }
     }
-    $('copy-status').textContent = ok ? 'Copied to the clipboard.' : 'Select the key and copy it with your keyboard.';
+    $('copy-status').textContent = ok ? T.copied : T.copy_by_hand;
   });
 
   createBtn.addEventListener('click', (e) => {
@@ -329,19 +354,19 @@
     e.preventDefault();
     const form = e.currentTarget;
     const name = $('create-name').value.trim();
-    if (!name) { formError('create-error', 'Enter a name for the key.'); $('create-name').focus(); return; }
+    if (!name) { formError('create-error', T.name_required); $('create-name').focus(); return; }
     const payload = { name };
     const day = $('create-expiry').value;
     if (day) {
       const end = new Date(day + 'T23:59:59');
-      if (isNaN(end) || end <= new Date()) { formError('create-error', 'Pick a date in the future, or leave it empty.'); $('create-expiry').focus(); return; }
+      if (isNaN(end) || end <= new Date()) { formError('create-error', T.date_in_past); $('create-expiry').focus(); return; }
       payload.expires_at = end.toISOString();
     }
     busy(form, true);
     try {
       const body = await api('POST', '/keys', payload);
       $('dlg-create').close();
-      showSecret('Copy your new key', body.secret);
+      showSecret(T.secret_new, body.secret);
       post({ type: 'keyportal:event', name: 'key.created' });
       loadKeys();
     } catch (err) {
@@ -358,8 +383,8 @@
     formError('rotate-error', '');
     $('rotate-name').textContent = k.name;
     $('rotate-last-used').textContent = k.last_used_at
-      ? 'The current key was last used ' + fmt(k.last_used_at, timeFmt) + '.'
-      : 'The current key has never been used.';
+      ? fill(T.last_used, { time: fmt(k.last_used_at, timeFmt) })
+      : T.never_used;
     open($('dlg-rotate'), from);
   };
   $('form-rotate').addEventListener('submit', async (e) => {
@@ -370,7 +395,7 @@
     try {
       const body = await api('POST', '/keys/' + encodeURIComponent(target.id) + '/rotate', { grace });
       $('dlg-rotate').close();
-      showSecret('Copy the new key', body.secret);
+      showSecret(T.secret_rotated, body.secret);
       post({ type: 'keyportal:event', name: 'key.rotated' });
       loadKeys();
     } catch (err) {
@@ -395,7 +420,7 @@
       await api('POST', '/keys/' + encodeURIComponent(target.id) + '/revoke', { reason: $('revoke-reason').value.trim() });
       opener = createBtn;
       $('dlg-revoke').close();
-      say('Key “' + target.name + '” revoked.');
+      say(fill(T.key_revoked, { name: target.name }));
       post({ type: 'keyportal:event', name: 'key.revoked' });
       loadKeys();
     } catch (err) {
@@ -407,12 +432,12 @@
 
   // ---- activity ------------------------------------------------------------
   const ACTION_LABEL = {
-    'key.created': 'created a key',
-    'key.rotated': 'rotated a key',
-    'key.revoked': 'revoked a key',
-    'ticket.exchanged': 'opened the key portal',
-    'ticket.rejected': 'was refused the key portal',
-    'session.expired': 'portal session ended',
+    'key.created': T.act_key_created,
+    'key.rotated': T.act_key_rotated,
+    'key.revoked': T.act_key_revoked,
+    'ticket.exchanged': T.act_exchanged,
+    'ticket.rejected': T.act_rejected,
+    'session.expired': T.act_session_expired,
   };
   const loadActivity = async (fresh) => {
     if (fresh) { activityCursor = ''; $('activity').replaceChildren(); }
@@ -426,13 +451,14 @@
         t.dateTime = ev.time;
         t.textContent = fmt(ev.time, timeFmt);
         const what = document.createElement('span');
-        what.textContent = (ev.actor || 'Someone') + ' ' + (ACTION_LABEL[ev.action] || ev.action) + (ev.reason ? ' (' + ev.reason.replace(/_/g, ' ') + ')' : '');
+        const actor = ev.actor || T.someone;
+        what.textContent = (ACTION_LABEL[ev.action] ? fill(ACTION_LABEL[ev.action], { actor }) : actor + ' ' + ev.action) + (ev.reason ? ' (' + ev.reason.replace(/_/g, ' ') + ')' : '');
         li.append(what, t);
         $('activity').append(li);
       }
       activityCursor = body.next_cursor || '';
       $('activity-more').hidden = !activityCursor;
-      $('activity-status').textContent = $('activity').children.length ? '' : 'Nothing has happened yet.';
+      $('activity-status').textContent = $('activity').children.length ? '' : T.activity_empty;
     } catch (e) {
       $('activity-status').textContent = e.message;
     }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/portal"
 )
 
 // appJSON is an app on the wire: Wacht's fields, organization_id = tenant,
@@ -27,9 +28,12 @@ type appJSON struct {
 	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
 	OrganizationID      string     `json:"organization_id"`
 	AllowedOrigins      []string   `json:"allowed_origins"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	DeletedAt           *time.Time `json:"deleted_at"`
+	// Messages is the messages extension: the app's portal texts by key
+	// (portal.Messages).
+	Messages  map[string]string `json:"messages,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	DeletedAt *time.Time        `json:"deleted_at"`
 }
 
 func toAppJSON(a keystore.App) appJSON {
@@ -37,7 +41,7 @@ func toAppJSON(a keystore.App) appJSON {
 		DeploymentID: a.DeploymentID, AppSlug: a.Slug, Name: a.Name, KeyPrefix: a.KeyPrefix,
 		Description: a.Description, IsActive: a.IsActive, Permissions: nonNil(a.Permissions),
 		Resources: nonNil(a.Resources), RateLimits: []struct{}{}, RateLimitSchemeSlug: a.RateLimitSchemeSlug,
-		OrganizationID: a.Tenant, AllowedOrigins: nonNil(a.AllowedOrigins),
+		OrganizationID: a.Tenant, AllowedOrigins: nonNil(a.AllowedOrigins), Messages: a.Messages,
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(), DeletedAt: utcPtr(a.DeletedAt),
 	}
 }
@@ -80,9 +84,10 @@ type createAppRequest struct {
 	OrganizationID      string          `json:"organization_id"`
 	WorkspaceID         string          `json:"workspace_id"`
 	// Extensions.
-	DeploymentID   string   `json:"deployment_id"`
-	AllowedOrigins []string `json:"allowed_origins"`
-	IsActive       *bool    `json:"is_active"`
+	DeploymentID   string            `json:"deployment_id"`
+	AllowedOrigins []string          `json:"allowed_origins"`
+	IsActive       *bool             `json:"is_active"`
+	Messages       map[string]string `json:"messages"`
 }
 
 func (a *API) createApp(c *gin.Context) {
@@ -102,6 +107,8 @@ func (a *API) createApp(c *gin.Context) {
 		return
 	case !emptyList(req.RateLimits):
 		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
+		return
+	case !validMessages(c, req.Messages):
 		return
 	}
 	tenant := req.OrganizationID
@@ -126,7 +133,7 @@ func (a *API) createApp(c *gin.Context) {
 		DeploymentID: deployment, Slug: req.AppSlug, Name: req.Name, KeyPrefix: req.KeyPrefix,
 		Description: req.Description, IsActive: active, Permissions: req.Permissions,
 		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, Tenant: tenant,
-		AllowedOrigins: req.AllowedOrigins,
+		AllowedOrigins: req.AllowedOrigins, Messages: req.Messages,
 	}, a.actor(c))
 	if err != nil {
 		a.storeError(c, err, "API auth app not found")
@@ -189,16 +196,28 @@ func (a *API) usableApp(c *gin.Context, slug string) (keystore.App, bool) {
 }
 
 type updateAppRequest struct {
-	Name                *string         `json:"name"`
-	KeyPrefix           *string         `json:"key_prefix"`
-	Description         *string         `json:"description"`
-	IsActive            *bool           `json:"is_active"`
-	Permissions         *[]string       `json:"permissions"`
-	Resources           *[]string       `json:"resources"`
-	RateLimits          json.RawMessage `json:"rate_limits"`
-	RateLimitSchemeSlug *string         `json:"rate_limit_scheme_slug"`
-	OrganizationID      *string         `json:"organization_id"`
-	AllowedOrigins      *[]string       `json:"allowed_origins"`
+	Name                *string            `json:"name"`
+	KeyPrefix           *string            `json:"key_prefix"`
+	Description         *string            `json:"description"`
+	IsActive            *bool              `json:"is_active"`
+	Permissions         *[]string          `json:"permissions"`
+	Resources           *[]string          `json:"resources"`
+	RateLimits          json.RawMessage    `json:"rate_limits"`
+	RateLimitSchemeSlug *string            `json:"rate_limit_scheme_slug"`
+	OrganizationID      *string            `json:"organization_id"`
+	AllowedOrigins      *[]string          `json:"allowed_origins"`
+	Messages            *map[string]string `json:"messages"`
+}
+
+// validMessages checks an app's portal texts with the portal's own rule
+// (portal.ParseMessages): an unknown key or a text the page may not show
+// is answered 400 with what is wrong, and gives false.
+func validMessages(c *gin.Context, texts map[string]string) bool {
+	if _, err := portal.ParseMessages(texts); err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
 }
 
 func (a *API) updateApp(c *gin.Context) {
@@ -226,10 +245,13 @@ func (a *API) updateApp(c *gin.Context) {
 	case !emptyList(req.RateLimits):
 		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
 		return
+	case req.Messages != nil && !validMessages(c, *req.Messages):
+		return
 	}
 	app, err := a.store.UpdateApp(c.Request.Context(), cur.Slug, keystore.AppPatch{
 		Name: req.Name, Description: req.Description, IsActive: req.IsActive,
 		Permissions: req.Permissions, Resources: req.Resources, AllowedOrigins: req.AllowedOrigins,
+		Messages: req.Messages,
 	}, a.actor(c))
 	if err != nil {
 		if isInactive(err) {

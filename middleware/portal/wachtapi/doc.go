@@ -39,6 +39,10 @@
 //   - allowed_origins (extension): the origins that may frame the app's
 //     portal page (frame-ancestors) and receive its messages. Set on create
 //     and PATCH; answered on every app.
+//   - messages (extension): the app's texts of the portal page, an object
+//     by key (portal.Messages's json names, "lang" their language). Set on
+//     create and PATCH ({} removes them); an unknown key or a text the page
+//     may not show is 400; answered on every app that has some.
 //   - POST /session/tickets: the ticket's tenant is the app's tenant; its
 //     user is user_id, or "backend-api" when absent (Wacht's guide sends
 //     none); its embedder origin is the extension field embedder_origin,

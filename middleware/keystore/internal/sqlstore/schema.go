@@ -116,6 +116,11 @@ var migrations = []migration{
 	{3, "index of the keys the cap counts", []string{
 		`CREATE INDEX api_keys_app_live ON api_keys (app_slug, is_active, grace_until, expires_at)`,
 	}, false},
+	// An app's own texts of the portal page (keystore.App.Messages), a
+	// JSON object by key.
+	{4, "app messages", []string{
+		`ALTER TABLE apps ADD COLUMN messages TEXT NOT NULL DEFAULT '{}'`,
+	}, false},
 }
 
 // Migrate applies the missing migrations and records them in

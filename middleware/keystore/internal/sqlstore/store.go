@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,23 +132,24 @@ func (s *Store) write(ctx context.Context, fn func(tx Querier) ([]keystore.Chang
 // --- apps ---
 
 const appCols = `slug, deployment_id, tenant, name, key_prefix, description, is_active, permissions,
-	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at`
+	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at, messages`
 
 type appScan struct {
-	a                   keystore.App
-	perms, res, origins string
-	created, updated    int64
-	deleted             sql.NullInt64
+	a                             keystore.App
+	perms, res, origins, messages string
+	created, updated              int64
+	deleted                       sql.NullInt64
 }
 
 func (s *appScan) dest() []any {
 	a := &s.a
 	return []any{&a.Slug, &a.DeploymentID, &a.Tenant, &a.Name, &a.KeyPrefix, &a.Description, &a.IsActive,
-		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted}
+		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted, &s.messages}
 }
 
 func (s *appScan) app() (keystore.App, error) {
 	a := s.a
+	var err error
 	if err := decodeList(s.perms, &a.Permissions); err != nil {
 		return keystore.App{}, err
 	}
@@ -157,8 +159,32 @@ func (s *appScan) app() (keystore.App, error) {
 	if err := decodeList(s.origins, &a.AllowedOrigins); err != nil {
 		return keystore.App{}, err
 	}
+	if a.Messages, err = decodeMessages(s.messages); err != nil {
+		return keystore.App{}, err
+	}
 	a.CreatedAt, a.UpdatedAt, a.DeletedAt = fromNS(s.created), fromNS(s.updated), fromNullNS(s.deleted)
 	return a, nil
+}
+
+// decodeMessages reads the messages column: nil for none.
+func decodeMessages(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("keystore: corrupt messages column: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// encodeMessages is the messages column of m.
+func encodeMessages(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 func decodeList(s string, into *[]string) error {
@@ -205,11 +231,11 @@ func (s *Store) CreateApp(ctx context.Context, app keystore.App, by keystore.Act
 		app.Resources = []string{}
 	}
 	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
-		n, err := tx.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+		n, err := tx.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
 			ON CONFLICT (slug) DO NOTHING`,
 			app.Slug, app.DeploymentID, app.Tenant, app.Name, app.KeyPrefix, app.Description, app.IsActive,
 			encodeList(app.Permissions), encodeList(app.Resources), app.RateLimitSchemeSlug,
-			encodeList(app.AllowedOrigins), ns(now), ns(now))
+			encodeList(app.AllowedOrigins), ns(now), ns(now), encodeMessages(app.Messages))
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -299,15 +325,21 @@ func (s *Store) UpdateApp(ctx context.Context, slug string, p keystore.AppPatch,
 		if p.AllowedOrigins != nil {
 			a.AllowedOrigins, changed = append([]string{}, *p.AllowedOrigins...), append(changed, "allowed_origins")
 		}
+		if p.Messages != nil {
+			a.Messages, changed = maps.Clone(*p.Messages), append(changed, "messages")
+			if len(a.Messages) == 0 {
+				a.Messages = nil
+			}
+		}
 		if err := validApp(&a, &prev); err != nil {
 			return nil, err
 		}
 		now := s.now()
 		a.UpdatedAt = now.UTC()
 		if _, err := tx.Exec(ctx, `UPDATE apps SET name = ?, description = ?, is_active = ?, permissions = ?,
-			resources = ?, allowed_origins = ?, updated_at = ? WHERE slug = ?`,
+			resources = ?, allowed_origins = ?, messages = ?, updated_at = ? WHERE slug = ?`,
 			a.Name, a.Description, a.IsActive, encodeList(a.Permissions), encodeList(a.Resources),
-			encodeList(a.AllowedOrigins), ns(now), slug); err != nil {
+			encodeList(a.AllowedOrigins), encodeMessages(a.Messages), ns(now), slug); err != nil {
 			return nil, dbErr(err)
 		}
 		ev := appEvent(audit.ActionAppUpdated, a, by, now)
@@ -685,7 +717,7 @@ const LookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.na
 	k.permissions, k.metadata, k.expires_at, k.last_used_at, k.is_active, k.created_at, k.updated_at,
 	k.revoked_at, k.revoked_reason, k.created_by, k.rotated_from, k.grace_until, k.hash,
 	a.slug, a.deployment_id, a.tenant, a.name, a.key_prefix, a.description, a.is_active, a.permissions,
-	a.resources, a.rate_limit_scheme_slug, a.allowed_origins, a.created_at, a.updated_at, a.deleted_at
+	a.resources, a.rate_limit_scheme_slug, a.allowed_origins, a.created_at, a.updated_at, a.deleted_at, a.messages
 	FROM api_keys k JOIN apps a ON a.slug = k.app_slug WHERE k.hash = ?`
 
 // LookupKey finds a key and its app by the hex SHA-256 of the secret,

@@ -101,6 +101,28 @@ func validList(field string, items []string) error {
 	return nil
 }
 
+// messageKeyRE is the shape of a message key (portal.Messages's json
+// names).
+var messageKeyRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// validMessages checks an app's texts: at most maxListItems, each key of
+// messageKeyRE's shape and each text validText of at most maxReasonLen.
+// Which keys exist is the portal's to check.
+func validMessages(m map[string]string) error {
+	if len(m) > maxListItems {
+		return invalid("messages must have at most %d entries", maxListItems)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !messageKeyRE.MatchString(k) {
+			return invalid("messages key %q must be 1-64 characters of a-z, 0-9 and _", cleanText(k))
+		}
+		if err := validText("messages."+k, m[k], maxReasonLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // normalizeOrigins checks every origin with the one rule the ticket route,
 // the portal and the shell use (ticket.ParseOrigin) and returns them
 // serialized, as browsers send them in the Origin header.
@@ -170,6 +192,11 @@ func validApp(a, prev *keystore.App) error {
 	}
 	if changedList(a.Resources, was.Resources) {
 		if err := validList("resources", a.Resources); err != nil {
+			return err
+		}
+	}
+	if prev == nil || !maps.Equal(a.Messages, was.Messages) {
+		if err := validMessages(a.Messages); err != nil {
 			return err
 		}
 	}

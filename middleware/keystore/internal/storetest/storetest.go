@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -244,6 +245,39 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 		if got, want := strings.Join(actions, " "), "app.deleted:aa_42 app.updated:aa_43 app.created:aa_42 app.created:aa_43 app.created:aa_77"; got != want {
 			t.Fatalf("app events = %s\nwant %s", got, want)
 		}
+
+		// An app's own texts: stored with it, read back by every query
+		// that returns it, replaced and removed by a patch.
+		fr := DemoApp("aa_88", "acme")
+		fr.Messages = map[string]string{"lang": "fr", "title": "Clés d’API « Acme »"}
+		if _, err := s.CreateApp(ctx, fr, Alice); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetApp(ctx, "aa_88"); err != nil || !maps.Equal(got.Messages, fr.Messages) {
+			t.Fatalf("GetApp messages = %v, %v; want %v", got.Messages, err, fr.Messages)
+		}
+		_, secret := MustKey(t, s, "aa_88", "ci", nil)
+		if _, app, err := s.LookupKey(ctx, keystore.HashSecret(secret)); err != nil || app.Messages["title"] != fr.Messages["title"] {
+			t.Fatalf("LookupKey's app messages = %v, %v", app.Messages, err)
+		}
+		de := map[string]string{"lang": "de"}
+		if up, err := s.UpdateApp(ctx, "aa_88", keystore.AppPatch{Messages: &de}, Alice); err != nil || !maps.Equal(up.Messages, de) {
+			t.Fatalf("UpdateApp messages = %v, %v", up.Messages, err)
+		}
+		list, _ = s.ListApps(ctx, keystore.AppFilter{Tenant: "acme"})
+		if len(list) != 1 || !maps.Equal(list[0].Messages, de) {
+			t.Fatalf("ListApps messages = %+v", list)
+		}
+		none := map[string]string{}
+		if up, err := s.UpdateApp(ctx, "aa_88", keystore.AppPatch{Messages: &none}, Alice); err != nil || up.Messages != nil {
+			t.Fatalf("removing the messages: %v, %v", up.Messages, err)
+		}
+		if got, _ := s.GetApp(ctx, "aa_88"); got.Messages != nil {
+			t.Fatalf("removed messages read back as %v", got.Messages)
+		}
+		if err := s.DeleteApp(ctx, "aa_88", Alice); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("AppValidation", func(t *testing.T) {
@@ -274,6 +308,11 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			{"empty permission", func(a *keystore.App) { a.Permissions = []string{""} }},
 			{"NUL in name", func(a *keystore.App) { a.Name = "a\x00b" }},
 			{"invalid UTF-8 description", func(a *keystore.App) { a.Description = "\xff" }},
+			{"message with a bidi control", func(a *keystore.App) { a.Messages = map[string]string{"title": "Cl\u202eés"} }},
+			{"message with a line break", func(a *keystore.App) { a.Messages = map[string]string{"title": "a\nb"} }},
+			{"message too long", func(a *keystore.App) { a.Messages = map[string]string{"title": strings.Repeat("é", 501)} }},
+			{"message key with a dot", func(a *keystore.App) { a.Messages = map[string]string{"a.b": "x"} }},
+			{"message key too long", func(a *keystore.App) { a.Messages = map[string]string{strings.Repeat("k", 65): "x"} }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := DemoApp("aa_1", "acme")
