@@ -48,6 +48,9 @@ func TestBrowserOverviewAndAccessLogs(t *testing.T) {
 	for i, n := range perDay {
 		seedAccess(f, "aa_42", today.AddDate(0, 0, i-6), n[0], n[1])
 	}
+	// A long path and key name, which must wrap at 320 px.
+	f.add(audit.Access{AppSlug: "aa_42", Time: today.AddDate(0, 0, -1).Add(30 * time.Minute), Outcome: audit.AccessBlocked, BlockedRule: "key_revoked",
+		Method: "DELETE", Path: "/v1/customers/cus_0123456789abcdefghij/invoices/in_0123456789abcdefghij/lines", KeyID: "k3", KeyName: "nightly reconciliation job for the EU warehouse"})
 	seedAccess(f, "aa_42", today.AddDate(0, 0, -9), 99, 99) // before the range
 	seedAccess(f, "bb_7", today, 500, 500)
 	f.shed["aa_42"] = 2
