@@ -14,6 +14,8 @@ import (
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -135,6 +137,15 @@ func TestBrowserOverviewAndAccessLogs(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector('#ov-chart svg').width.baseVal.value <= 296 && document.documentElement.scrollWidth <= 320`)
 	setWidth(t, ctx, 1000)
 
+	// A range the API refuses: its message, and no stale numbers.
+	setDay := func(testid, day string) {
+		evalJS(t, ctx, `{ const el = `+q(tid(testid))+`; el.value = `+jsString(day)+`; el.dispatchEvent(new Event('change', {bubbles: true})); }`)
+	}
+	setDay("overview-from", today.AddDate(0, 0, 1).Format(dayLayout))
+	waitJS(t, ctx, q(tid("overview-status"))+`.textContent === 'from must not be after to' && document.getElementById('overview-body').hidden`)
+	setDay("overview-from", today.AddDate(0, 0, -6).Format(dayLayout))
+	waitJS(t, ctx, `!document.getElementById('overview-body').hidden && `+q(tid("ov-total"))+`.textContent === `+jsString(fmt.Sprint(inRange)))
+
 	// Access logs: 25 a page, newest first, grouped by day.
 	click(t, ctx, tid("tab-access"))
 	waitJS(t, ctx, `document.querySelectorAll('[data-testid="access-row"]').length === 25`)
@@ -160,7 +171,8 @@ func TestBrowserOverviewAndAccessLogs(t *testing.T) {
 
 	// One day, by its date field.
 	d := today.AddDate(0, 0, -1).Format(dayLayout)
-	evalJS(t, ctx, `for (const n of ['from', 'to']) { const el = `+q(tid("access-"+"from"))+`.closest('[data-range]').querySelector('[name="' + n + '"]'); el.value = `+jsString(d)+`; el.dispatchEvent(new Event('change', {bubbles: true})); }`)
+	setDay("access-from", d)
+	setDay("access-to", d)
 	waitJS(t, ctx, fmt.Sprintf(`document.querySelectorAll('[data-testid="access-row"]').length === %d && document.querySelectorAll('[data-testid="access-day"]').length === 1 && document.querySelector('[data-testid="access-day"]').dataset.date === %s`, count(d, audit.AccessBlocked), jsString(d)))
 
 	// 320 px wide: the log wraps instead of overflowing.
@@ -222,4 +234,32 @@ func setWidth(t *testing.T, ctx context.Context, width int64) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestBrowserUsageNotRecorded: with no AccessReader, both tabs say that
+// usage is not recorded rather than show empty numbers; the Overview still
+// lists the app's rate limits, which the store knows.
+func TestBrowserUsageNotRecorded(t *testing.T) {
+	ctx := browser(t)
+	rules := map[string][]ratelimit.Rule{"aa_42": {{Max: 100, Per: time.Minute}, {Max: 5000, Per: 2 * time.Hour, Scope: ratelimit.ScopeApp}}}
+	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true, wrapStore: func(st keystore.Store) keystore.Store {
+		return storeWithLimits{Store: bareStore(st), rules: rules}
+	}})
+	if _, err := e.store.CreateApp(t.Context(), keystore.App{
+		Slug: "aa_42", Name: "App aa_42", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{"http://127.0.0.1:1"},
+		RateLimitSchemeSlug: "standard",
+	}, keystore.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: "http://127.0.0.1:1"})
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(tk.URL))
+	waitJS(t, ctx, `document.getElementById('portal').dataset.state === 'ready'`)
+
+	click(t, ctx, tid("tab-overview"))
+	waitJS(t, ctx, q(tid("overview-status"))+`.textContent === 'Usage is not recorded for this app.' && document.getElementById('overview-body').hidden`)
+	if got := text(t, ctx, tid("ov-scheme")) + " | " + text(t, ctx, tid("ov-rules")); got != "Scheme: standard | 100 requests per minute, per key5,000 requests per 2 hours, for the whole app" {
+		t.Fatalf("rate limits say %q", got)
+	}
+	click(t, ctx, tid("tab-access"))
+	waitJS(t, ctx, q(tid("access-status"))+`.textContent === 'Usage is not recorded for this app.' && !document.querySelector('[data-testid="access-row"]')`)
 }

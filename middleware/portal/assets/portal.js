@@ -578,7 +578,7 @@
       for (const r of rules || []) listItem($('ov-rules'), num.format(r.max) + ' requests per ' + per(r.per_ms).replace(/^a /, '') + ', ' + (SCOPE_LABEL[r.scope] || r.scope), 'rate-limit');
       if (!scheme && !(rules || []).length) listItem($('ov-rules'), 'No rate limits.');
     } catch (e) {
-      if (seq === overviewSeq) $('overview-status').textContent = e.message;
+      if (seq === overviewSeq) { $('overview-status').textContent = e.message; $('overview-body').hidden = true; }
     }
   };
 
@@ -641,7 +641,9 @@
       $('access-more').hidden = !accessCursor;
       $('access-status').textContent = !body.recorded ? NOT_RECORDED : accessList.children.length ? '' : 'No requests in these days.';
     } catch (e) {
-      if (seq === accessSeq) $('access-status').textContent = e.message;
+      if (seq !== accessSeq) return;
+      $('access-status').textContent = e.message;
+      if (fresh) { accessList.replaceChildren(); $('access-more').hidden = true; }
     } finally {
       if (seq === accessSeq) $('access-more').disabled = false;
     }
