@@ -111,7 +111,9 @@ func (f *fakeAccess) AccessAnalytics(_ context.Context, q audit.AnalyticsQuery) 
 		for name, n := range reasons {
 			a.BlockedReasons = append(a.BlockedReasons, audit.Count{Name: name, Total: n, Blocked: n})
 		}
-		slices.SortFunc(a.BlockedReasons, func(x, y audit.Count) int { return cmp.Or(cmp.Compare(y.Blocked, x.Blocked), strings.Compare(x.Name, y.Name)) })
+		slices.SortFunc(a.BlockedReasons, func(x, y audit.Count) int {
+			return cmp.Or(cmp.Compare(y.Blocked, x.Blocked), strings.Compare(x.Name, y.Name))
+		})
 		a.BlockedReasons = a.BlockedReasons[:min(len(a.BlockedReasons), q.TopLimit)]
 	}
 	return a, nil
