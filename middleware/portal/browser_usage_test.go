@@ -132,9 +132,10 @@ func TestBrowserOverviewAndAccessLogs(t *testing.T) {
 	testbrowser.Screenshot(t, ctx, screenshotDir, "portal-overview-dark.png")
 	setColorScheme(t, ctx, "light")
 
-	// 320 px wide: nothing overflows, the chart redraws to the width.
+	// 320 px wide: nothing overflows, the chart redraws to the width, and
+	// all four tabs stay in view.
 	setWidth(t, ctx, 320)
-	waitJS(t, ctx, `document.querySelector('#ov-chart svg').width.baseVal.value <= 296 && document.documentElement.scrollWidth <= 320`)
+	waitJS(t, ctx, `document.querySelector('#ov-chart svg').width.baseVal.value <= 296 && document.documentElement.scrollWidth <= 320 && document.querySelector('.tabs').scrollWidth <= document.querySelector('.tabs').clientWidth`)
 	setWidth(t, ctx, 1000)
 
 	// A range the API refuses: its message, and no stale numbers.
