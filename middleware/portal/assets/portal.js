@@ -524,7 +524,7 @@
   const SCOPE_LABEL = { key: 'per key', app: 'for the whole app', ip: 'per client IP' };
   const per = (ms) => {
     for (const [unit, size] of [['day', DAY], ['hour', 36e5], ['minute', 6e4], ['second', 1e3]]) {
-      if (ms % size === 0) return ms === size ? 'a ' + unit : num.format(ms / size) + ' ' + unit + 's';
+      if (ms % size === 0) return ms === size ? unit : num.format(ms / size) + ' ' + unit + 's';
     }
     return num.format(ms) + ' ms';
   };
@@ -575,7 +575,7 @@
       $('ov-scheme').hidden = !scheme;
       const rules = body.rate_limits;
       $('ov-rules').replaceChildren();
-      for (const r of rules || []) listItem($('ov-rules'), num.format(r.max) + ' requests per ' + per(r.per_ms).replace(/^a /, '') + ', ' + (SCOPE_LABEL[r.scope] || r.scope), 'rate-limit');
+      for (const r of rules || []) listItem($('ov-rules'), num.format(r.max) + ' requests per ' + per(r.per_ms) + ', ' + (SCOPE_LABEL[r.scope] || r.scope), 'rate-limit');
       if (!scheme && !(rules || []).length) listItem($('ov-rules'), 'No rate limits.');
     } catch (e) {
       if (seq === overviewSeq) { $('overview-status').textContent = e.message; $('overview-body').hidden = true; }
