@@ -31,10 +31,6 @@ import (
 // site), the settings page served with the real wasm shell, and drive it in
 // headless Chromium.
 
-// screenshotsEnv, when "1", makes the browser tests write the README's
-// screenshots to docs/screenshots.
-const screenshotsEnv = "KEYPORTAL_SCREENSHOTS"
-
 var (
 	shellOnce sync.Once
 	shellWasm string
@@ -350,19 +346,7 @@ func colorScheme(t *testing.T, scheme string, targets ...context.Context) {
 // composited in) to docs/screenshots/name when KEYPORTAL_SCREENSHOTS=1.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	if os.Getenv(screenshotsEnv) != "1" {
-		return
-	}
-	png := within(t, ctx, 30*time.Second, chromedp.CaptureScreenshot())
-	dir := filepath.Join("..", "docs", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s (%d bytes)", path, len(png))
+	testbrowser.Screenshot(t, ctx, filepath.Join("..", "docs", "screenshots"), name)
 }
 
 // whoamiBody calls GET /v1/whoami with secret and returns status and body.

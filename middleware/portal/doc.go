@@ -27,6 +27,10 @@
 //	POST /vanity/api-auth/api/keys/:id/rotate   {"grace": "0"|"1h"|"24h"|"7d"} → {"key", "secret", "old_key"}
 //	POST /vanity/api-auth/api/keys/:id/revoke   {"reason"?} → {"key"}
 //	GET  /vanity/api-auth/api/activity?cursor=&limit=   the app's audit events, newest first
+//	GET  /vanity/api-auth/api/overview?from=&to=   the app's recorded verifications (Config.Access):
+//	                                       totals, a bar a UTC day, blocked reasons, its rate limits
+//	GET  /vanity/api-auth/api/access?from=&to=&outcome=all|allowed|blocked&cursor=
+//	                                       → {"recorded", "events", "next_cursor"}, 25 a page, newest first
 //
 // The API wants "Authorization: Bearer <session>", and re-checks on every call
 // that the app is still usable, still the session's tenant's, and still allows
@@ -42,7 +46,9 @@
 // cursor the portal did not issue is 400. Keys are paged newest first by
 // (created_at, id), so that following the cursors lists each key once
 // while keys are created or revoked meanwhile; the page shows the first
-// page and a "Load more" button.
+// page and a "Load more" button. The Overview and Access logs ranges are
+// whole UTC days, from and to (YYYY-MM-DD, both included; default the last 7
+// days, at most 92).
 //
 // Key changes (create, rotate, revoke) are limited per user and app
 // (Config.ChangeRate, ChangeBurst: 30 a minute, 10 at once by default):

@@ -142,6 +142,11 @@ type envOptions struct {
 	decider policy.Decider
 	// messages is Config.Messages.
 	messages Messages
+	// access is Config.Access.
+	access audit.AccessReader
+	// wrapStore, if set, wraps the SQLite store given as Config.Store (to
+	// hide or add optional interfaces).
+	wrapStore func(keystore.Store) keystore.Store
 }
 
 var dbSeq struct {
@@ -191,8 +196,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 		// Serve the portal as "localhost": another site than the embedders.
 		base = strings.Replace(base, "127.0.0.1", "localhost", 1)
 	}
+	var store keystore.Store = st
+	if o.wrapStore != nil {
+		store = o.wrapStore(st)
+	}
 	p, err := New(Config{
-		Store:       st,
+		Store:       store,
+		Access:      o.access,
 		BaseURL:     base,
 		SessionTTL:  o.sessionTTL,
 		ChangeRate:  o.changeRate,

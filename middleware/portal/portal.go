@@ -44,8 +44,16 @@ const PagePath = "/vanity/api-auth"
 // default.
 type Config struct {
 	// Store keeps apps, keys, the audit trail, used tickets and the sealing
-	// keys. Required.
+	// keys. Required. When it also has a method
+	// AppRateLimits(ctx context.Context, appSlug string) ([]ratelimit.Rule, error),
+	// the Overview tab lists the rules it answers for the session's app.
 	Store keystore.Store
+	// Access reads the recorded API-key verifications shown by the page's
+	// Overview and Access Logs tabs. Nil means the Store, when it implements
+	// audit.AccessReader; when neither does, both tabs say that usage is not
+	// recorded. A cursor it cannot read should be an error wrapping
+	// keystore.ErrInvalid (the page's API answers 400).
+	Access audit.AccessReader
 	// BaseURL is the portal's public origin, plus the path of the group it is
 	// mounted on if any, e.g. "http://localhost:8081". Ticket URLs are
 	// BaseURL + "/vanity/api-auth?ticket=…". Required: an absolute http(s) URL
@@ -114,6 +122,8 @@ type Portal struct {
 	log        zerolog.Logger
 	now        func() time.Time
 	decider    policy.Decider        // nil: no re-check
+	access     audit.AccessReader    // nil: usage is not recorded
+	rateLimits appRateLimits         // nil: the store lists no rules
 	tenants    policy.TenantStatuser // the decider's, for tickets without an object
 
 	tickets  *sealer
@@ -174,6 +184,11 @@ func New(cfg Config) (*Portal, error) {
 		p.decider = cfg.Decider
 		p.tenants, _ = cfg.Decider.(policy.TenantStatuser)
 	}
+	p.access = cfg.Access
+	if p.access == nil {
+		p.access, _ = cfg.Store.(audit.AccessReader)
+	}
+	p.rateLimits, _ = cfg.Store.(appRateLimits)
 	p.issuer = &localIssuer{p: p}
 	p.apps = newAppCache(cfg.Store, p.now)
 	return p, nil
@@ -219,6 +234,8 @@ func (p *Portal) Mount(r gin.IRoutes) {
 	r.POST(api+"/keys/:id/rotate", p.withSession(p.apiRotateKey))
 	r.POST(api+"/keys/:id/revoke", p.withSession(p.apiRevokeKey))
 	r.GET(api+"/activity", p.withSession(p.apiActivity))
+	r.GET(api+"/overview", p.withSession(p.apiOverview))
+	r.GET(api+"/access", p.withSession(p.apiAccess))
 }
 
 // record writes an audit event to the store and a log line. It returns the

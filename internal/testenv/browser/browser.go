@@ -6,6 +6,8 @@ package browser
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +82,26 @@ func AttachFrame(t testing.TB, ctx context.Context, origin string) (context.Cont
 		}
 	}
 	return nil, false
+}
+
+// ScreenshotsEnv, when "1", makes the browser tests write the README's
+// screenshots (Screenshot).
+const ScreenshotsEnv = "KEYPORTAL_SCREENSHOTS"
+
+// Screenshot writes the viewport of ctx's tab (frames composited in) as a
+// PNG to dir/name when KEYPORTAL_SCREENSHOTS=1, and does nothing otherwise.
+func Screenshot(t testing.TB, ctx context.Context, dir, name string) {
+	t.Helper()
+	if os.Getenv(ScreenshotsEnv) != "1" {
+		return
+	}
+	png := Within(t, ctx, 30*time.Second, chromedp.CaptureScreenshot())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d bytes)", path, len(png))
 }

@@ -142,6 +142,8 @@
       post({ type: 'keyportal:ready', session: 'active' });
       loadKeys();
       if (!$('panel-activity').hidden) loadActivity(true);
+      if (!$('panel-overview').hidden) loadOverview();
+      if (!$('panel-access').hidden) loadAccess(true);
     } else {
       const code = body.error && body.error.code;
       const reason = REASONS.includes(code) ? code : 'ticket_invalid';
@@ -298,10 +300,10 @@
   };
   moreBtn.addEventListener('click', loadMoreKeys);
 
-  for (const chip of document.querySelectorAll('.chip')) {
+  for (const chip of document.querySelectorAll('.chip[data-filter]')) {
     chip.addEventListener('click', () => {
       filter = chip.dataset.filter;
-      for (const c of document.querySelectorAll('.chip')) c.setAttribute('aria-pressed', String(c === chip));
+      for (const c of document.querySelectorAll('.chip[data-filter]')) c.setAttribute('aria-pressed', String(c === chip));
       keys = [];
       loadKeys();
     });
@@ -465,8 +467,224 @@
   };
   $('activity-more').addEventListener('click', () => loadActivity(false));
 
+  // ---- usage: Overview and Access logs ----------------------------------------
+  // Ranges are whole UTC days, as the API counts them; so are the chart's bars
+  // and the log's day groups.
+  const DAY = 864e5;
+  const utcDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' });
+  const shortDayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'UTC' });
+  const num = new Intl.NumberFormat();
+  const fmtDay = (date, f) => f.format(new Date(date + 'T00:00:00Z'));
+  const ranges = {};
+  for (const box of document.querySelectorAll('[data-range]')) {
+    const [from, to] = box.querySelectorAll('input');
+    const today = utcDay(Date.now());
+    to.value = to.max = from.max = today;
+    from.value = utcDay(Date.now() - 6 * DAY);
+    ranges[box.dataset.range] = () => '?from=' + from.value + '&to=' + to.value;
+    const changed = () => {
+      if (!from.value || !to.value) return;
+      if (box.dataset.range === 'overview') loadOverview(); else loadAccess(true);
+    };
+    from.addEventListener('change', changed);
+    to.addEventListener('change', changed);
+  }
+  const NOT_RECORDED = 'Usage is not recorded for this app.';
+
+  // The chart: an inline SVG the page draws itself, one stacked bar a day,
+  // at the frame's own width (so its text keeps its size down to 320 px).
+  const SVG = 'http://www.w3.org/2000/svg';
+  const svg = (name, attrs, parent) => {
+    const el = document.createElementNS(SVG, name);
+    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    if (parent) parent.append(el);
+    return el;
+  };
+  // niceMax rounds a count up to 1, 2 or 5 times a power of ten.
+  const niceMax = (n) => {
+    const p = Math.pow(10, Math.floor(Math.log10(Math.max(1, n))));
+    return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= n);
+  };
+  let ovDays = [];
+  let chartWidth = 0;
+  const chartBox = $('ov-chart');
+  const drawChart = () => {
+    const w = Math.max(260, Math.floor(chartBox.clientWidth));
+    chartWidth = chartBox.clientWidth;
+    const h = 200, left = 44, right = 6, top = 10, bottom = 24;
+    const plotH = h - top - bottom;
+    const peak = niceMax(Math.max(0, ...ovDays.map((d) => d.allowed + d.blocked)));
+    const allowed = ovDays.reduce((a, d) => a + d.allowed, 0);
+    const blocked = ovDays.reduce((a, d) => a + d.blocked, 0);
+    const chart = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, role: 'img', 'aria-labelledby': 'ov-chart-title ov-chart-desc' });
+    svg('title', { id: 'ov-chart-title' }, chart).textContent = 'Requests per day (UTC)';
+    svg('desc', { id: 'ov-chart-desc' }, chart).textContent = ovDays.length
+      ? fmtDay(ovDays[0].date, shortDayFmt) + ' to ' + fmtDay(ovDays[ovDays.length - 1].date, shortDayFmt) + ': ' + num.format(allowed) + ' allowed, ' + num.format(blocked) + ' blocked.'
+      : 'No days.';
+    const base = top + plotH;
+    for (const v of [0, peak / 2, peak]) {
+      const y = base - (v / peak) * plotH;
+      svg('line', { class: 'grid', x1: left, x2: w - right, y1: y, y2: y }, chart);
+      svg('text', { class: 'axis', x: left - 6, y: y + 4, 'text-anchor': 'end' }, chart).textContent = num.format(v);
+    }
+    const n = Math.max(1, ovDays.length);
+    const slot = (w - left - right) / n;
+    const bw = Math.max(1, Math.min(36, slot * 0.7));
+    const every = Math.ceil(n / Math.max(1, Math.floor((w - left - right) / 56)));
+    ovDays.forEach((d, i) => {
+      const x = left + i * slot + (slot - bw) / 2;
+      const ha = (d.allowed / peak) * plotH;
+      const hb = (d.blocked / peak) * plotH;
+      const g = svg('g', { 'data-testid': 'chart-day', 'data-date': d.date }, chart);
+      svg('title', {}, g).textContent = fmtDay(d.date, dayFmt) + ': ' + num.format(d.allowed) + ' allowed, ' + num.format(d.blocked) + ' blocked';
+      svg('rect', { class: 'bar-allowed', x, y: base - ha, width: bw, height: ha, 'data-count': d.allowed }, g);
+      svg('rect', { class: 'bar-blocked', x, y: base - ha - hb, width: bw, height: hb, 'data-count': d.blocked }, g);
+      if (i % every === 0) svg('text', { class: 'axis', x: x + bw / 2, y: h - 6, 'text-anchor': 'middle' }, chart).textContent = fmtDay(d.date, shortDayFmt);
+    });
+    chartBox.replaceChildren(chart);
+  };
+  if (window.ResizeObserver) new ResizeObserver(() => { if (ovDays.length && chartBox.clientWidth !== chartWidth) drawChart(); }).observe(chartBox);
+
+  const SCOPE_LABEL = { key: 'per key', app: 'for the whole app', ip: 'per client IP' };
+  const per = (ms) => {
+    for (const [unit, size] of [['day', DAY], ['hour', 36e5], ['minute', 6e4], ['second', 1e3]]) {
+      if (ms % size === 0) return ms === size ? unit : num.format(ms / size) + ' ' + unit + 's';
+    }
+    return num.format(ms) + ' ms';
+  };
+  const listItem = (list, text, testid) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    if (testid) li.dataset.testid = testid;
+    list.append(li);
+  };
+  const reasonText = (r) => (r || 'blocked').replace(/_/g, ' ');
+
+  let overviewSeq = 0;
+  const loadOverview = async () => {
+    const seq = ++overviewSeq;
+    $('overview-status').textContent = 'Loading usage…';
+    $('overview-status').hidden = false;
+    try {
+      const body = await api('GET', '/overview' + ranges.overview());
+      if (seq !== overviewSeq) return;
+      $('overview-body').hidden = !body.recorded;
+      $('overview-status').textContent = body.recorded ? '' : NOT_RECORDED;
+      $('overview-status').hidden = body.recorded;
+      if (body.recorded) {
+        $('ov-total').textContent = num.format(body.total_requests);
+        $('ov-allowed').textContent = num.format(body.allowed_requests);
+        $('ov-blocked').textContent = num.format(body.blocked_requests);
+        $('ov-keys').textContent = num.format(body.keys_used_24h);
+        $('ov-shed').textContent = body.shed > 0 ? num.format(body.shed) + ' verifications not recorded (overload).' : '';
+        $('ov-shed').hidden = !(body.shed > 0);
+        ovDays = body.days || [];
+        drawChart();
+        $('ov-days').replaceChildren(...ovDays.map((d) => {
+          const tr = document.createElement('tr');
+          tr.dataset.date = d.date;
+          for (const v of [fmtDay(d.date, dayFmt), num.format(d.allowed), num.format(d.blocked)]) {
+            const td = document.createElement('td');
+            td.textContent = v;
+            tr.append(td);
+          }
+          return tr;
+        }));
+        $('ov-reasons').replaceChildren();
+        for (const r of body.blocked_reasons || []) listItem($('ov-reasons'), reasonText(r.name) + ': ' + num.format(r.blocked));
+        $('ov-reasons-box').hidden = !(body.blocked_reasons || []).length;
+      }
+      const scheme = body.rate_limit_scheme || '';
+      $('ov-scheme').textContent = scheme ? 'Scheme: ' + scheme : '';
+      $('ov-scheme').hidden = !scheme;
+      const rules = body.rate_limits;
+      $('ov-rules').replaceChildren();
+      for (const r of rules || []) listItem($('ov-rules'), num.format(r.max) + ' requests per ' + per(r.per_ms) + ', ' + (SCOPE_LABEL[r.scope] || r.scope), 'rate-limit');
+      if (!scheme && !(rules || []).length) listItem($('ov-rules'), 'No rate limits.');
+    } catch (e) {
+      if (seq === overviewSeq) { $('overview-status').textContent = e.message; $('overview-body').hidden = true; }
+    }
+  };
+
+  // The log: 25 verifications a page, newest first, grouped by UTC day;
+  // "Older" appends the next page (to the last day's group when it goes on).
+  let outcome = '';
+  let accessCursor = '';
+  let accessSeq = 0;
+  const accessList = $('access-list');
+  const OUTCOME_LABEL = { allowed: 'Allowed', blocked: 'Blocked' };
+  const loadAccess = async (fresh) => {
+    const seq = fresh ? ++accessSeq : accessSeq;
+    if (fresh) accessCursor = '';
+    $('access-more').disabled = true;
+    try {
+      const body = await api('GET', '/access' + ranges.access() + '&outcome=' + outcome + (accessCursor ? '&cursor=' + encodeURIComponent(accessCursor) : ''));
+      if (seq !== accessSeq) return;
+      if (fresh) accessList.replaceChildren();
+      for (const ev of body.events || []) {
+        const date = ev.time.slice(0, 10);
+        let group = accessList.lastElementChild;
+        if (!group || group.dataset.date !== date) {
+          group = document.createElement('section');
+          group.dataset.date = date;
+          group.dataset.testid = 'access-day';
+          const h = document.createElement('h3');
+          h.textContent = fmtDay(date, dayFmt);
+          const ol = document.createElement('ol');
+          ol.className = 'log';
+          group.append(h, ol);
+          accessList.append(group);
+        }
+        const li = document.createElement('li');
+        li.dataset.testid = 'access-row';
+        li.dataset.outcome = ev.outcome;
+        const badge = document.createElement('span');
+        badge.className = 'badge ' + ev.outcome;
+        badge.textContent = OUTCOME_LABEL[ev.outcome] || ev.outcome;
+        const req = document.createElement('code');
+        req.textContent = ev.method + ' ' + ev.path;
+        const key = document.createElement('span');
+        key.className = 'key';
+        key.textContent = ev.key_name || 'No key';
+        const t = document.createElement('time');
+        t.dateTime = ev.time;
+        t.textContent = clockFmt.format(new Date(ev.time));
+        const what = document.createElement('span');
+        what.className = 'req';
+        what.append(req);
+        if (ev.blocked_by_rule) {
+          const why = document.createElement('span');
+          why.className = 'hint';
+          why.textContent = ' ' + reasonText(ev.blocked_by_rule);
+          what.append(why);
+        }
+        li.append(badge, what, key, t);
+        group.lastElementChild.append(li);
+      }
+      accessCursor = body.next_cursor || '';
+      $('access-more').hidden = !accessCursor;
+      $('access-status').textContent = !body.recorded ? NOT_RECORDED : accessList.children.length ? '' : 'No requests in these days.';
+    } catch (e) {
+      if (seq !== accessSeq) return;
+      $('access-status').textContent = e.message;
+      if (fresh) { accessList.replaceChildren(); $('access-more').hidden = true; }
+    } finally {
+      if (seq === accessSeq) $('access-more').disabled = false;
+    }
+  };
+  $('access-more').addEventListener('click', () => loadAccess(false));
+  for (const chip of document.querySelectorAll('.chip[data-outcome]')) {
+    chip.addEventListener('click', () => {
+      outcome = chip.dataset.outcome;
+      for (const c of document.querySelectorAll('.chip[data-outcome]')) c.setAttribute('aria-pressed', String(c === chip));
+      loadAccess(true);
+    });
+  }
+
   // ---- tabs ----------------------------------------------------------------
-  const tabs = [$('tab-keys'), $('tab-activity')];
+  const tabs = [$('tab-overview'), $('tab-keys'), $('tab-access'), $('tab-activity')];
   const select = (tab) => {
     for (const t of tabs) {
       const on = t === tab;
@@ -475,6 +693,8 @@
       $(t.getAttribute('aria-controls')).hidden = !on;
     }
     if (tab.id === 'tab-activity' && session) loadActivity(true);
+    if (tab.id === 'tab-overview' && session) loadOverview();
+    if (tab.id === 'tab-access' && session) loadAccess(true);
   };
   for (const t of tabs) {
     t.addEventListener('click', () => select(t));
