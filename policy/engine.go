@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/internal/logx"
 )
 
 // DefaultModel is the Casbin model shipped with keyportal (model.conf).
@@ -39,7 +41,9 @@ type Config struct {
 	// nothing has to be synced into files. Role inheritance rows (g, role,
 	// role, tenant) still apply to the roles it returns.
 	Roles RoleSource
-	// Logger receives reload events. The zero value logs nothing.
+	// Logger receives reload events, and every failed reload at error
+	// level. The zero Logger means JSON lines at info level on os.Stderr
+	// (package internal/logx); zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Watch reloads ModelPath and PolicyPath when they change on disk. A
 	// broken edit is logged and reported by LastError; the last good policy
@@ -63,7 +67,7 @@ type Engine struct {
 // start with "policy: "; a mistake in a file is a *FileError (see errors.As)
 // naming the file and line.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, log: cfg.Logger}
+	e := &Engine{cfg: cfg, log: logx.Or(cfg.Logger, "policy")}
 	if cfg.PolicyPath != "" && cfg.PolicyText != "" {
 		return nil, errors.New("policy: set PolicyPath or PolicyText, not both")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -73,7 +74,8 @@ type Config struct {
 	ChangeBurst int
 	// Logger receives one line per exchange, rejection and expired session,
 	// with ticket fingerprints only, and (at most one a second) a line
-	// when a user is over ChangeRate. The zero value logs nothing.
+	// when a user is over ChangeRate. The zero Logger means JSON lines at
+	// info level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time
@@ -131,6 +133,7 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.SessionTTL < 0 || cfg.MaxTicketTTL < 0 {
 		return nil, errors.New("portal: SessionTTL and MaxTicketTTL must not be negative")
 	}
+	cfg.Logger = logx.Or(cfg.Logger, "portal")
 	changes, err := newChangeLimit(cfg.ChangeRate, cfg.ChangeBurst, cfg.Logger)
 	if err != nil {
 		return nil, err
