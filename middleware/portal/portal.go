@@ -98,6 +98,22 @@ type Config struct {
 	// the route's own Decider. nil means no re-check: a session lasts its
 	// SessionTTL whatever the policy says meanwhile.
 	Decider policy.Decider
+	// NoProvision turns off provisioning: a ticket for an app slug that has
+	// no app is then refused (ticket.ErrRejected; the ticket route answers
+	// 403, reason issuer_rejected), and apps are created by hand (keyportal
+	// apps create, the backend API). By default (false) the local issuer
+	// creates the app on the first ticket the ticket route has authorized
+	// for it (see Portal.Issuer), so that the policy is the one source of
+	// truth for which tenant owns a resource.
+	NoProvision bool
+	// NewApp names an app the issuer provisions: it gets the ticket request
+	// the route authorized and returns the app's Name and KeyPrefix, and may
+	// set Description, Permissions, Resources and RateLimitSchemeSlug. Slug,
+	// DeploymentID, Tenant and AllowedOrigins always come from the request,
+	// whatever NewApp returns. Nil, or an empty Name or KeyPrefix, means the
+	// defaults: "API keys for <object>" and the tenant in the characters a
+	// key prefix allows (see DefaultKeyPrefix).
+	NewApp func(req ticket.Request) keystore.App
 }
 
 // Portal is the self-hosted key portal. It is safe for concurrent use.
@@ -110,6 +126,8 @@ type Portal struct {
 	log        zerolog.Logger
 	now        func() time.Time
 	decider    policy.Decider        // nil: no re-check
+	provision  bool                  // create an app on an authorized first ticket
+	newApp     func(ticket.Request) keystore.App
 	tenants    policy.TenantStatuser // the decider's, for tickets without an object
 
 	tickets  *sealer
@@ -149,6 +167,8 @@ func New(cfg Config) (*Portal, error) {
 		tickets:    newSealer(cfg.Store, ticketKeyName, ticketPrefix),
 		sessions:   newSealer(cfg.Store, sessionKeyName, sessionPrefix),
 		changes:    changes,
+		provision:  !cfg.NoProvision,
+		newApp:     cfg.NewApp,
 	}
 	if p.sessionTTL == 0 {
 		p.sessionTTL = DefaultSessionTTL
@@ -190,6 +210,19 @@ func parseBaseURL(s string) (string, error) {
 
 // Issuer returns the local ticket issuer, for the ticket route
 // (middleware.NewTicketRoute) and the Wacht-compatible backend API.
+//
+// Unless Config.NoProvision is set, the issuer creates the app on the first
+// ticket the route has authorized for an app slug that has none: slug
+// req.AppSlug, deployment req.Resource, tenant req.Tenant (the tenant the
+// policy said owns the resource), AllowedOrigins the embedder origin the
+// route verified, name and key prefix from Config.NewApp. Only a request
+// that carries the policy object and action the route decided (every
+// ticket the route asks for, never one from the backend API) provisions.
+// An existing app is never changed: one of another tenant, disabled or
+// deleted refuses the ticket, and so does one whose AllowedOrigins lack the
+// embedder origin (add it with keyportal apps update). Instances sharing a
+// store race safely: the store inserts an app only if its slug is free, and
+// the loser reads the winner's app and checks it like any other.
 func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
 
 // Mount registers the page, its assets, the ticket exchange and the JSON API
