@@ -126,9 +126,9 @@ type Portal struct {
 	log        zerolog.Logger
 	now        func() time.Time
 	decider    policy.Decider        // nil: no re-check
+	tenants    policy.TenantStatuser // the decider's, for tickets without an object
 	provision  bool                  // create an app on an authorized first ticket
 	newApp     func(ticket.Request) keystore.App
-	tenants    policy.TenantStatuser // the decider's, for tickets without an object
 
 	tickets  *sealer
 	sessions *sealer
