@@ -208,11 +208,16 @@ func TestProvisionOnlyForRouteDecisions(t *testing.T) {
 	}
 
 	req.Object, req.Action = "deployment:42", "api_keys:manage"
-	e.portal.provision = false // Config.NoProvision
-	if _, err := e.portal.Issuer().Issue(context.Background(), req); !errors.Is(err, ticket.ErrRejected) {
+	off, err := New(Config{Store: e.store, BaseURL: e.srv.URL, Logger: zerolog.Nop(), NoProvision: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := off.Issuer().Issue(context.Background(), req); !errors.Is(err, ticket.ErrRejected) {
 		t.Fatalf("NoProvision: %v", err)
 	}
-	e.portal.provision = true
+	if _, err := e.store.GetApp(context.Background(), "aa_42"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("app created with NoProvision: %v", err)
+	}
 
 	e.portal.newApp = func(r ticket.Request) keystore.App {
 		return keystore.App{Name: "Acme deployment " + r.Resource, KeyPrefix: "acme_live", Tenant: "globex", Slug: "aa_1", AllowedOrigins: []string{originB}}
