@@ -223,7 +223,8 @@ func (e *Engine) build(ctx context.Context) (*policy.Engine, error) {
 		_ = w.Write(append([]string{r.PType}, r.Values...))
 	}
 	w.Flush()
-	pe, err := policy.New(policy.Config{ModelPath: e.cfg.ModelPath, PolicyText: sb.String()})
+	// The snapshot's own engine logs nothing: this Engine logs its reloads.
+	pe, err := policy.New(policy.Config{ModelPath: e.cfg.ModelPath, PolicyText: sb.String(), Logger: zerolog.Nop()})
 	if err != nil {
 		var fe *policy.FileError
 		// Row i is line i+1 of the text: name the row, not the line.
