@@ -33,6 +33,7 @@ func ExampleAdd() {
 	}, gindev.Settings{
 		PolicyPath: "policy.csv",
 		DBPath:     "keyportal.db",
+		AppURL:     "http://127.0.0.1:8080",
 		PortalURL:  "http://localhost:8081",
 	})
 	if err != nil {

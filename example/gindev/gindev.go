@@ -37,6 +37,7 @@ type Host struct {
 type Settings struct {
 	PolicyPath string // roles and permissions (step 2)
 	DBPath     string // the SQLite key store, created on first start
+	AppURL     string // your app's origin, e.g. https://app.example.com
 	PortalURL  string // the portal's own origin, e.g. https://keys.example.com
 	WasmPath   string // the prebuilt shell (cmd/shellbuild); "" builds it
 }
@@ -74,10 +75,11 @@ func mountPortal(ctx context.Context, h Host, s Settings, decider *policy.Engine
 	kp.Mount(portalEngine)
 
 	err = middleware.Mount(h.Engine, middleware.Config{
-		Identify: identify(h),
-		Decider:  decider,
-		Issuer:   kp.Issuer(),
-		Auditor:  store, // the audit trail support can query
+		Identify:       identify(h),
+		Decider:        decider,
+		Issuer:         kp.Issuer(),
+		Auditor:        store,              // the audit trail support can query
+		AllowedOrigins: []string{s.AppURL}, // the pages that may ask for tickets
 	})
 	if err != nil {
 		return nil, nil, err

@@ -104,6 +104,7 @@ func TestWalkthrough(t *testing.T) {
 	portalEngine, closeAll, err := Add(t.Context(), host, Settings{
 		PolicyPath: "testdata/policy.csv",
 		DBPath:     filepath.Join(dir, "keyportal.db"),
+		AppURL:     appSrv.URL,
 		PortalURL:  portalURL,
 		WasmPath:   wasm,
 	})
@@ -153,6 +154,9 @@ func TestWalkthrough(t *testing.T) {
 	}
 	if code, _ := ask("bob@acme", "42"); code != 403 {
 		t.Fatalf("a viewer got a ticket: %d", code)
+	}
+	if code, _ := send("POST", appSrv.URL+ticket.DefaultPath, "alice@acme", "", "https://evil.test", `{"deploymentId":"42"}`); code != 403 {
+		t.Fatalf("a page of another origin got a ticket: %d", code)
 	}
 	if code, _ := ask("alice@acme", "77"); code != 403 {
 		t.Fatalf("a deployment of another tenant: %d", code)

@@ -223,6 +223,12 @@ func parseBaseURL(s string) (string, error) {
 // embedder origin (add it with keyportal apps update). Instances sharing a
 // store race safely: the store inserts an app only if its slug is free, and
 // the loser reads the winner's app and checks it like any other.
+//
+// The origin a provisioned app gets is the one the route verified: name
+// your app's origins in middleware.Config.AllowedOrigins in production.
+// Without that list the route accepts the request's own origin, which it
+// reads from the Host header, and a client that is not a browser chooses
+// that header.
 func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
 
 // Mount registers the page, its assets, the ticket exchange and the JSON API
