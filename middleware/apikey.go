@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -177,6 +178,7 @@ func apiKeyErrorBody(msg, reason string) []byte {
 // Through Wacht's gateway (APIKeyConfig.Verifier) every change takes effect
 // within gateway.Config.CacheTTL, 5 s by default.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
+	cfg.Logger = logx.Or(cfg.Logger, "apikey") // the guard's and the verifier's
 	realm := cfg.Realm
 	if realm == "" {
 		realm = DefaultRealm

@@ -36,6 +36,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -86,8 +87,9 @@ type Config struct {
 	// (a lost connection, a process paused past the SQLite change log).
 	// Default DefaultCacheMaxAge; it must not be negative.
 	CacheMaxAge time.Duration
-	// Logger receives store failures (never a secret). The zero value logs
-	// nothing.
+	// Logger receives store failures (never a secret). The zero Logger
+	// means JSON lines at info level on os.Stderr; zerolog.Nop() silences
+	// it.
 	Logger zerolog.Logger
 }
 
@@ -233,7 +235,7 @@ func New(cfg Config) (*Verifier, error) {
 		keys:     cfg.Keys,
 		tenants:  cfg.Tenants,
 		now:      cfg.Now,
-		log:      cfg.Logger,
+		log:      logx.Or(cfg.Logger, "apikey"),
 		interval: cfg.TouchInterval,
 		pending:  map[string]*entry{},
 		stop:     make(chan struct{}),

@@ -351,7 +351,9 @@ type Options struct {
 	// Postgres LISTEN connection is lost (the store reconnects by itself
 	// and then sends subscribers an empty Change: drop everything cached),
 	// or a SQLite poll fails (the first failure of a run of them; the next
-	// poll that works delivers what was missed). Nil reports nothing.
+	// poll that works delivers what was missed). Nil means a JSON line at
+	// error level on os.Stderr (event=keystore.feed), as a zero Logger
+	// does elsewhere; func(error) {} silences it.
 	OnFeedError func(error)
 	// PollInterval is how often a SQLite store looks for changes that other
 	// processes committed to its file: one PRAGMA data_version on a
@@ -372,7 +374,9 @@ type Options struct {
 	// DefaultAuditPruneEvery (an hour).
 	AuditPruneEvery time.Duration
 	// OnPruneError, when set, is told when deleting old audit events
-	// fails; the store tries again AuditPruneEvery later.
+	// fails; the store tries again AuditPruneEvery later. Nil means a JSON
+	// line at error level on os.Stderr (event=keystore.prune); func(error)
+	// {} silences it.
 	OnPruneError func(error)
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/jsonx"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -74,7 +75,8 @@ type Config struct {
 	// counts between instances. When it fails the key is allowed (fail open).
 	Limiter ratelimit.Limiter
 	// Logger receives one line per refused backend key and per internal
-	// error, never a secret. The zero value logs nothing.
+	// error, never a secret. The zero Logger means JSON lines at info level
+	// on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -110,6 +112,7 @@ func New(cfg Config) (*API, error) {
 	case len(cfg.APIKeys) == 0:
 		return nil, errors.New("backend: Config.APIKeys needs at least one backend API key")
 	}
+	cfg.Logger = logx.Or(cfg.Logger, "backend")
 	a := &API{
 		store:         cfg.Store,
 		issuer:        cfg.Issuer,

@@ -62,7 +62,7 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 		s.maxActive = 0
 	}
 	s.auditMaxAge, s.pruneEvery = retention(opts)
-	s.onPruneError = opts.OnPruneError
+	s.onPruneError = Reporter(opts.OnPruneError, "keystore.prune")
 	return s
 }
 
