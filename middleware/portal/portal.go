@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/keyportal/keyportal/internal/msgtable"
 	"github.com/keyportal/keyportal/internal/logx"
+	"github.com/keyportal/keyportal/internal/msgtable"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
