@@ -41,7 +41,17 @@ const (
 	// client cannot escape the limit by rotating it. Behind a proxy that is
 	// not named, every client counts as the proxy.
 	ScopeIP Scope = "ip"
+	// ScopeKeyAndIP counts per API key and client IP together: each
+	// address a key is used from has its own count (Wacht's
+	// per_key_and_ip). The client IP is judged as for ScopeIP.
+	ScopeKeyAndIP Scope = "key_and_ip"
+	// ScopeAppAndIP counts per API auth app and client IP together
+	// (Wacht's per_app_and_ip). The client IP is judged as for ScopeIP.
+	ScopeAppAndIP Scope = "app_and_ip"
 )
+
+// usesIP reports whether the scope counts per client IP.
+func (s Scope) usesIP() bool { return s == ScopeIP || s == ScopeKeyAndIP || s == ScopeAppAndIP }
 
 // Rule allows at most Max requests per Per in each Scope.
 type Rule struct {
@@ -65,10 +75,10 @@ func (r Rule) Validate() error {
 		return fmt.Errorf("%w: per %v must be at least 1ms", ErrBadRule, r.Per)
 	}
 	switch r.Scope {
-	case "", ScopeKey, ScopeApp, ScopeIP:
+	case "", ScopeKey, ScopeApp, ScopeIP, ScopeKeyAndIP, ScopeAppAndIP:
 		return nil
 	}
-	return fmt.Errorf("%w: scope %q is not key, app or ip", ErrBadRule, r.Scope)
+	return fmt.Errorf("%w: scope %q is not key, app, ip, key_and_ip or app_and_ip", ErrBadRule, r.Scope)
 }
 
 // String names the rule, as "100/1m0s/key"; limiters use it to keep the
