@@ -27,11 +27,12 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -98,6 +99,10 @@ type App struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	DeletedAt           *time.Time `json:"deleted_at"`
+
+	// RateLimits are the app's own rules (Wacht's rate_limits), counted
+	// besides those of the scheme RateLimitSchemeSlug names.
+	RateLimits []ratelimit.SchemeRule `json:"rate_limits"`
 }
 
 // Usable reports whether keys of the app may be used and managed: it is
@@ -112,6 +117,12 @@ type AppPatch struct {
 	Permissions    *[]string
 	Resources      *[]string
 	AllowedOrigins *[]string
+
+	// RateLimitSchemeSlug names the scheme to apply ("" for none); it must
+	// name an existing scheme (else ErrInvalid).
+	RateLimitSchemeSlug *string
+	// RateLimits replaces the app's own rules.
+	RateLimits *[]ratelimit.SchemeRule
 }
 
 // AppFilter selects apps; zero fields do not filter.
@@ -305,6 +316,7 @@ type Tickets interface {
 type Store interface {
 	Apps
 	Keys
+	Schemes
 	Tickets
 	audit.Auditor
 	audit.Reader
