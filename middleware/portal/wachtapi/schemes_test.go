@@ -2,6 +2,7 @@ package wachtapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 type schemeWire struct {
@@ -220,5 +222,38 @@ func TestCheckSchemeSharedThroughRedis(t *testing.T) {
 	}
 	if allowed != 4 {
 		t.Errorf("%d of 10 checks of one app over two instances allowed, want 4", allowed)
+	}
+}
+
+// TestSchemesWithTheGoClient: wacht.Client's scheme methods read and write
+// keyportal's scheme API, and a scheme in use is refused with 409.
+func TestSchemesWithTheGoClient(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t, backendKey)
+	ctx := t.Context()
+	x, err := c.CreateRateLimitScheme(ctx, wacht.CreateRateLimitSchemeRequest{Slug: "gold", Name: "Gold", Rules: []wacht.RateLimit{
+		{Unit: "minute", Duration: 1, MaxRequests: 600, Mode: "per_app_and_ip", Endpoints: []string{"/v1/*"}, Priority: 3}}})
+	if err != nil || x.ID == "" || x.CreatedAt.IsZero() || len(x.Rules) != 1 || x.Rules[0].Mode != "per_app_and_ip" ||
+		x.Rules[0].Endpoints[0] != "/v1/*" || x.Rules[0].Priority != 3 {
+		t.Fatalf("CreateRateLimitScheme = %+v, %v", x, err)
+	}
+	slug := "gold"
+	if _, err := c.UpdateApp(ctx, apikeytest.AppSlug, wacht.UpdateAppRequest{RateLimitSchemeSlug: &slug}); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *wacht.APIError
+	if err := c.DeleteRateLimitScheme(ctx, "gold"); !errors.As(err, &apiErr) || apiErr.Status != 409 {
+		t.Fatalf("deleting a scheme in use: %v, want 409", err)
+	}
+	rules := []wacht.RateLimit{{Unit: "hour", Duration: 1, MaxRequests: 9}}
+	if x, err = c.UpdateRateLimitScheme(ctx, "gold", wacht.UpdateRateLimitSchemeRequest{Rules: &rules}); err != nil || x.Rules[0].MaxRequests != 9 {
+		t.Fatalf("UpdateRateLimitScheme = %+v, %v", x, err)
+	}
+	list, err := c.ListRateLimitSchemes(ctx)
+	if err != nil || len(list) != 1 || list[0].Slug != "gold" {
+		t.Fatalf("ListRateLimitSchemes = %+v, %v", list, err)
+	}
+	if _, err := c.GetRateLimitScheme(ctx, "nope"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("unknown scheme: %v", err)
 	}
 }
