@@ -489,7 +489,7 @@ func newEntry(k keystore.Key, app *appState) *entry {
 type appState struct {
 	app    keystore.App
 	limits *ratelimit.Limits // the app's rules, read with it
-	readAt int64 // when the store was read, unix ns; 0 outside the cache
+	readAt int64             // when the store was read, unix ns; 0 outside the cache
 	stale  atomic.Bool
 }
 

@@ -30,7 +30,7 @@ func TestValidateRules(t *testing.T) {
 		{"calendar unit", with(func(r *ratelimit.SchemeRule) { r.Unit = "calendar_day" }), "not supported by keyportal yet"},
 		{"zero duration", with(func(r *ratelimit.SchemeRule) { r.Duration = 0 }), "rules[1].duration must be positive"},
 		{"huge window", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "day", 401 }), "longer than 400 days"},
-		{"overflowing window", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "month", 1 << 62 }), "longer than 400 days"},
+		{"overflowing window", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "month", 1<<62 }), "longer than 400 days"},
 		{"zero max", with(func(r *ratelimit.SchemeRule) { r.MaxRequests = 0 }), "rules[1].max_requests must be positive"},
 		{"unknown mode", with(func(r *ratelimit.SchemeRule) { r.Mode = "per_user" }), "rules[1].mode must be one of"},
 		{"relative endpoint", with(func(r *ratelimit.SchemeRule) { r.Endpoints = []string{"v1"} }), "rules[1].endpoints[0] must be a path"},
