@@ -13,9 +13,9 @@ import (
 // Unit is the time unit of a SchemeRule's window, as Wacht names it.
 type Unit string
 
-// The units keyportal enforces. Wacht also names calendar_day and
-// calendar_month (windows aligned on the calendar); keyportal refuses them
-// with ErrBadRule rather than count them as something else.
+// The units of Wacht's rules. A window of the plain units opens at a
+// counter's first request; the calendar units align it on the UTC
+// calendar (Rule.Calendar) and take a Duration of 1.
 const (
 	UnitMillisecond Unit = "millisecond"
 	UnitSecond      Unit = "second"
@@ -24,12 +24,19 @@ const (
 	UnitDay         Unit = "day"
 	// UnitMonth is 30 days.
 	UnitMonth Unit = "month"
+	// UnitCalendarDay windows end at midnight UTC.
+	UnitCalendarDay Unit = "calendar_day"
+	// UnitCalendarMonth windows end at the first of the month, UTC.
+	UnitCalendarMonth Unit = "calendar_month"
 )
 
 var unitLength = map[Unit]time.Duration{
 	UnitMillisecond: time.Millisecond, UnitSecond: time.Second, UnitMinute: time.Minute,
 	UnitHour: time.Hour, UnitDay: 24 * time.Hour, UnitMonth: 30 * 24 * time.Hour,
+	UnitCalendarDay: 24 * time.Hour, UnitCalendarMonth: 31 * 24 * time.Hour,
 }
+
+var unitCalendar = map[Unit]Calendar{UnitCalendarDay: CalendarDay, UnitCalendarMonth: CalendarMonth}
 
 // Mode says what a SchemeRule counts per, as Wacht names it.
 type Mode string
@@ -108,12 +115,12 @@ func (e errField) Error() string { return e.field + " " + e.msg }
 func (r SchemeRule) validate() error {
 	per, ok := unitLength[r.Unit]
 	switch {
-	case r.Unit == "calendar_day" || r.Unit == "calendar_month":
-		return errField{"unit", fmt.Sprintf("%q is not supported by keyportal yet: use day or month (a window that opens at the first request)", r.Unit)}
 	case !ok:
-		return errField{"unit", "must be one of millisecond, second, minute, hour, day, month"}
+		return errField{"unit", "must be one of millisecond, second, minute, hour, day, month, calendar_day, calendar_month"}
 	case r.Duration <= 0:
 		return errField{"duration", "must be positive"}
+	case unitCalendar[r.Unit] != "" && r.Duration != 1:
+		return errField{"duration", fmt.Sprintf("must be 1 with unit %s (the window ends at the calendar boundary)", r.Unit)}
 	case int64(r.Duration) > int64(MaxWindow/per):
 		return errField{"duration", fmt.Sprintf("makes a window longer than %d days", MaxWindow/(24*time.Hour))}
 	case r.MaxRequests <= 0:
@@ -153,9 +160,11 @@ func validEndpoint(e string) string {
 }
 
 // Rule returns the limiter rule r counts with: MaxRequests per
-// Duration×Unit in r.Mode's scope. r must be valid.
+// Duration×Unit (or per calendar day or month) in r.Mode's scope. r must
+// be valid.
 func (r SchemeRule) Rule() Rule {
-	return Rule{Max: r.MaxRequests, Per: time.Duration(r.Duration) * unitLength[r.Unit], Scope: modeScope[r.Mode]}
+	return Rule{Max: r.MaxRequests, Per: time.Duration(r.Duration) * unitLength[r.Unit], Scope: modeScope[r.Mode],
+		Calendar: unitCalendar[r.Unit]}
 }
 
 // RuleSet is a list of rules from one source, for Compile: a scheme's

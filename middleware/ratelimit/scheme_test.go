@@ -27,7 +27,8 @@ func TestValidateRules(t *testing.T) {
 		}), ""},
 		{"every mode", with(func(r *ratelimit.SchemeRule) { r.Mode = "per_key_and_ip" }), ""},
 		{"unknown unit", with(func(r *ratelimit.SchemeRule) { r.Unit = "week" }), "rules[1].unit must be one of"},
-		{"calendar unit", with(func(r *ratelimit.SchemeRule) { r.Unit = "calendar_day" }), "not supported by keyportal yet"},
+		{"calendar unit", with(func(r *ratelimit.SchemeRule) { r.Unit = "calendar_month" }), ""},
+		{"calendar unit of two", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "calendar_day", 2 }), "rules[1].duration must be 1 with unit calendar_day"},
 		{"zero duration", with(func(r *ratelimit.SchemeRule) { r.Duration = 0 }), "rules[1].duration must be positive"},
 		{"huge window", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "day", 401 }), "longer than 400 days"},
 		{"overflowing window", with(func(r *ratelimit.SchemeRule) { r.Unit, r.Duration = "month", 1<<62 }), "longer than 400 days"},
@@ -64,6 +65,7 @@ func TestSchemeRuleWindow(t *testing.T) {
 	}{
 		{"millisecond", 500, 500 * time.Millisecond}, {"second", 30, 30 * time.Second}, {"minute", 1, time.Minute},
 		{"hour", 2, 2 * time.Hour}, {"day", 1, 24 * time.Hour}, {"month", 1, 30 * 24 * time.Hour},
+		{"calendar_day", 1, 24 * time.Hour}, {"calendar_month", 1, 31 * 24 * time.Hour},
 	} {
 		r := ratelimit.SchemeRule{Unit: tc.unit, Duration: tc.n, MaxRequests: 1, Mode: "per_ip"}.Rule()
 		if r.Per != tc.want || r.Scope != ratelimit.ScopeIP || r.Max != 1 {
@@ -189,5 +191,35 @@ func TestDecideNoRules(t *testing.T) {
 	d := decide(t, ratelimit.NewMemory(nil), ratelimit.Subject{Path: "/"}, nil, ratelimit.Static(nil))
 	if !d.Allowed || len(d.Counted) != 0 {
 		t.Fatalf("no rules: %+v", d)
+	}
+}
+
+// TestMemoryCalendarWindows: a calendar_day window ends at midnight UTC
+// whenever it opened, and a calendar_month one on the first of the month.
+func TestMemoryCalendarWindows(t *testing.T) {
+	now := time.Date(2026, 3, 31, 23, 59, 30, 0, time.UTC)
+	l := ratelimit.NewMemory(func() time.Time { return now })
+	day := ratelimit.SchemeRule{Unit: "calendar_day", Duration: 1, MaxRequests: 1}.Rule()
+	month := ratelimit.SchemeRule{Unit: "calendar_month", Duration: 1, MaxRequests: 1}.Rule()
+	for _, rule := range []ratelimit.Rule{day, month} {
+		if r, _ := l.Allow(context.Background(), "k", rule); !r.Allowed || r.Reset != 30*time.Second {
+			t.Fatalf("%s first: %+v, want allowed, reset in 30 s (at midnight)", rule, r)
+		}
+		if r, _ := l.Allow(context.Background(), "k", rule); r.Allowed || r.RetryAfter != 30*time.Second {
+			t.Fatalf("%s second: %+v, want refused for 30 s", rule, r)
+		}
+	}
+	now = now.Add(30 * time.Second) // April 1st, 00:00
+	if r, _ := l.Allow(context.Background(), "k", day); !r.Allowed || r.Reset != 24*time.Hour {
+		t.Fatalf("day after midnight: %+v, want a new window of 24 h", r)
+	}
+	if r, _ := l.Allow(context.Background(), "k", month); !r.Allowed || r.Reset != 30*24*time.Hour {
+		t.Fatalf("month after the first: %+v, want a new window to May 1st", r)
+	}
+	if day.String() == (ratelimit.Rule{Max: 1, Per: 24 * time.Hour}).String() {
+		t.Fatal("a calendar rule shares its counters' name with a rolling one")
+	}
+	if err := (ratelimit.Rule{Max: 1, Per: time.Hour, Calendar: "week"}).Validate(); err == nil {
+		t.Fatal("calendar week accepted")
 	}
 }

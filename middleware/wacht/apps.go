@@ -10,7 +10,8 @@ import (
 
 // RateLimit is one rate-limit rule of an app.
 type RateLimit struct {
-	// Unit is "millisecond", "second", "minute", "hour" or "day".
+	// Unit is "millisecond", "second", "minute", "hour", "day", "month",
+	// "calendar_day" or "calendar_month".
 	Unit string `json:"unit"`
 	// Duration is how many Units the window spans.
 	Duration int `json:"duration"`

@@ -98,8 +98,8 @@
 //     endpoints, priority), each field checked (400 naming it). An app may
 //     name only an existing scheme (else 400); a scheme named by an app
 //     that is not deleted cannot be deleted (409 naming the apps).
-//   - Unsupported inputs are refused with 400 rather than dropped: the
-//     calendar_day and calendar_month units, a changed key_prefix or
-//     organization_id in PATCH, a scheme's changed slug, membership ids on
-//     keys, ticket types other than api_auth_access.
+//   - Unsupported inputs are refused with 400 rather than dropped: a
+//     changed key_prefix or organization_id in PATCH, a scheme's changed
+//     slug, membership ids on keys, ticket types other than
+//     api_auth_access.
 package wachtapi
