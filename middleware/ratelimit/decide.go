@@ -56,7 +56,7 @@ func Decide(ctx context.Context, l Limiter, s Subject, sets ...*Limits) (Decisio
 		n += set.Len()
 	}
 	checks := make([]Check, 0, n)
-	names := make([]string, 0, n)
+	counted := make([]Counted, 0, n)
 	for _, set := range sets {
 		if set == nil {
 			continue
@@ -71,7 +71,7 @@ func Decide(ctx context.Context, l Limiter, s Subject, sets ...*Limits) (Decisio
 				key = r.ns + "|" + key
 			}
 			checks = append(checks, Check{Key: key, Rule: r.rule})
-			names = append(names, r.name)
+			counted = append(counted, Counted{Rule: r.name})
 		}
 	}
 	d := Decision{Allowed: true}
@@ -82,15 +82,15 @@ func Decide(ctx context.Context, l Limiter, s Subject, sets ...*Limits) (Decisio
 	if err := AllowAll(ctx, l, checks, results); err != nil {
 		return d, err
 	}
-	d.Counted = make([]Counted, len(checks))
-	for i := range checks {
-		d.Counted[i] = Counted{Rule: names[i], Result: results[i]}
+	for i := range counted {
+		counted[i].Result = results[i]
 	}
+	d.Counted = counted
 	shown, longest := Pick(results)
 	d.Shown = shown
 	for i, r := range results {
 		if !r.Allowed {
-			d.Allowed, d.Rule, d.Shown = false, names[i], r
+			d.Allowed, d.Rule, d.Shown = false, counted[i].Rule, r
 			d.Shown.RetryAfter = results[longest].RetryAfter
 			break
 		}
