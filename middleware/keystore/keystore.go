@@ -1,6 +1,7 @@
-// Package keystore keeps API auth apps, their keys (hashed), the audit trail and
-// the set of used tickets, behind one Store interface with two drivers, each
-// a package of its own so that a program links only the database it uses:
+// Package keystore keeps API auth apps, their keys (hashed), rate-limit
+// schemes, the audit trail and the set of used tickets, behind one Store
+// interface with two drivers, each a package of its own so that a program
+// links only the database it uses:
 // keystore/sqlite (the embedded default) and keystore/postgres (many
 // instances). This package holds what they share: the interface, its types
 // and errors, and how secrets are hashed.

@@ -1,5 +1,9 @@
 // Package ratelimit counts requests against rules in Wacht's shape: at most
-// Max requests per Per, counted per key, per app or per client IP.
+// Max requests per Per, counted per key, per app, per client IP, or per key
+// or app and IP together. SchemeRule is a rule as Wacht's rate-limit
+// schemes and apps' rate_limits write it (unit, duration, max_requests,
+// mode, endpoints, priority); Compile orders a scheme's rules and Decide
+// counts a request against them, naming the rule that blocks it.
 //
 // Memory counts in process; the shared Redis limiter lives in package
 // ratelimit/redis, so that only programs that use it link the Redis client.
