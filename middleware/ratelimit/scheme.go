@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/keyportal/keyportal/internal/jsonx"
 )
 
 // Unit is the time unit of a SchemeRule's window, as Wacht names it.
@@ -90,6 +92,18 @@ type SchemeRule struct {
 	// Every rule that applies to a request counts it; when several refuse
 	// it, the first in this order is the one named as blocking.
 	Priority int `json:"priority,omitempty"`
+}
+
+// UnmarshalJSON decodes a rule strictly: a member that is not one of the
+// rule's fields (a typo such as "endpoint") is an error, not a rule that
+// silently applies everywhere. The error is a jsonx.Message fit for a
+// client.
+func (r *SchemeRule) UnmarshalJSON(b []byte) error {
+	type plain SchemeRule
+	if err := jsonx.Decode(b, (*plain)(r), false); err != nil {
+		return jsonx.Message("rate-limit rule: " + jsonx.Describe(err))
+	}
+	return nil
 }
 
 // ValidateRules reports the first reason rules cannot be enforced, naming

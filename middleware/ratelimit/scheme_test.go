@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -221,5 +222,25 @@ func TestMemoryCalendarWindows(t *testing.T) {
 	}
 	if err := (ratelimit.Rule{Max: 1, Per: time.Hour, Calendar: "week"}).Validate(); err == nil {
 		t.Fatal("calendar week accepted")
+	}
+}
+
+// TestSchemeRuleStrictJSON: a misspelt member is refused with its name,
+// not dropped (which would make an endpoint rule apply everywhere).
+func TestSchemeRuleStrictJSON(t *testing.T) {
+	var r ratelimit.SchemeRule
+	if err := json.Unmarshal([]byte(`{"unit":"minute","duration":1,"max_requests":5,"endpoints":["/v1/x"],"priority":2,"mode":"per_ip"}`), &r); err != nil ||
+		r.Endpoints[0] != "/v1/x" || r.Mode != "per_ip" || r.Priority != 2 {
+		t.Fatalf("valid rule: %+v, %v", r, err)
+	}
+	for body, want := range map[string]string{
+		`{"unit":"minute","duration":1,"max_requests":5,"endpoint":["/v1/x"]}`: `rate-limit rule: unknown field "endpoint"`,
+		`{"unit":"minute","duration":"1","max_requests":5}`:                    "rate-limit rule: field duration must be an integer in range",
+	} {
+		var r ratelimit.SchemeRule
+		err := json.Unmarshal([]byte(body), &r)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
 	}
 }

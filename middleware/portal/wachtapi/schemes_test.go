@@ -80,6 +80,7 @@ func TestSchemesAPI(t *testing.T) {
 		{"bad unit", map[string]any{"slug": "x", "name": "x", "rules": []any{rule("week", 1, 1)}}, "rules[0].unit must be one of"},
 		{"bad mode", map[string]any{"slug": "x", "name": "x", "rules": []any{rule("minute", 1, 1, "mode", "per_user")}}, "rules[0].mode"},
 		{"bad endpoint", map[string]any{"slug": "x", "name": "x", "rules": []any{rule("minute", 1, 1, "endpoints", []string{"v1/*/x"})}}, "rules[0].endpoints[0]"},
+		{"misspelt member", map[string]any{"slug": "x", "name": "x", "rules": []any{rule("minute", 1, 1, "endpoint", []string{"/v1/x"})}}, `unknown field \"endpoint\"`},
 		{"rules not a list", map[string]any{"slug": "x", "name": "x", "rules": "fast"}, "rules"},
 		{"duration as text", map[string]any{"slug": "x", "name": "x", "rules": []any{rule("minute", 1, 1, "duration", "1")}}, "duration"},
 	} {
