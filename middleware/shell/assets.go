@@ -63,10 +63,11 @@ func inRoundedRect(x, y, size, r int) bool {
 	return dx*dx+dy*dy <= r*r
 }
 
-// shellCSS styles the shell's states. go-app's full-screen loader is hidden
-// while it spins (the prerendered shell already says it is loading) and
-// shown only if loading the wasm failed, with the error.
-const shellCSS = `#app-wasm-loader:has(.goapp-spin){display:none}
+// shellCSS styles the shell's states. go-app's loader is hidden (the
+// prerendered shell already says it is loading) and shown only if loading
+// the wasm failed, with the error.
+const shellCSS = `#app-wasm-loader:not(:has(.goapp-spin)){display:block;margin:12px 0;color:#5c3b00}
+#app-wasm-loader img{width:24px;height:24px}
 :root{color-scheme:light dark}
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .keyportal-shell{box-sizing:border-box;width:100%;min-height:120px}
