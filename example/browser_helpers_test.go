@@ -212,7 +212,9 @@ func chromium(t *testing.T) context.Context {
 // newTab opens a tab in the browser of ctx; it records, at DOMContentLoaded
 // of every page, what the page showed before any script ran (the shell's
 // prerendered state) in window.__firstRender: its rendered text (innerText),
-// so the start panel the server sends hidden is not counted as shown.
+// so the start panel the server sends hidden is not counted as shown; and
+// the src of the portal frame the first HTML carried, if any, in
+// window.__firstFrame.
 func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browserCtx)
@@ -224,7 +226,8 @@ func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
 document.addEventListener('DOMContentLoaded', () => {
   const busy = document.querySelector('.keyportal-shell[aria-busy="true"]');
-  window.__firstRender = busy ? 'busy: ' + busy.innerText.trim() : 'not busy: ' + document.body.textContent.trim().slice(0, 200);
+  window.__firstRender = busy ? 'busy: ' + busy.innerText.trim() : 'not busy: ' + document.body.innerText.trim().slice(0, 400);
+  window.__firstFrame = (document.querySelector('iframe[src*="ticket="]') || {}).src || '';
 });`})
 	if err != nil {
 		t.Fatal(err)

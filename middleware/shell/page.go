@@ -54,7 +54,7 @@ var defaultLayout = template.Must(template.New("page").Parse(`<!doctype html>
 {{end}}<meta name="theme-color" content="{{.ThemeColor}}">
 <link rel="icon" href="/web/keyportal-icon.svg">
 {{.Page.Head}}
-</head><body>
+</head><body style="margin:0">
 {{.Page.Body}}
 </body></html>
 `))
