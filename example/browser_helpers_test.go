@@ -23,6 +23,7 @@ import (
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/internal/wasmbuild"
+	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -168,6 +169,18 @@ func (d *liveDemo) ticketRequests() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.tickets
+}
+
+// ticketAttempts counts the ticket attempts audited for user: those of the
+// ticket route and of the settings pages that issued their ticket while
+// they rendered.
+func (d *liveDemo) ticketAttempts(t *testing.T, user string) int {
+	t.Helper()
+	page, err := d.acme.store.QueryAudit(context.Background(), audit.Query{Action: audit.ActionTicketIssue, Actor: user, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Events)
 }
 
 // lastPageSite returns the Sec-Fetch-Site of the last settings page request.
