@@ -1,6 +1,9 @@
 // Package shell serves the keyportal WebAssembly shell (package wasmui) from
 // a Gin engine: the page for each settings route, go-app's scripts, the wasm
 // precompressed and content-hashed, the eager ticket script and local icons.
+// The page is the shell's Page placed in the host's own template
+// (Config.Layout), and with Config.Tickets it carries its first ticket's
+// portal iframe, or the ticket route's refusal, in its first HTML.
 // It builds the wasm from source on first start when no prebuilt one is
 // given, and caches it. New's context bounds that build; Close stops what
 // New leaves running (brotli compression of a new wasm).
