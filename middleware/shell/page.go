@@ -20,13 +20,13 @@ import (
 // Config.Layout gets it for each request and places Head and Body in the
 // host's own page, with its header and navigation around the portal.
 type Page struct {
-	// Head goes in the page's <head>: a preconnect to the portal, the
-	// shell's stylesheets (then Config.Styles) and go-app's scripts, which
-	// are deferred.
+	// Head goes in the page's <head>: a preconnect to the portal and
+	// go-app's scripts, which are deferred. Nothing in it blocks rendering.
 	Head template.HTML
-	// Body goes where the portal is to appear: the shell element, the
-	// portal's iframe when the page carries its first ticket
-	// (Config.Tickets), go-app's hidden loader and the eager script. It must
+	// Body goes where the portal is to appear: the shell's stylesheets
+	// (then Config.Styles), the shell element, the portal's iframe when the
+	// page carries its first ticket (Config.Tickets), go-app's hidden loader
+	// and the eager script. It must
 	// be in the page's <body>, anywhere but first: the shell moves the wasm's
 	// component into Body's place when it starts.
 	Body template.HTML
@@ -140,14 +140,16 @@ func (s *Shell) Page(c *gin.Context) Page {
 	if portal != "" {
 		head.WriteString(`<link rel="preconnect" href="` + html.EscapeString(portal) + `">`)
 	}
-	for _, st := range append([]string{s.cssURL}, s.cfg.Styles...) {
-		head.WriteString(`<link rel="stylesheet" href="` + html.EscapeString(st) + `">`)
-	}
 	for _, src := range goAppScripts {
 		head.WriteString(`<script defer src="` + src + `"></script>`)
 	}
 
+	// The stylesheets are in the body, before the shell: they hold the
+	// shell's rendering back, not the host's header and navigation above.
 	var body strings.Builder
+	for _, st := range append([]string{s.cssURL}, s.cfg.Styles...) {
+		body.WriteString(`<link rel="stylesheet" href="` + html.EscapeString(st) + `">`)
+	}
 	body.WriteString(pre.Shell)
 	body.WriteString(pre.Frame)
 	// go-app's loader, which app.js reports a failed load in; hidden unless

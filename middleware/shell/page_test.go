@@ -105,16 +105,20 @@ func TestLayoutPutsTheShellInTheHostsPage(t *testing.T) {
 	w := serve(t, r, "GET", "/settings/api-keys/42", map[string]string{"X-User": "<alice>"})
 	page := w.Body.String()
 	main := page[strings.Index(page, "<main>"):strings.Index(page, "</main>")]
-	for _, want := range []string{`class="keyportal-shell"`, `<script src="` + s.eagerURL, `id="app-wasm-loader"`} {
+	for _, want := range []string{`<link rel="stylesheet" href="` + s.cssURL + `">`, `class="keyportal-shell"`, `<script src="` + s.eagerURL, `id="app-wasm-loader"`} {
 		if !strings.Contains(main, want) {
 			t.Errorf("the host's <main> lacks %s:\n%s", want, page)
 		}
 	}
 	head := page[:strings.Index(page, "</head>")]
-	for _, want := range []string{`<title>Keys · Host</title>`, `<link rel="stylesheet" href="` + s.cssURL + `">`, `<script defer src="/app.js"></script>`} {
+	for _, want := range []string{`<title>Keys · Host</title>`, `<script defer src="/app.js"></script>`} {
 		if !strings.Contains(head, want) {
 			t.Errorf("the host's <head> lacks %s:\n%s", want, head)
 		}
+	}
+	// Nothing of the shell's blocks the host's header from rendering.
+	if strings.Contains(head, "stylesheet") {
+		t.Errorf("the shell put a render-blocking stylesheet in the host's <head>:\n%s", head)
 	}
 	if !strings.Contains(page, `<header id="host-header">Host — &lt;alice&gt;</header>`) || w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("host data not escaped by the host's template, or the page may be cached:\n%s", page)

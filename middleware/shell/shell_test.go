@@ -195,8 +195,7 @@ func TestPageEagerScriptFollowsTheShell(t *testing.T) {
 		t.Fatalf("no eager script:\n%s\nwant\n%s", page, want)
 	}
 	// After the shell (the portal loads before the parser waits for the
-	// script), in the body, and nothing render-blocking in the head but
-	// the stylesheets.
+	// script), in the body, and nothing render-blocking in the head.
 	if shell := strings.Index(page, `class="keyportal-shell"`); shell < 0 || shell > at || at < strings.Index(page, "<body>") {
 		t.Errorf("the eager script does not follow the shell in the body:\n%s", page)
 	}
