@@ -112,11 +112,11 @@ func (s *Shell) servePage(c *gin.Context) {
 // the route's refusal puts the shell in.
 func (s *Shell) Page(c *gin.Context) Page {
 	s.mu.Lock()
-	cfg := *s.shell
+	cfg, env := *s.shell, s.env
 	s.mu.Unlock()
 	r := c.Request
 	mode := startMode(r)
-	comp := wasmui.FromEnv(func(k string) string { return s.env[k] })
+	comp := wasmui.FromEnv(func(k string) string { return env[k] })
 	resource := wasmui.ResourceFromPath(cfg.Routes, r.URL.Path)
 
 	var answer *ticket.Answer
