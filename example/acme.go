@@ -220,7 +220,7 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		}
 	}
 	if !o.SkipShell {
-		s, err := mountShell(ctx, e, o)
+		s, err := mountShell(ctx, e, o, route, pages)
 		if err != nil {
 			return nil, err
 		}

@@ -23,6 +23,7 @@ import (
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
 	"github.com/keyportal/keyportal/internal/wasmbuild"
+	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -166,6 +167,18 @@ func (d *liveDemo) ticketRequests() int {
 	return d.tickets
 }
 
+// ticketAttempts counts the ticket attempts audited for user: those of the
+// ticket route and of the settings pages that issued their ticket while
+// they rendered.
+func (d *liveDemo) ticketAttempts(t *testing.T, user string) int {
+	t.Helper()
+	page, err := d.acme.store.QueryAudit(context.Background(), audit.Query{Action: audit.ActionTicketIssue, Actor: user, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Events)
+}
+
 // lastPageSite returns the Sec-Fetch-Site of the last settings page request.
 func (d *liveDemo) lastPageSite() string {
 	d.mu.Lock()
@@ -208,7 +221,9 @@ func chromium(t *testing.T) context.Context {
 // newTab opens a tab in the browser of ctx; it records, at DOMContentLoaded
 // of every page, what the page showed before any script ran (the shell's
 // prerendered state) in window.__firstRender: its rendered text (innerText),
-// so the start panel the server sends hidden is not counted as shown.
+// so the start panel the server sends hidden is not counted as shown; and
+// the src of the portal frame the first HTML carried, if any, in
+// window.__firstFrame.
 func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browserCtx)
@@ -220,7 +235,8 @@ func newTab(t *testing.T, browserCtx context.Context) context.Context {
 	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
 document.addEventListener('DOMContentLoaded', () => {
   const busy = document.querySelector('.keyportal-shell[aria-busy="true"]');
-  window.__firstRender = busy ? 'busy: ' + busy.innerText.trim() : 'not busy: ' + document.body.textContent.trim().slice(0, 200);
+  window.__firstRender = busy ? 'busy: ' + busy.innerText.trim() : 'not busy: ' + document.body.innerText.trim().slice(0, 400);
+  window.__firstFrame = (document.querySelector('iframe[src*="ticket="]') || {}).src || '';
 });`})
 	if err != nil {
 		t.Fatal(err)

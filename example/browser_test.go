@@ -41,13 +41,37 @@ func TestBrowserAdminManagesKeys(t *testing.T) {
 	signInWithForm(t, tab, d, "alice")
 	waitFor(t, tab, 30*time.Second, `location.pathname === '/settings/api-keys/42'`)
 
-	// First the loading state, then the portal in an iframe.
+	// The portal is in the page's first HTML (its ticket issued while the
+	// page rendered), in Acme's own layout: its header and navigation
+	// around it.
 	waitFor(t, tab, 30*time.Second, `window.__firstRender !== undefined`)
-	if first := eval[string](t, tab, `window.__firstRender`); first != "busy: "+wasmui.TextLoading {
-		t.Fatalf("the settings page first showed %q, want the busy state with %q", first, wasmui.TextLoading)
+	if first := eval[string](t, tab, `window.__firstFrame`); !strings.HasPrefix(first, d.acme.PortalURL+"/") {
+		t.Fatalf("the settings page's first HTML had no portal frame (%q); it showed %q", first, eval[string](t, tab, `window.__firstRender`))
 	}
-	waitFor(t, tab, firstLoad, q(shellFrame+`[data-keyportal-ready]`))
+	if first := eval[string](t, tab, `window.__firstRender`); strings.Contains(first, wasmui.TextLoading) {
+		t.Fatalf("the settings page first showed the loading state with its portal: %q", first)
+	}
+	inLayout := `(() => {
+	  const h = document.querySelector('[data-testid="acme-header"]'), n = document.querySelector('[data-testid="acme-nav"]');
+	  const f = document.querySelector('main iframe');
+	  return !!(h && n && f && h.innerText.includes('alice') && n.innerText.includes('Audit trail') &&
+	    (h.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING) && (n.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING));
+	})()`
+	if !eval[bool](t, tab, inLayout) {
+		t.Fatalf("the portal is not inside Acme's layout: %s", eval[string](t, tab, `document.body.innerHTML.slice(0, 2000)`))
+	}
 	frameSrc := eval[string](t, tab, q(shellFrame)+`.getAttribute('src')`)
+	waitFor(t, tab, firstLoad, q(shellFrame+`[data-keyportal-ready]`))
+	// The wasm took over the shell where it is: the header and navigation
+	// are still there, the go-app component sits in the page's main card,
+	// and the frame was neither replaced nor reloaded.
+	waitFor(t, tab, firstLoad, q(`main .keyportal-shell:not([data-keyportal-prerendered]):not(.keyportal-frame-slot)`))
+	if !eval[bool](t, tab, inLayout+` && document.body.firstElementChild.matches('[data-testid="acme-header"]') && document.querySelectorAll('iframe').length === 1`) {
+		t.Fatalf("the wasm's mount changed Acme's layout: %s", eval[string](t, tab, `document.body.innerHTML.slice(0, 2000)`))
+	}
+	if src := eval[string](t, tab, q(shellFrame)+`.getAttribute('src')`); src != frameSrc {
+		t.Fatalf("the wasm replaced the first HTML's frame: src %q, was %q", src, frameSrc)
+	}
 	if !strings.HasPrefix(frameSrc, d.acme.PortalURL+"/") {
 		t.Fatalf("iframe src %q: want the portal's own site %s", frameSrc, d.acme.PortalURL)
 	}
@@ -126,6 +150,7 @@ func TestBrowserAdminManagesKeys(t *testing.T) {
 
 	// The README's screenshots: the settings page, light then dark.
 	runJS(t, f, `document.activeElement && document.activeElement.blur()`)
+	runJS(t, tab, `window.scrollTo(0, 0)`)
 	screenshot(t, tab, "settings-light.png")
 	colorScheme(t, "dark", tab, f)
 	waitFor(t, tab, 30*time.Second, `matchMedia('(prefers-color-scheme: dark)').matches`)
@@ -174,6 +199,12 @@ func TestBrowserNoTicketNoPortal(t *testing.T) {
 				signInWithForm(t, tab, d, tc.user)
 			}
 			within(t, tab, 30*time.Second, chromedp.Navigate(d.acme.AppURL+"/settings/api-keys/"+tc.deployment))
+			// The refusal is in the page's first HTML, not shown once the
+			// wasm is up.
+			waitFor(t, tab, 30*time.Second, `window.__firstRender !== undefined`)
+			if first := eval[string](t, tab, `window.__firstRender`); !strings.Contains(first, tc.want[0]) {
+				t.Fatalf("the first HTML showed %q, want %q", first, tc.want[0])
+			}
 			waitFor(t, tab, firstLoad, q(shellAlert))
 			shown := eval[string](t, tab, q(shellAlert)+`.innerText`)
 			for _, w := range tc.want {
@@ -190,5 +221,33 @@ func TestBrowserNoTicketNoPortal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBrowserRestoredPageGetsAFreshTicket: the settings page is never
+// cached (no-store), and one the browser restores from its back/forward
+// cache anyway would show a frame whose single-use ticket is spent: the
+// page reloads on that pageshow and shows the portal with a new ticket.
+func TestBrowserRestoredPageGetsAFreshTicket(t *testing.T) {
+	d := startLiveDemo(t)
+	tab := newTab(t, chromium(t))
+	signInWithForm(t, tab, d, "alice")
+	waitFor(t, tab, 30*time.Second, `location.pathname === '/settings/api-keys/42' && window.__firstRender !== undefined`)
+	first := eval[string](t, tab, `window.__firstFrame`)
+	if first == "" {
+		t.Fatalf("no portal frame in the first HTML: %s", eval[string](t, tab, `window.__firstRender`))
+	}
+	// What Chromium dispatches on a restore from the back/forward cache.
+	runJS(t, tab, `window.__beforeRestore = true; window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))`)
+	waitFor(t, tab, 30*time.Second, `window.__beforeRestore === undefined && typeof window.__firstFrame === 'string'`)
+	second := eval[string](t, tab, `window.__firstFrame`)
+	if second == "" || second == first {
+		t.Fatalf("after the restore the page shows frame %q, want a new ticket (was %q)", second, first)
+	}
+	// A pageshow that is no restore (every load has one) changes nothing.
+	runJS(t, tab, `window.__same = true; window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: false}))`)
+	time.Sleep(500 * time.Millisecond)
+	if !eval[bool](t, tab, `window.__same === true`) {
+		t.Fatal("a pageshow without persisted reloaded the page")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/shell"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -126,6 +128,19 @@ func mountAuditPage(e *gin.Engine, s sessions, d policy.Decider, r audit.Reader,
 	return nil
 }
 
+// settingsLayout is the API-keys settings page in Acme's layout: its
+// header and navigation, with the key portal (the shell's Page) in the
+// page's main card.
+func (p *pages) settingsLayout(c *gin.Context, w io.Writer, sp shell.Page) error {
+	data := map[string]any{"Shell": sp, "Deployment": c.Param("deploymentId")}
+	if who, err := p.sessions.identify(c); err == nil {
+		u, _ := findUser(who.Subject)
+		t, _ := findTenant(u.Tenant)
+		data["User"], data["Tenant"] = u, t
+	}
+	return settingsTmpl.Execute(w, data)
+}
+
 func render(c *gin.Context, status int, t *template.Template, data any) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("Cache-Control", "no-store")
@@ -141,7 +156,7 @@ const pageStyle = `<style>
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;gap:1rem;align-items:center;padding:.75rem 1.5rem;background:var(--card);border-bottom:1px solid var(--line)}
 header strong{font-size:1.1rem} header .who{margin-left:auto;color:var(--muted)}
-main{max-width:56rem;margin:2rem auto;padding:0 1.5rem}
+main{max-width:56rem;margin:2rem auto;padding:0 1.5rem} main.wide{max-width:64rem;margin-top:1.25rem} main.wide h1{margin:0 0 .25rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1.25rem 1.5rem;margin-bottom:1rem}
 button,.btn{font:inherit;padding:.45rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--card);color:var(--fg);cursor:pointer;text-decoration:none;display:inline-block}
 button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
@@ -149,6 +164,9 @@ button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-off
 .users button{width:100%;text-align:left} .muted{color:var(--muted)}
 table{width:100%;border-collapse:collapse} td,th{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);font-size:.9rem}
 a{color:var(--accent)}
+nav.tabs{display:flex;gap:1.25rem;padding:0 1.5rem;background:var(--card);border-bottom:1px solid var(--line)}
+nav.tabs a{padding:.6rem 0;text-decoration:none;color:var(--muted);border-bottom:2px solid transparent}
+nav.tabs a[aria-current=page]{color:var(--fg);border-bottom-color:var(--accent)}
 </style>`
 
 var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -174,6 +192,18 @@ var auditTmpl = template.Must(template.New("audit").Parse(`<!doctype html><html 
 <main><div class="card"><h1>Audit trail of deployment {{.Deployment}}</h1><table><thead><tr><th>Time</th><th>Action</th><th>Outcome</th><th>Actor</th><th>Reason</th><th>Key</th></tr></thead><tbody>
 {{range .Page.Events}}<tr><td>{{.Time.Format "2006-01-02 15:04:05"}}</td><td>{{.Action}}</td><td>{{.Outcome}}</td><td>{{.Actor}}</td><td>{{.Reason}}</td><td>{{.KeyID}}</td></tr>{{else}}<tr><td colspan="6" class="muted">No events yet.</td></tr>{{end}}
 </tbody></table>{{if .Page.NextCursor}}<p><a href="?cursor={{.Page.NextCursor}}">Older events</a></p>{{end}}</div></main></body></html>`))
+
+// settingsTmpl is the settings page around the key portal: Acme's header
+// and navigation, the portal in the main card. .Shell.Head and .Shell.Body
+// are the shell's parts (shell.Page).
+var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html><html lang="{{.Shell.Lang}}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{{.Shell.Title}}</title>` + pageStyle + `{{.Shell.Head}}</head><body>
+<header data-testid="acme-header"><strong>Acme</strong>{{with .User}}<span class="who">{{.Name}} · {{.Role}} at {{$.Tenant.Name}}</span>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>{{end}}</header>
+<nav class="tabs" data-testid="acme-nav" aria-label="Settings"><a href="/">Deployments</a><a href="/settings/api-keys/{{.Deployment}}" aria-current="page">API keys</a><a href="/settings/audit/{{.Deployment}}">Audit trail</a></nav>
+<main class="wide"><h1>API keys of deployment {{.Deployment}}</h1>
+<p class="muted">Keys for Acme's public API. Create, rotate and revoke them here.</p>
+{{.Shell.Body}}</main></body></html>`))
 
 var messageTmpl = template.Must(template.New("message").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{{.Title}} · Acme</title>` + pageStyle + `</head><body>

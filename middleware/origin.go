@@ -84,3 +84,23 @@ func requestScheme(r *http.Request) string {
 	}
 	return "http"
 }
+
+// verifyPage is verify for a page navigation (a GET, which carries no
+// Origin): the page is the request's own origin, served to a navigation
+// that Sec-Fetch-Site says is the app's own or the user's
+// (ticket.SameOriginFetch), and must be an allowed origin. It returns that
+// origin, serialized, the embedder origin of the page's ticket.
+func (oc originCheck) verifyPage(r *http.Request) (string, bool) {
+	if !ticket.SameOriginFetch(r.Header.Get("Sec-Fetch-Site")) {
+		return "", false
+	}
+	own, err := ticket.ParseOrigin(requestScheme(r) + "://" + r.Host)
+	if err != nil {
+		return "", false
+	}
+	if oc.allowed != nil {
+		_, ok := oc.allowed[own]
+		return own, ok
+	}
+	return own, true
+}

@@ -139,6 +139,9 @@ type flow struct {
 	p      Principal
 	object string // the policy object authorize decided, for the issuer
 	resp   ticket.Response
+	// page, when set, takes the answer instead of c's response writer: the
+	// flow runs for a page that renders it (PageTicket).
+	page *ticket.Answer
 }
 
 // begin starts the attempt and sets the headers every answer carries.
@@ -257,11 +260,16 @@ func (t *TicketRoute) checkRateLimit(f *flow) bool {
 	}
 	f.status, f.outcome, f.reason = http.StatusTooManyRequests, audit.OutcomeDenied, ReasonRateLimited
 	if !t.record(&f.attempt) {
-		t.write(f.c, http.StatusServiceUnavailable, bodyServiceUnavailable)
+		t.write(f, http.StatusServiceUnavailable, bodyServiceUnavailable)
 		return false
 	}
-	f.c.Header("Retry-After", strconv.FormatInt(ratelimit.CeilSeconds(wait), 10))
-	t.write(f.c, http.StatusTooManyRequests, bodyTooManyRequests)
+	retry := strconv.FormatInt(ratelimit.CeilSeconds(wait), 10)
+	if f.page != nil {
+		f.page.RetryAfter = retry
+	} else {
+		f.c.Header("Retry-After", retry)
+	}
+	t.write(f, http.StatusTooManyRequests, bodyTooManyRequests)
 	return false
 }
 
@@ -306,10 +314,10 @@ func (t *TicketRoute) answer(f *flow) {
 	f.ticketFP = ticket.Fingerprint(f.resp.Ticket)
 	f.status, f.outcome, f.reason = http.StatusOK, audit.OutcomeIssued, ReasonIssued
 	if !t.record(&f.attempt) {
-		t.write(f.c, http.StatusServiceUnavailable, bodyServiceUnavailable)
+		t.write(f, http.StatusServiceUnavailable, bodyServiceUnavailable)
 		return
 	}
-	t.write(f.c, http.StatusOK, out)
+	t.write(f, http.StatusOK, out)
 }
 
 // callIssuer calls the Issuer on this goroutine with a context that ends
@@ -358,7 +366,7 @@ func (t *TicketRoute) refuse(f *flow, status int, reason string, body []byte) bo
 		t.log(&f.attempt, latency, nil, "")
 	}
 	t.metrics.observe(f.outcome, f.reason, latency)
-	t.write(f.c, status, body)
+	t.write(f, status, body)
 	return false
 }
 
@@ -369,11 +377,17 @@ func (t *TicketRoute) fail(f *flow, status int, outcome, reason string, body []b
 	if !t.record(&f.attempt) {
 		status, body = http.StatusServiceUnavailable, bodyServiceUnavailable
 	}
-	t.write(f.c, status, body)
+	t.write(f, status, body)
 	return false
 }
 
-func (t *TicketRoute) write(c *gin.Context, status int, body []byte) {
+// write sends the answer, or hands it to the page that runs the flow.
+func (t *TicketRoute) write(f *flow, status int, body []byte) {
+	if f.page != nil {
+		f.page.Status, f.page.Body = status, body
+		return
+	}
+	c := f.c
 	h := c.Writer.Header()
 	h["Content-Type"] = jsonContentTypeValue
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}

@@ -36,6 +36,17 @@
 // The frame goes in a slot after the shell element, never inside it: go-app
 // replaces its root element when the wasm mounts, and an iframe taken out of
 // the document reloads, which would spend the single-use ticket twice.
+//
+// A page that issued its first ticket while it rendered (middleware/shell
+// with Config.Tickets) carries the ticket route's answer on the script
+// element (data-keyportal-answer-status, -retry-after, -date, -body) and,
+// for a 200, the frame already in its slot: the script asks for nothing,
+// leaves that answer for the shell as if it had fetched it, and takes the
+// server's frame as its own.
+//
+// A page restored from the back/forward cache would show a frame whose
+// single-use ticket is spent: on pageshow with persisted set, a page that
+// shows a portal frame is reloaded, which renders it with a fresh ticket.
 (function () {
   "use strict";
   var PREFIX = "data-keyportal-";
@@ -45,6 +56,9 @@
   var from = script && script.hasAttribute(PREFIX + "resource") ? script : doc.querySelector(shellSelector);
   if (!from || typeof fetch !== "function") return;
   var attr = function (name) { return from.getAttribute(PREFIX + name) || ""; };
+  window.addEventListener("pageshow", function (ev) {
+    if (ev.persisted && doc.querySelector(".keyportal-shell iframe")) location.reload();
+  });
   var path = attr("ticket-path");
   var field = attr("field");
   var resource = attr("resource");
@@ -109,9 +123,15 @@
 
   // begin asks for the ticket and leaves the request for the shell.
   function begin() {
+    var answered = from.hasAttribute(PREFIX + "answer-status");
     var body = {};
     body[field] = resource;
-    var promise = fetch(path, {
+    var promise = answered ? Promise.resolve({
+      status: parseInt(attr("answer-status"), 10) || 0,
+      retryAfter: attr("answer-retry-after") || null,
+      date: attr("answer-date") || null,
+      body: attr("answer-body")
+    }) : fetch(path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
@@ -163,7 +183,10 @@
       if (r.status !== 200) return;
       var p = portalURL(r.body);
       if (!p) return;
-      return contentLoaded.then(function () { insert(p); });
+      // The server's frame precedes this script: take it at once, so that
+      // no message it sends is missed.
+      if (answered) return insert(p, true);
+      return contentLoaded.then(function () { insert(p, false); });
     }).catch(function () {});
   }
 
@@ -185,9 +208,21 @@
     return { src: resp.url, origin: u.origin };
   }
 
-  function insert(p) {
+  // insert shows the portal: the server's frame when the page carries one
+  // for this URL (fromServer), else a new one in a slot after the shell.
+  function insert(p, fromServer) {
     var shell = doc.querySelector(shellSelector);
     if (done || !shell || !shell.parentNode) return;
+    var next = shell.nextElementSibling;
+    var served = fromServer && next && next.classList.contains("keyportal-frame-slot") ? next.querySelector("iframe") : null;
+    if (served && served.getAttribute("src") === p.src) {
+      slot = next;
+      req.origin = p.origin;
+      req.frame = served;
+      window.addEventListener("message", onMessage);
+      req.listening = true;
+      return;
+    }
     var f = doc.createElement("iframe");
     f.setAttribute("src", p.src);
     f.setAttribute("title", title);

@@ -145,3 +145,28 @@ func (b Body) Pick(acceptEncoding string) (body []byte, encoding string) {
 	}
 	return b.Identity, ""
 }
+
+// Dynamic compresses a body made for one response (a page) by
+// acceptEncoding: brotli at a fast quality, else gzip, else b as it is.
+// It returns the body to send and its Content-Encoding ("" for identity).
+func Dynamic(acceptEncoding string, b []byte) ([]byte, string) {
+	ok := Accepted(acceptEncoding)
+	var buf bytes.Buffer
+	switch {
+	case ok["br"]:
+		w := brotli.NewWriterLevel(&buf, dynamicBrotliQuality)
+		_, _ = w.Write(b) // writes to a bytes.Buffer do not fail
+		_ = w.Close()
+		return buf.Bytes(), "br"
+	case ok["gzip"]:
+		w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression) // a valid level
+		_, _ = w.Write(b)
+		_ = w.Close()
+		return buf.Bytes(), "gzip"
+	}
+	return b, ""
+}
+
+// dynamicBrotliQuality compresses a 10 KB page in about 0.1 ms, within a
+// few percent of quality 11.
+const dynamicBrotliQuality = 5

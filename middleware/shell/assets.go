@@ -63,13 +63,13 @@ func inRoundedRect(x, y, size, r int) bool {
 	return dx*dx+dy*dy <= r*r
 }
 
-// shellCSS styles the shell's states. go-app's full-screen loader is hidden
-// while it spins (the prerendered shell already says it is loading) and
-// shown only if loading the wasm failed, with the error.
-const shellCSS = `#app-wasm-loader:has(.goapp-spin){display:none}
+// shellCSS styles the shell's states. go-app's loader is hidden (the
+// prerendered shell already says it is loading) and shown only if loading
+// the wasm failed, with the error.
+const shellCSS = `#app-wasm-loader:not(:has(.goapp-spin)){display:block;margin:12px 0;color:#5c3b00}
+#app-wasm-loader img{width:24px;height:24px}
 :root{color-scheme:light dark}
-body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-.keyportal-shell{box-sizing:border-box;width:100%;min-height:120px}
+.keyportal-shell{box-sizing:border-box;width:100%;min-height:120px;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .keyportal-status{margin:0;padding:24px;color:#555}
 .keyportal-error,.keyportal-notice:not(:empty){margin:0 0 12px;padding:16px 20px;border-radius:8px;background:#fff4e5;color:#5c3b00;border:1px solid #f5c26b}
 .keyportal-error p,.keyportal-notice p{margin:0 0 8px}
@@ -79,7 +79,7 @@ body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .keyportal-start p{margin:0 0 12px;color:#555}
 .keyportal-start button{font:inherit;font-weight:600;padding:8px 18px;border-radius:6px;border:1px solid #1d4ed8;background:#2f5bea;color:#fff;cursor:pointer}
 .keyportal-shell iframe{display:block}
-.keyportal-frame-slot{min-height:0}
+.keyportal-frame-slot,.keyportal-shell:has(+.keyportal-frame-slot){min-height:0}
 @media (prefers-color-scheme:dark){
 .keyportal-status,.keyportal-start p{color:#bbb}
 .keyportal-error,.keyportal-notice:not(:empty){background:#3a2a10;color:#ffe2b0;border-color:#7a5a20}

@@ -1,6 +1,9 @@
 // Package shell serves the keyportal WebAssembly shell (package wasmui) from
 // a Gin engine: the page for each settings route, go-app's scripts, the wasm
 // precompressed and content-hashed, the eager ticket script and local icons.
+// The page is the shell's Page placed in the host's own template
+// (Config.Layout), and with Config.Tickets it carries its first ticket's
+// portal iframe, or the ticket route's refusal, in its first HTML.
 // It builds the wasm from source on first start when no prebuilt one is
 // given, and caches it. New's context bounds that build; Close stops what
 // New leaves running (brotli compression of a new wasm).
@@ -17,12 +20,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,6 +102,24 @@ type Config struct {
 	// be written). The zero Logger means JSON lines at info level on
 	// os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
+
+	// Layout, when set, writes each settings page with the host's own
+	// template, so that the page has the host's header, navigation and
+	// footer around the portal: it executes that template into w with its
+	// own data and p, placing p.Head in the <head> and p.Body where the
+	// portal goes (see Page). The shell sends what it wrote, compressed and
+	// never cached; an error is logged and answered 500. nil: a page of the
+	// shell's own, with the shell alone.
+	Layout func(c *gin.Context, w io.Writer, p Page) error
+	// Tickets, when set, issues the first ticket while the page renders, so
+	// that the portal's iframe (or the ticket route's refusal: signed out,
+	// forbidden, rate limited, failed) is in the page's first HTML, with no
+	// request of its own: pass the *middleware.TicketRoute that serves
+	// TicketPath. It runs only for a navigation that would ask at once
+	// (same-origin, typed or bookmarked: see startMode), through every check,
+	// limit and audit record of the route. nil: the page asks the route once
+	// it has loaded.
+	Tickets PageTickets
 }
 
 // Shell serves the shell page and its assets; create it with New, attach it
@@ -121,6 +140,10 @@ type Shell struct {
 	stopBr    context.CancelFunc     // stops the compression (Close)
 	eagerURL  string
 	eagerHash string
+	eagerBody httpenc.Body // the eager script and its compressed forms
+	// portalOrigin is the portal's origin from the last ticket a page
+	// carried, for the preconnect of pages that carry none.
+	portalOrigin atomic.Pointer[string]
 	cssURL    string
 	iconPNG   []byte
 
@@ -214,6 +237,7 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 	}
 	s.eagerHash = shortHash(wasmui.EagerScript)
 	s.eagerURL = "/web/keyportal-eager." + s.eagerHash + ".js"
+	s.eagerBody = httpenc.Compress(wasmui.EagerScript)
 	s.cssURL = "/web/keyportal-shell." + shortHash([]byte(shellCSS)) + ".css"
 	return s, nil
 }
@@ -419,8 +443,7 @@ func (s *Shell) newHandler() *app.Handler {
 			SVG:      "/web/keyportal-icon.svg",
 		},
 		LoadingLabel: text.Loading,
-		// The eager script and the wasm preload are written at the top of
-		// the head by servePage (see headStart).
+		// The page itself is rendered by Page, not by go-app.
 		Resources:             resources{wasmURL: s.wasmURL},
 		Version:               hex.EncodeToString(version.Sum(nil))[:20],
 		WasmContentLength:     strconv.Itoa(len(s.wasm)),
@@ -440,52 +463,7 @@ func (r resources) Resolve(location string) string {
 	return app.LocalDir("").Resolve(location)
 }
 
-// servePage serves the shell page. Gin matched the route, so the status is
-// 200 unless go-app says otherwise. The page depends on the request's
-// Sec-Fetch-Site (startMode), so it varies on it and answers conditional
-// requests itself, with an ETag per start mode.
-func (s *Shell) servePage(c *gin.Context) {
-	if !safePagePath(c.Request.URL.Path) {
-		c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("404 no settings page here: the address holds a character that no resource id has\n"))
-		return
-	}
-	mode := startMode(c.Request)
-	h := c.Writer.Header()
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", pageETag(s.handler.Version, mode))
-	h.Add("Vary", "Sec-Fetch-Site")
-	if httpenc.MatchETag(c.GetHeader("If-None-Match"), h.Get("ETag")) {
-		c.Status(http.StatusNotModified)
-		return
-	}
-	req := c.Request
-	if req.Header.Get("If-None-Match") != "" {
-		// go-app would answer 304 to its own, mode-blind tag.
-		req = req.Clone(req.Context())
-		req.Header.Del("If-None-Match")
-	}
-	rec := &pageRecorder{header: http.Header{}, status: 200}
-	s.handler.ServeHTTP(rec, req)
-	body := fixPage(rec.body.Bytes())
-	if rec.status == 200 {
-		body = insertHead(body, s.headStart(c.Request.URL.Path, mode))
-	}
-	for k, v := range rec.header {
-		if k != "Etag" && k != "Cache-Control" {
-			h[k] = v
-		}
-	}
-	if rec.status == 200 {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	c.Status(rec.status)
-	c.Writer.WriteHeaderNow()
-	if c.Request.Method != http.MethodHead {
-		c.Writer.Write(body)
-	}
-}
-
-// pageRecorder holds go-app's page response so fixPage can amend it.
+// pageRecorder holds go-app's page response so serveAppJS can amend it.
 type pageRecorder struct {
 	header http.Header
 	status int
@@ -495,77 +473,6 @@ type pageRecorder struct {
 func (r *pageRecorder) Header() http.Header         { return r.header }
 func (r *pageRecorder) WriteHeader(status int)      { r.status = status }
 func (r *pageRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-
-var (
-	// go-app's server encoder writes an attribute whose value is "true" as
-	// a bare name, which for aria-busy means "" (not busy).
-	bareAriaBusy = regexp.MustCompile(` aria-busy([ >])`)
-	// go-app writes og:url and og:image as "https://" + Domain + path even
-	// without a Domain; those host-less URLs are dropped.
-	hostlessMeta = regexp.MustCompile(`<meta [^>]*content="https://(/[^"]*)?"[^>]*>\s*`)
-	// go-app's loader icon is hidden unless loading fails; lazy, it takes
-	// no connection from the page's first requests.
-	loaderIcon = regexp.MustCompile(`<img ([^>]*id="app-wasm-loader-icon")`)
-)
-
-// headStart is written first in the page's head: the eager script, with
-// the shell's settings for this page, asks for the ticket and shows the
-// portal before the wasm is up. Its data-keyportal-start is the page's
-// start mode (startMode), read by the eager script and by the wasm. It is classic, neither async nor defer: it
-// is tiny and arrives with the render-blocking stylesheets, Chromium runs
-// async scripts late (after the deferred ones), and it must run before
-// app.js, which waits for it before fetching the wasm.
-//
-// The wasm is deliberately not preloaded: receiving 7 MB and compiling it
-// keeps the page's main thread busy, which delayed the ticket's response
-// and the portal by 100–500 ms on a loaded 2-core machine. The portal comes
-// first; the wasm, which only renews tickets and shows error states, loads
-// right after.
-func (s *Shell) headStart(path, mode string) string {
-	s.mu.Lock()
-	cfg := *s.shell
-	s.mu.Unlock()
-	attr := func(name, value string) string {
-		return ` data-keyportal-` + name + `="` + html.EscapeString(value) + `"`
-	}
-	min := cfg.MinHeight
-	if min <= 0 {
-		min = wasmui.DefaultMinHeight
-	}
-	return `<script fetchpriority="high" src="` + s.eagerURL + `"` +
-		attr("ticket-path", cmp.Or(cfg.TicketPath, ticket.DefaultPath)) +
-		attr("field", cmp.Or(cfg.Field, ticket.DefaultField)) +
-		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +
-		attr("title", cfg.Messages.WithDefaults().FrameTitle) +
-		attr("min-height", strconv.Itoa(min)) +
-		attr("start", mode) +
-		`></script>`
-}
-
-// insertHead puts tags right after the page's charset declaration (which
-// must stay within the first bytes), or after <head>.
-func insertHead(page []byte, tags string) []byte {
-	at := -1
-	for _, mark := range []string{`<meta charset="UTF-8">`, `<head>`} {
-		if i := bytes.Index(page, []byte(mark)); i >= 0 {
-			at = i + len(mark)
-			break
-		}
-	}
-	if at < 0 {
-		return page
-	}
-	out := make([]byte, 0, len(page)+len(tags))
-	out = append(out, page[:at]...)
-	out = append(out, tags...)
-	return append(out, page[at:]...)
-}
-
-func fixPage(b []byte) []byte {
-	b = bareAriaBusy.ReplaceAll(b, []byte(` aria-busy="true"$1`))
-	b = loaderIcon.ReplaceAll(b, []byte(`<img loading="lazy" $1`))
-	return hostlessMeta.ReplaceAll(b, nil)
-}
 
 func (s *Shell) serveGoApp(c *gin.Context) {
 	s.handler.ServeHTTP(c.Writer, c.Request)
@@ -590,7 +497,7 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
 		}
 		// Loading, compiling and starting the wasm hold the main thread: let
-		// the eager script show the portal first (see headStart). The shell
+		// the eager script show the portal first (see eagerTag). The shell
 		// would only wait for the same ticket meanwhile, showing the same
 		// loading state.
 		start := "const wasm = await instantiateStreaming("
@@ -598,6 +505,16 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 			js = strings.Replace(js, start, "const eager = window."+wasmui.EagerGlobal+";\n    if (eager && eager.settled) await eager.settled;\n    "+start, 1)
 		} else {
 			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm may start before the eager script showed the portal")
+		}
+		// The shell sits where the page put it (Page.Body), but go-app mounts
+		// its root in place of the body's first element: when that is not
+		// the prerendered shell (a host layout's header comes first), mount
+		// on a placeholder there and move the component to the shell's place.
+		run := "go.run(wasm.instance);"
+		if strings.Contains(js, run) {
+			js = strings.Replace(js, run, placeShell, 1)
+		} else {
+			s.log.Warn().Msg("shell: go-app's app.js changed; in a host layout the shell may mount at the top of the page")
 		}
 		// No service worker: the shell needs none, and one would be
 		// installed for the whole host app's origin (and start a worker
@@ -616,6 +533,17 @@ func (s *Shell) serveAppJS(c *gin.Context) {
 	c.Data(200, "application/javascript", s.appJS)
 }
 
+// placeShell replaces go-app's go.run call in app.js (see serveAppJS).
+const placeShell = `const kpBody = document.body;
+    const kpPre = document.querySelector("[data-keyportal-prerendered]");
+    const kpMark = kpPre && kpPre !== kpBody.firstElementChild ? kpBody.insertBefore(document.createElement("div"), kpBody.firstElementChild) : null;
+    go.run(wasm.instance);
+    if (kpMark) {
+      const kpRoot = kpBody.firstElementChild;
+      if (kpRoot !== kpMark && kpPre.isConnected) kpPre.replaceWith(kpRoot);
+      else kpMark.remove();
+    }`
+
 const immutable = "public, max-age=31536000, immutable"
 
 // serveWeb serves the shell's files under /web/.
@@ -625,26 +553,36 @@ func (s *Shell) serveWeb(c *gin.Context) {
 	case "/web/"+name == s.wasmURL:
 		s.serveWasm(c)
 	case "/web/"+name == s.eagerURL:
-		s.serveBytes(c, "text/javascript; charset=utf-8", immutable, s.eagerHash, wasmui.EagerScript)
+		s.serveBytes(c, "text/javascript; charset=utf-8", immutable, s.eagerHash, s.eagerBody)
 	case "/web/"+name == s.cssURL:
-		s.serveBytes(c, "text/css; charset=utf-8", immutable, strings.TrimSuffix(strings.TrimPrefix(name, "keyportal-shell."), ".css"), []byte(shellCSS))
+		s.serveBytes(c, "text/css; charset=utf-8", immutable, strings.TrimSuffix(strings.TrimPrefix(name, "keyportal-shell."), ".css"), httpenc.Body{Identity: []byte(shellCSS)})
 	case name == "keyportal-icon.svg":
-		s.serveBytes(c, "image/svg+xml", "public, max-age=86400", shortHash([]byte(iconSVG)), []byte(iconSVG))
+		s.serveBytes(c, "image/svg+xml", "public, max-age=86400", shortHash([]byte(iconSVG)), httpenc.Body{Identity: []byte(iconSVG)})
 	case name == "keyportal-icon.png":
-		s.serveBytes(c, "image/png", "public, max-age=86400", shortHash(s.iconPNG), s.iconPNG)
+		s.serveBytes(c, "image/png", "public, max-age=86400", shortHash(s.iconPNG), httpenc.Body{Identity: s.iconPNG})
 	default:
 		c.AbortWithStatus(404)
 	}
 }
 
-func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag string, body []byte) {
+// serveBytes serves a static body, compressed when it has compressed forms
+// the client accepts.
+func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag string, forms httpenc.Body) {
+	body, enc := forms.Pick(c.GetHeader("Accept-Encoding"))
 	h := c.Writer.Header()
 	h.Set("Cache-Control", cacheControl)
+	if forms.Gzip != nil || forms.Brotli != nil {
+		h.Set("Vary", "Accept-Encoding")
+		etag += "-" + cmp.Or(enc, "identity")
+	}
 	h.Set("ETag", `"`+etag+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if httpenc.MatchETag(c.GetHeader("If-None-Match"), `"`+etag+`"`) {
 		c.Status(304)
 		return
+	}
+	if enc != "" {
+		h.Set("Content-Encoding", enc)
 	}
 	c.Data(200, contentType, body)
 }

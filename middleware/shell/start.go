@@ -10,7 +10,7 @@ import (
 // startMode decides, for one page request, whether the page asks for the
 // first ticket as it loads (wasmui.StartAtOnce) or waits for the user's
 // click (wasmui.StartOnClick). The page carries the answer in one place, the
-// eager script's data-keyportal-start attribute (see headStart), which the
+// eager script's data-keyportal-start attribute (see eagerTag), which the
 // eager script and the wasm both read.
 //
 // A navigation from another site (a link, a form, a script on any page)
@@ -42,12 +42,4 @@ func startMode(r *http.Request) string {
 		return wasmui.StartAtOnce
 	}
 	return wasmui.StartOnClick
-}
-
-// pageETag is the page's ETag for one start mode. The two pages differ, so
-// their tags must: a cross-site navigation that revalidates a page cached
-// from a same-origin visit must get the page that waits, not a 304 that
-// reuses the one that asks at once.
-func pageETag(version, mode string) string {
-	return `"` + version + "-" + mode + `"`
 }
