@@ -144,8 +144,8 @@ type Shell struct {
 	// portalOrigin is the portal's origin from the last ticket a page
 	// carried, for the preconnect of pages that carry none.
 	portalOrigin atomic.Pointer[string]
-	cssURL    string
-	iconPNG   []byte
+	cssURL       string
+	iconPNG      []byte
 
 	appJSOnce sync.Once
 	appJS     []byte
