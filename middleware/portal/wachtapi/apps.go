@@ -199,6 +199,7 @@ type updateAppRequest struct {
 	RateLimitSchemeSlug *string         `json:"rate_limit_scheme_slug"`
 	OrganizationID      *string         `json:"organization_id"`
 	AllowedOrigins      *[]string       `json:"allowed_origins"`
+	DeploymentID        *string         `json:"deployment_id"`
 }
 
 func (a *API) updateApp(c *gin.Context) {
@@ -219,6 +220,9 @@ func (a *API) updateApp(c *gin.Context) {
 		return
 	case req.OrganizationID != nil && *req.OrganizationID != cur.Tenant:
 		writeError(c, http.StatusBadRequest, "organization_id cannot be changed: an app stays with its tenant")
+		return
+	case req.DeploymentID != nil && *req.DeploymentID != cur.DeploymentID:
+		writeError(c, http.StatusBadRequest, "deployment_id cannot be changed: an app's keys protect the one deployment it was created for")
 		return
 	case req.RateLimitSchemeSlug != nil && *req.RateLimitSchemeSlug != cur.RateLimitSchemeSlug:
 		writeError(c, http.StatusBadRequest, "rate_limit_scheme_slug cannot be changed by keyportal yet")

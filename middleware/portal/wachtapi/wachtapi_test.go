@@ -559,6 +559,7 @@ func TestBadRequests(t *testing.T) {
 		{"app: text/plain", "POST", "/api-auth/apps", "text", 400},
 		{"patch: key_prefix", "PATCH", "/api-auth/apps/" + slug, map[string]any{"key_prefix": "other"}, 400},
 		{"patch: organization_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"organization_id": "globex"}, 400},
+		{"patch: deployment_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"deployment_id": "other"}, 400},
 		{"patch: empty name", "PATCH", "/api-auth/apps/" + slug, map[string]any{"name": ""}, 400},
 		{"list: bad include_inactive", "GET", "/api-auth/apps?include_inactive=maybe", nil, 400},
 		{"key: no name", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"permissions": []string{"a"}}, 400},
