@@ -121,7 +121,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if v, err := wrong.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/v1/whoami", Method: "GET"}); !errors.Is(err, wacht.ErrUnauthorized) || v.Allowed || v.Reason != "" {
 		t.Errorf("Check with a wrong backend API key = %+v, %v; want no verdict and wacht.ErrUnauthorized", v, err)
 	}
-	rotated, newSecret, err := cl.RotateKey(ctx, "aa_42", key.ID)
+	rotated, newSecret, err := cl.RotateKey(ctx, "aa_42", key.ID, wacht.RotateKeyRequest{})
 	if err != nil {
 		t.Fatalf("RotateKey: %v", err)
 	}
