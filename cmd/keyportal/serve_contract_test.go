@@ -30,7 +30,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	const backendKey = "kpb_contract_test_key_0123456789"
 	const embedder = "https://app.acme.test"
 	db := filepath.Join(t.TempDir(), "kp.db")
-	s := startServer(t, []string{
+	s := startServer(t, "serve", []string{
 		"KEYPORTAL_BACKEND_API_KEY=other_rotated_key_0000000," + backendKey,
 		"KEYPORTAL_DB=" + db,
 		"KEYPORTAL_ALLOWED_ORIGINS=" + embedder,

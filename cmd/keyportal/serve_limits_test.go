@@ -22,7 +22,7 @@ func TestServeKeyLimits(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	const backendKey = "kpb_limits_test_key_0123456789"
-	s := startServer(t, []string{
+	s := startServer(t, "serve", []string{
 		"KEYPORTAL_BACKEND_API_KEY=" + backendKey,
 		"KEYPORTAL_DB=" + filepath.Join(t.TempDir(), "kp.db"),
 		"KEYPORTAL_ALLOWED_ORIGINS=https://app.acme.test",
