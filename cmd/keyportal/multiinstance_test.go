@@ -51,13 +51,8 @@ func miSchema(t *testing.T, dsn string) string {
 // with a Wacht client of its backend API.
 func startInstance(t *testing.T, name string, env []string, args ...string) *instance {
 	t.Helper()
-	in := &instance{server: startServer(t, name, env, append([]string{"--log-level", "info"}, args...)...)}
-	cl, err := wacht.New(wacht.Config{APIKey: miBackendKey, BaseURL: in.base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.cl = cl
-	return in
+	s := startServer(t, name, env, append([]string{"--log-level", "info"}, args...)...)
+	return &instance{server: s, cl: wachtClient(t, miBackendKey, s.base)}
 }
 
 // exchange posts a ticket to the instance's portal exchange and returns the
@@ -146,9 +141,7 @@ type miCluster struct {
 
 func startCluster(t *testing.T, extra ...string) *miCluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs three servers; skipped under -short")
-	}
+	keyportalBinary(t) // under -short: skip before asking for Postgres
 	dsn := testenv.PostgresDSN(t)
 	cl := &miCluster{dsn: dsn, schema: miSchema(t, dsn)}
 	env := []string{

@@ -21,9 +21,6 @@ import (
 //	go test -count=1 -v -run SQLiteProcesses ./cmd/keyportal/
 
 func TestSQLiteProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs two servers and the CLI; skipped under -short")
-	}
 	bin := keyportalBinary(t)
 	db := filepath.Join(t.TempDir(), "keyportal.db")
 	env := []string{

@@ -24,9 +24,6 @@ import (
 // check follows each key's state; the CLI reads the same store's audit trail
 // while the server runs; SIGTERM stops it cleanly.
 func TestServeContractOverHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	const backendKey = "kpb_contract_test_key_0123456789"
 	const embedder = "https://app.acme.test"
 	db := filepath.Join(t.TempDir(), "kp.db")
@@ -38,10 +35,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: s.base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, s.base)
 	var secrets []string
 
 	// Provisioning: the guide's one-time app, with the tenant as

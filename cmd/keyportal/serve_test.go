@@ -22,6 +22,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // binDir holds the binary the serve tests build; TestMain removes it.
@@ -57,9 +58,13 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// keyportalBinary returns the command built once for the test run.
+// keyportalBinary returns the command built once for the test run; a test
+// that runs it is skipped under -short.
 func keyportalBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the keyportal binary; skipped under -short")
+	}
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatalf("go build: %v", err)
@@ -139,6 +144,16 @@ func startServer(t *testing.T, name string, env []string, args ...string) *serve
 	return s
 }
 
+// wachtClient returns a middleware/wacht client of the backend API at base.
+func wachtClient(t *testing.T, key, base string) *wacht.Client {
+	t.Helper()
+	cl, err := wacht.New(wacht.Config{APIKey: key, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // get fetches path and returns the status and body.
 func (s *server) get(path string) (int, string) {
 	s.t.Helper()
@@ -180,9 +195,6 @@ func (s *server) kill(t *testing.T) {
 }
 
 func TestServeOperationalEndpointsAndGracefulStop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	db := filepath.Join(t.TempDir(), "kp.db")
 	s := startServer(t, "serve", []string{"KEYPORTAL_BACKEND_API_KEY=kpb_test_key_0123456789abcdef", "KEYPORTAL_DB=" + db, "KEYPORTAL_LOG_LEVEL=debug"})
 

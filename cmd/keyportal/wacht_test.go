@@ -37,10 +37,7 @@ func TestWachtModeGolden(t *testing.T) {
 	step(exitOK, "apps", "list", "--wacht")
 	step(exitOK, "apps", "get", "--wacht", "aa_42", "--json")
 
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, base)
 	ctx := context.Background()
 	ci, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "CI"})
 	if err != nil {
@@ -94,10 +91,7 @@ func TestWachtCreateSendsDeploymentAndOrigins(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("stderr = %q, want nothing", r.stderr)
 	}
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, base)
 	app, err := cl.GetApp(context.Background(), "acme_public")
 	if err != nil {
 		t.Fatal(err)
