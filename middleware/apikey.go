@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -109,9 +109,9 @@ type APIKeyAuth struct {
 	realmQuoted string
 	limits      []ratelimit.Rule
 	limiter     ratelimit.Limiter
-	// limiterLogged is when a limiter failure was last logged (unix ns):
-	// during an outage one line a second, not one per request.
-	limiterLogged atomic.Int64
+	// limiterLogged lets a limiter failure log once a second during an
+	// outage, not once per request.
+	limiterLogged logthrottle.Second
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -317,20 +317,11 @@ var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rat
 // headers of the rule closest to refusing, and answers 429 when one refuses.
 // It reports whether the request may go on.
 func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
-	checks := make([]ratelimit.Check, len(a.limits))
-	var ip string
-	for i, rule := range a.limits {
-		if rule.Scope == ratelimit.ScopeIP && ip == "" {
-			ip = clientip.Of(c, &a.log)
-		}
-		checks[i] = ratelimit.Check{Rule: rule,
-			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, ip)}
-	}
-	results := make([]ratelimit.Result, len(checks))
-	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
+	_, results, err := ratelimit.Count(c.Request.Context(), a.limiter, a.limits, id.KeyID, id.DeploymentID, id.AppSlug,
+		func() string { return clientip.Of(c, &a.log) })
+	if err != nil {
 		// Fail open: see APIKeyConfig.Limiter.
-		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
-		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+		if a.limiterLogged.Allow() {
 			a.log.Warn().Err(err).Msg("rate limiter unavailable; requests let through without limits")
 		}
 		return true

@@ -17,6 +17,23 @@ func CounterKey(scope Scope, keyID, deploymentID, appSlug, clientIP string) stri
 	}
 }
 
+// Count counts one request of a key against every rule with l (AllowAll):
+// checks[i] is rule i with its counter (CounterKey; clientIP is called
+// once, and only when a rule counts per IP) and results[i] its answer.
+// RequireAPIKey and the backend's /v1/authz/check both count with it.
+func Count(ctx context.Context, l Limiter, rules []Rule, keyID, deploymentID, appSlug string, clientIP func() string) (checks []Check, results []Result, err error) {
+	checks = make([]Check, len(rules))
+	var ip string
+	for i, rule := range rules {
+		if rule.Scope == ScopeIP && ip == "" {
+			ip = clientIP()
+		}
+		checks[i] = Check{Rule: rule, Key: CounterKey(rule.Scope, keyID, deploymentID, appSlug, ip)}
+	}
+	results = make([]Result, len(checks))
+	return checks, results, AllowAll(ctx, l, checks, results)
+}
+
 // AllowAll counts one request against every check with l, in one call when
 // l is a MultiLimiter, writing each answer to out (len(checks) elements).
 // It stops at the first error.

@@ -157,4 +157,3 @@ func (a *API) keyNames(c *gin.Context, slug string, events []audit.Event) map[st
 	}
 	return names
 }
-

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -131,16 +130,11 @@ func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, re
 	if clientIP = strings.TrimSpace(clientIP); clientIP == "" {
 		clientIP = clientip.Of(c, &a.log)
 	}
-	checks := make([]ratelimit.Check, len(a.limits))
-	for i, rule := range a.limits {
-		checks[i] = ratelimit.Check{Rule: rule,
-			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, clientIP)}
-	}
-	results := make([]ratelimit.Result, len(checks))
-	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
+	checks, results, err := ratelimit.Count(c.Request.Context(), a.limiter, a.limits, id.KeyID, id.DeploymentID, id.AppSlug,
+		func() string { return clientIP })
+	if err != nil {
 		// Fail open, as RequireAPIKey: limits guard capacity, not access.
-		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
-		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+		if a.limiterLogged.Allow() {
 			a.log.Warn().Err(err).Msg("backend: rate limiter unavailable; checks allowed without limits")
 		}
 		return

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/jsonx"
+	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -92,9 +92,9 @@ type API struct {
 	publicCheck   bool
 	limits        []ratelimit.Rule
 	limiter       ratelimit.Limiter
-	// limiterLogged is when a limiter failure was last logged (unix ns),
-	// so an outage logs once a second, not per check.
-	limiterLogged atomic.Int64
+	// limiterLogged lets a limiter failure log once a second during an
+	// outage, not once per check.
+	limiterLogged logthrottle.Second
 	log           zerolog.Logger
 	now           func() time.Time
 }
