@@ -2,8 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -26,18 +24,7 @@ import (
 // deleted at cleanup.
 func testRedisLimiter(t testing.TB) *rlredis.Limiter {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "keyportal-test:mw:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, _ := c.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	l, err := rlredis.New(c, prefix)
+	l, err := rlredis.New(redistest.Client(t), redistest.Prefix(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +179,7 @@ func TestRequireAPIKeyBadRateLimitRule(t *testing.T) {
 func TestRequireAPIKeyRedisLimitAcrossInstances(t *testing.T) {
 	e := apikeytest.NewEnv(t)
 	first := testRedisLimiter(t)
-	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	t.Cleanup(func() { c.Close() })
-	second, err := rlredis.New(c, first.Prefix())
+	second, err := rlredis.New(redistest.Client(t), first.Prefix())
 	if err != nil {
 		t.Fatal(err)
 	}

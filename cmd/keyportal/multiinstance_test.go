@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,10 +15,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/internal/testenv/pgtest"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -165,32 +163,10 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 	return cl
 }
 
-// miRedisPrefix returns a fresh random Redis key prefix, its keys deleted
-// at cleanup.
-func miRedisPrefix(t *testing.T, addr string) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "keyportal:test:multi:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		client := redis.NewClient(&redis.Options{Addr: addr})
-		defer client.Close()
-		ctx := context.Background()
-		keys, err := client.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = client.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("delete redis keys %s*: %v", prefix, err)
-		}
-	})
-	return prefix
-}
-
 func TestMultiInstance(t *testing.T) {
 	redisAddr := testenv.RedisAddr(t)
 	cl := startCluster(t, "--policy-postgres",
-		"--redis", redisAddr, "--redis-prefix", miRedisPrefix(t, redisAddr), "--rate-limit", "10/1m:key")
+		"--redis", redisAddr, "--redis-prefix", redistest.Prefix(t), "--rate-limit", "10/1m:key")
 	ctx := context.Background()
 	a, b, c := cl.a, cl.b, cl.c
 

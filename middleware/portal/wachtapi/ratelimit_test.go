@@ -1,17 +1,13 @@
 package wachtapi_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -106,20 +102,7 @@ func TestCheckRateLimitsPerIPAndApp(t *testing.T) {
 }
 
 func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
-	addr := testenv.RedisAddr(t)
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = client.Close() })
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	prefix := "keyportal:test:" + hex.EncodeToString(rnd[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	lim, err := rlredis.New(client, prefix)
+	lim, err := rlredis.New(redistest.Client(t), redistest.Prefix(t))
 	if err != nil {
 		t.Fatal(err)
 	}

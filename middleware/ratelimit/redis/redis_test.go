@@ -2,39 +2,21 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ratelimit/internal/limitertest"
 	"github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
-func randomPrefix(t testing.TB) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "keyportal-test:" + t.Name() + ":" + hex.EncodeToString(b) + ":"
-}
-
 func redisLimiter(t *testing.T) *redis.Limiter {
-	addr := testenv.RedisAddr(t)
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	prefix := randomPrefix(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	l, err := redis.New(c, prefix)
+	t.Helper()
+	l, err := redis.New(redistest.Client(t), redistest.Prefix(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +65,7 @@ func TestRedisConcurrentExact(t *testing.T) {
 // Redis and prefix share the count.
 func TestRedisSharedBetweenLimiters(t *testing.T) {
 	a := redisLimiter(t)
-	c := goredis.NewClient(&goredis.Options{Addr: testenv.RedisAddr(t)})
-	defer c.Close()
+	c := redistest.Client(t)
 	rule := ratelimit.Rule{Max: 2, Per: time.Minute}
 	ctx := context.Background()
 	if r, _ := a.Allow(ctx, "k", rule); !r.Allowed {
