@@ -20,21 +20,10 @@ import (
 	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
-// testRedisLimiter returns a Redis limiter under a random prefix, its keys
-// deleted at cleanup.
-func testRedisLimiter(t testing.TB) *rlredis.Limiter {
-	t.Helper()
-	l, err := rlredis.New(redistest.Client(t), redistest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func TestRequireAPIKeyRateLimits(t *testing.T) {
 	limiters := map[string]func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter{
 		"memory": func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return nil }, // the default
-		"redis":  func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return testRedisLimiter(t) },
+		"redis":  func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return redistest.Limiter(t) },
 	}
 	for name, mk := range limiters {
 		t.Run(name, func(t *testing.T) {
@@ -178,7 +167,7 @@ func TestRequireAPIKeyBadRateLimitRule(t *testing.T) {
 // each with its own Redis client) on one Redis prefix share the count.
 func TestRequireAPIKeyRedisLimitAcrossInstances(t *testing.T) {
 	e := apikeytest.NewEnv(t)
-	first := testRedisLimiter(t)
+	first := redistest.Limiter(t)
 	second, err := rlredis.New(redistest.Client(t), first.Prefix())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
+	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
 // Prefix returns a new key prefix on the test Redis (testenv.RedisAddr,
@@ -47,4 +48,15 @@ func Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Limiter returns a Redis rate limiter on the test Redis under a fresh
+// Prefix.
+func Limiter(t testing.TB) *rlredis.Limiter {
+	t.Helper()
+	l, err := rlredis.New(Client(t), Prefix(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
-	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
 // limitedCheck is the rate-limit part of a /v1/authz/check answer.
@@ -102,10 +101,7 @@ func TestCheckRateLimitsPerIPAndApp(t *testing.T) {
 }
 
 func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
-	lim, err := rlredis.New(redistest.Client(t), redistest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lim := redistest.Limiter(t)
 	rule := ratelimit.Rule{Max: 4, Per: time.Minute}
 	withRedis := func(c *wachtapi.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
 	w := newWorld(t, withRedis)

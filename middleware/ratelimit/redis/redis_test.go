@@ -14,17 +14,8 @@ import (
 	"github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
-func redisLimiter(t *testing.T) *redis.Limiter {
-	t.Helper()
-	l, err := redis.New(redistest.Client(t), redistest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func TestRedisWindow(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	// Redis keeps real time: wait for the window to end, polling.
 	limitertest.CheckWindow(t, l, func(d time.Duration) { time.Sleep(d) })
 }
@@ -32,7 +23,7 @@ func TestRedisWindow(t *testing.T) {
 // TestRedisConcurrentExact: with many goroutines racing, exactly Max pass —
 // the script is atomic.
 func TestRedisConcurrentExact(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	rule := ratelimit.Rule{Max: 50, Per: time.Minute, Scope: ratelimit.ScopeApp}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -64,7 +55,7 @@ func TestRedisConcurrentExact(t *testing.T) {
 // TestRedisSharedBetweenLimiters: two limiters (two instances) on one
 // Redis and prefix share the count.
 func TestRedisSharedBetweenLimiters(t *testing.T) {
-	a := redisLimiter(t)
+	a := redistest.Limiter(t)
 	c := redistest.Client(t)
 	rule := ratelimit.Rule{Max: 2, Per: time.Minute}
 	ctx := context.Background()
@@ -92,7 +83,7 @@ func TestRedisDownReturnsError(t *testing.T) {
 }
 
 func TestRedisAllowAllOneCall(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	checks := []ratelimit.Check{
 		{Key: "k", Rule: ratelimit.Rule{Max: 1, Per: time.Minute, Scope: ratelimit.ScopeKey}},
 		{Key: "a", Rule: ratelimit.Rule{Max: 5, Per: time.Minute, Scope: ratelimit.ScopeApp}},
