@@ -26,11 +26,20 @@ var (
 	//go:embed assets/portal.css
 	portalCSS []byte
 
-	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"formEnd": newFormEnd}).Parse(pageHTML))
 
 	jsAsset  = newAsset(portalJS, "text/javascript; charset=utf-8")
 	cssAsset = newAsset(portalCSS, "text/css; charset=utf-8")
 )
+
+// formEnd is what the page's dialogs differ by in their common end (the
+// "form-end" template: error line, Cancel and submit buttons): the form's
+// name, its submit button's class, test id and label.
+type formEnd struct{ Form, TestID, Class, Label string }
+
+func newFormEnd(form, testID, class, label string) formEnd {
+	return formEnd{Form: form, TestID: testID, Class: class, Label: label}
+}
 
 // asset is a static file of the page, addressed with ?v=<hash> so that it
 // can be cached for long, and sent brotli- or gzip-compressed to clients

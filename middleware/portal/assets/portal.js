@@ -300,6 +300,22 @@
   }
   const formError = (id, text) => { const p = $(id); p.textContent = text || ''; p.hidden = !text; };
   const busy = (form, on) => { for (const b of form.querySelectorAll('button, input')) b.disabled = on; };
+  // submitChange makes one key change from a dialog's form: send() calls
+  // the API; on success done(answer) closes the dialog, then the embedder
+  // hears event and the list reloads; a failure is shown in the form's
+  // error line. The form is disabled meanwhile.
+  const submitChange = async (form, errorId, event, send, done) => {
+    busy(form, true);
+    try {
+      done(await send());
+      post({ type: 'keyportal:event', name: event });
+      loadKeys();
+    } catch (err) {
+      formError(errorId, err.message);
+    } finally {
+      busy(form, false);
+    }
+  };
 
   const showSecret = (title, secret) => {
     $('dlg-secret-title').textContent = title;
@@ -337,18 +353,10 @@
       if (isNaN(end) || end <= new Date()) { formError('create-error', 'Pick a date in the future, or leave it empty.'); $('create-expiry').focus(); return; }
       payload.expires_at = end.toISOString();
     }
-    busy(form, true);
-    try {
-      const body = await api('POST', '/keys', payload);
+    await submitChange(form, 'create-error', 'key.created', () => api('POST', '/keys', payload), (body) => {
       $('dlg-create').close();
       showSecret('Copy your new key', body.secret);
-      post({ type: 'keyportal:event', name: 'key.created' });
-      loadKeys();
-    } catch (err) {
-      formError('create-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    });
   });
 
   let target = null;
@@ -366,18 +374,10 @@
     e.preventDefault();
     const form = e.currentTarget;
     const grace = form.elements.grace.value;
-    busy(form, true);
-    try {
-      const body = await api('POST', '/keys/' + encodeURIComponent(target.id) + '/rotate', { grace });
+    await submitChange(form, 'rotate-error', 'key.rotated', () => api('POST', '/keys/' + encodeURIComponent(target.id) + '/rotate', { grace }), (body) => {
       $('dlg-rotate').close();
       showSecret('Copy the new key', body.secret);
-      post({ type: 'keyportal:event', name: 'key.rotated' });
-      loadKeys();
-    } catch (err) {
-      formError('rotate-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    });
   });
 
   const openRevoke = (k, from) => {
@@ -390,19 +390,11 @@
   $('form-revoke').addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
-    busy(form, true);
-    try {
-      await api('POST', '/keys/' + encodeURIComponent(target.id) + '/revoke', { reason: $('revoke-reason').value.trim() });
+    await submitChange(form, 'revoke-error', 'key.revoked', () => api('POST', '/keys/' + encodeURIComponent(target.id) + '/revoke', { reason: $('revoke-reason').value.trim() }), () => {
       opener = createBtn;
       $('dlg-revoke').close();
       say('Key “' + target.name + '” revoked.');
-      post({ type: 'keyportal:event', name: 'key.revoked' });
-      loadKeys();
-    } catch (err) {
-      formError('revoke-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    });
   });
 
   // ---- activity ------------------------------------------------------------
