@@ -13,7 +13,7 @@ import (
 )
 
 func (c *cli) appsCommand() *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "apps",
 		Short: "Provision and inspect API auth apps (one per deployment)",
 		Long: `An API auth app holds the keys of one resource of your product, by convention
@@ -21,11 +21,7 @@ the deployment: slug aa_<deploymentId>, as in the guide's one-time
 provisioning. The apps live in the local key store (--db, or --postgres) that
 'keyportal serve' uses, or, with --wacht, at Wacht.`,
 		Example: "  keyportal apps create --deployment 42 --tenant acme --name \"Acme Public API\" --key-prefix acme_live --origin https://app.acme.test\n  keyportal apps list --tenant acme",
-		Args:    groupArgs,
-		RunE:    groupRun,
-	}
-	cmd.AddCommand(c.appsCreateCommand(), c.appsListCommand(), c.appsGetCommand(), c.appsDisableCommand())
-	return cmd
+	}, c.appsCreateCommand(), c.appsListCommand(), c.appsGetCommand(), c.appsDisableCommand())
 }
 
 func (c *cli) appsCreateCommand() *cobra.Command {
