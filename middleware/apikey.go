@@ -8,13 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -114,9 +113,9 @@ type APIKeyAuth struct {
 	realmQuoted string
 	limits      *ratelimit.Limits // APIKeyConfig.RateLimits
 	limiter     ratelimit.Limiter
-	// limiterLogged is when a limiter failure was last logged (unix ns):
-	// during an outage one line a second, not one per request.
-	limiterLogged atomic.Int64
+	// limiterLogged lets a limiter failure log once a second during an
+	// outage, not once per request.
+	limiterLogged logthrottle.Second
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -332,8 +331,7 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	d, err := ratelimit.Decide(c.Request.Context(), a.limiter, s, a.limits, app)
 	if err != nil {
 		// Fail open: see APIKeyConfig.Limiter.
-		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
-		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+		if a.limiterLogged.Allow() {
 			a.log.Warn().Err(err).Msg("rate limiter unavailable; requests let through without limits")
 		}
 		return true

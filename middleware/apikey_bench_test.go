@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
@@ -153,22 +154,6 @@ func buildFixture(b *testing.B, dir, path string) error {
 	return checkFixture(path)
 }
 
-// discardWriter is a ResponseWriter that keeps only the status, so that the
-// benchmark measures the middleware rather than a recorder.
-type discardWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(s int)           { w.status = s }
-
-func (w *discardWriter) reset() {
-	clear(w.h)
-	w.status = 0
-}
-
 // benchRequests builds one GET per secret, carrying it as a Bearer token.
 func benchRequests(secrets []string) []*http.Request {
 	reqs := make([]*http.Request, len(secrets))
@@ -183,15 +168,15 @@ func benchRequests(secrets []string) []*http.Request {
 }
 
 func serveAll(b *testing.B, engine *gin.Engine, reqs []*http.Request, want int) {
-	w := &discardWriter{h: http.Header{}}
+	w := &testenv.DiscardWriter{}
 	b.ReportAllocs()
 	cpu := startCPU()
 	n := 0
 	for i := 0; b.Loop(); i++ {
-		w.reset()
+		w.Reset()
 		engine.ServeHTTP(w, reqs[i%len(reqs)])
-		if w.status != want {
-			b.Fatalf("status %d, want %d", w.status, want)
+		if w.Status != want {
+			b.Fatalf("status %d, want %d", w.Status, want)
 		}
 		n++
 	}
@@ -274,9 +259,9 @@ func BenchmarkRequireAPIKeyValid1M(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: bc.interval}})
 			reqs := benchRequests(workingSet(10_000))
-			w := &discardWriter{h: http.Header{}}
+			w := &testenv.DiscardWriter{}
 			for _, r := range reqs { // warm the cache
-				w.reset()
+				w.Reset()
 				engine.ServeHTTP(w, r)
 			}
 			serveAll(b, engine, reqs, http.StatusNoContent)
@@ -289,9 +274,9 @@ func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 	st := openFixture(b)
 	engine := benchEngine(b, middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants()}})
 	reqs := benchRequests(workingSet(10_000))
-	w := &discardWriter{h: http.Header{}}
+	w := &testenv.DiscardWriter{}
 	for _, r := range reqs {
-		w.reset()
+		w.Reset()
 		engine.ServeHTTP(w, r)
 	}
 	b.ReportAllocs()
@@ -305,12 +290,12 @@ func BenchmarkRequireAPIKeyValid1MParallel(b *testing.B) {
 		i := seed * 997
 		seed++
 		next.Unlock()
-		w := &discardWriter{h: http.Header{}}
+		w := &testenv.DiscardWriter{}
 		for pb.Next() {
-			w.reset()
+			w.Reset()
 			engine.ServeHTTP(w, reqs[i%len(reqs)])
-			if w.status != http.StatusNoContent {
-				b.Errorf("status %d", w.status)
+			if w.Status != http.StatusNoContent {
+				b.Errorf("status %d", w.Status)
 				return
 			}
 			i++

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -57,7 +58,7 @@ func BenchmarkRequireAPIKeyRedisLimiter(b *testing.B) {
 			cfg.Now = nil
 			cfg.RateLimits = tc.rules
 			if tc.rules != nil {
-				cfg.Limiter = testRedisLimiter(b)
+				cfg.Limiter = redistest.Limiter(b)
 			}
 			s := newAKServer(b, cfg)
 			_, secret := e.NewKey(b, "bench", []string{"read"}, nil)

@@ -2,8 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,39 +13,17 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
-// testRedisLimiter returns a Redis limiter under a random prefix, its keys
-// deleted at cleanup.
-func testRedisLimiter(t testing.TB) *rlredis.Limiter {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "keyportal-test:mw:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, _ := c.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	l, err := rlredis.New(c, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func TestRequireAPIKeyRateLimits(t *testing.T) {
 	limiters := map[string]func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter{
 		"memory": func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return nil }, // the default
-		"redis":  func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return testRedisLimiter(t) },
+		"redis":  func(t *testing.T, e *apikeytest.Env) ratelimit.Limiter { return redistest.Limiter(t) },
 	}
 	for name, mk := range limiters {
 		t.Run(name, func(t *testing.T) {
@@ -191,10 +167,8 @@ func TestRequireAPIKeyBadRateLimitRule(t *testing.T) {
 // each with its own Redis client) on one Redis prefix share the count.
 func TestRequireAPIKeyRedisLimitAcrossInstances(t *testing.T) {
 	e := apikeytest.NewEnv(t)
-	first := testRedisLimiter(t)
-	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	t.Cleanup(func() { c.Close() })
-	second, err := rlredis.New(c, first.Prefix())
+	first := redistest.Limiter(t)
+	second, err := rlredis.New(redistest.Client(t), first.Prefix())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -39,7 +40,7 @@ func useScheme(t *testing.T, e *apikeytest.Env, slug string, rules ...ratelimit.
 func TestRequireAPIKeySchemeLimits(t *testing.T) {
 	limiters := map[string]func(t *testing.T) ratelimit.Limiter{
 		"memory": func(t *testing.T) ratelimit.Limiter { return nil },
-		"redis":  func(t *testing.T) ratelimit.Limiter { return testRedisLimiter(t) },
+		"redis":  func(t *testing.T) ratelimit.Limiter { return redistest.Limiter(t) },
 	}
 	for name, mk := range limiters {
 		t.Run(name, func(t *testing.T) {
@@ -155,7 +156,7 @@ func TestRequireAPIKeySchemePerIPIgnoresSpoofedForwardedFor(t *testing.T) {
 // scheme's count.
 func TestRequireAPIKeySchemeSharedThroughRedis(t *testing.T) {
 	e := apikeytest.NewEnv(t)
-	lim := testRedisLimiter(t)
+	lim := redistest.Limiter(t)
 	var servers [2]*akServer
 	for i := range servers {
 		cfg := envConfig(e)

@@ -11,19 +11,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/demo"
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
 )
-
-// benchWriter is a reusable ResponseWriter that keeps nothing.
-type benchWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *benchWriter) Header() http.Header         { return w.h }
-func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *benchWriter) WriteHeader(s int)           { w.status = s }
 
 // benchRoute measures one issued ticket through the whole route, audit line
 // formatted (to io.Discard) included; the issuer answers a fixed ticket so
@@ -50,16 +41,16 @@ func benchRoute(b *testing.B, decider policy.Decider) {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Origin", testOrigin)
 	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	w := &benchWriter{h: http.Header{}}
+	w := &testenv.DiscardWriter{}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		r.Body = io.NopCloser(strings.NewReader(body))
 		r.ContentLength = int64(len(body))
-		clear(w.h)
+		w.Reset()
 		engine.ServeHTTP(w, r)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
+		if w.Status != http.StatusOK {
+			b.Fatalf("status %d", w.Status)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func (c *cli) appsCommand() *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "apps",
 		Short: "Provision and inspect API auth apps (one per deployment)",
 		Long: `An API auth app holds the keys of one resource of your product, by convention
@@ -21,11 +21,7 @@ the deployment: slug aa_<deploymentId>, as in the guide's one-time
 provisioning. The apps live in the local key store (--db, or --postgres) that
 'keyportal serve' uses, or, with --wacht, at Wacht.`,
 		Example: "  keyportal apps create --deployment 42 --tenant acme --name \"Acme Public API\" --key-prefix acme_live --origin https://app.acme.test\n  keyportal apps list --tenant acme",
-		Args:    groupArgs,
-		RunE:    groupRun,
-	}
-	cmd.AddCommand(c.appsCreateCommand(), c.appsListCommand(), c.appsGetCommand(), c.appsDisableCommand())
-	return cmd
+	}, c.appsCreateCommand(), c.appsListCommand(), c.appsGetCommand(), c.appsDisableCommand())
 }
 
 func (c *cli) appsCreateCommand() *cobra.Command {
@@ -44,9 +40,10 @@ tenant that owns it and the origins allowed to embed its portal page
 With --wacht the app is created through Wacht's backend API instead
 (WACHT_BACKEND_API_KEY, WACHT_BASE_URL): at Wacht, or at a 'keyportal serve'
 elsewhere. The tenant is sent as organization_id, which keyportal's backend API
-reads as the tenant; the API has no field for embedder origins, so --origin
-applies to the local store only (a keyportal server gives apps its
---allowed-origins).`,
+reads as the tenant; --deployment and --origin are sent as keyportal's
+extension fields deployment_id and allowed_origins (a keyportal server gives
+apps created without origins its --allowed-origins; Wacht keeps no origins,
+and the command says so when the answer has none).`,
 		Example: `  keyportal apps create --deployment 42 --tenant acme --name "Acme Public API" \
       --key-prefix acme_live --description "API keys for deployment 42" \
       --origin http://127.0.0.1:8080
@@ -80,11 +77,9 @@ applies to the local store only (a keyportal server gives apps its
 				app.AllowedOrigins = splitList(c.getenv("KEYPORTAL_ALLOWED_ORIGINS"))
 			}
 			return src.use(cmd.Context(), c, true, func(cl *wacht.Client) error {
-				if cmd.Flags().Changed("origin") {
-					fmt.Fprintln(c.errOut, "note: Wacht's API has no field for embedder origins; --origin is not sent")
-				}
 				got, err := cl.CreateApp(cmd.Context(), wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
-					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions, OrganizationID: app.Tenant})
+					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions, OrganizationID: app.Tenant,
+					DeploymentID: app.DeploymentID, AllowedOrigins: app.AllowedOrigins})
 				if err != nil {
 					return storeError(err, "create app "+app.Slug)
 				}
@@ -93,6 +88,9 @@ applies to the local store only (a keyportal server gives apps its
 				}
 				fmt.Fprintf(c.out, "created app %s at Wacht\n", got.AppSlug)
 				c.printApp(c.out, fromWacht(got))
+				if len(app.AllowedOrigins) > 0 && got.AllowedOrigins == nil {
+					fmt.Fprintln(c.errOut, "note: the server answered no allowed_origins (Wacht keeps no embedder origins): the origins were not stored")
+				}
 				return nil
 			}, func(s keystore.Store) error {
 				got, err := s.CreateApp(cmd.Context(), app, cliActor)
@@ -288,14 +286,14 @@ type appView struct {
 	slug, deployment, tenant, name, prefix, description, status string
 	origins, permissions                                        []string
 	created, updated                                            time.Time
-	// remote is set for an app read through Wacht's API, which has no
-	// field for embedder origins.
-	remote bool
+	// originsUnknown is set for an app read through Wacht's API whose
+	// answer had no allowed_origins (Wacht has no field for embedder origins).
+	originsUnknown bool
 }
 
 // originList renders the origins, or says the API does not tell them.
 func (a appView) originList(sep string) string {
-	if a.remote && len(a.origins) == 0 {
+	if a.originsUnknown {
 		return "n/a"
 	}
 	return orDash(strings.Join(a.origins, sep))
@@ -310,7 +308,8 @@ func fromLocal(a keystore.App) appView {
 
 func fromWacht(a wacht.App) appView {
 	v := appView{slug: a.AppSlug, deployment: a.DeploymentID, tenant: a.OrganizationID, name: a.Name, prefix: a.KeyPrefix,
-		description: a.Description, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt, remote: true}
+		description: a.Description, origins: a.AllowedOrigins, permissions: a.Permissions, created: a.CreatedAt, updated: a.UpdatedAt,
+		originsUnknown: a.AllowedOrigins == nil}
 	v.status = appStatus(!a.DeletedAt.IsZero(), a.IsActive)
 	return v
 }

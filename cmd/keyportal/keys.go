@@ -12,7 +12,7 @@ import (
 )
 
 func (c *cli) keysCommand() *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "keys",
 		Short: "List and revoke API keys (support tooling)",
 		Long: `Support tooling for the keys users made in the portal: list them by app or
@@ -20,11 +20,7 @@ tenant, and revoke them (servers on the same store refuse a revoked key
 within a second, and it is recorded in the audit trail with actor "cli" and
 your reason). Secrets are never shown: the store keeps only their hash.`,
 		Example: "  keyportal keys list --tenant acme\n  keyportal keys revoke key_abc --app aa_42 --reason \"leaked in a public repo\"",
-		Args:    groupArgs,
-		RunE:    groupRun,
-	}
-	cmd.AddCommand(c.keysListCommand(), c.keysRevokeCommand())
-	return cmd
+	}, c.keysListCommand(), c.keysRevokeCommand())
 }
 
 // keyView is what the table shows of a key.

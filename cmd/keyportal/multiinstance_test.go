@@ -1,31 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/internal/testenv/pgtest"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -42,40 +35,8 @@ const miBackendKey = "kpb_multi_instance_test_key_0123456789"
 
 // instance is one running `keyportal serve` process.
 type instance struct {
-	name string
-	base string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	cl   *wacht.Client
-	done chan struct{}
-}
-
-// buildKeyportal builds this command into a temporary directory once per
-// test binary.
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-func buildKeyportal(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "keyportal-mi-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "keyportal")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
+	*server
+	cl *wacht.Client
 }
 
 // miSchema returns a fresh random Postgres schema, dropped at cleanup.
@@ -84,70 +45,12 @@ func miSchema(t *testing.T, dsn string) string {
 	return pgtest.Schema(t, dsn, "kp_multi_")
 }
 
-// startInstance runs `keyportal serve` with env and args on a free loopback
-// port and waits for it to listen.
-func startInstance(t *testing.T, name, bin string, env []string, args ...string) *instance {
+// startInstance runs `keyportal serve` with env and args, logging at info,
+// with a Wacht client of its backend API.
+func startInstance(t *testing.T, name string, env []string, args ...string) *instance {
 	t.Helper()
-	in := &instance{name: name, log: &syncBuffer{}, done: make(chan struct{})}
-	in.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
-	in.cmd.Env = append(os.Environ(), env...)
-	pr, pw := io.Pipe()
-	in.cmd.Stderr = pw
-	in.cmd.Stdout = in.log
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			in.log.Write(append(append([]byte(nil), line...), '\n'))
-			var ev struct{ Event, Addr string }
-			if json.Unmarshal(line, &ev) == nil && ev.Event == "serve.start" {
-				select {
-				case addr <- ev.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { _ = in.cmd.Wait(); pw.Close(); close(in.done) }()
-	t.Cleanup(func() {
-		_ = in.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-in.done:
-		case <-time.After(15 * time.Second):
-			_ = in.cmd.Process.Kill()
-			<-in.done
-		}
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", name, in.log.String())
-		}
-	})
-	select {
-	case a := <-addr:
-		in.base = "http://" + a
-	case <-in.done:
-		t.Fatalf("%s exited before listening:\n%s", name, in.log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not listen:\n%s", name, in.log.String())
-	}
-	cl, err := wacht.New(wacht.Config{APIKey: miBackendKey, BaseURL: in.base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.cl = cl
-	return in
-}
-
-// kill stops the process with SIGKILL: no shutdown, no flush.
-func (in *instance) kill(t *testing.T) {
-	t.Helper()
-	if err := in.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-in.done
+	s := startServer(t, name, env, append([]string{"--log-level", "info"}, args...)...)
+	return &instance{server: s, cl: wachtClient(t, miBackendKey, s.base)}
 }
 
 // exchange posts a ticket to the instance's portal exchange and returns the
@@ -236,11 +139,8 @@ type miCluster struct {
 
 func startCluster(t *testing.T, extra ...string) *miCluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs three servers; skipped under -short")
-	}
+	keyportalBinary(t) // under -short: skip before asking for Postgres
 	dsn := testenv.PostgresDSN(t)
-	bin := buildKeyportal(t)
 	cl := &miCluster{dsn: dsn, schema: miSchema(t, dsn)}
 	env := []string{
 		"KEYPORTAL_POSTGRES_DSN=" + dsn,
@@ -251,9 +151,9 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 		// These tests create keys by the hundred on one app.
 		"KEYPORTAL_MAX_ACTIVE_KEYS=-1",
 	}
-	cl.a = startInstance(t, "A", bin, env, extra...)
-	cl.b = startInstance(t, "B", bin, env, extra...)
-	cl.c = startInstance(t, "C", bin, env, extra...)
+	cl.a = startInstance(t, "A", env, extra...)
+	cl.b = startInstance(t, "B", env, extra...)
+	cl.c = startInstance(t, "C", env, extra...)
 	cl.app = "aa_42"
 	if _, err := cl.a.cl.CreateApp(context.Background(), wacht.CreateAppRequest{
 		AppSlug: cl.app, Name: "Acme Public API", KeyPrefix: "acme_live", OrganizationID: "acme",
@@ -263,32 +163,10 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 	return cl
 }
 
-// miRedisPrefix returns a fresh random Redis key prefix, its keys deleted
-// at cleanup.
-func miRedisPrefix(t *testing.T, addr string) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "keyportal:test:multi:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		client := redis.NewClient(&redis.Options{Addr: addr})
-		defer client.Close()
-		ctx := context.Background()
-		keys, err := client.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = client.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("delete redis keys %s*: %v", prefix, err)
-		}
-	})
-	return prefix
-}
-
 func TestMultiInstance(t *testing.T) {
 	redisAddr := testenv.RedisAddr(t)
 	cl := startCluster(t, "--policy-postgres",
-		"--redis", redisAddr, "--redis-prefix", miRedisPrefix(t, redisAddr), "--rate-limit", "10/1m:key")
+		"--redis", redisAddr, "--redis-prefix", redistest.Prefix(t), "--rate-limit", "10/1m:key")
 	ctx := context.Background()
 	a, b, c := cl.a, cl.b, cl.c
 
@@ -412,8 +290,8 @@ func TestMultiInstance(t *testing.T) {
 		edit(`INSERT INTO ` + table + ` (ptype, v0, v1) VALUES ('g3', 'globex', 'paused')`)
 		// Once A has refused the bad edit (and logged the row's id), the
 		// suspension must still be in force there.
-		if _, ok := within(time.Second, func() bool { return strings.Contains(a.log.String(), `"row_id"`) }); !ok {
-			t.Fatalf("A did not log the bad row's id:\n%s", a.log.String())
+		if _, ok := within(time.Second, func() bool { return strings.Contains(a.logs.String(), `"row_id"`) }); !ok {
+			t.Fatalf("A did not log the bad row's id:\n%s", a.logs.String())
 		}
 		if allowed, _ := a.allowed(t, secret); allowed {
 			t.Fatal("a broken policy edit dropped the last good policy on A")

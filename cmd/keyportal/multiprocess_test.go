@@ -21,10 +21,7 @@ import (
 //	go test -count=1 -v -run SQLiteProcesses ./cmd/keyportal/
 
 func TestSQLiteProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs two servers and the CLI; skipped under -short")
-	}
-	bin := buildKeyportal(t)
+	bin := keyportalBinary(t)
 	db := filepath.Join(t.TempDir(), "keyportal.db")
 	env := []string{
 		"KEYPORTAL_DB=" + db,
@@ -32,8 +29,8 @@ func TestSQLiteProcesses(t *testing.T) {
 		"KEYPORTAL_BACKEND_API_KEY=" + miBackendKey,
 		"KEYPORTAL_ALLOWED_ORIGINS=https://app.acme.test",
 	}
-	s1 := startInstance(t, "S1", bin, env)
-	s2 := startInstance(t, "S2", bin, env)
+	s1 := startInstance(t, "S1", env)
+	s2 := startInstance(t, "S2", env)
 	ctx := context.Background()
 	const app = "aa_42"
 	if _, err := s1.cl.CreateApp(ctx, wacht.CreateAppRequest{

@@ -18,7 +18,7 @@ import (
 const embeddedModelName = "(default model)"
 
 func (c *cli) policyCommand() *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "policy",
 		Short: "Lint, test, tabulate and explain a Casbin access policy",
 		Long: `Commands for policy authors. A policy is a Casbin model (--model; default:
@@ -27,11 +27,7 @@ the model shipped in keyportal) and a policy CSV (--policy) of permission rows
 tenant), resource ownership (g2, object, tenant) and tenant status (g3, tenant,
 active|suspended|deleted).`,
 		Example: "  keyportal policy lint --policy policy.csv\n  keyportal policy explain alice acme deployment:42 api_keys:manage --policy policy.csv",
-		Args:    groupArgs,
-		RunE:    groupRun,
-	}
-	cmd.AddCommand(c.lintCommand(), c.testCommand(), c.matrixCommand(), c.explainCommand())
-	return cmd
+	}, c.lintCommand(), c.testCommand(), c.matrixCommand(), c.explainCommand())
 }
 
 // policyFiles are the --model and --policy flags.

@@ -175,6 +175,14 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 	}
 }
 
+// group makes cmd the group of the subcommands subs: it refuses an unknown
+// subcommand (groupArgs) and, run alone, shows its help (groupRun).
+func group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.Args, cmd.RunE = groupArgs, groupRun
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
 // groupArgs refuses an unknown subcommand of a command group.
 func groupArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

@@ -24,13 +24,10 @@ import (
 // check follows each key's state; the CLI reads the same store's audit trail
 // while the server runs; SIGTERM stops it cleanly.
 func TestServeContractOverHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	const backendKey = "kpb_contract_test_key_0123456789"
 	const embedder = "https://app.acme.test"
 	db := filepath.Join(t.TempDir(), "kp.db")
-	s := startServer(t, []string{
+	s := startServer(t, "serve", []string{
 		"KEYPORTAL_BACKEND_API_KEY=other_rotated_key_0000000," + backendKey,
 		"KEYPORTAL_DB=" + db,
 		"KEYPORTAL_ALLOWED_ORIGINS=" + embedder,
@@ -38,10 +35,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: s.base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, s.base)
 	var secrets []string
 
 	// Provisioning: the guide's one-time app, with the tenant as
@@ -121,7 +115,7 @@ func TestServeContractOverHTTP(t *testing.T) {
 	if v, err := wrong.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: secret}, Resource: "/v1/whoami", Method: "GET"}); !errors.Is(err, wacht.ErrUnauthorized) || v.Allowed || v.Reason != "" {
 		t.Errorf("Check with a wrong backend API key = %+v, %v; want no verdict and wacht.ErrUnauthorized", v, err)
 	}
-	rotated, newSecret, err := cl.RotateKey(ctx, "aa_42", key.ID)
+	rotated, newSecret, err := cl.RotateKey(ctx, "aa_42", key.ID, wacht.RotateKeyRequest{})
 	if err != nil {
 		t.Fatalf("RotateKey: %v", err)
 	}

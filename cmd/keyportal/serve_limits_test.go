@@ -18,11 +18,8 @@ import (
 // TestServeKeyLimits: KEYPORTAL_MAX_ACTIVE_KEYS caps the keys of an app on
 // both APIs, and --key-change-rate sets the page's limit on key changes.
 func TestServeKeyLimits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	const backendKey = "kpb_limits_test_key_0123456789"
-	s := startServer(t, []string{
+	s := startServer(t, "serve", []string{
 		"KEYPORTAL_BACKEND_API_KEY=" + backendKey,
 		"KEYPORTAL_DB=" + filepath.Join(t.TempDir(), "kp.db"),
 		"KEYPORTAL_ALLOWED_ORIGINS=https://app.acme.test",
@@ -30,10 +27,7 @@ func TestServeKeyLimits(t *testing.T) {
 	}, "--key-change-rate", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: s.base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, s.base)
 	if _, err := cl.CreateApp(ctx, wacht.CreateAppRequest{AppSlug: "aa_42", Name: "Acme", KeyPrefix: "acme_live", OrganizationID: "acme"}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // binDir holds the binary the serve tests build; TestMain removes it.
@@ -57,60 +58,100 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// server is `keyportal serve` running as a separate process.
-type server struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	base   string
-	logs   *syncBuffer
-	exited chan error
-}
-
-// startServer starts the binary with args and env and waits until it logs
-// the address it listens on.
-func startServer(t *testing.T, env []string, args ...string) *server {
+// keyportalBinary returns the command built once for the test run; a test
+// that runs it is skipped under -short.
+func keyportalBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the keyportal binary; skipped under -short")
+	}
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatalf("go build: %v", err)
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
+	return bin
+}
+
+// server is `keyportal serve` running as a separate process.
+type server struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	base string
+	logs *syncBuffer   // its stderr and stdout
+	done chan struct{} // closed once it has exited
+	err  error         // how it exited; read after done
+}
+
+// startServer starts the binary's serve with args and env on a free
+// loopback port and waits until it logs the address it listens on. When the
+// test ends it is stopped (SIGTERM, SIGKILL after 15 s), and its log shown
+// if the test failed; name tells instances apart in messages.
+func startServer(t *testing.T, name string, env []string, args ...string) *server {
+	t.Helper()
+	s := &server{t: t, name: name, logs: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(keyportalBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stdout = s.logs
+	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, logs: &syncBuffer{}, exited: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			line := sc.Text()
-			s.logs.Write([]byte(line + "\n"))
+			line := sc.Bytes()
+			s.logs.Write(append(append([]byte(nil), line...), '\n'))
 			var ev struct{ Event, Addr string }
-			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "serve.start" {
-				addr <- ev.Addr
+			if json.Unmarshal(line, &ev) == nil && ev.Event == "serve.start" {
+				select {
+				case addr <- ev.Addr:
+				default:
+				}
 			}
 		}
-		s.exited <- cmd.Wait()
+		s.err = s.cmd.Wait()
+		close(s.done)
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(15 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, s.logs.String())
 		}
 	})
 	select {
 	case a := <-addr:
 		s.base = "http://" + a
-	case err := <-s.exited:
-		t.Fatalf("serve exited before listening (%v):\n%s", err, s.logs.String())
+	case <-s.done:
+		t.Fatalf("%s exited before listening (%v):\n%s", name, s.err, s.logs.String())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not listen within 30s:\n%s", s.logs.String())
+		t.Fatalf("%s did not listen within 30s:\n%s", name, s.logs.String())
 	}
 	return s
+}
+
+// wachtClient returns a middleware/wacht client of the backend API at base.
+func wachtClient(t *testing.T, key, base string) *wacht.Client {
+	t.Helper()
+	cl, err := wacht.New(wacht.Config{APIKey: key, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // get fetches path and returns the status and body.
@@ -132,24 +173,30 @@ func (s *server) stop(sig syscall.Signal) {
 		s.t.Fatal(err)
 	}
 	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.t.Errorf("serve exited with %v after %v, want 0:\n%s", err, sig, s.logs.String())
+	case <-s.done:
+		if s.err != nil {
+			s.t.Errorf("%s exited with %v after %v, want 0:\n%s", s.name, s.err, sig, s.logs.String())
 		}
 	case <-time.After(20 * time.Second):
-		s.t.Fatalf("serve did not exit within 20s of %v:\n%s", sig, s.logs.String())
+		s.t.Fatalf("%s did not exit within 20s of %v:\n%s", s.name, sig, s.logs.String())
 	}
 	if !strings.Contains(s.logs.String(), `"message":"stopped"`) {
 		s.t.Errorf("no clean-stop log line:\n%s", s.logs.String())
 	}
 }
 
-func TestServeOperationalEndpointsAndGracefulStop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
+// kill stops the process with SIGKILL: no shutdown, no flush.
+func (s *server) kill(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
+	<-s.done
+}
+
+func TestServeOperationalEndpointsAndGracefulStop(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "kp.db")
-	s := startServer(t, []string{"KEYPORTAL_BACKEND_API_KEY=kpb_test_key_0123456789abcdef", "KEYPORTAL_DB=" + db, "KEYPORTAL_LOG_LEVEL=debug"})
+	s := startServer(t, "serve", []string{"KEYPORTAL_BACKEND_API_KEY=kpb_test_key_0123456789abcdef", "KEYPORTAL_DB=" + db, "KEYPORTAL_LOG_LEVEL=debug"})
 
 	if code, body := s.get("/healthz"); code != http.StatusOK || !strings.Contains(body, "ok") {
 		t.Errorf("/healthz = %d %s", code, body)

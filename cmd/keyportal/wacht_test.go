@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,10 +37,7 @@ func TestWachtModeGolden(t *testing.T) {
 	step(exitOK, "apps", "list", "--wacht")
 	step(exitOK, "apps", "get", "--wacht", "aa_42", "--json")
 
-	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := wachtClient(t, backendKey, base)
 	ctx := context.Background()
 	ci, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "CI"})
 	if err != nil {
@@ -68,4 +67,49 @@ func TestWachtModeGolden(t *testing.T) {
 	delete(h.env, "WACHT_BACKEND_API_KEY")
 	step(exitUsage, "apps", "list", "--wacht")
 	h.golden("wacht_mode", tr.runs...)
+}
+
+// TestWachtCreateSendsDeploymentAndOrigins: apps create --wacht sends
+// --deployment and --origin (keyportal's extension fields), so a slug that
+// is not aa_<id> keeps its deployment, and the origins shown are the ones
+// the server stored, not "n/a".
+func TestWachtCreateSendsDeploymentAndOrigins(t *testing.T) {
+	h := newHarness(t)
+	const backendKey = "kpb_wacht_create_key_0123456789"
+	base := h.serveInProcess(backendKey)
+	h.env["WACHT_BACKEND_API_KEY"] = backendKey
+	h.env["WACHT_BASE_URL"] = base
+
+	r := h.run("apps", "create", "--wacht", "--slug", "acme_public", "--deployment", "43", "--tenant", "acme",
+		"--name", "Acme Public API", "--key-prefix", "acme_pub", "--origin", "https://other.acme.test")
+	expect(t, r, exitOK)
+	for _, want := range []string{"deployment:   43\n", "origins:      https://other.acme.test\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing", r.stderr)
+	}
+	cl := wachtClient(t, backendKey, base)
+	app, err := cl.GetApp(context.Background(), "acme_public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.DeploymentID != "43" || !slices.Equal(app.AllowedOrigins, []string{"https://other.acme.test"}) {
+		t.Errorf("stored app: deployment %q, origins %q; want 43, [https://other.acme.test]", app.DeploymentID, app.AllowedOrigins)
+	}
+}
+
+// TestWachtAppOrigins: an answer without allowed_origins (Wacht's) shows
+// "n/a"; an empty list (keyportal's, for an app no page may embed) shows "-".
+func TestWachtAppOrigins(t *testing.T) {
+	for _, tt := range []struct {
+		origins []string
+		want    string
+	}{{nil, "n/a"}, {[]string{}, "-"}, {[]string{"https://a.test", "https://b.test"}, "https://a.test,https://b.test"}} {
+		if got := fromWacht(wacht.App{AllowedOrigins: tt.origins}).originList(","); got != tt.want {
+			t.Errorf("origins %#v shown as %q, want %q", tt.origins, got, tt.want)
+		}
+	}
 }

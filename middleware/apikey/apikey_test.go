@@ -308,18 +308,26 @@ func TestCacheMaxAge(t *testing.T) {
 	}
 }
 
-func TestVerifyAllocations(t *testing.T) {
+// cachedVerifier returns a verifier that holds secretA in its cache,
+// closed when tb ends.
+func cachedVerifier(tb testing.TB) *Verifier {
+	tb.Helper()
 	f := newFakeKeys()
 	f.add(secretA)
 	v, err := New(Config{Keys: f, TouchInterval: time.Hour})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer v.Close()
+	tb.Cleanup(func() { v.Close() })
+	if _, err := v.Verify(context.Background(), secretA, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func TestVerifyAllocations(t *testing.T) {
+	v := cachedVerifier(t)
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, secretA, nil); err != nil {
-		t.Fatal(err)
-	}
 	req := []string{}
 	if n := testing.AllocsPerRun(100, func() { v.Verify(ctx, secretA, req) }); n != 0 {
 		t.Errorf("cached verification: %v allocations, want 0", n)
@@ -392,13 +400,7 @@ func BenchmarkVerifyGarbage(b *testing.B) {
 }
 
 func BenchmarkVerifyCached(b *testing.B) {
-	f := newFakeKeys()
-	f.add(secretA)
-	v, err := New(Config{Keys: f, TouchInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
+	v := cachedVerifier(b)
 	ctx := context.Background()
 	req := []string{}
 	b.ReportAllocs()

@@ -44,8 +44,12 @@ type App struct {
 	UserID              string      `json:"user_id,omitempty"`
 	OrganizationID      string      `json:"organization_id,omitempty"`
 	WorkspaceID         string      `json:"workspace_id,omitempty"`
-	CreatedAt           time.Time   `json:"created_at,omitzero"`
-	UpdatedAt           time.Time   `json:"updated_at,omitzero"`
+	// AllowedOrigins (keyportal's extension) are the origins that may embed
+	// the app's portal page; nil when the server does not answer the field,
+	// as Wacht does not.
+	AllowedOrigins []string  `json:"allowed_origins,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 	// DeletedAt is set once the app is (soft) deleted.
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
@@ -87,6 +91,12 @@ type CreateAppRequest struct {
 	UserID              string      `json:"user_id,omitempty"`
 	OrganizationID      string      `json:"organization_id,omitempty"`
 	WorkspaceID         string      `json:"workspace_id,omitempty"`
+	// DeploymentID (keyportal's extension) is the deployment the app's keys
+	// protect; keyportal derives it from an aa_<id> slug when empty.
+	DeploymentID string `json:"deployment_id,omitempty"`
+	// AllowedOrigins (keyportal's extension) are the origins that may embed
+	// the app's portal page, scheme://host[:port].
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 }
 
 // UpdateAppRequest changes some fields of an app; nil fields are not sent and

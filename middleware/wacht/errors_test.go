@@ -68,7 +68,10 @@ var allCalls = []apiCall{
 		_, _, err := c.CreateKey(ctx, "aa_42", CreateKeyRequest{Name: "ci"})
 		return err
 	}},
-	{name: "RotateKey", run: func(ctx context.Context, c *Client) error { _, _, err := c.RotateKey(ctx, "aa_42", "7"); return err }},
+	{name: "RotateKey", run: func(ctx context.Context, c *Client) error {
+		_, _, err := c.RotateKey(ctx, "aa_42", "7", RotateKeyRequest{})
+		return err
+	}},
 	{name: "RevokeKey", ignoresBody: true, run: func(ctx context.Context, c *Client) error { return c.RevokeKey(ctx, "aa_42", "7", "r") }},
 	{name: "Check", run: func(ctx context.Context, c *Client) error {
 		_, err := c.Check(ctx, CheckRequest{Principal: Principal{Value: "acme_secret"}, Resource: "/", Method: "GET"})

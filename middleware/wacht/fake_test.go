@@ -225,12 +225,20 @@ func (f *fakeWacht) app(w http.ResponseWriter, r *http.Request) *App {
 	return a
 }
 
-func (f *fakeWacht) getApp(w http.ResponseWriter, r *http.Request) {
+// withApp runs fn on the request's app (path value slug) with the fake
+// locked, or answers 404 when there is no such app.
+func (f *fakeWacht) withApp(w http.ResponseWriter, r *http.Request, fn func(a *App)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if a := f.app(w, r); a != nil {
-		writeJSON(w, http.StatusOK, a)
+		fn(a)
 	}
+}
+
+func (f *fakeWacht) getApp(w http.ResponseWriter, r *http.Request) {
+	f.withApp(w, r, func(a *App) {
+		writeJSON(w, http.StatusOK, a)
+	})
 }
 
 func (f *fakeWacht) updateApp(w http.ResponseWriter, r *http.Request) {
@@ -239,55 +247,43 @@ func (f *fakeWacht) updateApp(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "invalid body")
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := f.app(w, r)
-	if a == nil {
-		return
-	}
-	if req.Name != nil {
-		a.Name = *req.Name
-	}
-	if req.Description != nil {
-		a.Description = *req.Description
-	}
-	if req.IsActive != nil {
-		a.IsActive = *req.IsActive
-	}
-	if req.Permissions != nil {
-		a.Permissions = *req.Permissions
-	}
-	a.UpdatedAt = fakeNow.Add(time.Minute)
-	writeJSON(w, http.StatusOK, a)
+	f.withApp(w, r, func(a *App) {
+		if req.Name != nil {
+			a.Name = *req.Name
+		}
+		if req.Description != nil {
+			a.Description = *req.Description
+		}
+		if req.IsActive != nil {
+			a.IsActive = *req.IsActive
+		}
+		if req.Permissions != nil {
+			a.Permissions = *req.Permissions
+		}
+		a.UpdatedAt = fakeNow.Add(time.Minute)
+		writeJSON(w, http.StatusOK, a)
+	})
 }
 
 func (f *fakeWacht) deleteApp(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := f.app(w, r)
-	if a == nil {
-		return
-	}
-	a.DeletedAt = fakeNow.Add(time.Hour)
-	a.IsActive = false
-	writeJSON(w, http.StatusOK, map[string]any{})
+	f.withApp(w, r, func(a *App) {
+		a.DeletedAt = fakeNow.Add(time.Hour)
+		a.IsActive = false
+		writeJSON(w, http.StatusOK, map[string]any{})
+	})
 }
 
 func (f *fakeWacht) listKeys(w http.ResponseWriter, r *http.Request) {
 	all := r.URL.Query().Get("include_inactive") == "true"
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := f.app(w, r)
-	if a == nil {
-		return
-	}
-	keys := []Key{}
-	for _, k := range f.keys[a.AppSlug] {
-		if all || k.IsActive {
-			keys = append(keys, *k)
+	f.withApp(w, r, func(a *App) {
+		keys := []Key{}
+		for _, k := range f.keys[a.AppSlug] {
+			if all || k.IsActive {
+				keys = append(keys, *k)
+			}
 		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+		writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	})
 }
 
 // newKey makes a key of app a and answers it with its secret in f.keyShape.
@@ -336,11 +332,9 @@ func (f *fakeWacht) createKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if a := f.app(w, r); a != nil {
+	f.withApp(w, r, func(a *App) {
 		f.newKey(w, a, req.Name, req.Permissions, req.Metadata, exp)
-	}
+	})
 }
 
 // key finds the active key of the request, or answers 404.
@@ -462,30 +456,26 @@ func (f *fakeWacht) auditLogs(w http.ResponseWriter, r *http.Request) {
 			*dst = t
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a := f.app(w, r)
-	if a == nil {
-		return
-	}
-	var match []AuditLog
-	entries := f.audit[a.AppSlug]
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		if (q.Get("outcome") != "" && e.Outcome != q.Get("outcome")) || (q.Get("key_id") != "" && e.KeyID != q.Get("key_id")) ||
-			(!from.IsZero() && e.Timestamp.Before(from)) || (!to.IsZero() && e.Timestamp.After(to)) {
-			continue
+	f.withApp(w, r, func(a *App) {
+		var match []AuditLog
+		entries := f.audit[a.AppSlug]
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := entries[i]
+			if (q.Get("outcome") != "" && e.Outcome != q.Get("outcome")) || (q.Get("key_id") != "" && e.KeyID != q.Get("key_id")) ||
+				(!from.IsZero() && e.Timestamp.Before(from)) || (!to.IsZero() && e.Timestamp.After(to)) {
+				continue
+			}
+			match = append(match, e)
 		}
-		match = append(match, e)
-	}
-	page := map[string]any{"data": []AuditLog{}, "limit": limit, "has_more": false, "next_cursor": nil}
-	if start < len(match) {
-		end := min(start+limit, len(match))
-		page["data"] = match[start:end]
-		if end < len(match) {
-			page["has_more"] = true
-			page["next_cursor"] = fmt.Sprint(end)
+		page := map[string]any{"data": []AuditLog{}, "limit": limit, "has_more": false, "next_cursor": nil}
+		if start < len(match) {
+			end := min(start+limit, len(match))
+			page["data"] = match[start:end]
+			if end < len(match) {
+				page["has_more"] = true
+				page["next_cursor"] = fmt.Sprint(end)
+			}
 		}
-	}
-	writeJSON(w, http.StatusOK, page)
+		writeJSON(w, http.StatusOK, page)
+	})
 }

@@ -210,16 +210,36 @@ func (c *Client) CreateKey(ctx context.Context, slug string, req CreateKeyReques
 	return out.Key, out.Secret, nil
 }
 
+// RotateKeyRequest says how RotateKey replaces a key. The zero value
+// rotates as Wacht does: the old key stops working at once.
+type RotateKeyRequest struct {
+	// GracePeriod keeps the old key working this long after the rotation,
+	// so that its users can move to the new one; zero ends it at once. It is
+	// sent as keyportal's extension field grace_period_seconds, in whole
+	// seconds (a keyportal server takes up to 30 days); a negative or
+	// fractional period is ErrBadRequest before anything is sent.
+	GracePeriod time.Duration
+}
+
 // RotateKey replaces a key (POST /api-auth/apps/{slug}/keys/{id}/rotate) and
-// returns the new key, with a new id, and its secret. Wacht deactivates the
-// old key at once.
-func (c *Client) RotateKey(ctx context.Context, slug, id string) (Key, string, error) {
+// returns the new key, with a new id, and its secret. The old key ends at
+// once, or after req.GracePeriod.
+func (c *Client) RotateKey(ctx context.Context, slug, id string, req RotateKeyRequest) (Key, string, error) {
 	p, err := keyPath(slug, id)
 	if err != nil {
 		return Key{}, "", err
 	}
+	if req.GracePeriod < 0 || req.GracePeriod%time.Second != 0 {
+		return Key{}, "", &inputError{msg: fmt.Sprintf("RotateKey: GracePeriod %v is not a whole number of seconds >= 0", req.GracePeriod)}
+	}
+	var body any // none without a grace period, as Wacht's clients send
+	if req.GracePeriod > 0 {
+		body = struct {
+			GracePeriodSeconds int64 `json:"grace_period_seconds"`
+		}{int64(req.GracePeriod / time.Second)}
+	}
 	var out keyWithSecret
-	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/rotate", out: &out}); err != nil {
+	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/rotate", in: body, out: &out}); err != nil {
 		return Key{}, "", err
 	}
 	return out.Key, out.Secret, nil

@@ -61,9 +61,10 @@ type Config struct {
 	APIKey string
 
 	// BaseURL is the API root: an absolute http or https URL, optionally with
-	// a path prefix (e.g. "http://127.0.0.1:8081/wacht" for keyportal's own
-	// Wacht-compatible API). No query, fragment or credentials. Default
-	// DefaultBaseURL.
+	// a path prefix where the API is mounted under one. keyportal's own
+	// Wacht-compatible API (keyportal serve, the Acme demo's portal) answers
+	// at its server's root, e.g. "http://localhost:8081". No query, fragment
+	// or credentials. Default DefaultBaseURL.
 	BaseURL string
 
 	// HTTPClient sends the requests. Default: a client of the Client's own

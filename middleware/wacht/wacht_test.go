@@ -292,7 +292,7 @@ func TestKeysLifecycle(t *testing.T) {
 				t.Errorf("expires_at sent as %v", sent["expires_at"])
 			}
 
-			newKey, newSecret, err := c.RotateKey(ctx, "aa_42", key.ID)
+			newKey, newSecret, err := c.RotateKey(ctx, "aa_42", key.ID, RotateKeyRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,6 +301,9 @@ func TestKeysLifecycle(t *testing.T) {
 			}
 			if p := f.last().Path; p != "/api-auth/apps/aa_42/keys/"+key.ID+"/rotate" {
 				t.Errorf("RotateKey path = %s", p)
+			}
+			if b := f.last().Body; len(b) != 0 {
+				t.Errorf("RotateKey without a grace period sent %s, want no body (as Wacht's clients)", b)
 			}
 
 			keys, err := c.ListKeys(ctx, "aa_42", false)
@@ -434,7 +437,7 @@ func TestPathEscaping(t *testing.T) {
 		"empty slug":  func() error { _, err := c.GetApp(ctx, ""); return err },
 		"dot slug":    func() error { return c.DeleteApp(ctx, ".") },
 		"dotdot slug": func() error { _, err := c.ListKeys(ctx, "..", false); return err },
-		"dotdot id":   func() error { _, _, err := c.RotateKey(ctx, "aa_42", ".."); return err },
+		"dotdot id":   func() error { _, _, err := c.RotateKey(ctx, "aa_42", "..", RotateKeyRequest{}); return err },
 		"empty id":    func() error { return c.RevokeKey(ctx, "aa_42", "", "") },
 	} {
 		if err := call(); !errors.Is(err, ErrBadRequest) {
@@ -443,6 +446,25 @@ func TestPathEscaping(t *testing.T) {
 	}
 	if f.hits() != before {
 		t.Errorf("invalid path segments reached the server (%d requests)", f.hits()-before)
+	}
+}
+
+// TestRotateKeyGracePeriod: a grace period is sent as keyportal's
+// grace_period_seconds.
+func TestRotateKeyGracePeriod(t *testing.T) {
+	f := newFakeWacht(t)
+	c := newTestClient(t, f.URL(), Config{})
+	ctx := context.Background()
+	provision(t, c)
+	key, _, err := c.CreateKey(ctx, "aa_42", CreateKeyRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.RotateKey(ctx, "aa_42", key.ID, RotateKeyRequest{GracePeriod: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if b := string(f.last().Body); b != `{"grace_period_seconds":7200}` {
+		t.Errorf("RotateKey with a 2h grace period sent %s, want {\"grace_period_seconds\":7200}", b)
 	}
 }
 
@@ -465,6 +487,14 @@ func TestInputValidation(t *testing.T) {
 		{"app without name", func() error { _, err := c.CreateApp(ctx, CreateAppRequest{AppSlug: "s", KeyPrefix: "p"}); return err }},
 		{"app without prefix", func() error { _, err := c.CreateApp(ctx, CreateAppRequest{AppSlug: "s", Name: "n"}); return err }},
 		{"key without name", func() error { _, _, err := c.CreateKey(ctx, "s", CreateKeyRequest{}); return err }},
+		{"rotate with negative grace", func() error {
+			_, _, err := c.RotateKey(ctx, "s", "k", RotateKeyRequest{GracePeriod: -time.Second})
+			return err
+		}},
+		{"rotate with fractional grace", func() error {
+			_, _, err := c.RotateKey(ctx, "s", "k", RotateKeyRequest{GracePeriod: 1500 * time.Millisecond})
+			return err
+		}},
 		{"audit limit too large", func() error { _, err := c.AuditLogs(ctx, "s", AuditQuery{Limit: 1001}); return err }},
 		{"audit end before start", func() error {
 			_, err := c.AuditLogs(ctx, "s", AuditQuery{Start: fakeNow, End: fakeNow.Add(-time.Second)})

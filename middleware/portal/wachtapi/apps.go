@@ -125,7 +125,7 @@ func (a *API) createApp(c *gin.Context) {
 		AllowedOrigins: req.AllowedOrigins, Messages: req.Messages,
 	}, a.actor(c))
 	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, appErrText)
 		return
 	}
 	c.JSON(http.StatusOK, toAppJSON(app))
@@ -140,7 +140,7 @@ func (a *API) listApps(c *gin.Context) {
 		Tenant: c.Query("organization_id"), IncludeInactive: all,
 	})
 	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, appErrText)
 		return
 	}
 	out := make([]appJSON, 0, len(apps))
@@ -167,7 +167,7 @@ const appUnusable = "the API auth app is disabled or deleted"
 func (a *API) loadApp(c *gin.Context, slug string) (keystore.App, bool) {
 	app, err := a.store.GetApp(c.Request.Context(), slug)
 	if err != nil {
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, appErrText)
 		return keystore.App{}, false
 	}
 	return app, true
@@ -195,6 +195,7 @@ type updateAppRequest struct {
 	RateLimitSchemeSlug *string            `json:"rate_limit_scheme_slug"`
 	OrganizationID      *string            `json:"organization_id"`
 	AllowedOrigins      *[]string          `json:"allowed_origins"`
+	DeploymentID        *string            `json:"deployment_id"`
 	Messages            *map[string]string `json:"messages"`
 }
 
@@ -218,17 +219,26 @@ func (a *API) updateApp(c *gin.Context) {
 	if !ok {
 		return
 	}
-	switch {
-	case cur.DeletedAt != nil:
+	if cur.DeletedAt != nil {
 		writeError(c, http.StatusNotFound, "API auth app not found (deleted)")
 		return
-	case req.KeyPrefix != nil && *req.KeyPrefix != cur.KeyPrefix:
-		writeError(c, http.StatusBadRequest, "key_prefix cannot be changed: existing keys carry it")
-		return
-	case req.OrganizationID != nil && *req.OrganizationID != cur.Tenant:
-		writeError(c, http.StatusBadRequest, "organization_id cannot be changed: an app stays with its tenant")
-		return
-	case req.Messages != nil && !validMessages(c, *req.Messages):
+	}
+	// Fields an app keeps for life: a PATCH may repeat them, not change them.
+	for _, f := range []struct {
+		name     string
+		sent     *string
+		cur, why string
+	}{
+		{"key_prefix", req.KeyPrefix, cur.KeyPrefix, "existing keys carry it"},
+		{"organization_id", req.OrganizationID, cur.Tenant, "an app stays with its tenant"},
+		{"deployment_id", req.DeploymentID, cur.DeploymentID, "an app's keys protect the one deployment it was created for"},
+	} {
+		if f.sent != nil && *f.sent != f.cur {
+			writeError(c, http.StatusBadRequest, f.name+" cannot be changed: "+f.why)
+			return
+		}
+	}
+	if req.Messages != nil && !validMessages(c, *req.Messages) {
 		return
 	}
 	app, err := a.store.UpdateApp(c.Request.Context(), cur.Slug, keystore.AppPatch{
@@ -238,11 +248,7 @@ func (a *API) updateApp(c *gin.Context) {
 		RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits,
 	}, a.actor(c))
 	if err != nil {
-		if isInactive(err) {
-			writeError(c, http.StatusNotFound, "API auth app not found (deleted)")
-			return
-		}
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted)"})
 		return
 	}
 	c.JSON(http.StatusOK, toAppJSON(app))
@@ -251,11 +257,7 @@ func (a *API) updateApp(c *gin.Context) {
 func (a *API) deleteApp(c *gin.Context) {
 	err := a.store.DeleteApp(c.Request.Context(), c.Param("slug"), a.actor(c))
 	if err != nil {
-		if isInactive(err) {
-			writeError(c, http.StatusNotFound, "API auth app not found (deleted already)")
-			return
-		}
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted already)"})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{})

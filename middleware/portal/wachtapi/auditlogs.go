@@ -101,11 +101,7 @@ func (a *API) auditLogs(c *gin.Context) {
 		q.Limit = limit - len(events)
 		page, err := a.store.QueryAudit(ctx, q)
 		if err != nil {
-			if isInvalid(err) {
-				writeError(c, http.StatusBadRequest, "invalid cursor or filter")
-				return
-			}
-			a.storeError(c, err, "API auth app not found")
+			a.storeError(c, err, errText{notFound: appErrText.notFound, invalid: "invalid cursor or filter"})
 			return
 		}
 		for _, e := range page.Events {
@@ -161,5 +157,3 @@ func (a *API) keyNames(c *gin.Context, slug string, events []audit.Event) map[st
 	}
 	return names
 }
-
-func isInvalid(err error) bool { return errors.Is(err, keystore.ErrInvalid) }

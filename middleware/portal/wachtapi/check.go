@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -137,8 +136,7 @@ func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, resource, clientIP 
 		a.limits, id.RateLimits())
 	if err != nil {
 		// Fail open, as RequireAPIKey: limits guard capacity, not access.
-		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
-		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
+		if a.limiterLogged.Allow() {
 			a.log.Warn().Err(err).Msg("backend: rate limiter unavailable; checks allowed without limits")
 		}
 		return

@@ -40,7 +40,8 @@
 //   - deployment_id: Wacht derives it from the backend API key; keyportal
 //     takes the extension field deployment_id on app creation, else the
 //     part after "aa_" of an app_slug of the form aa_<deploymentId> (the
-//     guide's convention), else none.
+//     guide's convention), else none. It cannot change: a PATCH naming
+//     another deployment_id is 400.
 //   - allowed_origins (extension): the origins that may frame the app's
 //     portal page (frame-ancestors) and receive its messages. Set on create
 //     and PATCH; answered on every app.
@@ -103,7 +104,7 @@
 //     name only an existing scheme (else 400); a scheme named by an app
 //     that is not deleted cannot be deleted (409 naming the apps).
 //   - Unsupported inputs are refused with 400 rather than dropped: a
-//     changed key_prefix or organization_id in PATCH, a scheme's changed
+//     changed key_prefix, organization_id or deployment_id in PATCH, a scheme's changed
 //     slug, membership ids on keys, ticket types other than
 //     api_auth_access.
 package wachtapi

@@ -108,11 +108,7 @@ func (a *API) listKeys(c *gin.Context) {
 	}
 	page, err := a.store.ListKeys(c.Request.Context(), f)
 	if err != nil {
-		if isInvalid(err) {
-			writeError(c, http.StatusBadRequest, "invalid cursor: pass the next_cursor of a previous page, or none")
-			return
-		}
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, errText{notFound: appErrText.notFound, invalid: "invalid cursor: pass the next_cursor of a previous page, or none"})
 		return
 	}
 	now := a.now()
@@ -179,7 +175,7 @@ func (a *API) createKey(c *gin.Context) {
 	}, a.actor(c))
 	var capped *keystore.KeyLimitError
 	switch {
-	case isInactive(err):
+	case errors.Is(err, keystore.ErrInactive):
 		writeError(c, http.StatusBadRequest, appUnusable)
 		return
 	case errors.As(err, &capped):
@@ -188,7 +184,7 @@ func (a *API) createKey(c *gin.Context) {
 			capped.AppSlug, capped.Max))
 		return
 	case err != nil:
-		a.storeError(c, err, "API auth app not found")
+		a.storeError(c, err, appErrText)
 		return
 	}
 	a.writeKeyWithSecret(c, k, secret)
@@ -211,11 +207,7 @@ func (a *API) rotateKey(c *gin.Context) {
 	k, secret, err := a.store.RotateKey(c.Request.Context(), c.Param("slug"), c.Param("id"),
 		time.Duration(req.GracePeriodSeconds)*time.Second, a.actor(c))
 	if err != nil {
-		if isInactive(err) {
-			writeError(c, http.StatusNotFound, "API key not found or not active (revoked, expired, rotated, or its app is disabled)")
-			return
-		}
-		a.storeError(c, err, "API key not found")
+		a.storeError(c, err, errText{notFound: keyErrText.notFound, inactive: "API key not found or not active (revoked, expired, rotated, or its app is disabled)"})
 		return
 	}
 	a.writeKeyWithSecret(c, k, secret)
@@ -232,14 +224,8 @@ func (a *API) revokeKey(c *gin.Context) {
 	}
 	_, err := a.store.RevokeKey(c.Request.Context(), c.Param("slug"), c.Param("id"), req.Reason, a.actor(c))
 	if err != nil {
-		if isInactive(err) {
-			writeError(c, http.StatusNotFound, "API key not found or already inactive")
-			return
-		}
-		a.storeError(c, err, "API key not found")
+		a.storeError(c, err, errText{notFound: keyErrText.notFound, inactive: "API key not found or already inactive"})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{})
 }
-
-func isInactive(err error) bool { return errors.Is(err, keystore.ErrInactive) }

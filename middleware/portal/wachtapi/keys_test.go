@@ -116,7 +116,7 @@ func TestKeyCapThroughTheBackendAPI(t *testing.T) {
 	if _, _, err := c.CreateKey(ctx, apikeytest.AppSlug, wacht.CreateKeyRequest{Name: "via the client"}); !errors.Is(err, wacht.ErrConflict) {
 		t.Fatalf("client create past the cap: %v, want ErrConflict", err)
 	}
-	if _, _, err := c.RotateKey(ctx, apikeytest.AppSlug, keys[0].ID); err != nil {
+	if _, _, err := c.RotateKey(ctx, apikeytest.AppSlug, keys[0].ID, wacht.RotateKeyRequest{}); err != nil {
 		t.Fatalf("rotate at the cap: %v", err)
 	}
 

@@ -1,21 +1,16 @@
 package wachtapi_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
-	rlredis "github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
 // limitedCheck is the rate-limit part of a /v1/authz/check answer.
@@ -105,32 +100,8 @@ func TestCheckRateLimitsPerIPAndApp(t *testing.T) {
 	}
 }
 
-// testRedis returns a Redis limiter under a random prefix, its keys
-// deleted at cleanup.
-func testRedis(t *testing.T) *rlredis.Limiter {
-	t.Helper()
-	addr := testenv.RedisAddr(t)
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = client.Close() })
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	prefix := "keyportal:test:" + hex.EncodeToString(rnd[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	lim, err := rlredis.New(client, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lim
-}
-
 func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
-	lim := testRedis(t)
+	lim := redistest.Limiter(t)
 	rule := ratelimit.Rule{Max: 4, Per: time.Minute}
 	withRedis := func(c *wachtapi.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
 	w := newWorld(t, withRedis)

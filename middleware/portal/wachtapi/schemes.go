@@ -36,7 +36,7 @@ func (a *API) schemeError(c *gin.Context, err error) {
 	case errors.Is(err, keystore.ErrConflict):
 		writeError(c, http.StatusConflict, "a rate limit scheme with this slug already exists")
 	default:
-		a.storeError(c, err, schemeNotFound)
+		a.storeError(c, err, errText{notFound: schemeNotFound})
 	}
 }
 

@@ -3,6 +3,7 @@ package wachtapi_test
 import (
 	"encoding/json"
 	"errors"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"strings"
 	"testing"
 
@@ -191,7 +192,7 @@ func TestCheckSchemeLimits(t *testing.T) {
 // TestCheckSchemeSharedThroughRedis: two instances of the API on one store
 // and one Redis share a scheme's count.
 func TestCheckSchemeSharedThroughRedis(t *testing.T) {
-	lim := testRedis(t)
+	lim := redistest.Limiter(t)
 	w := newWorld(t, func(c *wachtapi.Config) { c.Limiter = lim })
 	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/jsonx"
+	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -95,9 +95,9 @@ type API struct {
 	publicCheck   bool
 	limits        *ratelimit.Limits
 	limiter       ratelimit.Limiter
-	// limiterLogged is when a limiter failure was last logged (unix ns),
-	// so an outage logs once a second, not per check.
-	limiterLogged atomic.Int64
+	// limiterLogged lets a limiter failure log once a second during an
+	// outage, not once per check.
+	limiterLogged logthrottle.Second
 	log           zerolog.Logger
 	now           func() time.Time
 }
@@ -230,14 +230,38 @@ func writeError(c *gin.Context, status int, msg string) {
 	c.AbortWithStatusJSON(status, errorBody{Errors: []errorItem{{Message: msg, Code: status}}})
 }
 
+// errText is what storeError tells the client of the errors a call expects.
+type errText struct {
+	// notFound is the 404 message of keystore.ErrNotFound.
+	notFound string
+	// inactive, when set, is the 404 message of keystore.ErrInactive (an
+	// app or key already deleted, revoked or rotated); unset, that error is
+	// unexpected (500).
+	inactive string
+	// invalid, when set, is the 400 message of keystore.ErrInvalid in place
+	// of the error's own (a bad cursor or filter the store names in its
+	// own words).
+	invalid string
+}
+
+// Messages of the calls on one app or one key.
+var (
+	appErrText = errText{notFound: "API auth app not found"}
+	keyErrText = errText{notFound: "API key not found"}
+)
+
 // storeError answers a keystore error: its class gives the status, and only
 // validation messages (which describe the caller's input) reach the client.
-func (a *API) storeError(c *gin.Context, err error, notFound string) {
+func (a *API) storeError(c *gin.Context, err error, m errText) {
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		writeError(c, http.StatusNotFound, notFound)
+		writeError(c, http.StatusNotFound, m.notFound)
+	case m.inactive != "" && errors.Is(err, keystore.ErrInactive):
+		writeError(c, http.StatusNotFound, m.inactive)
 	case errors.Is(err, keystore.ErrConflict):
 		writeError(c, http.StatusConflict, "an API auth app with this app_slug already exists")
+	case m.invalid != "" && errors.Is(err, keystore.ErrInvalid):
+		writeError(c, http.StatusBadRequest, m.invalid)
 	case errors.Is(err, keystore.ErrInvalid):
 		writeError(c, http.StatusBadRequest, clientMessage(err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

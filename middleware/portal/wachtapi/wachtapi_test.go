@@ -216,7 +216,7 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	}
 
 	w.env.Clock.Advance(time.Second) // events of one instant have no order
-	rotated, newSecret, err := c.RotateKey(ctx, "aa_77", key.ID)
+	rotated, newSecret, err := c.RotateKey(ctx, "aa_77", key.ID, wacht.RotateKeyRequest{})
 	if err != nil || rotated.ID == key.ID || newSecret == secret || !apikey.WellFormed(newSecret) {
 		t.Fatalf("RotateKey: %+v, %v", rotated, err)
 	}
@@ -339,14 +339,32 @@ func TestKeyWithSecretCarriesBothShapes(t *testing.T) {
 	}
 }
 
+// TestRotationGraceExtension: grace_period_seconds keeps the old key working
+// that long, sent as a raw body or by middleware/wacht's RotateKey.
 func TestRotationGraceExtension(t *testing.T) {
+	t.Run("raw", func(t *testing.T) {
+		testRotationGrace(t, func(w *world, id string) {
+			status, body, _ := w.do("POST", "/api-auth/apps/"+apikeytest.AppSlug+"/keys/"+id+"/rotate", "Bearer "+backendKey,
+				map[string]any{"grace_period_seconds": 3600})
+			if status != 200 {
+				t.Fatalf("rotate: %d %s", status, body)
+			}
+		})
+	})
+	t.Run("client", func(t *testing.T) {
+		testRotationGrace(t, func(w *world, id string) {
+			_, _, err := w.client(t, backendKey).RotateKey(context.Background(), apikeytest.AppSlug, id, wacht.RotateKeyRequest{GracePeriod: time.Hour})
+			if err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+		})
+	})
+}
+
+func testRotationGrace(t *testing.T, rotate func(w *world, id string)) {
 	w := newWorld(t)
 	k, secret := w.env.NewKey(t, "ci", nil, nil)
-	status, body, _ := w.do("POST", "/api-auth/apps/"+apikeytest.AppSlug+"/keys/"+k.ID+"/rotate", "Bearer "+backendKey,
-		map[string]any{"grace_period_seconds": 3600})
-	if status != 200 {
-		t.Fatalf("rotate: %d %s", status, body)
-	}
+	rotate(w, k.ID)
 	check := func() int {
 		s, _, _ := w.do("POST", "/v1/authz/check", "Bearer "+backendKey, map[string]any{
 			"principal": map[string]string{"type": "api_key", "value": secret}, "resource": "/", "method": "GET"})
@@ -561,6 +579,7 @@ func TestBadRequests(t *testing.T) {
 		{"app: text/plain", "POST", "/api-auth/apps", "text", 400},
 		{"patch: key_prefix", "PATCH", "/api-auth/apps/" + slug, map[string]any{"key_prefix": "other"}, 400},
 		{"patch: organization_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"organization_id": "globex"}, 400},
+		{"patch: deployment_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"deployment_id": "other"}, 400},
 		{"patch: empty name", "PATCH", "/api-auth/apps/" + slug, map[string]any{"name": ""}, 400},
 		{"list: bad include_inactive", "GET", "/api-auth/apps?include_inactive=maybe", nil, 400},
 		{"key: no name", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"permissions": []string{"a"}}, 400},

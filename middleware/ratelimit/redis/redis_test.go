@@ -2,47 +2,20 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/keyportal/keyportal/internal/testenv"
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ratelimit/internal/limitertest"
 	"github.com/keyportal/keyportal/middleware/ratelimit/redis"
 )
 
-func randomPrefix(t testing.TB) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "keyportal-test:" + t.Name() + ":" + hex.EncodeToString(b) + ":"
-}
-
-func redisLimiter(t *testing.T) *redis.Limiter {
-	addr := testenv.RedisAddr(t)
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	prefix := randomPrefix(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		c.Close()
-	})
-	l, err := redis.New(c, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func TestRedisWindow(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	// Redis keeps real time: wait for the window to end, polling.
 	limitertest.CheckWindow(t, l, func(d time.Duration) { time.Sleep(d) })
 }
@@ -50,7 +23,7 @@ func TestRedisWindow(t *testing.T) {
 // TestRedisConcurrentExact: with many goroutines racing, exactly Max pass —
 // the script is atomic.
 func TestRedisConcurrentExact(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	rule := ratelimit.Rule{Max: 50, Per: time.Minute, Scope: ratelimit.ScopeApp}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -82,9 +55,8 @@ func TestRedisConcurrentExact(t *testing.T) {
 // TestRedisSharedBetweenLimiters: two limiters (two instances) on one
 // Redis and prefix share the count.
 func TestRedisSharedBetweenLimiters(t *testing.T) {
-	a := redisLimiter(t)
-	c := goredis.NewClient(&goredis.Options{Addr: testenv.RedisAddr(t)})
-	defer c.Close()
+	a := redistest.Limiter(t)
+	c := redistest.Client(t)
 	rule := ratelimit.Rule{Max: 2, Per: time.Minute}
 	ctx := context.Background()
 	if r, _ := a.Allow(ctx, "k", rule); !r.Allowed {
@@ -111,7 +83,7 @@ func TestRedisDownReturnsError(t *testing.T) {
 }
 
 func TestRedisAllowAllOneCall(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	checks := []ratelimit.Check{
 		{Key: "k", Rule: ratelimit.Rule{Max: 1, Per: time.Minute, Scope: ratelimit.ScopeKey}},
 		{Key: "a", Rule: ratelimit.Rule{Max: 5, Per: time.Minute, Scope: ratelimit.ScopeApp}},
@@ -133,7 +105,7 @@ func TestRedisAllowAllOneCall(t *testing.T) {
 // TestRedisCalendarWindow: a calendar_day window expires at midnight UTC,
 // not 24 h after it opened.
 func TestRedisCalendarWindow(t *testing.T) {
-	l := redisLimiter(t)
+	l := redistest.Limiter(t)
 	rule := ratelimit.SchemeRule{Unit: "calendar_day", Duration: 1, MaxRequests: 1}.Rule()
 	now := time.Now().UTC()
 	y, m, d := now.Date()
