@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -85,11 +86,15 @@ type APIKeyConfig struct {
 	// engine's trusted proxies: see ratelimit.ScopeIP). Over any of them the
 	// request gets 429 with Retry-After. Every answer of a guarded route
 	// carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset of
-	// the rule closest to refusing. Empty means no limits.
+	// the rule closest to refusing. Empty means no limits besides the
+	// app's: a key's app's rate-limit scheme (rate_limit_scheme_slug) and
+	// its own rate_limits are counted too, after these (see
+	// ratelimit.SchemeRule), and a change to them applies from the next
+	// request.
 	RateLimits []ratelimit.Rule
-	// Limiter counts RateLimits. Nil means an in-process
-	// ratelimit.NewMemory(Now); use a ratelimit/redis Limiter to share
-	// counts between instances. When the limiter fails (Redis down) the
+	// Limiter counts RateLimits and the apps' rules. Nil means an
+	// in-process ratelimit.NewMemory(Now); use a ratelimit/redis Limiter to
+	// share counts between instances. When the limiter fails (Redis down) the
 	// request is let through without RateLimit headers and the error is
 	// logged: rate limits guard capacity, not access, which the key already
 	// decided.
@@ -107,7 +112,7 @@ type APIKeyAuth struct {
 	challenge   []string // WWW-Authenticate without error: no key presented
 	invalid     []string // WWW-Authenticate with error="invalid_token"
 	realmQuoted string
-	limits      []ratelimit.Rule
+	limits      *ratelimit.Limits // APIKeyConfig.RateLimits
 	limiter     ratelimit.Limiter
 	// limiterLogged is when a limiter failure was last logged (unix ns):
 	// during an outage one line a second, not one per request.
@@ -177,6 +182,7 @@ func apiKeyErrorBody(msg, reason string) []byte {
 // Through Wacht's gateway (APIKeyConfig.Verifier) every change takes effect
 // within gateway.Config.CacheTTL, 5 s by default.
 func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
+	cfg.Logger = logx.Or(cfg.Logger, "apikey") // the guard's and the verifier's
 	realm := cfg.Realm
 	if realm == "" {
 		realm = DefaultRealm
@@ -204,7 +210,7 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 		}
 	}
 	limiter := cfg.Limiter
-	if limiter == nil && len(cfg.RateLimits) > 0 {
+	if limiter == nil && v != nil { // apps' schemes may need it at any time
 		limiter = ratelimit.NewMemory(cfg.Now)
 	}
 	q := `realm="` + realm + `"`
@@ -216,7 +222,7 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 		challenge:   []string{"Bearer " + q},
 		invalid:     []string{"Bearer " + q + `, error="invalid_token"`},
 		realmQuoted: q,
-		limits:      append([]ratelimit.Rule(nil), cfg.RateLimits...),
+		limits:      ratelimit.Static(cfg.RateLimits),
 		limiter:     limiter,
 	}, nil
 }
@@ -303,7 +309,7 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 			a.refuse(c, err, insufficient)
 			return
 		}
-		if len(a.limits) > 0 && !a.rateLimit(c, id) {
+		if (a.limits.Len() > 0 || id.RateLimits().Len() > 0) && !a.rateLimit(c, id) {
 			return
 		}
 		c.Set(apiKeyContextKey{}, id)
@@ -313,21 +319,18 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 
 var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rate_limited")
 
-// rateLimit counts the request against every rule, sets the RateLimit
-// headers of the rule closest to refusing, and answers 429 when one refuses.
+// rateLimit counts the request against every rule that applies to its
+// path (APIKeyConfig.RateLimits, then the key's app's), sets the RateLimit
+// headers (ratelimit.Decision.Shown), and answers 429 when one refuses.
 // It reports whether the request may go on.
 func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
-	checks := make([]ratelimit.Check, len(a.limits))
-	var ip string
-	for i, rule := range a.limits {
-		if rule.Scope == ratelimit.ScopeIP && ip == "" {
-			ip = clientip.Of(c, &a.log)
-		}
-		checks[i] = ratelimit.Check{Rule: rule,
-			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, ip)}
+	app := id.RateLimits()
+	s := ratelimit.Subject{KeyID: id.KeyID, DeploymentID: id.DeploymentID, AppSlug: id.AppSlug, Path: c.Request.URL.Path}
+	if a.limits.NeedsIP() || app.NeedsIP() {
+		s.ClientIP = clientip.Of(c, &a.log)
 	}
-	results := make([]ratelimit.Result, len(checks))
-	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
+	d, err := ratelimit.Decide(c.Request.Context(), a.limiter, s, a.limits, app)
+	if err != nil {
 		// Fail open: see APIKeyConfig.Limiter.
 		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
 		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
@@ -335,25 +338,28 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 		}
 		return true
 	}
-	shown, ri := ratelimit.Pick(results)
+	if len(d.Counted) == 0 {
+		return true // no rule applies to this path
+	}
 	h := c.Writer.Header()
-	h["Ratelimit-Limit"] = []string{strconv.Itoa(shown.Limit)}
-	h["Ratelimit-Remaining"] = []string{strconv.Itoa(shown.Remaining)}
-	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(shown.Reset), 10)}
-	if ri < 0 {
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(d.Shown.Limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(d.Shown.Remaining)}
+	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(d.Shown.Reset), 10)}
+	if d.Allowed {
 		return true
 	}
-	a.tooMany(c, id, shown.RetryAfter)
+	a.tooMany(c, id, d)
 	return false
 }
 
-// tooMany answers 429 with Retry-After for a key over a rate limit.
-func (a *APIKeyAuth) tooMany(c *gin.Context, id *apikey.Identity, retry time.Duration) {
+// tooMany answers 429 with Retry-After for a key over a rate limit; d.Rule
+// names the rule that blocked it.
+func (a *APIKeyAuth) tooMany(c *gin.Context, id *apikey.Identity, d ratelimit.Decision) {
 	h := c.Writer.Header()
-	h["Retry-After"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(retry), 10)}
+	h["Retry-After"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(d.Shown.RetryAfter), 10)}
 	h["Content-Type"] = apiKeyJSONType
 	if e := a.log.Debug(); e.Enabled() {
-		e.Str("reason", "rate_limited").Int("status", http.StatusTooManyRequests).
+		e.Str("reason", "rate_limited").Str("rule", d.Rule).Int("status", http.StatusTooManyRequests).
 			Str("key_id", id.KeyID).Str("app", id.AppSlug).
 			Str("method", c.Request.Method).Str("path", c.Request.URL.Path).
 			Str("client_ip", clientip.Of(c, &a.log)).Msg("api key rate limited")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // remoteHandler is the guard over APIKeyConfig.Verifier: the verifier
@@ -38,7 +39,7 @@ func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerF
 			a.log.Error().Msg("api key verifier allowed a key without an identity")
 			a.refuse(c, apikey.ErrUnavailable, insufficient)
 		case v.RetryAfter > 0:
-			a.tooMany(c, v.Identity, v.RetryAfter)
+			a.tooMany(c, v.Identity, ratelimit.Decision{Shown: ratelimit.Result{RetryAfter: v.RetryAfter}})
 		default:
 			c.Set(apiKeyContextKey{}, v.Identity)
 			c.Next()

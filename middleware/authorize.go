@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -39,7 +40,8 @@ type AuthorizeConfig struct {
 	ActionFunc func(c *gin.Context) string
 
 	// Logger receives one event per refusal or error (event=authorize) with
-	// the reason the client is not told. The zero Logger logs nothing.
+	// the reason the client is not told. The zero Logger means JSON lines at
+	// info level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 }
 
@@ -65,7 +67,7 @@ func Authorize(cfg AuthorizeConfig) (gin.HandlerFunc, error) {
 		fixed := cfg.Action
 		action = func(*gin.Context) string { return fixed }
 	}
-	log := cfg.Logger
+	log := logx.Or(cfg.Logger, "authorize")
 	return func(c *gin.Context) {
 		refuse := func(status int, body []byte, reason string, err error, p Principal, object, act string) {
 			e := log.Info()

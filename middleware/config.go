@@ -3,7 +3,6 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -57,7 +57,7 @@ type Config struct {
 	// and never sampled: the route drops any sampler and, on its own copy,
 	// lowers a level above info to info; only a disabled logger
 	// (zerolog.Nop()) or zerolog's global level silences them. The zero
-	// Logger means JSON lines with timestamps on os.Stderr.
+	// Logger means JSON lines with timestamps at info level on os.Stderr.
 	Logger zerolog.Logger
 
 	// Auditor, when set, also receives every audit event, before the answer
@@ -149,9 +149,7 @@ func (cfg Config) withDefaults() (Config, []string, error) {
 	if isNil(cfg.Auditor) {
 		cfg.Auditor = nil
 	}
-	if isZeroLogger(cfg.Logger) {
-		cfg.Logger = zerolog.New(os.Stderr).With().Timestamp().Logger()
-	}
+	cfg.Logger = logx.Or(cfg.Logger, "")
 	if cfg.TTL < 0 {
 		return cfg, nil, fmt.Errorf("middleware: Config.TTL must not be negative, got %v", cfg.TTL)
 	}
@@ -223,10 +221,4 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
-}
-
-// isZeroLogger reports whether l is the zero zerolog.Logger (which would
-// silently drop every event), as opposed to one the caller built.
-func isZeroLogger(l zerolog.Logger) bool {
-	return reflect.ValueOf(l).IsZero()
 }

@@ -69,3 +69,12 @@ type TenantStatuser interface {
 type RoleSource interface {
 	Roles(ctx context.Context, subject, tenant string) ([]string, error)
 }
+
+// OwnerSource tells which tenant owns an object (e.g. "deployment:42"):
+// ok is false when the object belongs to no tenant (it does not exist). The
+// policy's g2 rows provide it by default; a host app that keeps ownership in
+// its own database supplies its own and writes no g2 rows. An error means
+// the question could not be answered: the decision fails closed.
+type OwnerSource interface {
+	Owner(ctx context.Context, object string) (tenant string, ok bool, err error)
+}

@@ -33,13 +33,18 @@
 //     tenant_suspended, deleted → tenant_deleted, unknown → unknown_tenant;
 //  2. the subject's roles in the tenant (Config.Roles, else g rows): none →
 //     no_role;
-//  3. the object's owner (g2 rows): not the tenant → not_owner;
+//  3. the object's owner (Config.Owners, else g2 rows): not the tenant →
+//     not_owner;
 //  4. the Casbin matcher: a matching row → allowed, with the row in
 //     Decision.Rule; none → denied_by_rule.
 //
 // Casbin treats every name as linked to itself, so two spellings are
 // refused outright: a subject named like a role holds no role (when roles
 // come from g rows), and an object named like the tenant is not owned by it.
+//
+// Tenant status, roles and ownership can each come from the app's own
+// database instead of the policy file (Config.Tenants, Config.Roles,
+// Config.Owners); an error from one of them fails the decision closed.
 //
 // # Files and reloads
 //

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/internal/logx"
 )
 
 // DefaultModel is the Casbin model shipped with keyportal (model.conf).
@@ -39,7 +41,17 @@ type Config struct {
 	// nothing has to be synced into files. Role inheritance rows (g, role,
 	// role, tenant) still apply to the roles it returns.
 	Roles RoleSource
-	// Logger receives reload events. The zero value logs nothing.
+	// Owners tells which tenant owns an object. Nil means the policy's g2
+	// rows; set it when ownership lives in the app's database (the table of
+	// deployments and their tenant), so nothing has to be synced into
+	// files. Ownership then has one source: a policy with g2 rows is
+	// refused (New and Reload fail with a *FileError naming the first). An
+	// error from it fails the decision (Decide returns it; the ticket route
+	// answers 503, reason decider_error).
+	Owners OwnerSource
+	// Logger receives reload events, and every failed reload at error
+	// level. The zero Logger means JSON lines at info level on os.Stderr
+	// (package internal/logx); zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Watch reloads ModelPath and PolicyPath when they change on disk. A
 	// broken edit is logged and reported by LastError; the last good policy
@@ -63,7 +75,7 @@ type Engine struct {
 // start with "policy: "; a mistake in a file is a *FileError (see errors.As)
 // naming the file and line.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, log: cfg.Logger}
+	e := &Engine{cfg: cfg, log: logx.Or(cfg.Logger, "policy")}
 	if cfg.PolicyPath != "" && cfg.PolicyText != "" {
 		return nil, errors.New("policy: set PolicyPath or PolicyText, not both")
 	}
@@ -104,7 +116,7 @@ func (e *Engine) load() (*state, error) {
 		}
 		policyPath, policyText = e.cfg.PolicyPath, string(b)
 	}
-	return buildState(modelPath, modelText, policyPath, policyText)
+	return buildState(modelPath, modelText, policyPath, policyText, e.cfg.Owners != nil)
 }
 
 func readError(err error) string {
@@ -234,9 +246,9 @@ func (e *Engine) decide(ctx context.Context, s *state, r Request) (Decision, err
 	// must not own deployment 42.
 	owned := false
 	if r.Object != r.Tenant {
-		owned, err = s.g2.HasLink(r.Object, r.Tenant)
+		owned, err = e.owns(ctx, s, r.Tenant, r.Object)
 		if err != nil {
-			return Decision{}, fmt.Errorf("policy: ownership: %w", err)
+			return Decision{}, err
 		}
 	}
 	if !owned {
@@ -296,6 +308,35 @@ func (s *state) tenantStatus(tenant string) TenantStatus {
 		return st
 	}
 	return TenantActive
+}
+
+// owns reports whether tenant owns object: from Config.Owners if set, else
+// from the g2 rows.
+func (e *Engine) owns(ctx context.Context, s *state, tenant, object string) (bool, error) {
+	if e.cfg.Owners == nil {
+		owned, err := s.g2.HasLink(object, tenant)
+		if err != nil {
+			return false, fmt.Errorf("policy: ownership: %w", err)
+		}
+		return owned, nil
+	}
+	owner, ok, err := e.cfg.Owners.Owner(ctx, object)
+	if err != nil {
+		return false, fmt.Errorf("policy: ownership: %w", err)
+	}
+	return ok && owner == tenant, nil
+}
+
+// owners returns the tenants that own object, for Explain.
+func (e *Engine) owners(ctx context.Context, s *state, object string) []string {
+	if e.cfg.Owners == nil {
+		owners, _ := s.g2.GetImplicitRoles(object)
+		return owners
+	}
+	if owner, ok, err := e.cfg.Owners.Owner(ctx, object); err == nil && ok {
+		return []string{owner}
+	}
+	return nil
 }
 
 // roles returns the subject's role chain in the tenant, nearest first.

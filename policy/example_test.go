@@ -133,3 +133,35 @@ func ExampleEngine_Matrix() {
 	// viewer    denied_by_rule
 	// (none)    no_role
 }
+
+// deployments is an app's own table of deployments and their tenant.
+type deployments map[string]string
+
+func (d deployments) Owner(_ context.Context, object string) (string, bool, error) {
+	tenant, ok := d[object]
+	return tenant, ok, nil
+}
+
+// An app that keeps ownership in its own database passes it as Owners and
+// writes no g2 rows.
+func ExampleOwnerSource() {
+	engine, err := policy.New(policy.Config{
+		PolicyText: "p, admin, *, deployment:*, api_keys:manage\ng, bob, admin, acme\n",
+		Owners:     deployments{"deployment:42": "acme", "deployment:77": "globex"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, object := range []string{"deployment:42", "deployment:77"} {
+		d, err := engine.Decide(context.Background(), policy.Request{Subject: "bob", Tenant: "acme", Object: object, Action: "api_keys:manage"})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(object, d.Reason)
+	}
+	// Output:
+	// deployment:42 allowed
+	// deployment:77 not_owner
+}

@@ -86,7 +86,7 @@ func (e *Engine) Explain(ctx context.Context, r Request) (Explanation, error) {
 	x.Steps = append(x.Steps, ExplainStep{"role", true,
 		fmt.Sprintf("%q holds %s in %q (from %s)", r.Subject, strings.Join(d.Roles, " → "), r.Tenant, source)})
 	if d.Reason == ReasonNotOwner {
-		owners, _ := s.g2.GetImplicitRoles(r.Object)
+		owners := e.owners(ctx, s, r.Object)
 		detail := fmt.Sprintf("%q belongs to no tenant", r.Object)
 		if len(owners) > 0 {
 			detail = fmt.Sprintf("%q belongs to %s, not %q", r.Object, strings.Join(owners, ", "), r.Tenant)

@@ -18,7 +18,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("[matchers]\nm = r.sub ==\n", "")
 	f.Add(strings.Replace(DefaultModel, "keyMatch(r.obj, p.obj)", "keyMatch(r.obj)", 1), demo.Policy)
 	f.Fuzz(func(t *testing.T, model, policy string) {
-		s, err := buildState("model.conf", model, "policy.csv", policy)
+		s, err := buildState("model.conf", model, "policy.csv", policy, false)
 		if err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) {

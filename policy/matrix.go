@@ -121,7 +121,7 @@ func (e *Engine) Matrix(ctx context.Context) ([]MatrixCell, error) {
 			rows = append(rows, row{PType: "g2", Fields: []string{o.other, matrixOther}})
 		}
 	}
-	scratchState, err := buildFromRows(s.model, &policyInfo{Path: "(matrix)", Rows: rows, Statuses: map[string]TenantStatus{}, Counts: map[string]int{}})
+	scratchState, err := buildFromRows(s.model, &policyInfo{Path: "(matrix)", Rows: rows, Statuses: map[string]TenantStatus{}, Counts: map[string]int{}}, false)
 	if err != nil {
 		return nil, fmt.Errorf("policy: matrix: %w", err)
 	}

@@ -118,3 +118,77 @@ func TestInvalidStatusFromApp(t *testing.T) {
 		t.Fatal("an invalid status from the app must be an error, not a decision")
 	}
 }
+
+// appOwners is a host app's table of deployments and their tenant.
+type appOwners map[string]string
+
+func (a appOwners) Owner(_ context.Context, object string) (string, bool, error) {
+	if object == "deployment:500" {
+		return "", false, errors.New("deployments table unavailable")
+	}
+	t, ok := a[object]
+	return t, ok, nil
+}
+
+func TestAppSuppliedOwnership(t *testing.T) {
+	// No g2 row at all: the app's table says who owns what.
+	policy := `
+p, admin, *, deployment:*, api_keys:manage
+g, zoe, admin, acme
+g, yann, admin, globex
+`
+	e, err := New(Config{PolicyText: policy, Owners: appOwners{
+		"deployment:42": "acme",
+		"deployment:77": "globex",
+		"acme":          "acme", // an object spelled like its tenant
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		req    Request
+		reason Reason
+		err    string
+	}{
+		{"owned by the tenant: allowed without a g2 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, ""},
+		{"attack: a deployment of another tenant", Request{"zoe", "acme", "deployment:77", manage}, ReasonNotOwner, ""},
+		{"attack: the owner's admin asks in his own tenant only", Request{"yann", "globex", "deployment:42", manage}, ReasonNotOwner, ""},
+		{"a deployment nobody owns", Request{"zoe", "acme", "deployment:9", manage}, ReasonNotOwner, ""},
+		{"attack: an object named like the tenant", Request{"zoe", "acme", "acme", manage}, ReasonNotOwner, ""},
+		{"no role comes before ownership", Request{"mallory", "acme", "deployment:42", manage}, ReasonNoRole, ""},
+		{"the owner source fails: no decision", Request{"zoe", "acme", "deployment:500", manage}, "", "deployments table unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), tt.req)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "policy: ownership: ") || d.Allowed {
+					t.Fatalf("got %+v, error = %v, want %q", d, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Reason != tt.reason || d.Allowed != (tt.reason == ReasonAllowed) {
+				t.Fatalf("got %v/%s, want %s", d.Allowed, d.Reason, tt.reason)
+			}
+		})
+	}
+	x, err := e.Explain(context.Background(), Request{"zoe", "acme", "deployment:77", manage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := x.Steps[len(x.Steps)-1]; last.Check != "ownership" || !strings.Contains(last.Detail, `belongs to globex, not "acme"`) {
+		t.Errorf("explain's last step = %+v", last)
+	}
+}
+
+func TestOwnersRefuseG2Rows(t *testing.T) {
+	_, err := New(Config{PolicyText: "p, admin, *, deployment:*, api_keys:manage\ng2, deployment:42, acme\n", Owners: appOwners{}})
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(fe.Msg, "Config.Owners") {
+		t.Fatalf("err = %v, want a *FileError at line 2 naming Config.Owners", err)
+	}
+}

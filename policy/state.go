@@ -59,7 +59,10 @@ func (rowsAdapter) RemoveFilteredPolicy(string, string, int, ...string) error { 
 
 // buildState checks the model and policy text and builds an enforcer over
 // them. Any mistake comes back as a *FileError.
-func buildState(modelPath, modelText, policyPath, policyText string) (*state, error) {
+// With ownedElsewhere (Config.Owners), g2 rows are refused and the
+// matcher's g2 term holds for every request: Decide checked ownership
+// against the OwnerSource before it asks the matcher.
+func buildState(modelPath, modelText, policyPath, policyText string, ownedElsewhere bool) (*state, error) {
 	mi, err := parseModel(modelPath, modelText)
 	if err != nil {
 		return nil, err
@@ -68,11 +71,18 @@ func buildState(modelPath, modelText, policyPath, policyText string) (*state, er
 	if err != nil {
 		return nil, err
 	}
-	return buildFromRows(mi, pi)
+	if ownedElsewhere {
+		for _, r := range pi.Rows {
+			if r.PType == "g2" {
+				return nil, &FileError{Path: policyPath, Line: r.Line, Msg: "g2 row, but ownership comes from Config.Owners: remove the g2 rows (ownership has one source)"}
+			}
+		}
+	}
+	return buildFromRows(mi, pi, ownedElsewhere)
 }
 
 // buildFromRows builds a state from a checked model and checked rows.
-func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
+func buildFromRows(mi *modelInfo, pi *policyInfo, ownedElsewhere bool) (*state, error) {
 	modelPath, policyPath := mi.Path, pi.Path
 	m, err := model.NewModelFromString(mi.Text)
 	if err != nil {
@@ -90,6 +100,10 @@ func buildFromRows(mi *modelInfo, pi *policyInfo) (*state, error) {
 		if ptype[0] == 'g' {
 			rg := newRoleGraph()
 			graphs = append(graphs, rg)
+			if ptype == "g2" && ownedElsewhere {
+				enf.SetNamedRoleManager(ptype, ownedUpstream{rg})
+				continue
+			}
 			enf.SetNamedRoleManager(ptype, rg)
 		}
 	}

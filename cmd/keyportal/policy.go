@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/keyportal/keyportal/policy"
@@ -55,7 +56,7 @@ func (f *policyFiles) required(cmd *cobra.Command, what string) error {
 
 // engine loads the files into a policy engine.
 func (f *policyFiles) engine() (*policy.Engine, error) {
-	e, err := policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy})
+	e, err := policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy, Logger: zerolog.Nop()}) // one-shot: errors are returned, not logged
 	if err != nil {
 		return nil, f.loadError(err)
 	}
@@ -138,7 +139,7 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 			}
 			if !lint.HasErrors(problems) {
 				// Whatever the linter does not know, the engine may still refuse.
-				e, err := policy.New(policy.Config{ModelPath: files.model, PolicyPath: files.policy})
+				e, err := policy.New(policy.Config{ModelPath: files.model, PolicyPath: files.policy, Logger: zerolog.Nop()})
 				if err != nil {
 					problems = append(problems, loadProblem(err, files.policy))
 				} else {

@@ -36,7 +36,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -86,8 +88,9 @@ type Config struct {
 	// (a lost connection, a process paused past the SQLite change log).
 	// Default DefaultCacheMaxAge; it must not be negative.
 	CacheMaxAge time.Duration
-	// Logger receives store failures (never a secret). The zero value logs
-	// nothing.
+	// Logger receives store failures (never a secret). The zero Logger
+	// means JSON lines at info level on os.Stderr; zerolog.Nop() silences
+	// it.
 	Logger zerolog.Logger
 }
 
@@ -113,7 +116,16 @@ type Identity struct {
 	// GraceUntil is set on a rotated key still within its grace period:
 	// the moment it stops working.
 	GraceUntil *time.Time `json:"grace_until,omitempty"`
+
+	// limits are the app's rate-limit rules (scheme and rate_limits).
+	limits *ratelimit.Limits
 }
+
+// RateLimits returns the rules of the key's app, its scheme's and its own
+// rate_limits in evaluation order (ratelimit.Compile), read with the app;
+// nil when it has none. RequireAPIKey and /v1/authz/check count the
+// request against them with ratelimit.Decide.
+func (id *Identity) RateLimits() *ratelimit.Limits { return id.limits }
 
 // HasPermission reports whether the key holds permission p.
 func (id *Identity) HasPermission(p string) bool {
@@ -197,6 +209,7 @@ func ReasonOf(err error) Reason {
 // background writer.
 type Verifier struct {
 	keys     keystore.Keys
+	schemes  schemeGetter // Keys, when it reads schemes; else nil
 	tenants  policy.TenantStatuser
 	now      func() time.Time
 	log      zerolog.Logger
@@ -229,11 +242,13 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.CacheMaxAge < 0 {
 		return nil, fmt.Errorf("apikey: Config.CacheMaxAge must not be negative, got %s", cfg.CacheMaxAge)
 	}
+	schemes, _ := cfg.Keys.(schemeGetter)
 	v := &Verifier{
 		keys:     cfg.Keys,
+		schemes:  schemes,
 		tenants:  cfg.Tenants,
 		now:      cfg.Now,
-		log:      cfg.Logger,
+		log:      logx.Or(cfg.Logger, "apikey"),
 		interval: cfg.TouchInterval,
 		pending:  map[string]*entry{},
 		stop:     make(chan struct{}),
@@ -346,10 +361,14 @@ func (v *Verifier) lookup(ctx context.Context, sum *[sha256.Size]byte, now time.
 		v.log.Error().Str("key_id", key.ID).Str("app_slug", app.Slug).Msg("apikey: key lookup returned another app")
 		return nil, fmt.Errorf("%w: key %s belongs to app %q, store returned %q", ErrUnavailable, key.ID, key.AppSlug, app.Slug)
 	}
-	if v.cache != nil {
-		return v.cache.put(sum, key, app, gen, now.UnixNano()), nil
+	limits, err := v.appLimits(ctx, app)
+	if err != nil {
+		return nil, err
 	}
-	return newEntry(key, &appState{app: app}), nil
+	if v.cache != nil {
+		return v.cache.put(sum, key, app, limits, gen, now.UnixNano()), nil
+	}
+	return newEntry(key, &appState{app: app, limits: limits}), nil
 }
 
 // touch records that e was used at now; the next flush writes it.
@@ -460,16 +479,19 @@ func newEntry(k keystore.Key, app *appState) *entry {
 			Metadata:     k.Metadata,
 			ExpiresAt:    k.ExpiresAt,
 			GraceUntil:   k.GraceUntil,
+			limits:       app.limits,
 		},
 	}
 }
 
 // appState is the snapshot of one app shared by the cached keys of that app.
 // An app change marks it stale, which invalidates all those keys at once, and
-// so does its age: they expire together, maxAge after readAt.
+// so does its age: they expire together, maxAge after readAt. A scheme
+// change drops every app (keystore.Change{}).
 type appState struct {
 	app    keystore.App
-	readAt int64 // when the store was read, unix ns; 0 outside the cache
+	limits *ratelimit.Limits // the app's rules, read with it
+	readAt int64             // when the store was read, unix ns; 0 outside the cache
 	stale  atomic.Bool
 }
 
@@ -510,17 +532,17 @@ func (c *cache) get(sum *[sha256.Size]byte, now int64) (*entry, uint64) {
 // put caches what a lookup begun at generation gen, at now (unix ns), found,
 // unless a change came in meanwhile, and returns the entry to use for this
 // request.
-func (c *cache) put(sum *[sha256.Size]byte, k keystore.Key, a keystore.App, gen uint64, now int64) *entry {
+func (c *cache) put(sum *[sha256.Size]byte, k keystore.Key, a keystore.App, limits *ratelimit.Limits, gen uint64, now int64) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
-		return newEntry(k, &appState{app: a})
+		return newEntry(k, &appState{app: a, limits: limits})
 	}
 	// A key shares its app's snapshot, and expires with it: no part of an
 	// entry is older than maxAge.
 	st := c.apps[a.Slug]
 	if st == nil || st.stale.Load() || now-st.readAt >= c.maxAge {
-		st = &appState{app: a, readAt: now}
+		st = &appState{app: a, limits: limits, readAt: now}
 		c.apps[a.Slug] = st
 	}
 	e := newEntry(k, st)

@@ -1,6 +1,7 @@
-// Package keystore keeps API auth apps, their keys (hashed), the audit trail and
-// the set of used tickets, behind one Store interface with two drivers, each
-// a package of its own so that a program links only the database it uses:
+// Package keystore keeps API auth apps, their keys (hashed), rate-limit
+// schemes, the audit trail and the set of used tickets, behind one Store
+// interface with two drivers, each a package of its own so that a program
+// links only the database it uses:
 // keystore/sqlite (the embedded default) and keystore/postgres (many
 // instances). This package holds what they share: the interface, its types
 // and errors, and how secrets are hashed.
@@ -27,11 +28,12 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -103,6 +105,10 @@ type App struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	DeletedAt *time.Time        `json:"deleted_at"`
+
+	// RateLimits are the app's own rules (Wacht's rate_limits), counted
+	// besides those of the scheme RateLimitSchemeSlug names.
+	RateLimits []ratelimit.SchemeRule `json:"rate_limits"`
 }
 
 // Usable reports whether keys of the app may be used and managed: it is
@@ -119,6 +125,12 @@ type AppPatch struct {
 	AllowedOrigins *[]string
 	// Messages replaces the app's texts (an empty map removes them).
 	Messages *map[string]string
+
+	// RateLimitSchemeSlug names the scheme to apply ("" for none); it must
+	// name an existing scheme (else ErrInvalid).
+	RateLimitSchemeSlug *string
+	// RateLimits replaces the app's own rules.
+	RateLimits *[]ratelimit.SchemeRule
 }
 
 // AppFilter selects apps; zero fields do not filter.
@@ -312,6 +324,7 @@ type Tickets interface {
 type Store interface {
 	Apps
 	Keys
+	Schemes
 	Tickets
 	audit.Auditor
 	audit.Reader
@@ -351,7 +364,9 @@ type Options struct {
 	// Postgres LISTEN connection is lost (the store reconnects by itself
 	// and then sends subscribers an empty Change: drop everything cached),
 	// or a SQLite poll fails (the first failure of a run of them; the next
-	// poll that works delivers what was missed). Nil reports nothing.
+	// poll that works delivers what was missed). Nil means a JSON line at
+	// error level on os.Stderr (event=keystore.feed), as a zero Logger
+	// does elsewhere; func(error) {} silences it.
 	OnFeedError func(error)
 	// PollInterval is how often a SQLite store looks for changes that other
 	// processes committed to its file: one PRAGMA data_version on a
@@ -372,7 +387,9 @@ type Options struct {
 	// DefaultAuditPruneEvery (an hour).
 	AuditPruneEvery time.Duration
 	// OnPruneError, when set, is told when deleting old audit events
-	// fails; the store tries again AuditPruneEvery later.
+	// fails; the store tries again AuditPruneEvery later. Nil means a JSON
+	// line at error level on os.Stderr (event=keystore.prune); func(error)
+	// {} silences it.
 	OnPruneError func(error)
 }
 

@@ -5,7 +5,9 @@
 // # Flow
 //
 // The app's ticket route calls the local issuer (Portal.Issuer), which checks
-// the app and seals a ticket bound to app, tenant, user and embedder origin.
+// the app (creating it on the first ticket the route authorized for it,
+// unless Config.NoProvision) and seals a ticket bound to app, tenant, user
+// and embedder origin.
 // The shell frames BaseURL + "/vanity/api-auth?ticket=…". The page removes the
 // ticket from the address bar, exchanges it once (POST …/exchange) for a page
 // session token that it keeps in memory only, and calls the JSON API under

@@ -19,8 +19,9 @@ import (
 // passes its Tenant and one of its AllowedOrigins.
 type localIssuer struct{ p *Portal }
 
-// Issue checks that the app exists, is usable, belongs to req.Tenant and
-// allows req.EmbedderOrigin (ticket.ErrRejected otherwise), then seals a
+// Issue checks that the app exists (or provisions it: see Portal.Issuer), is
+// usable, belongs to req.Tenant and allows req.EmbedderOrigin
+// (ticket.ErrRejected otherwise), then seals a
 // ticket that expires after req.TTL (ticket.DefaultTTL when zero, at most
 // Config.MaxTicketTTL). A store failure is ticket.ErrUnavailable.
 func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
@@ -38,9 +39,14 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 		return ticket.Response{}, fmt.Errorf("%w: portal: embedder origin: %v", ticket.ErrRejected, err)
 	}
 	app, err := p.apps.get(ctx, req.AppSlug)
+	if errors.Is(err, keystore.ErrNotFound) && i.provisions(req) {
+		app, err = i.provision(ctx, req, origin)
+	}
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return ticket.Response{}, fmt.Errorf("%w: portal: app %q does not exist", ticket.ErrRejected, req.AppSlug)
+	case errors.Is(err, ticket.ErrRejected), errors.Is(err, ticket.ErrUnavailable):
+		return ticket.Response{}, err
 	case err != nil:
 		return ticket.Response{}, fmt.Errorf("%w: portal: look up app %q: %v", ticket.ErrUnavailable, req.AppSlug, err)
 	case !app.Usable():

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/internal/msgtable"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -87,7 +88,8 @@ type Config struct {
 	Messages Messages
 	// Logger receives one line per exchange, rejection and expired session,
 	// with ticket fingerprints only, and (at most one a second) a line
-	// when a user is over ChangeRate. The zero value logs nothing.
+	// when a user is over ChangeRate. The zero Logger means JSON lines at
+	// info level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now. Tests inject one to move time.
 	Now func() time.Time
@@ -110,6 +112,22 @@ type Config struct {
 	// the route's own Decider. nil means no re-check: a session lasts its
 	// SessionTTL whatever the policy says meanwhile.
 	Decider policy.Decider
+	// NoProvision turns off provisioning: a ticket for an app slug that has
+	// no app is then refused (ticket.ErrRejected; the ticket route answers
+	// 403, reason issuer_rejected), and apps are created by hand (keyportal
+	// apps create, the backend API). By default (false) the local issuer
+	// creates the app on the first ticket the ticket route has authorized
+	// for it (see Portal.Issuer), so that the policy is the one source of
+	// truth for which tenant owns a resource.
+	NoProvision bool
+	// NewApp names an app the issuer provisions: it gets the ticket request
+	// the route authorized and returns the app's Name and KeyPrefix, and may
+	// set Description, Permissions, Resources and RateLimitSchemeSlug. Slug,
+	// DeploymentID, Tenant and AllowedOrigins always come from the request,
+	// whatever NewApp returns. Nil, or an empty Name or KeyPrefix, means the
+	// defaults: "API keys for <object>" and the tenant in the characters a
+	// key prefix allows (see DefaultKeyPrefix).
+	NewApp func(req ticket.Request) keystore.App
 }
 
 // Portal is the self-hosted key portal. It is safe for concurrent use.
@@ -125,6 +143,8 @@ type Portal struct {
 	access     audit.AccessReader    // nil: usage is not recorded
 	rateLimits appRateLimits         // nil: the store lists no rules
 	tenants    policy.TenantStatuser // the decider's, for tickets without an object
+	provision  bool                  // create an app on an authorized first ticket
+	newApp     func(ticket.Request) keystore.App
 
 	tickets  *sealer
 	sessions *sealer
@@ -151,6 +171,7 @@ func New(cfg Config) (*Portal, error) {
 	if err := msgtable.Check(cfg.Messages); err != nil {
 		return nil, fmt.Errorf("portal: Config.Messages: %w", err)
 	}
+	cfg.Logger = logx.Or(cfg.Logger, "portal")
 	changes, err := newChangeLimit(cfg.ChangeRate, cfg.ChangeBurst, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -167,6 +188,8 @@ func New(cfg Config) (*Portal, error) {
 		sessions:   newSealer(cfg.Store, sessionKeyName, sessionPrefix),
 		changes:    changes,
 		messages:   msgtable.Fill(cfg.Messages, EnglishMessages()),
+		provision:  !cfg.NoProvision,
+		newApp:     cfg.NewApp,
 	}
 	if p.sessionTTL == 0 {
 		p.sessionTTL = DefaultSessionTTL
@@ -213,6 +236,25 @@ func parseBaseURL(s string) (string, error) {
 
 // Issuer returns the local ticket issuer, for the ticket route
 // (middleware.NewTicketRoute) and the Wacht-compatible backend API.
+//
+// Unless Config.NoProvision is set, the issuer creates the app on the first
+// ticket the route has authorized for an app slug that has none: slug
+// req.AppSlug, deployment req.Resource, tenant req.Tenant (the tenant the
+// policy said owns the resource), AllowedOrigins the embedder origin the
+// route verified, name and key prefix from Config.NewApp. Only a request
+// that carries the policy object and action the route decided (every
+// ticket the route asks for, never one from the backend API) provisions.
+// An existing app is never changed: one of another tenant, disabled or
+// deleted refuses the ticket, and so does one whose AllowedOrigins lack the
+// embedder origin (add it with keyportal apps update). Instances sharing a
+// store race safely: the store inserts an app only if its slug is free, and
+// the loser reads the winner's app and checks it like any other.
+//
+// The origin a provisioned app gets is the one the route verified: name
+// your app's origins in middleware.Config.AllowedOrigins in production.
+// Without that list the route accepts the request's own origin, which it
+// reads from the Host header, and a client that is not a browser chooses
+// that header.
 func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
 
 // Mount registers the page, its assets, the ticket exchange and the JSON API

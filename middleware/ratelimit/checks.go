@@ -3,15 +3,20 @@ package ratelimit
 import "context"
 
 // CounterKey returns what rule's scope counts a request per: the key id
-// ("key:<id>"), the app ("app:<deployment>/<slug>") or the client IP
-// ("ip:<addr>"). RequireAPIKey and the backend's /v1/authz/check both use
-// it, so the two count one key against the same counters.
+// ("key:<id>"), the app ("app:<deployment>/<slug>"), the client IP
+// ("ip:<addr>"), or a key or app with the IP ("key:<id>|ip:<addr>").
+// RequireAPIKey and the backend's /v1/authz/check both use it (through
+// Decide), so the two count one key against the same counters.
 func CounterKey(scope Scope, keyID, deploymentID, appSlug, clientIP string) string {
 	switch scope {
 	case ScopeApp:
 		return "app:" + deploymentID + "/" + appSlug
 	case ScopeIP:
 		return "ip:" + clientIP
+	case ScopeKeyAndIP:
+		return "key:" + keyID + "|ip:" + clientIP
+	case ScopeAppAndIP:
+		return "app:" + deploymentID + "/" + appSlug + "|ip:" + clientIP
 	default:
 		return "key:" + keyID
 	}

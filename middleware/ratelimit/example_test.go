@@ -40,3 +40,30 @@ func ExampleBuckets() {
 	// true
 	// true
 }
+
+// A scheme's rules in Wacht's shape: 2 requests a minute per key
+// everywhere, and 1 a minute per key and IP on /v1/admin/ paths, evaluated
+// first (priority 10). Decide counts a request and names the rule that
+// blocks it.
+func ExampleDecide() {
+	limits, err := ratelimit.Compile(ratelimit.RuleSet{Name: "standard", Namespace: "scheme:standard", Rules: []ratelimit.SchemeRule{
+		{Unit: ratelimit.UnitMinute, Duration: 1, MaxRequests: 2},
+		{Unit: ratelimit.UnitMinute, Duration: 1, MaxRequests: 1, Mode: ratelimit.ModePerKeyAndIP,
+			Endpoints: []string{"/v1/admin/*"}, Priority: 10},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l := ratelimit.NewMemory(nil)
+	for _, path := range []string{"/v1/admin/users", "/v1/admin/users", "/v1/orders", "/v1/orders"} {
+		d, _ := ratelimit.Decide(context.Background(), l,
+			ratelimit.Subject{KeyID: "key_1", ClientIP: "203.0.113.7", Path: path}, limits)
+		fmt.Println(path, d.Allowed, d.Rule, len(d.Counted))
+	}
+	// Output:
+	// /v1/admin/users true  2
+	// /v1/admin/users false standard[1] 2
+	// /v1/orders false standard[0] 1
+	// /v1/orders false standard[0] 1
+}

@@ -54,7 +54,7 @@ func (m *Memory) Allow(_ context.Context, key string, rule Rule) (Result, error)
 	}
 	w := m.windows[k]
 	if w == nil || !now.Before(w.end) {
-		w = &window{end: now.Add(rule.Per)}
+		w = &window{end: rule.windowEnd(now)}
 		m.windows[k] = w
 	}
 	w.count++

@@ -1,5 +1,9 @@
 // Package ratelimit counts requests against rules in Wacht's shape: at most
-// Max requests per Per, counted per key, per app or per client IP.
+// Max requests per Per, counted per key, per app, per client IP, or per key
+// or app and IP together. SchemeRule is a rule as Wacht's rate-limit
+// schemes and apps' rate_limits write it (unit, duration, max_requests,
+// mode, endpoints, priority); Compile orders a scheme's rules and Decide
+// counts a request against them, naming the rule that blocks it.
 //
 // Memory counts in process; the shared Redis limiter lives in package
 // ratelimit/redis, so that only programs that use it link the Redis client.
@@ -41,7 +45,17 @@ const (
 	// client cannot escape the limit by rotating it. Behind a proxy that is
 	// not named, every client counts as the proxy.
 	ScopeIP Scope = "ip"
+	// ScopeKeyAndIP counts per API key and client IP together: each
+	// address a key is used from has its own count (Wacht's
+	// per_key_and_ip). The client IP is judged as for ScopeIP.
+	ScopeKeyAndIP Scope = "key_and_ip"
+	// ScopeAppAndIP counts per API auth app and client IP together
+	// (Wacht's per_app_and_ip). The client IP is judged as for ScopeIP.
+	ScopeAppAndIP Scope = "app_and_ip"
 )
+
+// usesIP reports whether the scope counts per client IP.
+func (s Scope) usesIP() bool { return s == ScopeIP || s == ScopeKeyAndIP || s == ScopeAppAndIP }
 
 // Rule allows at most Max requests per Per in each Scope.
 type Rule struct {
@@ -51,7 +65,39 @@ type Rule struct {
 	Per time.Duration `json:"per"`
 	// Scope is what requests are counted per. Empty means ScopeKey.
 	Scope Scope `json:"scope"`
+	// Calendar, when set, aligns the windows on the UTC calendar: a window
+	// ends at the next midnight (CalendarDay) or the first of the next
+	// month (CalendarMonth), whenever it opened. Per must still be valid;
+	// it is then not the window's length. Empty means windows of Per.
+	Calendar Calendar `json:"calendar,omitempty"`
 }
+
+// Calendar aligns a rule's windows on the UTC calendar.
+type Calendar string
+
+// The calendar alignments (Wacht's calendar_day and calendar_month units).
+const (
+	CalendarDay   Calendar = "day"
+	CalendarMonth Calendar = "month"
+)
+
+// windowEnd is when a window of r that opens at now ends.
+func (r Rule) windowEnd(now time.Time) time.Time {
+	switch r.Calendar {
+	case CalendarDay:
+		y, m, d := now.UTC().Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+	case CalendarMonth:
+		y, m, _ := now.UTC().Date()
+		return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return now.Add(r.Per)
+}
+
+// WindowLeft is how long a window of r that opens at now lasts: Per, or
+// until the calendar boundary. Limiters that count windows elsewhere
+// (package ratelimit/redis) set their expiry with it.
+func (r Rule) WindowLeft(now time.Time) time.Duration { return r.windowEnd(now).Sub(now) }
 
 // ErrBadRule is wrapped by the errors of Rule.Validate.
 var ErrBadRule = errors.New("ratelimit: bad rule")
@@ -64,21 +110,31 @@ func (r Rule) Validate() error {
 	case r.Per < time.Millisecond:
 		return fmt.Errorf("%w: per %v must be at least 1ms", ErrBadRule, r.Per)
 	}
+	switch r.Calendar {
+	case "", CalendarDay, CalendarMonth:
+	default:
+		return fmt.Errorf("%w: calendar %q is not day or month", ErrBadRule, r.Calendar)
+	}
 	switch r.Scope {
-	case "", ScopeKey, ScopeApp, ScopeIP:
+	case "", ScopeKey, ScopeApp, ScopeIP, ScopeKeyAndIP, ScopeAppAndIP:
 		return nil
 	}
-	return fmt.Errorf("%w: scope %q is not key, app or ip", ErrBadRule, r.Scope)
+	return fmt.Errorf("%w: scope %q is not key, app, ip, key_and_ip or app_and_ip", ErrBadRule, r.Scope)
 }
 
-// String names the rule, as "100/1m0s/key"; limiters use it to keep the
+// String names the rule, as "100/1m0s/key" (and "/calendar-day" for a
+// calendar rule); limiters use it to keep the
 // counters of different rules apart.
 func (r Rule) String() string {
 	s := r.Scope
 	if s == "" {
 		s = ScopeKey
 	}
-	return strconv.Itoa(r.Max) + "/" + r.Per.String() + "/" + string(s)
+	name := strconv.Itoa(r.Max) + "/" + r.Per.String() + "/" + string(s)
+	if r.Calendar != "" {
+		name += "/calendar-" + string(r.Calendar)
+	}
+	return name
 }
 
 // Result is a limiter's answer for one request.

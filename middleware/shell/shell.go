@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/keyportal/keyportal/internal/httpenc"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/internal/wasmbuild"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/wasmui"
@@ -98,7 +98,8 @@ type Config struct {
 	// context given to New can stop it sooner.
 	BuildTimeout time.Duration
 	// Logger receives errors that do not stop the shell (a cache that cannot
-	// be written). The zero Logger means JSON lines on os.Stderr.
+	// be written). The zero Logger means JSON lines at info level on
+	// os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 }
 
@@ -146,9 +147,7 @@ var (
 // returns an error wrapping ErrWasm and ctx's error. ctx is not kept: once
 // New has returned, only Close stops what it started.
 func New(ctx context.Context, cfg Config) (*Shell, error) {
-	if reflect.ValueOf(cfg.Logger).IsZero() {
-		cfg.Logger = zerolog.New(os.Stderr).With().Timestamp().Str("component", "shell").Logger()
-	}
+	cfg.Logger = logx.Or(cfg.Logger, "shell")
 	if cfg.Progress == nil {
 		cfg.Progress = os.Stderr
 	}

@@ -10,14 +10,21 @@ import (
 
 // RateLimit is one rate-limit rule of an app.
 type RateLimit struct {
-	// Unit is "millisecond", "second", "minute", "hour" or "day".
+	// Unit is "millisecond", "second", "minute", "hour", "day", "month",
+	// "calendar_day" or "calendar_month".
 	Unit string `json:"unit"`
 	// Duration is how many Units the window spans.
 	Duration int `json:"duration"`
 	// MaxRequests is how many requests the window allows.
 	MaxRequests int `json:"max_requests"`
-	// Mode is "per_app", "per_key", "per_key_and_ip" or "per_app_and_ip".
+	// Mode is "per_app", "per_key", "per_ip", "per_key_and_ip" or
+	// "per_app_and_ip".
 	Mode string `json:"mode,omitempty"`
+	// Endpoints are the paths the rule applies to (a trailing "*" makes a
+	// prefix); empty means every path.
+	Endpoints []string `json:"endpoints,omitempty"`
+	// Priority orders evaluation, higher first.
+	Priority int `json:"priority,omitempty"`
 }
 
 // App is an API auth app, with the wire fields of Wacht's backend API. Times

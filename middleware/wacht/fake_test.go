@@ -75,6 +75,7 @@ func newFakeWacht(t *testing.T) *fakeWacht {
 	mux.HandleFunc("POST /api-auth/apps/{slug}/keys/{id}/revoke", f.revokeKey)
 	mux.HandleFunc("GET /api-auth/apps/{slug}/audit/logs", f.auditLogs)
 	mux.HandleFunc("POST /v1/authz/check", f.check)
+	mountFakeSchemes(mux)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		f.mu.Lock()

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/policy"
 )
 
@@ -47,7 +48,8 @@ type Config struct {
 	Schema string
 	// ModelPath is a Casbin model file; empty means policy.DefaultModel.
 	ModelPath string
-	// Logger receives reloads and failures. The zero value logs nothing.
+	// Logger receives reloads and failures. The zero Logger means JSON lines
+	// at info level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// RetryInterval is the wait before listening again after the LISTEN
 	// connection fails. Default 1 s.
@@ -116,7 +118,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:     cfg,
-		log:     cfg.Logger,
+		log:     logx.Or(cfg.Logger, "policy"),
 		table:   pgx.Identifier{cfg.Schema, Table}.Sanitize(),
 		name:    cfg.Schema + "." + Table,
 		channel: "keyportal_policy:" + cfg.Schema,
@@ -221,7 +223,8 @@ func (e *Engine) build(ctx context.Context) (*policy.Engine, error) {
 		_ = w.Write(append([]string{r.PType}, r.Values...))
 	}
 	w.Flush()
-	pe, err := policy.New(policy.Config{ModelPath: e.cfg.ModelPath, PolicyText: sb.String()})
+	// The snapshot's own engine logs nothing: this Engine logs its reloads.
+	pe, err := policy.New(policy.Config{ModelPath: e.cfg.ModelPath, PolicyText: sb.String(), Logger: zerolog.Nop()})
 	if err != nil {
 		var fe *policy.FileError
 		// Row i is line i+1 of the text: name the row, not the line.

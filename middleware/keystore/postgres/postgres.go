@@ -107,7 +107,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 	feedCfg := cfg.ConnConfig.Copy()
 	// Named, so that operators (and tests) can find the listener.
 	feedCfg.RuntimeParams["application_name"] = p.FeedName()
-	go p.feed(feedCtx, feedCfg, opts.OnFeedError, ready)
+	go p.feed(feedCtx, feedCfg, sqlstore.Reporter(opts.OnFeedError, "keystore.feed"), ready)
 	select {
 	case err = <-ready:
 	case <-ctx.Done():

@@ -204,7 +204,9 @@ func TestSQLiteUpgradesToTheChangeLog(t *testing.T) {
 	old := openAt(t, path, keystore.Options{})
 	storetest.MustApp(t, old, "aa_42", "acme")
 	// Back to version 1: no change log (and no later migration).
-	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`, `ALTER TABLE apps DROP COLUMN messages`, `DELETE FROM schema_migrations WHERE version > 1`} {
+	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`,
+		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
+		`DELETE FROM schema_migrations WHERE version > 1`} {
 		if _, err := old.w.Exec(q); err != nil {
 			t.Fatal(err)
 		}

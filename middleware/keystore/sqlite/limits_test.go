@@ -52,7 +52,9 @@ func TestMigratesAVersion1Database(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.MustKey(t, s, "aa_42", "old", nil)
-	for _, q := range []string{`DROP INDEX api_keys_app_live`, `DROP TABLE changes`, `ALTER TABLE apps DROP COLUMN messages`, `DELETE FROM schema_migrations WHERE version > 1`} {
+	for _, q := range []string{`DROP INDEX api_keys_app_live`, `DROP TABLE changes`,
+		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
+		`DELETE FROM schema_migrations WHERE version > 1`} {
 		if _, err := s.w.Exec(q); err != nil {
 			t.Fatal(err)
 		}

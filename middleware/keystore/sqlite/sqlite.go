@@ -132,7 +132,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 		if every == 0 {
 			every = DefaultPollInterval
 		}
-		if s.feed, err = startFeed(ctx, readerDSN, store, every, opts.OnFeedError); err != nil {
+		if s.feed, err = startFeed(ctx, readerDSN, store, every, sqlstore.Reporter(opts.OnFeedError, "keystore.feed")); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("keystore: change feed of SQLite %s: %w", path, err)
 		}

@@ -1,8 +1,6 @@
 package wachtapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -11,7 +9,11 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
+
+// rateLimits are an app's own rules (Wacht's rate_limits).
+type rateLimits = []ratelimit.SchemeRule
 
 // appJSON is an app on the wire: Wacht's fields, organization_id = tenant,
 // and the allowed_origins extension.
@@ -24,7 +26,7 @@ type appJSON struct {
 	IsActive            bool       `json:"is_active"`
 	Permissions         []string   `json:"permissions"`
 	Resources           []string   `json:"resources"`
-	RateLimits          []struct{} `json:"rate_limits"`
+	RateLimits          rateLimits `json:"rate_limits"`
 	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug,omitempty"`
 	OrganizationID      string     `json:"organization_id"`
 	AllowedOrigins      []string   `json:"allowed_origins"`
@@ -40,7 +42,7 @@ func toAppJSON(a keystore.App) appJSON {
 	return appJSON{
 		DeploymentID: a.DeploymentID, AppSlug: a.Slug, Name: a.Name, KeyPrefix: a.KeyPrefix,
 		Description: a.Description, IsActive: a.IsActive, Permissions: nonNil(a.Permissions),
-		Resources: nonNil(a.Resources), RateLimits: []struct{}{}, RateLimitSchemeSlug: a.RateLimitSchemeSlug,
+		Resources: nonNil(a.Resources), RateLimits: nonNil(a.RateLimits), RateLimitSchemeSlug: a.RateLimitSchemeSlug,
 		OrganizationID: a.Tenant, AllowedOrigins: nonNil(a.AllowedOrigins), Messages: a.Messages,
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(), DeletedAt: utcPtr(a.DeletedAt),
 	}
@@ -61,28 +63,18 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// emptyList reports whether a raw JSON value is absent, null or [].
-func emptyList(raw json.RawMessage) bool {
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || string(t) == "null" {
-		return true
-	}
-	var l []json.RawMessage
-	return json.Unmarshal(t, &l) == nil && len(l) == 0
-}
-
 type createAppRequest struct {
-	AppSlug             string          `json:"app_slug"`
-	Name                string          `json:"name"`
-	KeyPrefix           string          `json:"key_prefix"`
-	Description         string          `json:"description"`
-	Permissions         []string        `json:"permissions"`
-	Resources           []string        `json:"resources"`
-	RateLimits          json.RawMessage `json:"rate_limits"`
-	RateLimitSchemeSlug string          `json:"rate_limit_scheme_slug"`
-	UserID              string          `json:"user_id"`
-	OrganizationID      string          `json:"organization_id"`
-	WorkspaceID         string          `json:"workspace_id"`
+	AppSlug             string     `json:"app_slug"`
+	Name                string     `json:"name"`
+	KeyPrefix           string     `json:"key_prefix"`
+	Description         string     `json:"description"`
+	Permissions         []string   `json:"permissions"`
+	Resources           []string   `json:"resources"`
+	RateLimits          rateLimits `json:"rate_limits"`
+	RateLimitSchemeSlug string     `json:"rate_limit_scheme_slug"`
+	UserID              string     `json:"user_id"`
+	OrganizationID      string     `json:"organization_id"`
+	WorkspaceID         string     `json:"workspace_id"`
 	// Extensions.
 	DeploymentID   string            `json:"deployment_id"`
 	AllowedOrigins []string          `json:"allowed_origins"`
@@ -104,9 +96,6 @@ func (a *API) createApp(c *gin.Context) {
 		return
 	case req.KeyPrefix == "":
 		writeError(c, http.StatusBadRequest, "key_prefix is required")
-		return
-	case !emptyList(req.RateLimits):
-		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
 		return
 	case !validMessages(c, req.Messages):
 		return
@@ -132,7 +121,7 @@ func (a *API) createApp(c *gin.Context) {
 	app, err := a.store.CreateApp(c.Request.Context(), keystore.App{
 		DeploymentID: deployment, Slug: req.AppSlug, Name: req.Name, KeyPrefix: req.KeyPrefix,
 		Description: req.Description, IsActive: active, Permissions: req.Permissions,
-		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, Tenant: tenant,
+		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits, Tenant: tenant,
 		AllowedOrigins: req.AllowedOrigins, Messages: req.Messages,
 	}, a.actor(c))
 	if err != nil {
@@ -202,7 +191,7 @@ type updateAppRequest struct {
 	IsActive            *bool              `json:"is_active"`
 	Permissions         *[]string          `json:"permissions"`
 	Resources           *[]string          `json:"resources"`
-	RateLimits          json.RawMessage    `json:"rate_limits"`
+	RateLimits          *rateLimits        `json:"rate_limits"`
 	RateLimitSchemeSlug *string            `json:"rate_limit_scheme_slug"`
 	OrganizationID      *string            `json:"organization_id"`
 	AllowedOrigins      *[]string          `json:"allowed_origins"`
@@ -239,19 +228,14 @@ func (a *API) updateApp(c *gin.Context) {
 	case req.OrganizationID != nil && *req.OrganizationID != cur.Tenant:
 		writeError(c, http.StatusBadRequest, "organization_id cannot be changed: an app stays with its tenant")
 		return
-	case req.RateLimitSchemeSlug != nil && *req.RateLimitSchemeSlug != cur.RateLimitSchemeSlug:
-		writeError(c, http.StatusBadRequest, "rate_limit_scheme_slug cannot be changed by keyportal yet")
-		return
-	case !emptyList(req.RateLimits):
-		writeError(c, http.StatusBadRequest, "rate_limits are not supported by keyportal yet")
-		return
 	case req.Messages != nil && !validMessages(c, *req.Messages):
 		return
 	}
 	app, err := a.store.UpdateApp(c.Request.Context(), cur.Slug, keystore.AppPatch{
 		Name: req.Name, Description: req.Description, IsActive: req.IsActive,
 		Permissions: req.Permissions, Resources: req.Resources, AllowedOrigins: req.AllowedOrigins,
-		Messages: req.Messages,
+		Messages:            req.Messages,
+		RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits,
 	}, a.actor(c))
 	if err != nil {
 		if isInactive(err) {

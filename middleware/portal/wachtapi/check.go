@@ -103,8 +103,8 @@ func (a *API) check(c *gin.Context) {
 	switch {
 	case err == nil:
 		resp.Allowed = true
-		if len(a.limits) > 0 {
-			a.rateLimit(c, id, req.ClientIP, &resp)
+		if a.limits.Len() > 0 || id.RateLimits().Len() > 0 {
+			a.rateLimit(c, id, req.Resource, req.ClientIP, &resp)
 		}
 		c.JSON(http.StatusOK, resp)
 	case errors.Is(err, apikey.ErrForbidden):
@@ -121,23 +121,21 @@ func (a *API) check(c *gin.Context) {
 	}
 }
 
-// rateLimit counts an allowed key's check against every rule, as
-// RequireAPIKey counts a request, and fills in rate_limits and the
-// RateLimit headers; over a rule it turns the answer into a refusal
-// (reason and blocked_rule "rate_limited"/the rule, retry_after in
-// seconds). clientIP is the end user's address the gateway reports; when
-// absent, the caller's.
-func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, resp *checkResponse) {
+// rateLimit counts an allowed key's check against every rule that applies
+// to resource (Config.RateLimits, then the key's app's scheme and
+// rate_limits), as RequireAPIKey counts a request (ratelimit.Decide), and
+// fills in rate_limits and the RateLimit headers; over a rule it turns the
+// answer into a refusal (reason "rate_limited", blocked_rule the rule's
+// name, retry_after in seconds). clientIP is the end user's address the
+// gateway reports; when absent, the caller's.
+func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, resource, clientIP string, resp *checkResponse) {
 	if clientIP = strings.TrimSpace(clientIP); clientIP == "" {
 		clientIP = clientip.Of(c, &a.log)
 	}
-	checks := make([]ratelimit.Check, len(a.limits))
-	for i, rule := range a.limits {
-		checks[i] = ratelimit.Check{Rule: rule,
-			Key: ratelimit.CounterKey(rule.Scope, id.KeyID, id.DeploymentID, id.AppSlug, clientIP)}
-	}
-	results := make([]ratelimit.Result, len(checks))
-	if err := ratelimit.AllowAll(c.Request.Context(), a.limiter, checks, results); err != nil {
+	d, err := ratelimit.Decide(c.Request.Context(), a.limiter, ratelimit.Subject{KeyID: id.KeyID,
+		DeploymentID: id.DeploymentID, AppSlug: id.AppSlug, ClientIP: clientIP, Path: strings.TrimSpace(resource)},
+		a.limits, id.RateLimits())
+	if err != nil {
 		// Fail open, as RequireAPIKey: limits guard capacity, not access.
 		now, last := time.Now().UnixNano(), a.limiterLogged.Load()
 		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
@@ -145,18 +143,20 @@ func (a *API) rateLimit(c *gin.Context, id *apikey.Identity, clientIP string, re
 		}
 		return
 	}
-	for i, r := range results {
-		resp.RateLimits = append(resp.RateLimits, checkRateLimit{Rule: checks[i].Rule.String(), Remaining: r.Remaining, Limit: r.Limit})
+	if len(d.Counted) == 0 {
+		return // no rule applies to this resource
 	}
-	shown, refused := ratelimit.Pick(results)
-	resp.Headers["RateLimit-Limit"] = strconv.Itoa(shown.Limit)
-	resp.Headers["RateLimit-Remaining"] = strconv.Itoa(shown.Remaining)
-	resp.Headers["RateLimit-Reset"] = strconv.FormatInt(ratelimit.CeilSeconds(shown.Reset), 10)
-	if refused < 0 {
+	for _, r := range d.Counted {
+		resp.RateLimits = append(resp.RateLimits, checkRateLimit{Rule: r.Rule, Remaining: r.Result.Remaining, Limit: r.Result.Limit})
+	}
+	resp.Headers["RateLimit-Limit"] = strconv.Itoa(d.Shown.Limit)
+	resp.Headers["RateLimit-Remaining"] = strconv.Itoa(d.Shown.Remaining)
+	resp.Headers["RateLimit-Reset"] = strconv.FormatInt(ratelimit.CeilSeconds(d.Shown.Reset), 10)
+	if d.Allowed {
 		return
 	}
-	retry := ratelimit.CeilSeconds(shown.RetryAfter)
-	reason, rule := "rate_limited", checks[refused].Rule.String()
+	retry := ratelimit.CeilSeconds(d.Shown.RetryAfter)
+	reason, rule := "rate_limited", d.Rule
 	resp.Allowed = false
 	resp.Reason, resp.BlockedRule, resp.RetryAfter, resp.Detail = &reason, &rule, &retry, reason
 	resp.Headers["Retry-After"] = strconv.FormatInt(retry, 10)

@@ -15,6 +15,11 @@
 //	POST   /api-auth/apps/{slug}/keys/{id}/revoke  (already inactive: 404)
 //	GET    /api-auth/apps/{slug}/audit/logs        cursor paging, limit ≤ 1000
 //	POST   /v1/authz/check
+//	GET    /api-auth/rate-limit-schemes            {"schemes": [...]}
+//	POST   /api-auth/rate-limit-schemes
+//	GET    /api-auth/rate-limit-schemes/{slug}
+//	PATCH  /api-auth/rate-limit-schemes/{slug}
+//	DELETE /api-auth/rate-limit-schemes/{slug}     (named by an app: 409)
 //
 // Every request carries "Authorization: Bearer <backend API key>"; several
 // keys may be configured (to rotate them), and they are compared in constant
@@ -86,10 +91,19 @@
 //     allowed=false, reason "permission_denied"; any invalid key → 401 with
 //     allowed=false (Wacht's gateway does the same). The extension field
 //     detail names keyportal's reason (revoked, expired, app_inactive...).
-//     Config.RateLimits, when set, are counted for allowed keys as
-//     RequireAPIKey counts them: over one, allowed=false, reason
-//     "rate_limited", blocked_rule, retry_after, rate_limits and headers.
-//   - Unsupported inputs are refused with 400 rather than dropped: rate
-//     limits on apps, a changed key_prefix or organization_id in PATCH,
-//     membership ids on keys, ticket types other than api_auth_access.
+//     Config.RateLimits, and the rules of the key's app (its
+//     rate_limit_scheme_slug's scheme, its own rate_limits), are counted
+//     for allowed keys as RequireAPIKey counts them (ratelimit.Decide,
+//     endpoints matched against resource): over one, allowed=false, reason
+//     "rate_limited", blocked_rule (the rule's name, "<scheme>[i]" or
+//     "rate_limits[i]"), retry_after, rate_limits and headers.
+//   - Rate-limit schemes and apps' rate_limits take Wacht's rules
+//     (ratelimit.SchemeRule: unit, duration, max_requests, mode,
+//     endpoints, priority), each field checked (400 naming it). An app may
+//     name only an existing scheme (else 400); a scheme named by an app
+//     that is not deleted cannot be deleted (409 naming the apps).
+//   - Unsupported inputs are refused with 400 rather than dropped: a
+//     changed key_prefix or organization_id in PATCH, a scheme's changed
+//     slug, membership ids on keys, ticket types other than
+//     api_auth_access.
 package wachtapi

@@ -105,7 +105,10 @@ func TestCheckRateLimitsPerIPAndApp(t *testing.T) {
 	}
 }
 
-func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
+// testRedis returns a Redis limiter under a random prefix, its keys
+// deleted at cleanup.
+func testRedis(t *testing.T) *rlredis.Limiter {
+	t.Helper()
 	addr := testenv.RedisAddr(t)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = client.Close() })
@@ -123,6 +126,11 @@ func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lim
+}
+
+func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
+	lim := testRedis(t)
 	rule := ratelimit.Rule{Max: 4, Per: time.Minute}
 	withRedis := func(c *wachtapi.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
 	w := newWorld(t, withRedis)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/jsonx"
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -67,14 +68,16 @@ type Config struct {
 	// RateLimits are applied by POST /v1/authz/check to every key that is
 	// otherwise allowed, each in its scope, exactly as RequireAPIKey applies
 	// its own: over any of them the answer is allowed:false with reason
-	// "rate_limited". Empty means no limits.
+	// "rate_limited". Empty means no limits besides the app's: the key's
+	// app's rate-limit scheme and rate_limits are counted too, after these.
 	RateLimits []ratelimit.Rule
-	// Limiter counts RateLimits. Nil means an in-process
+	// Limiter counts RateLimits and the apps' rules. Nil means an in-process
 	// ratelimit.NewMemory(Now); use a ratelimit/redis Limiter to share
 	// counts between instances. When it fails the key is allowed (fail open).
 	Limiter ratelimit.Limiter
 	// Logger receives one line per refused backend key and per internal
-	// error, never a secret. The zero value logs nothing.
+	// error, never a secret. The zero Logger means JSON lines at info level
+	// on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -90,7 +93,7 @@ type API struct {
 	ownVerifier   bool
 	defaultTenant string
 	publicCheck   bool
-	limits        []ratelimit.Rule
+	limits        *ratelimit.Limits
 	limiter       ratelimit.Limiter
 	// limiterLogged is when a limiter failure was last logged (unix ns),
 	// so an outage logs once a second, not per check.
@@ -110,6 +113,7 @@ func New(cfg Config) (*API, error) {
 	case len(cfg.APIKeys) == 0:
 		return nil, errors.New("backend: Config.APIKeys needs at least one backend API key")
 	}
+	cfg.Logger = logx.Or(cfg.Logger, "backend")
 	a := &API{
 		store:         cfg.Store,
 		issuer:        cfg.Issuer,
@@ -134,11 +138,9 @@ func New(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("backend: Config.RateLimits[%d]: %w", i, err)
 		}
 	}
-	if len(cfg.RateLimits) > 0 {
-		a.limits, a.limiter = append([]ratelimit.Rule(nil), cfg.RateLimits...), cfg.Limiter
-		if a.limiter == nil {
-			a.limiter = ratelimit.NewMemory(cfg.Now)
-		}
+	a.limits, a.limiter = ratelimit.Static(cfg.RateLimits), cfg.Limiter
+	if a.limiter == nil {
+		a.limiter = ratelimit.NewMemory(cfg.Now)
 	}
 	if a.verifier == nil {
 		v, err := apikey.New(apikey.Config{Keys: cfg.Store, Tenants: cfg.Tenants, Now: cfg.Now, Logger: cfg.Logger})
@@ -165,6 +167,7 @@ func (a *API) Mount(r gin.IRoutes) {
 	r.POST("/api-auth/apps/:slug/keys/:id/rotate", auth, a.rotateKey)
 	r.POST("/api-auth/apps/:slug/keys/:id/revoke", auth, a.revokeKey)
 	r.GET("/api-auth/apps/:slug/audit/logs", auth, a.auditLogs)
+	a.mountSchemes(r, auth)
 	if a.publicCheck {
 		r.POST("/v1/authz/check", a.noStore, a.check)
 	} else {

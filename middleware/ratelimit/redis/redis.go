@@ -79,12 +79,13 @@ func (l *Limiter) AllowAll(ctx context.Context, checks []ratelimit.Check, out []
 	}
 	keys := make([]string, len(checks))
 	args := make([]any, len(checks))
+	now := time.Now() // Redis expires keys in real time
 	for i, c := range checks {
 		if err := c.Rule.Validate(); err != nil {
 			return err
 		}
 		keys[i] = l.prefix + c.Rule.String() + "|" + c.Key
-		args[i] = c.Rule.Per.Milliseconds()
+		args[i] = max(c.Rule.WindowLeft(now).Milliseconds(), 1)
 	}
 	v, err := windowScript.Run(ctx, l.client, keys, args...).Int64Slice()
 	if err != nil {

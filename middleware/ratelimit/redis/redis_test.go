@@ -129,3 +129,20 @@ func TestRedisAllowAllOneCall(t *testing.T) {
 		t.Fatal("short out slice accepted")
 	}
 }
+
+// TestRedisCalendarWindow: a calendar_day window expires at midnight UTC,
+// not 24 h after it opened.
+func TestRedisCalendarWindow(t *testing.T) {
+	l := redisLimiter(t)
+	rule := ratelimit.SchemeRule{Unit: "calendar_day", Duration: 1, MaxRequests: 1}.Rule()
+	now := time.Now().UTC()
+	y, m, d := now.Date()
+	left := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Sub(now)
+	r, err := l.Allow(context.Background(), "k", rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Allowed || r.Reset > left || r.Reset < left-2*time.Second {
+		t.Fatalf("first: %+v, want allowed with the window ending at midnight (in %v)", r, left)
+	}
+}

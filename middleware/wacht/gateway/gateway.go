@@ -31,6 +31,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
@@ -62,7 +63,8 @@ type Config struct {
 	// Now is the clock of the cache; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the failures of the check (never a secret), such as a
-	// refused backend API key. The zero value logs nothing.
+	// refused backend API key. The zero Logger means JSON lines at info
+	// level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 }
 
@@ -96,7 +98,7 @@ func New(cfg Config) (*Verifier, error) {
 	case cfg.CacheSize < 0:
 		return nil, fmt.Errorf("gateway: Config.CacheSize must not be negative, got %d", cfg.CacheSize)
 	}
-	v := &Verifier{client: cfg.Client, ttl: cfg.CacheTTL, max: cfg.CacheSize, now: cfg.Now, log: cfg.Logger,
+	v := &Verifier{client: cfg.Client, ttl: cfg.CacheTTL, max: cfg.CacheSize, now: cfg.Now, log: logx.Or(cfg.Logger, "gateway"),
 		allowed: map[[sha256.Size]byte]cached{}}
 	if v.ttl == 0 {
 		v.ttl = DefaultCacheTTL

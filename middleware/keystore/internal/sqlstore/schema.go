@@ -121,6 +121,23 @@ var migrations = []migration{
 	{4, "app messages", []string{
 		`ALTER TABLE apps ADD COLUMN messages TEXT NOT NULL DEFAULT '{}'`,
 	}, false},
+	// Rate-limit schemes (schemes.go), as Wacht has them: rules is the
+	// JSON list of ratelimit.SchemeRule. An app's own rules (Wacht's
+	// rate_limits) are a JSON list in apps.
+	{5, "rate-limit schemes", []string{
+		`CREATE TABLE rate_limit_schemes (
+			slug          TEXT PRIMARY KEY,
+			id            TEXT NOT NULL,
+			deployment_id TEXT NOT NULL DEFAULT '',
+			name          TEXT NOT NULL,
+			description   TEXT NOT NULL DEFAULT '',
+			rules         TEXT NOT NULL DEFAULT '[]',
+			created_at    BIGINT NOT NULL,
+			updated_at    BIGINT NOT NULL
+		)`,
+		`ALTER TABLE apps ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '[]'`,
+		`CREATE INDEX apps_scheme ON apps (rate_limit_scheme_slug)`,
+	}, false},
 }
 
 // Migrate applies the missing migrations and records them in

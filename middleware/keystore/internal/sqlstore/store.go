@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
 // Store is the keystore.Store both drivers share; they differ only in how
@@ -62,7 +63,7 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 		s.maxActive = 0
 	}
 	s.auditMaxAge, s.pruneEvery = retention(opts)
-	s.onPruneError = opts.OnPruneError
+	s.onPruneError = Reporter(opts.OnPruneError, "keystore.prune")
 	return s
 }
 
@@ -132,19 +133,19 @@ func (s *Store) write(ctx context.Context, fn func(tx Querier) ([]keystore.Chang
 // --- apps ---
 
 const appCols = `slug, deployment_id, tenant, name, key_prefix, description, is_active, permissions,
-	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at, messages`
+	resources, rate_limit_scheme_slug, allowed_origins, created_at, updated_at, deleted_at, messages, rate_limits`
 
 type appScan struct {
-	a                             keystore.App
-	perms, res, origins, messages string
-	created, updated              int64
-	deleted                       sql.NullInt64
+	a                                     keystore.App
+	perms, res, origins, messages, limits string
+	created, updated                      int64
+	deleted                               sql.NullInt64
 }
 
 func (s *appScan) dest() []any {
 	a := &s.a
 	return []any{&a.Slug, &a.DeploymentID, &a.Tenant, &a.Name, &a.KeyPrefix, &a.Description, &a.IsActive,
-		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted, &s.messages}
+		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted, &s.messages, &s.limits}
 }
 
 func (s *appScan) app() (keystore.App, error) {
@@ -157,6 +158,9 @@ func (s *appScan) app() (keystore.App, error) {
 		return keystore.App{}, err
 	}
 	if err := decodeList(s.origins, &a.AllowedOrigins); err != nil {
+		return keystore.App{}, err
+	}
+	if err := decodeRules(s.limits, &a.RateLimits); err != nil {
 		return keystore.App{}, err
 	}
 	if a.Messages, err = decodeMessages(s.messages); err != nil {
@@ -230,12 +234,18 @@ func (s *Store) CreateApp(ctx context.Context, app keystore.App, by keystore.Act
 	if app.Resources == nil {
 		app.Resources = []string{}
 	}
+	if app.RateLimits == nil {
+		app.RateLimits = []ratelimit.SchemeRule{}
+	}
 	err := s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
-		n, err := tx.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+		if err := s.schemeExists(ctx, tx, app.RateLimitSchemeSlug); err != nil {
+			return nil, err
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
 			ON CONFLICT (slug) DO NOTHING`,
 			app.Slug, app.DeploymentID, app.Tenant, app.Name, app.KeyPrefix, app.Description, app.IsActive,
 			encodeList(app.Permissions), encodeList(app.Resources), app.RateLimitSchemeSlug,
-			encodeList(app.AllowedOrigins), ns(now), ns(now), encodeMessages(app.Messages))
+			encodeList(app.AllowedOrigins), ns(now), ns(now), encodeMessages(app.Messages), encodeRules(app.RateLimits))
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -331,15 +341,26 @@ func (s *Store) UpdateApp(ctx context.Context, slug string, p keystore.AppPatch,
 				a.Messages = nil
 			}
 		}
+		if p.RateLimitSchemeSlug != nil {
+			a.RateLimitSchemeSlug, changed = *p.RateLimitSchemeSlug, append(changed, "rate_limit_scheme_slug")
+		}
+		if p.RateLimits != nil {
+			a.RateLimits, changed = append([]ratelimit.SchemeRule{}, *p.RateLimits...), append(changed, "rate_limits")
+		}
 		if err := validApp(&a, &prev); err != nil {
 			return nil, err
+		}
+		if a.RateLimitSchemeSlug != prev.RateLimitSchemeSlug {
+			if err := s.schemeExists(ctx, tx, a.RateLimitSchemeSlug); err != nil {
+				return nil, err
+			}
 		}
 		now := s.now()
 		a.UpdatedAt = now.UTC()
 		if _, err := tx.Exec(ctx, `UPDATE apps SET name = ?, description = ?, is_active = ?, permissions = ?,
-			resources = ?, allowed_origins = ?, messages = ?, updated_at = ? WHERE slug = ?`,
+			resources = ?, allowed_origins = ?, messages = ?, rate_limit_scheme_slug = ?, rate_limits = ?, updated_at = ? WHERE slug = ?`,
 			a.Name, a.Description, a.IsActive, encodeList(a.Permissions), encodeList(a.Resources),
-			encodeList(a.AllowedOrigins), encodeMessages(a.Messages), ns(now), slug); err != nil {
+			encodeList(a.AllowedOrigins), encodeMessages(a.Messages), a.RateLimitSchemeSlug, encodeRules(a.RateLimits), ns(now), slug); err != nil {
 			return nil, dbErr(err)
 		}
 		ev := appEvent(audit.ActionAppUpdated, a, by, now)
@@ -717,7 +738,7 @@ const LookupKeyQuery = `SELECT k.id, k.deployment_id, k.app_slug, k.tenant, k.na
 	k.permissions, k.metadata, k.expires_at, k.last_used_at, k.is_active, k.created_at, k.updated_at,
 	k.revoked_at, k.revoked_reason, k.created_by, k.rotated_from, k.grace_until, k.hash,
 	a.slug, a.deployment_id, a.tenant, a.name, a.key_prefix, a.description, a.is_active, a.permissions,
-	a.resources, a.rate_limit_scheme_slug, a.allowed_origins, a.created_at, a.updated_at, a.deleted_at, a.messages
+	a.resources, a.rate_limit_scheme_slug, a.allowed_origins, a.created_at, a.updated_at, a.deleted_at, a.messages, a.rate_limits
 	FROM api_keys k JOIN apps a ON a.slug = k.app_slug WHERE k.hash = ?`
 
 // LookupKey finds a key and its app by the hex SHA-256 of the secret,

@@ -188,6 +188,11 @@ func validApp(a, prev *keystore.App) error {
 			return err
 		}
 	}
+	if prev == nil || !slices.EqualFunc(a.RateLimits, was.RateLimits, sameRule) {
+		if err := validRules("rate_limits", a.RateLimits); err != nil {
+			return err
+		}
+	}
 	if changedList(a.Permissions, was.Permissions) {
 		if err := validList("permissions", a.Permissions); err != nil {
 			return err

@@ -162,6 +162,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 	ctx := context.Background()
 
 	t.Run("AuditRetention", func(t *testing.T) { auditRetention(t, open) })
+	t.Run("Schemes", func(t *testing.T) { schemes(t, openStore) })
 
 	t.Run("Apps", func(t *testing.T) {
 		s, clock := openStore(t)

@@ -1,0 +1,124 @@
+package wachtapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
+)
+
+// Rate-limit schemes, as Wacht's API has them: GET and POST
+// /api-auth/rate-limit-schemes, GET, PATCH and DELETE
+// /api-auth/rate-limit-schemes/{slug}. A scheme is keystore.Scheme on the
+// wire ({id, deployment_id, slug, name, description, rules, created_at,
+// updated_at}); the rules' meaning is ratelimit.SchemeRule's.
+
+const schemeNotFound = "rate limit scheme not found"
+
+func (a *API) mountSchemes(r gin.IRoutes, auth gin.HandlerFunc) {
+	r.GET("/api-auth/rate-limit-schemes", auth, a.listSchemes)
+	r.POST("/api-auth/rate-limit-schemes", auth, a.createScheme)
+	r.GET("/api-auth/rate-limit-schemes/:slug", auth, a.getScheme)
+	r.PATCH("/api-auth/rate-limit-schemes/:slug", auth, a.updateScheme)
+	r.DELETE("/api-auth/rate-limit-schemes/:slug", auth, a.deleteScheme)
+}
+
+// schemeError answers a store error of a scheme route: 409 for a taken
+// slug or a scheme in use (naming the apps), else as storeError.
+func (a *API) schemeError(c *gin.Context, err error) {
+	var inUse *keystore.SchemeInUseError
+	switch {
+	case errors.As(err, &inUse):
+		writeError(c, http.StatusConflict, inUse.Error())
+	case errors.Is(err, keystore.ErrConflict):
+		writeError(c, http.StatusConflict, "a rate limit scheme with this slug already exists")
+	default:
+		a.storeError(c, err, schemeNotFound)
+	}
+}
+
+func (a *API) listSchemes(c *gin.Context) {
+	list, err := a.store.ListSchemes(c.Request.Context())
+	if err != nil {
+		a.schemeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"schemes": list})
+}
+
+type createSchemeRequest struct {
+	Slug        string                 `json:"slug"`
+	Name        string                 `json:"name"`
+	Description string                 `json:"description"`
+	Rules       []ratelimit.SchemeRule `json:"rules"`
+}
+
+func (a *API) createScheme(c *gin.Context) {
+	var req createSchemeRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	switch {
+	case req.Slug == "":
+		writeError(c, http.StatusBadRequest, "slug is required")
+		return
+	case req.Name == "":
+		writeError(c, http.StatusBadRequest, "name is required")
+		return
+	}
+	x, err := a.store.CreateScheme(c.Request.Context(), keystore.Scheme{
+		Slug: req.Slug, Name: req.Name, Description: req.Description, Rules: req.Rules,
+	})
+	if err != nil {
+		a.schemeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, x)
+}
+
+func (a *API) getScheme(c *gin.Context) {
+	x, err := a.store.GetScheme(c.Request.Context(), c.Param("slug"))
+	if err != nil {
+		a.schemeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, x)
+}
+
+type updateSchemeRequest struct {
+	Slug        *string                 `json:"slug"`
+	Name        *string                 `json:"name"`
+	Description *string                 `json:"description"`
+	Rules       *[]ratelimit.SchemeRule `json:"rules"`
+}
+
+func (a *API) updateScheme(c *gin.Context) {
+	var req updateSchemeRequest
+	if !decodeBody(c, &req, false) {
+		return
+	}
+	slug := c.Param("slug")
+	if req.Slug != nil && *req.Slug != slug {
+		writeError(c, http.StatusBadRequest, "slug cannot be changed: apps name the scheme by it")
+		return
+	}
+	x, err := a.store.UpdateScheme(c.Request.Context(), slug, keystore.SchemePatch{
+		Name: req.Name, Description: req.Description, Rules: req.Rules,
+	})
+	if err != nil {
+		a.schemeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, x)
+}
+
+func (a *API) deleteScheme(c *gin.Context) {
+	if err := a.store.DeleteScheme(c.Request.Context(), c.Param("slug")); err != nil {
+		a.schemeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
