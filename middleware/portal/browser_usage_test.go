@@ -247,6 +247,7 @@ func TestBrowserUsageNotRecorded(t *testing.T) {
 	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true, wrapStore: func(st keystore.Store) keystore.Store {
 		return storeWithLimits{Store: bareStore(st), rules: rules}
 	}})
+	e.standardScheme()
 	if _, err := e.store.CreateApp(t.Context(), keystore.App{
 		Slug: "aa_42", Name: "App aa_42", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{"http://127.0.0.1:1"},
 		RateLimitSchemeSlug: "standard",

@@ -352,6 +352,7 @@ func TestBrowserUsageInFrench(t *testing.T) {
 	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true, access: f, wrapStore: func(st keystore.Store) keystore.Store {
 		return storeWithLimits{Store: bareStore(st), rules: rules}
 	}})
+	e.standardScheme()
 	a := keystore.App{Slug: "aa_42", Name: "Acme", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{"http://127.0.0.1:1"},
 		RateLimitSchemeSlug: "standard", Messages: msgtable.ToMap(french)}
 	if _, err := e.store.CreateApp(t.Context(), a, keystore.Actor{Name: "test"}); err != nil {
