@@ -7,9 +7,10 @@ import (
 )
 
 // Messages are the texts of the portal page: its titles, buttons, dialogs,
-// empty states, errors and activity labels, and their language (the page's
-// lang attribute). An empty field means Config.Messages's, and an empty one
-// there the English default (EnglishMessages). Each app may set its own in
+// empty states, errors, activity labels and usage tabs, and their language
+// (the page's lang attribute, whose conventions also write its dates and
+// numbers). An empty field means Config.Messages's, and an empty one there
+// the English default (EnglishMessages). Each app may set its own in
 // keystore.App.Messages, by the json names below (the Wacht-compatible API
 // takes them as "messages" on an app). Texts are plain text, one line, at
 // most 500 characters; {name} marks a value filled in when shown.
@@ -171,6 +172,89 @@ type Messages struct {
 	ActExchanged      string `json:"act_exchanged"`
 	ActRejected       string `json:"act_rejected"`
 	ActSessionExpired string `json:"act_session_expired"`
+
+	// TabOverview and TabAccess are the usage tabs.
+	TabOverview string `json:"tab_overview"`
+	TabAccess   string `json:"tab_access"`
+	// Dates names a tab's pair of date fields (for screen readers);
+	// RangeFrom and RangeTo label them.
+	Dates     string `json:"dates"`
+	RangeFrom string `json:"range_from"`
+	RangeTo   string `json:"range_to"`
+	// InUTC says the tabs count days and show times in UTC.
+	InUTC string `json:"in_utc"`
+	// RangeOrder: the From day is after the To day.
+	RangeOrder string `json:"range_order"`
+	// RangeTooLong: the days are more than a tab shows; {days} is the
+	// most it shows.
+	RangeTooLong string `json:"range_too_long"`
+	// LoadingUsage is shown while the Overview loads.
+	LoadingUsage string `json:"loading_usage"`
+	// UsageNotRecorded: the portal records no usage for the app.
+	UsageNotRecorded string `json:"usage_not_recorded"`
+	// AllRequests, Allowed, Blocked and KeysUsed24h label the Overview's
+	// totals. Allowed and Blocked also name the chart's colours, its
+	// table's columns, the log's filters and each request's badge.
+	AllRequests string `json:"all_requests"`
+	Allowed     string `json:"allowed"`
+	Blocked     string `json:"blocked"`
+	KeysUsed24h string `json:"keys_used_24h"`
+	// UsageShed: verifications went unrecorded under load; {count} is how
+	// many.
+	UsageShed string `json:"usage_shed"`
+	// ChartTitle heads the chart and names it (for screen readers).
+	ChartTitle string `json:"chart_title"`
+	// ChartSummary describes the chart (for screen readers); {from} and
+	// {to} are its first and last day, {allowed} and {blocked} the totals.
+	ChartSummary string `json:"chart_summary"`
+	// ChartEmpty describes a chart without days.
+	ChartEmpty string `json:"chart_empty"`
+	// ChartDay is a bar's tooltip; {day} is its day, {allowed} and
+	// {blocked} its counts.
+	ChartDay string `json:"chart_day"`
+	// ShowNumbers opens the chart's table; ColDay heads its days.
+	ShowNumbers string `json:"show_numbers"`
+	ColDay      string `json:"col_day"`
+	// BlockedReasons heads the Overview's list of why requests were
+	// blocked; ReasonCount is one line of it ({reason}, {count}).
+	BlockedReasons string `json:"blocked_reasons"`
+	ReasonCount    string `json:"reason_count"`
+	// ReasonNone stands for a block whose reason was not recorded.
+	ReasonNone string `json:"reason_none"`
+	// RateLimits heads the app's rate limits; RateScheme names their
+	// scheme ({scheme}); NoRateLimits is shown when there are none.
+	RateLimits   string `json:"rate_limits"`
+	RateScheme   string `json:"rate_scheme"`
+	NoRateLimits string `json:"no_rate_limits"`
+	// RateRule is one rate limit: {max} requests per {period}, counted
+	// {scope}.
+	RateRule string `json:"rate_rule"`
+	// The periods of a rate limit: one unit ("minute"), or {count} of them
+	// ("2 minutes"); PeriodMillis is a period of {count} milliseconds.
+	PeriodSecond  string `json:"period_second"`
+	PeriodSeconds string `json:"period_seconds"`
+	PeriodMinute  string `json:"period_minute"`
+	PeriodMinutes string `json:"period_minutes"`
+	PeriodHour    string `json:"period_hour"`
+	PeriodHours   string `json:"period_hours"`
+	PeriodDay     string `json:"period_day"`
+	PeriodDays    string `json:"period_days"`
+	PeriodMillis  string `json:"period_millis"`
+	// ScopeKey, ScopeApp and ScopeIP say what a rate limit counts: each
+	// key, the whole app, each client IP.
+	ScopeKey string `json:"scope_key"`
+	ScopeApp string `json:"scope_app"`
+	ScopeIP  string `json:"scope_ip"`
+	// ShowRequests names the log's filter group (for screen readers);
+	// OutcomeAll is the filter that shows every request.
+	ShowRequests string `json:"show_requests"`
+	OutcomeAll   string `json:"outcome_all"`
+	// NoKey stands for a request that presented no known key.
+	NoKey string `json:"no_key"`
+	// AccessEmpty: no request in the days shown.
+	AccessEmpty string `json:"access_empty"`
+	// AccessOlder loads older requests.
+	AccessOlder string `json:"access_older"`
 }
 
 // EnglishMessages is the portal page's default table, the only copy of its
@@ -267,6 +351,52 @@ func EnglishMessages() Messages {
 		ActExchanged:      "{actor} opened the key portal",
 		ActRejected:       "{actor} was refused the key portal",
 		ActSessionExpired: "{actor}: portal session ended",
+
+		TabOverview:      "Overview",
+		TabAccess:        "Access logs",
+		Dates:            "Dates (UTC)",
+		RangeFrom:        "From",
+		RangeTo:          "To",
+		InUTC:            "Days and times in UTC",
+		RangeOrder:       "Pick a From day on or before the To day.",
+		RangeTooLong:     "Pick at most {days} days.",
+		LoadingUsage:     "Loading usage…",
+		UsageNotRecorded: "Usage is not recorded for this app.",
+		AllRequests:      "All requests",
+		Allowed:          "Allowed",
+		Blocked:          "Blocked",
+		KeysUsed24h:      "Keys used in the last 24 h",
+		UsageShed:        "{count} verifications not recorded (overload).",
+		ChartTitle:       "Requests per day (UTC)",
+		ChartSummary:     "{from} to {to}: {allowed} allowed, {blocked} blocked.",
+		ChartEmpty:       "No days.",
+		ChartDay:         "{day}: {allowed} allowed, {blocked} blocked",
+		ShowNumbers:      "Show the numbers",
+		ColDay:           "Day",
+		BlockedReasons:   "Why requests were blocked",
+		ReasonCount:      "{reason}: {count}",
+		ReasonNone:       "no reason recorded",
+		RateLimits:       "Rate limits",
+		RateScheme:       "Scheme: {scheme}",
+		NoRateLimits:     "No rate limits.",
+		RateRule:         "{max} requests per {period}, {scope}",
+		PeriodSecond:     "second",
+		PeriodSeconds:    "{count} seconds",
+		PeriodMinute:     "minute",
+		PeriodMinutes:    "{count} minutes",
+		PeriodHour:       "hour",
+		PeriodHours:      "{count} hours",
+		PeriodDay:        "day",
+		PeriodDays:       "{count} days",
+		PeriodMillis:     "{count} ms",
+		ScopeKey:         "per key",
+		ScopeApp:         "for the whole app",
+		ScopeIP:          "per client IP",
+		ShowRequests:     "Show requests",
+		OutcomeAll:       "All",
+		NoKey:            "No key",
+		AccessEmpty:      "No requests in these days.",
+		AccessOlder:      "Older",
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/keyportal/keyportal/internal/msgtable"
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
+	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -108,6 +111,52 @@ var french = Messages{
 	ActExchanged:      "{actor} a ouvert le portail des clés",
 	ActRejected:       "{actor} s’est vu refuser le portail des clés",
 	ActSessionExpired: "{actor} : session du portail terminée",
+
+	TabOverview:      "Vue d’ensemble",
+	TabAccess:        "Journal des accès",
+	Dates:            "Période (UTC)",
+	RangeFrom:        "Du",
+	RangeTo:          "au",
+	InUTC:            "Jours et heures en temps universel (UTC)",
+	RangeOrder:       "Choisissez un premier jour qui ne suit pas le dernier.",
+	RangeTooLong:     "Choisissez au plus {days} jours.",
+	LoadingUsage:     "Chargement de l’utilisation…",
+	UsageNotRecorded: "L’utilisation n’est pas enregistrée pour cette application.",
+	AllRequests:      "Toutes les requêtes",
+	Allowed:          "Autorisées",
+	Blocked:          "Bloquées",
+	KeysUsed24h:      "Clés utilisées ces dernières 24 heures",
+	UsageShed:        "{count} vérifications non enregistrées (surcharge).",
+	ChartTitle:       "Requêtes par jour (UTC)",
+	ChartSummary:     "Du {from} au {to} : {allowed} autorisées, {blocked} bloquées.",
+	ChartEmpty:       "Aucun jour.",
+	ChartDay:         "{day} : {allowed} autorisées, {blocked} bloquées",
+	ShowNumbers:      "Afficher les chiffres",
+	ColDay:           "Jour",
+	BlockedReasons:   "Pourquoi des requêtes ont été bloquées",
+	ReasonCount:      "{reason} : {count}",
+	ReasonNone:       "motif non enregistré",
+	RateLimits:       "Limites de débit",
+	RateScheme:       "Formule : {scheme}",
+	NoRateLimits:     "Aucune limite de débit.",
+	RateRule:         "{max} requêtes par {period}, {scope}",
+	PeriodSecond:     "seconde",
+	PeriodSeconds:    "tranche de {count} secondes",
+	PeriodMinute:     "minute",
+	PeriodMinutes:    "tranche de {count} minutes",
+	PeriodHour:       "heure",
+	PeriodHours:      "tranche de {count} heures",
+	PeriodDay:        "jour",
+	PeriodDays:       "tranche de {count} jours",
+	PeriodMillis:     "tranche de {count} ms",
+	ScopeKey:         "par clé",
+	ScopeApp:         "pour toute l’application",
+	ScopeIP:          "par adresse IP cliente",
+	ShowRequests:     "Afficher les requêtes",
+	OutcomeAll:       "Toutes",
+	NoKey:            "Sans clé",
+	AccessEmpty:      "Aucune requête ces jours-là.",
+	AccessOlder:      "Plus anciennes",
 }
 
 // englishLeaks returns the English texts of the page that page shows
@@ -156,6 +205,9 @@ func TestPageInFrench(t *testing.T) {
 		`<p>Une nouvelle clé remplace <strong id="rotate-name"></strong>, avec les mêmes droits.</p>`,
 		`<p>Les requêtes avec <strong id="revoke-name"></strong> échouent dès la prochaine. C’est définitif.</p>`,
 		`> 7 jours</label>`, `>Annuler</button>`, `data-messages="{`, `"empty_active":"Aucune clé active pour l’instant."`,
+		`>Vue d’ensemble</button>`, `>Journal des accès</button>`, `aria-label="Période (UTC)"`, `<label>Du <input type="date"`,
+		`<dt>Clés utilisées ces dernières 24 heures</dt>`, `<th scope="col">Jour</th><th scope="col">Autorisées</th>`,
+		`<h2>Limites de débit</h2>`, `data-testid="outcome-all">Toutes</button>`, `"rate_rule":"{max} requêtes par {period}, {scope}"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
@@ -285,4 +337,126 @@ func TestBrowserInFrench(t *testing.T) {
 	if leaks := englishLeaks(">" + strings.ReplaceAll(framed, "\n", "<>") + "<"); len(leaks) > 0 {
 		t.Errorf("English texts in the French page as shown: %q\n%s", leaks, framed)
 	}
+}
+
+// TestBrowserUsageInFrench: the Overview and Access logs tabs of a French
+// app speak French everywhere the user looks: the tabs, totals, the chart's
+// text alternative and tooltips, its table, rate limits (numbers and dates
+// written the French way), the log's filters, badges, day headings and
+// empty state, and the page's own words for a range it cannot show; no
+// English text; and with these longer words both tabs still fit 320 px.
+func TestBrowserUsageInFrench(t *testing.T) {
+	ctx := testbrowser.Start(t, 1000, 900, chromedp.Flag("hide-scrollbars", true))
+	f := newFakeAccess(time.Now)
+	rules := map[string][]ratelimit.Rule{"aa_42": {{Max: 100, Per: time.Minute}, {Max: 5000, Per: 2 * time.Hour, Scope: ratelimit.ScopeApp}}}
+	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true, access: f, wrapStore: func(st keystore.Store) keystore.Store {
+		return storeWithLimits{Store: bareStore(st), rules: rules}
+	}})
+	e.standardScheme()
+	a := keystore.App{Slug: "aa_42", Name: "Acme", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{"http://127.0.0.1:1"},
+		RateLimitSchemeSlug: "standard", Messages: msgtable.ToMap(french)}
+	if _, err := e.store.CreateApp(t.Context(), a, keystore.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	seedAccess(f, "aa_42", today.AddDate(0, 0, -2), 1200, 3)
+	seedAccess(f, "aa_42", today, 4, 1)
+	f.add(audit.Access{AppSlug: "aa_42", Time: today.Add(3 * time.Hour), Outcome: audit.AccessBlocked, Method: "GET", Path: "/v1/ping"})
+	f.shed["aa_42"] = 2
+
+	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: "http://127.0.0.1:1"})
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(tk.URL))
+	waitJS(t, ctx, `document.getElementById('portal').dataset.state === 'ready'`)
+	// How the page's language writes a UTC day, as Intl has it (the
+	// browser itself runs in English).
+	frDay := func(fmtOpts, day string) string {
+		return `new Intl.DateTimeFormat('fr', ` + fmtOpts + `).format(new Date('` + day + `T00:00:00Z'))`
+	}
+	const dayOpts = `{ weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' }`
+	busy := today.AddDate(0, 0, -2).Format(dayLayout)
+
+	click(t, ctx, tid("tab-overview"))
+	waitJS(t, ctx, `!document.getElementById('overview-body').hidden && document.querySelectorAll('[data-testid="rate-limit"]').length === 2`)
+	got := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[map[string]string](`({
+		tab: `+q(tid("tab-overview"))+`.textContent,
+		total: document.getElementById('ov-total').textContent,
+		shed: document.getElementById('ov-shed').textContent,
+		title: document.getElementById('ov-chart-title').textContent,
+		desc: document.getElementById('ov-chart-desc').textContent,
+		bar: document.querySelector('[data-testid="chart-day"][data-date="`+busy+`"] title').textContent,
+		row: [...document.querySelector('#ov-days tr[data-date="`+busy+`"]').cells].map((c) => c.textContent).join('|'),
+		wantDay: `+frDay(dayOpts, busy)+`,
+		reasons: document.getElementById('ov-reasons').innerText,
+		scheme: document.getElementById('ov-scheme').textContent,
+		rules: [...document.querySelectorAll('[data-testid="rate-limit"]')].map((li) => li.textContent).join(' / '),
+	})`))
+	nb := "\u202f" // French groups thousands with a narrow no-break space
+	for k, want := range map[string]string{
+		"tab": "Vue d’ensemble", "total": "1" + nb + "209", "shed": "2 vérifications non enregistrées (surcharge).",
+		"title": french.ChartTitle, "bar": got["wantDay"] + " : 1" + nb + "200 autorisées, 3 bloquées", "row": got["wantDay"] + "|1" + nb + "200|3",
+		"reasons": "key revoked : 4\nmotif non enregistré : 1", "scheme": "Formule : standard",
+		"rules": "100 requêtes par minute, par clé / 5" + nb + "000 requêtes par tranche de 2 heures, pour toute l’application",
+	} {
+		if got[k] != want {
+			t.Errorf("Overview %s = %q, want %q", k, got[k], want)
+		}
+	}
+	if !regexp.MustCompile(`^Du \S+ \S+ au \S+ \S+ : 1` + nb + `204 autorisées, 5 bloquées\.$`).MatchString(got["desc"]) {
+		t.Errorf("the chart's description %q is not French", got["desc"])
+	}
+	overview := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.body.innerText`))
+	if leaks := englishLeaks(">" + strings.ReplaceAll(overview, "\n", "<>") + "<"); len(leaks) > 0 {
+		t.Errorf("English texts on the French Overview: %q\n%s", leaks, overview)
+	}
+	setDay := func(testid, day string) {
+		evalJS(t, ctx, `{ const el = `+q(tid(testid))+`; el.value = `+jsString(day)+`; el.dispatchEvent(new Event('change', {bubbles: true})); }`)
+	}
+	setDay("overview-from", today.AddDate(0, 0, 1).Format(dayLayout))
+	waitJS(t, ctx, q(tid("overview-status"))+`.textContent === `+jsString(french.RangeOrder)+` && document.getElementById('overview-body').hidden`)
+	setDay("overview-from", today.AddDate(0, 0, -100).Format(dayLayout))
+	waitJS(t, ctx, q(tid("overview-status"))+`.textContent === 'Choisissez au plus 92 jours.'`)
+	setDay("overview-from", today.AddDate(0, 0, -6).Format(dayLayout))
+	waitJS(t, ctx, `!document.getElementById('overview-body').hidden`)
+
+	click(t, ctx, tid("tab-access"))
+	waitJS(t, ctx, `document.querySelectorAll('[data-testid="access-row"]').length === 25`)
+	got = testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[map[string]string](`({
+		tab: `+q(tid("tab-access"))+`.textContent,
+		chips: [...document.querySelectorAll('.chip[data-outcome]')].map((c) => c.textContent).join('|'),
+		first: document.querySelector('[data-testid="access-row"]').innerText.replace(/\s+/g, ' '),
+		noKey: document.querySelector('[data-testid="access-row"] .key').textContent,
+		second: document.querySelectorAll('[data-testid="access-row"]')[1].innerText.replace(/\s+/g, ' '),
+		heading: document.querySelector('[data-testid="access-day"] h3').textContent,
+		wantHeading: `+frDay(dayOpts, today.Format(dayLayout))+`,
+		older: `+q(tid("access-more"))+`.textContent,
+	})`))
+	for k, want := range map[string]string{
+		"tab": "Journal des accès", "chips": "Toutes|Autorisées|Bloquées", "noKey": "Sans clé", "heading": got["wantHeading"], "older": "Plus anciennes",
+	} {
+		if got[k] != want {
+			t.Errorf("Access logs %s = %q, want %q", k, got[k], want)
+		}
+	}
+	if !strings.HasPrefix(got["first"], "Bloquées GET /v1/ping Sans clé ") || !strings.HasPrefix(got["second"], "Bloquées POST /v1/orders/4 key revoked old key ") {
+		t.Errorf("the newest requests read %q and %q", got["first"], got["second"])
+	}
+	access := testbrowser.Within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.body.innerText`))
+	if leaks := englishLeaks(">" + strings.ReplaceAll(access, "\n", "<>") + "<"); len(leaks) > 0 {
+		t.Errorf("English texts in the French Access logs: %q\n%s", leaks, access)
+	}
+
+	// 320 px wide, with the French words: nothing overflows and every tab
+	// stays in view.
+	setWidth(t, ctx, 320)
+	fits := `document.documentElement.scrollWidth <= 320 && document.querySelector('.tabs').scrollWidth <= document.querySelector('.tabs').clientWidth &&
+		[...document.querySelectorAll('[role="tab"]')].every((b) => { const r = b.getBoundingClientRect(); return r.left >= 0 && r.right <= 320; })`
+	waitJS(t, ctx, fits)
+	click(t, ctx, tid("tab-overview"))
+	waitJS(t, ctx, `!document.getElementById('overview-body').hidden && document.querySelector('#ov-chart svg').width.baseVal.value <= 296 && `+fits)
+
+	day := today.AddDate(0, 0, -1).Format(dayLayout)
+	click(t, ctx, tid("tab-access"))
+	setDay("access-from", day)
+	setDay("access-to", day)
+	waitJS(t, ctx, q(tid("access-status"))+`.textContent === `+jsString(french.AccessEmpty)+` && !document.querySelector('[data-testid="access-row"]')`)
 }

@@ -99,6 +99,9 @@ type pageData struct {
 	T Messages
 	// Messages is T as JSON, for the script.
 	Messages string
+	// MaxRangeDays is the most days a usage tab shows (maxRangeDays), so
+	// the script words a longer range itself.
+	MaxRangeDays int
 }
 
 // fill puts value in place of {name} in a text of a Messages.
@@ -122,7 +125,7 @@ func contentSecurityPolicy(ancestors []string) string {
 // become frame-ancestors) and the embedder origin.
 func (p *Portal) servePage(c *gin.Context) {
 	t := p.messages
-	data := pageData{Base: c.FullPath(), JSVersion: jsAsset.version, CSSVersion: cssAsset.version}
+	data := pageData{Base: c.FullPath(), JSVersion: jsAsset.version, CSSVersion: cssAsset.version, MaxRangeDays: maxRangeDays}
 	status := http.StatusOK
 	var ancestors []string
 

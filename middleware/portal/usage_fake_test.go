@@ -156,3 +156,14 @@ func (s storeWithLimits) AppRateLimits(_ context.Context, app string) ([]ratelim
 
 // bareStore hides every optional interface of a Store.
 func bareStore(st keystore.Store) keystore.Store { return struct{ keystore.Store }{st} }
+
+// standardScheme stores the rate-limit scheme "standard" that the usage
+// tests' apps name (the store refuses an app naming no scheme); the rules
+// the Overview lists come from storeWithLimits.
+func (e *env) standardScheme() {
+	e.t.Helper()
+	if _, err := e.store.CreateScheme(e.t.Context(), keystore.Scheme{Slug: "standard", Name: "Standard",
+		Rules: []ratelimit.SchemeRule{{Unit: ratelimit.UnitMinute, Duration: 1, MaxRequests: 100}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -264,6 +264,7 @@ func TestUsageNotRecordedAndRateLimits(t *testing.T) {
 	e := newEnv(t, envOptions{wrapStore: func(st keystore.Store) keystore.Store {
 		return storeWithLimits{Store: bareStore(st), rules: rules}
 	}})
+	e.standardScheme()
 	if _, err := e.store.CreateApp(t.Context(), keystore.App{
 		Slug: "aa_42", Name: "App aa_42", KeyPrefix: "kp_aa_42", Tenant: "acme", AllowedOrigins: []string{originA},
 		RateLimitSchemeSlug: "standard",

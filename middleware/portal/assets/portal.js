@@ -69,8 +69,11 @@
   };
 
   // ---- dates -------------------------------------------------------------
-  const dateFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
-  const timeFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  // Dates and numbers are written the way the texts' language writes them
+  // (the browser's way when the table names none Intl knows).
+  const locale = (() => { try { return Intl.getCanonicalLocales(T.lang || [])[0]; } catch (e) { return undefined; } })();
+  const dateFmt = new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'short', day: 'numeric' });
+  const timeFmt = new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   const fmt = (iso, f) => (iso ? (f || dateFmt).format(new Date(iso)) : '');
 
   // ---- session -------------------------------------------------------------
@@ -472,18 +475,25 @@
   // and the log's day groups.
   const DAY = 864e5;
   const utcDay = (ms) => new Date(ms).toISOString().slice(0, 10);
-  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' });
-  const shortDayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
-  const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'UTC' });
-  const num = new Intl.NumberFormat();
+  const dayFmt = new Intl.DateTimeFormat(locale, { weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' });
+  const shortDayFmt = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  const clockFmt = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'UTC' });
+  const num = new Intl.NumberFormat(locale);
   const fmtDay = (date, f) => f.format(new Date(date + 'T00:00:00Z'));
+  // A range the API would refuse is worded here, in the table's words.
+  const maxDays = Number(root.dataset.maxDays) || 0;
   const ranges = {};
   for (const box of document.querySelectorAll('[data-range]')) {
     const [from, to] = box.querySelectorAll('input');
     const today = utcDay(Date.now());
     to.value = to.max = from.max = today;
     from.value = utcDay(Date.now() - 6 * DAY);
-    ranges[box.dataset.range] = () => '?from=' + from.value + '&to=' + to.value;
+    ranges[box.dataset.range] = () => {
+      const days = (Date.parse(to.value) - Date.parse(from.value)) / DAY + 1;
+      if (days < 1) throw new Error(T.range_order);
+      if (maxDays && days > maxDays) throw new Error(fill(T.range_too_long, { days: num.format(maxDays) }));
+      return '?from=' + from.value + '&to=' + to.value;
+    };
     const changed = () => {
       if (!from.value || !to.value) return;
       if (box.dataset.range === 'overview') loadOverview(); else loadAccess(true);
@@ -491,7 +501,6 @@
     from.addEventListener('change', changed);
     to.addEventListener('change', changed);
   }
-  const NOT_RECORDED = 'Usage is not recorded for this app.';
 
   // The chart: an inline SVG the page draws itself, one stacked bar a day,
   // at the frame's own width (so its text keeps its size down to 320 px).
@@ -519,10 +528,10 @@
     const allowed = ovDays.reduce((a, d) => a + d.allowed, 0);
     const blocked = ovDays.reduce((a, d) => a + d.blocked, 0);
     const chart = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, role: 'img', 'aria-labelledby': 'ov-chart-title ov-chart-desc' });
-    svg('title', { id: 'ov-chart-title' }, chart).textContent = 'Requests per day (UTC)';
+    svg('title', { id: 'ov-chart-title' }, chart).textContent = T.chart_title;
     svg('desc', { id: 'ov-chart-desc' }, chart).textContent = ovDays.length
-      ? fmtDay(ovDays[0].date, shortDayFmt) + ' to ' + fmtDay(ovDays[ovDays.length - 1].date, shortDayFmt) + ': ' + num.format(allowed) + ' allowed, ' + num.format(blocked) + ' blocked.'
-      : 'No days.';
+      ? fill(T.chart_summary, { from: fmtDay(ovDays[0].date, shortDayFmt), to: fmtDay(ovDays[ovDays.length - 1].date, shortDayFmt), allowed: num.format(allowed), blocked: num.format(blocked) })
+      : T.chart_empty;
     const base = top + plotH;
     for (const v of [0, peak / 2, peak]) {
       const y = base - (v / peak) * plotH;
@@ -538,7 +547,7 @@
       const ha = (d.allowed / peak) * plotH;
       const hb = (d.blocked / peak) * plotH;
       const g = svg('g', { 'data-testid': 'chart-day', 'data-date': d.date }, chart);
-      svg('title', {}, g).textContent = fmtDay(d.date, dayFmt) + ': ' + num.format(d.allowed) + ' allowed, ' + num.format(d.blocked) + ' blocked';
+      svg('title', {}, g).textContent = fill(T.chart_day, { day: fmtDay(d.date, dayFmt), allowed: num.format(d.allowed), blocked: num.format(d.blocked) });
       svg('rect', { class: 'bar-allowed', x, y: base - ha, width: bw, height: ha, 'data-count': d.allowed }, g);
       svg('rect', { class: 'bar-blocked', x, y: base - ha - hb, width: bw, height: hb, 'data-count': d.blocked }, g);
       if (i % every === 0) svg('text', { class: 'axis', x: x + bw / 2, y: h - 6, 'text-anchor': 'middle' }, chart).textContent = fmtDay(d.date, shortDayFmt);
@@ -547,12 +556,16 @@
   };
   if (window.ResizeObserver) new ResizeObserver(() => { if (ovDays.length && chartBox.clientWidth !== chartWidth) drawChart(); }).observe(chartBox);
 
-  const SCOPE_LABEL = { key: 'per key', app: 'for the whole app', ip: 'per client IP' };
+  const SCOPE_LABEL = { key: T.scope_key, app: T.scope_app, ip: T.scope_ip };
+  // per words a rate limit's period: the largest unit it is a whole number
+  // of, one ("minute") or several ("2 minutes").
+  const PERIODS = [[DAY, T.period_day, T.period_days], [36e5, T.period_hour, T.period_hours],
+    [6e4, T.period_minute, T.period_minutes], [1e3, T.period_second, T.period_seconds]];
   const per = (ms) => {
-    for (const [unit, size] of [['day', DAY], ['hour', 36e5], ['minute', 6e4], ['second', 1e3]]) {
-      if (ms % size === 0) return ms === size ? unit : num.format(ms / size) + ' ' + unit + 's';
+    for (const [size, one, many] of PERIODS) {
+      if (ms % size === 0) return ms === size ? one : fill(many, { count: num.format(ms / size) });
     }
-    return num.format(ms) + ' ms';
+    return fill(T.period_millis, { count: num.format(ms) });
   };
   const listItem = (list, text, testid) => {
     const li = document.createElement('li');
@@ -560,25 +573,26 @@
     if (testid) li.dataset.testid = testid;
     list.append(li);
   };
-  const reasonText = (r) => (r || 'blocked').replace(/_/g, ' ');
+  // A block's reason is the recorder's code ("key_revoked", a rule's name).
+  const reasonText = (r) => (r ? r.replace(/_/g, ' ') : T.reason_none);
 
   let overviewSeq = 0;
   const loadOverview = async () => {
     const seq = ++overviewSeq;
-    $('overview-status').textContent = 'Loading usage…';
+    $('overview-status').textContent = T.loading_usage;
     $('overview-status').hidden = false;
     try {
       const body = await api('GET', '/overview' + ranges.overview());
       if (seq !== overviewSeq) return;
       $('overview-body').hidden = !body.recorded;
-      $('overview-status').textContent = body.recorded ? '' : NOT_RECORDED;
+      $('overview-status').textContent = body.recorded ? '' : T.usage_not_recorded;
       $('overview-status').hidden = body.recorded;
       if (body.recorded) {
         $('ov-total').textContent = num.format(body.total_requests);
         $('ov-allowed').textContent = num.format(body.allowed_requests);
         $('ov-blocked').textContent = num.format(body.blocked_requests);
         $('ov-keys').textContent = num.format(body.keys_used_24h);
-        $('ov-shed').textContent = body.shed > 0 ? num.format(body.shed) + ' verifications not recorded (overload).' : '';
+        $('ov-shed').textContent = body.shed > 0 ? fill(T.usage_shed, { count: num.format(body.shed) }) : '';
         $('ov-shed').hidden = !(body.shed > 0);
         ovDays = body.days || [];
         drawChart();
@@ -593,16 +607,16 @@
           return tr;
         }));
         $('ov-reasons').replaceChildren();
-        for (const r of body.blocked_reasons || []) listItem($('ov-reasons'), reasonText(r.name) + ': ' + num.format(r.blocked));
+        for (const r of body.blocked_reasons || []) listItem($('ov-reasons'), fill(T.reason_count, { reason: reasonText(r.name), count: num.format(r.blocked) }));
         $('ov-reasons-box').hidden = !(body.blocked_reasons || []).length;
       }
       const scheme = body.rate_limit_scheme || '';
-      $('ov-scheme').textContent = scheme ? 'Scheme: ' + scheme : '';
+      $('ov-scheme').textContent = scheme ? fill(T.rate_scheme, { scheme }) : '';
       $('ov-scheme').hidden = !scheme;
       const rules = body.rate_limits;
       $('ov-rules').replaceChildren();
-      for (const r of rules || []) listItem($('ov-rules'), num.format(r.max) + ' requests per ' + per(r.per_ms) + ', ' + (SCOPE_LABEL[r.scope] || r.scope), 'rate-limit');
-      if (!scheme && !(rules || []).length) listItem($('ov-rules'), 'No rate limits.');
+      for (const r of rules || []) listItem($('ov-rules'), fill(T.rate_rule, { max: num.format(r.max), period: per(r.per_ms), scope: SCOPE_LABEL[r.scope] || r.scope }), 'rate-limit');
+      if (!scheme && !(rules || []).length) listItem($('ov-rules'), T.no_rate_limits);
     } catch (e) {
       if (seq === overviewSeq) { $('overview-status').textContent = e.message; $('overview-body').hidden = true; }
     }
@@ -614,7 +628,7 @@
   let accessCursor = '';
   let accessSeq = 0;
   const accessList = $('access-list');
-  const OUTCOME_LABEL = { allowed: 'Allowed', blocked: 'Blocked' };
+  const OUTCOME_LABEL = { allowed: T.allowed, blocked: T.blocked };
   const loadAccess = async (fresh) => {
     const seq = fresh ? ++accessSeq : accessSeq;
     if (fresh) accessCursor = '';
@@ -647,7 +661,7 @@
         req.textContent = ev.method + ' ' + ev.path;
         const key = document.createElement('span');
         key.className = 'key';
-        key.textContent = ev.key_name || 'No key';
+        key.textContent = ev.key_name || T.no_key;
         const t = document.createElement('time');
         t.dateTime = ev.time;
         t.textContent = clockFmt.format(new Date(ev.time));
@@ -665,7 +679,7 @@
       }
       accessCursor = body.next_cursor || '';
       $('access-more').hidden = !accessCursor;
-      $('access-status').textContent = !body.recorded ? NOT_RECORDED : accessList.children.length ? '' : 'No requests in these days.';
+      $('access-status').textContent = !body.recorded ? T.usage_not_recorded : accessList.children.length ? '' : T.access_empty;
     } catch (e) {
       if (seq !== accessSeq) return;
       $('access-status').textContent = e.message;

@@ -24,6 +24,9 @@ const (
 	maxListItems      = 100
 	maxListItemLen    = 200
 	maxMetadataBytes  = 16 << 10
+	// maxMessages bounds an app's texts: room for a whole portal.Messages
+	// table (128 keys) and the keys later versions add.
+	maxMessages = 300
 )
 
 var (
@@ -105,12 +108,12 @@ func validList(field string, items []string) error {
 // names).
 var messageKeyRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
-// validMessages checks an app's texts: at most maxListItems, each key of
+// validMessages checks an app's texts: at most maxMessages, each key of
 // messageKeyRE's shape and each text validText of at most maxReasonLen.
 // Which keys exist is the portal's to check.
 func validMessages(m map[string]string) error {
-	if len(m) > maxListItems {
-		return invalid("messages must have at most %d entries", maxListItems)
+	if len(m) > maxMessages {
+		return invalid("messages must have at most %d entries", maxMessages)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !messageKeyRE.MatchString(k) {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,5 +72,21 @@ func TestCheckTextMessage(t *testing.T) {
 	}
 	if got := cleanText("ok \x1b[2J\u202e\xff"); got != "ok \uFFFD[2J\uFFFD\uFFFD" {
 		t.Errorf("cleanText = %q", got)
+	}
+}
+
+// TestAppMessagesBound: an app holds a whole table of portal texts (more
+// keys than a list may have), up to maxMessages.
+func TestAppMessagesBound(t *testing.T) {
+	a := keystore.App{Slug: "aa_1", Name: "n", KeyPrefix: "p", Tenant: "acme", Messages: map[string]string{}}
+	for i := range maxMessages {
+		a.Messages["text_"+strconv.Itoa(i)] = "Texte"
+	}
+	if err := validApp(&a, nil); err != nil {
+		t.Fatalf("%d texts refused: %v", maxMessages, err)
+	}
+	a.Messages["one_more"] = "Texte"
+	if err := validApp(&a, nil); !errors.Is(err, keystore.ErrInvalid) || !strings.Contains(err.Error(), "messages must have at most 300 entries") {
+		t.Fatalf("%d texts: err = %v, want ErrInvalid with the bound", maxMessages+1, err)
 	}
 }
