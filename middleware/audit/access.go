@@ -61,6 +61,33 @@ type AccessRecorder interface {
 	RecordAccess(e Access)
 }
 
+// DiscardAccess is an AccessRecorder that drops every event: set it where a
+// recorder is configured to turn the verification log off.
+var DiscardAccess AccessRecorder = discard{}
+
+type discard struct{}
+
+func (discard) RecordAccess(Access) {}
+
+// Shed counts the verifications of one app in one minute that a recorder
+// decided but did not record because its buffer was full.
+type Shed struct {
+	// AppSlug is the app ("" when the credential named none).
+	AppSlug string
+	// Minute is the minute (UTC, truncated) the verifications were decided.
+	Minute time.Time
+	// Count is how many were shed.
+	Count int64
+}
+
+// AccessWriter stores verification events in batches: what a recorder
+// (package middleware/audit/accesslog) writes to. The key stores implement
+// it: each call is one transaction that inserts the events, adds them to the
+// per-minute rollups and adds the shed counts.
+type AccessWriter interface {
+	WriteAccess(ctx context.Context, events []Access, shed []Shed) error
+}
+
 // AccessQuery selects verification events; zero fields do not filter.
 type AccessQuery struct {
 	// AppSlug restricts to one app (required by the HTTP API).
@@ -89,6 +116,8 @@ type AccessPage struct {
 type AnalyticsQuery struct {
 	// AppSlug is the app (required).
 	AppSlug string
+	// KeyID restricts the sums to one key; "" means every key.
+	KeyID string
 	// Since and Until bound the window (Since inclusive, Until exclusive);
 	// zero means unbounded on that side.
 	Since, Until time.Time
