@@ -26,6 +26,10 @@ import (
 // ChangeChannel, usually within milliseconds.
 type Postgres struct {
 	keystore.Store
+	// AccessLog is the verification log: WriteAccess, QueryAccess,
+	// AccessAnalytics, AccessTimeseries (audit.AccessWriter and
+	// audit.AccessReader) and PruneAccess.
+	sqlstore.AccessLog
 	store  *sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string
@@ -84,7 +88,7 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 			return err
 		},
 	}, opts)
-	p.Store = p.store
+	p.Store, p.AccessLog = p.store, p.store
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			// Two instances creating it at once: one loses, and that is fine.

@@ -204,7 +204,7 @@ func TestSQLiteUpgradesToTheChangeLog(t *testing.T) {
 	old := openAt(t, path, keystore.Options{})
 	storetest.MustApp(t, old, "aa_42", "acme")
 	// Back to version 1: no change log (and no later migration).
-	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`, `DELETE FROM schema_migrations WHERE version > 1`} {
+	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`, `DROP TABLE access_events`, `DROP TABLE access_rollups`, `DELETE FROM schema_migrations WHERE version > 1`} {
 		if _, err := old.w.Exec(q); err != nil {
 			t.Fatal(err)
 		}

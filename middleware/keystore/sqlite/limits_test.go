@@ -52,7 +52,7 @@ func TestMigratesAVersion1Database(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.MustKey(t, s, "aa_42", "old", nil)
-	for _, q := range []string{`DROP INDEX api_keys_app_live`, `DROP TABLE changes`, `DELETE FROM schema_migrations WHERE version > 1`} {
+	for _, q := range []string{`DROP INDEX api_keys_app_live`, `DROP TABLE changes`, `DROP TABLE access_events`, `DROP TABLE access_rollups`, `DELETE FROM schema_migrations WHERE version > 1`} {
 		if _, err := s.w.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,8 @@ type Store struct {
 	// Audit retention (retention.go): the maximum age (negative: keep
 	// forever), the pruning period, and the loop's stop and done.
 	auditMaxAge, pruneEvery time.Duration
+	// Verification log retention (negative: keep forever).
+	accessMaxAge, rollupMaxAge time.Duration
 	onPruneError            func(error)
 	stopPrune               context.CancelFunc
 	pruneDone               chan struct{}
@@ -60,7 +62,7 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	case s.maxActive < 0:
 		s.maxActive = 0
 	}
-	s.auditMaxAge, s.pruneEvery = retention(opts)
+	s.auditMaxAge, s.pruneEvery, s.accessMaxAge, s.rollupMaxAge = retention(opts)
 	s.onPruneError = opts.OnPruneError
 	return s
 }

@@ -161,6 +161,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 	ctx := context.Background()
 
 	t.Run("AuditRetention", func(t *testing.T) { auditRetention(t, open) })
+	t.Run("AccessLog", func(t *testing.T) { accessLog(t, open) })
 
 	t.Run("Apps", func(t *testing.T) {
 		s, clock := openStore(t)
