@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/audit/accesslog"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
@@ -94,6 +97,19 @@ type APIKeyConfig struct {
 	// logged: rate limits guard capacity, not access, which the key already
 	// decided.
 	Limiter ratelimit.Limiter
+	// AccessLog records every decision of the guard, allowed or blocked,
+	// in the verification log (audit.Access: the portal's Overview and
+	// Access Logs, the backend API's /audit/logs, /audit/analytics and
+	// /audit/timeseries), off the request path: a request never waits
+	// for it. Nil means: when Config.Keys is an audit.AccessWriter (both
+	// keystore drivers are), an accesslog.Recorder writing to it, started
+	// here and flushed by Close; otherwise (with Verifier, for one: Wacht
+	// records its own) none. audit.DiscardAccess turns recording off.
+	AccessLog audit.AccessRecorder
+	// Metrics, when set, receives the counters of the recorder built for
+	// a nil AccessLog (keyportal_access_events_written_total and
+	// keyportal_access_events_shed_total). Nil exports none.
+	Metrics prometheus.Registerer
 }
 
 // APIKeyAuth guards routes of the app's public API with API keys. Build it
@@ -112,6 +128,10 @@ type APIKeyAuth struct {
 	// limiterLogged is when a limiter failure was last logged (unix ns):
 	// during an outage one line a second, not one per request.
 	limiterLogged atomic.Int64
+	// access records decisions (nil: none); ownAccess is the recorder
+	// RequireAPIKey built, which Close closes.
+	access    audit.AccessRecorder
+	ownAccess *accesslog.Recorder
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -207,8 +227,20 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	if limiter == nil && len(cfg.RateLimits) > 0 {
 		limiter = ratelimit.NewMemory(cfg.Now)
 	}
+	access, ownAccess := cfg.AccessLog, (*accesslog.Recorder)(nil)
+	if access == audit.DiscardAccess {
+		access = nil
+	} else if w, ok := cfg.Keys.(audit.AccessWriter); ok && access == nil && cfg.Verifier == nil {
+		rec, err := accesslog.New(w, accesslog.Config{Metrics: cfg.Metrics, Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("middleware: %w", err)
+		}
+		access, ownAccess = rec, rec
+	}
 	q := `realm="` + realm + `"`
 	return &APIKeyAuth{
+		access:      access,
+		ownAccess:   ownAccess,
 		v:           v,
 		kv:          cfg.Verifier,
 		log:         cfg.Logger,
@@ -263,8 +295,14 @@ func (a *APIKeyAuth) Require(perms ...string) gin.HandlerFunc {
 func (a *APIKeyAuth) Verifier() *apikey.Verifier { return a.v }
 
 // Flush writes the pending last_used_at updates now (none with
-// APIKeyConfig.Verifier: the gateway records uses).
+// APIKeyConfig.Verifier: the gateway records uses), and the buffered
+// verification events of the recorder RequireAPIKey built.
 func (a *APIKeyAuth) Flush(ctx context.Context) error {
+	if a.ownAccess != nil {
+		if err := a.ownAccess.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	if a.v == nil {
 		return nil
 	}
@@ -273,8 +311,18 @@ func (a *APIKeyAuth) Flush(ctx context.Context) error {
 
 // Close stops the background writer after writing the last batch of
 // last_used_at updates, or closes APIKeyConfig.Verifier if it is an
-// io.Closer. Requests must not reach the guard after Close.
+// io.Closer; and stops the verification recorder RequireAPIKey built after
+// writing what it buffered (waiting at most accessCloseTimeout). Requests
+// must not reach the guard after Close.
 func (a *APIKeyAuth) Close() error {
+	if a.ownAccess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), accessCloseTimeout)
+		err := a.ownAccess.Close(ctx)
+		cancel()
+		if err != nil {
+			a.log.Error().Err(err).Msg("middleware: the verification log was not written to its end")
+		}
+	}
 	if a.v != nil {
 		return a.v.Close()
 	}
@@ -293,19 +341,29 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 		return a.remoteHandler(required, insufficient)
 	}
 	return func(c *gin.Context) {
+		var start time.Time
+		if a.access != nil {
+			start = time.Now()
+		}
 		secret, ok := credential(c.Request.Header)
 		if !ok {
 			a.refuse(c, apikey.ErrMalformed, nil)
+			a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
 			return
 		}
 		id, err := a.v.Verify(c.Request.Context(), secret, required)
 		if err != nil {
 			a.refuse(c, err, insufficient)
+			a.recordAccess(c, start, id, err, "")
 			return
 		}
-		if len(a.limits) > 0 && !a.rateLimit(c, id) {
-			return
+		if len(a.limits) > 0 {
+			if ok, rule := a.rateLimit(c, id); !ok {
+				a.recordAccess(c, start, id, nil, rule)
+				return
+			}
 		}
+		a.recordAccess(c, start, id, nil, "")
 		c.Set(apiKeyContextKey{}, id)
 		c.Next()
 	}
@@ -315,8 +373,8 @@ var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rat
 
 // rateLimit counts the request against every rule, sets the RateLimit
 // headers of the rule closest to refusing, and answers 429 when one refuses.
-// It reports whether the request may go on.
-func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
+// It reports whether the request may go on, and else the rule that refused.
+func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) (bool, string) {
 	checks := make([]ratelimit.Check, len(a.limits))
 	var ip string
 	for i, rule := range a.limits {
@@ -333,7 +391,7 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 		if now-last >= int64(time.Second) && a.limiterLogged.CompareAndSwap(last, now) {
 			a.log.Warn().Err(err).Msg("rate limiter unavailable; requests let through without limits")
 		}
-		return true
+		return true, ""
 	}
 	shown, ri := ratelimit.Pick(results)
 	h := c.Writer.Header()
@@ -341,10 +399,10 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 	h["Ratelimit-Remaining"] = []string{strconv.Itoa(shown.Remaining)}
 	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(shown.Reset), 10)}
 	if ri < 0 {
-		return true
+		return true, ""
 	}
 	a.tooMany(c, id, shown.RetryAfter)
-	return false
+	return false, checks[ri].Rule.String()
 }
 
 // tooMany answers 429 with Retry-After for a key over a rate limit.
