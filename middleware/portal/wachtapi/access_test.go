@@ -13,6 +13,7 @@ import (
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/audit/accesslog"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // seedAccess writes verifications of the test app: per hour of the last
@@ -270,5 +271,25 @@ func TestCheckIsRecorded(t *testing.T) {
 	}
 	if _, found := rules["blocked:unknown"]; !found {
 		t.Fatalf("no event for the unknown key: %+v", page.Events)
+	}
+}
+
+// middleware/wacht's client reads keyportal's verification log as Wacht's.
+func TestWachtClientReadsAccess(t *testing.T) {
+	w := newWorld(t)
+	keyID, allowed, blocked, _ := seedAccess(t, w)
+	c := w.client(t, backendKey)
+	ctx := context.Background()
+	a, err := c.AuditAnalytics(ctx, apikeytest.AppSlug, wacht.AnalyticsQuery{TopKeys: true, RateLimits: true})
+	if err != nil || a.TotalRequests != allowed+blocked || len(a.TopKeys) != 1 || a.TopKeys[0].KeyID != keyID || a.RateLimitStats == nil {
+		t.Fatalf("AuditAnalytics = %+v, %v", a, err)
+	}
+	s, err := c.AuditTimeseries(ctx, apikeytest.AppSlug, wacht.TimeseriesQuery{Interval: wacht.IntervalDay})
+	if err != nil || len(s.Points) != 8 {
+		t.Fatalf("AuditTimeseries = %+v, %v; want 8 daily points (7 days back from now)", s, err)
+	}
+	page, err := c.AuditLogs(ctx, apikeytest.AppSlug, wacht.AuditQuery{Outcome: wacht.OutcomeBlocked, Limit: 1000})
+	if err != nil || int64(len(page.Logs)) != blocked || page.Logs[0].BlockedByRule == "" {
+		t.Fatalf("AuditLogs = %+v, %v", page, err)
 	}
 }
