@@ -86,6 +86,12 @@ type Config struct {
 	// keystore drivers are), closed by Close; audit.DiscardAccess turns
 	// recording off.
 	AccessLog audit.AccessRecorder
+	// Access reads the verification log for /audit/logs, /audit/analytics
+	// and /audit/timeseries. Nil means Store when it is an
+	// audit.AccessReader (both keystore drivers are); set it when Store is
+	// a wrapper that hides the driver's methods. Without either those
+	// routes answer 501.
+	Access audit.AccessReader
 }
 
 // API is the Wacht-compatible backend API. It is safe for concurrent use.
@@ -109,6 +115,7 @@ type API struct {
 	// recorder New built, which Close closes.
 	access    audit.AccessRecorder
 	ownAccess *accesslog.Recorder
+	reader    audit.AccessReader // nil: no verification log
 }
 
 // New checks cfg and returns the API. Misconfiguration fails here with a
@@ -151,6 +158,9 @@ func New(cfg Config) (*API, error) {
 		if a.limiter == nil {
 			a.limiter = ratelimit.NewMemory(cfg.Now)
 		}
+	}
+	if a.reader = cfg.Access; a.reader == nil {
+		a.reader, _ = cfg.Store.(audit.AccessReader)
 	}
 	switch w, ok := cfg.Store.(audit.AccessWriter); {
 	case cfg.AccessLog == audit.DiscardAccess:
