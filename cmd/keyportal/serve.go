@@ -54,12 +54,13 @@ type serveConfig struct {
 	sessionTTL      time.Duration
 	keyChangeRate   float64
 	auditMaxAge     ageValue
-	// accessMaxAge and rollupMaxAge: the verification log's retention.
-	accessMaxAge, rollupMaxAge ageValue
 	shutdownTimeout time.Duration
 	trustedProxies  string
 	proxies         []string // parsed from trustedProxies; nil trusts none
 	metricsAddr     string
+
+	// accessMaxAge and rollupMaxAge: the verification log's retention.
+	accessMaxAge, rollupMaxAge ageValue
 }
 
 // serveEnv maps serve's flags to the environment variables that set them
@@ -307,10 +308,10 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		cfg.baseURL = "http://" + publicHost(addr)
 	}
 
-	cfg.store.retention = keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge), AccessMaxAge: time.Duration(cfg.accessMaxAge),
-		AccessRollupMaxAge: time.Duration(cfg.rollupMaxAge), OnPruneError: func(err error) {
+	cfg.store.retention = keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge), OnPruneError: func(err error) {
 		log.Error().Err(err).Str("event", "audit.prune").Msg("deleting old audit events failed; retrying in an hour")
 	}}
+	cfg.store.retention.AccessMaxAge, cfg.store.retention.AccessRollupMaxAge = time.Duration(cfg.accessMaxAge), time.Duration(cfg.rollupMaxAge)
 	store, err := cfg.store.open(ctx, c, true)
 	if err != nil {
 		return err

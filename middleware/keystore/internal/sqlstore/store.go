@@ -38,11 +38,12 @@ type Store struct {
 	// Audit retention (retention.go): the maximum age (negative: keep
 	// forever), the pruning period, and the loop's stop and done.
 	auditMaxAge, pruneEvery time.Duration
-	// Verification log retention (negative: keep forever).
-	accessMaxAge, rollupMaxAge time.Duration
 	onPruneError            func(error)
 	stopPrune               context.CancelFunc
 	pruneDone               chan struct{}
+
+	// Verification log retention (negative: keep forever).
+	accessMaxAge, rollupMaxAge time.Duration
 }
 
 var _ keystore.Store = (*Store)(nil)
