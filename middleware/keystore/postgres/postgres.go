@@ -87,6 +87,16 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 				WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, times)
 			return err
 		},
+		CopyRows: func(ctx context.Context, tx sqlstore.Querier, table string, cols []string, rows [][]any) error {
+			t, ok := tx.(txn)
+			if !ok {
+				return fmt.Errorf("CopyRows outside a transaction")
+			}
+			_, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+			return err
+		},
+		AsyncCommit: "SET LOCAL synchronous_commit = off",
+		Unnest:      true,
 	}, opts)
 	p.Store, p.AccessLog = p.store, p.store
 	if schema != "" {

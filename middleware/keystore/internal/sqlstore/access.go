@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,8 +83,7 @@ func (s *Store) WriteAccess(ctx context.Context, events []audit.Access, shed []a
 	if len(events) == 0 && len(shed) == 0 {
 		return nil
 	}
-	const cols = 15
-	args := make([]any, 0, len(events)*cols)
+	rows := make([][]any, 0, len(events))
 	roll := make(map[rollupKey]*rollupVal, len(events)/4+len(shed))
 	add := func(k rollupKey, name string, limited bool, n int64) {
 		v := roll[k]
@@ -105,8 +106,8 @@ func (s *Store) WriteAccess(ctx context.Context, events []audit.Access, shed []a
 		t := ns(e.Time)
 		app, key, name, path := clip(e.AppSlug, maxAccessText), clip(e.KeyID, maxAccessText),
 			clip(e.KeyName, maxAccessText), clip(e.Path, maxAccessPath)
-		args = append(args, NewID("acc_"), t, id, int64(e.Latency), app, clip(e.Tenant, maxAccessText), key, name,
-			outcome, rule, limited, clip(e.Method, 16), path, clip(e.ClientIP, 64), clip(e.UserAgent, maxAccessText))
+		rows = append(rows, []any{NewID("acc_"), t, id, int64(e.Latency), app, clip(e.Tenant, maxAccessText), key, name,
+			outcome, rule, limited, clip(e.Method, 16), path, clip(e.ClientIP, 64), clip(e.UserAgent, maxAccessText)})
 		add(rollupKey{app, floorMinute(t), key, path, outcome, rule}, name, limited, 1)
 	}
 	for _, sh := range shed {
@@ -115,37 +116,86 @@ func (s *Store) WriteAccess(ctx context.Context, events []audit.Access, shed []a
 		}
 	}
 	return s.write(ctx, func(tx Querier) ([]keystore.Change, error) {
-		const insert = `INSERT INTO access_events (id, occurred_at, request_id, latency_ns, app_slug, tenant, key_id,
-			key_name, outcome, blocked_rule, limited, method, path, client_ip, user_agent) VALUES `
-		for start := 0; start < len(events); start += accessInsertRows {
-			n := min(accessInsertRows, len(events)-start)
-			q := insert + values(n, cols)
-			if _, err := tx.Exec(ctx, q, args[start*cols:(start+n)*cols]...); err != nil {
+		if s.d.AsyncCommit != "" {
+			if _, err := tx.Exec(ctx, s.d.AsyncCommit); err != nil {
 				return nil, dbErr(err)
 			}
 		}
-		const upsert = `INSERT INTO access_rollups (app_slug, minute, key_id, key_name, path, outcome, rule, limited, n) VALUES `
-		const conflict = ` ON CONFLICT (app_slug, minute, key_id, path, outcome, rule) DO UPDATE SET
-			n = access_rollups.n + excluded.n, key_name = excluded.key_name, limited = excluded.limited`
-		rargs := make([]any, 0, min(len(roll), accessInsertRows)*9)
-		flush := func() error {
-			if len(rargs) == 0 {
-				return nil
-			}
-			_, err := tx.Exec(ctx, upsert+values(len(rargs)/9, 9)+conflict, rargs...)
-			rargs = rargs[:0]
+		if err := s.insertAccess(ctx, tx, rows); err != nil {
+			return nil, err
+		}
+		return nil, s.upsertRollups(ctx, tx, roll)
+	})
+}
+
+// upsertRollups adds roll to access_rollups, in key order (so that
+// instances writing at once lock rows in one order and cannot deadlock).
+func (s *Store) upsertRollups(ctx context.Context, tx Querier, roll map[rollupKey]*rollupVal) error {
+	keys := make([]rollupKey, 0, len(roll))
+	for k := range roll {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b rollupKey) int {
+		return cmp.Or(strings.Compare(a.app, b.app), cmp.Compare(a.minute, b.minute), strings.Compare(a.key, b.key),
+			strings.Compare(a.path, b.path), strings.Compare(a.outcome, b.outcome), strings.Compare(a.rule, b.rule))
+	})
+	const insert = `INSERT INTO access_rollups (app_slug, minute, key_id, key_name, path, outcome, rule, limited, n) `
+	const conflict = ` ON CONFLICT (app_slug, minute, key_id, path, outcome, rule) DO UPDATE SET
+		n = access_rollups.n + excluded.n, key_name = excluded.key_name, limited = excluded.limited`
+	if s.d.Unnest {
+		apps, keyIDs, names, paths, outcomes, rules := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)),
+			make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+		minutes, ns, limited := make([]int64, len(keys)), make([]int64, len(keys)), make([]bool, len(keys))
+		for i, k := range keys {
+			v := roll[k]
+			apps[i], minutes[i], keyIDs[i], names[i], paths[i], outcomes[i], rules[i], limited[i], ns[i] =
+				k.app, k.minute, k.key, v.name, k.path, k.outcome, k.rule, v.limited, v.n
+		}
+		_, err := tx.Exec(ctx, insert+`SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[],
+			?::text[], ?::text[], ?::boolean[], ?::bigint[])`+conflict,
+			apps, minutes, keyIDs, names, paths, outcomes, rules, limited, ns)
+		return dbErr(err)
+	}
+	args := make([]any, 0, min(len(keys), accessInsertRows)*9)
+	for start := 0; start < len(keys); start += accessInsertRows {
+		n := min(accessInsertRows, len(keys)-start)
+		args = args[:0]
+		for _, k := range keys[start : start+n] {
+			v := roll[k]
+			args = append(args, k.app, k.minute, k.key, v.name, k.path, k.outcome, k.rule, v.limited, v.n)
+		}
+		if _, err := tx.Exec(ctx, insert+`VALUES `+values(n, 9)+conflict, args...); err != nil {
 			return dbErr(err)
 		}
-		for k, v := range roll {
-			rargs = append(rargs, k.app, k.minute, k.key, v.name, k.path, k.outcome, k.rule, v.limited, v.n)
-			if len(rargs) == accessInsertRows*9 {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
+	}
+	return nil
+}
+
+var accessCols = []string{"id", "occurred_at", "request_id", "latency_ns", "app_slug", "tenant", "key_id",
+	"key_name", "outcome", "blocked_rule", "limited", "method", "path", "client_ip", "user_agent"}
+
+// insertAccess inserts rows into access_events: by Dialect.CopyRows, else
+// by INSERTs of accessInsertRows rows each.
+func (s *Store) insertAccess(ctx context.Context, tx Querier, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.d.CopyRows != nil {
+		return dbErr(s.d.CopyRows(ctx, tx, "access_events", accessCols, rows))
+	}
+	insert := `INSERT INTO access_events (` + strings.Join(accessCols, ", ") + `) VALUES `
+	args := make([]any, 0, min(len(rows), accessInsertRows)*len(accessCols))
+	for start := 0; start < len(rows); start += accessInsertRows {
+		n := min(accessInsertRows, len(rows)-start)
+		args = args[:0]
+		for _, r := range rows[start : start+n] {
+			args = append(args, r...)
 		}
-		return nil, flush()
-	})
+		if _, err := tx.Exec(ctx, insert+values(n, len(accessCols)), args...); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
 }
 
 // values returns n groups of cols placeholders: "(?, ?), (?, ?)".
