@@ -25,11 +25,15 @@ func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Id
 	}
 	r := c.Request
 	e := audit.Access{
-		RequestID: ticket.RequestID(r.Header.Get(ticket.RequestIDHeader)),
-		Time:      start, Latency: time.Since(start),
+		Time: start, Latency: time.Since(start),
 		Outcome: audit.AccessAllowed,
 		Method:  r.Method, Path: r.URL.Path,
 		ClientIP: clientip.Of(c, &a.log), UserAgent: r.UserAgent(),
+	}
+	// The caller's request id when it sent one; else the store makes one, off
+	// the request path.
+	if h := r.Header.Get(ticket.RequestIDHeader); h != "" {
+		e.RequestID = ticket.RequestID(h)
 	}
 	if id != nil {
 		e.AppSlug, e.Tenant, e.KeyID, e.KeyName = id.AppSlug, id.Tenant, id.KeyID, id.KeyName

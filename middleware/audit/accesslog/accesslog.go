@@ -99,6 +99,10 @@ type Recorder struct {
 	// lastErrLog is when a write failure was last logged (unix ns).
 	lastErrLog atomic.Int64
 
+	// kick wakes the writer when a batch is buffered; otherwise it wakes
+	// every FlushEvery, so that a busy server does not pay a goroutine
+	// wake-up per request.
+	kick     chan struct{}
 	flush    chan chan error
 	quit     chan struct{}
 	done     chan struct{}
@@ -123,7 +127,7 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 	}
 	r := &Recorder{
 		w: w, batch: cfg.Batch, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
-		shed: map[shedKey]int64{}, flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
+		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	buffer := cfg.Buffer
 	if buffer == 0 {
@@ -169,6 +173,12 @@ func (r *Recorder) RecordAccess(e audit.Access) {
 	}
 	select {
 	case r.ch <- e:
+		if len(r.ch) >= r.batch {
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		r.addShed(e.AppSlug, e.Time, 1)
 		if r.shedFull != nil {
@@ -269,19 +279,16 @@ func (r *Recorder) run() {
 	}
 	for {
 		select {
-		case e := <-r.ch:
-			pending = append(pending, e)
-			if len(pending) >= r.batch {
-				write()
-			}
+		case <-r.kick:
 		case <-t.C:
-			write()
 		case reply := <-r.flush:
 			reply <- drain()
+			continue
 		case <-r.quit:
 			drain()
 			return
 		}
+		drain()
 	}
 }
 

@@ -138,7 +138,6 @@ var migrations = []migration{
 			user_agent   TEXT NOT NULL DEFAULT ''
 		)`,
 		`CREATE INDEX access_events_app_time ON access_events (app_slug, occurred_at, id)`,
-		`CREATE INDEX access_events_key_time ON access_events (app_slug, key_id, occurred_at, id)`,
 		`CREATE INDEX access_events_time ON access_events (occurred_at)`,
 		`CREATE TABLE access_rollups (
 			app_slug TEXT NOT NULL,
