@@ -132,6 +132,9 @@ type APIKeyAuth struct {
 	// RequireAPIKey built, which Close closes.
 	access    audit.AccessRecorder
 	ownAccess *accesslog.Recorder
+	// clock is apikey.Config.Now, the time of recorded decisions; nil
+	// means the guard's own reading of time.Now.
+	clock func() time.Time
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -241,6 +244,7 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	return &APIKeyAuth{
 		access:      access,
 		ownAccess:   ownAccess,
+		clock:       cfg.Now,
 		v:           v,
 		kv:          cfg.Verifier,
 		log:         cfg.Logger,

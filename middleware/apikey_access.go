@@ -18,7 +18,8 @@ const accessCloseTimeout = 10 * time.Second
 // recordAccess hands the guard's decision to APIKeyConfig.AccessLog: err is
 // the refusal (nil when allowed), limitedBy the rate-limit rule that blocked
 // the request. id is the key's identity when the verifier knew it. start is
-// when the guard began (zero without a recorder).
+// when the guard began (zero without a recorder), and the event's time
+// unless apikey.Config.Now gives the clock.
 func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Identity, err error, limitedBy string) {
 	if a.access == nil {
 		return
@@ -34,6 +35,9 @@ func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Id
 	// the request path.
 	if h := r.Header.Get(ticket.RequestIDHeader); h != "" {
 		e.RequestID = ticket.RequestID(h)
+	}
+	if a.clock != nil {
+		e.Time = a.clock()
 	}
 	if id != nil {
 		e.AppSlug, e.Tenant, e.KeyID, e.KeyName = id.AppSlug, id.Tenant, id.KeyID, id.KeyName

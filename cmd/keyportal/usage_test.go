@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // TestUsage: keyportal usage sums the verification log of an app, from the
@@ -83,4 +84,45 @@ func TestUsage(t *testing.T) {
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_42", "--top", "51"), exitUsage)
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_42", "--since", "1d", "--until", "2d"), exitUsage)
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_404"), exitFindings)
+}
+
+// keyportal serve records every /v1/authz/check decision in the store's
+// verification log (its store wrapper must not hide the log), and keyportal
+// usage counts them.
+func TestServeRecordsChecks(t *testing.T) {
+	h := newHarness(t)
+	expect(t, h.run("apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme", "--key-prefix", "acme_live"), exitOK)
+	const backendKey = "kpb_usage_key_0123456789abcdef"
+	base := h.serveInProcess(backendKey)
+	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, secret, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "CI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secret, secret, "acme_live_" + strings.Repeat("A", 43)} {
+		if _, err := cl.Check(ctx, wacht.CheckRequest{Principal: wacht.Principal{Value: s}, Resource: "/v1/things", Method: "GET"}); err != nil && s == secret {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(time.Second) // usage's window ends now, exclusive
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := h.run("usage", "--db", "$DB", "--app", "aa_42", "--json")
+		expect(t, r, exitOK)
+		var u usageReport
+		if err := json.Unmarshal([]byte(r.stdout), &u); err != nil {
+			t.Fatal(err)
+		}
+		if u.Total == 2 && u.Allowed == 2 {
+			break // the unknown key names no app: it is logged without one
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s usage counts %+v, want the 2 allowed checks", u)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

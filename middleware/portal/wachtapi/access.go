@@ -346,7 +346,8 @@ func (a *API) accessTimeseries(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// recordCheck hands a /v1/authz/check decision to the verification log:
+// recordCheck hands a /v1/authz/check decision to the verification log, at
+// the API's clock (Config.Now):
 // the method and path (resource) the caller asked about, the end user's
 // address and user agent it reported (else the caller's), and the verdict.
 func (a *API) recordCheck(c *gin.Context, start time.Time, req *checkRequest, resp *checkResponse, err error) {
@@ -354,7 +355,7 @@ func (a *API) recordCheck(c *gin.Context, start time.Time, req *checkRequest, re
 		return
 	}
 	e := audit.Access{
-		RequestID: resp.RequestID, Time: start, Latency: time.Since(start), Outcome: audit.AccessAllowed,
+		RequestID: resp.RequestID, Time: a.now(), Latency: time.Since(start), Outcome: audit.AccessAllowed,
 		Method: strings.ToUpper(strings.TrimSpace(req.Method)), Path: req.Resource,
 		ClientIP: strings.TrimSpace(req.ClientIP), UserAgent: req.UserAgent,
 	}
