@@ -164,7 +164,7 @@ func TestAuditAnalytics(t *testing.T) {
 
 func TestAuditTimeseries(t *testing.T) {
 	w := newWorld(t)
-	_, allowed, blocked, _ := seedAccess(t, w)
+	keyID, allowed, blocked, limited := seedAccess(t, w)
 	var s struct {
 		Data []struct {
 			Timestamp time.Time `json:"timestamp"`
@@ -191,6 +191,14 @@ func TestAuditTimeseries(t *testing.T) {
 	}
 	if s.Interval != "hour" || len(s.Data) < 48 || total != allowed+blocked || empty < 24 {
 		t.Fatalf("hourly series: interval %q, %d points (%d empty) summing to %d, want ≥ 48 points, ≥ 24 empty, summing to %d", s.Interval, len(s.Data), empty, total, allowed+blocked)
+	}
+	w.getJSON(t, path+"&key_id="+keyID, &s)
+	total = 0
+	for _, p := range s.Data {
+		total += p.Total
+	}
+	if total != allowed+limited {
+		t.Fatalf("the key's hourly series sums to %d, want its %d requests", total, allowed+limited)
 	}
 	w.getJSON(t, strings.Replace(path, "interval=hour", "interval=week", 1), &s)
 	if len(s.Data) == 0 || s.Data[0].Timestamp.Weekday() != time.Monday || s.Interval != "week" {
