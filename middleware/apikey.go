@@ -8,14 +8,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/audit/accesslog"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
 
@@ -98,6 +102,19 @@ type APIKeyConfig struct {
 	// logged: rate limits guard capacity, not access, which the key already
 	// decided.
 	Limiter ratelimit.Limiter
+	// AccessLog records every decision of the guard, allowed or blocked,
+	// in the verification log (audit.Access: the portal's Overview and
+	// Access Logs, the backend API's /audit/logs, /audit/analytics and
+	// /audit/timeseries), off the request path: a request never waits
+	// for it. Nil means: when Config.Keys is an audit.AccessWriter (both
+	// keystore drivers are), an accesslog.Recorder writing to it, started
+	// here and flushed by Close; otherwise (with Verifier, for one: Wacht
+	// records its own) none. audit.DiscardAccess turns recording off.
+	AccessLog audit.AccessRecorder
+	// Metrics, when set, receives the counters of the recorder built for
+	// a nil AccessLog (keyportal_access_events_written_total and
+	// keyportal_access_events_shed_total). Nil exports none.
+	Metrics prometheus.Registerer
 }
 
 // APIKeyAuth guards routes of the app's public API with API keys. Build it
@@ -116,6 +133,13 @@ type APIKeyAuth struct {
 	// limiterLogged lets a limiter failure log once a second during an
 	// outage, not once per request.
 	limiterLogged logthrottle.Second
+	// access records decisions (nil: none); ownAccess is the recorder
+	// RequireAPIKey built, which Close closes.
+	access    audit.AccessRecorder
+	ownAccess *accesslog.Recorder
+	// clock is apikey.Config.Now, the time of recorded decisions; nil
+	// means the guard's own reading of time.Now.
+	clock func() time.Time
 }
 
 // apiKeyContextKey is the key of the identity in a gin.Context.
@@ -212,8 +236,21 @@ func RequireAPIKey(cfg APIKeyConfig) (*APIKeyAuth, error) {
 	if limiter == nil && v != nil { // apps' schemes may need it at any time
 		limiter = ratelimit.NewMemory(cfg.Now)
 	}
+	access, ownAccess := cfg.AccessLog, (*accesslog.Recorder)(nil)
+	if access == audit.DiscardAccess {
+		access = nil
+	} else if w, ok := cfg.Keys.(audit.AccessWriter); ok && access == nil && cfg.Verifier == nil {
+		rec, err := accesslog.New(w, accesslog.Config{Metrics: cfg.Metrics, Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("middleware: %w", err)
+		}
+		access, ownAccess = rec, rec
+	}
 	q := `realm="` + realm + `"`
 	return &APIKeyAuth{
+		access:      access,
+		ownAccess:   ownAccess,
+		clock:       cfg.Now,
 		v:           v,
 		kv:          cfg.Verifier,
 		log:         cfg.Logger,
@@ -268,8 +305,14 @@ func (a *APIKeyAuth) Require(perms ...string) gin.HandlerFunc {
 func (a *APIKeyAuth) Verifier() *apikey.Verifier { return a.v }
 
 // Flush writes the pending last_used_at updates now (none with
-// APIKeyConfig.Verifier: the gateway records uses).
+// APIKeyConfig.Verifier: the gateway records uses), and the buffered
+// verification events of the recorder RequireAPIKey built.
 func (a *APIKeyAuth) Flush(ctx context.Context) error {
+	if a.ownAccess != nil {
+		if err := a.ownAccess.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	if a.v == nil {
 		return nil
 	}
@@ -278,8 +321,18 @@ func (a *APIKeyAuth) Flush(ctx context.Context) error {
 
 // Close stops the background writer after writing the last batch of
 // last_used_at updates, or closes APIKeyConfig.Verifier if it is an
-// io.Closer. Requests must not reach the guard after Close.
+// io.Closer; and stops the verification recorder RequireAPIKey built after
+// writing what it buffered (waiting at most accessCloseTimeout). Requests
+// must not reach the guard after Close.
 func (a *APIKeyAuth) Close() error {
+	if a.ownAccess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), accessCloseTimeout)
+		err := a.ownAccess.Close(ctx)
+		cancel()
+		if err != nil {
+			a.log.Error().Err(err).Msg("middleware: the verification log was not written to its end")
+		}
+	}
 	if a.v != nil {
 		return a.v.Close()
 	}
@@ -298,19 +351,29 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 		return a.remoteHandler(required, insufficient)
 	}
 	return func(c *gin.Context) {
+		var start time.Time
+		if a.access != nil {
+			start = time.Now()
+		}
 		secret, ok := credential(c.Request.Header)
 		if !ok {
 			a.refuse(c, apikey.ErrMalformed, nil)
+			a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
 			return
 		}
 		id, err := a.v.Verify(c.Request.Context(), secret, required)
 		if err != nil {
 			a.refuse(c, err, insufficient)
+			a.recordAccess(c, start, id, err, "")
 			return
 		}
-		if (a.limits.Len() > 0 || id.RateLimits().Len() > 0) && !a.rateLimit(c, id) {
-			return
+		if a.limits.Len() > 0 || id.RateLimits().Len() > 0 {
+			if ok, rule := a.rateLimit(c, id); !ok {
+				a.recordAccess(c, start, id, nil, rule)
+				return
+			}
 		}
+		a.recordAccess(c, start, id, nil, "")
 		c.Set(apiKeyContextKey{}, id)
 		c.Next()
 	}
@@ -321,8 +384,9 @@ var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rat
 // rateLimit counts the request against every rule that applies to its
 // path (APIKeyConfig.RateLimits, then the key's app's), sets the RateLimit
 // headers (ratelimit.Decision.Shown), and answers 429 when one refuses.
-// It reports whether the request may go on.
-func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
+// It reports whether the request may go on, and else the name of the rule
+// that refused (ratelimit.Decision.Rule).
+func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) (bool, string) {
 	app := id.RateLimits()
 	s := ratelimit.Subject{KeyID: id.KeyID, DeploymentID: id.DeploymentID, AppSlug: id.AppSlug, Path: c.Request.URL.Path}
 	if a.limits.NeedsIP() || app.NeedsIP() {
@@ -334,20 +398,20 @@ func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) bool {
 		if a.limiterLogged.Allow() {
 			a.log.Warn().Err(err).Msg("rate limiter unavailable; requests let through without limits")
 		}
-		return true
+		return true, ""
 	}
 	if len(d.Counted) == 0 {
-		return true // no rule applies to this path
+		return true, "" // no rule applies to this path
 	}
 	h := c.Writer.Header()
 	h["Ratelimit-Limit"] = []string{strconv.Itoa(d.Shown.Limit)}
 	h["Ratelimit-Remaining"] = []string{strconv.Itoa(d.Shown.Remaining)}
 	h["Ratelimit-Reset"] = []string{strconv.FormatInt(ratelimit.CeilSeconds(d.Shown.Reset), 10)}
 	if d.Allowed {
-		return true
+		return true, ""
 	}
 	a.tooMany(c, id, d)
-	return false
+	return false, d.Rule
 }
 
 // tooMany answers 429 with Retry-After for a key over a rate limit; d.Rule

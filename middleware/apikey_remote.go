@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,9 +16,14 @@ import (
 // and any 429.
 func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		var start time.Time
+		if a.access != nil {
+			start = time.Now()
+		}
 		secret, ok := credential(c.Request.Header)
 		if !ok {
 			a.refuse(c, apikey.ErrMalformed, nil)
+			a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
 			return
 		}
 		v, err := a.kv.VerifyRequest(c.Request.Context(), apikey.Request{
@@ -34,13 +40,17 @@ func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerF
 		switch {
 		case err != nil:
 			a.refuse(c, err, insufficient)
+			a.recordAccess(c, start, v.Identity, err, "")
 		case v.Identity == nil:
 			// A verifier that broke its contract: no verdict.
 			a.log.Error().Msg("api key verifier allowed a key without an identity")
 			a.refuse(c, apikey.ErrUnavailable, insufficient)
+			a.recordAccess(c, start, nil, apikey.ErrUnavailable, "")
 		case v.RetryAfter > 0:
 			a.tooMany(c, v.Identity, ratelimit.Decision{Shown: ratelimit.Result{RetryAfter: v.RetryAfter}})
+			a.recordAccess(c, start, v.Identity, nil, "rate_limited")
 		default:
+			a.recordAccess(c, start, v.Identity, nil, "")
 			c.Set(apiKeyContextKey{}, v.Identity)
 			c.Next()
 		}

@@ -1,11 +1,11 @@
 package middleware
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyportal/keyportal/internal/promreg"
 )
 
 // routeMetrics are the ticket route's Prometheus collectors; the zero value
@@ -41,17 +41,7 @@ func newRouteMetrics(reg prometheus.Registerer) (routeMetrics, error) {
 // registerOrReuse registers c, or returns the equal collector already
 // registered (two routes on one registry share their metrics).
 func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("middleware: registering metrics: %w", err)
+	return promreg.Register(reg, "middleware", c)
 }
 
 func (m routeMetrics) observe(outcome, reason string, latency time.Duration) {

@@ -95,7 +95,7 @@ func (c *cli) root() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
 	})
-	root.AddCommand(c.policyCommand(), c.serveCommand(), c.appsCommand(), c.keysCommand(), c.auditCommand(), c.loadCommand())
+	root.AddCommand(c.policyCommand(), c.serveCommand(), c.appsCommand(), c.keysCommand(), c.auditCommand(), c.usageCommand(), c.loadCommand())
 	root.InitDefaultCompletionCmd()
 	for _, cmd := range root.Commands() {
 		if cmd.Name() == "completion" {

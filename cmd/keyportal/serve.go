@@ -58,6 +58,9 @@ type serveConfig struct {
 	trustedProxies  string
 	proxies         []string // parsed from trustedProxies; nil trusts none
 	metricsAddr     string
+
+	// accessMaxAge and rollupMaxAge: the verification log's retention.
+	accessMaxAge, rollupMaxAge ageValue
 }
 
 // serveEnv maps serve's flags to the environment variables that set them
@@ -85,6 +88,8 @@ var serveEnv = []struct{ flag, env string }{
 	{"max-active-keys", "KEYPORTAL_MAX_ACTIVE_KEYS"},
 	{"key-change-rate", "KEYPORTAL_KEY_CHANGE_RATE"},
 	{"audit-max-age", "KEYPORTAL_AUDIT_MAX_AGE"},
+	{"access-max-age", "KEYPORTAL_ACCESS_MAX_AGE"},
+	{"access-rollup-max-age", "KEYPORTAL_ACCESS_ROLLUP_MAX_AGE"},
 }
 
 const serveLong = `serve runs the self-hosted key portal as its own server: the key-management
@@ -151,6 +156,12 @@ command line wins:
   --audit-max-age    KEYPORTAL_AUDIT_MAX_AGE    how long audit events are kept, in days (400d)
                                                 or as a Go duration (9600h), or "forever";
                                                 older ones are deleted hourly (default 400d)
+  --access-max-age   KEYPORTAL_ACCESS_MAX_AGE   how long the verification log's raw events
+                                                (every API-key check) are kept, as
+                                                --audit-max-age (default 30d)
+  --access-rollup-max-age  KEYPORTAL_ACCESS_ROLLUP_MAX_AGE
+                                                how long its per-minute rollups (the usage
+                                                totals and charts) are kept (default 400d)
 
 Operations: GET /healthz answers 200 while the process runs; GET /readyz answers
 200 when the store answers, else 503; GET /metrics serves Prometheus metrics
@@ -206,6 +217,9 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.Float64Var(&cfg.keyChangeRate, "key-change-rate", portal.DefaultChangeRate, "key changes a minute each user may make in the portal page (-1: no limit)")
 	cfg.auditMaxAge = ageValue(keystore.DefaultAuditMaxAge)
 	f.Var(&cfg.auditMaxAge, "audit-max-age", `how long audit events are kept: days (400d), a Go duration (9600h) or "forever"`)
+	cfg.accessMaxAge, cfg.rollupMaxAge = ageValue(keystore.DefaultAccessMaxAge), ageValue(keystore.DefaultAccessRollupMaxAge)
+	f.Var(&cfg.accessMaxAge, "access-max-age", `how long the verification log's raw events are kept: days (30d), a Go duration or "forever"`)
+	f.Var(&cfg.rollupMaxAge, "access-rollup-max-age", `how long the verification log's per-minute rollups are kept: days (400d), a Go duration or "forever"`)
 	f.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	f.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "proxies whose X-Forwarded-For names the client, IP addresses or CIDR ranges, comma-separated (default none)")
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port only, not on --addr")
@@ -297,6 +311,7 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	cfg.store.retention = keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge), OnPruneError: func(err error) {
 		log.Error().Err(err).Str("event", "audit.prune").Msg("deleting old audit events failed; retrying in an hour")
 	}}
+	cfg.store.retention.AccessMaxAge, cfg.store.retention.AccessRollupMaxAge = time.Duration(cfg.accessMaxAge), time.Duration(cfg.rollupMaxAge)
 	store, err := cfg.store.open(ctx, c, true)
 	if err != nil {
 		return err
@@ -365,6 +380,10 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	httpMetrics := newHTTPMetrics(reg)
 
 	pg, _ := store.(*postgres.Postgres)
+	accessReader, accessLog, stopAccess, err := verificationLog(store, reg, log)
+	if err != nil {
+		return nil, nil, nil, failf("Report this: the verification log's metrics could not be registered.", "%v", err)
+	}
 	if len(origins) > 0 {
 		store = defaultOrigins{Store: store, origins: origins}
 	}
@@ -377,6 +396,9 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 				log.Error().Err(err).Str("event", "serve.stop").Msg("close")
 			}
 		}
+	}
+	if stopAccess != nil {
+		closers = append(closers, stopAccess)
 	}
 	if cfg.policyPostgres {
 		if pg == nil || cfg.policy != "" {
@@ -433,7 +455,8 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		return nil, nil, nil, failf("Check --base-url (KEYPORTAL_BASE_URL) and --session-ttl.", "%v", err)
 	}
 	api, err := wachtapi.New(wachtapi.Config{Store: store, Issuer: p.Issuer(), APIKeys: keys, Tenants: tenants,
-		DefaultTenant: cfg.defaultTenant, RateLimits: cfg.limits, Limiter: limiter, Logger: log, Now: c.now})
+		DefaultTenant: cfg.defaultTenant, RateLimits: cfg.limits, Limiter: limiter, Logger: log, Now: c.now,
+		Access: accessReader, AccessLog: accessLog})
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, failf("Check --backend-api-key (KEYPORTAL_BACKEND_API_KEY).", "%v", err)

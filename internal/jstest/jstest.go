@@ -1,4 +1,6 @@
-// Package jstest runs a package's js/wasm tests inside jsdom from an ordinary
+// Package jstest runs JavaScript from Go tests: a package's js/wasm tests
+// inside jsdom (RunWasmTests), and Wacht's npm backend SDK against keyportal's
+// backend API (RunWachtSDK). For the first, from an ordinary
 // `go test`: it builds the package's test binary for GOOS=js GOARCH=wasm and
 // runs it with node and run.mjs, which gives it a browser-like window.
 //
@@ -77,4 +79,33 @@ func runGo(t *testing.T, gobin string, args ...string) string {
 		t.Fatalf("jstest: go %s: %v", strings.Join(args, " "), err)
 	}
 	return string(out)
+}
+
+// RunWachtSDK runs wacht_sdk.mjs: Wacht's npm backend SDK (@wacht/backend,
+// pinned in package.json) reads the audit logs, analytics and time series of
+// app from baseURL with the backend API key, and the JSON it read is
+// returned. It skips t (fails under KEYPORTAL_REQUIRE_SERVICES=1) without
+// node or the SDK installed.
+func RunWachtSDK(t *testing.T, baseURL, key, app string) []byte {
+	t.Helper()
+	node := testenv.NodePath(t)
+	dir := Dir()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@wacht", "backend", "package.json")); err != nil {
+		msg := "@wacht/backend is not installed (run: cd " + dir + " && npm ci)"
+		if testenv.Required() {
+			t.Fatalf("%s; %s=1 makes this mandatory", msg, testenv.RequireEnv)
+		}
+		t.Skip("skipped: " + msg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "wacht_sdk.mjs"), baseURL, key, app)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jstest: wacht_sdk.mjs: %v\n%s", err, stderr.String())
+	}
+	return out
 }

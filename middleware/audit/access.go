@@ -44,6 +44,9 @@ type Access struct {
 	// (for example "key_revoked", "tenant_suspended", "insufficient_permissions")
 	// or the name of the rate-limit rule that blocked it. Empty when allowed.
 	BlockedRule string `json:"blocked_by_rule,omitempty"`
+	// RateLimited tells that BlockedRule is a rate-limit rule (the request
+	// was over it) rather than a refusal reason.
+	RateLimited bool `json:"rate_limited,omitempty"`
 	// Method and Path are the verified request's (for /v1/authz/check, the
 	// ones the caller asked about).
 	Method string `json:"method"`
@@ -59,6 +62,33 @@ type Access struct {
 // counts what it shed.
 type AccessRecorder interface {
 	RecordAccess(e Access)
+}
+
+// DiscardAccess is an AccessRecorder that drops every event: set it where a
+// recorder is configured to turn the verification log off.
+var DiscardAccess AccessRecorder = discard{}
+
+type discard struct{}
+
+func (discard) RecordAccess(Access) {}
+
+// Shed counts the verifications of one app in one minute that a recorder
+// decided but did not record because its buffer was full.
+type Shed struct {
+	// AppSlug is the app ("" when the credential named none).
+	AppSlug string
+	// Minute is the minute (UTC, truncated) the verifications were decided.
+	Minute time.Time
+	// Count is how many were shed.
+	Count int64
+}
+
+// AccessWriter stores verification events in batches: what a recorder
+// (package middleware/audit/accesslog) writes to. The key stores implement
+// it: each call is one transaction that inserts the events, adds them to the
+// per-minute rollups and adds the shed counts.
+type AccessWriter interface {
+	WriteAccess(ctx context.Context, events []Access, shed []Shed) error
 }
 
 // AccessQuery selects verification events; zero fields do not filter.
@@ -89,6 +119,8 @@ type AccessPage struct {
 type AnalyticsQuery struct {
 	// AppSlug is the app (required).
 	AppSlug string
+	// KeyID restricts the sums to one key; "" means every key.
+	KeyID string
 	// Since and Until bound the window (Since inclusive, Until exclusive);
 	// zero means unbounded on that side.
 	Since, Until time.Time
@@ -116,6 +148,9 @@ type Analytics struct {
 	Total   int64 `json:"total_requests"`
 	Allowed int64 `json:"allowed_requests"`
 	Blocked int64 `json:"blocked_requests"`
+	// RateLimited counts the blocked requests that a rate-limit rule
+	// blocked (Access.RateLimited).
+	RateLimited int64 `json:"rate_limited_requests"`
 	// KeysUsed24h counts the distinct keys verified (allowed) in the 24 hours
 	// before the reader's clock, whatever the window.
 	KeysUsed24h int64 `json:"keys_used_24h"`
@@ -123,7 +158,9 @@ type Analytics struct {
 	// recorded because the recorder was overloaded.
 	Shed int64 `json:"shed"`
 	// TopKeys, TopPaths, BlockedReasons and RateLimitStats are filled when
-	// AnalyticsQuery.TopLimit > 0, most requests first.
+	// AnalyticsQuery.TopLimit > 0, most requests first. BlockedReasons
+	// counts every blocked request by BlockedRule (rate-limit rules
+	// included); RateLimitStats only the rate-limited ones, by rule.
 	TopKeys        []Count `json:"top_keys,omitempty"`
 	TopPaths       []Count `json:"top_paths,omitempty"`
 	BlockedReasons []Count `json:"blocked_reasons,omitempty"`

@@ -33,7 +33,7 @@ import (
 
 // SchemaVersion is the schema version the drivers migrate databases to; a
 // database of a newer version is refused.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Sentinel errors, usable with errors.Is.
 var (
@@ -386,11 +386,22 @@ type Options struct {
 	// AuditMaxAge (the first time after at most a minute); zero means
 	// DefaultAuditPruneEvery (an hour).
 	AuditPruneEvery time.Duration
-	// OnPruneError, when set, is told when deleting old audit events
-	// fails; the store tries again AuditPruneEvery later. Nil means a JSON
-	// line at error level on os.Stderr (event=keystore.prune); func(error)
-	// {} silences it.
+	// OnPruneError, when set, is told when deleting old audit events,
+	// verification events or rollups fails; the store tries again
+	// AuditPruneEvery later. Nil means a JSON line at error level on
+	// os.Stderr (event=keystore.prune); func(error) {} silences it.
 	OnPruneError func(error)
+	// AccessMaxAge is how long the raw verification events (the access
+	// log of every RequireAPIKey and /v1/authz/check decision) are kept;
+	// they are pruned with the audit events, every AuditPruneEvery. Zero
+	// means DefaultAccessMaxAge (30 days); a negative value keeps them
+	// forever. Sums and charts over older windows come from the rollups.
+	AccessMaxAge time.Duration
+	// AccessRollupMaxAge is how long the per-minute rollups of
+	// verifications (the Overview's totals and charts) are kept. Zero means
+	// DefaultAccessRollupMaxAge (400 days); a negative value keeps them
+	// forever.
+	AccessRollupMaxAge time.Duration
 }
 
 // Defaults for the zero values of Options' retention fields.
@@ -400,4 +411,10 @@ const (
 	DefaultAuditMaxAge = 400 * 24 * time.Hour
 	// DefaultAuditPruneEvery is how often old audit events are deleted.
 	DefaultAuditPruneEvery = time.Hour
+	// DefaultAccessMaxAge keeps raw verification events for 30 days: the
+	// Access Logs tab's rows.
+	DefaultAccessMaxAge = 30 * 24 * time.Hour
+	// DefaultAccessRollupMaxAge keeps the per-minute rollups for 400 days,
+	// as the audit trail.
+	DefaultAccessRollupMaxAge = 400 * 24 * time.Hour
 )

@@ -85,15 +85,9 @@ func (c *Client) AuditLogs(ctx context.Context, slug string, q AuditQuery) (Audi
 	if q.Limit < 0 || q.Limit > MaxAuditLimit {
 		return AuditPage{}, &inputError{msg: fmt.Sprintf("AuditLogs: Limit %d is outside 0..%d", q.Limit, MaxAuditLimit)}
 	}
-	if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
-		return AuditPage{}, &inputError{msg: "AuditLogs: End is before Start"}
-	}
 	v := url.Values{}
-	if !q.Start.IsZero() {
-		v.Set("start_date", q.Start.UTC().Format(time.RFC3339Nano))
-	}
-	if !q.End.IsZero() {
-		v.Set("end_date", q.End.UTC().Format(time.RFC3339Nano))
+	if err := window(v, "AuditLogs", q.Start, q.End); err != nil {
+		return AuditPage{}, err
 	}
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)

@@ -74,6 +74,8 @@ func newFakeWacht(t *testing.T) *fakeWacht {
 	mux.HandleFunc("POST /api-auth/apps/{slug}/keys/{id}/rotate", f.rotateKey)
 	mux.HandleFunc("POST /api-auth/apps/{slug}/keys/{id}/revoke", f.revokeKey)
 	mux.HandleFunc("GET /api-auth/apps/{slug}/audit/logs", f.auditLogs)
+	mux.HandleFunc("GET /api-auth/apps/{slug}/audit/analytics", f.auditAnalytics)
+	mux.HandleFunc("GET /api-auth/apps/{slug}/audit/timeseries", f.auditTimeseries)
 	mux.HandleFunc("POST /v1/authz/check", f.check)
 	mountFakeSchemes(mux)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -478,4 +480,61 @@ func (f *fakeWacht) auditLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, page)
 	})
+}
+
+// auditAnalytics sums the app's audit entries as Wacht's analytics do; top
+// keys when include_top_keys=true (the other lists are answered empty).
+func (f *fakeWacht) auditAnalytics(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]any{}
+	var total, allowed, blocked int64
+	perKey := map[string]int64{}
+	names := map[string]string{}
+	for _, l := range f.audit[r.PathValue("slug")] {
+		total++
+		if l.Outcome == OutcomeAllowed {
+			allowed++
+		} else {
+			blocked++
+		}
+		perKey[l.KeyID]++
+		names[l.KeyID] = l.KeyName
+	}
+	out["total_requests"], out["allowed_requests"], out["blocked_requests"] = total, allowed, blocked
+	out["success_rate"], out["keys_used_24h"] = float64(allowed*100)/float64(max(total, 1)), len(perKey)
+	if r.URL.Query().Get("include_top_keys") == "true" {
+		var top []TopKey
+		for k, n := range perKey {
+			top = append(top, TopKey{KeyID: k, KeyName: names[k], TotalRequests: n})
+		}
+		out["top_keys"] = top
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// auditTimeseries answers one daily point per day from start_date to
+// end_date, counting the app's audit entries.
+func (f *fakeWacht) auditTimeseries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, err1 := time.Parse(time.RFC3339Nano, q.Get("start_date"))
+	end, err2 := time.Parse(time.RFC3339Nano, q.Get("end_date"))
+	if err1 != nil || err2 != nil || q.Get("interval") != "day" {
+		writeErr(w, http.StatusBadRequest, "start_date, end_date and interval=day are required by the fake")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var data []map[string]any
+	for d := start.Truncate(24 * time.Hour); d.Before(end); d = d.Add(24 * time.Hour) {
+		var n int64
+		for _, l := range f.audit[r.PathValue("slug")] {
+			if !l.Timestamp.Before(d) && l.Timestamp.Before(d.Add(24*time.Hour)) {
+				n++
+			}
+		}
+		data = append(data, map[string]any{"timestamp": d.Format("2006-01-02 15:04:05"), "total_requests": n,
+			"allowed_requests": n, "blocked_requests": 0, "success_rate": 100})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "interval": "day"})
 }

@@ -26,6 +26,10 @@ import (
 // ChangeChannel, usually within milliseconds.
 type Postgres struct {
 	keystore.Store
+	// AccessLog is the verification log: WriteAccess, QueryAccess,
+	// AccessAnalytics, AccessTimeseries (audit.AccessWriter and
+	// audit.AccessReader) and PruneAccess.
+	sqlstore.AccessLog
 	store  *sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string
@@ -83,8 +87,18 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 				WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, times)
 			return err
 		},
+		CopyRows: func(ctx context.Context, tx sqlstore.Querier, table string, cols []string, rows [][]any) error {
+			t, ok := tx.(txn)
+			if !ok {
+				return fmt.Errorf("CopyRows outside a transaction")
+			}
+			_, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+			return err
+		},
+		AsyncCommit: "SET LOCAL synchronous_commit = off",
+		Unnest:      true,
 	}, opts)
-	p.Store = p.store
+	p.Store, p.AccessLog = p.store, p.store
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			// Two instances creating it at once: one loses, and that is fine.

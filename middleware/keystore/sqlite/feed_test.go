@@ -206,6 +206,7 @@ func TestSQLiteUpgradesToTheChangeLog(t *testing.T) {
 	// Back to version 1: no change log (and no later migration).
 	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`,
 		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
+		`DROP TABLE access_events`, `DROP TABLE access_rollups`,
 		`DELETE FROM schema_migrations WHERE version > 1`} {
 		if _, err := old.w.Exec(q); err != nil {
 			t.Fatal(err)

@@ -32,6 +32,10 @@ import (
 // commit fsynced and survives a crash of the process or of the machine.
 type SQLite struct {
 	keystore.Store
+	// AccessLog is the verification log: WriteAccess, QueryAccess,
+	// AccessAnalytics, AccessTimeseries (audit.AccessWriter and
+	// audit.AccessReader) and PruneAccess.
+	sqlstore.AccessLog
 	store    *sqlstore.Store
 	path     string
 	w, r     *sql.DB
@@ -112,7 +116,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 	}
 	b := &backend{w: s.w, r: s.r}
 	store := sqlstore.New(b, sqlstore.Dialect{Blob: "BLOB", ChangeLog: true}, opts)
-	s.Store, s.store = store, store
+	s.Store, s.AccessLog, s.store = store, store, store
 	if err := ping(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("keystore: open SQLite %s: %w", path, err)

@@ -58,12 +58,16 @@ func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time")
-		return time.Time{}, false
+		if t, err = time.Parse(time.DateOnly, v); err != nil {
+			writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time or a date (2006-01-02)")
+			return time.Time{}, false
+		}
 	}
 	return t, true
 }
 
+// auditLogs answers GET /api-auth/apps/{slug}/audit/events (an extension):
+// the app's key lifecycle and ticket events, in the shape of the audit logs.
 func (a *API) auditLogs(c *gin.Context) {
 	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
 	if !ok {

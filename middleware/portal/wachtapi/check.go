@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -62,6 +63,7 @@ type checkResponse struct {
 }
 
 func (a *API) check(c *gin.Context) {
+	start := time.Now()
 	var req checkRequest
 	if !decodeBody(c, &req, false) {
 		return
@@ -118,6 +120,7 @@ func (a *API) check(c *gin.Context) {
 		a.log.Error().Err(err).Msg("backend: key verification unavailable")
 		writeError(c, http.StatusServiceUnavailable, "key verification is unavailable, try again")
 	}
+	a.recordCheck(c, start, &req, &resp, err)
 }
 
 // rateLimit counts an allowed key's check against every rule that applies

@@ -13,7 +13,10 @@
 //	POST   /api-auth/apps/{slug}/keys              (at the cap on active keys: 409)
 //	POST   /api-auth/apps/{slug}/keys/{id}/rotate
 //	POST   /api-auth/apps/{slug}/keys/{id}/revoke  (already inactive: 404)
-//	GET    /api-auth/apps/{slug}/audit/logs        cursor paging, limit ≤ 1000
+//	GET    /api-auth/apps/{slug}/audit/logs        verifications; cursor paging, limit ≤ 1000
+//	GET    /api-auth/apps/{slug}/audit/analytics   totals, top lists on request (top_limit ≤ 50)
+//	GET    /api-auth/apps/{slug}/audit/timeseries  interval minute|hour|day|week|month
+//	GET    /api-auth/apps/{slug}/audit/events      key lifecycle and tickets (extension)
 //	POST   /v1/authz/check
 //	GET    /api-auth/rate-limit-schemes            {"schemes": [...]}
 //	POST   /api-auth/rate-limit-schemes
@@ -79,13 +82,32 @@
 //     key with its secret (create, rotate) carries the flat key fields, the
 //     secret, and the same key again under "key", so readers of either
 //     Wacht shape find it.
-//   - Audit logs: Wacht logs gateway checks; keyportal's trail is the key
-//     lifecycle (key.created, key.rotated, key.revoked, app.*, ticket.*).
-//     Each entry answers Wacht's fields (request_id, deployment_id,
+//   - Audit logs, analytics and time series are the verification log:
+//     every decision of middleware.RequireAPIKey and of POST /v1/authz/check
+//     (Config.AccessLog records them), as Wacht logs its gateway's checks.
+//     /audit/logs answers Wacht's fields (request_id, deployment_id,
 //     app_slug, key_id, key_name, outcome, blocked_by_rule, client_ip,
-//     path, timestamp) plus id, action, actor, organization_id, reason and
-//     detail. Filters: start_date, end_date (RFC 3339), key_id, outcome,
-//     and the extension action (e.g. "key." for every key event).
+//     path, user_agent, rate_limits, timestamp) plus method, latency_ms and
+//     organization_id; filters outcome (allowed, blocked), key_id,
+//     start_date, end_date (RFC 3339 or 2006-01-02); Wacht's offset,
+//     cursor_ts and cursor_id are refused (400): page with cursor.
+//     /audit/analytics answers total_requests, allowed_requests,
+//     blocked_requests, success_rate (percent), keys_used_24h and the
+//     extension shed_events (verifications not recorded under overload);
+//     include_top_keys, include_top_paths, include_blocked_reasons and
+//     include_rate_limits add top_keys, top_paths, blocked_reasons and
+//     rate_limit_stats, each of top_limit rows (1..50, default 10).
+//     /audit/timeseries answers {data: [{timestamp, total_requests,
+//     allowed_requests, blocked_requests, success_rate}], interval}, one
+//     point per interval (UTC; weeks from Monday) from start_date (default:
+//     7 days before end_date, default now) to end_date, empty ones
+//     included; key_id restricts both. A store without a verification log
+//     answers 501.
+//   - /audit/events (extension) is keyportal's audit trail of the app: the
+//     key lifecycle (key.created, key.rotated, key.revoked, app.*,
+//     ticket.*), in the entry shape of /audit/logs plus id, action, actor,
+//     organization_id, reason and detail. Filters: start_date, end_date,
+//     key_id, outcome, and action (e.g. "key." for every key event).
 //   - POST /v1/authz/check verifies with the same code as
 //     middleware.RequireAPIKey (package apikey) and agrees with it on every
 //     case: valid → 200 allowed; valid without a required permission → 200

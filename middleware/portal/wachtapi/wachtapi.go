@@ -21,6 +21,8 @@ import (
 	"github.com/keyportal/keyportal/internal/logthrottle"
 	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/audit/accesslog"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -81,6 +83,18 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AccessLog records every decision of POST /v1/authz/check in the
+	// verification log, off the request path. Nil means an
+	// accesslog.Recorder on Store when it is an audit.AccessWriter (both
+	// keystore drivers are), closed by Close; audit.DiscardAccess turns
+	// recording off.
+	AccessLog audit.AccessRecorder
+	// Access reads the verification log for /audit/logs, /audit/analytics
+	// and /audit/timeseries. Nil means Store when it is an
+	// audit.AccessReader (both keystore drivers are); set it when Store is
+	// a wrapper that hides the driver's methods. Without either those
+	// routes answer 501.
+	Access audit.AccessReader
 }
 
 // API is the Wacht-compatible backend API. It is safe for concurrent use.
@@ -100,6 +114,11 @@ type API struct {
 	limiterLogged logthrottle.Second
 	log           zerolog.Logger
 	now           func() time.Time
+	// access records check decisions (nil: none); ownAccess is the
+	// recorder New built, which Close closes.
+	access    audit.AccessRecorder
+	ownAccess *accesslog.Recorder
+	reader    audit.AccessReader // nil: no verification log
 }
 
 // New checks cfg and returns the API. Misconfiguration fails here with a
@@ -142,6 +161,20 @@ func New(cfg Config) (*API, error) {
 	if a.limiter == nil {
 		a.limiter = ratelimit.NewMemory(cfg.Now)
 	}
+	if a.reader = cfg.Access; a.reader == nil {
+		a.reader, _ = cfg.Store.(audit.AccessReader)
+	}
+	switch w, ok := cfg.Store.(audit.AccessWriter); {
+	case cfg.AccessLog == audit.DiscardAccess:
+	case cfg.AccessLog != nil:
+		a.access = cfg.AccessLog
+	case ok:
+		rec, err := accesslog.New(w, accesslog.Config{Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("backend: %w", err)
+		}
+		a.access, a.ownAccess = rec, rec
+	}
 	if a.verifier == nil {
 		v, err := apikey.New(apikey.Config{Keys: cfg.Store, Tenants: cfg.Tenants, Now: cfg.Now, Logger: cfg.Logger})
 		if err != nil {
@@ -166,7 +199,10 @@ func (a *API) Mount(r gin.IRoutes) {
 	r.POST("/api-auth/apps/:slug/keys", auth, a.createKey)
 	r.POST("/api-auth/apps/:slug/keys/:id/rotate", auth, a.rotateKey)
 	r.POST("/api-auth/apps/:slug/keys/:id/revoke", auth, a.revokeKey)
-	r.GET("/api-auth/apps/:slug/audit/logs", auth, a.auditLogs)
+	r.GET("/api-auth/apps/:slug/audit/logs", auth, a.accessLogs)
+	r.GET("/api-auth/apps/:slug/audit/analytics", auth, a.accessAnalytics)
+	r.GET("/api-auth/apps/:slug/audit/timeseries", auth, a.accessTimeseries)
+	r.GET("/api-auth/apps/:slug/audit/events", auth, a.auditLogs)
 	a.mountSchemes(r, auth)
 	if a.publicCheck {
 		r.POST("/v1/authz/check", a.noStore, a.check)
@@ -176,8 +212,17 @@ func (a *API) Mount(r gin.IRoutes) {
 }
 
 // Close stops the verifier New built (not one passed in Config.Verifier),
-// writing its last batch of last_used_at.
+// writing its last batch of last_used_at, and the verification recorder New
+// built, writing what it buffered (waiting at most 10 s).
 func (a *API) Close() error {
+	if a.ownAccess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := a.ownAccess.Close(ctx)
+		cancel()
+		if err != nil {
+			a.log.Error().Err(err).Msg("backend: the verification log was not written to its end")
+		}
+	}
 	if a.ownVerifier {
 		return a.verifier.Close()
 	}

@@ -252,7 +252,7 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AuditLogs: %v", err)
 	}
-	status, body, _ = w.do("GET", "/api-auth/apps/aa_77/audit/logs?action=key.", "Bearer "+backendKey, nil)
+	status, body, _ = w.do("GET", "/api-auth/apps/aa_77/audit/events?action=key.", "Bearer "+backendKey, nil)
 	var logs struct {
 		Data []map[string]any `json:"data"`
 	}
@@ -502,7 +502,7 @@ func TestBackendAPIKeyRequired(t *testing.T) {
 		{"POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "sneaky"}},
 		{"POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/rotate", nil},
 		{"POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/revoke", map[string]any{"reason": "x"}},
-		{"GET", "/api-auth/apps/" + slug + "/audit/logs", nil},
+		{"GET", "/api-auth/apps/" + slug + "/audit/events", nil},
 		{"POST", "/v1/authz/check", map[string]any{"principal": map[string]string{"type": "api_key", "value": secret}, "resource": "/", "method": "GET"}},
 	}
 	auths := []struct{ name, header string }{
@@ -601,11 +601,11 @@ func TestBadRequests(t *testing.T) {
 		{"check: bad principal type", "POST", "/v1/authz/check", map[string]any{"principal": map[string]string{"type": "oauth", "value": "x"}, "resource": "/", "method": "GET"}, 400},
 		{"check: bad method", "POST", "/v1/authz/check", map[string]any{"principal": map[string]string{"type": "api_key", "value": "x"}, "resource": "/", "method": "BREW"}, 400},
 		{"check: no resource", "POST", "/v1/authz/check", map[string]any{"principal": map[string]string{"type": "api_key", "value": "x"}, "method": "GET"}, 400},
-		{"audit: limit 0", "GET", "/api-auth/apps/" + slug + "/audit/logs?limit=0", nil, 400},
-		{"audit: limit 1001", "GET", "/api-auth/apps/" + slug + "/audit/logs?limit=1001", nil, 400},
-		{"audit: bad cursor", "GET", "/api-auth/apps/" + slug + "/audit/logs?cursor=bm9wZQ", nil, 400},
-		{"audit: bad date", "GET", "/api-auth/apps/" + slug + "/audit/logs?start_date=yesterday", nil, 400},
-		{"audit: end before start", "GET", "/api-auth/apps/" + slug + "/audit/logs?start_date=2026-01-02T00:00:00Z&end_date=2026-01-01T00:00:00Z", nil, 400},
+		{"audit: limit 0", "GET", "/api-auth/apps/" + slug + "/audit/events?limit=0", nil, 400},
+		{"audit: limit 1001", "GET", "/api-auth/apps/" + slug + "/audit/events?limit=1001", nil, 400},
+		{"audit: bad cursor", "GET", "/api-auth/apps/" + slug + "/audit/events?cursor=bm9wZQ", nil, 400},
+		{"audit: bad date", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=yesterday", nil, 400},
+		{"audit: end before start", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=2026-01-02T00:00:00Z&end_date=2026-01-01T00:00:00Z", nil, 400},
 		{"body over 64 KiB", "POST", "/api-auth/apps/" + slug + "/keys", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413},
 	}
 	before := snapshot(t, w.env.Store)
@@ -653,7 +653,7 @@ func TestNotFound(t *testing.T) {
 		{"revoke key of another app", "POST", "/api-auth/apps/aa_404/keys/" + k.ID + "/revoke", nil},
 		{"revoke revoked key", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/revoke", map[string]any{"reason": "again"}},
 		{"rotate revoked key", "POST", "/api-auth/apps/" + slug + "/keys/" + k.ID + "/rotate", nil},
-		{"audit of unknown app", "GET", "/api-auth/apps/aa_404/audit/logs", nil},
+		{"audit of unknown app", "GET", "/api-auth/apps/aa_404/audit/events", nil},
 		{"ticket for unknown app", "POST", "/session/tickets", map[string]any{"ticket_type": "api_auth_access", "api_auth_app_slug": "aa_404"}},
 		{"unknown path", "GET", "/api-auth/nothing", nil},
 	}

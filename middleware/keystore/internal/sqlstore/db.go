@@ -84,6 +84,19 @@ type Dialect struct {
 	// statement (Postgres); nil means one UPDATE per key (cheap in SQLite,
 	// where there is no round trip).
 	TouchAll func(ctx context.Context, tx Querier, ids []string, times []int64) error
+	// CopyRows, when set, inserts many rows into table in one bulk
+	// statement (Postgres COPY): the verification log's raw events. Nil
+	// means multi-row INSERTs.
+	CopyRows func(ctx context.Context, tx Querier, table string, cols []string, rows [][]any) error
+	// AsyncCommit, when set, runs first in the verification log's write
+	// transactions so that they do not wait for the WAL flush (Postgres
+	// "SET LOCAL synchronous_commit = off"): the log is best effort (it
+	// sheds under overload), and a crash loses at most the last fraction
+	// of a second of it, never a key or audit change.
+	AsyncCommit string
+	// Unnest, when true, passes the rows of the rollup upsert as one array
+	// per column (Postgres unnest) instead of a parameter per value.
+	Unnest bool
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -138,6 +138,43 @@ var migrations = []migration{
 		`ALTER TABLE apps ADD COLUMN rate_limits TEXT NOT NULL DEFAULT '[]'`,
 		`CREATE INDEX apps_scheme ON apps (rate_limit_scheme_slug)`,
 	}, false},
+	// The verification log (access.go): every decision of RequireAPIKey
+	// and /v1/authz/check, and its per-minute rollups (the shed counts are
+	// rollup rows with outcome "shed").
+	{6, "verification log", []string{
+		`CREATE TABLE access_events (
+			id           TEXT PRIMARY KEY,
+			occurred_at  BIGINT NOT NULL,
+			request_id   TEXT NOT NULL,
+			latency_ns   BIGINT NOT NULL DEFAULT 0,
+			app_slug     TEXT NOT NULL,
+			tenant       TEXT NOT NULL DEFAULT '',
+			key_id       TEXT NOT NULL DEFAULT '',
+			key_name     TEXT NOT NULL DEFAULT '',
+			outcome      TEXT NOT NULL,
+			blocked_rule TEXT NOT NULL DEFAULT '',
+			limited      BOOLEAN NOT NULL DEFAULT FALSE,
+			method       TEXT NOT NULL DEFAULT '',
+			path         TEXT NOT NULL DEFAULT '',
+			client_ip    TEXT NOT NULL DEFAULT '',
+			user_agent   TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX access_events_app_time ON access_events (app_slug, occurred_at, id)`,
+		`CREATE INDEX access_events_time ON access_events (occurred_at)`,
+		`CREATE TABLE access_rollups (
+			app_slug TEXT NOT NULL,
+			minute   BIGINT NOT NULL,
+			key_id   TEXT NOT NULL,
+			key_name TEXT NOT NULL DEFAULT '',
+			path     TEXT NOT NULL,
+			outcome  TEXT NOT NULL,
+			rule     TEXT NOT NULL,
+			limited  BOOLEAN NOT NULL DEFAULT FALSE,
+			n        BIGINT NOT NULL,
+			PRIMARY KEY (app_slug, minute, key_id, path, outcome, rule)
+		)`,
+		`CREATE INDEX access_rollups_minute ON access_rollups (minute)`,
+	}, false},
 }
 
 // Migrate applies the missing migrations and records them in

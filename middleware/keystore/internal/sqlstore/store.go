@@ -43,6 +43,9 @@ type Store struct {
 	onPruneError            func(error)
 	stopPrune               context.CancelFunc
 	pruneDone               chan struct{}
+
+	// Verification log retention (negative: keep forever).
+	accessMaxAge, rollupMaxAge time.Duration
 }
 
 var _ keystore.Store = (*Store)(nil)
@@ -62,7 +65,7 @@ func New(b Backend, d Dialect, opts keystore.Options) *Store {
 	case s.maxActive < 0:
 		s.maxActive = 0
 	}
-	s.auditMaxAge, s.pruneEvery = retention(opts)
+	s.auditMaxAge, s.pruneEvery, s.accessMaxAge, s.rollupMaxAge = retention(opts)
 	s.onPruneError = Reporter(opts.OnPruneError, "keystore.prune")
 	return s
 }

@@ -163,6 +163,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 
 	t.Run("AuditRetention", func(t *testing.T) { auditRetention(t, open) })
 	t.Run("Schemes", func(t *testing.T) { schemes(t, openStore) })
+	t.Run("AccessLog", func(t *testing.T) { accessLog(t, open) })
 
 	t.Run("Apps", func(t *testing.T) {
 		s, clock := openStore(t)

@@ -1,0 +1,55 @@
+package middleware
+
+import (
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/ticket"
+)
+
+// accessCloseTimeout bounds how long Close waits for the verification
+// recorder to write what it buffered.
+const accessCloseTimeout = 10 * time.Second
+
+// recordAccess hands the guard's decision to APIKeyConfig.AccessLog: err is
+// the refusal (nil when allowed), limitedBy the rate-limit rule that blocked
+// the request. id is the key's identity when the verifier knew it. start is
+// when the guard began (zero without a recorder), and the event's time
+// unless apikey.Config.Now gives the clock.
+func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Identity, err error, limitedBy string) {
+	if a.access == nil {
+		return
+	}
+	r := c.Request
+	e := audit.Access{
+		Time: start, Latency: time.Since(start),
+		Outcome: audit.AccessAllowed,
+		Method:  r.Method, Path: r.URL.Path,
+		ClientIP: clientip.Of(c, &a.log), UserAgent: r.UserAgent(),
+	}
+	// The caller's request id when it sent one; else the store makes one, off
+	// the request path.
+	if h := r.Header.Get(ticket.RequestIDHeader); h != "" {
+		e.RequestID = ticket.RequestID(h)
+	}
+	if a.clock != nil {
+		e.Time = a.clock()
+	}
+	if id != nil {
+		e.AppSlug, e.Tenant, e.KeyID, e.KeyName = id.AppSlug, id.Tenant, id.KeyID, id.KeyName
+	}
+	switch {
+	case limitedBy != "":
+		e.Outcome, e.BlockedRule, e.RateLimited = audit.AccessBlocked, limitedBy, true
+	case err != nil:
+		e.Outcome, e.BlockedRule = audit.AccessBlocked, string(apikey.ReasonOf(err))
+		if e.BlockedRule == "" {
+			e.BlockedRule = "unavailable"
+		}
+	}
+	a.access.RecordAccess(e)
+}

@@ -1,0 +1,373 @@
+package wachtapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/middleware/apikey"
+	"github.com/keyportal/keyportal/middleware/audit"
+)
+
+// The verification log in Wacht's shapes: GET /api-auth/apps/{slug}/audit/
+// logs, /audit/analytics and /audit/timeseries, read from the store's
+// audit.AccessReader, and the recording of every /v1/authz/check decision.
+
+// Limits of the analytics and time series parameters.
+const (
+	// DefaultTopLimit is the length of each top list when top_limit is
+	// absent.
+	DefaultTopLimit = 10
+	// MaxTopLimit is the longest top list.
+	MaxTopLimit = 50
+	// DefaultSeriesWindow is the time series' window when start_date is
+	// absent: the week before end_date.
+	DefaultSeriesWindow = 7 * 24 * time.Hour
+)
+
+// accessLogJSON is one verification in Wacht's shape (ApiAuditLog), plus
+// keyportal's method, latency_ms and organization_id.
+type accessLogJSON struct {
+	RequestID     string          `json:"request_id"`
+	DeploymentID  string          `json:"deployment_id"`
+	AppSlug       string          `json:"app_slug"`
+	KeyID         string          `json:"key_id"`
+	KeyName       string          `json:"key_name"`
+	Outcome       string          `json:"outcome"`
+	BlockedByRule *string         `json:"blocked_by_rule,omitempty"`
+	ClientIP      string          `json:"client_ip"`
+	Path          string          `json:"path"`
+	UserAgent     string          `json:"user_agent,omitempty"`
+	RateLimits    *map[string]any `json:"rate_limits"`
+	Timestamp     time.Time       `json:"timestamp"`
+	// Extensions.
+	Method         string  `json:"method"`
+	LatencyMS      float64 `json:"latency_ms"`
+	OrganizationID string  `json:"organization_id,omitempty"`
+}
+
+type accessLogsJSON struct {
+	Data       []accessLogJSON `json:"data"`
+	Limit      int             `json:"limit"`
+	HasMore    bool            `json:"has_more"`
+	NextCursor *string         `json:"next_cursor,omitempty"`
+}
+
+// accessReader returns the store's verification log; without one it has
+// answered 501 and returns nil.
+func (a *API) accessReader(c *gin.Context) audit.AccessReader {
+	if a.reader == nil {
+		writeError(c, http.StatusNotImplemented, "this key store keeps no verification log")
+	}
+	return a.reader
+}
+
+// window reads start_date and end_date; on failure it has answered 400.
+func window(c *gin.Context) (start, end time.Time, ok bool) {
+	if start, ok = parseTimeQuery(c, "start_date"); !ok {
+		return
+	}
+	if end, ok = parseTimeQuery(c, "end_date"); !ok {
+		return
+	}
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
+		writeError(c, http.StatusBadRequest, "end_date must be after start_date")
+		return start, end, false
+	}
+	return start, end, true
+}
+
+// noOffset refuses Wacht's offset paging, which keyportal replaces by
+// cursors; on failure it has answered 400.
+func noOffset(c *gin.Context) bool {
+	for _, p := range []string{"offset", "cursor_ts", "cursor_id"} {
+		if c.Query(p) != "" {
+			writeError(c, http.StatusBadRequest, p+" is not supported: page with cursor (the next_cursor of the previous page)")
+			return false
+		}
+	}
+	return true
+}
+
+func (a *API) accessLogs(c *gin.Context) {
+	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
+	if !ok || !noOffset(c) {
+		return
+	}
+	start, end, ok := window(c)
+	if !ok {
+		return
+	}
+	outcome := c.Query("outcome")
+	if outcome != "" && outcome != audit.AccessAllowed && outcome != audit.AccessBlocked {
+		writeError(c, http.StatusBadRequest, `outcome must be "allowed" or "blocked"`)
+		return
+	}
+	r := a.accessReader(c)
+	if r == nil {
+		return
+	}
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
+		return
+	}
+	page, err := r.QueryAccess(c.Request.Context(), audit.AccessQuery{
+		AppSlug: app.Slug, Outcome: outcome, KeyID: c.Query("key_id"),
+		Since: start, Until: end, Cursor: c.Query("cursor"), Limit: limit,
+	})
+	if err != nil {
+		a.storeError(c, err, errText{notFound: appErrText.notFound, invalid: "invalid cursor: start again without one"})
+		return
+	}
+	out := accessLogsJSON{Data: make([]accessLogJSON, 0, len(page.Events)), Limit: limit, HasMore: page.NextCursor != ""}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	for _, e := range page.Events {
+		l := accessLogJSON{
+			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID, KeyName: e.KeyName,
+			Outcome: e.Outcome, ClientIP: e.ClientIP, Path: e.Path, UserAgent: e.UserAgent, Timestamp: e.Time.UTC(),
+			Method: e.Method, LatencyMS: float64(e.Latency.Microseconds()) / 1000, OrganizationID: e.Tenant,
+		}
+		if e.BlockedRule != "" {
+			rule := e.BlockedRule
+			l.BlockedByRule = &rule
+		}
+		out.Data = append(out.Data, l)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type topKeyJSON struct {
+	KeyID         string `json:"key_id"`
+	KeyName       string `json:"key_name"`
+	TotalRequests int64  `json:"total_requests"`
+}
+
+type topPathJSON struct {
+	Path          string `json:"path"`
+	TotalRequests int64  `json:"total_requests"`
+}
+
+type blockedReasonJSON struct {
+	BlockedByRule string  `json:"blocked_by_rule"`
+	Count         int64   `json:"count"`
+	Percentage    float64 `json:"percentage"`
+}
+
+type rateLimitRuleJSON struct {
+	Rule       string  `json:"rule"`
+	HitCount   int64   `json:"hit_count"`
+	Percentage float64 `json:"percentage"`
+}
+
+type rateLimitStatsJSON struct {
+	TotalHits           int64               `json:"total_hits"`
+	PercentageOfBlocked float64             `json:"percentage_of_blocked"`
+	TopRules            []rateLimitRuleJSON `json:"top_rules"`
+}
+
+// analyticsJSON is Wacht's ApiAuditAnalyticsResponse, plus shed_events
+// (verifications not recorded under overload).
+type analyticsJSON struct {
+	TotalRequests   int64               `json:"total_requests"`
+	AllowedRequests int64               `json:"allowed_requests"`
+	BlockedRequests int64               `json:"blocked_requests"`
+	SuccessRate     float64             `json:"success_rate"`
+	KeysUsed24h     int64               `json:"keys_used_24h"`
+	TopKeys         []topKeyJSON        `json:"top_keys,omitempty"`
+	TopPaths        []topPathJSON       `json:"top_paths,omitempty"`
+	BlockedReasons  []blockedReasonJSON `json:"blocked_reasons,omitempty"`
+	RateLimitStats  *rateLimitStatsJSON `json:"rate_limit_stats,omitempty"`
+	ShedEvents      int64               `json:"shed_events"`
+}
+
+// percent is part of whole in percent, rounded to two decimals; 0 of 0.
+func percent(part, whole int64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part*10000/whole) / 100
+}
+
+func (a *API) accessAnalytics(c *gin.Context) {
+	start, end, ok := window(c)
+	if !ok {
+		return
+	}
+	include := map[string]bool{}
+	for _, p := range []string{"include_top_keys", "include_top_paths", "include_blocked_reasons", "include_rate_limits"} {
+		if include[p], ok = boolQuery(c, p); !ok {
+			return
+		}
+	}
+	top := DefaultTopLimit
+	if v := c.Query("top_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxTopLimit {
+			writeError(c, http.StatusBadRequest, fmt.Sprintf("top_limit must be 1..%d", MaxTopLimit))
+			return
+		}
+		top = n
+	}
+	r := a.accessReader(c)
+	if r == nil {
+		return
+	}
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
+		return
+	}
+	q := audit.AnalyticsQuery{AppSlug: app.Slug, KeyID: c.Query("key_id"), Since: start, Until: end}
+	if include["include_top_keys"] || include["include_top_paths"] || include["include_blocked_reasons"] || include["include_rate_limits"] {
+		q.TopLimit = top
+	}
+	s, err := r.AccessAnalytics(c.Request.Context(), q)
+	if err != nil {
+		a.storeError(c, err, appErrText)
+		return
+	}
+	out := analyticsJSON{
+		TotalRequests: s.Total, AllowedRequests: s.Allowed, BlockedRequests: s.Blocked,
+		SuccessRate: percent(s.Allowed, s.Total), KeysUsed24h: s.KeysUsed24h, ShedEvents: s.Shed,
+	}
+	if include["include_top_keys"] {
+		out.TopKeys = []topKeyJSON{}
+		for _, k := range s.TopKeys {
+			out.TopKeys = append(out.TopKeys, topKeyJSON{KeyID: k.Name, KeyName: k.Label, TotalRequests: k.Total})
+		}
+	}
+	if include["include_top_paths"] {
+		out.TopPaths = []topPathJSON{}
+		for _, p := range s.TopPaths {
+			out.TopPaths = append(out.TopPaths, topPathJSON{Path: p.Name, TotalRequests: p.Total})
+		}
+	}
+	if include["include_blocked_reasons"] {
+		out.BlockedReasons = []blockedReasonJSON{}
+		for _, b := range s.BlockedReasons {
+			out.BlockedReasons = append(out.BlockedReasons, blockedReasonJSON{BlockedByRule: b.Name, Count: b.Blocked, Percentage: percent(b.Blocked, s.Blocked)})
+		}
+	}
+	if include["include_rate_limits"] {
+		rl := &rateLimitStatsJSON{TotalHits: s.RateLimited, PercentageOfBlocked: percent(s.RateLimited, s.Blocked), TopRules: []rateLimitRuleJSON{}}
+		for _, b := range s.RateLimitStats {
+			rl.TopRules = append(rl.TopRules, rateLimitRuleJSON{Rule: b.Name, HitCount: b.Blocked, Percentage: percent(b.Blocked, s.RateLimited)})
+		}
+		out.RateLimitStats = rl
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type seriesPointJSON struct {
+	Timestamp       time.Time `json:"timestamp"`
+	TotalRequests   int64     `json:"total_requests"`
+	AllowedRequests int64     `json:"allowed_requests"`
+	BlockedRequests int64     `json:"blocked_requests"`
+	SuccessRate     float64   `json:"success_rate"`
+}
+
+type seriesJSON struct {
+	Data     []seriesPointJSON `json:"data"`
+	Interval string            `json:"interval"`
+}
+
+// keySeries is the time series of one key, which the SQL stores offer
+// beside audit.AccessReader.
+type keySeries interface {
+	AccessTimeseriesOfKey(ctx context.Context, app, key string, since, until time.Time, interval string) ([]audit.Bucket, error)
+}
+
+func (a *API) accessTimeseries(c *gin.Context) {
+	start, end, ok := window(c)
+	if !ok {
+		return
+	}
+	interval := c.DefaultQuery("interval", audit.IntervalDay)
+	switch interval {
+	case audit.IntervalMinute, audit.IntervalHour, audit.IntervalDay, audit.IntervalWeek, audit.IntervalMonth:
+	default:
+		writeError(c, http.StatusBadRequest, "interval must be one of minute, hour, day, week, month")
+		return
+	}
+	if end.IsZero() {
+		end = a.now()
+	}
+	if start.IsZero() {
+		start = end.Add(-DefaultSeriesWindow)
+	}
+	if !end.After(start) {
+		writeError(c, http.StatusBadRequest, "end_date must be after start_date")
+		return
+	}
+	r := a.accessReader(c)
+	if r == nil {
+		return
+	}
+	app, ok := a.loadApp(c, c.Param("slug"))
+	if !ok {
+		return
+	}
+	var buckets []audit.Bucket
+	var err error
+	if key := c.Query("key_id"); key != "" {
+		ks, ok := r.(keySeries)
+		if !ok {
+			writeError(c, http.StatusBadRequest, "key_id is not supported by this key store's time series")
+			return
+		}
+		buckets, err = ks.AccessTimeseriesOfKey(c.Request.Context(), app.Slug, key, start, end, interval)
+	} else {
+		buckets, err = r.AccessTimeseries(c.Request.Context(), app.Slug, start, end, interval)
+	}
+	if err != nil {
+		a.storeError(c, err, appErrText)
+		return
+	}
+	out := seriesJSON{Data: make([]seriesPointJSON, 0, len(buckets)), Interval: interval}
+	for _, b := range buckets {
+		out.Data = append(out.Data, seriesPointJSON{Timestamp: b.Start.UTC(), TotalRequests: b.Total,
+			AllowedRequests: b.Allowed, BlockedRequests: b.Blocked, SuccessRate: percent(b.Allowed, b.Total)})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// recordCheck hands a /v1/authz/check decision to the verification log, at
+// the API's clock (Config.Now):
+// the method and path (resource) the caller asked about, the end user's
+// address and user agent it reported (else the caller's), and the verdict.
+func (a *API) recordCheck(c *gin.Context, start time.Time, req *checkRequest, resp *checkResponse, err error) {
+	if a.access == nil {
+		return
+	}
+	e := audit.Access{
+		RequestID: resp.RequestID, Time: a.now(), Latency: time.Since(start), Outcome: audit.AccessAllowed,
+		Method: strings.ToUpper(strings.TrimSpace(req.Method)), Path: req.Resource,
+		ClientIP: strings.TrimSpace(req.ClientIP), UserAgent: req.UserAgent,
+	}
+	if e.ClientIP == "" {
+		e.ClientIP = clientip.Of(c, &a.log)
+	}
+	if id := resp.Identity; id != nil {
+		e.AppSlug, e.Tenant, e.KeyID, e.KeyName = id.AppSlug, id.OrganizationID, id.KeyID, id.KeyName
+	}
+	if !resp.Allowed {
+		e.Outcome = audit.AccessBlocked
+		switch {
+		case resp.BlockedRule != nil:
+			e.BlockedRule = *resp.BlockedRule
+			e.RateLimited = resp.Reason != nil && *resp.Reason == "rate_limited"
+		case err != nil && apikey.ReasonOf(err) != "":
+			e.BlockedRule = string(apikey.ReasonOf(err))
+		default:
+			e.BlockedRule = "unavailable"
+		}
+	}
+	a.access.RecordAccess(e)
+}
