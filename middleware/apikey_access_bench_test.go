@@ -2,12 +2,12 @@ package middleware_test
 
 import (
 	"context"
-	"github.com/keyportal/keyportal/internal/testenv"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"

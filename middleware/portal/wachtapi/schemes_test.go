@@ -3,12 +3,12 @@ package wachtapi_test
 import (
 	"encoding/json"
 	"errors"
-	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
