@@ -22,7 +22,7 @@ func startAttr(mode string) string { return `data-keyportal-start="` + mode + `"
 func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	etags := map[string]string{}
 	for _, tc := range []struct {
 		site string // Sec-Fetch-Site; "" sends none
@@ -51,7 +51,7 @@ func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 		if strings.Count(page, startAttr(tc.want)) != 1 || strings.Contains(page, startAttr(other)) {
 			t.Errorf("Sec-Fetch-Site %q: want the page to carry %s only", tc.site, startAttr(tc.want))
 		}
-		if !strings.Contains(page, `<script fetchpriority="high" src="`+s.eagerURL+`"`) {
+		if !strings.Contains(page, `<script fetchpriority="high" src="`+s.eagerURL()+`"`) {
 			t.Errorf("Sec-Fetch-Site %q: the mode is not on the eager script's element", tc.site)
 		}
 		if !strings.Contains(w.Header().Get("Vary"), "Sec-Fetch-Site") {
@@ -88,7 +88,7 @@ func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 func TestCrossSiteRevalidationGetsThePageThatWaits(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	const path = "/settings/api-keys/42"
 	same := serve(t, r, "GET", path, map[string]string{"Sec-Fetch-Site": "same-origin"}).Header().Get("ETag")
 	cross := serve(t, r, "GET", path, map[string]string{"Sec-Fetch-Site": "cross-site"}).Header().Get("ETag")
