@@ -233,7 +233,7 @@ func sourceKey(ctx context.Context, o Options) (key string, deps int, err error)
 	fmt.Fprintf(h, "%s\n%q\n%s\n", v, BuildFlags, o.pkg())
 
 	cmd, err = o.command(ctx, "list", "-deps", "-f",
-		`{{if not .Standard}}{{.Dir}}{{"\t"}}{{if .Module}}{{.Module.Path}}@{{.Module.Version}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`,
+		`{{if .Standard}}std{{else}}{{.Dir}}{{"\t"}}{{if .Module}}{{.Module.Path}}@{{.Module.Version}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`,
 		o.pkg())
 	if err != nil {
 		return "", 0, err
@@ -286,7 +286,7 @@ func Cached(ctx context.Context, o Options, cacheDir string) (string, error) {
 	if st, err := os.Stat(out); err == nil && st.Size() > 0 {
 		return out, nil
 	}
-	fmt.Fprintf(o.progress(), "keyportal: building the shell wasm from source (first start only; %d packages, progress every %s)\n", deps, ProgressEvery)
+	fmt.Fprintf(o.progress(), "keyportal: building the shell wasm from source (first start only; %d packages to check, progress every %s)\n", deps, ProgressEvery)
 	if err := build(ctx, o, out, deps); err != nil {
 		return "", err
 	}

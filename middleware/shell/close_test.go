@@ -7,13 +7,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 )
@@ -88,38 +88,6 @@ func TestCloseStopsCompression(t *testing.T) {
 	}
 }
 
-// fakeGo puts a go command on PATH that answers version and list at once
-// and builds forever, like a slow first build; its build leaves a child
-// holding the output open, as the compiler does. It returns the file the
-// build creates when it has started.
-func fakeGo(t *testing.T) (started string) {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("the fake go command is a shell script")
-	}
-	dir := t.TempDir()
-	started = filepath.Join(dir, "started")
-	pid := filepath.Join(dir, "pid")
-	script := "#!/bin/sh\ncase \"$1\" in\n" +
-		"version) echo go version fake ;;\n" +
-		"build) sleep 60 & echo $! > '" + pid + "'; : > '" + started + "'; wait ;;\n" +
-		"esac\n"
-	if err := os.WriteFile(filepath.Join(dir, "go"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Cleanup(func() { // the sleep outlives the killed script; end it
-		if b, err := os.ReadFile(pid); err == nil {
-			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				if p, err := os.FindProcess(n); err == nil {
-					p.Kill()
-				}
-			}
-		}
-	})
-	return started
-}
-
 // TestBuildStopsWithContext: New returns at once while the build runs in
 // the background; cancelling New's context, BuildTimeout or Close stops a
 // build in flight within seconds, and Wait returns an error that says so.
@@ -137,7 +105,7 @@ func TestBuildStopsWithContext(t *testing.T) {
 		{"BuildTimeout", time.Second, "", context.DeadlineExceeded, "took longer than BuildTimeout (1s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			started := fakeGo(t)
+			started := testenv.NewFakeGo(t, "").Started
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
