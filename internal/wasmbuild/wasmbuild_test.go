@@ -61,7 +61,7 @@ func TestCachedBuildsOnceThenHits(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(b, []byte("\x00asm")) {
 		t.Fatalf("built file is not wasm (err %v)", err)
 	}
-	if !strings.Contains(progress.String(), "building the shell (first start only") {
+	if !strings.Contains(progress.String(), "building the shell wasm from source (first start only") {
 		t.Errorf("no progress line: %q", progress.String())
 	}
 	progress.Reset()
