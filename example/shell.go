@@ -11,10 +11,11 @@ import (
 )
 
 // mountShell serves the settings page, /settings/api-keys/<deploymentId>,
-// with the WebAssembly shell. Without -shell-wasm the shell is built from
-// source on first start (about a minute, progress on the terminal) and cached
-// in the data directory; cancelling ctx stops that build. The caller closes
-// the returned Shell.
+// with the WebAssembly shell, its assets under /_keyportal/. Without
+// -shell-wasm the shell is built from source in the background on first
+// start (progress on the terminal) and cached in the data directory; the
+// page works through the eager script meanwhile. Cancelling ctx stops that
+// build. The caller closes the returned Shell.
 func mountShell(ctx context.Context, e *gin.Engine, o options) (*shell.Shell, error) {
 	s, err := shell.New(ctx, shell.Config{
 		Title:       "Acme — API keys",
@@ -24,10 +25,14 @@ func mountShell(ctx context.Context, e *gin.Engine, o options) (*shell.Shell, er
 		CacheDir:    filepath.Join(o.DataDir, "shell"),
 		Progress:    os.Stderr,
 		Logger:      o.Logger,
+		Pages:       []string{"/settings/api-keys/:deploymentId"},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.Mount(e, "/settings/api-keys/:deploymentId")
+	if err := s.Mount(e); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
