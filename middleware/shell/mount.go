@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -194,7 +195,7 @@ func (s *Shell) newServed(w *wasmFile) (*served, error) {
 		Resources:         resources{prefix: s.prefix, wasmURL: wasmURL},
 		Version:           hex.EncodeToString(version.Sum(nil))[:20],
 		WasmContentLength: size,
-		Env:               s.env,
+		Env:               maps.Clone(s.env), // go-app adds its own keys to it
 	}
 	rec := &pageRecorder{header: http.Header{}, status: 200}
 	req, _ := http.NewRequest(http.MethodGet, "/app.js", nil)
