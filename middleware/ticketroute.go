@@ -109,7 +109,9 @@ func (t *TicketRoute) Path() string { return t.cfg.Path }
 // method or path, or behind other middleware).
 func (t *TicketRoute) Handler() gin.HandlerFunc { return t.serve }
 
-// Mount builds a TicketRoute from cfg and registers it on r.
+// Mount builds a TicketRoute from cfg and registers it on r: a bad cfg
+// is NewTicketRoute's error, a route r already has one wrapping
+// ticket.ErrMount.
 func Mount(r gin.IRoutes, cfg Config) error {
 	t, err := NewTicketRoute(cfg)
 	if err != nil {
