@@ -107,7 +107,7 @@ func (s *Shell) servePage(c *gin.Context) {
 }
 
 // Page renders the shell's part of the settings page for c, a request to
-// one of the routes given to Mount (Config.Layout calls nothing: it is
+// one of Config.Pages (Config.Layout calls nothing: it is
 // given the Page). On a GET whose navigation asks at once (see startMode),
 // with Config.Tickets set, it issues the first ticket through the ticket
 // route's checks, so that Body carries the portal's iframe, or the state

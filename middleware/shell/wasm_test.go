@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,6 @@ import (
 	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/rs/zerolog"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the build's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestPagesWorkWhileTheWasmBuilds: with the build still running, New has
 // returned, the settings page answers with the eager script (which shows
@@ -46,7 +27,7 @@ func TestPagesWorkWhileTheWasmBuilds(t *testing.T) {
 	defer func(d time.Duration) { pendingWait = d }(pendingWait)
 	pendingWait = 200 * time.Millisecond
 
-	progress := &lockedBuffer{}
+	progress := &testenv.LogBuffer{}
 	begin := time.Now()
 	s, err := New(context.Background(), Config{CacheDir: t.TempDir(), Progress: progress, Logger: zerolog.Nop()})
 	if err != nil {
@@ -133,7 +114,7 @@ func TestWasmBuildFailureAnswers503(t *testing.T) {
 	os.WriteFile(notWasm, []byte("not wasm"), 0o644)
 	fake := testenv.NewFakeGo(t, notWasm)
 	fake.Release(t)
-	progress := &lockedBuffer{}
+	progress := &testenv.LogBuffer{}
 	s, err := New(context.Background(), Config{CacheDir: t.TempDir(), Progress: progress, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
