@@ -182,6 +182,11 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 	if gate < 0 || gate > strings.Index(js, `keyportalFetchWasm("`+s.WasmURL()+`")`) || gate > strings.Index(js, "go.run(") {
 		t.Fatal("app.js does not wait for the eager script before fetching and running the wasm")
 	}
+	// In a host's layout the wasm's component goes to the shell's place,
+	// not to the top of the body (placeShell wraps go-app's go.run).
+	if !strings.Contains(js, placeShell) || strings.Count(js, "go.run(wasm.instance);") != 1 {
+		t.Fatal("app.js does not move the wasm's component into the shell's place")
+	}
 	// Not preloaded: the wasm must not compete with the portal's ticket.
 	page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
 	if strings.Contains(page, `rel="preload"`) {
