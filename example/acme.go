@@ -171,7 +171,9 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Mount(pe)
+		if err := p.Mount(pe); err != nil {
+			return nil, err
+		}
 		if o.BackendAPIKey != "" {
 			closeAPI, err := mountBackendAPI(pe, a.store, issuer, a.apiKeys.Verifier(), o)
 			if err != nil {
@@ -209,7 +211,9 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 		return nil, err
 	}
 	e.Use(middleware.SecurityHeaders())
-	route.Mount(e)
+	if err := route.Mount(e); err != nil {
+		return nil, err
+	}
 	pages := &pages{sessions: sess, decider: a.policy, appURL: a.AppURL, portalURL: a.PortalURL, remote: a.Remote}
 	pages.mount(e)
 

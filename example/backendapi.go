@@ -27,6 +27,9 @@ func mountBackendAPI(r gin.IRoutes, store keystore.Store, issuer ticket.Issuer, 
 	if err != nil {
 		return nil, err
 	}
-	api.Mount(r)
+	if err := api.Mount(r); err != nil {
+		api.Close()
+		return nil, err
+	}
 	return api.Close, nil
 }

@@ -12,12 +12,13 @@ import (
 )
 
 // mountShell serves the settings page, /settings/api-keys/<deploymentId>,
-// with the WebAssembly shell in Acme's own layout (pages.settingsLayout);
-// the page carries its first ticket, issued through route while it renders.
-// Without -shell-wasm the shell is built from
-// source on first start (about a minute, progress on the terminal) and cached
-// in the data directory; cancelling ctx stops that build. The caller closes
-// the returned Shell.
+// with the WebAssembly shell in Acme's own layout (pages.settingsLayout),
+// its assets under /_keyportal/; the page carries its first ticket, issued
+// through route while it renders. Without -shell-wasm the shell is built
+// from source in the background on first start (progress on the terminal)
+// and cached in the data directory; the page works through the eager script
+// meanwhile. Cancelling ctx stops that build. The caller closes the
+// returned Shell.
 func mountShell(ctx context.Context, e *gin.Engine, o options, route *middleware.TicketRoute, p *pages) (*shell.Shell, error) {
 	s, err := shell.New(ctx, shell.Config{
 		Title:       "Acme — API keys",
@@ -29,10 +30,14 @@ func mountShell(ctx context.Context, e *gin.Engine, o options, route *middleware
 		Logger:      o.Logger,
 		Tickets:     route,
 		Layout:      p.settingsLayout,
+		Pages:       []string{"/settings/api-keys/:deploymentId"},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.Mount(e, "/settings/api-keys/:deploymentId")
+	if err := s.Mount(e); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }

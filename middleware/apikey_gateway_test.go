@@ -43,7 +43,9 @@ func newGatewayWorld(t *testing.T, e *apikeytest.Env, limits ...ratelimit.Rule) 
 		t.Fatal(err)
 	}
 	r := gin.New()
-	api.Mount(r)
+	if err := api.Mount(r); err != nil {
+		t.Fatal(err)
+	}
 	g := &gatewayWorld{cache: apikeytest.NewClock(apikeytest.Start)}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/v1/authz/check" {

@@ -77,7 +77,9 @@ func ExampleNewTicketRoute() {
 	}
 	r := gin.New()
 	api := r.Group("/", middleware.SecurityHeaders())
-	route.Mount(api)
+	if err := route.Mount(api); err != nil {
+		panic(err)
+	}
 
 	for _, origin := range []string{"https://app.acme.example", "https://evil.example"} {
 		req := httptest.NewRequest(http.MethodPost, route.Path(), strings.NewReader(`{"deploymentId":43}`))

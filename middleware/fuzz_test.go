@@ -50,7 +50,9 @@ func FuzzTicketRoute(f *testing.F) {
 	// Every refusal logged, none throttled, so that each attempt is one line.
 	route.refusals = logthrottle.New(1e9, 1e9, 1e9, 0)
 	engine := gin.New()
-	route.Mount(engine)
+	if err := route.Mount(engine); err != nil {
+		f.Fatal(err)
+	}
 
 	f.Fuzz(func(t *testing.T, body, contentType string) {
 		r := httptest.NewRequest(http.MethodPost, route.Path(), strings.NewReader(body))

@@ -176,14 +176,18 @@ func newRouteEnv(t testing.TB, cfg Config) *routeEnv {
 	}
 	env.route = route
 	env.engine = gin.New()
-	route.Mount(env.engine)
+	if err := route.Mount(env.engine); err != nil {
+		t.Fatal(err)
+	}
 	return env
 }
 
 // newEngine returns a gin engine with route mounted.
 func newEngine(route *TicketRoute) *gin.Engine {
 	e := gin.New()
-	route.Mount(e)
+	if err := route.Mount(e); err != nil {
+		panic(err) // a fresh engine has no route to conflict with
+	}
 	return e
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/ginroute"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
@@ -95,9 +96,10 @@ func NewTicketRoute(cfg Config) (*TicketRoute, error) {
 	return t, nil
 }
 
-// Mount registers the route as POST Config.Path on r.
-func (t *TicketRoute) Mount(r gin.IRoutes) {
-	r.POST(t.cfg.Path, t.Handler())
+// Mount registers the route as POST Config.Path on r. A route r already
+// has there comes back as an error wrapping ticket.ErrMount.
+func (t *TicketRoute) Mount(r gin.IRoutes) error {
+	return ginroute.Register(r, "ticket route", ginroute.Route{Method: http.MethodPost, Path: t.cfg.Path, Handlers: []gin.HandlerFunc{t.Handler()}})
 }
 
 // Path returns the path the route mounts on.
@@ -107,14 +109,15 @@ func (t *TicketRoute) Path() string { return t.cfg.Path }
 // method or path, or behind other middleware).
 func (t *TicketRoute) Handler() gin.HandlerFunc { return t.serve }
 
-// Mount builds a TicketRoute from cfg and registers it on r.
+// Mount builds a TicketRoute from cfg and registers it on r: a bad cfg
+// is NewTicketRoute's error, a route r already has one wrapping
+// ticket.ErrMount.
 func Mount(r gin.IRoutes, cfg Config) error {
 	t, err := NewTicketRoute(cfg)
 	if err != nil {
 		return err
 	}
-	t.Mount(r)
-	return nil
+	return t.Mount(r)
 }
 
 // serve answers one ticket request. Its steps are the checks of

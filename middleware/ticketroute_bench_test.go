@@ -33,7 +33,9 @@ func benchRoute(b *testing.B, decider policy.Decider) {
 		b.Fatal(err)
 	}
 	engine := gin.New()
-	route.Mount(engine)
+	if err := route.Mount(engine); err != nil {
+		b.Fatal(err)
+	}
 	const body = `{"deploymentId":"42"}`
 	r, _ := http.NewRequest(http.MethodPost, "http://example.com"+ticket.DefaultPath, nil)
 	r.Host = "example.com"

@@ -117,7 +117,9 @@ func run(addr, auditTo, issuerKind string) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
-	route.Mount(g)
+	if err := route.Mount(g); err != nil {
+		log.Fatal(err)
+	}
 	// The bare handler answers a body of the same shape and size.
 	sample, err := p.Issuer().Issue(context.Background(), ticket.Request{
 		AppSlug: "aa_42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: embedder,

@@ -361,14 +361,18 @@ func startLoadStack(deployment string) (_ *loadStack, err error) {
 
 	app := gin.New()
 	app.Use(gin.Recovery(), middleware.SecurityHeaders())
-	route.Mount(app)
+	if err := route.Mount(app); err != nil {
+		return nil, err
+	}
 	app.GET("/v1/whoami", auth.Handler(), func(g *gin.Context) {
 		id, _ := middleware.APIKeyFrom(g)
 		g.JSON(http.StatusOK, id)
 	})
 	pe := gin.New()
 	pe.Use(gin.Recovery())
-	p.Mount(pe)
+	if err := p.Mount(pe); err != nil {
+		return nil, err
+	}
 	for _, srv := range []struct {
 		ln net.Listener
 		h  http.Handler

@@ -103,7 +103,9 @@ func TestMatrixAgreesWithTicketRoute(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := gin.New()
-		route.Mount(g)
+		if err := route.Mount(g); err != nil {
+			t.Fatal(err)
+		}
 		routes[c.Action] = g
 	}
 

@@ -487,8 +487,10 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 	if cfg.metricsAddr == "" {
 		engine.GET("/metrics", gin.WrapH(metrics))
 	}
-	p.Mount(engine)
-	api.Mount(engine)
+	if err := errors.Join(p.Mount(engine), api.Mount(engine)); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
 	return engine, metrics, closeAll, nil
 }
 

@@ -72,7 +72,9 @@ func mountPortal(ctx context.Context, h Host, s Settings, decider *policy.Engine
 		return nil, nil, err
 	}
 	portalEngine := gin.New()
-	kp.Mount(portalEngine)
+	if err := kp.Mount(portalEngine); err != nil {
+		return nil, nil, err
+	}
 
 	err = middleware.Mount(h.Engine, middleware.Config{
 		Identify:       identify(h),
@@ -84,11 +86,14 @@ func mountPortal(ctx context.Context, h Host, s Settings, decider *policy.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	sh, err := shell.New(ctx, shell.Config{Title: "API keys", WasmPath: s.WasmPath})
+	sh, err := shell.New(ctx, shell.Config{Title: "API keys", WasmPath: s.WasmPath, Pages: []string{"/settings/api-keys/:deploymentId"}})
 	if err != nil {
 		return nil, nil, err
 	}
-	sh.Mount(h.Engine, "/settings/api-keys/:deploymentId")
+	if err := sh.Mount(h.Engine); err != nil {
+		sh.Close()
+		return nil, nil, err
+	}
 	return portalEngine, sh, nil
 }
 

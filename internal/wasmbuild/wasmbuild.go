@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyportal/keyportal/internal/httpenc"
@@ -100,32 +101,109 @@ func stopped(ctx context.Context, what string) error {
 // or DWARF (together about a fifth of the raw size).
 var BuildFlags = []string{"-trimpath", "-ldflags=-s -w"}
 
-// Build compiles the wasm main to out.
+// Build compiles the wasm main to out, writing to o.Progress a line every
+// ProgressEvery with the packages compiled so far, and a last line with the
+// size and the time taken.
 func Build(ctx context.Context, o Options, out string) error {
+	return build(ctx, o, out, 0)
+}
+
+// ProgressEvery is how often Build reports the packages compiled so far.
+var ProgressEvery = 5 * time.Second
+
+// build is Build; total, when known (the dependencies go list counted), is
+// printed beside the packages compiled so far.
+func build(ctx context.Context, o Options, out string, total int) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("wasmbuild: %w", err)
 	}
 	tmp := out + ".tmp"
-	args := append(append([]string{"build"}, BuildFlags...), "-o", tmp, o.pkg())
+	// -v names each package as it is compiled: the progress count.
+	args := append(append([]string{"build", "-v"}, BuildFlags...), "-o", tmp, o.pkg())
 	cmd, err := o.command(ctx, args...)
 	if err != nil {
 		return err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	counter := &packageCounter{}
+	cmd.Stderr = counter
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("wasmbuild: go build %s: %w", o.pkg(), err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(ProgressEvery)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			of := ""
+			if total > 0 {
+				of = fmt.Sprintf("/%d", total)
+			}
+			fmt.Fprintf(o.progress(), "keyportal: building the shell wasm: %d%s packages compiled, %s\n", counter.count(), of, time.Since(start).Round(time.Second))
+		}
+	}
+	if err != nil {
 		os.Remove(tmp)
 		if err := stopped(ctx, "go build "+o.pkg()); err != nil {
 			return err
 		}
-		return fmt.Errorf("wasmbuild: GOOS=js GOARCH=wasm go build %s: %v\n%s", o.pkg(), err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("wasmbuild: GOOS=js GOARCH=wasm go build %s: %v\n%s", o.pkg(), err, counter.errors())
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("wasmbuild: %w", err)
 	}
-	fmt.Fprintf(o.progress(), "keyportal: built the shell in %s\n", time.Since(start).Round(100*time.Millisecond))
+	size := int64(0)
+	if st, err := os.Stat(out); err == nil {
+		size = st.Size()
+	}
+	fmt.Fprintf(o.progress(), "keyportal: built the shell wasm in %s: %.1f MB, %d packages compiled\n", time.Since(start).Round(100*time.Millisecond), float64(size)/1e6, counter.count())
 	return nil
+}
+
+// packageCounter reads go build -v's stderr: a line that is an import path
+// alone is a package compiled; anything else is kept for the error message.
+type packageCounter struct {
+	mu      sync.Mutex
+	partial []byte
+	n       int
+	other   bytes.Buffer
+}
+
+func (c *packageCounter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(c.partial[:i])
+		c.partial = c.partial[i+1:]
+		if line != "" && !strings.ContainsAny(line, " \t:#") {
+			c.n++
+		} else {
+			c.other.WriteString(line + "\n")
+		}
+	}
+	return len(b), nil
+}
+
+func (c *packageCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func (c *packageCounter) errors() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.TrimSpace(c.other.String() + string(c.partial))
 }
 
 // SourceKey identifies what a build would produce: a hash of the go
@@ -133,37 +211,45 @@ func Build(ctx context.Context, o Options, out string) error {
 // main depends on (module-cache files by path, since those are immutable;
 // others by content). Equal keys mean the cached build can be reused.
 func SourceKey(ctx context.Context, o Options) (string, error) {
+	key, _, err := sourceKey(ctx, o)
+	return key, err
+}
+
+// sourceKey is SourceKey; it also counts the packages the wasm main
+// depends on, standard ones included, for Build's progress.
+func sourceKey(ctx context.Context, o Options) (key string, deps int, err error) {
 	h := sha256.New()
 	cmd, err := o.command(ctx, "version")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	v, err := cmd.Output()
 	if err != nil {
 		if err := stopped(ctx, "go version"); err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return "", fmt.Errorf("wasmbuild: go version: %w", err)
+		return "", 0, fmt.Errorf("wasmbuild: go version: %w", err)
 	}
 	fmt.Fprintf(h, "%s\n%q\n%s\n", v, BuildFlags, o.pkg())
 
 	cmd, err = o.command(ctx, "list", "-deps", "-f",
-		`{{if not .Standard}}{{.Dir}}{{"\t"}}{{if .Module}}{{.Module.Path}}@{{.Module.Version}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`,
+		`{{if .Standard}}std{{else}}{{.Dir}}{{"\t"}}{{if .Module}}{{.Module.Path}}@{{.Module.Version}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`,
 		o.pkg())
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		if err := stopped(ctx, "go list "+o.pkg()); err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return "", fmt.Errorf("wasmbuild: go list %s: %v\n%s", o.pkg(), err, strings.TrimSpace(stderr.String()))
+		return "", 0, fmt.Errorf("wasmbuild: go list %s: %v\n%s", o.pkg(), err, strings.TrimSpace(stderr.String()))
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
+		deps++
 		fields := strings.Split(sc.Text(), "\t")
 		if len(fields) < 2 {
 			continue
@@ -176,13 +262,13 @@ func SourceKey(ctx context.Context, o Options) (string, error) {
 		for _, name := range fields[2:] {
 			b, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
-				return "", fmt.Errorf("wasmbuild: %w", err)
+				return "", 0, fmt.Errorf("wasmbuild: %w", err)
 			}
 			fmt.Fprintf(h, "file %s %d\n", filepath.Join(dir, name), len(b))
 			h.Write(b)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:24], nil
+	return hex.EncodeToString(h.Sum(nil))[:24], deps, nil
 }
 
 // Cached returns the path of the wasm built from the current sources under
@@ -192,7 +278,7 @@ func Cached(ctx context.Context, o Options, cacheDir string) (string, error) {
 	if cacheDir == "" {
 		return "", errors.New("wasmbuild: no cache directory")
 	}
-	key, err := SourceKey(ctx, o)
+	key, deps, err := sourceKey(ctx, o)
 	if err != nil {
 		return "", err
 	}
@@ -200,8 +286,8 @@ func Cached(ctx context.Context, o Options, cacheDir string) (string, error) {
 	if st, err := os.Stat(out); err == nil && st.Size() > 0 {
 		return out, nil
 	}
-	fmt.Fprintf(o.progress(), "keyportal: building the shell (first start only, ~1 min)…\n")
-	if err := Build(ctx, o, out); err != nil {
+	fmt.Fprintf(o.progress(), "keyportal: building the shell wasm from source (first start only; %d packages to check, progress every %s)\n", deps, ProgressEvery)
+	if err := build(ctx, o, out, deps); err != nil {
 		return "", err
 	}
 	return out, nil

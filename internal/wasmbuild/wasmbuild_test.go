@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 )
@@ -59,7 +61,7 @@ func TestCachedBuildsOnceThenHits(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(b, []byte("\x00asm")) {
 		t.Fatalf("built file is not wasm (err %v)", err)
 	}
-	if !strings.Contains(progress.String(), "building the shell (first start only") {
+	if !strings.Contains(progress.String(), "building the shell wasm from source (first start only") {
 		t.Errorf("no progress line: %q", progress.String())
 	}
 	progress.Reset()
@@ -100,5 +102,28 @@ func TestCompressRoundTrip(t *testing.T) {
 	gzPath, brPath := CompressedPaths("/srv/web/app.wasm", "0123456789abcdef")
 	if gzPath != "/srv/web/app.0123456789abcdef.wasm.gz" || brPath != "/srv/web/app.0123456789abcdef.wasm.br" {
 		t.Fatalf("paths %s %s", gzPath, brPath)
+	}
+}
+
+// TestBuildShowsProgress: a build reports, while it runs, the packages
+// compiled so far out of those the wasm main depends on, then its size and
+// time.
+func TestBuildShowsProgress(t *testing.T) {
+	dir := tinyModule(t)
+	// A source no earlier run built, so the compiler runs.
+	write(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() { println(\""+t.Name()+time.Now().String()+"\") }\n")
+	defer func(d time.Duration) { ProgressEvery = d }(ProgressEvery)
+	ProgressEvery = time.Millisecond
+	var progress bytes.Buffer
+	if _, err := Cached(context.Background(), Options{Package: ".", Dir: dir, Progress: &progress}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	t.Log(out)
+	if !regexp.MustCompile(`building the shell wasm: \d+/\d+ packages compiled, \d+s`).MatchString(out) {
+		t.Errorf("no periodic progress line with a package count:\n%s", out)
+	}
+	if !regexp.MustCompile(`built the shell wasm in [0-9.]+m?s: [0-9.]+ MB, [1-9]\d* packages compiled`).MatchString(out) {
+		t.Errorf("no final line with size and time:\n%s", out)
 	}
 }

@@ -40,7 +40,9 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	engine := gin.New()
-	p.Mount(engine) // the page, its assets, the exchange and the JSON API
+	if err := p.Mount(engine); err != nil { // the page, its assets, the exchange and the JSON API
+		log.Fatal(err)
+	}
 
 	// The ticket route calls the issuer after its own checks.
 	res, err := p.Issuer().Issue(ctx, ticket.Request{

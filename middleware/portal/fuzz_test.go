@@ -96,7 +96,9 @@ func newFuzzPortal(tb testing.TB) *fuzzPortal {
 		tb.Fatal(err)
 	}
 	engine := gin.New()
-	p.Mount(engine)
+	if err := p.Mount(engine); err != nil {
+		tb.Fatal(err)
+	}
 	fp := &fuzzPortal{portal: p, store: st, engine: engine,
 		tickets: map[string]bool{}, sessions: map[string]bool{}, used: map[string]bool{}}
 	for _, tk := range genuineTickets {

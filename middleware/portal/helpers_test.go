@@ -216,7 +216,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Mount(engine)
+	if err := p.Mount(engine); err != nil {
+		t.Fatal(err)
+	}
 	e.portal = p
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/ginroute"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -263,21 +264,27 @@ func (p *Portal) Issuer() ticket.Issuer { return p.issuer }
 // The page's URL carries the ticket in its query string until the page
 // strips it: an access log in front of the portal must not log the query of
 // PagePath (log c.FullPath() or the path only).
-func (p *Portal) Mount(r gin.IRoutes) {
-	r.GET(PagePath, p.servePage)
-	r.GET(PagePath+"/portal.js", serveAsset(jsAsset))
-	r.GET(PagePath+"/portal.css", serveAsset(cssAsset))
-	r.POST(PagePath+"/exchange", p.exchange)
-
+//
+// A route r already has comes back as an error wrapping ticket.ErrMount.
+func (p *Portal) Mount(r gin.IRoutes) error {
+	route := func(method, path string, h gin.HandlerFunc) ginroute.Route {
+		return ginroute.Route{Method: method, Path: path, Handlers: []gin.HandlerFunc{h}}
+	}
 	api := PagePath + "/api"
-	r.GET(api+"/session", p.withSession(p.apiSession))
-	r.GET(api+"/keys", p.withSession(p.apiListKeys))
-	r.POST(api+"/keys", p.withSession(p.apiCreateKey))
-	r.POST(api+"/keys/:id/rotate", p.withSession(p.apiRotateKey))
-	r.POST(api+"/keys/:id/revoke", p.withSession(p.apiRevokeKey))
-	r.GET(api+"/activity", p.withSession(p.apiActivity))
-	r.GET(api+"/overview", p.withSession(p.apiOverview))
-	r.GET(api+"/access", p.withSession(p.apiAccess))
+	return ginroute.Register(r, "portal",
+		route("GET", PagePath, p.servePage),
+		route("GET", PagePath+"/portal.js", serveAsset(jsAsset)),
+		route("GET", PagePath+"/portal.css", serveAsset(cssAsset)),
+		route("POST", PagePath+"/exchange", p.exchange),
+		route("GET", api+"/session", p.withSession(p.apiSession)),
+		route("GET", api+"/keys", p.withSession(p.apiListKeys)),
+		route("POST", api+"/keys", p.withSession(p.apiCreateKey)),
+		route("POST", api+"/keys/:id/rotate", p.withSession(p.apiRotateKey)),
+		route("POST", api+"/keys/:id/revoke", p.withSession(p.apiRevokeKey)),
+		route("GET", api+"/activity", p.withSession(p.apiActivity)),
+		route("GET", api+"/overview", p.withSession(p.apiOverview)),
+		route("GET", api+"/access", p.withSession(p.apiAccess)),
+	)
 }
 
 // record writes an audit event to the store and a log line. It returns the

@@ -158,7 +158,9 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine := gin.New()
-	p.Mount(engine)
+	if err := p.Mount(engine); err != nil {
+		t.Fatal(err)
+	}
 	srv := newLoopbackServer(t, engine)
 
 	// A session to create keys with (its token lives in memory, not in

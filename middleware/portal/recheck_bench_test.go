@@ -36,7 +36,9 @@ func BenchmarkRecheck(b *testing.B) {
 				b.Fatalf("exchange: %d %+v", code, bad)
 			}
 			h := gin.New()
-			e.portal.Mount(h)
+			if err := e.portal.Mount(h); err != nil {
+				b.Fatal(err)
+			}
 			ids := make([]string, 0, 100) // the store allows 100 active keys per app
 			newKeys := func() {
 				ids = ids[:0]

@@ -87,18 +87,3 @@ const shellCSS = `#app-wasm-loader:not(:has(.goapp-spin)){display:block;margin:1
 .keyportal-notice button{background:#222;color:#eee}
 }
 `
-
-// workerJS replaces go-app's service worker. go-app's worker caches pages
-// and serves them from cache; a shell embedded in a product must not take
-// over the product's origin or serve stale pages, so this one only removes
-// caches an older go-app worker left and handles no fetch.
-const workerJS = `// keyportal shell: no offline cache.
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("app-")).map((k) => caches.delete(k))))
-      .then(() => self.clients.claim())
-  );
-});
-`

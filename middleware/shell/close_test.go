@@ -7,13 +7,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 )
@@ -77,76 +77,47 @@ func TestCloseStopsCompression(t *testing.T) {
 			s.Close() // twice is fine
 
 			r := gin.New()
-			s.Mount(r)
+			mount(t, s, r)
 			if w := serve(t, r, "GET", s.WasmURL(), map[string]string{"Accept-Encoding": "br, gzip"}); w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" {
 				t.Fatalf("after Close: %d, Content-Encoding %q; want gzip", w.Code, w.Header().Get("Content-Encoding"))
 			}
-			if _, err := os.Stat(strings.TrimSuffix(path, ".wasm") + "." + s.wasmHash + ".wasm.br"); err == nil {
+			if _, err := os.Stat(strings.TrimSuffix(path, ".wasm") + "." + s.wasm.Load().hash + ".wasm.br"); err == nil {
 				t.Fatal("a stopped compression left a .br file")
 			}
 		})
 	}
 }
 
-// fakeGo puts a go command on PATH that answers version and list at once
-// and builds forever, like a slow first build; its build leaves a child
-// holding the output open, as the compiler does. It returns the file the
-// build creates when it has started.
-func fakeGo(t *testing.T) (started string) {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("the fake go command is a shell script")
-	}
-	dir := t.TempDir()
-	started = filepath.Join(dir, "started")
-	pid := filepath.Join(dir, "pid")
-	script := "#!/bin/sh\ncase \"$1\" in\n" +
-		"version) echo go version fake ;;\n" +
-		"build) sleep 60 & echo $! > '" + pid + "'; : > '" + started + "'; wait ;;\n" +
-		"esac\n"
-	if err := os.WriteFile(filepath.Join(dir, "go"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Cleanup(func() { // the sleep outlives the killed script; end it
-		if b, err := os.ReadFile(pid); err == nil {
-			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				if p, err := os.FindProcess(n); err == nil {
-					p.Kill()
-				}
-			}
-		}
-	})
-	return started
-}
-
-// TestBuildStopsWithContext: cancelling New's context stops a build in
-// flight within seconds, with an error that says so; BuildTimeout does the
-// same with its own message. No goroutine of the shell remains.
+// TestBuildStopsWithContext: New returns at once while the build runs in
+// the background; cancelling New's context, BuildTimeout or Close stops a
+// build in flight within seconds, and Wait returns an error that says so.
+// No goroutine of the shell remains.
 func TestBuildStopsWithContext(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration
-		cancel  bool
+		stop    string // "cancel", "close" or "" (the timeout)
 		want    error
 		msg     string
 	}{
-		{"cancelled", 0, true, context.Canceled, "building the shell from source was stopped"},
-		{"BuildTimeout", time.Second, false, context.DeadlineExceeded, "took longer than BuildTimeout (1s)"},
+		{"cancelled", 0, "cancel", context.Canceled, "building the shell from source was stopped"},
+		{"closed", 0, "close", context.Canceled, "stopped by Close"},
+		{"BuildTimeout", time.Second, "", context.DeadlineExceeded, "took longer than BuildTimeout (1s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			started := fakeGo(t)
+			started := testenv.NewFakeGo(t, "").Started
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			errc := make(chan error, 1)
-			go func() {
-				s, err := New(ctx, Config{CacheDir: t.TempDir(), BuildTimeout: tc.timeout, Progress: io.Discard, Logger: zerolog.Nop()})
-				if s != nil {
-					s.Close()
-				}
-				errc <- err
-			}()
+			begin := time.Now()
+			s, err := New(ctx, Config{CacheDir: t.TempDir(), BuildTimeout: tc.timeout, Progress: io.Discard, Logger: zerolog.Nop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Fatalf("New took %s: it waited for the build", d)
+			}
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 				if _, err := os.Stat(started); err == nil {
 					break
@@ -155,18 +126,19 @@ func TestBuildStopsWithContext(t *testing.T) {
 					t.Fatal("the build did not start")
 				}
 			}
-			if tc.cancel {
+			switch tc.stop {
+			case "cancel":
 				cancel()
+			case "close":
+				go s.Close()
 			}
-			select {
-			case err := <-errc:
-				if !errors.Is(err, ErrWasm) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
-					t.Fatalf("err %v, want %v and %v mentioning %q", err, ErrWasm, tc.want, tc.msg)
-				}
-				t.Log(err)
-			case <-time.After(15 * time.Second):
-				t.Fatal("New still building 15 s after it should have stopped")
+			wctx, wcancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer wcancel()
+			err = s.Wait(wctx)
+			if !errors.Is(err, ErrWasm) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err %v, want %v and %v mentioning %q", err, ErrWasm, tc.want, tc.msg)
 			}
+			t.Log(err)
 		})
 	}
 }

@@ -16,29 +16,44 @@ func Example() {
 	s, err := shell.New(context.Background(), shell.Config{
 		Title:    "Acme — API keys",
 		WasmPath: "web/app.wasm",
+		Pages:    []string{"/settings/api-keys/:deploymentId"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
 	r := gin.New()
-	s.Mount(r, "/settings/api-keys/:deploymentId")
+	if err := s.Mount(r); err != nil { // the pages, and the assets under /_keyportal/
+		log.Fatal(err)
+	}
 	if err := r.Run("127.0.0.1:8080"); err != nil {
 		log.Print(err)
 	}
 }
 
-// In development, leave WasmPath empty: the first start builds the shell
-// from source (about a minute, with progress on stderr) and caches it.
-// Ctrl-C stops the build.
+// In development, leave WasmPath empty: New returns at once and the shell is
+// built from source in the background (progress on stderr) and cached; the
+// pages work through the eager script until it is ready. Ctrl-C stops the
+// build.
 func ExampleNew_fromSource() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	s, err := shell.New(ctx, shell.Config{Title: "Acme — API keys"})
 	if err != nil {
-		log.Print(err) // e.g. shell: no wasm: building the shell from source was stopped: …: context canceled
-		return
+		log.Fatal(err)
 	}
 	defer s.Close()
-	s.Mount(gin.New())
+	r := gin.New()
+	if err := s.Mount(r); err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		// Optional: a readiness probe could wait for the wasm.
+		if err := s.Wait(ctx); err != nil {
+			log.Print(err) // e.g. shell: no wasm: building the shell from source was stopped: …: context canceled
+		}
+	}()
+	if err := r.Run("127.0.0.1:8080"); err != nil {
+		log.Print(err)
+	}
 }

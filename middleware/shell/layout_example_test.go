@@ -40,6 +40,7 @@ func ExampleConfig_layout() {
 		Title:    "Acme — API keys",
 		WasmPath: "web/app.wasm",
 		Tickets:  route,
+		Pages:    []string{"/settings/api-keys/:deploymentId"},
 		Layout: func(c *gin.Context, w io.Writer, p shell.Page) error {
 			return settingsPage.Execute(w, map[string]any{"User": c.GetString("user"), "Shell": p})
 		},
@@ -50,6 +51,11 @@ func ExampleConfig_layout() {
 	}
 	defer s.Close()
 	r := gin.New()
-	route.Mount(r)
-	s.Mount(r, "/settings/api-keys/:deploymentId")
+	if err := route.Mount(r); err != nil {
+		log.Print(err)
+		return
+	}
+	if err := s.Mount(r); err != nil {
+		log.Print(err)
+	}
 }

@@ -30,7 +30,7 @@ var french = wasmui.Messages{
 func TestPageInFrench(t *testing.T) {
 	s := newTestShell(t, Config{Messages: french})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	w := serve(t, r, "GET", "/settings/api-keys/42", nil)
 	if w.Code != 200 {
 		t.Fatalf("status %d\n%s", w.Code, w.Body)
@@ -54,7 +54,7 @@ func TestPageInFrench(t *testing.T) {
 			t.Errorf("English %q leaks into the French page", leak)
 		}
 	}
-	js := serve(t, r, "GET", "/app.js", nil).Body.String()
+	js := serve(t, r, "GET", at("app.js"), nil).Body.String()
 	if !strings.Contains(js, `"KEYPORTAL_MESSAGES":`) || !strings.Contains(js, `Votre session a pris fin`) {
 		t.Errorf("app.js does not hand the table to the wasm")
 	}

@@ -32,7 +32,8 @@ type Page struct {
 	Body template.HTML
 	// Title is Config.Title, for the page's <title>.
 	Title string
-	// Lang is Config.Lang ("en" when empty), for <html lang>.
+	// Lang is Config.Messages.Lang (wasmui.English's when empty), for
+	// <html lang>.
 	Lang string
 }
 
@@ -52,15 +53,16 @@ var defaultLayout = template.Must(template.New("page").Parse(`<!doctype html>
 <title>{{.Page.Title}}</title>
 {{with .Description}}<meta name="description" content="{{.}}">
 {{end}}<meta name="theme-color" content="{{.ThemeColor}}">
-<link rel="icon" href="/web/keyportal-icon.svg">
+<link rel="icon" href="{{.Icon}}">
 {{.Page.Head}}
 </head><body style="margin:0">
 {{.Page.Body}}
 </body></html>
 `))
 
-// goAppScripts are go-app's scripts, which start the wasm.
-var goAppScripts = []string{"/wasm_exec.js", "/app.js"}
+// goAppScripts are go-app's scripts, which start the wasm, by their names
+// under the prefix.
+var goAppScripts = []string{"wasm_exec.js", "app.js"}
 
 // servePage serves a settings page: the shell's Page, in Config.Layout or
 // the default layout, never cached (it may carry a single-use ticket, and it
@@ -79,8 +81,8 @@ func (s *Shell) servePage(c *gin.Context) {
 	} else {
 		err = defaultLayout.Execute(&buf, struct {
 			Page
-			Description, ThemeColor string
-		}{p, s.cfg.Description, s.cfg.ThemeColor})
+			Description, ThemeColor, Icon string
+		}{p, s.cfg.Description, s.cfg.ThemeColor, s.prefix + "web/keyportal-icon.svg"})
 	}
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")
@@ -105,7 +107,7 @@ func (s *Shell) servePage(c *gin.Context) {
 }
 
 // Page renders the shell's part of the settings page for c, a request to
-// one of the routes given to Mount (Config.Layout calls nothing: it is
+// one of Config.Pages (Config.Layout calls nothing: it is
 // given the Page). On a GET whose navigation asks at once (see startMode),
 // with Config.Tickets set, it issues the first ticket through the ticket
 // route's checks, so that Body carries the portal's iframe, or the state
@@ -141,20 +143,20 @@ func (s *Shell) Page(c *gin.Context) Page {
 		head.WriteString(`<link rel="preconnect" href="` + html.EscapeString(portal) + `">`)
 	}
 	for _, src := range goAppScripts {
-		head.WriteString(`<script defer src="` + src + `"></script>`)
+		head.WriteString(`<script defer src="` + html.EscapeString(s.prefix+src) + `"></script>`)
 	}
 
 	// The stylesheets are in the body, before the shell: they hold the
 	// shell's rendering back, not the host's header and navigation above.
 	var body strings.Builder
-	for _, st := range append([]string{s.cssURL}, s.cfg.Styles...) {
+	for _, st := range append([]string{s.cssURL()}, s.cfg.Styles...) {
 		body.WriteString(`<link rel="stylesheet" href="` + html.EscapeString(st) + `">`)
 	}
 	body.WriteString(pre.Shell)
 	body.WriteString(pre.Frame)
 	// go-app's loader, which app.js reports a failed load in; hidden unless
 	// it does (shellCSS).
-	body.WriteString(`<aside id="app-wasm-loader" hidden><img id="app-wasm-loader-icon" class="goapp-logo goapp-spin" alt="" loading="lazy" src="/web/keyportal-icon.png"><p id="app-wasm-loader-label"></p></aside>`)
+	body.WriteString(`<aside id="app-wasm-loader" hidden><img id="app-wasm-loader-icon" class="goapp-logo goapp-spin" alt="" loading="lazy" src="` + html.EscapeString(s.prefix) + `web/keyportal-icon.png"><p id="app-wasm-loader-label"></p></aside>`)
 	body.WriteString(s.eagerTag(cfg, r.URL.Path, mode, answer))
 	return Page{
 		Head:  template.HTML(head.String()),
@@ -182,7 +184,7 @@ func (s *Shell) eagerTag(cfg wasmui.Shell, path, mode string, answer *ticket.Ans
 	if min <= 0 {
 		min = wasmui.DefaultMinHeight
 	}
-	tag := `<script src="` + s.eagerURL + `"` +
+	tag := `<script src="` + html.EscapeString(s.eagerURL()) + `"` +
 		attr("ticket-path", cmp.Or(cfg.TicketPath, ticket.DefaultPath)) +
 		attr("field", cmp.Or(cfg.Field, ticket.DefaultField)) +
 		attr("resource", wasmui.ResourceFromPath(cfg.Routes, path)) +

@@ -30,7 +30,7 @@ func TestPageCarriesTheFirstTicket(t *testing.T) {
 	tickets := &fakeTickets{answer: ticket.Answer{Status: 200, Body: []byte(okBody)}}
 	s := newTestShell(t, Config{Tickets: tickets})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	w := serve(t, r, "GET", "/settings/api-keys/42", map[string]string{"Sec-Fetch-Site": "same-origin"})
 	page := w.Body.String()
 	if len(tickets.calls) != 1 || tickets.calls[0] != "42" {
@@ -50,7 +50,7 @@ func TestPageCarriesTheFirstTicket(t *testing.T) {
 	if strings.Contains(page, wasmui.TextLoading) {
 		t.Error("a page that carries its portal says it is loading")
 	}
-	if strings.Index(page, frame) > strings.Index(page, `<script src="`+s.eagerURL) {
+	if strings.Index(page, frame) > strings.Index(page, `<script src="`+s.eagerURL()) {
 		t.Error("the eager script comes before the frame: the portal would wait for it")
 	}
 	if w.Header().Get("Cache-Control") != "no-store" {
@@ -85,7 +85,7 @@ func TestPageCarriesTheRefusal(t *testing.T) {
 	} {
 		s := newTestShell(t, Config{Tickets: &fakeTickets{answer: tc.answer}})
 		r := gin.New()
-		s.Mount(r)
+		mount(t, s, r)
 		page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
 		if !strings.Contains(page, tc.want) || strings.Contains(page, "<iframe") || strings.Contains(page, wasmui.TextLoading) {
 			t.Errorf("%d: the page does not show %q alone:\n%s", tc.answer.Status, tc.want, page)
@@ -101,17 +101,17 @@ func TestLayoutPutsTheShellInTheHostsPage(t *testing.T) {
 		return hostTmpl.Execute(w, map[string]any{"User": c.GetHeader("X-User"), "Shell": p})
 	}})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	w := serve(t, r, "GET", "/settings/api-keys/42", map[string]string{"X-User": "<alice>"})
 	page := w.Body.String()
 	main := page[strings.Index(page, "<main>"):strings.Index(page, "</main>")]
-	for _, want := range []string{`<link rel="stylesheet" href="` + s.cssURL + `">`, `class="keyportal-shell"`, `<script src="` + s.eagerURL, `id="app-wasm-loader"`} {
+	for _, want := range []string{`<link rel="stylesheet" href="` + s.cssURL() + `">`, `class="keyportal-shell"`, `<script src="` + s.eagerURL(), `id="app-wasm-loader"`} {
 		if !strings.Contains(main, want) {
 			t.Errorf("the host's <main> lacks %s:\n%s", want, page)
 		}
 	}
 	head := page[:strings.Index(page, "</head>")]
-	for _, want := range []string{`<title>Keys · Host</title>`, `<script defer src="/app.js"></script>`} {
+	for _, want := range []string{`<title>Keys · Host</title>`, `<script defer src="/_keyportal/app.js"></script>`} {
 		if !strings.Contains(head, want) {
 			t.Errorf("the host's <head> lacks %s:\n%s", want, head)
 		}
@@ -126,7 +126,7 @@ func TestLayoutPutsTheShellInTheHostsPage(t *testing.T) {
 
 	broken := newTestShell(t, Config{Layout: func(*gin.Context, io.Writer, Page) error { return errors.New("template: no such field") }})
 	r2 := gin.New()
-	broken.Mount(r2)
+	mount(t, broken, r2)
 	if w := serve(t, r2, "GET", "/settings/api-keys/42", nil); w.Code != 500 || strings.Contains(w.Body.String(), "no such field") {
 		t.Errorf("a failing layout: %d %q, want 500 without the detail", w.Code, w.Body)
 	}
@@ -135,7 +135,7 @@ func TestLayoutPutsTheShellInTheHostsPage(t *testing.T) {
 func TestPageAndEagerScriptCompressed(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	plain := serve(t, r, "GET", "/settings/api-keys/42", nil)
 	w := serve(t, r, "GET", "/settings/api-keys/42", map[string]string{"Accept-Encoding": "gzip, br"})
 	if w.Header().Get("Content-Encoding") != "br" || !strings.Contains(w.Header().Values("Vary")[1], "Accept-Encoding") {
@@ -146,7 +146,7 @@ func TestPageAndEagerScriptCompressed(t *testing.T) {
 	if err != nil || len(b) != plain.Body.Len() || !strings.Contains(string(b), `class="keyportal-shell"`) || sent > plain.Body.Len()*2/3 { // go-app orders attributes at random
 		t.Fatalf("brotli page: %v; %d bytes for %d plain", err, sent, plain.Body.Len())
 	}
-	js := serve(t, r, "GET", s.eagerURL, map[string]string{"Accept-Encoding": "gzip"})
+	js := serve(t, r, "GET", s.eagerURL(), map[string]string{"Accept-Encoding": "gzip"})
 	if js.Header().Get("Content-Encoding") != "gzip" || js.Body.Len() >= len(wasmui.EagerScript) {
 		t.Fatalf("eager script Content-Encoding %q, %d bytes", js.Header().Get("Content-Encoding"), js.Body.Len())
 	}

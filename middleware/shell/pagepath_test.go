@@ -14,10 +14,9 @@ import (
 // ran the script on the app's origin. Such an address gets a 404 and no
 // page.
 func TestPageRefusesMarkupInItsAddress(t *testing.T) {
-	s := newTestShell(t, Config{})
+	s := newTestShell(t, Config{Pages: []string{DefaultRoute, "/orgs/:org/apps/:appId/keys"}})
 	r := gin.New()
-	s.Mount(r)
-	s.Mount(r, "/orgs/:org/apps/:appId/keys")
+	mount(t, s, r)
 	for _, path := range []string{
 		"/settings/api-keys/%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E",
 		"/settings/api-keys/%22onfocus=alert(1)%20autofocus%20x=%22",

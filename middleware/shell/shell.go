@@ -1,12 +1,16 @@
 // Package shell serves the keyportal WebAssembly shell (package wasmui) from
-// a Gin engine: the page for each settings route, go-app's scripts, the wasm
+// a Gin engine: the page for each settings route and, under one prefix
+// (Config.Prefix, default /_keyportal/), go-app's scripts, the wasm
 // precompressed and content-hashed, the eager ticket script and local icons.
 // The page is the shell's Page placed in the host's own template
 // (Config.Layout), and with Config.Tickets it carries its first ticket's
 // portal iframe, or the ticket route's refusal, in its first HTML.
-// It builds the wasm from source on first start when no prebuilt one is
-// given, and caches it. New's context bounds that build; Close stops what
-// New leaves running (brotli compression of a new wasm).
+// It registers no service worker and serves none.
+//
+// When no prebuilt wasm is given it builds the wasm from source in the
+// background and caches it: New returns at once, the pages work through the
+// eager script meanwhile, and the wasm takes over when it arrives. Close
+// stops what New leaves running (the build, brotli compression).
 //
 // Production: build once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web`
 // and set Config.WasmPath to web/app.wasm.
@@ -14,7 +18,6 @@ package shell
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,10 +35,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/keyportal/keyportal/internal/httpenc"
 	"github.com/keyportal/keyportal/internal/logx"
-	"github.com/keyportal/keyportal/internal/wasmbuild"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/wasmui"
-	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/rs/zerolog"
 )
 
@@ -75,6 +75,16 @@ type Config struct {
 	// follows the page's prefers-color-scheme and its changes.
 	Theme string
 
+	// Pages are the settings pages' routes: Gin patterns, relative to the
+	// router given to Mount, whose last parameter is the resource id
+	// (default []string{DefaultRoute}).
+	Pages []string
+	// Prefix is the path, relative to the router given to Mount, under
+	// which the shell serves everything but its Pages: scripts, styles, the
+	// wasm, icons and the web manifest. It starts and ends with "/" and
+	// holds letters, digits, '-', '_', '.' and '/' (default DefaultPrefix).
+	Prefix string
+
 	// WasmPath is a prebuilt shell wasm (from cmd/shellbuild). Its gzip
 	// and brotli forms are read from beside it (app.<hash>.wasm.gz/.br) or
 	// computed once and cached there, or in CacheDir if that directory is
@@ -96,7 +106,7 @@ type Config struct {
 	// os.Stderr); use io.Discard to silence it.
 	Progress io.Writer
 	// BuildTimeout bounds the build from source (default 10 minutes); the
-	// context given to New can stop it sooner.
+	// context given to New and Close can stop it sooner.
 	BuildTimeout time.Duration
 	// Logger receives errors that do not stop the shell (a cache that cannot
 	// be written). The zero Logger means JSON lines at info level on
@@ -125,35 +135,31 @@ type Config struct {
 // Shell serves the shell page and its assets; create it with New, attach it
 // with Mount and Close it when the server stops.
 type Shell struct {
-	cfg     Config
-	log     zerolog.Logger
-	handler *app.Handler
-	shell   *wasmui.Shell // the settings handed to the wasm
-	env     map[string]string
+	cfg   Config
+	log   zerolog.Logger
+	shell *wasmui.Shell // the settings handed to the wasm
 
-	wasm      []byte
-	wasmHash  string
-	wasmURL   string
-	gz        []byte
-	br        atomic.Pointer[[]byte] // nil until brotli is ready
-	brDone    chan struct{}          // closed when no compression runs
-	stopBr    context.CancelFunc     // stops the compression (Close)
-	eagerURL  string
+	wasm     atomic.Pointer[wasmFile] // nil until read or built
+	ready    chan struct{}            // closed once wasm is set or the build failed
+	buildErr error                    // why the build failed; read after ready
+	br       atomic.Pointer[[]byte]   // nil until brotli is ready
+	bg       context.Context          // ends at Close
+	stop     context.CancelFunc       // ends bg
+	running  sync.WaitGroup           // the build and the compression
+
 	eagerHash string
 	eagerBody httpenc.Body // the eager script and its compressed forms
+	cssName   string       // keyportal-shell.<hash>.css
+	iconPNG   []byte
 	// portalOrigin is the portal's origin from the last ticket a page
 	// carried, for the preconnect of pages that carry none.
 	portalOrigin atomic.Pointer[string]
-	cssURL       string
-	iconPNG      []byte
-
-	appJSOnce sync.Once
-	appJS     []byte
-	appJSETag string
 
 	mu      sync.Mutex
-	routes  []string
 	mounted bool
+	env     map[string]string      // the wasm's settings, set by Mount
+	prefix  string                 // site path of the assets, set by Mount
+	served  atomic.Pointer[served] // go-app's handler for the current wasm
 }
 
 // Errors New returns, wrapped with detail.
@@ -164,11 +170,11 @@ var (
 	ErrWasm = errors.New("shell: no wasm")
 )
 
-// New reads (or builds) the wasm, precompresses it and prepares the page.
-// Without WasmPath the first call builds the wasm, which may take a minute
-// (progress goes to cfg.Progress); cancelling ctx stops the build and New
-// returns an error wrapping ErrWasm and ctx's error. ctx is not kept: once
-// New has returned, only Close stops what it started.
+// New checks cfg, reads the wasm at WasmPath (or starts building it from
+// source in the background) and prepares the page. It does not wait for a
+// build: the build's progress goes to cfg.Progress, its failure to
+// cfg.Logger and to Wait. Cancelling ctx, BuildTimeout or Close stops the
+// build; Wait then returns an error wrapping ErrWasm and the reason.
 func New(ctx context.Context, cfg Config) (*Shell, error) {
 	cfg.Logger = logx.Or(cfg.Logger, "shell")
 	if cfg.Progress == nil {
@@ -207,6 +213,20 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 	if cfg.MinHeight < 0 {
 		return nil, fmt.Errorf("%w: MinHeight %d is negative", ErrConfig, cfg.MinHeight)
 	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if err := checkPrefix(cfg.Prefix); err != nil {
+		return nil, fmt.Errorf("%w: Prefix: %v", ErrConfig, err)
+	}
+	if len(cfg.Pages) == 0 {
+		cfg.Pages = []string{DefaultRoute}
+	}
+	for _, p := range cfg.Pages {
+		if err := checkPage(p); err != nil {
+			return nil, fmt.Errorf("%w: Pages: %v", ErrConfig, err)
+		}
+	}
 	if cfg.WasmPath != "" && cfg.BuildFromSource != "" {
 		return nil, fmt.Errorf("%w: set WasmPath or BuildFromSource, not both", ErrConfig)
 	}
@@ -223,7 +243,8 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 		cfg.CacheDir = filepath.Join(dir, "keyportal", "shell")
 	}
 
-	s := &Shell{cfg: cfg, log: cfg.Logger, brDone: make(chan struct{}), stopBr: func() {}, iconPNG: iconPNG()}
+	s := &Shell{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), iconPNG: iconPNG(), prefix: cfg.Prefix}
+	s.bg, s.stop = context.WithCancel(context.Background())
 	s.shell = &wasmui.Shell{
 		TicketPath: cfg.TicketPath,
 		Field:      cfg.Field,
@@ -232,13 +253,19 @@ func New(ctx context.Context, cfg Config) (*Shell, error) {
 		SignInURL:  cfg.SignInURL,
 		Theme:      cfg.Theme,
 	}
-	if err := s.loadWasm(ctx); err != nil {
-		return nil, err
-	}
 	s.eagerHash = shortHash(wasmui.EagerScript)
-	s.eagerURL = "/web/keyportal-eager." + s.eagerHash + ".js"
 	s.eagerBody = httpenc.Compress(wasmui.EagerScript)
-	s.cssURL = "/web/keyportal-shell." + shortHash([]byte(shellCSS)) + ".css"
+	s.cssName = "keyportal-shell." + shortHash([]byte(shellCSS)) + ".css"
+	if cfg.WasmPath != "" {
+		if err := s.useWasm(cfg.WasmPath); err != nil {
+			s.stop()
+			return nil, err
+		}
+		close(s.ready)
+		return s, nil
+	}
+	s.running.Add(1)
+	go s.buildInBackground(ctx)
 	return s, nil
 }
 
@@ -247,223 +274,17 @@ func shortHash(b []byte) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// Close stops the brotli compression New may have left running (the
-// shell then keeps serving gzip) and waits for it to end, so that nothing
-// the Shell started outlives it. It is safe to call more than once and
-// always returns nil.
+// Close stops the build from source and the brotli compression New may
+// have left running (the shell then keeps serving gzip) and waits for them
+// to end, so that nothing the Shell started outlives it. It is safe to call
+// more than once and always returns nil.
 func (s *Shell) Close() error {
-	s.stopBr()
-	<-s.brDone
+	s.stop()
+	s.running.Wait()
 	return nil
 }
 
-// loadWasm reads or builds the wasm and its compressed forms.
-func (s *Shell) loadWasm(ctx context.Context) error {
-	path := s.cfg.WasmPath
-	if path == "" {
-		built, err := s.build(ctx)
-		if err != nil {
-			return err
-		}
-		path = built
-	}
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrWasm, err)
-	}
-	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
-		return fmt.Errorf("%w: %s is not a WebAssembly binary", ErrWasm, path)
-	}
-	s.wasm = wasm
-	s.wasmHash = wasmbuild.Hash(wasm)
-	s.wasmURL = "/web/app." + s.wasmHash + ".wasm"
-
-	gzPath, brPath := wasmbuild.CompressedPaths(path, s.wasmHash)
-	s.gz = s.readOrMake(gzPath, func() ([]byte, error) { return wasmbuild.Gzip(wasm), nil })
-	if br, err := os.ReadFile(brPath); err == nil && len(br) > 0 {
-		s.br.Store(&br)
-		close(s.brDone)
-		return nil
-	}
-	// Brotli at quality 11 takes minutes in pure Go; serve gzip meanwhile.
-	fmt.Fprintf(s.cfg.Progress, "keyportal: compressing the shell with brotli in the background (first start only); serving gzip meanwhile\n")
-	bg, stop := context.WithCancel(context.Background())
-	s.stopBr = stop
-	go func() {
-		defer close(s.brDone)
-		defer stop()
-		br := s.readOrMake(brPath, func() ([]byte, error) { return wasmbuild.Brotli(bg, wasm) })
-		if br != nil {
-			s.br.Store(&br)
-			fmt.Fprintf(s.cfg.Progress, "keyportal: shell wasm %d bytes, gzip %d, brotli %d\n", len(wasm), len(s.gz), len(br))
-		}
-	}()
-	return nil
-}
-
-// build builds the wasm from source under ctx and BuildTimeout, or finds it
-// in the cache, and returns its path.
-func (s *Shell) build(ctx context.Context) (string, error) {
-	bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
-	defer cancel()
-	built, err := wasmbuild.Cached(bctx, wasmbuild.Options{
-		Package:  s.cfg.BuildFromSource,
-		Dir:      s.cfg.ModuleDir,
-		Progress: s.cfg.Progress,
-	}, s.cfg.CacheDir)
-	switch {
-	case err == nil:
-		return built, nil
-	case ctx.Err() != nil:
-		return "", fmt.Errorf("%w: building the shell from source was stopped: %w", ErrWasm, err)
-	case bctx.Err() != nil:
-		err = fmt.Errorf("building the shell from source took longer than BuildTimeout (%s): %w", s.cfg.BuildTimeout, err)
-	}
-	return "", fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web` and set WasmPath)", ErrWasm, err)
-}
-
-// readOrMake returns the file at path, or makes it and caches it there (or,
-// if that directory is read-only, in CacheDir).
-func (s *Shell) readOrMake(path string, compute func() ([]byte, error)) []byte {
-	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
-		return b
-	}
-	b, err := compute()
-	if errors.Is(err, context.Canceled) {
-		return nil // Close stopped it
-	}
-	if err != nil {
-		s.log.Error().Err(err).Str("path", path).Msg("shell: compressing the wasm failed; serving it uncompressed")
-		return nil
-	}
-	if err := wasmbuild.WriteFile(path, b); err != nil {
-		alt := filepath.Join(s.cfg.CacheDir, filepath.Base(path))
-		if cached, err := os.ReadFile(alt); err == nil && len(cached) > 0 {
-			return cached
-		}
-		if err2 := os.MkdirAll(s.cfg.CacheDir, 0o755); err2 != nil || wasmbuild.WriteFile(alt, b) != nil {
-			s.log.Warn().Err(err).Str("path", path).Msg("shell: cannot cache the compressed wasm; it will be recomputed at next start")
-		}
-	}
-	return b
-}
-
-// DefaultRoute is the settings page route Mount uses when given none.
-const DefaultRoute = "/settings/api-keys/:deploymentId"
-
-// routeMu guards routeOwners: go-app's router is global to the process, so
-// each page pattern maps to the Shell mounted for it last.
-var (
-	routeMu     sync.Mutex
-	routeOwners = map[string]*Shell{}
-)
-
-// Mount registers the shell's page routes (Gin patterns whose last
-// parameter is the resource id; DefaultRoute if none) and its assets on r:
-// /web/*, /app.js, /wasm_exec.js, /app.css, /manifest.webmanifest and
-// /app-worker.js. r must serve the site root (a group without a prefix is
-// fine, e.g. one that requires sign-in). Mount before serving requests.
-func (s *Shell) Mount(r gin.IRouter, routes ...string) {
-	if g, ok := r.(interface{ BasePath() string }); ok && g.BasePath() != "/" && g.BasePath() != "" {
-		panic(fmt.Sprintf("shell: Mount needs a router at the site root, got a group at %q (go-app serves /app.js and /web/ at the root)", g.BasePath()))
-	}
-	if len(routes) == 0 {
-		routes = []string{DefaultRoute}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.routes = append(s.routes, routes...)
-	s.shell.Routes = append([]string(nil), s.routes...)
-	s.env = s.shell.Env()
-	if s.handler == nil {
-		s.handler = s.newHandler()
-	}
-	s.handler.Env = s.env
-
-	routeMu.Lock()
-	for _, rt := range routes {
-		re := wasmui.RouteRegexp(rt)
-		if _, seen := routeOwners[re]; !seen {
-			app.RouteWithRegexp(re, func() app.Composer {
-				routeMu.Lock()
-				owner := routeOwners[re]
-				routeMu.Unlock()
-				return owner.component()
-			})
-		}
-		routeOwners[re] = s
-	}
-	routeMu.Unlock()
-
-	for _, rt := range routes {
-		r.GET(rt, s.servePage)
-		r.HEAD(rt, s.servePage)
-	}
-	if !s.mounted {
-		s.mounted = true
-		r.GET("/web/*file", s.serveWeb)
-		r.HEAD("/web/*file", s.serveWeb)
-		r.GET("/app.js", s.serveAppJS)
-		r.HEAD("/app.js", s.serveAppJS)
-		for _, p := range []string{"/wasm_exec.js", "/app.css", "/manifest.webmanifest", "/app-worker.js"} {
-			r.GET(p, s.serveGoApp)
-			r.HEAD(p, s.serveGoApp)
-		}
-	}
-}
-
-// component returns a Shell configured exactly as the wasm will configure
-// it (from the same Env), so the prerendered page matches.
-func (s *Shell) component() app.Composer {
-	s.mu.Lock()
-	env := s.env
-	s.mu.Unlock()
-	return wasmui.FromEnv(func(k string) string { return env[k] })
-}
-
-func (s *Shell) newHandler() *app.Handler {
-	styles := append([]string{s.cssURL}, s.cfg.Styles...)
-	text := s.cfg.Messages.WithDefaults()
-	version := sha256.New()
-	// s.env holds the Messages.
-	fmt.Fprintf(version, "%s|%s|%s|%q|%s|%s|%s|%v", s.wasmHash, s.eagerHash, s.cssURL, styles, s.cfg.Title, s.cfg.Name, s.cfg.Description, s.env)
-	return &app.Handler{
-		Name:        s.cfg.Name,
-		ShortName:   s.cfg.Name,
-		Title:       s.cfg.Title,
-		Description: s.cfg.Description,
-		Lang:        text.Lang,
-		Styles:      styles,
-		ThemeColor:  s.cfg.ThemeColor,
-		// Local icons: go-app's default icon is on raw.githubusercontent.com.
-		Icon: app.Icon{
-			Default:  "/web/keyportal-icon.png",
-			Large:    "/web/keyportal-icon.png",
-			Maskable: "/web/keyportal-icon.png",
-			SVG:      "/web/keyportal-icon.svg",
-		},
-		LoadingLabel: text.Loading,
-		// The page itself is rendered by Page, not by go-app.
-		Resources:             resources{wasmURL: s.wasmURL},
-		Version:               hex.EncodeToString(version.Sum(nil))[:20],
-		WasmContentLength:     strconv.Itoa(len(s.wasm)),
-		ServiceWorkerTemplate: workerJS,
-	}
-}
-
-// resources resolves /web/ paths like go-app's LocalDir but points the wasm
-// at its content-hashed URL. It is not an http.Handler: the Shell serves
-// /web/ itself.
-type resources struct{ wasmURL string }
-
-func (r resources) Resolve(location string) string {
-	if location == "/web/app.wasm" {
-		return r.wasmURL
-	}
-	return app.LocalDir("").Resolve(location)
-}
-
-// pageRecorder holds go-app's page response so serveAppJS can amend it.
+// pageRecorder holds go-app's app.js response so newServed can amend it.
 type pageRecorder struct {
 	header http.Header
 	status int
@@ -473,152 +294,3 @@ type pageRecorder struct {
 func (r *pageRecorder) Header() http.Header         { return r.header }
 func (r *pageRecorder) WriteHeader(status int)      { r.status = status }
 func (r *pageRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-
-func (s *Shell) serveGoApp(c *gin.Context) {
-	s.handler.ServeHTTP(c.Writer, c.Request)
-}
-
-// serveAppJS serves go-app's app.js with three changes: the wasm is
-// instantiated straight from fetch() rather than through go-app's progress
-// wrapper, which re-streams the body through JavaScript and delays the
-// browser's streaming compile (the shell shows its own loading state, so
-// the percentage is not missed); the wasm is fetched once the eager script
-// is done with the first ticket; and no service worker is registered.
-func (s *Shell) serveAppJS(c *gin.Context) {
-	s.appJSOnce.Do(func() {
-		rec := &pageRecorder{header: http.Header{}, status: 200}
-		req, _ := http.NewRequest(http.MethodGet, "/app.js", nil)
-		s.handler.ServeHTTP(rec, req)
-		js := rec.body.String()
-		from := `fetchWithProgress("` + s.wasmURL + `", showProgress)`
-		if strings.Contains(js, from) {
-			js = strings.Replace(js, from, `fetch("`+s.wasmURL+`")`, 1)
-		} else {
-			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm loads through its progress wrapper")
-		}
-		// Loading, compiling and starting the wasm hold the main thread: let
-		// the eager script show the portal first (see eagerTag). The shell
-		// would only wait for the same ticket meanwhile, showing the same
-		// loading state.
-		start := "const wasm = await instantiateStreaming("
-		if strings.Contains(js, start) {
-			js = strings.Replace(js, start, "const eager = window."+wasmui.EagerGlobal+";\n    if (eager && eager.settled) await eager.settled;\n    "+start, 1)
-		} else {
-			s.log.Warn().Msg("shell: go-app's app.js changed; the wasm may start before the eager script showed the portal")
-		}
-		// The shell sits where the page put it (Page.Body), but go-app mounts
-		// its root in place of the body's first element: when that is not
-		// the prerendered shell (a host layout's header comes first), mount
-		// on a placeholder there and move the component to the shell's place.
-		run := "go.run(wasm.instance);"
-		if strings.Contains(js, run) {
-			js = strings.Replace(js, run, placeShell, 1)
-		} else {
-			s.log.Warn().Msg("shell: go-app's app.js changed; in a host layout the shell may mount at the top of the page")
-		}
-		// No service worker: the shell needs none, and one would be
-		// installed for the whole host app's origin (and start a worker
-		// while the wasm compiles).
-		js = strings.Replace(js, "\ngoappInitServiceWorker();\n", "\n", 1)
-		s.appJS = []byte(js)
-		s.appJSETag = `"` + shortHash(s.appJS) + `"`
-	})
-	h := c.Writer.Header()
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", s.appJSETag)
-	if httpenc.MatchETag(c.GetHeader("If-None-Match"), s.appJSETag) {
-		c.Status(304)
-		return
-	}
-	c.Data(200, "application/javascript", s.appJS)
-}
-
-// placeShell replaces go-app's go.run call in app.js (see serveAppJS).
-const placeShell = `const kpBody = document.body;
-    const kpPre = document.querySelector("[data-keyportal-prerendered]");
-    const kpMark = kpPre && kpPre !== kpBody.firstElementChild ? kpBody.insertBefore(document.createElement("div"), kpBody.firstElementChild) : null;
-    go.run(wasm.instance);
-    if (kpMark) {
-      const kpRoot = kpBody.firstElementChild;
-      if (kpRoot !== kpMark && kpPre.isConnected) kpPre.replaceWith(kpRoot);
-      else kpMark.remove();
-    }`
-
-const immutable = "public, max-age=31536000, immutable"
-
-// serveWeb serves the shell's files under /web/.
-func (s *Shell) serveWeb(c *gin.Context) {
-	name := strings.TrimPrefix(c.Param("file"), "/")
-	switch {
-	case "/web/"+name == s.wasmURL:
-		s.serveWasm(c)
-	case "/web/"+name == s.eagerURL:
-		s.serveBytes(c, "text/javascript; charset=utf-8", immutable, s.eagerHash, s.eagerBody)
-	case "/web/"+name == s.cssURL:
-		s.serveBytes(c, "text/css; charset=utf-8", immutable, strings.TrimSuffix(strings.TrimPrefix(name, "keyportal-shell."), ".css"), httpenc.Body{Identity: []byte(shellCSS)})
-	case name == "keyportal-icon.svg":
-		s.serveBytes(c, "image/svg+xml", "public, max-age=86400", shortHash([]byte(iconSVG)), httpenc.Body{Identity: []byte(iconSVG)})
-	case name == "keyportal-icon.png":
-		s.serveBytes(c, "image/png", "public, max-age=86400", shortHash(s.iconPNG), httpenc.Body{Identity: s.iconPNG})
-	default:
-		c.AbortWithStatus(404)
-	}
-}
-
-// serveBytes serves a static body, compressed when it has compressed forms
-// the client accepts.
-func (s *Shell) serveBytes(c *gin.Context, contentType, cacheControl, etag string, forms httpenc.Body) {
-	body, enc := forms.Pick(c.GetHeader("Accept-Encoding"))
-	h := c.Writer.Header()
-	h.Set("Cache-Control", cacheControl)
-	if forms.Gzip != nil || forms.Brotli != nil {
-		h.Set("Vary", "Accept-Encoding")
-		etag += "-" + cmp.Or(enc, "identity")
-	}
-	h.Set("ETag", `"`+etag+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if httpenc.MatchETag(c.GetHeader("If-None-Match"), `"`+etag+`"`) {
-		c.Status(304)
-		return
-	}
-	if enc != "" {
-		h.Set("Content-Encoding", enc)
-	}
-	c.Data(200, contentType, body)
-}
-
-// serveWasm serves the wasm as brotli, gzip or identity by Accept-Encoding.
-func (s *Shell) serveWasm(c *gin.Context) {
-	forms := httpenc.Body{Identity: s.wasm, Gzip: s.gz}
-	if br := s.br.Load(); br != nil {
-		forms.Brotli = *br
-	}
-	body, enc := forms.Pick(c.GetHeader("Accept-Encoding"))
-	h := c.Writer.Header()
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", immutable)
-	h.Set("X-Content-Type-Options", "nosniff")
-	etag := `"` + s.wasmHash + "-" + cmp.Or(enc, "identity") + `"`
-	h.Set("ETag", etag)
-	if httpenc.MatchETag(c.GetHeader("If-None-Match"), etag) {
-		c.Status(304)
-		return
-	}
-	if enc != "" {
-		h.Set("Content-Encoding", enc)
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	c.Data(200, "application/wasm", body)
-}
-
-// WasmURL returns the content-hashed URL the page loads the wasm from.
-func (s *Shell) WasmURL() string { return s.wasmURL }
-
-// WasmSizes returns the raw, gzip and brotli sizes of the served wasm
-// (brotli 0 while it is still being computed).
-func (s *Shell) WasmSizes() (raw, gzip, brotli int) {
-	if br := s.br.Load(); br != nil {
-		brotli = len(*br)
-	}
-	return len(s.wasm), len(s.gz), brotli
-}

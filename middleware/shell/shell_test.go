@@ -51,9 +51,20 @@ func newTestShell(t *testing.T, cfg Config) *Shell {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	<-s.brDone
+	s.running.Wait()
 	return s
 }
+
+// mount mounts s on r, failing the test on an error.
+func mount(t *testing.T, s *Shell, r gin.IRoutes) {
+	t.Helper()
+	if err := s.Mount(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// at is the path of name under the default prefix.
+func at(name string) string { return DefaultPrefix + name }
 
 func serve(t *testing.T, r http.Handler, method, path string, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -69,7 +80,7 @@ func serve(t *testing.T, r http.Handler, method, path string, header map[string]
 func TestPageAnswers200WithShellMarkup(t *testing.T) {
 	s := newTestShell(t, Config{Title: "Acme — API keys"})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	w := serve(t, r, "GET", "/settings/api-keys/42", nil)
 	if w.Code != 200 {
 		t.Fatalf("status %d, want 200\n%s", w.Code, w.Body)
@@ -83,10 +94,10 @@ func TestPageAnswers200WithShellMarkup(t *testing.T) {
 		`data-keyportal-field="deploymentId"`,
 		`aria-busy="true"`,
 		wasmui.TextLoading,
-		`src="` + s.eagerURL + `"`,
-		`src="/app.js"`,
-		`href="` + s.cssURL + `"`,
-		`href="/web/keyportal-icon.svg"`,
+		`src="` + s.eagerURL() + `"`,
+		`src="/_keyportal/app.js"`,
+		`href="` + s.cssURL() + `"`,
+		`href="/_keyportal/web/keyportal-icon.svg"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %s", want)
@@ -106,9 +117,9 @@ func TestPageAnswers200WithShellMarkup(t *testing.T) {
 }
 
 func TestPageCustomRoutesAndSettings(t *testing.T) {
-	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", Messages: wasmui.Messages{FrameTitle: "Keys"}, MinHeight: 600, Theme: "dark"})
+	s := newTestShell(t, Config{TicketPath: "/api/keys/ticket", Field: "appId", Messages: wasmui.Messages{FrameTitle: "Keys"}, MinHeight: 600, Theme: "dark", Pages: []string{"/apps/:appId/keys"}})
 	r := gin.New()
-	s.Mount(r, "/apps/:appId/keys")
+	mount(t, s, r)
 	w := serve(t, r, "GET", "/apps/a-7/keys", nil)
 	if w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
@@ -118,7 +129,7 @@ func TestPageCustomRoutesAndSettings(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
-	js := serve(t, r, "GET", "/app.js", nil).Body.String()
+	js := serve(t, r, "GET", at("app.js"), nil).Body.String()
 	for _, want := range []string{`"KEYPORTAL_THEME":"dark"`, `"KEYPORTAL_TICKET_PATH":"/api/keys/ticket"`, `"KEYPORTAL_FIELD":"appId"`, `"KEYPORTAL_ROUTES":"/apps/:appId/keys"`, `"KEYPORTAL_MIN_HEIGHT":"600"`, `"KEYPORTAL_MESSAGES":"{\"frame_title\":\"Keys\"}"`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js env lacks %s", want)
@@ -132,8 +143,8 @@ var remoteRef = regexp.MustCompile(`(?i)(?:https?:)?//([a-z0-9.\-]+(?::\d+)?)`)
 func TestNothingLoadsFromAnotherHost(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
-	for _, path := range []string{"/settings/api-keys/42", "/app.js", "/manifest.webmanifest", "/app-worker.js", "/app.css", s.eagerURL} {
+	mount(t, s, r)
+	for _, path := range []string{"/settings/api-keys/42", at("app.js"), at("manifest.webmanifest"), at("app.css"), s.eagerURL()} {
 		w := serve(t, r, "GET", path, nil)
 		if w.Code != 200 {
 			t.Fatalf("%s: status %d", path, w.Code)
@@ -155,11 +166,11 @@ func TestNothingLoadsFromAnotherHost(t *testing.T) {
 func TestAppJSLoadsHashedWasm(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
-	js := serve(t, r, "GET", "/app.js", nil).Body.String()
+	mount(t, s, r)
+	js := serve(t, r, "GET", at("app.js"), nil).Body.String()
 	// Native streaming compile: fetch() straight into instantiateStreaming,
 	// not go-app's progress wrapper.
-	if !strings.Contains(js, `fetch("`+s.WasmURL()+`")`) || strings.Contains(js, `fetchWithProgress("`+s.WasmURL()) {
+	if !strings.Contains(js, `keyportalFetchWasm("`+s.WasmURL()+`")`) || strings.Contains(js, `fetchWithProgress("`+s.WasmURL()) {
 		t.Fatalf("app.js does not fetch %s directly", s.WasmURL())
 	}
 	if strings.Contains(js, "\ngoappInitServiceWorker();") || !strings.Contains(js, "\ngoappInitWebAssembly();") {
@@ -168,35 +179,40 @@ func TestAppJSLoadsHashedWasm(t *testing.T) {
 	// The wasm is fetched (and compiled, and Go started) once the eager
 	// script is done with the first ticket, so it does not hold up the portal.
 	gate := strings.Index(js, "if (eager && eager.settled) await eager.settled;")
-	if gate < 0 || gate > strings.Index(js, `fetch("`+s.WasmURL()+`")`) || gate > strings.Index(js, "go.run(") {
+	if gate < 0 || gate > strings.Index(js, `keyportalFetchWasm("`+s.WasmURL()+`")`) || gate > strings.Index(js, "go.run(") {
 		t.Fatal("app.js does not wait for the eager script before fetching and running the wasm")
+	}
+	// In a host's layout the wasm's component goes to the shell's place,
+	// not to the top of the body (placeShell wraps go-app's go.run).
+	if !strings.Contains(js, placeShell) || strings.Count(js, "go.run(wasm.instance);") != 1 {
+		t.Fatal("app.js does not move the wasm's component into the shell's place")
 	}
 	// Not preloaded: the wasm must not compete with the portal's ticket.
 	page := serve(t, r, "GET", "/settings/api-keys/42", nil).Body.String()
 	if strings.Contains(page, `rel="preload"`) {
 		t.Fatal("the page preloads the wasm")
 	}
-	if !regexp.MustCompile(`^/web/app\.[0-9a-f]{16}\.wasm$`).MatchString(s.WasmURL()) {
+	if !regexp.MustCompile(`^/_keyportal/web/app\.[0-9a-f]{16}\.wasm$`).MatchString(s.WasmURL()) {
 		t.Fatalf("wasm URL %q is not content-hashed", s.WasmURL())
 	}
 }
 
 func TestPageEagerScriptFollowsTheShell(t *testing.T) {
-	s := newTestShell(t, Config{Messages: wasmui.Messages{FrameTitle: `Keys "&" more`}, MinHeight: 600})
+	s := newTestShell(t, Config{Messages: wasmui.Messages{FrameTitle: `Keys "&" more`}, MinHeight: 600, Pages: []string{"/apps/:appId/keys"}})
 	r := gin.New()
-	s.Mount(r, "/apps/:appId/keys")
+	mount(t, s, r)
 	page := serve(t, r, "GET", "/apps/a-7/keys", nil).Body.String()
-	want := `<script src="` + s.eagerURL + `"` +
+	want := `<script src="` + s.eagerURL() + `"` +
 		` data-keyportal-ticket-path="/api/settings/api-keys/embed-ticket" data-keyportal-field="deploymentId"` +
 		` data-keyportal-resource="a-7" data-keyportal-title="Keys &#34;&amp;&#34; more"` +
 		` data-keyportal-min-height="600" data-keyportal-start="auto"></script>`
-	at := strings.Index(page, want)
-	if at < 0 {
+	pos := strings.Index(page, want)
+	if pos < 0 {
 		t.Fatalf("no eager script:\n%s\nwant\n%s", page, want)
 	}
 	// After the shell (the portal loads before the parser waits for the
 	// script), in the body, and nothing render-blocking in the head.
-	if shell := strings.Index(page, `class="keyportal-shell"`); shell < 0 || shell > at || at < strings.Index(page, "<body>") {
+	if shell := strings.Index(page, `class="keyportal-shell"`); shell < 0 || shell > pos || pos < strings.Index(page, "<body>") {
 		t.Errorf("the eager script does not follow the shell in the body:\n%s", page)
 	}
 	head := page[:strings.Index(page, "</head>")]
@@ -208,7 +224,7 @@ func TestPageEagerScriptFollowsTheShell(t *testing.T) {
 	if tag := s.eagerTag(*s.shell, `/apps/a"><b>/keys`, "auto", nil); !strings.Contains(tag, ` data-keyportal-resource="a&#34;&gt;&lt;b&gt;"`) {
 		t.Errorf("eagerTag does not escape the resource: %s", tag)
 	}
-	if strings.Count(page, s.eagerURL) != 1 {
+	if strings.Count(page, s.eagerURL()) != 1 {
 		t.Fatal("the eager script is loaded more than once")
 	}
 	if !regexp.MustCompile(`<aside id="app-wasm-loader" hidden><img id="app-wasm-loader-icon" [^>]*loading="lazy"`).MatchString(page) {
@@ -224,7 +240,7 @@ func TestWasmServedPrecompressed(t *testing.T) {
 	path, raw := fakeWasm(t)
 	s := newTestShell(t, Config{WasmPath: path})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	for _, tc := range []struct {
 		name, accept, encoding string
 		decode                 func(io.Reader) (io.Reader, error)
@@ -268,18 +284,18 @@ func TestWasmServedPrecompressed(t *testing.T) {
 			}
 		})
 	}
-	if w := serve(t, r, "GET", "/web/app.0000000000000000.wasm", nil); w.Code != 404 {
+	if w := serve(t, r, "GET", at("web/app.0000000000000000.wasm"), nil); w.Code != 404 {
 		t.Errorf("a stale hash answered %d, want 404", w.Code)
 	}
-	if w := serve(t, r, "GET", "/web/app.wasm", nil); w.Code != 404 {
-		t.Errorf("the unhashed URL answered %d, want 404 (it could be cached forever)", w.Code)
+	if w := serve(t, r, "GET", at("web/app.wasm"), nil); w.Code != 200 || w.Header().Get("Cache-Control") != "no-cache" {
+		t.Errorf("the unhashed URL answered %d, %q; want 200 never cached (pages served while it was built load it)", w.Code, w.Header().Get("Cache-Control"))
 	}
 }
 
 func TestCompressedFormsCachedNextToWasm(t *testing.T) {
 	path, raw := fakeWasm(t)
 	s1 := newTestShell(t, Config{WasmPath: path})
-	gzPath, brPath := wasmbuild.CompressedPaths(path, s1.wasmHash)
+	gzPath, brPath := wasmbuild.CompressedPaths(path, s1.wasm.Load().hash)
 	for _, p := range []string{gzPath, brPath} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("not cached: %v", err)
@@ -292,7 +308,7 @@ func TestCompressedFormsCachedNextToWasm(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := newTestShell(t, Config{WasmPath: path})
-	if !bytes.Equal(s2.gz, planted) {
+	if !bytes.Equal(s2.wasm.Load().gz, planted) {
 		t.Fatal("second start recompressed instead of using the cache")
 	}
 }
@@ -300,12 +316,12 @@ func TestCompressedFormsCachedNextToWasm(t *testing.T) {
 func TestStaticAssets(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	for _, tc := range []struct{ path, contentType, cache, contains string }{
-		{s.eagerURL, "text/javascript; charset=utf-8", immutable, "keyportalTicketRequest"},
-		{s.cssURL, "text/css; charset=utf-8", immutable, ".keyportal-shell"},
-		{"/web/keyportal-icon.svg", "image/svg+xml", "public, max-age=86400", "<svg"},
-		{"/web/keyportal-icon.png", "image/png", "public, max-age=86400", "PNG"},
+		{s.eagerURL(), "text/javascript; charset=utf-8", immutable, "keyportalTicketRequest"},
+		{s.cssURL(), "text/css; charset=utf-8", immutable, ".keyportal-shell"},
+		{at("web/keyportal-icon.svg"), "image/svg+xml", "public, max-age=86400", "<svg"},
+		{at("web/keyportal-icon.png"), "image/png", "public, max-age=86400", "PNG"},
 	} {
 		w := serve(t, r, "GET", tc.path, nil)
 		if w.Code != 200 || w.Header().Get("Content-Type") != tc.contentType || w.Header().Get("Cache-Control") != tc.cache || !strings.Contains(w.Body.String(), tc.contains) {
@@ -316,12 +332,8 @@ func TestStaticAssets(t *testing.T) {
 			t.Errorf("%s revalidation: %d", tc.path, w2.Code)
 		}
 	}
-	if w := serve(t, r, "GET", "/web/../../etc/passwd", nil); w.Code == 200 {
+	if w := serve(t, r, "GET", at("web/../../etc/passwd"), nil); w.Code == 200 {
 		t.Error("path traversal answered 200")
-	}
-	worker := serve(t, r, "GET", "/app-worker.js", nil).Body.String()
-	if strings.Contains(worker, `addEventListener("fetch"`) {
-		t.Error("the service worker intercepts fetches")
 	}
 }
 
@@ -354,16 +366,6 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestMountRefusesPrefixedGroup(t *testing.T) {
-	s := newTestShell(t, Config{})
-	defer func() {
-		if recover() == nil {
-			t.Fatal("Mount on a prefixed group did not panic")
-		}
-	}()
-	s.Mount(gin.New().Group("/app"))
-}
-
 func TestMountOnRootGroupWithMiddleware(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
@@ -372,7 +374,7 @@ func TestMountOnRootGroupWithMiddleware(t *testing.T) {
 			c.AbortWithStatus(401)
 		}
 	})
-	s.Mount(authed)
+	mount(t, s, authed)
 	if w := serve(t, r, "GET", "/settings/api-keys/42", nil); w.Code != 401 {
 		t.Fatalf("without a cookie: %d, want the group's 401", w.Code)
 	}
@@ -392,9 +394,12 @@ func TestBuildFromSourceCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-s.brDone
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.running.Wait()
 	t.Logf("first start %s: %s", time.Since(start).Round(time.Millisecond), progress.String())
-	if !strings.Contains(progress.String(), "building the shell (first start only") {
+	if !strings.Contains(progress.String(), "building the shell wasm from source (first start only") {
 		t.Errorf("no visible build progress: %q", progress.String())
 	}
 	raw, gz, br := s.WasmSizes()
@@ -409,12 +414,15 @@ func TestBuildFromSourceCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-s2.brDone
+	if err := s2.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s2.running.Wait()
 	t.Logf("second start %s", time.Since(start).Round(time.Millisecond))
 	if strings.Contains(progress.String(), "building") || strings.Contains(progress.String(), "compressing") {
 		t.Errorf("second start rebuilt or recompressed: %q", progress.String())
 	}
-	if s2.wasmHash != s.wasmHash {
+	if s2.wasm.Load().hash != s.wasm.Load().hash {
 		t.Error("second start serves a different wasm")
 	}
 }

@@ -22,7 +22,7 @@ func startAttr(mode string) string { return `data-keyportal-start="` + mode + `"
 func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	for _, tc := range []struct {
 		site string // Sec-Fetch-Site; "" sends none
 		want string
@@ -50,7 +50,7 @@ func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 		if strings.Count(page, startAttr(tc.want)) != 1 || strings.Contains(page, startAttr(other)) {
 			t.Errorf("Sec-Fetch-Site %q: want the page to carry %s only", tc.site, startAttr(tc.want))
 		}
-		if !strings.Contains(page, `<script src="`+s.eagerURL+`"`) {
+		if !strings.Contains(page, `<script src="`+s.eagerURL()+`"`) {
 			t.Errorf("Sec-Fetch-Site %q: the mode is not on the eager script's element", tc.site)
 		}
 		if !strings.Contains(w.Header().Get("Vary"), "Sec-Fetch-Site") {
@@ -81,7 +81,7 @@ func TestPageStartModeFollowsSecFetchSite(t *testing.T) {
 func TestPageIsNeverCached(t *testing.T) {
 	s := newTestShell(t, Config{})
 	r := gin.New()
-	s.Mount(r)
+	mount(t, s, r)
 	const path = "/settings/api-keys/42"
 	same := serve(t, r, "GET", path, map[string]string{"Sec-Fetch-Site": "same-origin"})
 	if same.Header().Get("Cache-Control") != "no-store" || same.Header().Get("ETag") != "" {

@@ -2,6 +2,7 @@ package wachtapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -38,8 +39,9 @@ func ExampleNew() {
 	defer api.Close()
 
 	r := gin.New()
-	p.Mount(r)
-	api.Mount(r)
+	if err := errors.Join(p.Mount(r), api.Mount(r)); err != nil {
+		panic(err)
+	}
 
 	call := func(method, path, body string) string {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))

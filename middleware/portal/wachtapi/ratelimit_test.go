@@ -118,7 +118,9 @@ func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
 	}
 	t.Cleanup(func() { api2.Close() })
 	r2 := gin.New()
-	api2.Mount(r2)
+	if err := api2.Mount(r2); err != nil {
+		t.Fatal(err)
+	}
 	w2 := &world{env: w.env, api: api2, engine: r2}
 
 	_, secret := w.env.NewKey(t, "shared", nil, nil)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/ginroute"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -18,12 +19,15 @@ import (
 
 const schemeNotFound = "rate limit scheme not found"
 
-func (a *API) mountSchemes(r gin.IRoutes, auth gin.HandlerFunc) {
-	r.GET("/api-auth/rate-limit-schemes", auth, a.listSchemes)
-	r.POST("/api-auth/rate-limit-schemes", auth, a.createScheme)
-	r.GET("/api-auth/rate-limit-schemes/:slug", auth, a.getScheme)
-	r.PATCH("/api-auth/rate-limit-schemes/:slug", auth, a.updateScheme)
-	r.DELETE("/api-auth/rate-limit-schemes/:slug", auth, a.deleteScheme)
+// schemeRoutes are the scheme routes, for Mount to register.
+func (a *API) schemeRoutes(auth gin.HandlerFunc) []ginroute.Route {
+	return []ginroute.Route{
+		route("GET", "/api-auth/rate-limit-schemes", auth, a.listSchemes),
+		route("POST", "/api-auth/rate-limit-schemes", auth, a.createScheme),
+		route("GET", "/api-auth/rate-limit-schemes/:slug", auth, a.getScheme),
+		route("PATCH", "/api-auth/rate-limit-schemes/:slug", auth, a.updateScheme),
+		route("DELETE", "/api-auth/rate-limit-schemes/:slug", auth, a.deleteScheme),
+	}
 }
 
 // schemeError answers a store error of a scheme route: 409 for a taken

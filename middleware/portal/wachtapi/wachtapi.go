@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/keyportal/keyportal/internal/ginroute"
 	"github.com/rs/zerolog"
 
 	"github.com/keyportal/keyportal/internal/clientip"
@@ -186,29 +187,37 @@ func New(cfg Config) (*API, error) {
 }
 
 // Mount registers the routes on r (an engine or a group). It adds no
-// middleware to r: each route checks the backend API key itself.
-func (a *API) Mount(r gin.IRoutes) {
+// middleware to r: each route checks the backend API key itself. A route r
+// already has comes back as an error wrapping ticket.ErrMount.
+func (a *API) Mount(r gin.IRoutes) error {
 	auth := a.requireBackendKey
-	r.POST("/session/tickets", auth, a.createTicket)
-	r.GET("/api-auth/apps", auth, a.listApps)
-	r.POST("/api-auth/apps", auth, a.createApp)
-	r.GET("/api-auth/apps/:slug", auth, a.getApp)
-	r.PATCH("/api-auth/apps/:slug", auth, a.updateApp)
-	r.DELETE("/api-auth/apps/:slug", auth, a.deleteApp)
-	r.GET("/api-auth/apps/:slug/keys", auth, a.listKeys)
-	r.POST("/api-auth/apps/:slug/keys", auth, a.createKey)
-	r.POST("/api-auth/apps/:slug/keys/:id/rotate", auth, a.rotateKey)
-	r.POST("/api-auth/apps/:slug/keys/:id/revoke", auth, a.revokeKey)
-	r.GET("/api-auth/apps/:slug/audit/logs", auth, a.accessLogs)
-	r.GET("/api-auth/apps/:slug/audit/analytics", auth, a.accessAnalytics)
-	r.GET("/api-auth/apps/:slug/audit/timeseries", auth, a.accessTimeseries)
-	r.GET("/api-auth/apps/:slug/audit/events", auth, a.auditLogs)
-	a.mountSchemes(r, auth)
+	check := route("POST", "/v1/authz/check", auth, a.check)
 	if a.publicCheck {
-		r.POST("/v1/authz/check", a.noStore, a.check)
-	} else {
-		r.POST("/v1/authz/check", auth, a.check)
+		check = route("POST", "/v1/authz/check", a.noStore, a.check)
 	}
+	routes := []ginroute.Route{
+		route("POST", "/session/tickets", auth, a.createTicket),
+		route("GET", "/api-auth/apps", auth, a.listApps),
+		route("POST", "/api-auth/apps", auth, a.createApp),
+		route("GET", "/api-auth/apps/:slug", auth, a.getApp),
+		route("PATCH", "/api-auth/apps/:slug", auth, a.updateApp),
+		route("DELETE", "/api-auth/apps/:slug", auth, a.deleteApp),
+		route("GET", "/api-auth/apps/:slug/keys", auth, a.listKeys),
+		route("POST", "/api-auth/apps/:slug/keys", auth, a.createKey),
+		route("POST", "/api-auth/apps/:slug/keys/:id/rotate", auth, a.rotateKey),
+		route("POST", "/api-auth/apps/:slug/keys/:id/revoke", auth, a.revokeKey),
+		route("GET", "/api-auth/apps/:slug/audit/logs", auth, a.accessLogs),
+		route("GET", "/api-auth/apps/:slug/audit/analytics", auth, a.accessAnalytics),
+		route("GET", "/api-auth/apps/:slug/audit/timeseries", auth, a.accessTimeseries),
+		route("GET", "/api-auth/apps/:slug/audit/events", auth, a.auditLogs),
+	}
+	routes = append(routes, a.schemeRoutes(auth)...)
+	return ginroute.Register(r, "wachtapi", append(routes, check)...)
+}
+
+// route is one of Mount's routes.
+func route(method, path string, h ...gin.HandlerFunc) ginroute.Route {
+	return ginroute.Route{Method: method, Path: path, Handlers: h}
 }
 
 // Close stops the verifier New built (not one passed in Config.Verifier),

@@ -67,8 +67,9 @@ func newWorld(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
 		t.Fatal(err)
 	}
 	r := gin.New()
-	api.Mount(r)
-	p.Mount(r)
+	if err := errors.Join(api.Mount(r), p.Mount(r)); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(r)
 	t.Cleanup(func() {
 		srv.Close()
