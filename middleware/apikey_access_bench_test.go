@@ -22,14 +22,18 @@ import (
 // from the cache, last_used_at batches out of the window) with recording
 // off; on, writing to a SQLite store of its own as a server's default does
 // (the fixture stays as built; the background writer's CPU counts in
-// cpu-ns/op); and on with a writer that drops the batches (the request
-// path's cost alone: building the event and handing it to the buffer).
+// cpu-ns/op); on with a writer that drops the batches (the request
+// path's cost alone: building the event and handing it to the buffer); and
+// the floor: the same event built by the guard but handed to a bare
+// buffered channel that a goroutine drains, with nothing of the recorder's
+// (no batching, no shed counting): what any recorder off the request path
+// costs at least.
 // Run with:
 //
 //	go test ./middleware -run '^$' -bench 'RequireAPIKeyRecording' -benchmem -count 5
 func BenchmarkRequireAPIKeyRecording(b *testing.B) {
 	st := openFixture(b)
-	for _, bc := range []string{"record=off", "record=on", "record=on,writer=discard"} {
+	for _, bc := range []string{"record=off", "record=on", "record=on,writer=discard", "floor=channel"} {
 		b.Run(bc, func(b *testing.B) {
 			cfg := middleware.APIKeyConfig{Config: apikey.Config{Keys: st, Tenants: apikeytest.NewTenants(), TouchInterval: 24 * time.Hour}}
 			switch bc {
@@ -57,6 +61,8 @@ func BenchmarkRequireAPIKeyRecording(b *testing.B) {
 					logStore.Close()
 				})
 				cfg.AccessLog = rec
+			case "floor=channel":
+				cfg.AccessLog = newChannelRecorder(b)
 			default:
 				cfg.AccessLog = audit.DiscardAccess
 			}
@@ -79,3 +85,26 @@ func BenchmarkRequireAPIKeyRecording(b *testing.B) {
 type dropWriter struct{}
 
 func (dropWriter) WriteAccess(context.Context, []audit.Access, []audit.Shed) error { return nil }
+
+// channelRecorder is the floor of BenchmarkRequireAPIKeyRecording: a
+// buffered channel, drained by one goroutine, that drops events when full.
+type channelRecorder chan audit.Access
+
+func newChannelRecorder(b *testing.B) channelRecorder {
+	ch := make(channelRecorder, 65536)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range ch {
+		}
+	}()
+	b.Cleanup(func() { close(ch); <-done })
+	return ch
+}
+
+func (ch channelRecorder) RecordAccess(e audit.Access) {
+	select {
+	case ch <- e:
+	default:
+	}
+}
