@@ -596,30 +596,21 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) (keystore.Ke
 	if err != nil {
 		return keystore.KeyPage{}, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	var c conds
 	if f.AppSlug != "" {
-		add("app_slug = ?", cleanText(f.AppSlug))
+		c.add("app_slug = ?", cleanText(f.AppSlug))
 	}
 	if f.Tenant != "" {
-		add("tenant = ?", cleanText(f.Tenant))
+		c.add("tenant = ?", cleanText(f.Tenant))
 	}
 	if cond, a := statusWhere(f.Status, ns(s.now())); cond != "" {
-		add(cond, a...)
+		c.add(cond, a...)
 	}
-	if f.Cursor != "" {
-		cond, a, err := afterCursor("created_at", f.Cursor)
-		if err != nil {
-			return keystore.KeyPage{}, err
-		}
-		add(cond, a...)
+	if err := c.window("created_at", time.Time{}, time.Time{}, f.Cursor); err != nil {
+		return keystore.KeyPage{}, err
 	}
-	q := `SELECT ` + KeyCols + ` FROM api_keys`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, args, limit,
+	q := `SELECT ` + KeyCols + ` FROM api_keys` + c.clause()
+	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, c.args, limit,
 		func(r Rows) (keystore.Key, error) {
 			var sc keyScan
 			if err := r.Scan(sc.dest()...); err != nil {
@@ -884,6 +875,45 @@ func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit 
 	return rows, encodeCursor(at(rows[limit-1])), nil
 }
 
+// conds gathers the WHERE conditions of a query with their arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+func (c *conds) add(cond string, a ...any) {
+	c.where, c.args = append(c.where, cond), append(c.args, a...)
+}
+
+// window adds the range [since, until) of the time column col (a zero
+// bound: unbounded) and, with a cursor, the rows after it, newest first by
+// (col, id). The error is ErrInvalid for a cursor this store did not issue.
+func (c *conds) window(col string, since, until time.Time, cursor string) error {
+	if !since.IsZero() {
+		c.add(col+" >= ?", ns(since))
+	}
+	if !until.IsZero() {
+		c.add(col+" < ?", ns(until))
+	}
+	if cursor == "" {
+		return nil
+	}
+	cond, a, err := afterCursor(col, cursor)
+	if err != nil {
+		return err
+	}
+	c.add(cond, a...)
+	return nil
+}
+
+// clause is " WHERE " and the conditions joined by AND, or "" without any.
+func (c *conds) clause() string {
+	if len(c.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.where, " AND ")
+}
+
 // afterCursor is the condition selecting the rows after a cursor, newest
 // first by (col, id), with its arguments.
 func afterCursor(col, cursor string) (string, []any, error) {
@@ -919,50 +949,35 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 	if err != nil {
 		return audit.Page{}, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	var c conds
 	// Stored events were cleaned the same way (insertEvent).
 	q.Tenant, q.AppSlug, q.Action, q.Actor, q.KeyID = cleanText(q.Tenant), cleanText(q.AppSlug),
 		cleanText(q.Action), cleanText(q.Actor), cleanText(q.KeyID)
 	if q.Tenant != "" {
-		add("tenant = ?", q.Tenant)
+		c.add("tenant = ?", q.Tenant)
 	}
 	if q.AppSlug != "" {
-		add("app_slug = ?", q.AppSlug)
+		c.add("app_slug = ?", q.AppSlug)
 	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".") {
-			add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
+			c.add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
 		} else {
-			add("action = ?", q.Action)
+			c.add("action = ?", q.Action)
 		}
 	}
 	if q.Actor != "" {
-		add("actor = ?", q.Actor)
+		c.add("actor = ?", q.Actor)
 	}
 	if q.KeyID != "" {
-		add("key_id = ?", q.KeyID)
+		c.add("key_id = ?", q.KeyID)
 	}
-	if !q.Since.IsZero() {
-		add("occurred_at >= ?", ns(q.Since))
-	}
-	if !q.Until.IsZero() {
-		add("occurred_at < ?", ns(q.Until))
-	}
-	if q.Cursor != "" {
-		cond, a, err := afterCursor("occurred_at", q.Cursor)
-		if err != nil {
-			return audit.Page{}, err
-		}
-		add(cond, a...)
+	if err := c.window("occurred_at", q.Since, q.Until, q.Cursor); err != nil {
+		return audit.Page{}, err
 	}
 	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
-		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", args, limit,
+		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events` + c.clause()
+	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", c.args, limit,
 		func(r Rows) (audit.Event, error) {
 			var e audit.Event
 			var t, lat int64
