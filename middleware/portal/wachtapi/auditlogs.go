@@ -51,21 +51,6 @@ type auditLogsJSON struct {
 	NextCursor *string        `json:"next_cursor"`
 }
 
-func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
-	v := c.Query(name)
-	if v == "" {
-		return time.Time{}, true
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		if t, err = time.Parse(time.DateOnly, v); err != nil {
-			writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time or a date (2006-01-02)")
-			return time.Time{}, false
-		}
-	}
-	return t, true
-}
-
 // auditLogs answers GET /api-auth/apps/{slug}/audit/events (an extension):
 // the app's key lifecycle and ticket events, in the shape of the audit logs.
 func (a *API) auditLogs(c *gin.Context) {
@@ -73,16 +58,8 @@ func (a *API) auditLogs(c *gin.Context) {
 	if !ok {
 		return
 	}
-	start, ok := parseTimeQuery(c, "start_date")
+	start, end, ok := window(c)
 	if !ok {
-		return
-	}
-	end, ok := parseTimeQuery(c, "end_date")
-	if !ok {
-		return
-	}
-	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		writeError(c, http.StatusBadRequest, "end_date is before start_date")
 		return
 	}
 	app, ok := a.loadApp(c, c.Param("slug"))

@@ -3,9 +3,10 @@ package wachtapi_test
 import (
 	"encoding/json"
 	"errors"
-	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/testenv/redistest"
 
 	"github.com/gin-gonic/gin"
 
