@@ -56,11 +56,19 @@ type accessLogJSON struct {
 	OrganizationID string  `json:"organization_id,omitempty"`
 }
 
-type accessLogsJSON struct {
-	Data       []accessLogJSON `json:"data"`
-	Limit      int             `json:"limit"`
-	HasMore    bool            `json:"has_more"`
-	NextCursor *string         `json:"next_cursor,omitempty"`
+// logPageJSON is a page of log entries in Wacht's shape (ApiAuditLogs...):
+// the verifications of /audit/logs and the events of /audit/events.
+type logPageJSON[T any] struct {
+	Data       []T    `json:"data"`
+	Limit      int    `json:"limit"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// newLogPage is an empty page for n entries, continued by next ("" on the
+// last page).
+func newLogPage[T any](n, limit int, next string) logPageJSON[T] {
+	return logPageJSON[T]{Data: make([]T, 0, n), Limit: limit, HasMore: next != "", NextCursor: next}
 }
 
 // accessApp returns the store's verification log and the app of the path's
@@ -144,10 +152,7 @@ func (a *API) accessLogs(c *gin.Context) {
 		a.storeError(c, err, errText{notFound: appErrText.notFound, invalid: "invalid cursor: start again without one"})
 		return
 	}
-	out := accessLogsJSON{Data: make([]accessLogJSON, 0, len(page.Events)), Limit: limit, HasMore: page.NextCursor != ""}
-	if page.NextCursor != "" {
-		out.NextCursor = &page.NextCursor
-	}
+	out := newLogPage[accessLogJSON](len(page.Events), limit, page.NextCursor)
 	for _, e := range page.Events {
 		l := accessLogJSON{
 			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID, KeyName: e.KeyName,

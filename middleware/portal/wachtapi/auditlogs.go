@@ -44,13 +44,6 @@ type auditLogJSON struct {
 	Detail         string `json:"detail,omitempty"`
 }
 
-type auditLogsJSON struct {
-	Data       []auditLogJSON `json:"data"`
-	Limit      int            `json:"limit"`
-	HasMore    bool           `json:"has_more"`
-	NextCursor *string        `json:"next_cursor"`
-}
-
 // auditLogs answers GET /api-auth/apps/{slug}/audit/events (an extension):
 // the app's key lifecycle and ticket events, in the shape of the audit logs.
 func (a *API) auditLogs(c *gin.Context) {
@@ -98,10 +91,7 @@ func (a *API) auditLogs(c *gin.Context) {
 	}
 
 	names := a.keyNames(c, app.Slug, events)
-	out := auditLogsJSON{Data: make([]auditLogJSON, 0, len(events)), Limit: limit, HasMore: next != ""}
-	if next != "" {
-		out.NextCursor = &next
-	}
+	out := newLogPage[auditLogJSON](len(events), limit, next)
 	for _, e := range events {
 		var blocked *string
 		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued && e.Reason != "" {
