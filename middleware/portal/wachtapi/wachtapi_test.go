@@ -77,6 +77,28 @@ func newWorld(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
 	return &world{env: env, api: api, engine: r, srv: srv}
 }
 
+// second is another instance of the API on w's store, with its own portal
+// issuer, configured by mutate; it serves in process only (w2.do).
+func (w *world) second(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
+	t.Helper()
+	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := wachtapi.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey}, Now: w.env.Clock.Now}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	api, err := wachtapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { api.Close() })
+	r := gin.New()
+	api.Mount(r)
+	return &world{env: w.env, api: api, engine: r}
+}
+
 func (w *world) client(t *testing.T, key string) *wacht.Client {
 	t.Helper()
 	c, err := wacht.New(wacht.Config{APIKey: key, BaseURL: w.srv.URL})
