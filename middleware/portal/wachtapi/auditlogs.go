@@ -3,7 +3,6 @@ package wachtapi
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,19 +22,9 @@ const (
 	maxAuditScans = 20
 )
 
-// auditLogJSON is one audit entry: Wacht's log fields plus keyportal's.
+// auditLogJSON is one audit event: Wacht's entry plus keyportal's fields.
 type auditLogJSON struct {
-	RequestID     string    `json:"request_id"`
-	DeploymentID  string    `json:"deployment_id"`
-	AppSlug       string    `json:"app_slug"`
-	KeyID         string    `json:"key_id"`
-	KeyName       string    `json:"key_name"`
-	Outcome       string    `json:"outcome"`
-	BlockedByRule *string   `json:"blocked_by_rule"`
-	ClientIP      string    `json:"client_ip"`
-	Path          string    `json:"path"`
-	Timestamp     time.Time `json:"timestamp"`
-	// Extensions.
+	logEntryJSON
 	ID             string `json:"id"`
 	Action         string `json:"action"`
 	Actor          string `json:"actor"`
@@ -93,16 +82,17 @@ func (a *API) auditLogs(c *gin.Context) {
 	names := a.keyNames(c, app.Slug, events)
 	out := newLogPage[auditLogJSON](len(events), limit, next)
 	for _, e := range events {
-		var blocked *string
-		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued && e.Reason != "" {
-			r := e.Reason
-			blocked = &r
+		blocked := ""
+		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued {
+			blocked = e.Reason
 		}
 		out.Data = append(out.Data, auditLogJSON{
-			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
-			KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
-			Timestamp: e.Time.UTC(), ID: e.ID, Action: e.Action, Actor: e.Actor,
-			OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
+			logEntryJSON: logEntryJSON{
+				RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
+				KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
+				Timestamp: e.Time.UTC(),
+			},
+			ID: e.ID, Action: e.Action, Actor: e.Actor, OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
 		})
 	}
 	c.JSON(http.StatusOK, out)
