@@ -273,37 +273,21 @@ func (s *Store) GetApp(ctx context.Context, slug string) (keystore.App, error) {
 
 // ListApps returns the apps f selects, oldest first.
 func (s *Store) ListApps(ctx context.Context, f keystore.AppFilter) ([]keystore.App, error) {
-	var where []string
-	var args []any
+	var c conds
 	if f.Tenant != "" {
-		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
+		c.add("tenant = ?", cleanText(f.Tenant))
 	}
 	if !f.IncludeInactive {
-		where = append(where, "is_active = ? AND deleted_at IS NULL")
-		args = append(args, true)
+		c.add("is_active = ? AND deleted_at IS NULL", true)
 	}
-	q := `SELECT ` + appCols + ` FROM apps`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	r, err := s.b.Query(ctx, q+` ORDER BY created_at, slug`, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer r.Close()
-	apps := []keystore.App{}
-	for r.Next() {
-		var sc appScan
-		if err := r.Scan(sc.dest()...); err != nil {
-			return nil, dbErr(err)
-		}
-		a, err := sc.app()
-		if err != nil {
-			return nil, err
-		}
-		apps = append(apps, a)
-	}
-	return apps, dbErr(r.Err())
+	return queryAll(ctx, s.b, `SELECT `+appCols+` FROM apps`+c.clause()+` ORDER BY created_at, slug`, c.args,
+		func(r Rows) (keystore.App, error) {
+			var sc appScan
+			if err := r.Scan(sc.dest()...); err != nil {
+				return keystore.App{}, dbErr(err)
+			}
+			return sc.app()
+		})
 }
 
 // UpdateApp applies p; ErrNotFound for an unknown app, ErrInactive for a
@@ -846,27 +830,33 @@ func pageSize(what string, limit, def, max int) (int, error) {
 	return limit, nil
 }
 
-// readPage runs q, whose rows come newest first by (time, id), for one page
-// of limit rows: it reads one row more to learn whether another page
-// follows, and returns the rows with the cursor of the next page ("" on the
-// last). scan reads a row; at gives a row's time and id.
-func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
-	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
-	r, err := s.b.Query(ctx, q+" LIMIT "+strconv.Itoa(limit+1), args...)
+// queryAll runs q on db and returns every row, read by scan (never nil).
+func queryAll[T any](ctx context.Context, db Querier, q string, args []any, scan func(Rows) (T, error)) ([]T, error) {
+	r, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, "", dbErr(err)
+		return nil, dbErr(err)
 	}
 	defer r.Close()
 	rows := []T{}
 	for r.Next() {
 		row, err := scan(r)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		rows = append(rows, row)
 	}
-	if err := r.Err(); err != nil {
-		return nil, "", dbErr(err)
+	return rows, dbErr(r.Err())
+}
+
+// readPage runs q, whose rows come newest first by (time, id), for one page
+// of limit rows: it reads one row more to learn whether another page
+// follows, and returns the rows with the cursor of the next page ("" on the
+// last). scan reads a row; at gives a row's time and id.
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
+	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
+	rows, err := queryAll(ctx, s.b, q+" LIMIT "+strconv.Itoa(limit+1), args, scan)
+	if err != nil {
+		return nil, "", err
 	}
 	if len(rows) <= limit {
 		return rows, "", nil
