@@ -289,6 +289,20 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	if status != 200 || !reflect.DeepEqual(keyActions, []string{audit.ActionKeyRevoked, audit.ActionKeyRotated, audit.ActionKeyCreated}) {
 		t.Errorf("key events %v (status %d), want revoked, rotated, created (newest first)", keyActions, status)
 	}
+	// The events are in the entry shape of /audit/logs: the last page has no
+	// next_cursor, a successful event no blocked_by_rule, and rate_limits
+	// is null.
+	var raw map[string]any
+	json.Unmarshal(body, &raw)
+	if _, ok := raw["next_cursor"]; ok {
+		t.Errorf("the last page of events has next_cursor: %s", body)
+	}
+	for _, l := range logs.Data {
+		rl, hasRL := l["rate_limits"]
+		if _, ok := l["blocked_by_rule"]; ok || !hasRL || rl != nil {
+			t.Errorf("event %v: want no blocked_by_rule and rate_limits null, as in /audit/logs", l)
+		}
+	}
 	var seen []string
 	q := wacht.AuditQuery{Limit: 2}
 	for i := 0; ; i++ {
@@ -628,6 +642,7 @@ func TestBadRequests(t *testing.T) {
 		{"audit: bad cursor", "GET", "/api-auth/apps/" + slug + "/audit/events?cursor=bm9wZQ", nil, 400},
 		{"audit: bad date", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=yesterday", nil, 400},
 		{"audit: end before start", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=2026-01-02T00:00:00Z&end_date=2026-01-01T00:00:00Z", nil, 400},
+		{"audit: empty window", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=2026-01-02&end_date=2026-01-02", nil, 400},
 		{"body over 64 KiB", "POST", "/api-auth/apps/" + slug + "/keys", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413},
 	}
 	before := snapshot(t, w.env.Store)
