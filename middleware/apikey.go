@@ -342,6 +342,20 @@ func (a *APIKeyAuth) Close() error {
 	return nil
 }
 
+// begin starts a guarded request: the time it started (zero without an
+// access log) and the key it presents. Without a well-formed key it has
+// answered 401, recorded the refusal and returns false.
+func (a *APIKeyAuth) begin(c *gin.Context) (start time.Time, secret string, ok bool) {
+	if a.access != nil {
+		start = time.Now()
+	}
+	if secret, ok = credential(c.Request.Header); !ok {
+		a.refuse(c, apikey.ErrMalformed, nil)
+		a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
+	}
+	return start, secret, ok
+}
+
 func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 	insufficient := []string{"Bearer " + a.realmQuoted + `, error="insufficient_scope"`}
 	if len(required) > 0 {
@@ -351,14 +365,8 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 		return a.remoteHandler(required, insufficient)
 	}
 	return func(c *gin.Context) {
-		var start time.Time
-		if a.access != nil {
-			start = time.Now()
-		}
-		secret, ok := credential(c.Request.Header)
+		start, secret, ok := a.begin(c)
 		if !ok {
-			a.refuse(c, apikey.ErrMalformed, nil)
-			a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
 			return
 		}
 		id, err := a.v.Verify(c.Request.Context(), secret, required)

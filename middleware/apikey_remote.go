@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,14 +15,8 @@ import (
 // and any 429.
 func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var start time.Time
-		if a.access != nil {
-			start = time.Now()
-		}
-		secret, ok := credential(c.Request.Header)
+		start, secret, ok := a.begin(c)
 		if !ok {
-			a.refuse(c, apikey.ErrMalformed, nil)
-			a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
 			return
 		}
 		v, err := a.kv.VerifyRequest(c.Request.Context(), apikey.Request{

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"encoding/json"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,19 +28,9 @@ func (t *TicketRoute) PageTicket(c *gin.Context, resourceID string) ticket.Answe
 	f := t.begin(c)
 	f.page = &a
 	f.rawID, _ = json.Marshal(resourceID) // a string always marshals
-	if t.checkPageOrigin(&f) && t.identify(&f) && t.checkID(&f) &&
+	if t.checkOrigin(&f, t.origins.verifyPage) && t.identify(&f) && t.checkID(&f) &&
 		t.authorize(&f) && t.checkRateLimit(&f) && t.issue(&f) {
 		t.answer(&f)
 	}
 	return a
-}
-
-// checkPageOrigin is checkOrigin for a page navigation (verifyPage).
-func (t *TicketRoute) checkPageOrigin(f *flow) bool {
-	origin, ok := t.origins.verifyPage(f.c.Request)
-	if !ok {
-		return t.refuse(f, http.StatusForbidden, ReasonCrossSite, bodyForbidden)
-	}
-	f.origin = origin
-	return true
 }

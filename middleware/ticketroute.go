@@ -127,7 +127,7 @@ func Mount(r gin.IRoutes, cfg Config) error {
 // (refuse); from identify on, every attempt is recorded (fail, answer).
 func (t *TicketRoute) serve(c *gin.Context) {
 	f := t.begin(c)
-	if t.readBody(&f) && t.checkOrigin(&f) && t.identify(&f) && t.checkID(&f) &&
+	if t.readBody(&f) && t.checkOrigin(&f, t.origins.verify) && t.identify(&f) && t.checkID(&f) &&
 		t.authorize(&f) && t.checkRateLimit(&f) && t.issue(&f) {
 		t.answer(&f)
 	}
@@ -191,9 +191,11 @@ func (t *TicketRoute) readBody(f *flow) bool {
 }
 
 // checkOrigin refuses a page of another site, which must not get a ticket
-// with the user's cookies (CSRF).
-func (t *TicketRoute) checkOrigin(f *flow) bool {
-	origin, ok := t.origins.verify(f.c.Request)
+// with the user's cookies (CSRF). verify is the origin rule of the request:
+// origins.verify for the ticket route's fetch, origins.verifyPage for a page
+// navigation (PageTicket).
+func (t *TicketRoute) checkOrigin(f *flow, verify func(*http.Request) (string, bool)) bool {
+	origin, ok := verify(f.c.Request)
 	if !ok {
 		return t.refuse(f, http.StatusForbidden, ReasonCrossSite, bodyForbidden)
 	}

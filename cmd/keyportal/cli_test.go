@@ -51,6 +51,13 @@ func newHarness(t *testing.T) *harness {
 }
 
 // run runs the command with args; "$DB" in an argument is the store's path.
+// acmeApp creates app aa_42 (deployment 42, tenant acme, prefix acme_live)
+// in the harness's database.
+func (h *harness) acmeApp() {
+	h.t.Helper()
+	expect(h.t, h.run("apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme", "--key-prefix", "acme_live"), exitOK)
+}
+
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
 	return h.runContext(context.Background(), args...)

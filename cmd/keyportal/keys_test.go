@@ -14,7 +14,7 @@ import (
 // past the store's largest page, so nothing is cut off.
 func TestKeysListFollowsPages(t *testing.T) {
 	h := newHarness(t)
-	expect(t, h.run("apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme", "--key-prefix", "acme_live"), exitOK)
+	h.acmeApp()
 	s, err := sqlite.Open(t.Context(), h.db, keystore.Options{Now: h.clock.Now, MaxActiveKeys: keystore.NoKeyLimit})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -61,12 +60,7 @@ func (in *instance) exchange(t *testing.T, tk string) (int, string) {
 	req, _ := http.NewRequest(http.MethodPost, in.base+"/vanity/api-auth/exchange", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := testenv.Do(t, req)
 	return res.StatusCode, string(b)
 }
 
@@ -209,12 +203,7 @@ func TestMultiInstance(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, in.base+"/vanity/api-auth/api/session", nil)
 			req.Header.Set("Authorization", "Bearer "+sess.Session)
 			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			res, raw := testenv.Do(t, req)
 			if res.StatusCode != http.StatusOK || !strings.Contains(string(raw), cl.app) {
 				t.Fatalf("session from B on %s: %d %s", in.name, res.StatusCode, raw)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
@@ -230,11 +230,6 @@ func (s *server) getWithSession(path, session string) (int, string) {
 
 func (s *server) do(req *http.Request) (int, string) {
 	s.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testenv.Do(s.t, req)
 	return resp.StatusCode, string(b)
 }

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -49,12 +49,7 @@ func TestServeKeyLimits(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, s.base+"/vanity/api-auth/api/keys", strings.NewReader(fmt.Sprintf(`{"name":"k%d"}`, i)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+session.Session)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		res, _ := testenv.Do(t, req)
 		got = append(got, fmt.Sprint(res.StatusCode))
 		retry = res.Header.Get("Retry-After")
 	}

@@ -15,7 +15,7 @@ import (
 // local store and, the same numbers, through the Wacht-compatible API.
 func TestUsage(t *testing.T) {
 	h := newHarness(t)
-	expect(t, h.run("apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme", "--key-prefix", "acme_live"), exitOK)
+	h.acmeApp()
 	now := h.clock.Now()
 	var events []audit.Access
 	add := func(ago time.Duration, key, outcome string, n int) {
@@ -91,7 +91,7 @@ func TestUsage(t *testing.T) {
 // usage counts them.
 func TestServeRecordsChecks(t *testing.T) {
 	h := newHarness(t)
-	expect(t, h.run("apps", "create", "--db", "$DB", "--deployment", "42", "--tenant", "acme", "--name", "Acme", "--key-prefix", "acme_live"), exitOK)
+	h.acmeApp()
 	const backendKey = "kpb_usage_key_0123456789abcdef"
 	base := h.serveInProcess(backendKey)
 	cl, err := wacht.New(wacht.Config{APIKey: backendKey, BaseURL: base})

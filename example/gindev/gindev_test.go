@@ -3,7 +3,6 @@ package gindev
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
@@ -134,15 +134,7 @@ func TestWalkthrough(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, b := testenv.Do(t, req)
 		return res.StatusCode, string(b)
 	}
 

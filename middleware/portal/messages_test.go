@@ -325,14 +325,7 @@ func TestBrowserInFrench(t *testing.T) {
 	waitJS(t, f, `/^Trop de changements de clés en peu de temps\. Réessayez dans \d+ s\.$/.test(document.getElementById('create-error').textContent)`)
 	click(t, f, `#dlg-create [data-close]`)
 
-	click(t, f, tid("tab-activity"))
-	waitJS(t, f, `document.querySelectorAll('[data-testid="activity-item"]').length >= 4`)
-	activity := text(t, f, tid("activity-list"))
-	for _, want := range []string{"alice a créé une clé", "alice a remplacé une clé", "alice a révoqué une clé", "alice a ouvert le portail des clés"} {
-		if !strings.Contains(activity, want) {
-			t.Errorf("activity %q lacks %q", activity, want)
-		}
-	}
+	activityLists(t, f, "alice a créé une clé", "alice a remplacé une clé", "alice a révoqué une clé", "alice a ouvert le portail des clés")
 	framed := testbrowser.Within(t, f, 5*time.Second, chromedp.Evaluate[string](`document.body.innerText`))
 	if leaks := englishLeaks(">" + strings.ReplaceAll(framed, "\n", "<>") + "<"); len(leaks) > 0 {
 		t.Errorf("English texts in the French page as shown: %q\n%s", leaks, framed)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -168,16 +169,7 @@ func getWith(t *testing.T, url string, header http.Header) (*http.Response, []by
 		t.Fatal(err)
 	}
 	maps.Copy(req.Header, header)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, b
+	return testenv.Do(t, req)
 }
 
 // TestAssetEncodings checks that the script is served in the form the

@@ -44,29 +44,38 @@ type accessBody struct {
 	Error      apiError     `json:"error"`
 }
 
-func (e *env) overview(sess, query string) (int, overviewBody) {
+// getAPI GETs the page API's path with the session and returns the status
+// and the decoded body.
+func getAPI[T any](e *env, path, sess, query string) (int, T) {
 	e.t.Helper()
-	var out overviewBody
-	res := e.do("GET", PagePath+"/api/overview"+query, sess, "", "", &out)
+	var out T
+	res := e.do("GET", PagePath+"/api/"+path+query, sess, "", "", &out)
 	return res.StatusCode, out
 }
 
+func (e *env) overview(sess, query string) (int, overviewBody) {
+	return getAPI[overviewBody](e, "overview", sess, query)
+}
+
 func (e *env) accessLog(sess, query string) (int, accessBody) {
-	e.t.Helper()
-	var out accessBody
-	res := e.do("GET", PagePath+"/api/access"+query, sess, "", "", &out)
-	return res.StatusCode, out
+	return getAPI[accessBody](e, "access", sess, query)
+}
+
+// newUsageEnv is a portal whose verification log is a fake on the test
+// clock, with app aa_42 of tenant acme and alice's session for it.
+func newUsageEnv(t *testing.T) (*env, *fakeAccess, string) {
+	f := newFakeAccess(nil)
+	e := newEnv(t, envOptions{access: f})
+	f.now = e.clock.Now
+	e.app("aa_42", "acme", originA)
+	return e, f, e.session("aa_42", "acme", "alice", originA)
 }
 
 // day is a day of the test clock's month (the clock starts 2026-11-26 12:00 UTC).
 func day(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
 
 func TestOverviewCountsTheRecordedEvents(t *testing.T) {
-	f := newFakeAccess(nil)
-	e := newEnv(t, envOptions{access: f})
-	f.now = e.clock.Now
-	e.app("aa_42", "acme", originA)
-	sess := e.session("aa_42", "acme", "alice", originA)
+	e, f, sess := newUsageEnv(t)
 
 	seedAccess(f, "aa_42", day(19), 50, 50) // before the default range
 	seedAccess(f, "aa_42", day(20), 3, 1)
@@ -111,12 +120,8 @@ func TestOverviewCountsTheRecordedEvents(t *testing.T) {
 // TestUsageIsScopedToTheSessionsApp attacks the scoping: a session for app A
 // asks, every way it can, for app B's verifications.
 func TestUsageIsScopedToTheSessionsApp(t *testing.T) {
-	f := newFakeAccess(nil)
-	e := newEnv(t, envOptions{access: f})
-	f.now = e.clock.Now
-	e.app("aa_42", "acme", originA)
+	e, f, a := newUsageEnv(t)
 	e.app("bb_7", "globex", originB)
-	a := e.session("aa_42", "acme", "alice", originA)
 	b := e.session("bb_7", "globex", "mallory", originB)
 	seedAccess(f, "aa_42", day(25), 2, 1)
 	seedAccess(f, "bb_7", day(25), 40, 20)
@@ -162,11 +167,7 @@ func TestUsageIsScopedToTheSessionsApp(t *testing.T) {
 }
 
 func TestAccessLogsPageFilterAndRange(t *testing.T) {
-	f := newFakeAccess(nil)
-	e := newEnv(t, envOptions{access: f})
-	f.now = e.clock.Now
-	e.app("aa_42", "acme", originA)
-	sess := e.session("aa_42", "acme", "alice", originA)
+	e, f, sess := newUsageEnv(t)
 	seedAccess(f, "aa_42", day(24), 20, 10)
 	seedAccess(f, "aa_42", day(25), 25, 5)
 	seedAccess(f, "aa_42", day(10), 1, 0) // outside the default range
@@ -222,11 +223,7 @@ func TestAccessLogsPageFilterAndRange(t *testing.T) {
 }
 
 func TestUsageParamsAreValidated(t *testing.T) {
-	f := newFakeAccess(nil)
-	e := newEnv(t, envOptions{access: f})
-	f.now = e.clock.Now
-	e.app("aa_42", "acme", originA)
-	sess := e.session("aa_42", "acme", "alice", originA)
+	e, f, sess := newUsageEnv(t)
 	for _, c := range []struct{ path, query, message string }{
 		{"overview", "?from=2026-13-01", "from must be a date written YYYY-MM-DD"},
 		{"overview", "?to=26.11.2026", "to must be a date written YYYY-MM-DD"},

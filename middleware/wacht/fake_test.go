@@ -250,21 +250,21 @@ func (f *fakeWacht) updateApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.withApp(w, r, func(a *App) {
-		if req.Name != nil {
-			a.Name = *req.Name
-		}
-		if req.Description != nil {
-			a.Description = *req.Description
-		}
-		if req.IsActive != nil {
-			a.IsActive = *req.IsActive
-		}
-		if req.Permissions != nil {
-			a.Permissions = *req.Permissions
-		}
+		patch(&a.Name, req.Name)
+		patch(&a.Description, req.Description)
+		patch(&a.IsActive, req.IsActive)
+		patch(&a.Permissions, req.Permissions)
 		a.UpdatedAt = fakeNow.Add(time.Minute)
 		writeJSON(w, http.StatusOK, a)
 	})
+}
+
+// patch applies a PATCH field: it sets *dst to *v when the request sent
+// the field (v is not nil).
+func patch[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 func (f *fakeWacht) deleteApp(w http.ResponseWriter, r *http.Request) {

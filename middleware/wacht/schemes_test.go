@@ -75,15 +75,9 @@ func mountFakeSchemes(mux *http.ServeMux) {
 		if x == nil {
 			return
 		}
-		if req.Name != nil {
-			x.Name = *req.Name
-		}
-		if req.Description != nil {
-			x.Description = *req.Description
-		}
-		if req.Rules != nil {
-			x.Rules = *req.Rules
-		}
+		patch(&x.Name, req.Name)
+		patch(&x.Description, req.Description)
+		patch(&x.Rules, req.Rules)
 		x.UpdatedAt = fakeNow.Add(time.Minute)
 		writeJSON(w, http.StatusOK, x)
 	})

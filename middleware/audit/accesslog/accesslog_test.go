@@ -84,17 +84,25 @@ func TestCloseWritesBuffered(t *testing.T) {
 	}
 }
 
-// Flush writes what is buffered and returns after the write.
-func TestFlush(t *testing.T) {
-	w := &memWriter{}
+// recordThree is a recorder over w that writes only when flushed, closed
+// when the test ends, with three events of aa_1 buffered.
+func recordThree(t *testing.T, w *memWriter) *accesslog.Recorder {
+	t.Helper()
 	r, err := accesslog.New(w, accesslog.Config{FlushEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close(context.Background())
+	t.Cleanup(func() { r.Close(context.Background()) })
 	for range 3 {
 		r.RecordAccess(event("aa_1"))
 	}
+	return r
+}
+
+// Flush writes what is buffered and returns after the write.
+func TestFlush(t *testing.T) {
+	w := &memWriter{}
+	r := recordThree(t, w)
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -158,14 +166,7 @@ func TestShedsWhenFullAndNeverBlocks(t *testing.T) {
 // stores that count.
 func TestFailedWriteCountedAsShed(t *testing.T) {
 	w := &memWriter{fail: errors.New("database down")}
-	r, err := accesslog.New(w, accesslog.Config{FlushEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
-	for range 3 {
-		r.RecordAccess(event("aa_1"))
-	}
+	r := recordThree(t, w)
 	if err := r.Flush(context.Background()); err == nil {
 		t.Fatal("Flush over a failing writer returned nil")
 	}

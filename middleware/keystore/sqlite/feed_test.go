@@ -35,6 +35,22 @@ func (r *recorder) waitFor(n int, d time.Duration) []keystore.Change {
 	}
 }
 
+// downgradeToV1 takes s's database back to schema version 1, as a program
+// of that version wrote it: it undoes every later migration (the change
+// log, the active-key index, rate-limit schemes, app rate limits and
+// messages, the verification log). A new migration adds its undo here.
+func downgradeToV1(t *testing.T, s *SQLite) {
+	t.Helper()
+	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`,
+		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
+		`DROP TABLE access_events`, `DROP TABLE access_rollups`,
+		`DELETE FROM schema_migrations WHERE version > 1`} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func openAt(t *testing.T, path string, opts keystore.Options) *SQLite {
 	t.Helper()
 	s, err := Open(context.Background(), path, opts)
@@ -203,15 +219,7 @@ func TestSQLiteUpgradesToTheChangeLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.sqlite")
 	old := openAt(t, path, keystore.Options{})
 	storetest.MustApp(t, old, "aa_42", "acme")
-	// Back to version 1: no change log (and no later migration).
-	for _, q := range []string{`DROP TABLE changes`, `DROP INDEX api_keys_app_live`,
-		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
-		`DROP TABLE access_events`, `DROP TABLE access_rollups`,
-		`DELETE FROM schema_migrations WHERE version > 1`} {
-		if _, err := old.w.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	downgradeToV1(t, old)
 	old.Close()
 	a := openAt(t, path, keystore.Options{})
 	b := openAt(t, path, keystore.Options{})

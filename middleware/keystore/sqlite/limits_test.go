@@ -52,14 +52,7 @@ func TestMigratesAVersion1Database(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.MustKey(t, s, "aa_42", "old", nil)
-	for _, q := range []string{`DROP INDEX api_keys_app_live`, `DROP TABLE changes`,
-		`DROP TABLE rate_limit_schemes`, `DROP INDEX apps_scheme`, `ALTER TABLE apps DROP COLUMN rate_limits`, `ALTER TABLE apps DROP COLUMN messages`,
-		`DROP TABLE access_events`, `DROP TABLE access_rollups`,
-		`DELETE FROM schema_migrations WHERE version > 1`} {
-		if _, err := s.w.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	downgradeToV1(t, s)
 	s.Close()
 
 	s, err = Open(ctx, path, keystore.Options{})

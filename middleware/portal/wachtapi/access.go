@@ -13,11 +13,15 @@ import (
 	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // The verification log in Wacht's shapes: GET /api-auth/apps/{slug}/audit/
 // logs, /audit/analytics and /audit/timeseries, read from the store's
 // audit.AccessReader, and the recording of every /v1/authz/check decision.
+// The analytics and time series answer in the Wacht client's wire types
+// (package wacht), so that server and client cannot drift apart.
 
 // Limits of the analytics and time series parameters.
 const (
@@ -31,41 +35,57 @@ const (
 	DefaultSeriesWindow = 7 * 24 * time.Hour
 )
 
-// accessLogJSON is one verification in Wacht's shape (ApiAuditLog), plus
-// keyportal's method, latency_ms and organization_id.
-type accessLogJSON struct {
+// logEntryJSON is an entry in Wacht's shape (ApiAuditLog): a verification
+// of /audit/logs, or an event of /audit/events. BlockedByRule is left out
+// when empty, rate_limits is always null.
+type logEntryJSON struct {
 	RequestID     string          `json:"request_id"`
 	DeploymentID  string          `json:"deployment_id"`
 	AppSlug       string          `json:"app_slug"`
 	KeyID         string          `json:"key_id"`
 	KeyName       string          `json:"key_name"`
 	Outcome       string          `json:"outcome"`
-	BlockedByRule *string         `json:"blocked_by_rule,omitempty"`
+	BlockedByRule string          `json:"blocked_by_rule,omitempty"`
 	ClientIP      string          `json:"client_ip"`
 	Path          string          `json:"path"`
 	UserAgent     string          `json:"user_agent,omitempty"`
 	RateLimits    *map[string]any `json:"rate_limits"`
 	Timestamp     time.Time       `json:"timestamp"`
-	// Extensions.
+}
+
+// accessLogJSON is one verification: Wacht's entry plus keyportal's
+// method, latency_ms and organization_id.
+type accessLogJSON struct {
+	logEntryJSON
 	Method         string  `json:"method"`
 	LatencyMS      float64 `json:"latency_ms"`
 	OrganizationID string  `json:"organization_id,omitempty"`
 }
 
-type accessLogsJSON struct {
-	Data       []accessLogJSON `json:"data"`
-	Limit      int             `json:"limit"`
-	HasMore    bool            `json:"has_more"`
-	NextCursor *string         `json:"next_cursor,omitempty"`
+// logPageJSON is a page of log entries in Wacht's shape (ApiAuditLogs...):
+// the verifications of /audit/logs and the events of /audit/events.
+type logPageJSON[T any] struct {
+	Data       []T    `json:"data"`
+	Limit      int    `json:"limit"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// accessReader returns the store's verification log; without one it has
-// answered 501 and returns nil.
-func (a *API) accessReader(c *gin.Context) audit.AccessReader {
+// newLogPage is an empty page for n entries, continued by next ("" on the
+// last page).
+func newLogPage[T any](n, limit int, next string) logPageJSON[T] {
+	return logPageJSON[T]{Data: make([]T, 0, n), Limit: limit, HasMore: next != "", NextCursor: next}
+}
+
+// accessApp returns the store's verification log and the app of the path's
+// slug; without either it has answered (501, 404...) and returns false.
+func (a *API) accessApp(c *gin.Context) (audit.AccessReader, keystore.App, bool) {
 	if a.reader == nil {
 		writeError(c, http.StatusNotImplemented, "this key store keeps no verification log")
+		return nil, keystore.App{}, false
 	}
-	return a.reader
+	app, ok := a.loadApp(c, c.Param("slug"))
+	return a.reader, app, ok
 }
 
 // window reads start_date and end_date; on failure it has answered 400.
@@ -81,6 +101,23 @@ func window(c *gin.Context) (start, end time.Time, ok bool) {
 		return start, end, false
 	}
 	return start, end, true
+}
+
+// parseTimeQuery reads an optional time or date parameter; on failure it
+// has answered 400.
+func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, v); err != nil {
+			writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time or a date (2006-01-02)")
+			return time.Time{}, false
+		}
+	}
+	return t, true
 }
 
 // noOffset refuses Wacht's offset paging, which keyportal replaces by
@@ -109,11 +146,7 @@ func (a *API) accessLogs(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, `outcome must be "allowed" or "blocked"`)
 		return
 	}
-	r := a.accessReader(c)
-	if r == nil {
-		return
-	}
-	app, ok := a.loadApp(c, c.Param("slug"))
+	r, app, ok := a.accessApp(c)
 	if !ok {
 		return
 	}
@@ -125,67 +158,18 @@ func (a *API) accessLogs(c *gin.Context) {
 		a.storeError(c, err, errText{notFound: appErrText.notFound, invalid: "invalid cursor: start again without one"})
 		return
 	}
-	out := accessLogsJSON{Data: make([]accessLogJSON, 0, len(page.Events)), Limit: limit, HasMore: page.NextCursor != ""}
-	if page.NextCursor != "" {
-		out.NextCursor = &page.NextCursor
-	}
+	out := newLogPage[accessLogJSON](len(page.Events), limit, page.NextCursor)
 	for _, e := range page.Events {
-		l := accessLogJSON{
-			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID, KeyName: e.KeyName,
-			Outcome: e.Outcome, ClientIP: e.ClientIP, Path: e.Path, UserAgent: e.UserAgent, Timestamp: e.Time.UTC(),
+		out.Data = append(out.Data, accessLogJSON{
+			logEntryJSON: logEntryJSON{
+				RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID, KeyName: e.KeyName,
+				Outcome: e.Outcome, BlockedByRule: e.BlockedRule, ClientIP: e.ClientIP, Path: e.Path, UserAgent: e.UserAgent,
+				Timestamp: e.Time.UTC(),
+			},
 			Method: e.Method, LatencyMS: float64(e.Latency.Microseconds()) / 1000, OrganizationID: e.Tenant,
-		}
-		if e.BlockedRule != "" {
-			rule := e.BlockedRule
-			l.BlockedByRule = &rule
-		}
-		out.Data = append(out.Data, l)
+		})
 	}
 	c.JSON(http.StatusOK, out)
-}
-
-type topKeyJSON struct {
-	KeyID         string `json:"key_id"`
-	KeyName       string `json:"key_name"`
-	TotalRequests int64  `json:"total_requests"`
-}
-
-type topPathJSON struct {
-	Path          string `json:"path"`
-	TotalRequests int64  `json:"total_requests"`
-}
-
-type blockedReasonJSON struct {
-	BlockedByRule string  `json:"blocked_by_rule"`
-	Count         int64   `json:"count"`
-	Percentage    float64 `json:"percentage"`
-}
-
-type rateLimitRuleJSON struct {
-	Rule       string  `json:"rule"`
-	HitCount   int64   `json:"hit_count"`
-	Percentage float64 `json:"percentage"`
-}
-
-type rateLimitStatsJSON struct {
-	TotalHits           int64               `json:"total_hits"`
-	PercentageOfBlocked float64             `json:"percentage_of_blocked"`
-	TopRules            []rateLimitRuleJSON `json:"top_rules"`
-}
-
-// analyticsJSON is Wacht's ApiAuditAnalyticsResponse, plus shed_events
-// (verifications not recorded under overload).
-type analyticsJSON struct {
-	TotalRequests   int64               `json:"total_requests"`
-	AllowedRequests int64               `json:"allowed_requests"`
-	BlockedRequests int64               `json:"blocked_requests"`
-	SuccessRate     float64             `json:"success_rate"`
-	KeysUsed24h     int64               `json:"keys_used_24h"`
-	TopKeys         []topKeyJSON        `json:"top_keys,omitempty"`
-	TopPaths        []topPathJSON       `json:"top_paths,omitempty"`
-	BlockedReasons  []blockedReasonJSON `json:"blocked_reasons,omitempty"`
-	RateLimitStats  *rateLimitStatsJSON `json:"rate_limit_stats,omitempty"`
-	ShedEvents      int64               `json:"shed_events"`
 }
 
 // percent is part of whole in percent, rounded to two decimals; 0 of 0.
@@ -216,11 +200,7 @@ func (a *API) accessAnalytics(c *gin.Context) {
 		}
 		top = n
 	}
-	r := a.accessReader(c)
-	if r == nil {
-		return
-	}
-	app, ok := a.loadApp(c, c.Param("slug"))
+	r, app, ok := a.accessApp(c)
 	if !ok {
 		return
 	}
@@ -233,49 +213,36 @@ func (a *API) accessAnalytics(c *gin.Context) {
 		a.storeError(c, err, appErrText)
 		return
 	}
-	out := analyticsJSON{
+	out := wacht.Analytics{
 		TotalRequests: s.Total, AllowedRequests: s.Allowed, BlockedRequests: s.Blocked,
 		SuccessRate: percent(s.Allowed, s.Total), KeysUsed24h: s.KeysUsed24h, ShedEvents: s.Shed,
 	}
 	if include["include_top_keys"] {
-		out.TopKeys = []topKeyJSON{}
+		out.TopKeys = []wacht.TopKey{}
 		for _, k := range s.TopKeys {
-			out.TopKeys = append(out.TopKeys, topKeyJSON{KeyID: k.Name, KeyName: k.Label, TotalRequests: k.Total})
+			out.TopKeys = append(out.TopKeys, wacht.TopKey{KeyID: k.Name, KeyName: k.Label, TotalRequests: k.Total})
 		}
 	}
 	if include["include_top_paths"] {
-		out.TopPaths = []topPathJSON{}
+		out.TopPaths = []wacht.TopPath{}
 		for _, p := range s.TopPaths {
-			out.TopPaths = append(out.TopPaths, topPathJSON{Path: p.Name, TotalRequests: p.Total})
+			out.TopPaths = append(out.TopPaths, wacht.TopPath{Path: p.Name, TotalRequests: p.Total})
 		}
 	}
 	if include["include_blocked_reasons"] {
-		out.BlockedReasons = []blockedReasonJSON{}
+		out.BlockedReasons = []wacht.BlockedReason{}
 		for _, b := range s.BlockedReasons {
-			out.BlockedReasons = append(out.BlockedReasons, blockedReasonJSON{BlockedByRule: b.Name, Count: b.Blocked, Percentage: percent(b.Blocked, s.Blocked)})
+			out.BlockedReasons = append(out.BlockedReasons, wacht.BlockedReason{BlockedByRule: b.Name, Count: b.Blocked, Percentage: percent(b.Blocked, s.Blocked)})
 		}
 	}
 	if include["include_rate_limits"] {
-		rl := &rateLimitStatsJSON{TotalHits: s.RateLimited, PercentageOfBlocked: percent(s.RateLimited, s.Blocked), TopRules: []rateLimitRuleJSON{}}
+		rl := &wacht.RateLimitStats{TotalHits: s.RateLimited, PercentageOfBlocked: percent(s.RateLimited, s.Blocked), TopRules: []wacht.RateLimitRule{}}
 		for _, b := range s.RateLimitStats {
-			rl.TopRules = append(rl.TopRules, rateLimitRuleJSON{Rule: b.Name, HitCount: b.Blocked, Percentage: percent(b.Blocked, s.RateLimited)})
+			rl.TopRules = append(rl.TopRules, wacht.RateLimitRule{Rule: b.Name, HitCount: b.Blocked, Percentage: percent(b.Blocked, s.RateLimited)})
 		}
 		out.RateLimitStats = rl
 	}
 	c.JSON(http.StatusOK, out)
-}
-
-type seriesPointJSON struct {
-	Timestamp       time.Time `json:"timestamp"`
-	TotalRequests   int64     `json:"total_requests"`
-	AllowedRequests int64     `json:"allowed_requests"`
-	BlockedRequests int64     `json:"blocked_requests"`
-	SuccessRate     float64   `json:"success_rate"`
-}
-
-type seriesJSON struct {
-	Data     []seriesPointJSON `json:"data"`
-	Interval string            `json:"interval"`
 }
 
 // keySeries is the time series of one key, which the SQL stores offer
@@ -306,11 +273,7 @@ func (a *API) accessTimeseries(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "end_date must be after start_date")
 		return
 	}
-	r := a.accessReader(c)
-	if r == nil {
-		return
-	}
-	app, ok := a.loadApp(c, c.Param("slug"))
+	r, app, ok := a.accessApp(c)
 	if !ok {
 		return
 	}
@@ -330,9 +293,9 @@ func (a *API) accessTimeseries(c *gin.Context) {
 		a.storeError(c, err, appErrText)
 		return
 	}
-	out := seriesJSON{Data: make([]seriesPointJSON, 0, len(buckets)), Interval: interval}
+	out := wacht.Timeseries{Points: make([]wacht.TimeseriesPoint, 0, len(buckets)), Interval: interval}
 	for _, b := range buckets {
-		out.Data = append(out.Data, seriesPointJSON{Timestamp: b.Start.UTC(), TotalRequests: b.Total,
+		out.Points = append(out.Points, wacht.TimeseriesPoint{Timestamp: b.Start.UTC(), TotalRequests: b.Total,
 			AllowedRequests: b.Allowed, BlockedRequests: b.Blocked, SuccessRate: percent(b.Allowed, b.Total)})
 	}
 	c.JSON(http.StatusOK, out)

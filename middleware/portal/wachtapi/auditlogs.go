@@ -3,7 +3,6 @@ package wachtapi
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,47 +22,15 @@ const (
 	maxAuditScans = 20
 )
 
-// auditLogJSON is one audit entry: Wacht's log fields plus keyportal's.
+// auditLogJSON is one audit event: Wacht's entry plus keyportal's fields.
 type auditLogJSON struct {
-	RequestID     string    `json:"request_id"`
-	DeploymentID  string    `json:"deployment_id"`
-	AppSlug       string    `json:"app_slug"`
-	KeyID         string    `json:"key_id"`
-	KeyName       string    `json:"key_name"`
-	Outcome       string    `json:"outcome"`
-	BlockedByRule *string   `json:"blocked_by_rule"`
-	ClientIP      string    `json:"client_ip"`
-	Path          string    `json:"path"`
-	Timestamp     time.Time `json:"timestamp"`
-	// Extensions.
+	logEntryJSON
 	ID             string `json:"id"`
 	Action         string `json:"action"`
 	Actor          string `json:"actor"`
 	OrganizationID string `json:"organization_id"`
 	Reason         string `json:"reason,omitempty"`
 	Detail         string `json:"detail,omitempty"`
-}
-
-type auditLogsJSON struct {
-	Data       []auditLogJSON `json:"data"`
-	Limit      int            `json:"limit"`
-	HasMore    bool           `json:"has_more"`
-	NextCursor *string        `json:"next_cursor"`
-}
-
-func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
-	v := c.Query(name)
-	if v == "" {
-		return time.Time{}, true
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		if t, err = time.Parse(time.DateOnly, v); err != nil {
-			writeError(c, http.StatusBadRequest, name+" must be an RFC 3339 time or a date (2006-01-02)")
-			return time.Time{}, false
-		}
-	}
-	return t, true
 }
 
 // auditLogs answers GET /api-auth/apps/{slug}/audit/events (an extension):
@@ -73,16 +40,8 @@ func (a *API) auditLogs(c *gin.Context) {
 	if !ok {
 		return
 	}
-	start, ok := parseTimeQuery(c, "start_date")
+	start, end, ok := window(c)
 	if !ok {
-		return
-	}
-	end, ok := parseTimeQuery(c, "end_date")
-	if !ok {
-		return
-	}
-	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		writeError(c, http.StatusBadRequest, "end_date is before start_date")
 		return
 	}
 	app, ok := a.loadApp(c, c.Param("slug"))
@@ -121,21 +80,19 @@ func (a *API) auditLogs(c *gin.Context) {
 	}
 
 	names := a.keyNames(c, app.Slug, events)
-	out := auditLogsJSON{Data: make([]auditLogJSON, 0, len(events)), Limit: limit, HasMore: next != ""}
-	if next != "" {
-		out.NextCursor = &next
-	}
+	out := newLogPage[auditLogJSON](len(events), limit, next)
 	for _, e := range events {
-		var blocked *string
-		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued && e.Reason != "" {
-			r := e.Reason
-			blocked = &r
+		blocked := ""
+		if e.Outcome != audit.OutcomeSuccess && e.Outcome != audit.OutcomeIssued {
+			blocked = e.Reason
 		}
 		out.Data = append(out.Data, auditLogJSON{
-			RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
-			KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
-			Timestamp: e.Time.UTC(), ID: e.ID, Action: e.Action, Actor: e.Actor,
-			OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
+			logEntryJSON: logEntryJSON{
+				RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
+				KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
+				Timestamp: e.Time.UTC(),
+			},
+			ID: e.ID, Action: e.Action, Actor: e.Actor, OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
 		})
 	}
 	c.JSON(http.StatusOK, out)

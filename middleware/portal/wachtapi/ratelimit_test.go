@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
@@ -106,22 +104,7 @@ func TestCheckRateLimitSharedThroughRedis(t *testing.T) {
 	withRedis := func(c *wachtapi.Config) { c.RateLimits, c.Limiter = []ratelimit.Rule{rule}, lim }
 	w := newWorld(t, withRedis)
 	// A second instance of the API on the same store and Redis.
-	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := wachtapi.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey}, Now: w.env.Clock.Now}
-	withRedis(&cfg)
-	api2, err := wachtapi.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { api2.Close() })
-	r2 := gin.New()
-	if err := api2.Mount(r2); err != nil {
-		t.Fatal(err)
-	}
-	w2 := &world{env: w.env, api: api2, engine: r2}
+	w2 := w.second(t, withRedis)
 
 	_, secret := w.env.NewKey(t, "shared", nil, nil)
 	allowed := 0

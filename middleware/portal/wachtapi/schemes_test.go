@@ -6,11 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/keyportal/keyportal/internal/testenv/redistest"
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
-	"github.com/keyportal/keyportal/middleware/portal"
 	"github.com/keyportal/keyportal/middleware/portal/wachtapi"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
@@ -194,19 +191,7 @@ func TestCheckSchemeLimits(t *testing.T) {
 func TestCheckSchemeSharedThroughRedis(t *testing.T) {
 	lim := redistest.Limiter(t)
 	w := newWorld(t, func(c *wachtapi.Config) { c.Limiter = lim })
-	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api2, err := wachtapi.New(wachtapi.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey},
-		Now: w.env.Clock.Now, Limiter: lim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { api2.Close() })
-	r2 := gin.New()
-	api2.Mount(r2)
-	w2 := &world{env: w.env, api: api2, engine: r2}
+	w2 := w.second(t, func(c *wachtapi.Config) { c.Limiter = lim })
 
 	schemeCall(t, w, "POST", "/api-auth/rate-limit-schemes", map[string]any{"slug": "shared", "name": "S",
 		"rules": []any{rule("minute", 1, 4, "mode", "per_app")}}, 200)

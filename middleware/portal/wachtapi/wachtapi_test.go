@@ -78,6 +78,30 @@ func newWorld(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
 	return &world{env: env, api: api, engine: r, srv: srv}
 }
 
+// second is another instance of the API on w's store, with its own portal
+// issuer, configured by mutate; it serves in process only (w2.do).
+func (w *world) second(t *testing.T, mutate ...func(*wachtapi.Config)) *world {
+	t.Helper()
+	p, err := portal.New(portal.Config{Store: w.env.Store, BaseURL: portalBase, Now: w.env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := wachtapi.Config{Store: w.env.Store, Issuer: p.Issuer(), APIKeys: []string{backendKey}, Now: w.env.Clock.Now}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	api, err := wachtapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { api.Close() })
+	r := gin.New()
+	if err := api.Mount(r); err != nil {
+		t.Fatal(err)
+	}
+	return &world{env: w.env, api: api, engine: r}
+}
+
 func (w *world) client(t *testing.T, key string) *wacht.Client {
 	t.Helper()
 	c, err := wacht.New(wacht.Config{APIKey: key, BaseURL: w.srv.URL})
@@ -267,6 +291,20 @@ func TestWachtClientProvisionsAppTicketAndKeys(t *testing.T) {
 	}
 	if status != 200 || !reflect.DeepEqual(keyActions, []string{audit.ActionKeyRevoked, audit.ActionKeyRotated, audit.ActionKeyCreated}) {
 		t.Errorf("key events %v (status %d), want revoked, rotated, created (newest first)", keyActions, status)
+	}
+	// The events are in the entry shape of /audit/logs: the last page has no
+	// next_cursor, a successful event no blocked_by_rule, and rate_limits
+	// is null.
+	var raw map[string]any
+	json.Unmarshal(body, &raw)
+	if _, ok := raw["next_cursor"]; ok {
+		t.Errorf("the last page of events has next_cursor: %s", body)
+	}
+	for _, l := range logs.Data {
+		rl, hasRL := l["rate_limits"]
+		if _, ok := l["blocked_by_rule"]; ok || !hasRL || rl != nil {
+			t.Errorf("event %v: want no blocked_by_rule and rate_limits null, as in /audit/logs", l)
+		}
 	}
 	var seen []string
 	q := wacht.AuditQuery{Limit: 2}
@@ -607,6 +645,7 @@ func TestBadRequests(t *testing.T) {
 		{"audit: bad cursor", "GET", "/api-auth/apps/" + slug + "/audit/events?cursor=bm9wZQ", nil, 400},
 		{"audit: bad date", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=yesterday", nil, 400},
 		{"audit: end before start", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=2026-01-02T00:00:00Z&end_date=2026-01-01T00:00:00Z", nil, 400},
+		{"audit: empty window", "GET", "/api-auth/apps/" + slug + "/audit/events?start_date=2026-01-02&end_date=2026-01-02", nil, 400},
 		{"body over 64 KiB", "POST", "/api-auth/apps/" + slug + "/keys", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413},
 	}
 	before := snapshot(t, w.env.Store)

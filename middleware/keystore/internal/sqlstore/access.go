@@ -224,41 +224,26 @@ func (s *Store) QueryAccess(ctx context.Context, q audit.AccessQuery) (audit.Acc
 	if err := checkOutcome(q.Outcome); err != nil {
 		return audit.AccessPage{}, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	var c conds
 	if q.AppSlug != "" {
-		add("app_slug = ?", cleanText(q.AppSlug))
+		c.add("app_slug = ?", cleanText(q.AppSlug))
 	}
 	if q.Outcome != "" {
-		add("outcome = ?", q.Outcome)
+		c.add("outcome = ?", q.Outcome)
 	}
 	if q.KeyID != "" {
-		add("key_id = ?", cleanText(q.KeyID))
+		c.add("key_id = ?", cleanText(q.KeyID))
 	}
-	if !q.Since.IsZero() {
-		add("occurred_at >= ?", ns(q.Since))
-	}
-	if !q.Until.IsZero() {
-		add("occurred_at < ?", ns(q.Until))
-	}
-	if q.Cursor != "" {
-		cond, a, err := afterCursor("occurred_at", q.Cursor)
-		if err != nil {
-			return audit.AccessPage{}, err
-		}
-		add(cond, a...)
+	if err := c.window("occurred_at", q.Since, q.Until, q.Cursor); err != nil {
+		return audit.AccessPage{}, err
 	}
 	sqlq := `SELECT id, occurred_at, request_id, latency_ns, app_slug, tenant, key_id, key_name, outcome,
-		blocked_rule, limited, method, path, client_ip, user_agent FROM access_events`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
+		blocked_rule, limited, method, path, client_ip, user_agent FROM access_events` + c.clause()
 	type row struct {
 		id string
 		e  audit.Access
 	}
-	rows, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", args, limit,
+	rows, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", c.args, limit,
 		func(r Rows) (row, error) {
 			var x row
 			var t, lat int64

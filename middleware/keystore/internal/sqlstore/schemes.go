@@ -152,24 +152,14 @@ func (s *Store) GetScheme(ctx context.Context, slug string) (keystore.Scheme, er
 
 // ListSchemes returns every scheme, oldest first.
 func (s *Store) ListSchemes(ctx context.Context) ([]keystore.Scheme, error) {
-	r, err := s.b.Query(ctx, `SELECT `+schemeCols+` FROM rate_limit_schemes ORDER BY created_at, slug`)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer r.Close()
-	out := []keystore.Scheme{}
-	for r.Next() {
-		var sc schemeScan
-		if err := r.Scan(sc.dest()...); err != nil {
-			return nil, dbErr(err)
-		}
-		x, err := sc.scheme()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, dbErr(r.Err())
+	return queryAll(ctx, s.b, `SELECT `+schemeCols+` FROM rate_limit_schemes ORDER BY created_at, slug`, nil,
+		func(r Rows) (keystore.Scheme, error) {
+			var sc schemeScan
+			if err := r.Scan(sc.dest()...); err != nil {
+				return keystore.Scheme{}, dbErr(err)
+			}
+			return sc.scheme()
+		})
 }
 
 // UpdateScheme applies p; ErrNotFound for an unknown scheme.
@@ -214,24 +204,13 @@ func (s *Store) DeleteScheme(ctx context.Context, slug string) error {
 		if _, err := s.getScheme(ctx, tx, slug, s.d.LockRow); err != nil {
 			return nil, err
 		}
-		r, err := tx.Query(ctx, `SELECT slug FROM apps WHERE rate_limit_scheme_slug = ? AND deleted_at IS NULL
-			ORDER BY slug LIMIT ?`, slug, maxInUseNamed)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		var apps []string
-		for r.Next() {
+		apps, err := queryAll(ctx, tx, `SELECT slug FROM apps WHERE rate_limit_scheme_slug = ? AND deleted_at IS NULL
+			ORDER BY slug LIMIT ?`, []any{slug, maxInUseNamed}, func(r Rows) (string, error) {
 			var a string
-			if err := r.Scan(&a); err != nil {
-				r.Close()
-				return nil, dbErr(err)
-			}
-			apps = append(apps, a)
-		}
-		err = r.Err()
-		r.Close()
+			return a, dbErr(r.Scan(&a))
+		})
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, err
 		}
 		if len(apps) > 0 {
 			return nil, &keystore.SchemeInUseError{Slug: slug, Apps: apps}

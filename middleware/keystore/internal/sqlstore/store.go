@@ -273,37 +273,21 @@ func (s *Store) GetApp(ctx context.Context, slug string) (keystore.App, error) {
 
 // ListApps returns the apps f selects, oldest first.
 func (s *Store) ListApps(ctx context.Context, f keystore.AppFilter) ([]keystore.App, error) {
-	var where []string
-	var args []any
+	var c conds
 	if f.Tenant != "" {
-		where, args = append(where, "tenant = ?"), append(args, cleanText(f.Tenant))
+		c.add("tenant = ?", cleanText(f.Tenant))
 	}
 	if !f.IncludeInactive {
-		where = append(where, "is_active = ? AND deleted_at IS NULL")
-		args = append(args, true)
+		c.add("is_active = ? AND deleted_at IS NULL", true)
 	}
-	q := `SELECT ` + appCols + ` FROM apps`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	r, err := s.b.Query(ctx, q+` ORDER BY created_at, slug`, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer r.Close()
-	apps := []keystore.App{}
-	for r.Next() {
-		var sc appScan
-		if err := r.Scan(sc.dest()...); err != nil {
-			return nil, dbErr(err)
-		}
-		a, err := sc.app()
-		if err != nil {
-			return nil, err
-		}
-		apps = append(apps, a)
-	}
-	return apps, dbErr(r.Err())
+	return queryAll(ctx, s.b, `SELECT `+appCols+` FROM apps`+c.clause()+` ORDER BY created_at, slug`, c.args,
+		func(r Rows) (keystore.App, error) {
+			var sc appScan
+			if err := r.Scan(sc.dest()...); err != nil {
+				return keystore.App{}, dbErr(err)
+			}
+			return sc.app()
+		})
 }
 
 // UpdateApp applies p; ErrNotFound for an unknown app, ErrInactive for a
@@ -596,30 +580,21 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) (keystore.Ke
 	if err != nil {
 		return keystore.KeyPage{}, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	var c conds
 	if f.AppSlug != "" {
-		add("app_slug = ?", cleanText(f.AppSlug))
+		c.add("app_slug = ?", cleanText(f.AppSlug))
 	}
 	if f.Tenant != "" {
-		add("tenant = ?", cleanText(f.Tenant))
+		c.add("tenant = ?", cleanText(f.Tenant))
 	}
 	if cond, a := statusWhere(f.Status, ns(s.now())); cond != "" {
-		add(cond, a...)
+		c.add(cond, a...)
 	}
-	if f.Cursor != "" {
-		cond, a, err := afterCursor("created_at", f.Cursor)
-		if err != nil {
-			return keystore.KeyPage{}, err
-		}
-		add(cond, a...)
+	if err := c.window("created_at", time.Time{}, time.Time{}, f.Cursor); err != nil {
+		return keystore.KeyPage{}, err
 	}
-	q := `SELECT ` + KeyCols + ` FROM api_keys`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, args, limit,
+	q := `SELECT ` + KeyCols + ` FROM api_keys` + c.clause()
+	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, c.args, limit,
 		func(r Rows) (keystore.Key, error) {
 			var sc keyScan
 			if err := r.Scan(sc.dest()...); err != nil {
@@ -855,33 +830,78 @@ func pageSize(what string, limit, def, max int) (int, error) {
 	return limit, nil
 }
 
-// readPage runs q, whose rows come newest first by (time, id), for one page
-// of limit rows: it reads one row more to learn whether another page
-// follows, and returns the rows with the cursor of the next page ("" on the
-// last). scan reads a row; at gives a row's time and id.
-func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
-	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
-	r, err := s.b.Query(ctx, q+" LIMIT "+strconv.Itoa(limit+1), args...)
+// queryAll runs q on db and returns every row, read by scan (never nil).
+func queryAll[T any](ctx context.Context, db Querier, q string, args []any, scan func(Rows) (T, error)) ([]T, error) {
+	r, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, "", dbErr(err)
+		return nil, dbErr(err)
 	}
 	defer r.Close()
 	rows := []T{}
 	for r.Next() {
 		row, err := scan(r)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		rows = append(rows, row)
 	}
-	if err := r.Err(); err != nil {
-		return nil, "", dbErr(err)
+	return rows, dbErr(r.Err())
+}
+
+// readPage runs q, whose rows come newest first by (time, id), for one page
+// of limit rows: it reads one row more to learn whether another page
+// follows, and returns the rows with the cursor of the next page ("" on the
+// last). scan reads a row; at gives a row's time and id.
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
+	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
+	rows, err := queryAll(ctx, s.b, q+" LIMIT "+strconv.Itoa(limit+1), args, scan)
+	if err != nil {
+		return nil, "", err
 	}
 	if len(rows) <= limit {
 		return rows, "", nil
 	}
 	rows = rows[:limit]
 	return rows, encodeCursor(at(rows[limit-1])), nil
+}
+
+// conds gathers the WHERE conditions of a query with their arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+func (c *conds) add(cond string, a ...any) {
+	c.where, c.args = append(c.where, cond), append(c.args, a...)
+}
+
+// window adds the range [since, until) of the time column col (a zero
+// bound: unbounded) and, with a cursor, the rows after it, newest first by
+// (col, id). The error is ErrInvalid for a cursor this store did not issue.
+func (c *conds) window(col string, since, until time.Time, cursor string) error {
+	if !since.IsZero() {
+		c.add(col+" >= ?", ns(since))
+	}
+	if !until.IsZero() {
+		c.add(col+" < ?", ns(until))
+	}
+	if cursor == "" {
+		return nil
+	}
+	cond, a, err := afterCursor(col, cursor)
+	if err != nil {
+		return err
+	}
+	c.add(cond, a...)
+	return nil
+}
+
+// clause is " WHERE " and the conditions joined by AND, or "" without any.
+func (c *conds) clause() string {
+	if len(c.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.where, " AND ")
 }
 
 // afterCursor is the condition selecting the rows after a cursor, newest
@@ -919,50 +939,35 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 	if err != nil {
 		return audit.Page{}, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	var c conds
 	// Stored events were cleaned the same way (insertEvent).
 	q.Tenant, q.AppSlug, q.Action, q.Actor, q.KeyID = cleanText(q.Tenant), cleanText(q.AppSlug),
 		cleanText(q.Action), cleanText(q.Actor), cleanText(q.KeyID)
 	if q.Tenant != "" {
-		add("tenant = ?", q.Tenant)
+		c.add("tenant = ?", q.Tenant)
 	}
 	if q.AppSlug != "" {
-		add("app_slug = ?", q.AppSlug)
+		c.add("app_slug = ?", q.AppSlug)
 	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".") {
-			add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
+			c.add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
 		} else {
-			add("action = ?", q.Action)
+			c.add("action = ?", q.Action)
 		}
 	}
 	if q.Actor != "" {
-		add("actor = ?", q.Actor)
+		c.add("actor = ?", q.Actor)
 	}
 	if q.KeyID != "" {
-		add("key_id = ?", q.KeyID)
+		c.add("key_id = ?", q.KeyID)
 	}
-	if !q.Since.IsZero() {
-		add("occurred_at >= ?", ns(q.Since))
-	}
-	if !q.Until.IsZero() {
-		add("occurred_at < ?", ns(q.Until))
-	}
-	if q.Cursor != "" {
-		cond, a, err := afterCursor("occurred_at", q.Cursor)
-		if err != nil {
-			return audit.Page{}, err
-		}
-		add(cond, a...)
+	if err := c.window("occurred_at", q.Since, q.Until, q.Cursor); err != nil {
+		return audit.Page{}, err
 	}
 	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
-		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", args, limit,
+		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events` + c.clause()
+	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", c.args, limit,
 		func(r Rows) (audit.Event, error) {
 			var e audit.Event
 			var t, lat int64

@@ -229,16 +229,8 @@ func schemes(t *testing.T, openStore func(t *testing.T) (keystore.Store, *testen
 	// may name the scheme.
 	t.Run("Subscribe", func(t *testing.T) {
 		s, _ := openStore(t)
-		var mu sync.Mutex
-		var got []keystore.Change
-		defer s.Subscribe(func(c keystore.Change) { mu.Lock(); got = append(got, c); mu.Unlock() })()
-		take := func() []keystore.Change {
-			mu.Lock()
-			defer mu.Unlock()
-			out := got
-			got = nil
-			return out
-		}
+		take, cancel := subscribe(s)
+		defer cancel()
 		if _, err := s.CreateScheme(ctx, DemoScheme("x")); err != nil {
 			t.Fatal(err)
 		}

@@ -1217,20 +1217,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 
 	t.Run("Subscribe", func(t *testing.T) {
 		s, _ := openStore(t)
-		var mu sync.Mutex
-		var got []keystore.Change
-		cancel := s.Subscribe(func(c keystore.Change) {
-			mu.Lock()
-			got = append(got, c)
-			mu.Unlock()
-		})
-		take := func() []keystore.Change {
-			mu.Lock()
-			defer mu.Unlock()
-			out := got
-			got = nil
-			return out
-		}
+		take, cancel := subscribe(s)
 		MustApp(t, s, "aa_42", "acme")
 		// Delivery is synchronous: no waiting needed.
 		if c := take(); len(c) != 1 || c[0] != (keystore.Change{AppSlug: "aa_42"}) {
@@ -1352,4 +1339,20 @@ func auditRetention(t *testing.T, open Opener) {
 	if _, err := p.PruneAudit(ctx); err != nil || count() != 0 {
 		t.Fatalf("past its age the recent event stays: %d left, %v", count(), err)
 	}
+}
+
+// subscribe subscribes to s's changes; take returns the changes delivered
+// since its last call, cancel ends the subscription.
+func subscribe(s keystore.Store) (take func() []keystore.Change, cancel func()) {
+	var mu sync.Mutex
+	var got []keystore.Change
+	cancel = s.Subscribe(func(c keystore.Change) { mu.Lock(); got = append(got, c); mu.Unlock() })
+	take = func() []keystore.Change {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		return out
+	}
+	return take, cancel
 }
