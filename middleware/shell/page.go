@@ -23,10 +23,10 @@ type Page struct {
 	// Head goes in the page's <head>: a preconnect to the portal and
 	// go-app's scripts, which are deferred. Nothing in it blocks rendering.
 	Head template.HTML
-	// Body goes where the portal is to appear: the shell's stylesheets
-	// (then Config.Styles), the shell element, the portal's iframe when the
-	// page carries its first ticket (Config.Tickets), go-app's hidden loader
-	// and the eager script. It must
+	// Body goes where the portal is to appear: the shell element, the
+	// portal's iframe when the page carries its first ticket
+	// (Config.Tickets), the shell's stylesheets (then Config.Styles),
+	// go-app's hidden loader and the eager script. It must
 	// be in the page's <body>, anywhere but first: the shell moves the wasm's
 	// component into Body's place when it starts.
 	Body template.HTML
@@ -146,14 +146,18 @@ func (s *Shell) Page(c *gin.Context) Page {
 		head.WriteString(`<script defer src="` + html.EscapeString(s.prefix+src) + `"></script>`)
 	}
 
-	// The stylesheets are in the body, before the shell: they hold the
-	// shell's rendering back, not the host's header and navigation above.
+	// The stylesheets are in the body, after the shell and the portal's
+	// iframe: Chromium's parser stops at a stylesheet in the body until it
+	// has loaded, so one before the frame would hold the portal's request
+	// back by the stylesheet's round trip, and one in the head would hold
+	// back the host's header and navigation. The frame carries its size
+	// in its own style attribute.
 	var body strings.Builder
+	body.WriteString(pre.Shell)
+	body.WriteString(pre.Frame)
 	for _, st := range append([]string{s.cssURL()}, s.cfg.Styles...) {
 		body.WriteString(`<link rel="stylesheet" href="` + html.EscapeString(st) + `">`)
 	}
-	body.WriteString(pre.Shell)
-	body.WriteString(pre.Frame)
 	// go-app's loader, which app.js reports a failed load in; hidden unless
 	// it does (shellCSS).
 	body.WriteString(`<aside id="app-wasm-loader" hidden><img id="app-wasm-loader-icon" class="goapp-logo goapp-spin" alt="" loading="lazy" src="` + html.EscapeString(s.prefix) + `web/keyportal-icon.png"><p id="app-wasm-loader-label"></p></aside>`)
