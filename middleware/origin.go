@@ -54,35 +54,19 @@ func (oc originCheck) verify(r *http.Request) (string, bool) {
 		_, ok := oc.allowed[origin]
 		return origin, ok
 	}
-	own, err := ticket.ParseOrigin(requestScheme(r) + "://" + r.Host)
+	own, err := ticket.ParseOrigin(ticket.RequestScheme(r) + "://" + r.Host)
 	return origin, err == nil && origin == own
 }
 
 // isOwnOrigin reports whether origin is, byte for byte, the request's own
 // origin serialized, without building that string.
 func isOwnOrigin(r *http.Request, origin string) bool {
-	rest, ok := strings.CutPrefix(origin, requestScheme(r))
+	rest, ok := strings.CutPrefix(origin, ticket.RequestScheme(r))
 	if !ok {
 		return false
 	}
 	rest, ok = strings.CutPrefix(rest, "://")
 	return ok && rest == r.Host && ticket.IsOrigin(origin)
-}
-
-// requestScheme is the scheme the request was sent with: https when the
-// connection is TLS or a proxy says so in X-Forwarded-Proto, else http. (A
-// page cannot set X-Forwarded-Proto on a cross-origin request without a CORS
-// preflight, so trusting it here does not help an attacker.)
-func requestScheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		if first, _, _ := strings.Cut(p, ","); strings.EqualFold(strings.TrimSpace(first), "https") {
-			return "https"
-		}
-	}
-	return "http"
 }
 
 // verifyPage is verify for a page navigation (a GET, which carries no
@@ -94,7 +78,7 @@ func (oc originCheck) verifyPage(r *http.Request) (string, bool) {
 	if !ticket.SameOriginFetch(r.Header.Get("Sec-Fetch-Site")) {
 		return "", false
 	}
-	own, err := ticket.ParseOrigin(requestScheme(r) + "://" + r.Host)
+	own, err := ticket.ParseOrigin(ticket.RequestScheme(r) + "://" + r.Host)
 	if err != nil {
 		return "", false
 	}

@@ -126,11 +126,7 @@ func (s *Shell) Page(c *gin.Context) Page {
 		a := s.cfg.Tickets.PageTicket(c, resource)
 		answer = &a
 	}
-	pageOrigin := "http://" + r.Host
-	if r.TLS != nil {
-		pageOrigin = "https://" + r.Host
-	}
-	pre := comp.Prerender(pageOrigin, r.URL.Path, answer, time.Now())
+	pre := comp.Prerender(ticket.RequestScheme(r)+"://"+r.Host, r.URL.Path, answer, time.Now())
 	portal := pre.PortalOrigin
 	if portal != "" {
 		s.portalOrigin.Store(&portal)
