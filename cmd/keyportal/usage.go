@@ -42,13 +42,6 @@ type usageDay struct {
 	Blocked int64  `json:"blocked_requests"`
 }
 
-func successRate(allowed, total int64) float64 {
-	if total == 0 {
-		return 0
-	}
-	return float64(allowed*10000/total) / 100
-}
-
 func (c *cli) usageCommand() *cobra.Command {
 	var src sourceFlags
 	var app, since, until string
@@ -127,7 +120,7 @@ func (r *usageReport) fromStore(ctx context.Context, s keystore.Store, top int) 
 		return storeError(err, "read the verification log")
 	}
 	r.Total, r.Allowed, r.Blocked, r.KeysUsed24h, r.Shed = a.Total, a.Allowed, a.Blocked, a.KeysUsed24h, a.Shed
-	r.SuccessRate = successRate(a.Allowed, a.Total)
+	r.SuccessRate = audit.Percent(a.Allowed, a.Total)
 	r.TopKeys = []usageKey{}
 	for _, k := range a.TopKeys {
 		r.TopKeys = append(r.TopKeys, usageKey{ID: k.Name, Name: k.Label, Requests: k.Total})
@@ -149,7 +142,7 @@ func (r *usageReport) fromWacht(ctx context.Context, cl *wacht.Client, top int) 
 		return storeError(err, "usage of "+r.App)
 	}
 	r.Total, r.Allowed, r.Blocked, r.KeysUsed24h, r.Shed = a.TotalRequests, a.AllowedRequests, a.BlockedRequests, a.KeysUsed24h, a.ShedEvents
-	r.SuccessRate = successRate(a.AllowedRequests, a.TotalRequests)
+	r.SuccessRate = audit.Percent(a.AllowedRequests, a.TotalRequests)
 	r.TopKeys = []usageKey{}
 	for _, k := range a.TopKeys {
 		r.TopKeys = append(r.TopKeys, usageKey{ID: k.KeyID, Name: k.KeyName, Requests: k.TotalRequests})

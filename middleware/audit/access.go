@@ -187,3 +187,13 @@ type AccessReader interface {
 	// constants) from since to until, empty intervals included.
 	AccessTimeseries(ctx context.Context, app string, since, until time.Time, interval string) ([]Bucket, error)
 }
+
+// Percent is part of whole in percent, rounded down to two decimals; 0 of
+// 0. It is the success rate (allowed of total) and every share of the
+// analytics, wherever they are shown.
+func Percent(part, whole int64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part*10000/whole) / 100
+}

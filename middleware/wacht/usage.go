@@ -9,18 +9,20 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/keyportal/keyportal/middleware/audit"
 )
 
 // MaxTopLimit is the longest top list AuditAnalytics asks for.
 const MaxTopLimit = 50
 
-// Intervals of AuditTimeseries.
+// Intervals of AuditTimeseries (the verification log's own, package audit).
 const (
-	IntervalMinute = "minute"
-	IntervalHour   = "hour"
-	IntervalDay    = "day"
-	IntervalWeek   = "week"
-	IntervalMonth  = "month"
+	IntervalMinute = audit.IntervalMinute
+	IntervalHour   = audit.IntervalHour
+	IntervalDay    = audit.IntervalDay
+	IntervalWeek   = audit.IntervalWeek
+	IntervalMonth  = audit.IntervalMonth
 )
 
 var intervals = []string{IntervalMinute, IntervalHour, IntervalDay, IntervalWeek, IntervalMonth}

@@ -172,14 +172,6 @@ func (a *API) accessLogs(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// percent is part of whole in percent, rounded to two decimals; 0 of 0.
-func percent(part, whole int64) float64 {
-	if whole == 0 {
-		return 0
-	}
-	return float64(part*10000/whole) / 100
-}
-
 func (a *API) accessAnalytics(c *gin.Context) {
 	start, end, ok := window(c)
 	if !ok {
@@ -215,7 +207,7 @@ func (a *API) accessAnalytics(c *gin.Context) {
 	}
 	out := wacht.Analytics{
 		TotalRequests: s.Total, AllowedRequests: s.Allowed, BlockedRequests: s.Blocked,
-		SuccessRate: percent(s.Allowed, s.Total), KeysUsed24h: s.KeysUsed24h, ShedEvents: s.Shed,
+		SuccessRate: audit.Percent(s.Allowed, s.Total), KeysUsed24h: s.KeysUsed24h, ShedEvents: s.Shed,
 	}
 	if include["include_top_keys"] {
 		out.TopKeys = []wacht.TopKey{}
@@ -232,13 +224,13 @@ func (a *API) accessAnalytics(c *gin.Context) {
 	if include["include_blocked_reasons"] {
 		out.BlockedReasons = []wacht.BlockedReason{}
 		for _, b := range s.BlockedReasons {
-			out.BlockedReasons = append(out.BlockedReasons, wacht.BlockedReason{BlockedByRule: b.Name, Count: b.Blocked, Percentage: percent(b.Blocked, s.Blocked)})
+			out.BlockedReasons = append(out.BlockedReasons, wacht.BlockedReason{BlockedByRule: b.Name, Count: b.Blocked, Percentage: audit.Percent(b.Blocked, s.Blocked)})
 		}
 	}
 	if include["include_rate_limits"] {
-		rl := &wacht.RateLimitStats{TotalHits: s.RateLimited, PercentageOfBlocked: percent(s.RateLimited, s.Blocked), TopRules: []wacht.RateLimitRule{}}
+		rl := &wacht.RateLimitStats{TotalHits: s.RateLimited, PercentageOfBlocked: audit.Percent(s.RateLimited, s.Blocked), TopRules: []wacht.RateLimitRule{}}
 		for _, b := range s.RateLimitStats {
-			rl.TopRules = append(rl.TopRules, wacht.RateLimitRule{Rule: b.Name, HitCount: b.Blocked, Percentage: percent(b.Blocked, s.RateLimited)})
+			rl.TopRules = append(rl.TopRules, wacht.RateLimitRule{Rule: b.Name, HitCount: b.Blocked, Percentage: audit.Percent(b.Blocked, s.RateLimited)})
 		}
 		out.RateLimitStats = rl
 	}
@@ -296,7 +288,7 @@ func (a *API) accessTimeseries(c *gin.Context) {
 	out := wacht.Timeseries{Points: make([]wacht.TimeseriesPoint, 0, len(buckets)), Interval: interval}
 	for _, b := range buckets {
 		out.Points = append(out.Points, wacht.TimeseriesPoint{Timestamp: b.Start.UTC(), TotalRequests: b.Total,
-			AllowedRequests: b.Allowed, BlockedRequests: b.Blocked, SuccessRate: percent(b.Allowed, b.Total)})
+			AllowedRequests: b.Allowed, BlockedRequests: b.Blocked, SuccessRate: audit.Percent(b.Allowed, b.Total)})
 	}
 	c.JSON(http.StatusOK, out)
 }
