@@ -401,20 +401,13 @@ func (s *Store) accessTimeseries(ctx context.Context, app, key string, since, un
 	if since.IsZero() || until.IsZero() || !since.Before(until) {
 		return nil, invalid("a time series needs a start before its end")
 	}
-	var step int64 // the SQL grouping, in ns
-	switch interval {
-	case audit.IntervalMinute:
-		step = minuteNS
-	case audit.IntervalHour:
-		step = int64(time.Hour)
-	case audit.IntervalDay, audit.IntervalWeek, audit.IntervalMonth:
-		step = int64(24 * time.Hour)
-	default:
+	iv, ok := intervals[interval]
+	if !ok {
 		return nil, invalid("interval %q must be one of minute, hour, day, week, month", interval)
 	}
 	var buckets []audit.Bucket
 	index := map[int64]int{}
-	for t := BucketStart(since, interval); t.Before(until); t = nextBucket(t, interval) {
+	for t := iv.start(since.UTC()); t.Before(until); t = iv.next(t) {
 		if len(buckets) == maxBuckets {
 			return nil, invalid("the time series would have more than %d %s buckets: choose a longer interval or a shorter window", maxBuckets, interval)
 		}
@@ -422,7 +415,7 @@ func (s *Store) accessTimeseries(ctx context.Context, app, key string, since, un
 		buckets = append(buckets, audit.Bucket{Start: t})
 	}
 	src, args := accessSource(cleanText(app), cleanText(key), since, until)
-	stepS := strconv.FormatInt(step, 10)
+	stepS := strconv.FormatInt(iv.group, 10)
 	r, err := s.b.Query(ctx, `SELECT minute - (minute % `+stepS+`) AS b, `+sumCounts+`
 		FROM (`+src+`) src GROUP BY minute - (minute % `+stepS+`)`, args...)
 	if err != nil {
@@ -434,7 +427,7 @@ func (s *Store) accessTimeseries(ctx context.Context, app, key string, since, un
 		if err := r.Scan(&b, &allowed, &blocked); err != nil {
 			return nil, dbErr(err)
 		}
-		i, ok := index[BucketStart(fromNS(b), interval).UnixNano()]
+		i, ok := index[iv.start(fromNS(b).UTC()).UnixNano()]
 		if !ok {
 			continue
 		}
@@ -445,37 +438,52 @@ func (s *Store) accessTimeseries(ctx context.Context, app, key string, since, un
 	return buckets, dbErr(r.Err())
 }
 
-// BucketStart returns the start (UTC) of the interval holding t.
-func BucketStart(t time.Time, interval string) time.Time {
-	t = t.UTC()
-	switch interval {
-	case audit.IntervalMinute:
-		return t.Truncate(time.Minute)
-	case audit.IntervalHour:
-		return t.Truncate(time.Hour)
-	case audit.IntervalWeek:
-		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
-	case audit.IntervalMonth:
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	default:
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	}
+// timeStep is one interval of a time series (UTC: weeks start on Monday,
+// months on the 1st).
+type timeStep struct {
+	// group is the SQL grouping of the rollup minutes, in ns: every bucket
+	// is a whole number of groups.
+	group int64
+	// start returns the start of the bucket holding t (t is UTC).
+	start func(t time.Time) time.Time
+	// next returns the start of the bucket after the one starting at t.
+	next func(t time.Time) time.Time
 }
 
-func nextBucket(t time.Time, interval string) time.Time {
-	switch interval {
-	case audit.IntervalMinute:
-		return t.Add(time.Minute)
-	case audit.IntervalHour:
-		return t.Add(time.Hour)
-	case audit.IntervalWeek:
-		return t.AddDate(0, 0, 7)
-	case audit.IntervalMonth:
-		return t.AddDate(0, 1, 0)
-	default:
-		return t.AddDate(0, 0, 1)
-	}
+// intervals are the time series' intervals, by name.
+var intervals = map[string]timeStep{
+	audit.IntervalMinute: {minuteNS, truncateTo(time.Minute), plus(time.Minute)},
+	audit.IntervalHour:   {int64(time.Hour), truncateTo(time.Hour), plus(time.Hour)},
+	audit.IntervalDay:    {dayNS, midnight, plusDate(0, 0, 1)},
+	audit.IntervalWeek:   {dayNS, monday, plusDate(0, 0, 7)},
+	audit.IntervalMonth:  {dayNS, firstOfMonth, plusDate(0, 1, 0)},
+}
+
+const dayNS = int64(24 * time.Hour)
+
+func truncateTo(d time.Duration) func(time.Time) time.Time {
+	return func(t time.Time) time.Time { return t.Truncate(d) }
+}
+
+func plus(d time.Duration) func(time.Time) time.Time {
+	return func(t time.Time) time.Time { return t.Add(d) }
+}
+
+func plusDate(years, months, days int) func(time.Time) time.Time {
+	return func(t time.Time) time.Time { return t.AddDate(years, months, days) }
+}
+
+func midnight(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func monday(t time.Time) time.Time {
+	d := midnight(t)
+	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+}
+
+func firstOfMonth(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // AccessLog is the verification log as the drivers expose it: they embed
