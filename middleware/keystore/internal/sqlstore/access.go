@@ -244,7 +244,7 @@ func (s *Store) QueryAccess(ctx context.Context, q audit.AccessQuery) (audit.Acc
 		e  audit.Access
 	}
 	rows, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", c.args, limit,
-		func(r Rows) (row, error) {
+		func(r Row) (row, error) {
 			var x row
 			var t, lat int64
 			e := &x.e

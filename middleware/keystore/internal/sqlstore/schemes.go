@@ -36,7 +36,7 @@ func (s *schemeScan) dest() []any {
 	return []any{&x.Slug, &x.ID, &x.DeploymentID, &x.Name, &x.Description, &s.rules, &s.created, &s.updated}
 }
 
-func (s *schemeScan) scheme() (keystore.Scheme, error) {
+func (s *schemeScan) value() (keystore.Scheme, error) {
 	x := s.s
 	if err := decodeRules(s.rules, &x.Rules); err != nil {
 		return keystore.Scheme{}, err
@@ -89,18 +89,11 @@ func validScheme(x *keystore.Scheme, create bool) error {
 }
 
 func (s *Store) getScheme(ctx context.Context, q Querier, slug, lock string) (keystore.Scheme, error) {
+	notFound := fmt.Errorf("%w: rate-limit scheme %q", keystore.ErrNotFound, slug)
 	if !slugRE.MatchString(slug) {
-		return keystore.Scheme{}, fmt.Errorf("%w: rate-limit scheme %q", keystore.ErrNotFound, slug)
+		return keystore.Scheme{}, notFound
 	}
-	var sc schemeScan
-	err := q.QueryRow(ctx, `SELECT `+schemeCols+` FROM rate_limit_schemes WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
-	if isNoRows(err) {
-		return keystore.Scheme{}, fmt.Errorf("%w: rate-limit scheme %q", keystore.ErrNotFound, slug)
-	}
-	if err != nil {
-		return keystore.Scheme{}, dbErr(err)
-	}
-	return sc.scheme()
+	return getRow[keystore.Scheme, schemeScan](ctx, q, notFound, `SELECT `+schemeCols+` FROM rate_limit_schemes WHERE slug = ?`+lock, slug)
 }
 
 // schemeExists checks, in tx, that an app may name slug: "" (none) or an
@@ -153,13 +146,7 @@ func (s *Store) GetScheme(ctx context.Context, slug string) (keystore.Scheme, er
 // ListSchemes returns every scheme, oldest first.
 func (s *Store) ListSchemes(ctx context.Context) ([]keystore.Scheme, error) {
 	return queryAll(ctx, s.b, `SELECT `+schemeCols+` FROM rate_limit_schemes ORDER BY created_at, slug`, nil,
-		func(r Rows) (keystore.Scheme, error) {
-			var sc schemeScan
-			if err := r.Scan(sc.dest()...); err != nil {
-				return keystore.Scheme{}, dbErr(err)
-			}
-			return sc.scheme()
-		})
+		scanRow[keystore.Scheme, schemeScan])
 }
 
 // UpdateScheme applies p; ErrNotFound for an unknown scheme.
@@ -205,7 +192,7 @@ func (s *Store) DeleteScheme(ctx context.Context, slug string) error {
 			return nil, err
 		}
 		apps, err := queryAll(ctx, tx, `SELECT slug FROM apps WHERE rate_limit_scheme_slug = ? AND deleted_at IS NULL
-			ORDER BY slug LIMIT ?`, []any{slug, maxInUseNamed}, func(r Rows) (string, error) {
+			ORDER BY slug LIMIT ?`, []any{slug, maxInUseNamed}, func(r Row) (string, error) {
 			var a string
 			return a, dbErr(r.Scan(&a))
 		})

@@ -151,7 +151,7 @@ func (s *appScan) dest() []any {
 		&s.perms, &s.res, &a.RateLimitSchemeSlug, &s.origins, &s.created, &s.updated, &s.deleted, &s.messages, &s.limits}
 }
 
-func (s *appScan) app() (keystore.App, error) {
+func (s *appScan) value() (keystore.App, error) {
 	a := s.a
 	var err error
 	if err := decodeList(s.perms, &a.Permissions); err != nil {
@@ -203,18 +203,11 @@ func decodeList(s string, into *[]string) error {
 }
 
 func (s *Store) getApp(ctx context.Context, q Querier, slug, lock string) (keystore.App, error) {
+	notFound := fmt.Errorf("%w: app %q", keystore.ErrNotFound, slug)
 	if cleanText(slug) != slug { // not storable, so not stored; Postgres would fail the query
-		return keystore.App{}, fmt.Errorf("%w: app %q", keystore.ErrNotFound, slug)
+		return keystore.App{}, notFound
 	}
-	var sc appScan
-	err := q.QueryRow(ctx, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug).Scan(sc.dest()...)
-	if isNoRows(err) {
-		return keystore.App{}, fmt.Errorf("%w: app %q", keystore.ErrNotFound, slug)
-	}
-	if err != nil {
-		return keystore.App{}, dbErr(err)
-	}
-	return sc.app()
+	return getRow[keystore.App, appScan](ctx, q, notFound, `SELECT `+appCols+` FROM apps WHERE slug = ?`+lock, slug)
 }
 
 func appEvent(action string, a keystore.App, by keystore.Actor, now time.Time) audit.Event {
@@ -281,13 +274,7 @@ func (s *Store) ListApps(ctx context.Context, f keystore.AppFilter) ([]keystore.
 		c.add("is_active = ? AND deleted_at IS NULL", true)
 	}
 	return queryAll(ctx, s.b, `SELECT `+appCols+` FROM apps`+c.clause()+` ORDER BY created_at, slug`, c.args,
-		func(r Rows) (keystore.App, error) {
-			var sc appScan
-			if err := r.Scan(sc.dest()...); err != nil {
-				return keystore.App{}, dbErr(err)
-			}
-			return sc.app()
-		})
+		scanRow[keystore.App, appScan])
 }
 
 // UpdateApp applies p; ErrNotFound for an unknown app, ErrInactive for a
@@ -406,7 +393,7 @@ func (s *keyScan) dest() []any {
 		&k.RevokedReason, &k.CreatedBy, &k.RotatedFrom, &s.grace, &k.Hash}
 }
 
-func (s *keyScan) key() (keystore.Key, error) {
+func (s *keyScan) value() (keystore.Key, error) {
 	k := s.k
 	if err := decodeList(s.perms, &k.Permissions); err != nil {
 		return keystore.Key{}, err
@@ -422,19 +409,12 @@ func (s *keyScan) key() (keystore.Key, error) {
 }
 
 func (s *Store) getKey(ctx context.Context, q Querier, appSlug, id, lock string) (keystore.Key, error) {
+	notFound := fmt.Errorf("%w: key %q of app %q", keystore.ErrNotFound, id, appSlug)
 	if cleanText(appSlug) != appSlug || cleanText(id) != id {
-		return keystore.Key{}, fmt.Errorf("%w: key %q of app %q", keystore.ErrNotFound, id, appSlug)
+		return keystore.Key{}, notFound
 	}
-	var sc keyScan
-	err := q.QueryRow(ctx, `SELECT `+KeyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug).
-		Scan(sc.dest()...)
-	if isNoRows(err) {
-		return keystore.Key{}, fmt.Errorf("%w: key %q of app %q", keystore.ErrNotFound, id, appSlug)
-	}
-	if err != nil {
-		return keystore.Key{}, dbErr(err)
-	}
-	return sc.key()
+	return getRow[keystore.Key, keyScan](ctx, q, notFound,
+		`SELECT `+KeyCols+` FROM api_keys WHERE id = ? AND app_slug = ?`+lock, id, appSlug)
 }
 
 func (s *Store) insertKey(ctx context.Context, tx Querier, k keystore.Key) error {
@@ -595,13 +575,7 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) (keystore.Ke
 	}
 	q := `SELECT ` + KeyCols + ` FROM api_keys` + c.clause()
 	keys, next, err := readPage(ctx, s, q+` ORDER BY created_at DESC, id DESC`, c.args, limit,
-		func(r Rows) (keystore.Key, error) {
-			var sc keyScan
-			if err := r.Scan(sc.dest()...); err != nil {
-				return keystore.Key{}, dbErr(err)
-			}
-			return sc.key()
-		},
+		scanRow[keystore.Key, keyScan],
 		func(k keystore.Key) (int64, string) { return ns(k.CreatedAt), k.ID })
 	if err != nil {
 		return keystore.KeyPage{}, err
@@ -734,11 +708,11 @@ func (s *Store) LookupKey(ctx context.Context, hash string) (keystore.Key, keyst
 	if err != nil {
 		return keystore.Key{}, keystore.App{}, dbErr(err)
 	}
-	k, err := ks.key()
+	k, err := ks.value()
 	if err != nil {
 		return keystore.Key{}, keystore.App{}, err
 	}
-	a, err := as.app()
+	a, err := as.value()
 	if err != nil {
 		return keystore.Key{}, keystore.App{}, err
 	}
@@ -831,7 +805,7 @@ func pageSize(what string, limit, def, max int) (int, error) {
 }
 
 // queryAll runs q on db and returns every row, read by scan (never nil).
-func queryAll[T any](ctx context.Context, db Querier, q string, args []any, scan func(Rows) (T, error)) ([]T, error) {
+func queryAll[T any](ctx context.Context, db Querier, q string, args []any, scan func(Row) (T, error)) ([]T, error) {
 	r, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(err)
@@ -848,12 +822,41 @@ func queryAll[T any](ctx context.Context, db Querier, q string, args []any, scan
 	return rows, dbErr(r.Err())
 }
 
+// tableScan is what reads a row of one table's column list: dest are the
+// Scan targets, value builds the row's value from them (appScan, keyScan,
+// schemeScan).
+type tableScan[T, S any] interface {
+	*S
+	dest() []any
+	value() (T, error)
+}
+
+// scanRow reads the row r holds through a new S.
+func scanRow[T, S any, P tableScan[T, S]](r Row) (T, error) {
+	var sc S
+	if err := r.Scan(P(&sc).dest()...); err != nil {
+		var zero T
+		return zero, dbErr(err)
+	}
+	return P(&sc).value()
+}
+
+// getRow reads the one row q selects through a new S; notFound when there
+// is none.
+func getRow[T, S any, P tableScan[T, S]](ctx context.Context, db Querier, notFound error, q string, args ...any) (T, error) {
+	v, err := scanRow[T, S, P](db.QueryRow(ctx, q, args...))
+	if isNoRows(err) {
+		return v, notFound
+	}
+	return v, err
+}
+
 // readPage runs q, whose rows come newest first by (time, id), for one page
 // of limit rows: it reads one row more to learn whether another page
 // follows, and returns the rows with the cursor of the next page ("" on the
 // last). scan reads a row; at gives a row's time and id.
 func readPage[T any](ctx context.Context, s *Store, q string, args []any, limit int,
-	scan func(Rows) (T, error), at func(T) (int64, string)) ([]T, string, error) {
+	scan func(Row) (T, error), at func(T) (int64, string)) ([]T, string, error) {
 	rows, err := queryAll(ctx, s.b, q+" LIMIT "+strconv.Itoa(limit+1), args, scan)
 	if err != nil {
 		return nil, "", err
@@ -968,7 +971,7 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 	sqlq := `SELECT id, occurred_at, action, outcome, reason, actor, tenant, resource, app_slug, key_id,
 		ticket_fp, request_id, client_ip, latency_ns, detail FROM audit_events` + c.clause()
 	events, next, err := readPage(ctx, s, sqlq+" ORDER BY occurred_at DESC, id DESC", c.args, limit,
-		func(r Rows) (audit.Event, error) {
+		func(r Row) (audit.Event, error) {
 			var e audit.Event
 			var t, lat int64
 			if err := r.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.Reason, &e.Actor, &e.Tenant, &e.Resource,
