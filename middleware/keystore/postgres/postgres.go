@@ -34,8 +34,7 @@ type Postgres struct {
 	pool   *pgxpool.Pool
 	schema string
 
-	stopFeed context.CancelFunc
-	feedDone chan struct{}
+	feed     *sqlstore.Worker // nil until Open starts it
 	closeOne sync.Once
 }
 
@@ -115,13 +114,12 @@ func Open(ctx context.Context, dsn string, opts keystore.Options) (*Postgres, er
 		return nil, fmt.Errorf("keystore: migrate Postgres: %w", err)
 	}
 	p.store.StartPruning()
-	feedCtx, stop := context.WithCancel(context.Background())
-	p.stopFeed, p.feedDone = stop, make(chan struct{})
 	ready := make(chan error, 1)
 	feedCfg := cfg.ConnConfig.Copy()
 	// Named, so that operators (and tests) can find the listener.
 	feedCfg.RuntimeParams["application_name"] = p.FeedName()
-	go p.feed(feedCtx, feedCfg, sqlstore.Reporter(opts.OnFeedError, "keystore.feed"), ready)
+	onErr := sqlstore.Reporter(opts.OnFeedError, "keystore.feed")
+	p.feed = sqlstore.StartWorker(func(ctx context.Context) { p.listen(ctx, feedCfg, onErr, ready) })
 	select {
 	case err = <-ready:
 	case <-ctx.Done():
@@ -154,10 +152,7 @@ func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
 // Close stops the change feed and closes the pool.
 func (p *Postgres) Close() error {
 	p.closeOne.Do(func() {
-		if p.stopFeed != nil {
-			p.stopFeed()
-			<-p.feedDone
-		}
+		p.feed.Stop()
 		p.store.Close()
 	})
 	return nil
@@ -182,11 +177,10 @@ func (p *Postgres) notifyChanges(ctx context.Context, tx sqlstore.Querier, chang
 	return nil
 }
 
-// feed listens on a dedicated connection and hands other instances' changes
+// listen listens on a dedicated connection and hands other instances' changes
 // to subscribers, reconnecting with backoff when the connection drops. The
 // first outcome of connecting goes to ready.
-func (p *Postgres) feed(ctx context.Context, cfg *pgx.ConnConfig, onErr func(error), ready chan<- error) {
-	defer close(p.feedDone)
+func (p *Postgres) listen(ctx context.Context, cfg *pgx.ConnConfig, onErr func(error), ready chan<- error) {
 	backoff := feedMinBackoff
 	connected := false
 	for ctx.Err() == nil {

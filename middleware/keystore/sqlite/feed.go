@@ -30,8 +30,7 @@ type feed struct {
 	seq     int64     // the last change-log row read
 	failing bool      // the last poll failed
 
-	stop context.CancelFunc
-	done chan struct{}
+	poller *sqlstore.Worker
 }
 
 // startFeed opens the feed's connection on dsn, notes where the change log
@@ -44,7 +43,7 @@ func startFeed(ctx context.Context, dsn string, store *sqlstore.Store, every tim
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	f := &feed{store: store, db: db, onErr: onErr, done: make(chan struct{})}
+	f := &feed{store: store, db: db, onErr: onErr}
 	// The version first: a commit between the two reads is then read
 	// again at the first poll, never missed.
 	if err := f.connect(ctx); err == nil {
@@ -59,24 +58,8 @@ func startFeed(ctx context.Context, dsn string, store *sqlstore.Store, every tim
 		db.Close()
 		return nil, err
 	}
-	fctx, stop := context.WithCancel(context.Background())
-	f.stop = stop
-	go f.run(fctx, every)
+	f.poller = sqlstore.StartWorker(func(ctx context.Context) { sqlstore.Every(ctx, every, every, f.tick) })
 	return f, nil
-}
-
-func (f *feed) run(ctx context.Context, every time.Duration) {
-	defer close(f.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.tick(ctx)
-		}
-	}
 }
 
 // tick polls once and reports the first failure of a run of them: the log
@@ -137,8 +120,7 @@ func (f *feed) dropConn() {
 
 // close stops polling and closes the feed's connection.
 func (f *feed) close() error {
-	f.stop()
-	<-f.done
+	f.poller.Stop()
 	f.dropConn()
 	return f.db.Close()
 }

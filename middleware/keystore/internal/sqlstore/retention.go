@@ -100,38 +100,28 @@ func (s *Store) pruneBatches(ctx context.Context, q string, args ...any) (int64,
 // stops it. It does nothing when every retention is negative (keep
 // forever).
 func (s *Store) StartPruning() {
-	if (s.auditMaxAge < 0 && s.accessMaxAge < 0 && s.rollupMaxAge < 0) || s.stopPrune != nil {
+	if (s.auditMaxAge < 0 && s.accessMaxAge < 0 && s.rollupMaxAge < 0) || s.pruner != nil {
 		return
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	s.stopPrune, s.pruneDone = stop, make(chan struct{})
-	go func() {
-		defer close(s.pruneDone)
-		t := time.NewTimer(min(s.pruneEvery, time.Minute))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			for _, prune := range []func(context.Context) (int64, error){s.PruneAudit, s.PruneAccess} {
-				if _, err := prune(ctx); err != nil && ctx.Err() == nil && s.onPruneError != nil {
-					s.onPruneError(err)
-				}
-			}
-			t.Reset(s.pruneEvery)
+	s.pruner = StartWorker(func(ctx context.Context) {
+		Every(ctx, min(s.pruneEvery, time.Minute), s.pruneEvery, s.pruneAll)
+	})
+}
+
+// pruneAll runs PruneAudit and PruneAccess once, telling OnPruneError of
+// their failures.
+func (s *Store) pruneAll(ctx context.Context) {
+	for _, prune := range []func(context.Context) (int64, error){s.PruneAudit, s.PruneAccess} {
+		if _, err := prune(ctx); err != nil && ctx.Err() == nil && s.onPruneError != nil {
+			s.onPruneError(err)
 		}
-	}()
+	}
 }
 
 // stopPruning stops the loop StartPruning started and waits for it.
 func (s *Store) stopPruning() {
-	if s.stopPrune != nil {
-		s.stopPrune()
-		<-s.pruneDone
-		s.stopPrune = nil
-	}
+	s.pruner.Stop()
+	s.pruner = nil
 }
 
 // retention reads the retention options, with their defaults.

@@ -38,11 +38,10 @@ type Store struct {
 	// maxActive is the cap on each app's active keys; 0 means none.
 	maxActive int
 	// Audit retention (retention.go): the maximum age (negative: keep
-	// forever), the pruning period, and the loop's stop and done.
+	// forever), the pruning period, and the loop (nil when not running).
 	auditMaxAge, pruneEvery time.Duration
 	onPruneError            func(error)
-	stopPrune               context.CancelFunc
-	pruneDone               chan struct{}
+	pruner                  *Worker
 
 	// Verification log retention (negative: keep forever).
 	accessMaxAge, rollupMaxAge time.Duration
