@@ -70,13 +70,12 @@ func FuzzWellFormed(f *testing.F) {
 // be held at a gate to interleave a change with it.
 type fakeKeys struct {
 	keystore.Keys
+	keystore.Subscribers
 	mu      sync.Mutex
 	keys    map[string]keystore.Key
 	app     keystore.App            // the app of keys added by add
 	apps    map[string]keystore.App // the apps of keys added by addTo
-	subs    map[int]func(keystore.Change)
-	nsub    int
-	gate    chan struct{} // when set, LookupKey waits on it after reading
+	gate    chan struct{}           // when set, LookupKey waits on it after reading
 	lookups atomic.Int64
 	touched map[string]time.Time
 }
@@ -86,7 +85,6 @@ func newFakeKeys() *fakeKeys {
 		keys:    map[string]keystore.Key{},
 		app:     keystore.App{Slug: "aa_1", Tenant: "acme", IsActive: true},
 		apps:    map[string]keystore.App{},
-		subs:    map[int]func(keystore.Change){},
 		touched: map[string]time.Time{},
 	}
 }
@@ -100,25 +98,6 @@ func (f *fakeKeys) addTo(secret string, app keystore.App) keystore.Key {
 	f.keys[k.Hash] = k
 	f.apps[app.Slug] = app
 	return k
-}
-
-// notify reports a committed change to the subscribers.
-func (f *fakeKeys) notify(ch keystore.Change) {
-	f.mu.Lock()
-	subs := make([]func(keystore.Change), 0, len(f.subs))
-	for _, fn := range f.subs {
-		subs = append(subs, fn)
-	}
-	f.mu.Unlock()
-	for _, fn := range subs {
-		fn(ch)
-	}
-}
-
-func (f *fakeKeys) subscribed() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
 }
 
 func (f *fakeKeys) touchedAt(id string) time.Time {
@@ -142,7 +121,7 @@ func (f *fakeKeys) revoke(secret string) {
 	k.IsActive = false
 	f.keys[h] = k
 	f.mu.Unlock()
-	f.notify(keystore.Change{AppSlug: "aa_1", KeyHash: h})
+	f.Notify(keystore.Change{AppSlug: "aa_1", KeyHash: h})
 }
 
 func (f *fakeKeys) LookupKey(_ context.Context, hash string) (keystore.Key, keystore.App, error) {
@@ -170,19 +149,6 @@ func (f *fakeKeys) TouchKeys(_ context.Context, used map[string]time.Time) error
 		f.touched[id] = t
 	}
 	return nil
-}
-
-func (f *fakeKeys) Subscribe(fn func(keystore.Change)) func() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := f.nsub
-	f.nsub++
-	f.subs[id] = fn
-	return func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		delete(f.subs, id)
-	}
 }
 
 var secretA = "k_" + strings.Repeat("A", BodyLen)

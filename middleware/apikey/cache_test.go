@@ -62,7 +62,7 @@ func TestChangeDropsOnlyWhatChanged(t *testing.T) {
 		{"a key hash that is not hex: everything", keystore.Change{AppSlug: "aa_1", KeyHash: "not-a-hash"}, 3},
 	}
 	for _, tc := range tests {
-		f.notify(tc.change)
+		f.Notify(tc.change)
 		if n := lookupsFor(t, v, f, all...); n != tc.want {
 			t.Errorf("%s: %d lookups, want %d", tc.name, n, tc.want)
 		}
@@ -127,7 +127,7 @@ func TestCloseUnsubscribes(t *testing.T) {
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.subscribed(); n != 0 {
+	if n := f.Len(); n != 0 {
 		t.Fatalf("%d subscriptions after Close, want 0", n)
 	}
 	// Without a change feed there is nothing to cancel.

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +26,7 @@ type Store struct {
 	d   Dialect
 	now func() time.Time
 	// subs are told of committed changes.
-	subs subscribers
+	subs keystore.Subscribers
 	// lastPurge is when expired used tickets were last deleted (unix ns).
 	lastPurge atomic.Int64
 	// batch group-commits audit events and used tickets.
@@ -128,7 +127,7 @@ func (s *Store) write(ctx context.Context, fn func(tx Querier) ([]keystore.Chang
 	if err := tx.Commit(ctx); err != nil {
 		return dbErr(err)
 	}
-	s.subs.notify(changes)
+	s.subs.Notify(changes...)
 	return nil
 }
 
@@ -1065,55 +1064,13 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 // empty AppSlug means anything may have changed (the change feed was
 // interrupted or fell behind): drop everything cached.
 func (s *Store) Subscribe(fn func(keystore.Change)) (cancel func()) {
-	return s.subs.add(fn)
-}
-
-type subscribers struct {
-	mu   sync.Mutex
-	next int
-	fns  map[int]func(keystore.Change)
-}
-
-func (s *subscribers) add(fn func(keystore.Change)) func() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fns == nil {
-		s.fns = map[int]func(keystore.Change){}
-	}
-	id := s.next
-	s.next++
-	s.fns[id] = fn
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			delete(s.fns, id)
-			s.mu.Unlock()
-		})
-	}
-}
-
-func (s *subscribers) notify(changes []keystore.Change) {
-	if len(changes) == 0 {
-		return
-	}
-	s.mu.Lock()
-	fns := make([]func(keystore.Change), 0, len(s.fns))
-	for _, fn := range s.fns {
-		fns = append(fns, fn)
-	}
-	s.mu.Unlock()
-	for _, c := range changes {
-		for _, fn := range fns {
-			fn(c)
-		}
-	}
+	return s.subs.Subscribe(fn)
 }
 
 // Notify tells subscribers of changes made elsewhere (another process, as
 // heard by a change feed: Postgres NOTIFY, the SQLite change log); an empty
 // Change means anything may have changed.
-func (s *Store) Notify(changes ...keystore.Change) { s.subs.notify(changes) }
+func (s *Store) Notify(changes ...keystore.Change) { s.subs.Notify(changes...) }
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return dbErr(s.b.Ping(ctx)) }
