@@ -180,11 +180,7 @@ func cpuTime() time.Duration {
 // BenchmarkSQLiteRecord measures durable audit inserts, one caller at a time
 // and 32 at once (group commit shares each fsync among the waiting callers).
 func BenchmarkSQLiteRecord(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "record.sqlite"), keystore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(b, filepath.Join(b.TempDir(), "record.sqlite"), keystore.Options{})
 	ctx := context.Background()
 	e := audit.Event{Action: audit.ActionTicketIssue, Outcome: audit.OutcomeIssued, Actor: "alice", Tenant: "acme", AppSlug: "aa_42"}
 	b.Run("serial", func(b *testing.B) {

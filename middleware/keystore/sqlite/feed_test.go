@@ -51,16 +51,6 @@ func downgradeToV1(t *testing.T, s *SQLite) {
 	}
 }
 
-func openAt(t *testing.T, path string, opts keystore.Options) *SQLite {
-	t.Helper()
-	s, err := Open(context.Background(), path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // TestSQLiteChangesReachOtherStores: two stores on one file, as a server and
 // the CLI (or two servers) are. Every change committed through one reaches
 // the other's subscribers within a second, in order; the store that made a

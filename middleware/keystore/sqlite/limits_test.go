@@ -15,11 +15,7 @@ import (
 // TestCapCountUsesItsIndex: the count CreateKey takes under the cap reads the
 // index of live keys only, not every key the app ever had.
 func TestCapCountUsesItsIndex(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.sqlite"), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, filepath.Join(t.TempDir(), "plan.sqlite"), keystore.Options{})
 	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+sqlstore.CountCappedQuery, "aa_42", true, time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)

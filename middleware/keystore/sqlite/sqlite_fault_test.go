@@ -54,11 +54,7 @@ func (h *lockHolder) release() {
 
 func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "busy.db")
-	s, err := Open(context.Background(), path, keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, path, keystore.Options{})
 	ctx := context.Background()
 	storetest.MustApp(t, s, "aa_42", "acme")
 	_, secret := storetest.MustKey(t, s, "aa_42", "before", nil)
@@ -70,7 +66,7 @@ func TestSQLiteWriteLockedElsewhere(t *testing.T) {
 	const deadline = 300 * time.Millisecond
 	wctx, cancel := context.WithTimeout(ctx, deadline)
 	start := time.Now()
-	_, _, err = s.CreateKey(wctx, keystore.NewKey{AppSlug: "aa_42", Name: "during"}, keystore.Actor{Name: "test"})
+	_, _, err := s.CreateKey(wctx, keystore.NewKey{AppSlug: "aa_42", Name: "during"}, keystore.Actor{Name: "test"})
 	took := time.Since(start)
 	cancel()
 	if err == nil {
@@ -146,11 +142,7 @@ func TestSQLiteBusyTimeoutBoundsAWriteWithoutDeadline(t *testing.T) {
 		t.Skip("waits the 10 s busy timeout")
 	}
 	path := filepath.Join(t.TempDir(), "busy.db")
-	s, err := Open(context.Background(), path, keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, path, keystore.Options{})
 	storetest.MustApp(t, s, "aa_42", "acme")
 	h := holdWriteLock(t, path)
 

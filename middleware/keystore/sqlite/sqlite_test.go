@@ -15,15 +15,22 @@ import (
 	"github.com/keyportal/keyportal/middleware/keystore/internal/storetest"
 )
 
+// openAt opens the store at path for the test, which fails if it cannot;
+// the store is closed when the test ends.
+func openAt(t testing.TB, path string, opts keystore.Options) *SQLite {
+	t.Helper()
+	s, err := Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func openSQLiteIn(dir string) storetest.Opener {
 	return func(t *testing.T, opts keystore.Options) keystore.Store {
 		t.Helper()
-		s, err := Open(context.Background(), filepath.Join(dir, sqlstore.NewID("db_")+".sqlite"), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return openAt(t, filepath.Join(dir, sqlstore.NewID("db_")+".sqlite"), opts)
 	}
 }
 
@@ -57,12 +64,7 @@ func TestSQLiteContract(t *testing.T) {
 
 func TestSQLiteMemoryContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts keystore.Options) keystore.Store {
-		s, err := Open(context.Background(), ":memory:", opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return openAt(t, ":memory:", opts)
 	}, nil)
 }
 
@@ -70,21 +72,17 @@ func TestSQLiteMemoryContract(t *testing.T) {
 // checkpoint folds it into the main file.
 func TestSQLiteSecretsNotInFilesWhileOpen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), filepath.Join(dir, "k.sqlite"), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, filepath.Join(dir, "k.sqlite"), keystore.Options{})
 	storetest.MustApp(t, s, "aa_42", "acme")
 	var secrets []string
 	for range 20 {
 		k, secret := storetest.MustKey(t, s, "aa_42", "k", nil)
 		secrets = append(secrets, secret, secret[len(k.KeyPrefix)+1:])
-		_, secret, err = s.RotateKey(context.Background(), "aa_42", k.ID, time.Hour, storetest.Alice)
+		_, rotated, err := s.RotateKey(context.Background(), "aa_42", k.ID, time.Hour, storetest.Alice)
 		if err != nil {
 			t.Fatal(err)
 		}
-		secrets = append(secrets, secret, secret[len(k.KeyPrefix)+1:])
+		secrets = append(secrets, rotated, rotated[len(k.KeyPrefix)+1:])
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	if len(files) < 2 {
