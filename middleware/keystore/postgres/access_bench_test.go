@@ -23,11 +23,7 @@ import (
 //	KEYPORTAL_REQUIRE_SERVICES=1 go test ./middleware/keystore/postgres -run '^$' -bench AccessRecorder -benchtime 200000x -count 3
 func BenchmarkAccessRecorderPostgres(b *testing.B) {
 	dsn := testenv.PostgresDSN(b)
-	s, err := Open(b.Context(), dsn, keystore.Options{Schema: pgtest.Schema(b, dsn, "ks_bench_")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openPostgres(b, dsn, pgtest.Schema(b, dsn, "ks_bench_"), keystore.Options{})
 	events := make([]audit.Access, 0, min(b.N, 100_000))
 	base := time.Now().Add(-10 * time.Minute)
 	for i := range cap(events) {
@@ -41,8 +37,7 @@ func BenchmarkAccessRecorderPostgres(b *testing.B) {
 		}
 		events = append(events, e)
 	}
-	var rec *accesslog.Recorder
-	rec, err = accesslog.New(s, accesslog.Config{Buffer: b.N})
+	rec, err := accesslog.New(s, accesslog.Config{Buffer: b.N})
 	if err != nil {
 		b.Fatal(err)
 	}

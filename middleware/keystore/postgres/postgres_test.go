@@ -21,7 +21,7 @@ func freshSchema(t *testing.T, dsn string) string {
 	return pgtest.Schema(t, dsn, "ks_test_")
 }
 
-func openPostgres(t *testing.T, dsn, schema string, opts keystore.Options) *Postgres {
+func openPostgres(t testing.TB, dsn, schema string, opts keystore.Options) *Postgres {
 	t.Helper()
 	opts.Schema = schema
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
