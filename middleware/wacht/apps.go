@@ -113,84 +113,26 @@ type UpdateAppRequest struct {
 }
 
 // appList reads {"apps": [...]} and, as the npm SDK expects, a bare array.
-type appList struct {
-	Apps    []App
-	present bool
-}
+func appList() list[App, *App] { return list[App, *App]{field: "apps"} }
 
-func (l *appList) UnmarshalJSON(b []byte) error {
-	return decodeList(b, "apps", &l.Apps, &l.present)
-}
-
-func (l *appList) validate() string {
-	if !l.present {
-		return `no "apps" list in the response`
-	}
-	for i := range l.Apps {
-		if p := l.Apps[i].validate(); p != "" {
-			return p
-		}
-	}
-	return ""
-}
-
-// decodeList decodes either a bare JSON array or an object whose field named
-// field holds the array; present reports whether the array was there.
-func decodeList[T any](b []byte, field string, dst *[]T, present *bool) error {
-	for _, c := range b {
-		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-			continue
-		}
-		if c == '[' {
-			*present = true
-			return json.Unmarshal(b, dst)
-		}
-		break
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return err
-	}
-	raw, ok := obj[field]
-	if !ok {
-		return nil
-	}
-	*present = true
-	return json.Unmarshal(raw, dst)
-}
-
-func appPath(slug string) (string, error) {
+// appPath is the path of the app slug, followed by rest ("" or "/keys"...).
+func appPath(slug, rest string) (string, error) {
 	s, err := pathSegment("app slug", slug)
 	if err != nil {
 		return "", err
 	}
-	return "/api-auth/apps/" + s, nil
+	return "/api-auth/apps/" + s + rest, nil
 }
 
 // CreateApp creates an API auth app (POST /api-auth/apps).
 func (c *Client) CreateApp(ctx context.Context, req CreateAppRequest) (App, error) {
-	switch {
-	case req.AppSlug == "":
-		return App{}, &inputError{msg: "CreateApp: AppSlug is required"}
-	case req.Name == "":
-		return App{}, &inputError{msg: "CreateApp: Name is required"}
-	case req.KeyPrefix == "":
-		return App{}, &inputError{msg: "CreateApp: KeyPrefix is required"}
-	}
-	var app App
-	err := c.do(ctx, call{method: http.MethodPost, path: "/api-auth/apps", in: req, out: &app})
-	return app, err
+	k := call{method: http.MethodPost, path: "/api-auth/apps", in: req}
+	return fetch[App](ctx, c, k.refuse(required("CreateApp", field{"AppSlug", req.AppSlug}, field{"Name", req.Name}, field{"KeyPrefix", req.KeyPrefix})))
 }
 
 // GetApp returns an app by slug (GET /api-auth/apps/{slug}).
 func (c *Client) GetApp(ctx context.Context, slug string) (App, error) {
-	p, err := appPath(slug)
-	if err != nil {
-		return App{}, err
-	}
-	var app App
-	err = c.do(ctx, call{method: http.MethodGet, path: p, out: &app})
-	return app, err
+	return fetch[App](ctx, c, call{method: http.MethodGet}.at(appPath(slug, "")))
 }
 
 // ListApps lists the apps (GET /api-auth/apps); includeInactive adds the
@@ -200,27 +142,17 @@ func (c *Client) ListApps(ctx context.Context, includeInactive bool) ([]App, err
 	if includeInactive {
 		q = url.Values{"include_inactive": {"true"}}
 	}
-	var l appList
-	err := c.do(ctx, call{method: http.MethodGet, path: "/api-auth/apps", query: q, out: &l})
-	return l.Apps, err
+	l := appList()
+	err := c.exec(ctx, call{method: http.MethodGet, path: "/api-auth/apps", query: q, out: &l})
+	return l.items, err
 }
 
 // UpdateApp changes an app (PATCH /api-auth/apps/{slug}) and returns it.
 func (c *Client) UpdateApp(ctx context.Context, slug string, req UpdateAppRequest) (App, error) {
-	p, err := appPath(slug)
-	if err != nil {
-		return App{}, err
-	}
-	var app App
-	err = c.do(ctx, call{method: http.MethodPatch, path: p, in: req, out: &app})
-	return app, err
+	return fetch[App](ctx, c, call{method: http.MethodPatch, in: req}.at(appPath(slug, "")))
 }
 
 // DeleteApp soft-deletes an app (DELETE /api-auth/apps/{slug}).
 func (c *Client) DeleteApp(ctx context.Context, slug string) error {
-	p, err := appPath(slug)
-	if err != nil {
-		return err
-	}
-	return c.do(ctx, call{method: http.MethodDelete, path: p})
+	return c.exec(ctx, call{method: http.MethodDelete}.at(appPath(slug, "")))
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -78,30 +76,18 @@ type AuditPage struct {
 // AuditLogs reads one page of an app's audit log
 // (GET /api-auth/apps/{slug}/audit/logs).
 func (c *Client) AuditLogs(ctx context.Context, slug string, q AuditQuery) (AuditPage, error) {
-	p, err := appPath(slug)
-	if err != nil {
-		return AuditPage{}, err
-	}
+	k := auditCall("AuditLogs", slug, "/audit/logs", q.Start, q.End, q.KeyID)
 	if q.Limit < 0 || q.Limit > MaxAuditLimit {
-		return AuditPage{}, &inputError{msg: fmt.Sprintf("AuditLogs: Limit %d is outside 0..%d", q.Limit, MaxAuditLimit)}
-	}
-	v := url.Values{}
-	if err := window(v, "AuditLogs", q.Start, q.End); err != nil {
-		return AuditPage{}, err
+		k = k.refuse(&inputError{msg: fmt.Sprintf("AuditLogs: Limit %d is outside 0..%d", q.Limit, MaxAuditLimit)})
 	}
 	if q.Cursor != "" {
-		v.Set("cursor", q.Cursor)
+		k.query.Set("cursor", q.Cursor)
 	}
 	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
+		k.query.Set("limit", strconv.Itoa(q.Limit))
 	}
 	if q.Outcome != "" {
-		v.Set("outcome", q.Outcome)
+		k.query.Set("outcome", q.Outcome)
 	}
-	if q.KeyID != "" {
-		v.Set("key_id", q.KeyID)
-	}
-	var page AuditPage
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/audit/logs", query: v, out: &page})
-	return page, err
+	return fetch[AuditPage](ctx, c, k)
 }

@@ -106,14 +106,14 @@ func (k *keyWithSecret) validate() string {
 // keyList reads {"keys": [...]} and a bare array, and the paging members
 // keyportal's backend API adds to the object (has_more, next_cursor).
 type keyList struct {
-	Keys       []Key
-	present    bool
+	list[Key, *Key]
 	HasMore    bool
 	NextCursor string
 }
 
 func (l *keyList) UnmarshalJSON(b []byte) error {
-	if err := decodeList(b, "keys", &l.Keys, &l.present); err != nil {
+	l.field = "keys"
+	if err := l.list.UnmarshalJSON(b); err != nil {
 		return err
 	}
 	var paging struct {
@@ -129,20 +129,9 @@ func (l *keyList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (l *keyList) validate() string {
-	if !l.present {
-		return `no "keys" list in the response`
-	}
-	for i := range l.Keys {
-		if p := l.Keys[i].validate(); p != "" {
-			return p
-		}
-	}
-	return ""
-}
-
-func keyPath(slug, id string) (string, error) {
-	p, err := appPath(slug)
+// keyPath is the path of key id of app slug, followed by rest ("/rotate"...).
+func keyPath(slug, id, rest string) (string, error) {
+	p, err := appPath(slug, "/keys/")
 	if err != nil {
 		return "", err
 	}
@@ -150,7 +139,7 @@ func keyPath(slug, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return p + "/keys/" + s, nil
+	return p + s + rest, nil
 }
 
 // maxKeyPages bounds the pages ListKeys follows: a million keys at
@@ -162,7 +151,7 @@ const maxKeyPages = 1000
 // (has_more and next_cursor, as keyportal's backend API answers), it follows
 // the pages to the end; a cursor that repeats is ErrInvalidResponse.
 func (c *Client) ListKeys(ctx context.Context, slug string, includeInactive bool) ([]Key, error) {
-	p, err := appPath(slug)
+	p, err := appPath(slug, "/keys")
 	if err != nil {
 		return nil, err
 	}
@@ -174,37 +163,36 @@ func (c *Client) ListKeys(ctx context.Context, slug string, includeInactive bool
 	seen := map[string]bool{}
 	for range maxKeyPages {
 		var l keyList
-		if err := c.do(ctx, call{method: http.MethodGet, path: p + "/keys", query: q, out: &l}); err != nil {
+		if err := c.do(ctx, call{method: http.MethodGet, path: p, query: q, out: &l}); err != nil {
 			return nil, err
 		}
-		keys = append(keys, l.Keys...)
+		keys = append(keys, l.items...)
 		switch {
 		case !l.HasMore:
 			return keys, nil
 		case l.NextCursor == "":
-			return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: "has_more without a next_cursor"}
+			return nil, &InvalidResponseError{Op: "GET " + p, Status: http.StatusOK, Reason: "has_more without a next_cursor"}
 		case seen[l.NextCursor]:
-			return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: "next_cursor repeats"}
+			return nil, &InvalidResponseError{Op: "GET " + p, Status: http.StatusOK, Reason: "next_cursor repeats"}
 		}
 		seen[l.NextCursor] = true
 		q.Set("cursor", l.NextCursor)
 	}
-	return nil, &InvalidResponseError{Op: "GET " + p + "/keys", Status: http.StatusOK, Reason: fmt.Sprintf("more than %d pages of keys", maxKeyPages)}
+	return nil, &InvalidResponseError{Op: "GET " + p, Status: http.StatusOK, Reason: fmt.Sprintf("more than %d pages of keys", maxKeyPages)}
 }
 
 // CreateKey creates a key (POST /api-auth/apps/{slug}/keys) and returns it
 // with its secret. The secret is shown once: hand it to the user, never log
 // or store it.
 func (c *Client) CreateKey(ctx context.Context, slug string, req CreateKeyRequest) (Key, string, error) {
-	p, err := appPath(slug)
+	k := call{method: http.MethodPost, in: req}.at(appPath(slug, "/keys"))
+	return c.keyAndSecret(ctx, k.refuse(required("CreateKey", field{"Name", req.Name})))
+}
+
+// keyAndSecret makes a call answered by a key and its secret.
+func (c *Client) keyAndSecret(ctx context.Context, k call) (Key, string, error) {
+	out, err := fetch[keyWithSecret](ctx, c, k)
 	if err != nil {
-		return Key{}, "", err
-	}
-	if req.Name == "" {
-		return Key{}, "", &inputError{msg: "CreateKey: Name is required"}
-	}
-	var out keyWithSecret
-	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/keys", in: req, out: &out}); err != nil {
 		return Key{}, "", err
 	}
 	return out.Key, out.Secret, nil
@@ -225,35 +213,23 @@ type RotateKeyRequest struct {
 // returns the new key, with a new id, and its secret. The old key ends at
 // once, or after req.GracePeriod.
 func (c *Client) RotateKey(ctx context.Context, slug, id string, req RotateKeyRequest) (Key, string, error) {
-	p, err := keyPath(slug, id)
-	if err != nil {
-		return Key{}, "", err
-	}
+	k := call{method: http.MethodPost}.at(keyPath(slug, id, "/rotate"))
 	if req.GracePeriod < 0 || req.GracePeriod%time.Second != 0 {
-		return Key{}, "", &inputError{msg: fmt.Sprintf("RotateKey: GracePeriod %v is not a whole number of seconds >= 0", req.GracePeriod)}
+		k = k.refuse(&inputError{msg: fmt.Sprintf("RotateKey: GracePeriod %v is not a whole number of seconds >= 0", req.GracePeriod)})
 	}
-	var body any // none without a grace period, as Wacht's clients send
-	if req.GracePeriod > 0 {
-		body = struct {
+	if req.GracePeriod > 0 { // else no body, as Wacht's clients send
+		k.in = struct {
 			GracePeriodSeconds int64 `json:"grace_period_seconds"`
 		}{int64(req.GracePeriod / time.Second)}
 	}
-	var out keyWithSecret
-	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/rotate", in: body, out: &out}); err != nil {
-		return Key{}, "", err
-	}
-	return out.Key, out.Secret, nil
+	return c.keyAndSecret(ctx, k)
 }
 
 // RevokeKey ends a key at once (POST /api-auth/apps/{slug}/keys/{id}/revoke).
 // A key that is already inactive gives ErrNotFound.
 func (c *Client) RevokeKey(ctx context.Context, slug, id, reason string) error {
-	p, err := keyPath(slug, id)
-	if err != nil {
-		return err
-	}
 	body := struct {
 		Reason string `json:"reason,omitempty"`
 	}{reason}
-	return c.do(ctx, call{method: http.MethodPost, path: p + "/revoke", in: body})
+	return c.exec(ctx, call{method: http.MethodPost, in: body}.at(keyPath(slug, id, "/revoke")))
 }

@@ -61,25 +61,8 @@ type UpdateRateLimitSchemeRequest struct {
 }
 
 // schemeList reads {"schemes": [...]} and a bare array.
-type schemeList struct {
-	Schemes []RateLimitScheme
-	present bool
-}
-
-func (l *schemeList) UnmarshalJSON(b []byte) error {
-	return decodeList(b, "schemes", &l.Schemes, &l.present)
-}
-
-func (l *schemeList) validate() string {
-	if !l.present {
-		return `no "schemes" list in the response`
-	}
-	for i := range l.Schemes {
-		if p := l.Schemes[i].validate(); p != "" {
-			return p
-		}
-	}
-	return ""
+func schemeList() list[RateLimitScheme, *RateLimitScheme] {
+	return list[RateLimitScheme, *RateLimitScheme]{field: "schemes"}
 }
 
 const schemesPath = "/api-auth/rate-limit-schemes"
@@ -95,59 +78,36 @@ func schemePath(slug string) (string, error) {
 // ListRateLimitSchemes lists the schemes (GET
 // /api-auth/rate-limit-schemes).
 func (c *Client) ListRateLimitSchemes(ctx context.Context) ([]RateLimitScheme, error) {
-	var l schemeList
-	err := c.do(ctx, call{method: http.MethodGet, path: schemesPath, out: &l})
-	return l.Schemes, err
+	l := schemeList()
+	err := c.exec(ctx, call{method: http.MethodGet, path: schemesPath, out: &l})
+	return l.items, err
 }
 
 // GetRateLimitScheme returns a scheme by slug (GET
 // /api-auth/rate-limit-schemes/{slug}).
 func (c *Client) GetRateLimitScheme(ctx context.Context, slug string) (RateLimitScheme, error) {
-	p, err := schemePath(slug)
-	if err != nil {
-		return RateLimitScheme{}, err
-	}
-	var s RateLimitScheme
-	err = c.do(ctx, call{method: http.MethodGet, path: p, out: &s})
-	return s, err
+	return fetch[RateLimitScheme](ctx, c, call{method: http.MethodGet}.at(schemePath(slug)))
 }
 
 // CreateRateLimitScheme creates a scheme (POST
 // /api-auth/rate-limit-schemes).
 func (c *Client) CreateRateLimitScheme(ctx context.Context, req CreateRateLimitSchemeRequest) (RateLimitScheme, error) {
-	switch {
-	case req.Slug == "":
-		return RateLimitScheme{}, &inputError{msg: "CreateRateLimitScheme: Slug is required"}
-	case req.Name == "":
-		return RateLimitScheme{}, &inputError{msg: "CreateRateLimitScheme: Name is required"}
-	}
 	if req.Rules == nil {
 		req.Rules = []RateLimit{}
 	}
-	var s RateLimitScheme
-	err := c.do(ctx, call{method: http.MethodPost, path: schemesPath, in: req, out: &s})
-	return s, err
+	k := call{method: http.MethodPost, path: schemesPath, in: req}
+	return fetch[RateLimitScheme](ctx, c, k.refuse(required("CreateRateLimitScheme", field{"Slug", req.Slug}, field{"Name", req.Name})))
 }
 
 // UpdateRateLimitScheme changes a scheme (PATCH
 // /api-auth/rate-limit-schemes/{slug}) and returns it.
 func (c *Client) UpdateRateLimitScheme(ctx context.Context, slug string, req UpdateRateLimitSchemeRequest) (RateLimitScheme, error) {
-	p, err := schemePath(slug)
-	if err != nil {
-		return RateLimitScheme{}, err
-	}
-	var s RateLimitScheme
-	err = c.do(ctx, call{method: http.MethodPatch, path: p, in: req, out: &s})
-	return s, err
+	return fetch[RateLimitScheme](ctx, c, call{method: http.MethodPatch, in: req}.at(schemePath(slug)))
 }
 
 // DeleteRateLimitScheme deletes a scheme (DELETE
 // /api-auth/rate-limit-schemes/{slug}). keyportal refuses (409, a
 // *APIError) while an app names it.
 func (c *Client) DeleteRateLimitScheme(ctx context.Context, slug string) error {
-	p, err := schemePath(slug)
-	if err != nil {
-		return err
-	}
-	return c.do(ctx, call{method: http.MethodDelete, path: p})
+	return c.exec(ctx, call{method: http.MethodDelete}.at(schemePath(slug)))
 }

@@ -151,58 +151,45 @@ func window(v url.Values, what string, start, end time.Time) error {
 	return nil
 }
 
+// auditCall is the GET of an app's audit route rest with what every audit
+// query may hold: the window and a key id. op names the method in refusals.
+func auditCall(op, slug, rest string, start, end time.Time, keyID string) call {
+	k := call{method: http.MethodGet, query: url.Values{}}.at(appPath(slug, rest))
+	k = k.refuse(window(k.query, op, start, end))
+	if keyID != "" {
+		k.query.Set("key_id", keyID)
+	}
+	return k
+}
+
 // AuditAnalytics sums an app's verified requests
 // (GET /api-auth/apps/{slug}/audit/analytics).
 func (c *Client) AuditAnalytics(ctx context.Context, slug string, q AnalyticsQuery) (Analytics, error) {
-	p, err := appPath(slug)
-	if err != nil {
-		return Analytics{}, err
-	}
+	k := auditCall("AuditAnalytics", slug, "/audit/analytics", q.Start, q.End, q.KeyID)
 	if q.TopLimit < 0 || q.TopLimit > MaxTopLimit {
-		return Analytics{}, &inputError{msg: fmt.Sprintf("AuditAnalytics: TopLimit %d is outside 0..%d", q.TopLimit, MaxTopLimit)}
-	}
-	v := url.Values{}
-	if err := window(v, "AuditAnalytics", q.Start, q.End); err != nil {
-		return Analytics{}, err
-	}
-	if q.KeyID != "" {
-		v.Set("key_id", q.KeyID)
+		k = k.refuse(&inputError{msg: fmt.Sprintf("AuditAnalytics: TopLimit %d is outside 0..%d", q.TopLimit, MaxTopLimit)})
 	}
 	for name, on := range map[string]bool{"include_top_keys": q.TopKeys, "include_top_paths": q.TopPaths,
 		"include_blocked_reasons": q.BlockedReasons, "include_rate_limits": q.RateLimits} {
 		if on {
-			v.Set(name, "true")
+			k.query.Set(name, "true")
 		}
 	}
 	if q.TopLimit > 0 {
-		v.Set("top_limit", strconv.Itoa(q.TopLimit))
+		k.query.Set("top_limit", strconv.Itoa(q.TopLimit))
 	}
-	var a Analytics
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/audit/analytics", query: v, out: &a})
-	return a, err
+	return fetch[Analytics](ctx, c, k)
 }
 
 // AuditTimeseries reads an app's verified requests per interval
 // (GET /api-auth/apps/{slug}/audit/timeseries).
 func (c *Client) AuditTimeseries(ctx context.Context, slug string, q TimeseriesQuery) (Timeseries, error) {
-	p, err := appPath(slug)
-	if err != nil {
-		return Timeseries{}, err
-	}
+	k := auditCall("AuditTimeseries", slug, "/audit/timeseries", q.Start, q.End, q.KeyID)
 	if q.Interval != "" && !slices.Contains(intervals, q.Interval) {
-		return Timeseries{}, &inputError{msg: fmt.Sprintf("AuditTimeseries: Interval %q is not one of %v", q.Interval, intervals)}
-	}
-	v := url.Values{}
-	if err := window(v, "AuditTimeseries", q.Start, q.End); err != nil {
-		return Timeseries{}, err
+		k = k.refuse(&inputError{msg: fmt.Sprintf("AuditTimeseries: Interval %q is not one of %v", q.Interval, intervals)})
 	}
 	if q.Interval != "" {
-		v.Set("interval", q.Interval)
+		k.query.Set("interval", q.Interval)
 	}
-	if q.KeyID != "" {
-		v.Set("key_id", q.KeyID)
-	}
-	var s Timeseries
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/audit/timeseries", query: v, out: &s})
-	return s, err
+	return fetch[Timeseries](ctx, c, k)
 }

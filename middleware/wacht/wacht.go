@@ -201,9 +201,59 @@ type call struct {
 	// reports whether the body was the call's answer after all (the
 	// gateway's verdict on a refused key), decoded into out.
 	answer func(status int, header http.Header, data []byte) bool
+	// refused, when set, is why the call may not be made (a path segment
+	// or a field the caller got wrong); exec returns it and sends nothing.
+	refused error
 }
 
 func (c call) op() string { return c.method + " " + c.path }
+
+// at returns k aimed at path, or refused with err when the path could not
+// be built: call{...}.at(appPath(slug, "/keys")).
+func (k call) at(path string, err error) call {
+	k.path, k.refused = path, err
+	return k
+}
+
+// refuse returns k refused with err, unless err is nil or k is refused
+// already (the first reason stands).
+func (k call) refuse(err error) call {
+	if k.refused == nil {
+		k.refused = err
+	}
+	return k
+}
+
+// exec makes the call k unless it is refused.
+func (c *Client) exec(ctx context.Context, k call) error {
+	if k.refused != nil {
+		return k.refused
+	}
+	return c.do(ctx, k)
+}
+
+// fetch makes the call k and returns its answer, decoded into a T (and
+// checked by T's validate method when it has one).
+func fetch[T any](ctx context.Context, c *Client, k call) (T, error) {
+	var out T
+	k.out = &out
+	err := c.exec(ctx, k)
+	return out, err
+}
+
+// field is a request field that must not be empty.
+type field struct{ name, value string }
+
+// required refuses the request of op when a field is empty, naming the
+// first ("CreateApp: Name is required"); it returns nil when none is.
+func required(op string, fields ...field) error {
+	for _, f := range fields {
+		if f.value == "" {
+			return &inputError{msg: op + ": " + f.name + " is required"}
+		}
+	}
+	return nil
+}
 
 // do runs one call: encode, send (retrying once if nothing was written),
 // then turn the response into out or an error.
