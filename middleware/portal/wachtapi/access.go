@@ -2,6 +2,7 @@ package wachtapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -35,28 +36,15 @@ const (
 	DefaultSeriesWindow = 7 * 24 * time.Hour
 )
 
-// logEntryJSON is an entry in Wacht's shape (ApiAuditLog): a verification
-// of /audit/logs, or an event of /audit/events. BlockedByRule is left out
-// when empty, rate_limits is always null.
-type logEntryJSON struct {
-	RequestID     string          `json:"request_id"`
-	DeploymentID  string          `json:"deployment_id"`
-	AppSlug       string          `json:"app_slug"`
-	KeyID         string          `json:"key_id"`
-	KeyName       string          `json:"key_name"`
-	Outcome       string          `json:"outcome"`
-	BlockedByRule string          `json:"blocked_by_rule,omitempty"`
-	ClientIP      string          `json:"client_ip"`
-	Path          string          `json:"path"`
-	UserAgent     string          `json:"user_agent,omitempty"`
-	RateLimits    *map[string]any `json:"rate_limits"`
-	Timestamp     time.Time       `json:"timestamp"`
-}
+// noRateLimits is the rate_limits of every entry: null, as Wacht answers
+// it.
+var noRateLimits = json.RawMessage("null")
 
-// accessLogJSON is one verification: Wacht's entry plus keyportal's
+// accessLogJSON is one verification: Wacht's entry (wacht.AuditLog, the
+// client's type, so that the two cannot drift apart) plus keyportal's
 // method, latency_ms and organization_id.
 type accessLogJSON struct {
-	logEntryJSON
+	wacht.AuditLog
 	Method         string  `json:"method"`
 	LatencyMS      float64 `json:"latency_ms"`
 	OrganizationID string  `json:"organization_id,omitempty"`
@@ -161,10 +149,10 @@ func (a *API) accessLogs(c *gin.Context) {
 	out := newLogPage[accessLogJSON](len(page.Events), limit, page.NextCursor)
 	for _, e := range page.Events {
 		out.Data = append(out.Data, accessLogJSON{
-			logEntryJSON: logEntryJSON{
+			AuditLog: wacht.AuditLog{
 				RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID, KeyName: e.KeyName,
 				Outcome: e.Outcome, BlockedByRule: e.BlockedRule, ClientIP: e.ClientIP, Path: e.Path, UserAgent: e.UserAgent,
-				Timestamp: e.Time.UTC(),
+				RateLimits: noRateLimits, Timestamp: e.Time.UTC(),
 			},
 			Method: e.Method, LatencyMS: float64(e.Latency.Microseconds()) / 1000, OrganizationID: e.Tenant,
 		})

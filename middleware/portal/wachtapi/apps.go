@@ -84,20 +84,9 @@ type createAppRequest struct {
 
 func (a *API) createApp(c *gin.Context) {
 	var req createAppRequest
-	if !decodeBody(c, &req, false) {
-		return
-	}
-	switch {
-	case req.AppSlug == "":
-		writeError(c, http.StatusBadRequest, "app_slug is required")
-		return
-	case req.Name == "":
-		writeError(c, http.StatusBadRequest, "name is required")
-		return
-	case req.KeyPrefix == "":
-		writeError(c, http.StatusBadRequest, "key_prefix is required")
-		return
-	case !validMessages(c, req.Messages):
+	if !decodeBody(c, &req, false) ||
+		!required(c, member{"app_slug", req.AppSlug}, member{"name", req.Name}, member{"key_prefix", req.KeyPrefix}) ||
+		!validMessages(c, req.Messages) {
 		return
 	}
 	tenant := req.OrganizationID

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // Audit page sizes.
@@ -24,7 +25,7 @@ const (
 
 // auditLogJSON is one audit event: Wacht's entry plus keyportal's fields.
 type auditLogJSON struct {
-	logEntryJSON
+	wacht.AuditLog
 	ID             string `json:"id"`
 	Action         string `json:"action"`
 	Actor          string `json:"actor"`
@@ -87,10 +88,10 @@ func (a *API) auditLogs(c *gin.Context) {
 			blocked = e.Reason
 		}
 		out.Data = append(out.Data, auditLogJSON{
-			logEntryJSON: logEntryJSON{
+			AuditLog: wacht.AuditLog{
 				RequestID: e.RequestID, DeploymentID: app.DeploymentID, AppSlug: e.AppSlug, KeyID: e.KeyID,
 				KeyName: names[e.KeyID], Outcome: e.Outcome, BlockedByRule: blocked, ClientIP: e.ClientIP,
-				Timestamp: e.Time.UTC(),
+				RateLimits: noRateLimits, Timestamp: e.Time.UTC(),
 			},
 			ID: e.ID, Action: e.Action, Actor: e.Actor, OrganizationID: e.Tenant, Reason: e.Reason, Detail: e.Detail,
 		})

@@ -62,15 +62,7 @@ type createSchemeRequest struct {
 
 func (a *API) createScheme(c *gin.Context) {
 	var req createSchemeRequest
-	if !decodeBody(c, &req, false) {
-		return
-	}
-	switch {
-	case req.Slug == "":
-		writeError(c, http.StatusBadRequest, "slug is required")
-		return
-	case req.Name == "":
-		writeError(c, http.StatusBadRequest, "name is required")
+	if !decodeBody(c, &req, false) || !required(c, member{"slug", req.Slug}, member{"name", req.Name}) {
 		return
 	}
 	x, err := a.store.CreateScheme(c.Request.Context(), keystore.Scheme{

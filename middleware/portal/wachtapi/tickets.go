@@ -34,13 +34,10 @@ type ticketRequest struct {
 
 func (a *API) createTicket(c *gin.Context) {
 	var req ticketRequest
-	if !decodeBody(c, &req, false) {
+	if !decodeBody(c, &req, false) || !required(c, member{"ticket_type", req.TicketType}) {
 		return
 	}
 	switch {
-	case req.TicketType == "":
-		writeError(c, http.StatusBadRequest, "ticket_type is required")
-		return
 	case slices.Contains(otherTicketTypes, req.TicketType):
 		writeError(c, http.StatusBadRequest, "ticket_type "+req.TicketType+" is not supported by keyportal; use api_auth_access")
 		return

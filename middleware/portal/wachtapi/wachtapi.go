@@ -355,6 +355,21 @@ func decodeBody(c *gin.Context, dst any, optional bool) bool {
 	return true
 }
 
+// member is a request member that must not be empty.
+type member struct{ name, value string }
+
+// required answers 400 "<name> is required" for the first empty member and
+// returns false; it returns true when none is.
+func required(c *gin.Context, members ...member) bool {
+	for _, m := range members {
+		if m.value == "" {
+			writeError(c, http.StatusBadRequest, m.name+" is required")
+			return false
+		}
+	}
+	return true
+}
+
 // limitQuery parses the optional page size of a list: def when absent, else
 // 1..max. On failure it has answered 400.
 func limitQuery(c *gin.Context, def, max int) (int, bool) {
