@@ -54,8 +54,9 @@ func TestWireTime(t *testing.T) {
 	}
 }
 
-// TestLenientTimesInResources: odd timestamp shapes in an app, a key and an
-// audit entry decode; absent ones stay zero; a malformed one fails the
+// TestLenientTimesInResources: odd timestamp shapes in an app, a key, an
+// audit entry, a scheme and a time series point decode, and their other
+// members as sent; absent ones stay zero; a malformed one fails the
 // decoding rather than being silently zeroed.
 func TestLenientTimesInResources(t *testing.T) {
 	var app App
@@ -73,11 +74,25 @@ func TestLenientTimesInResources(t *testing.T) {
 		t.Errorf("key = %+v", key)
 	}
 	var entry AuditLog
-	if err := json.Unmarshal([]byte(`{"request_id":"r1","timestamp":"2026-11-26T12:00:00Z","rate_limits":[{"rule":"x"}]}`), &entry); err != nil {
+	if err := json.Unmarshal([]byte(`{"request_id":"r1","timestamp":"2026-11-26T12:00:00Z","rate_limits":[{"rule":"x&y"}]}`), &entry); err != nil {
 		t.Fatal(err)
 	}
-	if entry.RequestID != "r1" || entry.Timestamp.IsZero() || !strings.Contains(string(entry.RateLimits), "rule") {
-		t.Errorf("entry = %+v", entry)
+	if entry.RequestID != "r1" || entry.Timestamp.IsZero() || !strings.Contains(string(entry.RateLimits), `"x&y"`) {
+		t.Errorf("entry = %+v, rate_limits %s", entry, entry.RateLimits)
+	}
+	var scheme RateLimitScheme
+	if err := json.Unmarshal([]byte(`{"slug":"std","created_at":1795723200000,"rules":[]}`), &scheme); err != nil {
+		t.Fatal(err)
+	}
+	if scheme.Slug != "std" || scheme.CreatedAt.Year() != 2026 || !scheme.UpdatedAt.IsZero() {
+		t.Errorf("scheme = %+v", scheme)
+	}
+	var point TimeseriesPoint
+	if err := json.Unmarshal([]byte(`{"timestamp":"2026-11-26","total_requests":3}`), &point); err != nil {
+		t.Fatal(err)
+	}
+	if point.TotalRequests != 3 || point.Timestamp.Day() != 26 {
+		t.Errorf("point = %+v", point)
 	}
 	if err := json.Unmarshal([]byte(`{"id":"7","created_at":"yesterday"}`), &key); err == nil {
 		t.Error("a malformed created_at was accepted")
