@@ -208,11 +208,11 @@ type call struct {
 
 func (c call) op() string { return c.method + " " + c.path }
 
-// at returns k aimed at path, or refused with err when the path could not
-// be built: call{...}.at(appPath(slug, "/keys")).
+// at returns k aimed at path, refused with err when the path could not be
+// built: call{...}.at(appPath(slug, "/keys")).
 func (k call) at(path string, err error) call {
-	k.path, k.refused = path, err
-	return k
+	k.path = path
+	return k.refuse(err)
 }
 
 // refuse returns k refused with err, unless err is nil or k is refused
