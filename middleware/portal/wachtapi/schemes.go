@@ -30,11 +30,14 @@ func (a *API) schemeRoutes(auth gin.HandlerFunc) []ginroute.Route {
 	}
 }
 
-// schemeError answers a store error of a scheme route: 409 for a taken
-// slug or a scheme in use (naming the apps), else as storeError.
-func (a *API) schemeError(c *gin.Context, err error) {
+// schemeReply answers a scheme route's store call: 200 with v, or for err
+// 409 when the slug is taken or the scheme in use (naming the apps), else
+// as storeError.
+func (a *API) schemeReply(c *gin.Context, v any, err error) {
 	var inUse *keystore.SchemeInUseError
 	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, v)
 	case errors.As(err, &inUse):
 		writeError(c, http.StatusConflict, inUse.Error())
 	case errors.Is(err, keystore.ErrConflict):
@@ -46,11 +49,7 @@ func (a *API) schemeError(c *gin.Context, err error) {
 
 func (a *API) listSchemes(c *gin.Context) {
 	list, err := a.store.ListSchemes(c.Request.Context())
-	if err != nil {
-		a.schemeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"schemes": list})
+	a.schemeReply(c, gin.H{"schemes": list}, err)
 }
 
 type createSchemeRequest struct {
@@ -68,20 +67,12 @@ func (a *API) createScheme(c *gin.Context) {
 	x, err := a.store.CreateScheme(c.Request.Context(), keystore.Scheme{
 		Slug: req.Slug, Name: req.Name, Description: req.Description, Rules: req.Rules,
 	})
-	if err != nil {
-		a.schemeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, x)
+	a.schemeReply(c, x, err)
 }
 
 func (a *API) getScheme(c *gin.Context) {
 	x, err := a.store.GetScheme(c.Request.Context(), c.Param("slug"))
-	if err != nil {
-		a.schemeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, x)
+	a.schemeReply(c, x, err)
 }
 
 type updateSchemeRequest struct {
@@ -104,17 +95,10 @@ func (a *API) updateScheme(c *gin.Context) {
 	x, err := a.store.UpdateScheme(c.Request.Context(), slug, keystore.SchemePatch{
 		Name: req.Name, Description: req.Description, Rules: req.Rules,
 	})
-	if err != nil {
-		a.schemeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, x)
+	a.schemeReply(c, x, err)
 }
 
 func (a *API) deleteScheme(c *gin.Context) {
-	if err := a.store.DeleteScheme(c.Request.Context(), c.Param("slug")); err != nil {
-		a.schemeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	err := a.store.DeleteScheme(c.Request.Context(), c.Param("slug"))
+	a.schemeReply(c, gin.H{}, err)
 }
