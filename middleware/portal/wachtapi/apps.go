@@ -113,11 +113,7 @@ func (a *API) createApp(c *gin.Context) {
 		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits, Tenant: tenant,
 		AllowedOrigins: req.AllowedOrigins, Messages: req.Messages,
 	}, a.actor(c))
-	if err != nil {
-		a.storeError(c, err, appErrText)
-		return
-	}
-	c.JSON(http.StatusOK, toAppJSON(app))
+	a.reply(c, toAppJSON(app), err, appErrText)
 }
 
 func (a *API) listApps(c *gin.Context) {
@@ -236,18 +232,10 @@ func (a *API) updateApp(c *gin.Context) {
 		Messages:            req.Messages,
 		RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits,
 	}, a.actor(c))
-	if err != nil {
-		a.storeError(c, err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted)"})
-		return
-	}
-	c.JSON(http.StatusOK, toAppJSON(app))
+	a.reply(c, toAppJSON(app), err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted)"})
 }
 
 func (a *API) deleteApp(c *gin.Context) {
 	err := a.store.DeleteApp(c.Request.Context(), c.Param("slug"), a.actor(c))
-	if err != nil {
-		a.storeError(c, err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted already)"})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	a.reply(c, gin.H{}, err, errText{notFound: appErrText.notFound, inactive: "API auth app not found (deleted already)"})
 }

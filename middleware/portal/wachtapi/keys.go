@@ -223,9 +223,5 @@ func (a *API) revokeKey(c *gin.Context) {
 		return
 	}
 	_, err := a.store.RevokeKey(c.Request.Context(), c.Param("slug"), c.Param("id"), req.Reason, a.actor(c))
-	if err != nil {
-		a.storeError(c, err, errText{notFound: keyErrText.notFound, inactive: "API key not found or already inactive"})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{})
+	a.reply(c, gin.H{}, err, errText{notFound: keyErrText.notFound, inactive: "API key not found or already inactive"})
 }

@@ -30,20 +30,17 @@ func (a *API) schemeRoutes(auth gin.HandlerFunc) []ginroute.Route {
 	}
 }
 
-// schemeReply answers a scheme route's store call: 200 with v, or for err
-// 409 when the slug is taken or the scheme in use (naming the apps), else
-// as storeError.
+// schemeReply answers a scheme route's store call as reply does, but for
+// a 409 when the slug is taken or the scheme is in use (naming the apps).
 func (a *API) schemeReply(c *gin.Context, v any, err error) {
 	var inUse *keystore.SchemeInUseError
 	switch {
-	case err == nil:
-		c.JSON(http.StatusOK, v)
 	case errors.As(err, &inUse):
 		writeError(c, http.StatusConflict, inUse.Error())
 	case errors.Is(err, keystore.ErrConflict):
 		writeError(c, http.StatusConflict, "a rate limit scheme with this slug already exists")
 	default:
-		a.storeError(c, err, errText{notFound: schemeNotFound})
+		a.reply(c, v, err, errText{notFound: schemeNotFound})
 	}
 }
 

@@ -326,6 +326,16 @@ func (a *API) storeError(c *gin.Context, err error, m errText) {
 	}
 }
 
+// reply answers a store call: 200 with v, or err as storeError answers it
+// with m.
+func (a *API) reply(c *gin.Context, v any, err error, m errText) {
+	if err != nil {
+		a.storeError(c, err, m)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
 // clientMessage strips the package prefixes of a validation error.
 func clientMessage(err error) string {
 	msg := err.Error()
