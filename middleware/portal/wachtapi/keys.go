@@ -73,10 +73,10 @@ type keyWithSecret struct {
 	Key    keyJSON `json:"key"`
 }
 
-// writeKeyWithSecret answers 200 with k and its secret (create, rotate).
-func (a *API) writeKeyWithSecret(c *gin.Context, k keystore.Key, secret string) {
+// withSecret is k and its secret on the wire (create, rotate).
+func (a *API) withSecret(k keystore.Key, secret string) keyWithSecret {
 	kj := toKeyJSON(k, a.now())
-	c.JSON(http.StatusOK, keyWithSecret{keyJSON: kj, Secret: secret, Key: kj})
+	return keyWithSecret{keyJSON: kj, Secret: secret, Key: kj}
 }
 
 // keyListJSON is a page of keys: Wacht's {"keys": [...]}, plus the paging
@@ -177,17 +177,13 @@ func (a *API) createKey(c *gin.Context) {
 	switch {
 	case errors.Is(err, keystore.ErrInactive):
 		writeError(c, http.StatusBadRequest, appUnusable)
-		return
 	case errors.As(err, &capped):
 		writeError(c, http.StatusConflict, fmt.Sprintf(
 			"API auth app %s already has %d active keys, the most allowed (keyportal serve --max-active-keys); revoke one before creating another",
 			capped.AppSlug, capped.Max))
-		return
-	case err != nil:
-		a.storeError(c, err, appErrText)
-		return
+	default:
+		a.reply(c, a.withSecret(k, secret), err, appErrText)
 	}
-	a.writeKeyWithSecret(c, k, secret)
 }
 
 type rotateKeyRequest struct {
@@ -206,11 +202,7 @@ func (a *API) rotateKey(c *gin.Context) {
 	}
 	k, secret, err := a.store.RotateKey(c.Request.Context(), c.Param("slug"), c.Param("id"),
 		time.Duration(req.GracePeriodSeconds)*time.Second, a.actor(c))
-	if err != nil {
-		a.storeError(c, err, errText{notFound: keyErrText.notFound, inactive: "API key not found or not active (revoked, expired, rotated, or its app is disabled)"})
-		return
-	}
-	a.writeKeyWithSecret(c, k, secret)
+	a.reply(c, a.withSecret(k, secret), err, errText{notFound: keyErrText.notFound, inactive: "API key not found or not active (revoked, expired, rotated, or its app is disabled)"})
 }
 
 type revokeKeyRequest struct {
