@@ -158,23 +158,14 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 			// exchange still checks the app's tenant (defence in depth).
 			name: "cross tenant: a sealed ticket naming a tenant that does not own the app",
 			setup: func(t *testing.T) (string, string) {
-				tk, err := e.portal.tickets.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "frank", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				remember(tk)
-				return tk, ""
+				return e.seal(t, e.portal.tickets, e.claims("aa_42", "globex", "frank")), ""
 			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectCrossTenant,
 		},
 		{
 			name: "wrong tenant: renewal of a session of another tenant",
 			setup: func(t *testing.T) (string, string) {
-				prev, err := e.portal.sessions.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				remember(prev)
+				prev := e.seal(t, e.portal.sessions, e.claims("aa_42", "globex", "alice"))
 				return e.issue(alice).Ticket, prev
 			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongTenant,
@@ -326,13 +317,9 @@ func TestRenewalIsBoundToItsSession(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			prev := claims{ID: newRandomID(), App: "aa_42", Tenant: "acme", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()}
+			prev := e.claims("aa_42", "acme", "alice")
 			tc.change(&prev)
-			sealed, err := e.portal.sessions.seal(context.Background(), prev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			remember(sealed)
+			sealed := e.seal(t, e.portal.sessions, prev)
 			tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 			code, ok, bad := e.exchangeTicket(tk.Ticket, sealed)

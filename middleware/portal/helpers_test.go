@@ -312,6 +312,24 @@ func (e *env) session(slug, tenant, user, origin string) string {
 	return ok.Session
 }
 
+// claims are the claims of a ticket or session for user of app in tenant,
+// framed by originA and valid for a minute from the env's clock.
+func (e *env) claims(app, tenant, user string) claims {
+	return claims{ID: newRandomID(), App: app, Tenant: tenant, User: user, Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()}
+}
+
+// seal seals c with s (the portal's tickets or sessions sealer) as only
+// the sealing key's holder could, and remembers the result.
+func (e *env) seal(t testing.TB, s *sealer, c claims) string {
+	t.Helper()
+	sealed, err := s.seal(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remember(sealed)
+	return sealed
+}
+
 // events returns the store's audit events of an action (newest first).
 func (e *env) events(action string) []audit.Event {
 	e.t.Helper()
