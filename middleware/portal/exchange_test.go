@@ -13,8 +13,7 @@ import (
 )
 
 func TestFiftyParallelExchangesOpenOneSession(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 	const n = 50
@@ -77,8 +76,7 @@ func flip(s string, i int) string {
 }
 
 func TestExchangeRefusesBadTickets(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	e.app("aa_43", "acme", originA)
 	e.app("aa_44", "acme", originA)
 	e.app("aa_46", "acme", originA, originB)
@@ -271,8 +269,7 @@ func TestRenewalInPlace(t *testing.T) {
 // at their expiry: the first opens a session, the second is refused as
 // expired and counted.
 func TestExchangeTicketExpiry(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA, TTL: 30 * time.Second}
 
 	early := e.issue(req)
@@ -349,8 +346,7 @@ func TestRenewalIsBoundToItsSession(t *testing.T) {
 // issue and exchange: the ticket for the withdrawn origin is refused, and a
 // ticket for the new origin works.
 func TestExchangeAfterOriginWithdrawn(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 	only := []string{originB}

@@ -223,6 +223,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
+// newAcmeEnv is newEnv with the defaults and the app most tests use: aa_42
+// of tenant acme, framed by originA.
+func newAcmeEnv(t testing.TB) *env {
+	t.Helper()
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	return e
+}
+
 // app creates an active app of tenant with the allowed origins.
 func (e *env) app(slug, tenant string, origins ...string) keystore.App {
 	e.t.Helper()
