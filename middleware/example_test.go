@@ -18,14 +18,20 @@ import (
 	"github.com/keyportal/keyportal/policy"
 )
 
-func ExampleMount() {
-	gin.SetMode(gin.ReleaseMode)
+// demoDecider is the demo app's policy (internal/demo) as a Decider.
+func demoDecider() *policy.Engine {
 	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
 	if err != nil {
 		panic(err)
 	}
+	return decider
+}
+
+func ExampleMount() {
+	gin.SetMode(gin.ReleaseMode)
+	decider := demoDecider()
 	r := gin.New()
-	err = middleware.Mount(r, middleware.Config{
+	err := middleware.Mount(r, middleware.Config{
 		// The app's own session; here a header stands in for it.
 		Identify: func(c *gin.Context) (middleware.Principal, error) {
 			if c.GetHeader("X-Demo-User") != "alice" {
@@ -55,10 +61,7 @@ func ExampleMount() {
 
 func ExampleNewTicketRoute() {
 	gin.SetMode(gin.ReleaseMode)
-	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
-	if err != nil {
-		panic(err)
-	}
+	decider := demoDecider()
 	route, err := middleware.NewTicketRoute(middleware.Config{
 		Identify: func(*gin.Context) (middleware.Principal, error) {
 			return middleware.Principal{Subject: "bob", Tenant: "acme"}, nil
@@ -97,10 +100,7 @@ func ExampleNewTicketRoute() {
 
 func ExampleAuthorize() {
 	gin.SetMode(gin.ReleaseMode)
-	decider, err := policy.New(policy.Config{PolicyText: demo.Policy})
-	if err != nil {
-		panic(err)
-	}
+	decider := demoDecider()
 	guard, err := middleware.Authorize(middleware.AuthorizeConfig{
 		Identify: func(c *gin.Context) (middleware.Principal, error) {
 			return middleware.Principal{Subject: c.GetHeader("X-Demo-User"), Tenant: "acme"}, nil

@@ -42,15 +42,7 @@ func startEager(h *harness) js.Value {
 func TestEagerFrameShownBeforeTheWasm(t *testing.T) {
 	mountShell(t, &Shell{ResourceID: "42"}, func(h *harness) {
 		f := startEager(h)
-		for attr, want := range map[string]string{
-			"src":   portal + "/vanity/api-auth?ticket=t1",
-			"title": DefaultTitle,
-			"allow": "clipboard-write",
-		} {
-			if got := f.Call("getAttribute", attr).String(); got != want {
-				t.Errorf("eager iframe %s=%q, want %q", attr, got, want)
-			}
-		}
+		checkTicketFrame(t, "eager iframe", f)
 		if w, hgt := f.Get("style").Get("width").String(), f.Get("style").Get("height").String(); w != "100%" || hgt != "480px" {
 			t.Errorf("eager iframe width %q height %q, want 100%% and 480px", w, hgt)
 		}

@@ -320,6 +320,22 @@ func (h *harness) showFrame() {
 	h.waitFor("the iframe", func() bool { return h.iframe().Truthy() })
 }
 
+// checkTicketFrame checks that the iframe f (what names it in failures)
+// shows the portal for ticket t1, with the default title and clipboard
+// access.
+func checkTicketFrame(t *testing.T, what string, f js.Value) {
+	t.Helper()
+	for attr, want := range map[string]string{
+		"src":   portal + "/vanity/api-auth?ticket=t1",
+		"title": DefaultTitle,
+		"allow": "clipboard-write",
+	} {
+		if got := f.Call("getAttribute", attr).String(); got != want {
+			t.Errorf("%s %s=%q, want %q", what, attr, got, want)
+		}
+	}
+}
+
 func TestLifecycleFetchThenIframe(t *testing.T) {
 	h := mount(t, nil)
 	if h.query(`.keyportal-shell[aria-busy="true"]`).IsNull() || !strings.Contains(h.text(), TextLoading) {
@@ -334,15 +350,7 @@ func TestLifecycleFetchThenIframe(t *testing.T) {
 	c.ticket("t1", 2*time.Minute, h.clock.Now())
 	h.waitFor("the iframe", func() bool { return h.iframe().Truthy() })
 	f := h.iframe()
-	for attr, want := range map[string]string{
-		"src":   portal + "/vanity/api-auth?ticket=t1",
-		"title": DefaultTitle,
-		"allow": "clipboard-write",
-	} {
-		if got := f.Call("getAttribute", attr).String(); got != want {
-			t.Errorf("iframe %s=%q, want %q", attr, got, want)
-		}
-	}
+	checkTicketFrame(t, "iframe", f)
 	if !strings.Contains(f.Call("getAttribute", "style").String(), "height:480px") ||
 		!strings.Contains(f.Call("getAttribute", "style").String(), "width:100%") {
 		t.Errorf("iframe style %q", f.Call("getAttribute", "style").String())

@@ -15,8 +15,7 @@ import (
 // instead of stored; an exchange by a real ticket's user is still recorded
 // (issue 14 §1).
 func TestForgedExchangeFloodLeavesNoAuditRows(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	alice := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
 	expired := e.issue(alice).Ticket
 	e.clock.Advance(time.Hour)

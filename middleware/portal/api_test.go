@@ -44,8 +44,7 @@ func (e *env) listKeys(sess, status string) []keyView {
 var secretRE = regexp.MustCompile(`^kp_aa_42_[A-Za-z0-9_-]{43}$`)
 
 func TestKeyLifecycleThroughTheAPI(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	sess := e.session("aa_42", "acme", "alice", originA)
 
 	exp := e.clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)
@@ -131,8 +130,7 @@ func TestKeyLifecycleThroughTheAPI(t *testing.T) {
 }
 
 func TestSessionCannotTouchAnotherApp(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	e.app("aa_77", "globex", originB)
 	acme := e.session("aa_42", "acme", "alice", originA)
 	globex := e.session("aa_77", "globex", "frank", originB)
@@ -166,8 +164,7 @@ func TestSessionCannotTouchAnotherApp(t *testing.T) {
 }
 
 func TestAPIRejectsBadRequests(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	sess := e.session("aa_42", "acme", "alice", originA)
 	key := e.createKey(sess, `{"name":"k"}`)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
@@ -250,8 +247,7 @@ func TestSessionEndsAtTTLAndWhenTheAppIsDisabled(t *testing.T) {
 }
 
 func TestCrossSiteCallsAreRefused(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 	req, _ := http.NewRequest("POST", e.srv.URL+PagePath+"/exchange", strings.NewReader(`{"ticket":"`+tk.Ticket+`"}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -17,8 +17,7 @@ import (
 // ticket stays unspent for the portal's page. No Origin (a client that is
 // not a browser) and the portal's own origin are served.
 func TestExchangeRefusesAForeignOrigin(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	own := e.srv.URL // BaseURL: the portal's origin
 	exchange := func(tk string, origins ...string) (int, errBody) {
 		t.Helper()

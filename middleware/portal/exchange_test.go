@@ -13,8 +13,7 @@ import (
 )
 
 func TestFiftyParallelExchangesOpenOneSession(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 	const n = 50
@@ -77,8 +76,7 @@ func flip(s string, i int) string {
 }
 
 func TestExchangeRefusesBadTickets(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	e.app("aa_43", "acme", originA)
 	e.app("aa_44", "acme", originA)
 	e.app("aa_46", "acme", originA, originB)
@@ -158,23 +156,14 @@ func TestExchangeRefusesBadTickets(t *testing.T) {
 			// exchange still checks the app's tenant (defence in depth).
 			name: "cross tenant: a sealed ticket naming a tenant that does not own the app",
 			setup: func(t *testing.T) (string, string) {
-				tk, err := e.portal.tickets.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "frank", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				remember(tk)
-				return tk, ""
+				return e.seal(t, e.portal.tickets, e.claims("aa_42", "globex", "frank")), ""
 			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectCrossTenant,
 		},
 		{
 			name: "wrong tenant: renewal of a session of another tenant",
 			setup: func(t *testing.T) (string, string) {
-				prev, err := e.portal.sessions.seal(context.Background(), claims{ID: newRandomID(), App: "aa_42", Tenant: "globex", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				remember(prev)
+				prev := e.seal(t, e.portal.sessions, e.claims("aa_42", "globex", "alice"))
 				return e.issue(alice).Ticket, prev
 			},
 			wantStatus: 401, wantCode: ticket.ReasonTicketInvalid, wantReason: RejectWrongTenant,
@@ -280,8 +269,7 @@ func TestRenewalInPlace(t *testing.T) {
 // at their expiry: the first opens a session, the second is refused as
 // expired and counted.
 func TestExchangeTicketExpiry(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA, TTL: 30 * time.Second}
 
 	early := e.issue(req)
@@ -326,13 +314,9 @@ func TestRenewalIsBoundToItsSession(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			prev := claims{ID: newRandomID(), App: "aa_42", Tenant: "acme", User: "alice", Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()}
+			prev := e.claims("aa_42", "acme", "alice")
 			tc.change(&prev)
-			sealed, err := e.portal.sessions.seal(context.Background(), prev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			remember(sealed)
+			sealed := e.seal(t, e.portal.sessions, prev)
 			tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 			code, ok, bad := e.exchangeTicket(tk.Ticket, sealed)
@@ -362,8 +346,7 @@ func TestRenewalIsBoundToItsSession(t *testing.T) {
 // issue and exchange: the ticket for the withdrawn origin is refused, and a
 // ticket for the new origin works.
 func TestExchangeAfterOriginWithdrawn(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 
 	only := []string{originB}

@@ -223,6 +223,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
+// newAcmeEnv is newEnv with the defaults and the app most tests use: aa_42
+// of tenant acme, framed by originA.
+func newAcmeEnv(t testing.TB) *env {
+	t.Helper()
+	e := newEnv(t, envOptions{})
+	e.app("aa_42", "acme", originA)
+	return e
+}
+
 // app creates an active app of tenant with the allowed origins.
 func (e *env) app(slug, tenant string, origins ...string) keystore.App {
 	e.t.Helper()
@@ -310,6 +319,24 @@ func (e *env) session(slug, tenant, user, origin string) string {
 		e.t.Fatalf("exchange: %d %+v", code, bad)
 	}
 	return ok.Session
+}
+
+// claims are the claims of a ticket or session for user of app in tenant,
+// framed by originA and valid for a minute from the env's clock.
+func (e *env) claims(app, tenant, user string) claims {
+	return claims{ID: newRandomID(), App: app, Tenant: tenant, User: user, Origin: originA, Exp: e.clock.Now().Add(time.Minute).Unix()}
+}
+
+// seal seals c with s (the portal's tickets or sessions sealer) as only
+// the sealing key's holder could, and remembers the result.
+func (e *env) seal(t testing.TB, s *sealer, c claims) string {
+	t.Helper()
+	sealed, err := s.seal(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remember(sealed)
+	return sealed
 }
 
 // events returns the store's audit events of an action (newest first).

@@ -18,8 +18,7 @@ const (
 )
 
 func TestIssuerChecksAppTenantAndOrigin(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	e.app("aa_77", "globex", originB)
 	e.app("aa_43", "acme", originA)
 	off := false
@@ -76,8 +75,7 @@ func TestIssuerChecksAppTenantAndOrigin(t *testing.T) {
 }
 
 func TestIssuerTTL(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	now := e.clock.Now()
 	for _, tc := range []struct {
 		name string
@@ -98,8 +96,7 @@ func TestIssuerTTL(t *testing.T) {
 }
 
 func TestTicketsAreUnguessableAndBound(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: originA}
 	a, b := e.issue(req), e.issue(req)
 	if a.Ticket == b.Ticket {
@@ -133,8 +130,7 @@ func TestTicketsAreUnguessableAndBound(t *testing.T) {
 }
 
 func TestTwoPortalsOnOneStoreAgree(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	other, err := New(Config{Store: e.store, BaseURL: "http://localhost:8081", Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -181,8 +177,7 @@ func TestNewValidatesConfig(t *testing.T) {
 
 // The issuer caches apps; a change must reach it before the change returns.
 func TestIssuerSeesAppChangesAtOnce(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA}
 	e.issue(req) // cached now
 	ctx := context.Background()

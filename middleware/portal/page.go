@@ -30,6 +30,7 @@ var (
 		"fill":   fill,
 		"before": func(text, name string) string { b, _, _ := strings.Cut(text, "{"+name+"}"); return b },
 		"after":  func(text, name string) string { _, a, _ := strings.Cut(text, "{"+name+"}"); return a },
+		"named":  func(t Messages, name string) namedPart { return namedPart{T: t, Name: name} },
 	}).Parse(pageHTML))
 
 	jsAsset  = newAsset(portalJS, "text/javascript; charset=utf-8")
@@ -102,6 +103,13 @@ type pageData struct {
 	// MaxRangeDays is the most days a usage tab shows (maxRangeDays), so
 	// the script words a longer range itself.
 	MaxRangeDays int
+}
+
+// namedPart is what a sub-template of the page drawn more than once is
+// given: the page's texts and the name that tells its copies apart.
+type namedPart struct {
+	T    Messages
+	Name string
 }
 
 // fill puts value in place of {name} in a text of a Messages.

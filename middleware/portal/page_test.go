@@ -122,8 +122,7 @@ func TestPageHeaders(t *testing.T) {
 // together at most 100 KB on the wire, uncompressed (the worst case) and as
 // Chromium fetches them (Accept-Encoding: gzip, deflate, br, zstd).
 func TestPageWeight(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.app("aa_42", "acme", originA)
+	e := newAcmeEnv(t)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: originA})
 	res, html := get(t, e.portal.TicketURL(tk.Ticket))
 	if res.StatusCode != 200 {

@@ -383,14 +383,11 @@ func TestMountOnRootGroupWithMiddleware(t *testing.T) {
 	}
 }
 
-func TestBuildFromSourceCached(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the real wasm (about a minute); skipped with -short")
-	}
-	cache := t.TempDir()
-	var progress bytes.Buffer
-	start := time.Now()
-	s, err := New(context.Background(), Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
+// startFromSource starts a shell that builds (or finds in cache) the real
+// wasm, reporting to progress, and waits until it serves.
+func startFromSource(t *testing.T, cache string, progress io.Writer) *Shell {
+	t.Helper()
+	s, err := New(context.Background(), Config{CacheDir: cache, Progress: progress, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,6 +395,17 @@ func TestBuildFromSourceCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.running.Wait()
+	return s
+}
+
+func TestBuildFromSourceCached(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the real wasm (about a minute); skipped with -short")
+	}
+	cache := t.TempDir()
+	var progress bytes.Buffer
+	start := time.Now()
+	s := startFromSource(t, cache, &progress)
 	t.Logf("first start %s: %s", time.Since(start).Round(time.Millisecond), progress.String())
 	if !strings.Contains(progress.String(), "building the shell wasm from source (first start only") {
 		t.Errorf("no visible build progress: %q", progress.String())
@@ -410,14 +418,7 @@ func TestBuildFromSourceCached(t *testing.T) {
 
 	progress.Reset()
 	start = time.Now()
-	s2, err := New(context.Background(), Config{CacheDir: cache, Progress: &progress, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s2.running.Wait()
+	s2 := startFromSource(t, cache, &progress)
 	t.Logf("second start %s", time.Since(start).Round(time.Millisecond))
 	if strings.Contains(progress.String(), "building") || strings.Contains(progress.String(), "compressing") {
 		t.Errorf("second start rebuilt or recompressed: %q", progress.String())

@@ -330,6 +330,25 @@
   }
   const formError = (id, text) => { const p = $(id); p.textContent = text || ''; p.hidden = !text; };
   const busy = (form, on) => { for (const b of form.querySelectorAll('button, input')) b.disabled = on; };
+  // changeKey submits the form of dialog kind ('create', 'rotate',
+  // 'revoke'): the form is busy while request runs; on success the dialog
+  // closes, done(body) tells the user, the embedder hears of event and the
+  // list reloads; a failure shows in the form.
+  const changeKey = async (kind, event, request, done) => {
+    const form = $('form-' + kind);
+    busy(form, true);
+    try {
+      const body = await request();
+      $('dlg-' + kind).close();
+      done(body);
+      post({ type: 'keyportal:event', name: event });
+      loadKeys();
+    } catch (err) {
+      formError(kind + '-error', err.message);
+    } finally {
+      busy(form, false);
+    }
+  };
 
   const showSecret = (title, secret) => {
     $('dlg-secret-title').textContent = title;
@@ -357,7 +376,6 @@
   });
   $('form-create').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const form = e.currentTarget;
     const name = $('create-name').value.trim();
     if (!name) { formError('create-error', T.name_required); $('create-name').focus(); return; }
     const payload = { name };
@@ -367,72 +385,41 @@
       if (isNaN(end) || end <= new Date()) { formError('create-error', T.date_in_past); $('create-expiry').focus(); return; }
       payload.expires_at = end.toISOString();
     }
-    busy(form, true);
-    try {
-      const body = await api('POST', '/keys', payload);
-      $('dlg-create').close();
-      showSecret(T.secret_new, body.secret);
-      post({ type: 'keyportal:event', name: 'key.created' });
-      loadKeys();
-    } catch (err) {
-      formError('create-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    await changeKey('create', 'key.created', () => api('POST', '/keys', payload),
+      (body) => showSecret(T.secret_new, body.secret));
   });
 
   let target = null;
-  const openRotate = (k, from) => {
+  // openKeyDialog opens the 'rotate' or 'revoke' dialog for key k, its form
+  // cleared and the key named.
+  const openKeyDialog = (kind, k, from) => {
     target = k;
-    $('form-rotate').reset();
-    formError('rotate-error', '');
-    $('rotate-name').textContent = k.name;
+    $('form-' + kind).reset();
+    formError(kind + '-error', '');
+    $(kind + '-name').textContent = k.name;
+    open($('dlg-' + kind), from);
+  };
+  const openRotate = (k, from) => {
     $('rotate-last-used').textContent = k.last_used_at
       ? fill(T.last_used, { time: fmt(k.last_used_at, timeFmt) })
       : T.never_used;
-    open($('dlg-rotate'), from);
+    openKeyDialog('rotate', k, from);
   };
   $('form-rotate').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const form = e.currentTarget;
-    const grace = form.elements.grace.value;
-    busy(form, true);
-    try {
-      const body = await api('POST', '/keys/' + encodeURIComponent(target.id) + '/rotate', { grace });
-      $('dlg-rotate').close();
-      showSecret(T.secret_rotated, body.secret);
-      post({ type: 'keyportal:event', name: 'key.rotated' });
-      loadKeys();
-    } catch (err) {
-      formError('rotate-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    const grace = e.currentTarget.elements.grace.value;
+    await changeKey('rotate', 'key.rotated',
+      () => api('POST', '/keys/' + encodeURIComponent(target.id) + '/rotate', { grace }),
+      (body) => showSecret(T.secret_rotated, body.secret));
   });
 
-  const openRevoke = (k, from) => {
-    target = k;
-    $('form-revoke').reset();
-    formError('revoke-error', '');
-    $('revoke-name').textContent = k.name;
-    open($('dlg-revoke'), from);
-  };
+  const openRevoke = (k, from) => openKeyDialog('revoke', k, from);
   $('form-revoke').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const form = e.currentTarget;
-    busy(form, true);
-    try {
+    await changeKey('revoke', 'key.revoked', async () => {
       await api('POST', '/keys/' + encodeURIComponent(target.id) + '/revoke', { reason: $('revoke-reason').value.trim() });
       opener = createBtn;
-      $('dlg-revoke').close();
-      say(fill(T.key_revoked, { name: target.name }));
-      post({ type: 'keyportal:event', name: 'key.revoked' });
-      loadKeys();
-    } catch (err) {
-      formError('revoke-error', err.message);
-    } finally {
-      busy(form, false);
-    }
+    }, () => say(fill(T.key_revoked, { name: target.name })));
   });
 
   // ---- activity ------------------------------------------------------------
