@@ -3,36 +3,25 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyportal/keyportal/internal/testenv"
 )
 
 // TestWatchBrokenEditLogsToStderrByDefault: with the zero Logger, a broken
 // edit under Watch must reach the operator (a JSON error line on stderr),
 // not vanish; before the shared default it was silently dropped.
 func TestWatchBrokenEditLogsToStderrByDefault(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := os.Stderr
-	os.Stderr = w
-	restored := false
-	restore := func() {
-		if !restored {
-			os.Stderr = stderr
-			restored = true
-		}
-	}
-	defer restore()
-
 	dir := t.TempDir()
 	path := writeFile(t, dir, "policy.csv", policyA)
-	e, err := New(Config{PolicyPath: path, Watch: true}) // zero Logger
-	restore()                                            // the engine's logger holds the pipe now
+	var e *Engine
+	var err error
+	read := testenv.CaptureStderr(t, func() {
+		e, err = New(Config{PolicyPath: path, Watch: true}) // zero Logger: its logger holds the pipe
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +42,9 @@ func TestWatchBrokenEditLogsToStderrByDefault(t *testing.T) {
 		t.Fatalf("LastError = %v", e.LastError())
 	}
 	e.Close()
-	w.Close()
-	out, _ := io.ReadAll(r)
+	out := read()
 	var line string
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, `"level":"error"`) {
 			line = l
 		}

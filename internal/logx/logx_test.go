@@ -2,28 +2,20 @@ package logx
 
 import (
 	"bytes"
-	"io"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/internal/testenv"
 )
 
 func TestOr(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := os.Stderr
-	os.Stderr = w
-	l := Or(zerolog.Logger{}, "policy")
-	os.Stderr = stderr
+	var l zerolog.Logger
+	read := testenv.CaptureStderr(t, func() { l = Or(zerolog.Logger{}, "policy") })
 	l.Debug().Msg("not at info level")
 	l.Error().Msg("seen")
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if s := string(out); !strings.Contains(s, `"level":"error"`) || !strings.Contains(s, `"component":"policy"`) ||
+	if s := read(); !strings.Contains(s, `"level":"error"`) || !strings.Contains(s, `"component":"policy"`) ||
 		!strings.Contains(s, `"time":`) || strings.Contains(s, "not at info level") {
 		t.Fatalf("default logger wrote %q", s)
 	}

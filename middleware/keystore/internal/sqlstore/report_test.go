@@ -3,24 +3,17 @@ package sqlstore
 import (
 	"errors"
 	"io"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/keyportal/keyportal/internal/testenv"
 )
 
 func TestReporterDefaultsToStderr(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := os.Stderr
-	os.Stderr = w
-	report := Reporter(nil, "keystore.feed")
-	os.Stderr = stderr
+	var report func(error)
+	read := testenv.CaptureStderr(t, func() { report = Reporter(nil, "keystore.feed") })
 	report(errors.New("listen connection lost"))
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if s := string(out); !strings.Contains(s, `"level":"error"`) || !strings.Contains(s, `"event":"keystore.feed"`) || !strings.Contains(s, "listen connection lost") {
+	if s := read(); !strings.Contains(s, `"level":"error"`) || !strings.Contains(s, `"event":"keystore.feed"`) || !strings.Contains(s, "listen connection lost") {
 		t.Fatalf("nil OnFeedError wrote %q", s)
 	}
 
