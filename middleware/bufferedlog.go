@@ -73,7 +73,7 @@ func NewBufferedLog(w io.Writer, interval time.Duration) *BufferedLog {
 
 // Write copies p, one log line, into the buffer (into w directly after
 // Close). It returns an error only when it wrote the waiting lines itself
-// and that write failed.
+// and that write failed: those lines are lost, p is still kept.
 func (l *BufferedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	switch {
@@ -84,10 +84,11 @@ func (l *BufferedLog) Write(p []byte) (int, error) {
 		return l.w.Write(p)
 	case len(l.buf) > 0 && len(l.buf)+len(p) > maxBuffered:
 		l.mu.Unlock()
-		if err := l.Flush(); err != nil {
-			return 0, err
+		err := l.Flush()
+		if n, _ := l.Write(p); err != nil {
+			return n, err // p is kept: only the lines before it are lost
 		}
-		return l.Write(p)
+		return len(p), nil
 	}
 	l.buf = append(l.buf, p...)
 	if !l.armed {

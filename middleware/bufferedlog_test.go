@@ -161,6 +161,15 @@ func TestBufferedLogReportsWriteErrors(t *testing.T) {
 		if !errors.Is(err, errDisk) {
 			t.Fatalf("the Write that wrote a full buffer returned %v, want the write's error", err)
 		}
+		w.mu.Lock()
+		w.err = nil
+		w.mu.Unlock()
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if _, all := w.written(); len(all) != len(line) {
+			t.Fatalf("after the failed write, %d bytes written, want the line of that Write (%d bytes)", len(all), len(line))
+		}
 	})
 	t.Run("timer", func(t *testing.T) {
 		reported := make(chan error, 1)
