@@ -58,6 +58,14 @@ type Config struct {
 	// lowers a level above info to info; only a disabled logger
 	// (zerolog.Nop()) or zerolog's global level silences them. The zero
 	// Logger means JSON lines with timestamps at info level on os.Stderr.
+	//
+	// zerolog writes each event with one Write to its writer, so a log file
+	// costs one write(2) per attempt. A Logger on a BufferedLog batches them,
+	// at a durability bound: a line reaches the file at most the log's
+	// interval (DefaultFlushInterval, 100 ms) after the attempt, a graceful
+	// shutdown that calls BufferedLog.Close loses none, a crash loses at
+	// most the last interval's lines, and a failed write is reported (see
+	// BufferedLog). The Auditor, when set, is not buffered.
 	Logger zerolog.Logger
 
 	// Auditor, when set, also receives every audit event, before the answer

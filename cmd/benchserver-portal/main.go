@@ -5,8 +5,11 @@
 //
 //	go build -o /tmp/benchserver-portal ./cmd/benchserver-portal
 //	/tmp/benchserver-portal -addr 127.0.0.1:7801 &
-//	wrk -t2 -c32 -d8s -s cmd/benchserver-portal/post.lua http://127.0.0.1:7801/bare
-//	wrk -t2 -c32 -d8s -s cmd/benchserver-portal/post.lua http://127.0.0.1:7801/api/settings/api-keys/embed-ticket
+//	wrk -t2 -c32 -d8s -s cmd/benchserver/post.lua http://127.0.0.1:7801/bare -- 42 alice acme http://127.0.0.1:8080
+//	wrk -t2 -c32 -d8s -s cmd/benchserver/post.lua http://127.0.0.1:7801/api/settings/api-keys/embed-ticket -- 42 alice acme http://127.0.0.1:8080
+//
+// (alice, owner in tenant acme, asks for deployment 42 from the allowed
+// embedder origin.)
 //
 // -audit=store also records every attempt in the SQLite store (durable, one
 // fsync per request); the default, -audit=log, writes the audit line to the

@@ -28,6 +28,7 @@ REPO=${REPO:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}
 STUB=127.0.0.1:7711; EXP=3011; KPW=127.0.0.1:3001; KPL=127.0.0.1:7802; KPF=127.0.0.1:3002; KPN=127.0.0.1:3003
 WRK="wrk -t2 -c32 -d8s --latency"
 ROUTE=/api/settings/api-keys/embed-ticket
+LOCAL="-- 42 alice acme http://127.0.0.1:8080" # post.lua's request as benchserver-portal's user
 pids=(); cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }; trap cleanup EXIT
 mkdir -p $WORK
 if [ ! -d $WORK/express-seed/node_modules ]; then
@@ -44,8 +45,8 @@ $WORK/benchserver -addr $KPF -wacht http://$STUB -handler forward -log $WORK/for
 $WORK/benchserver -addr $KPN -wacht http://$STUB -handler forward-nethttp -log $WORK/forward.log >$WORK/bsn.log 2>&1 & NPID=$!; pids+=($NPID)
 sleep 3
 ticks() { awk '{print $14+$15}' /proc/$1/stat; }
-one() { # name pid script url
-  local t0=$(ticks $2); local out; out=$($WRK -s $3 $4); local t1=$(ticks $2)
+one() { # name pid script url [-- the script's arguments]
+  local t0=$(ticks $2); local out; out=$($WRK -s $3 "${@:4}"); local t1=$(ticks $2)
   echo "$out" | awk -v n="$1" -v dt=$((t1-t0)) -v la="$(cut -d' ' -f1 /proc/loadavg)" '
     /requests in/{req=$1} /Requests\/sec/{r=$2} $1=="99%"{p=$2} /Non-2xx/{bad=$NF}
     END{ if (p ~ /us$/) pm=p/1000; else if (p ~ /ms$/) pm=p+0; else pm=p*1000;
@@ -53,7 +54,7 @@ one() { # name pid script url
 }
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://127.0.0.1:$EXP$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $REPO/cmd/benchserver/post.lua http://$KPW$ROUTE >/dev/null
-wrk -t1 -c4 -d2s -s $REPO/cmd/benchserver-portal/post.lua http://$KPL$ROUTE >/dev/null
+wrk -t1 -c4 -d2s -s $REPO/cmd/benchserver/post.lua http://$KPL$ROUTE $LOCAL >/dev/null
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPF$ROUTE >/dev/null
 wrk -t1 -c4 -d2s -s $WORK/post.lua http://$KPN$ROUTE >/dev/null
 echo "# name req/s p99_ms server_cpu_us_per_req non2xx load1"
@@ -63,8 +64,8 @@ for i in $(seq $ROUNDS); do
   one kp-wacht $WPID $REPO/cmd/benchserver/post.lua http://$KPW$ROUTE
   one floor-kp $FPID $WORK/post.lua http://$KPF$ROUTE
   one floor-nethttp $NPID $WORK/post.lua http://$KPN$ROUTE
-  one kp-local $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL$ROUTE
-  one gin-bare $LPID $REPO/cmd/benchserver-portal/post.lua http://$KPL/bare
+  one kp-local $LPID $REPO/cmd/benchserver/post.lua http://$KPL$ROUTE $LOCAL
+  one gin-bare $LPID $REPO/cmd/benchserver/post.lua http://$KPL/bare $LOCAL
 done | tee $WORK/rounds.txt
 # Per-round ratios, same run: Wacht mode against its floor through the same client (requests/s;
 # target >= 0.9) and against Express (requests/s, p99, CPU per ticket), Wacht mode's CPU per

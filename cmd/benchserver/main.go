@@ -16,7 +16,9 @@
 // <t*10+d> (d 0..9) belongs to tenant t<t>. The decisions run through the
 // real Casbin engine over a generated policy text; the rate limit is lifted;
 // every attempt writes its audit line (info level) to the -log file, as the
-// Express peer writes one JSON line per attempt to its stdout.
+// Express peer writes one JSON line per attempt to its stdout, through a
+// middleware.BufferedLog (a graceful stop, SIGINT or SIGTERM, writes every
+// line).
 //
 // -handler swaps the route for a floor: a Gin handler that only forwards each
 // request to Wacht and answers its body, with no identity, policy, audit or
@@ -83,7 +85,15 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr, handler string) er
 		return err
 	}
 	defer logFile.Close()
-	logger := zerolog.New(logFile).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+	// The audit lines are batched (at most middleware.DefaultFlushInterval
+	// late); Close, once the server has shut down, writes the last ones.
+	auditLog := middleware.NewBufferedLog(logFile, 0)
+	defer func() {
+		if err := auditLog.Close(); err != nil {
+			log.Printf("audit log: %v", err)
+		}
+	}()
+	logger := zerolog.New(auditLog).With().Timestamp().Logger().Level(zerolog.InfoLevel)
 
 	decider, err := policy.New(policy.Config{PolicyText: policyText()})
 	if err != nil {
