@@ -1,0 +1,37 @@
+package middleware_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyportal/keyportal/middleware"
+)
+
+// The ticket route's audit lines go to a log file in batches: one write(2)
+// per 100 ms instead of one per ticket. Close it after the server has shut
+// down, so that no line is lost.
+func ExampleNewBufferedLog() {
+	dir, _ := os.MkdirTemp("", "keyportal-log")
+	defer os.RemoveAll(dir)
+	file, err := os.Create(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		panic(err)
+	}
+	defer file.Close()
+
+	lines := middleware.NewBufferedLog(file, 0) // DefaultFlushInterval
+	logger := zerolog.New(lines)
+	_ = middleware.Config{Logger: logger} // with the rest of the route's Config
+
+	logger.Info().Str("event", "ticket.issued").Msg("") // as the route writes one
+	if err := lines.Close(); err != nil {               // after http.Server.Shutdown
+		panic(err)
+	}
+	b, _ := os.ReadFile(file.Name())
+	fmt.Println(strings.TrimSpace(string(b)))
+	// Output: {"level":"info","event":"ticket.issued"}
+}
