@@ -3,7 +3,6 @@ package middleware_test
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -15,12 +14,11 @@ import (
 // per 100 ms instead of one per ticket. Close it after the server has shut
 // down, so that no line is lost.
 func ExampleNewBufferedLog() {
-	dir, _ := os.MkdirTemp("", "keyportal-log")
-	defer os.RemoveAll(dir)
-	file, err := os.Create(filepath.Join(dir, "audit.log"))
+	file, err := os.CreateTemp("", "audit-*.log")
 	if err != nil {
 		panic(err)
 	}
+	defer os.Remove(file.Name())
 	defer file.Close()
 
 	lines := middleware.NewBufferedLog(file, 0) // DefaultFlushInterval
