@@ -158,10 +158,7 @@ g2, deployment:42, acme
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.Decide(context.Background(), Request{"mallory", "acme", "deployment:42", "api_keys:manage"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustDecide(t, e, Request{"mallory", "acme", "deployment:42", "api_keys:manage"})
 	if want := "p, blocked, *, deployment:*, api_keys:manage, deny"; d.Allowed || d.Reason != ReasonDeniedByRule || d.Rule != want {
 		t.Fatalf("decision %+v, want denied_by_rule by %q", d, want)
 	}

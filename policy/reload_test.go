@@ -60,10 +60,7 @@ func answersOf(t *testing.T, policy string) []answer {
 	}
 	out := make([]answer, len(reloadRequests))
 	for i, r := range reloadRequests {
-		d, err := e.Decide(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := mustDecide(t, e, r)
 		out[i] = answer{d.Allowed, d.Reason}
 	}
 	return out
@@ -197,10 +194,7 @@ func TestWatchReloads(t *testing.T) {
 		}
 	}
 	dave := func() answer {
-		d, err := e.Decide(context.Background(), reloadRequests[2])
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := mustDecide(t, e, reloadRequests[2])
 		return answer{d.Allowed, d.Reason}
 	}
 

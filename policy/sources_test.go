@@ -33,6 +33,42 @@ func (a appMembers) Roles(_ context.Context, subject, tenant string) ([]string, 
 	return a[subject][tenant], nil
 }
 
+// decideCase is a request and what the engine must answer: the reason and
+// the roles, or an error containing err.
+type decideCase struct {
+	name   string
+	req    Request
+	reason Reason
+	roles  []string
+	err    string
+}
+
+// decideCases decides each case with e; errPrefix is how a failing source's
+// error must start.
+func decideCases(t *testing.T, e *Engine, errPrefix string, tests []decideCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), tt.req)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), errPrefix) || d.Allowed {
+					t.Fatalf("got %+v, error = %v, want %q", d, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Reason != tt.reason || d.Allowed != (tt.reason == ReasonAllowed) {
+				t.Fatalf("got %v/%s, want %s", d.Allowed, d.Reason, tt.reason)
+			}
+			if !reflect.DeepEqual(d.Roles, tt.roles) {
+				t.Errorf("Roles = %q, want %q", d.Roles, tt.roles)
+			}
+		})
+	}
+}
+
 func TestAppSuppliedTenantsAndRoles(t *testing.T) {
 	// The policy has permissions, ownership and one role inheritance row,
 	// but no memberships and no tenant status: the app supplies those.
@@ -58,13 +94,7 @@ g3, acme, suspended
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name   string
-		req    Request
-		reason Reason
-		roles  []string
-		err    string
-	}{
+	decideCases(t, e, "policy: ", []decideCase{
 		// acme is suspended by its g3 row, active by the app's word.
 		{"app membership allows without any g row, app status overrides the g3 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
 		{"role in another tenant does not count", Request{"yann", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"support"}, ""},
@@ -79,27 +109,7 @@ g3, acme, suspended
 		{"subject spelled like a role gets only its app roles", Request{"admin", "acme", "deployment:42", manage}, ReasonDeniedByRule, []string{"support"}, ""},
 		{"tenant source fails", Request{"zoe", "broken", "deployment:42", manage}, "", nil, "tenants table unavailable"},
 		{"role source fails", Request{"broken", "acme", "deployment:42", manage}, "", nil, "members table unavailable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := e.Decide(context.Background(), tt.req)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "policy: ") {
-					t.Fatalf("error = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Reason != tt.reason || d.Allowed != (tt.reason == ReasonAllowed) {
-				t.Fatalf("got %v/%s, want %s", d.Allowed, d.Reason, tt.reason)
-			}
-			if !reflect.DeepEqual(d.Roles, tt.roles) {
-				t.Errorf("Roles = %q, want %q", d.Roles, tt.roles)
-			}
-		})
-	}
+	})
 	// The engine answers as a TenantStatuser and RoleSource too.
 	if st, _ := e.TenantStatus(context.Background(), "globex"); st != TenantSuspended {
 		t.Errorf("TenantStatus(globex) = %q", st)
@@ -145,37 +155,15 @@ g, yann, admin, globex
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name   string
-		req    Request
-		reason Reason
-		err    string
-	}{
-		{"owned by the tenant: allowed without a g2 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, ""},
-		{"attack: a deployment of another tenant", Request{"zoe", "acme", "deployment:77", manage}, ReasonNotOwner, ""},
-		{"attack: the owner's admin asks in his own tenant only", Request{"yann", "globex", "deployment:42", manage}, ReasonNotOwner, ""},
-		{"a deployment nobody owns", Request{"zoe", "acme", "deployment:9", manage}, ReasonNotOwner, ""},
-		{"attack: an object named like the tenant", Request{"zoe", "acme", "acme", manage}, ReasonNotOwner, ""},
-		{"no role comes before ownership", Request{"mallory", "acme", "deployment:42", manage}, ReasonNoRole, ""},
-		{"the owner source fails: no decision", Request{"zoe", "acme", "deployment:500", manage}, "", "deployments table unavailable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := e.Decide(context.Background(), tt.req)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "policy: ownership: ") || d.Allowed {
-					t.Fatalf("got %+v, error = %v, want %q", d, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Reason != tt.reason || d.Allowed != (tt.reason == ReasonAllowed) {
-				t.Fatalf("got %v/%s, want %s", d.Allowed, d.Reason, tt.reason)
-			}
-		})
-	}
+	decideCases(t, e, "policy: ownership: ", []decideCase{
+		{"owned by the tenant: allowed without a g2 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
+		{"attack: a deployment of another tenant", Request{"zoe", "acme", "deployment:77", manage}, ReasonNotOwner, []string{"admin"}, ""},
+		{"attack: the owner's admin asks in his own tenant only", Request{"yann", "globex", "deployment:42", manage}, ReasonNotOwner, []string{"admin"}, ""},
+		{"a deployment nobody owns", Request{"zoe", "acme", "deployment:9", manage}, ReasonNotOwner, []string{"admin"}, ""},
+		{"attack: an object named like the tenant", Request{"zoe", "acme", "acme", manage}, ReasonNotOwner, []string{"admin"}, ""},
+		{"no role comes before ownership", Request{"mallory", "acme", "deployment:42", manage}, ReasonNoRole, nil, ""},
+		{"the owner source fails: no decision", Request{"zoe", "acme", "deployment:500", manage}, "", nil, "deployments table unavailable"},
+	})
 	x, err := e.Explain(context.Background(), Request{"zoe", "acme", "deployment:77", manage})
 	if err != nil {
 		t.Fatal(err)
