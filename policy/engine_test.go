@@ -15,14 +15,20 @@ func demoEngine(t testing.TB) *Engine {
 	return demoEngineWith(t, "")
 }
 
-// demoEngineWith is an engine of the demo policy followed by the rows extra.
-func demoEngineWith(t testing.TB, extra string) *Engine {
+// mustNew is New(cfg), failing the test when the engine cannot start.
+func mustNew(t testing.TB, cfg Config) *Engine {
 	t.Helper()
-	e, err := New(Config{PolicyText: demo.Policy + extra})
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// demoEngineWith is an engine of the demo policy followed by the rows extra.
+func demoEngineWith(t testing.TB, extra string) *Engine {
+	t.Helper()
+	return mustNew(t, Config{PolicyText: demo.Policy + extra})
 }
 
 // mustDecide decides r with e, failing the test when no decision is made.
@@ -119,10 +125,7 @@ func TestDecideInvalidRequest(t *testing.T) {
 }
 
 func TestEmptyPolicyDeniesEverything(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{})
 	d, err := e.Decide(context.Background(), Request{"alice", "acme", "deployment:42", manage})
 	if err != nil || d.Allowed || d.Reason != ReasonNoRole {
 		t.Fatalf("got %+v, %v", d, err)

@@ -54,10 +54,7 @@ type answer struct {
 // answersOf decides reloadRequests against a fresh engine over policy.
 func answersOf(t *testing.T, policy string) []answer {
 	t.Helper()
-	e, err := New(Config{PolicyText: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: policy})
 	out := make([]answer, len(reloadRequests))
 	for i, r := range reloadRequests {
 		d := mustDecide(t, e, r)
@@ -166,10 +163,7 @@ func TestWatchReloads(t *testing.T) {
 	a, b := answersOf(t, policyA), answersOf(t, policyB)
 	dir := t.TempDir()
 	path := writeFile(t, dir, "policy.csv", policyA)
-	e, err := New(Config{PolicyPath: path, Watch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyPath: path, Watch: true})
 	defer e.Close()
 	stop := make(chan struct{})
 	wait := deciders(t, e, a, b, stop)

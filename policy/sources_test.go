@@ -80,7 +80,7 @@ g2, deployment:42, acme
 g2, deployment:77, globex
 g3, acme, suspended
 `
-	e, err := New(Config{
+	e := mustNew(t, Config{
 		PolicyText: policy,
 		Tenants:    appTenants{"acme": TenantActive, "globex": TenantSuspended, "umbrella": TenantDeleted},
 		Roles: appMembers{
@@ -91,9 +91,6 @@ g3, acme, suspended
 			"admin": {"acme": {"support"}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	decideCases(t, e, "policy: ", []decideCase{
 		// acme is suspended by its g3 row, active by the app's word.
 		{"app membership allows without any g row, app status overrides the g3 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
@@ -120,10 +117,7 @@ g3, acme, suspended
 }
 
 func TestInvalidStatusFromApp(t *testing.T) {
-	e, err := New(Config{PolicyText: demo.Policy, Tenants: appTenants{"acme": "paused"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: demo.Policy, Tenants: appTenants{"acme": "paused"}})
 	if _, err := e.Decide(context.Background(), Request{"alice", "acme", "deployment:42", manage}); err == nil {
 		t.Fatal("an invalid status from the app must be an error, not a decision")
 	}
@@ -147,14 +141,11 @@ p, admin, *, deployment:*, api_keys:manage
 g, zoe, admin, acme
 g, yann, admin, globex
 `
-	e, err := New(Config{PolicyText: policy, Owners: appOwners{
+	e := mustNew(t, Config{PolicyText: policy, Owners: appOwners{
 		"deployment:42": "acme",
 		"deployment:77": "globex",
 		"acme":          "acme", // an object spelled like its tenant
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	decideCases(t, e, "policy: ownership: ", []decideCase{
 		{"owned by the tenant: allowed without a g2 row", Request{"zoe", "acme", "deployment:42", manage}, ReasonAllowed, []string{"admin"}, ""},
 		{"attack: a deployment of another tenant", Request{"zoe", "acme", "deployment:77", manage}, ReasonNotOwner, []string{"admin"}, ""},

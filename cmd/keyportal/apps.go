@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -76,37 +77,22 @@ and the command says so when the answer has none).`,
 			if !cmd.Flags().Changed("origin") {
 				app.AllowedOrigins = splitList(c.getenv("KEYPORTAL_ALLOWED_ORIGINS"))
 			}
-			return src.use(cmd.Context(), c, true, func(cl *wacht.Client) error {
-				got, err := cl.CreateApp(cmd.Context(), wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
+			ctx := cmd.Context()
+			view, raw, err := src.app(ctx, c, true, "create app "+app.Slug, func(cl *wacht.Client) (wacht.App, error) {
+				return cl.CreateApp(ctx, wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
 					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions, OrganizationID: app.Tenant,
 					DeploymentID: app.DeploymentID, AllowedOrigins: app.AllowedOrigins})
-				if err != nil {
-					return storeError(err, "create app "+app.Slug)
-				}
-				if asJSON {
-					return jsonLine(c.out, got)
-				}
-				fmt.Fprintf(c.out, "created app %s at Wacht\n", got.AppSlug)
-				c.printApp(c.out, fromWacht(got))
-				if len(app.AllowedOrigins) > 0 && got.AllowedOrigins == nil {
-					fmt.Fprintln(c.errOut, "note: the server answered no allowed_origins (Wacht keeps no embedder origins): the origins were not stored")
-				}
-				return nil
-			}, func(s keystore.Store) error {
-				got, err := s.CreateApp(cmd.Context(), app, cliActor)
-				if err != nil {
-					return storeError(err, "create app "+app.Slug)
-				}
-				if asJSON {
-					return jsonLine(c.out, got)
-				}
-				fmt.Fprintf(c.out, "created app %s\n", got.Slug)
-				c.printApp(c.out, fromLocal(got))
-				if len(got.AllowedOrigins) == 0 {
-					fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
-				}
-				return nil
+			}, func(s keystore.Store) (keystore.App, error) {
+				return s.CreateApp(ctx, app, cliActor)
 			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return jsonLine(c.out, raw)
+			}
+			c.reportCreated(view, app.AllowedOrigins, src.wacht.on)
+			return nil
 		},
 	}
 	src.add(cmd)
@@ -188,22 +174,11 @@ func (c *cli) appsGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var view appView
-			var raw any
-			err = src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
-				a, err := cl.GetApp(cmd.Context(), slug)
-				if err != nil {
-					return storeError(err, "app "+slug)
-				}
-				view, raw = fromWacht(a), a
-				return nil
-			}, func(s keystore.Store) error {
-				a, err := s.GetApp(cmd.Context(), slug)
-				if err != nil {
-					return storeError(err, "app "+slug)
-				}
-				view, raw = fromLocal(a), a
-				return nil
+			ctx := cmd.Context()
+			view, raw, err := src.app(ctx, c, false, "app "+slug, func(cl *wacht.Client) (wacht.App, error) {
+				return cl.GetApp(ctx, slug)
+			}, func(s keystore.Store) (keystore.App, error) {
+				return s.GetApp(ctx, slug)
 			})
 			if err != nil {
 				return err
@@ -268,6 +243,48 @@ keys and their history stay.`,
 	src.add(cmd)
 	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
 	return cmd
+}
+
+// reportCreated prints the app just created, and a note on stderr when it
+// has no origins: none were given, or Wacht kept none of those asked for.
+func (c *cli) reportCreated(a appView, asked []string, atWacht bool) {
+	at := ""
+	if atWacht {
+		at = " at Wacht"
+	}
+	fmt.Fprintf(c.out, "created app %s%s\n", a.slug, at)
+	c.printApp(c.out, a)
+	switch {
+	case atWacht && len(asked) > 0 && a.originsUnknown:
+		fmt.Fprintln(c.errOut, "note: the server answered no allowed_origins (Wacht keeps no embedder origins): the origins were not stored")
+	case !atWacht && len(a.origins) == 0:
+		fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
+	}
+}
+
+// app gets one app as use does: from Wacht with atWacht, else from the
+// local store with local. It returns the app as the tables show it and as
+// it came, for --json; what names the step in a failure.
+func (f *sourceFlags) app(ctx context.Context, c *cli, create bool, what string,
+	atWacht func(*wacht.Client) (wacht.App, error), local func(keystore.Store) (keystore.App, error)) (appView, any, error) {
+	var view appView
+	var raw any
+	err := f.use(ctx, c, create, func(cl *wacht.Client) error {
+		a, err := atWacht(cl)
+		if err != nil {
+			return storeError(err, what)
+		}
+		view, raw = fromWacht(a), a
+		return nil
+	}, func(s keystore.Store) error {
+		a, err := local(s)
+		if err != nil {
+			return storeError(err, what)
+		}
+		view, raw = fromLocal(a), a
+		return nil
+	})
+	return view, raw, err
 }
 
 // slugArg takes the app slug from the one argument or --deployment.

@@ -291,13 +291,9 @@ func (c *cli) printResults(results []policy.CaseResult, casesPath string, asJSON
 		}
 		d := r.Decision
 		if asJSON {
-			roles := d.Roles
-			if roles == nil {
-				roles = []string{}
-			}
 			if err := jsonLine(c.out, caseJSON{Line: r.Case.Line, Subject: r.Case.Subject, Tenant: r.Case.Tenant,
 				Object: r.Case.Object, Action: r.Case.Action, Expect: r.Case.Expect, Pass: r.Pass,
-				Allowed: d.Allowed, Reason: string(d.Reason), Rule: d.Rule, Roles: roles, TenantStatus: string(d.TenantStatus)}); err != nil {
+				Allowed: d.Allowed, Reason: string(d.Reason), Rule: d.Rule, Roles: jsonRoles(d.Roles), TenantStatus: string(d.TenantStatus)}); err != nil {
 				return err
 			}
 			continue
@@ -323,6 +319,15 @@ func (c *cli) printResults(results []policy.CaseResult, casesPath string, asJSON
 		return errFindings
 	}
 	return nil
+}
+
+// jsonRoles is a decision's role chain for --json: [] rather than null when
+// the subject holds no role.
+func jsonRoles(roles []string) []string {
+	if roles == nil {
+		return []string{}
+	}
+	return roles
 }
 
 // outcome renders a decision as "allow" or "deny (reason)".
@@ -470,10 +475,6 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
 			}
 			d := x.Decision
 			if asJSON {
-				roles := d.Roles
-				if roles == nil {
-					roles = []string{}
-				}
 				steps := make([]map[string]any, len(x.Steps))
 				for i, s := range x.Steps {
 					steps[i] = map[string]any{"check": s.Check, "passed": s.Passed, "detail": s.Detail}
@@ -481,7 +482,7 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
 				return jsonLine(c.out, map[string]any{
 					"subject": req.Subject, "tenant": req.Tenant, "object": req.Object, "action": req.Action,
 					"allowed": d.Allowed, "reason": d.Reason, "rule": d.Rule, "rule_line": x.RuleLine, "policy": x.PolicyPath,
-					"roles": roles, "tenant_status": d.TenantStatus, "checks": steps,
+					"roles": jsonRoles(d.Roles), "tenant_status": d.TenantStatus, "checks": steps,
 				})
 			}
 			st := c.style(c.out)
