@@ -163,14 +163,14 @@ func (c *cli) appsListCommand() *cobra.Command {
 func (c *cli) appsGetCommand() *cobra.Command {
 	var src sourceFlags
 	var asJSON bool
-	var deployment string
+	var name appName
 	cmd := &cobra.Command{
 		Use:   "get SLUG | --deployment ID",
 		Short: "Show one API auth app",
 		Example: `  keyportal apps get aa_42
   keyportal apps get --deployment 42 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			slug, err := slugArg(cmd, args, deployment)
+			slug, err := name.slug(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -191,14 +191,14 @@ func (c *cli) appsGetCommand() *cobra.Command {
 		},
 	}
 	src.add(cmd)
-	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	name.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the app as one JSON object")
 	return cmd
 }
 
 func (c *cli) appsDisableCommand() *cobra.Command {
 	var src sourceFlags
-	var deployment string
+	var name appName
 	cmd := &cobra.Command{
 		Use:   "disable SLUG | --deployment ID",
 		Short: "Disable an API auth app: its keys stop working and its portal refuses tickets",
@@ -210,7 +210,7 @@ keys and their history stay.`,
 		Example: `  keyportal apps disable aa_42
   keyportal apps disable --deployment 42 --wacht`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			slug, err := slugArg(cmd, args, deployment)
+			slug, err := name.slug(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -241,7 +241,7 @@ keys and their history stay.`,
 		},
 	}
 	src.add(cmd)
-	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	name.add(cmd)
 	return cmd
 }
 
@@ -287,13 +287,20 @@ func (f *sourceFlags) app(ctx context.Context, c *cli, create bool, what string,
 	return view, raw, err
 }
 
-// slugArg takes the app slug from the one argument or --deployment.
-func slugArg(cmd *cobra.Command, args []string, deployment string) (string, error) {
+// appName names one app, as SLUG or --deployment ID.
+type appName struct{ deployment string }
+
+func (n *appName) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&n.deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+}
+
+// slug takes the app slug from the one argument or --deployment.
+func (n *appName) slug(cmd *cobra.Command, args []string) (string, error) {
 	switch {
-	case len(args) == 1 && deployment == "":
+	case len(args) == 1 && n.deployment == "":
 		return args[0], nil
-	case len(args) == 0 && deployment != "":
-		return "aa_" + deployment, nil
+	case len(args) == 0 && n.deployment != "":
+		return "aa_" + n.deployment, nil
 	}
 	return "", usageErrorf(cmd, "name the app by its SLUG or by --deployment ID, one of the two")
 }
