@@ -35,10 +35,7 @@ func scalePolicy(tenants int) string {
 // denied_by_rule.
 func BenchmarkDecide(b *testing.B) {
 	for _, tenants := range []int{10, 10_000} {
-		e, err := New(Config{PolicyText: scalePolicy(tenants)})
-		if err != nil {
-			b.Fatal(err)
-		}
+		e := mustNew(b, Config{PolicyText: scalePolicy(tenants)})
 		var reqs []Request
 		for i := 0; i < 64; i++ {
 			t := (i * 7919) % tenants

@@ -40,42 +40,31 @@ var knownReasons = map[Reason]bool{
 // used in errors, which read "name:line: message".
 func ParseCases(r io.Reader, name string) ([]Case, error) {
 	var cases []Case
-	rows := newCSVLines(r)
-	for {
-		f, ok, err := rows.next()
-		if !ok {
-			break
-		}
-		n := rows.line
-		fail := func(format string, args ...any) error {
-			return &FileError{Path: name, Line: n, Msg: fmt.Sprintf(format, args...)}
-		}
-		if err != nil {
-			return nil, fail("not a CSV row: %v", err)
-		}
+	err := newCSVLines(r).each(name, func(f []string, n int) error {
 		if len(cases) == 0 && strings.EqualFold(f[0], "subject") {
-			continue // header
+			return nil // header
 		}
 		if len(f) != 5 {
-			return nil, fail("want 5 fields (subject, tenant, object, action, expect), got %d", len(f))
+			return fileErrorf(name, n, "want 5 fields (subject, tenant, object, action, expect), got %d", len(f))
 		}
 		for i, v := range f {
 			if v == "" {
-				return nil, fail("field %d (%s) is empty", i+1, []string{"subject", "tenant", "object", "action", "expect"}[i])
+				return fileErrorf(name, n, "field %d (%s) is empty", i+1, []string{"subject", "tenant", "object", "action", "expect"}[i])
 			}
 		}
 		expect := strings.ToLower(f[4])
 		if expect != "allow" && expect != "deny" && !knownReasons[Reason(expect)] {
-			return nil, fail("expect %q is not allow, deny or a reason (allowed, no_role, not_owner, tenant_suspended, tenant_deleted, denied_by_rule, unknown_tenant)", f[4])
+			return fileErrorf(name, n, "expect %q is not allow, deny or a reason (allowed, no_role, not_owner, tenant_suspended, tenant_deleted, denied_by_rule, unknown_tenant)", f[4])
 		}
 		cases = append(cases, Case{
 			Request: Request{Subject: f[0], Tenant: f[1], Object: f[2], Action: f[3]},
 			Expect:  expect,
 			Line:    n,
 		})
-	}
-	if err := rows.readErr(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return cases, nil
 }

@@ -25,10 +25,7 @@ g2, deployment:42, acme
 `
 
 func TestSubjectWithTwoRolesInOneTenant(t *testing.T) {
-	e, err := New(Config{PolicyText: coreRules})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: coreRules})
 	for _, act := range []string{"api_keys:manage", "audit:read"} {
 		d, err := e.Decide(context.Background(), Request{"alice", "acme", "deployment:42", act})
 		if err != nil || !d.Allowed {
@@ -80,10 +77,7 @@ func TestRoleChainDepth(t *testing.T) {
 // TestEngineUsesItsRoleGraph: every role definition gets this package's
 // read-only graph, not casbin's default manager.
 func TestEngineUsesItsRoleGraph(t *testing.T) {
-	e, err := New(Config{PolicyText: coreRules})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: coreRules})
 	s := e.cur.Load()
 	for _, ptype := range []string{"g", "g2", "g3"} {
 		if _, ok := s.enf.GetNamedRoleManager(ptype).(*roleGraph); !ok {
@@ -95,10 +89,7 @@ func TestEngineUsesItsRoleGraph(t *testing.T) {
 // TestVerdictMemoIsBounded: the memo of a snapshot takes at most
 // maxVerdicts answers; past that, answers are computed and not kept.
 func TestVerdictMemoIsBounded(t *testing.T) {
-	e, err := New(Config{PolicyText: coreRules})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: coreRules})
 	s := e.cur.Load()
 	ask := func(sub string) {
 		if _, _, err := s.enforce(sub, "acme", "deployment:42", "api_keys:manage"); err != nil {
@@ -145,7 +136,7 @@ func (r appRoles) Roles(context.Context, string, string) ([]string, error) { ret
 
 func TestDeniedByRuleNamesTheDenyRow(t *testing.T) {
 	dir := t.TempDir()
-	e, err := New(Config{
+	e := mustNew(t, Config{
 		ModelPath: writeFile(t, dir, "model.conf", denyModel),
 		PolicyText: `
 p, viewer, *, deployment:*, audit:read, allow
@@ -155,13 +146,7 @@ g2, deployment:42, acme
 		// viewer matches no row for the action; blocked matches the deny row.
 		Roles: appRoles{"viewer", "blocked"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.Decide(context.Background(), Request{"mallory", "acme", "deployment:42", "api_keys:manage"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustDecide(t, e, Request{"mallory", "acme", "deployment:42", "api_keys:manage"})
 	if want := "p, blocked, *, deployment:*, api_keys:manage, deny"; d.Allowed || d.Reason != ReasonDeniedByRule || d.Rule != want {
 		t.Fatalf("decision %+v, want denied_by_rule by %q", d, want)
 	}

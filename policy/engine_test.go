@@ -12,11 +12,33 @@ import (
 
 func demoEngine(t testing.TB) *Engine {
 	t.Helper()
-	e, err := New(Config{PolicyText: demo.Policy})
+	return demoEngineWith(t, "")
+}
+
+// mustNew is New(cfg), failing the test when the engine cannot start.
+func mustNew(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// demoEngineWith is an engine of the demo policy followed by the rows extra.
+func demoEngineWith(t testing.TB, extra string) *Engine {
+	t.Helper()
+	return mustNew(t, Config{PolicyText: demo.Policy + extra})
+}
+
+// mustDecide decides r with e, failing the test when no decision is made.
+func mustDecide(t testing.TB, e Decider, r Request) Decision {
+	t.Helper()
+	d, err := e.Decide(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 const manage, auditRead = "api_keys:manage", "audit:read"
@@ -103,10 +125,7 @@ func TestDecideInvalidRequest(t *testing.T) {
 }
 
 func TestEmptyPolicyDeniesEverything(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{})
 	d, err := e.Decide(context.Background(), Request{"alice", "acme", "deployment:42", manage})
 	if err != nil || d.Allowed || d.Reason != ReasonNoRole {
 		t.Fatalf("got %+v, %v", d, err)
@@ -115,14 +134,8 @@ func TestEmptyPolicyDeniesEverything(t *testing.T) {
 
 func TestRoleInheritance(t *testing.T) {
 	// A role chain in one tenant: lead inherits developer's rows.
-	e, err := New(Config{PolicyText: demo.Policy + "g, lead, developer, acme\ng, judy, lead, acme\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.Decide(context.Background(), Request{"judy", "acme", "deployment:42", manage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := demoEngineWith(t, "g, lead, developer, acme\ng, judy, lead, acme\n")
+	d := mustDecide(t, e, Request{"judy", "acme", "deployment:42", manage})
 	if !d.Allowed || !reflect.DeepEqual(d.Roles, []string{"lead", "developer"}) || !strings.Contains(d.Rule, "developer") {
 		t.Fatalf("got %+v", d)
 	}
@@ -131,14 +144,8 @@ func TestRoleInheritance(t *testing.T) {
 // A tenant whose name is another tenant's object must not own that object,
 // though casbin treats every name as linked to itself.
 func TestTenantNamedLikeObject(t *testing.T) {
-	e, err := New(Config{PolicyText: demo.Policy + "g, mallory, admin, deployment:42\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.Decide(context.Background(), Request{"mallory", "deployment:42", "deployment:42", manage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := demoEngineWith(t, "g, mallory, admin, deployment:42\n")
+	d := mustDecide(t, e, Request{"mallory", "deployment:42", "deployment:42", manage})
 	if d.Allowed || d.Reason != ReasonNotOwner {
 		t.Fatalf("got %+v, want not_owner", d)
 	}

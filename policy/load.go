@@ -66,37 +66,22 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 		line   int
 	}
 	owner := map[string]ownerRow{}
-	rows := newCSVLines(strings.NewReader(text))
-	for {
-		fields, ok, err := rows.next()
-		if !ok {
-			break
-		}
-		n := rows.line
-		fail := func(format string, args ...any) error {
-			return &FileError{Path: path, Line: n, Msg: fmt.Sprintf(format, args...)}
-		}
-		if err != nil {
-			msg := err.Error()
-			if pe, ok := err.(*csv.ParseError); ok {
-				msg = pe.Err.Error()
-			}
-			return nil, fail("not a CSV row: %s", msg)
-		}
+	err := newCSVLines(strings.NewReader(text)).each(path, func(fields []string, n int) error {
+		fail := func(format string, args ...any) error { return fileErrorf(path, n, format, args...) }
 		ptype := fields[0]
 		want := 0
 		if ptype != "" {
 			want = m.arity(ptype)
 		}
 		if want == 0 {
-			return nil, fail("unknown policy type %q (the model defines %s)", ptype, strings.Join(m.ptypes(), ", "))
+			return fail("unknown policy type %q (the model defines %s)", ptype, strings.Join(m.ptypes(), ", "))
 		}
 		if got := len(fields) - 1; got != want {
-			return nil, fail("%s row has %d fields, the model's %s = %s wants %d", ptype, got, ptype, m.ByKey[ptype].Value, want)
+			return fail("%s row has %d fields, the model's %s = %s wants %d", ptype, got, ptype, m.ByKey[ptype].Value, want)
 		}
 		for i, f := range fields[1:] {
 			if f == "" {
-				return nil, fail("%s row: field %d is empty", ptype, i+1)
+				return fail("%s row: field %d is empty", ptype, i+1)
 			}
 		}
 		if ptype == "g3" {
@@ -104,10 +89,10 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 			switch status {
 			case TenantActive, TenantSuspended, TenantDeleted:
 			default:
-				return nil, fail("tenant %q: status %q is not active, suspended or deleted", tenant, status)
+				return fail("tenant %q: status %q is not active, suspended or deleted", tenant, status)
 			}
 			if prev, dup := statusLine[tenant]; dup {
-				return nil, fail("tenant %q already has a status at line %d", tenant, prev)
+				return fail("tenant %q already has a status at line %d", tenant, prev)
 			}
 			statusLine[tenant] = n
 			info.Statuses[tenant] = status
@@ -118,16 +103,17 @@ func parsePolicy(path, text string, m *modelInfo) (*policyInfo, error) {
 			// refused rather than loaded.
 			object, tenant := fields[1], fields[2]
 			if prev, dup := owner[object]; dup && prev.tenant != tenant {
-				return nil, fail("%s is already owned by tenant %q at line %d; a resource belongs to one tenant (two owners would let either reach it)", object, prev.tenant, prev.line)
+				return fail("%s is already owned by tenant %q at line %d; a resource belongs to one tenant (two owners would let either reach it)", object, prev.tenant, prev.line)
 			} else if !dup {
 				owner[object] = ownerRow{tenant: tenant, line: n}
 			}
 		}
 		info.Rows = append(info.Rows, row{PType: ptype, Fields: fields[1:], Line: n})
 		info.Counts[ptype]++
-	}
-	if err := rows.readErr(); err != nil {
-		return nil, &FileError{Path: path, Line: rows.line + 1, Msg: err.Error()}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return info, nil
 }
@@ -147,7 +133,7 @@ func newCSVLines(r io.Reader) *csvLines {
 
 // next reads up to the next row and returns its fields, each trimmed, or
 // the CSV error of a line that is not a row. ok is false at the end of the
-// input, or on a read error (see readErr).
+// input, or on a read error (c.sc.Err).
 func (c *csvLines) next() (fields []string, ok bool, err error) {
 	for c.sc.Scan() {
 		c.line++
@@ -169,5 +155,39 @@ func (c *csvLines) next() (fields []string, ok bool, err error) {
 	return nil, false, nil
 }
 
-// readErr returns the error that ended the input early, if any.
-func (c *csvLines) readErr() error { return c.sc.Err() }
+// each calls fn with the fields of every row and the line it is on, in
+// order, and stops at the first error fn returns. A line that is not a CSV
+// row, or input that ends early (a line over 1 MiB, a failing reader), ends
+// it with a *FileError on that line of path.
+func (c *csvLines) each(path string, fn func(fields []string, line int) error) error {
+	for {
+		fields, ok, err := c.next()
+		if !ok {
+			break
+		}
+		if err != nil {
+			return fileErrorf(path, c.line, "not a CSV row: %s", csvMessage(err))
+		}
+		if err := fn(fields, c.line); err != nil {
+			return err
+		}
+	}
+	if err := c.sc.Err(); err != nil {
+		return &FileError{Path: path, Line: c.line + 1, Msg: err.Error()}
+	}
+	return nil
+}
+
+// csvMessage is what is wrong with a line that is not a CSV row, without
+// encoding/csv's own line and column, which count within the one line read.
+func csvMessage(err error) string {
+	if pe, ok := err.(*csv.ParseError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// fileErrorf returns a *FileError at line of path.
+func fileErrorf(path string, line int, format string, args ...any) error {
+	return &FileError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
+}

@@ -148,13 +148,10 @@ func TestInlineTextErrorsNameTheirSource(t *testing.T) {
 
 func TestDefaultModelAndDemoPolicyLoad(t *testing.T) {
 	dir := t.TempDir()
-	e, err := New(Config{
+	e := mustNew(t, Config{
 		ModelPath:  writeFile(t, dir, "model.conf", DefaultModel),
 		PolicyPath: writeFile(t, dir, "policy.csv", demo.Policy),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if e.LastError() != nil {
 		t.Fatal(e.LastError())
 	}

@@ -3,8 +3,6 @@ package policy
 import (
 	"context"
 	"testing"
-
-	"github.com/keyportal/keyportal/internal/demo"
 )
 
 func TestMatrixDemo(t *testing.T) {
@@ -77,10 +75,7 @@ func TestMatrixDemo(t *testing.T) {
 
 func TestMatrixFollowsPolicy(t *testing.T) {
 	// Granting viewer a row changes its cell; inheritance counts too.
-	e, err := New(Config{PolicyText: demo.Policy + "p, viewer, *, deployment:*, deployment:view\ng, lead, developer, acme\ng, judy, lead, acme\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := demoEngineWith(t, "p, viewer, *, deployment:*, deployment:view\ng, lead, developer, acme\ng, judy, lead, acme\n")
 	cells, err := e.Matrix(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -54,16 +54,10 @@ type answer struct {
 // answersOf decides reloadRequests against a fresh engine over policy.
 func answersOf(t *testing.T, policy string) []answer {
 	t.Helper()
-	e, err := New(Config{PolicyText: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyText: policy})
 	out := make([]answer, len(reloadRequests))
 	for i, r := range reloadRequests {
-		d, err := e.Decide(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := mustDecide(t, e, r)
 		out[i] = answer{d.Allowed, d.Reason}
 	}
 	return out
@@ -169,10 +163,7 @@ func TestWatchReloads(t *testing.T) {
 	a, b := answersOf(t, policyA), answersOf(t, policyB)
 	dir := t.TempDir()
 	path := writeFile(t, dir, "policy.csv", policyA)
-	e, err := New(Config{PolicyPath: path, Watch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyPath: path, Watch: true})
 	defer e.Close()
 	stop := make(chan struct{})
 	wait := deciders(t, e, a, b, stop)
@@ -197,10 +188,7 @@ func TestWatchReloads(t *testing.T) {
 		}
 	}
 	dave := func() answer {
-		d, err := e.Decide(context.Background(), reloadRequests[2])
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := mustDecide(t, e, reloadRequests[2])
 		return answer{d.Allowed, d.Reason}
 	}
 

@@ -20,10 +20,7 @@ func TestRevokedRoleIsDeniedRightAfterReload(t *testing.T) {
 	}
 	const base = "p, admin, *, deployment:*, api_keys:manage\np, viewer, *, deployment:*, keys:read\ng2, deployment:42, acme\n"
 	write(base + "g, bob, admin, acme\n")
-	e, err := New(Config{PolicyPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{PolicyPath: path})
 	defer e.Close()
 	req := Request{Subject: "bob", Tenant: "acme", Object: "deployment:42", Action: "api_keys:manage"}
 	for i := 0; i < 3; i++ { // warm the memo

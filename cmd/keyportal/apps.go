@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -76,37 +77,22 @@ and the command says so when the answer has none).`,
 			if !cmd.Flags().Changed("origin") {
 				app.AllowedOrigins = splitList(c.getenv("KEYPORTAL_ALLOWED_ORIGINS"))
 			}
-			return src.use(cmd.Context(), c, true, func(cl *wacht.Client) error {
-				got, err := cl.CreateApp(cmd.Context(), wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
+			ctx := cmd.Context()
+			view, raw, err := src.app(ctx, c, true, "create app "+app.Slug, func(cl *wacht.Client) (wacht.App, error) {
+				return cl.CreateApp(ctx, wacht.CreateAppRequest{AppSlug: app.Slug, Name: app.Name,
 					KeyPrefix: app.KeyPrefix, Description: app.Description, Permissions: app.Permissions, OrganizationID: app.Tenant,
 					DeploymentID: app.DeploymentID, AllowedOrigins: app.AllowedOrigins})
-				if err != nil {
-					return storeError(err, "create app "+app.Slug)
-				}
-				if asJSON {
-					return jsonLine(c.out, got)
-				}
-				fmt.Fprintf(c.out, "created app %s at Wacht\n", got.AppSlug)
-				c.printApp(c.out, fromWacht(got))
-				if len(app.AllowedOrigins) > 0 && got.AllowedOrigins == nil {
-					fmt.Fprintln(c.errOut, "note: the server answered no allowed_origins (Wacht keeps no embedder origins): the origins were not stored")
-				}
-				return nil
-			}, func(s keystore.Store) error {
-				got, err := s.CreateApp(cmd.Context(), app, cliActor)
-				if err != nil {
-					return storeError(err, "create app "+app.Slug)
-				}
-				if asJSON {
-					return jsonLine(c.out, got)
-				}
-				fmt.Fprintf(c.out, "created app %s\n", got.Slug)
-				c.printApp(c.out, fromLocal(got))
-				if len(got.AllowedOrigins) == 0 {
-					fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
-				}
-				return nil
+			}, func(s keystore.Store) (keystore.App, error) {
+				return s.CreateApp(ctx, app, cliActor)
 			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return jsonLine(c.out, raw)
+			}
+			c.reportCreated(view, app.AllowedOrigins, src.wacht.on)
+			return nil
 		},
 	}
 	src.add(cmd)
@@ -177,33 +163,22 @@ func (c *cli) appsListCommand() *cobra.Command {
 func (c *cli) appsGetCommand() *cobra.Command {
 	var src sourceFlags
 	var asJSON bool
-	var deployment string
+	var name appName
 	cmd := &cobra.Command{
 		Use:   "get SLUG | --deployment ID",
 		Short: "Show one API auth app",
 		Example: `  keyportal apps get aa_42
   keyportal apps get --deployment 42 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			slug, err := slugArg(cmd, args, deployment)
+			slug, err := name.slug(cmd, args)
 			if err != nil {
 				return err
 			}
-			var view appView
-			var raw any
-			err = src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
-				a, err := cl.GetApp(cmd.Context(), slug)
-				if err != nil {
-					return storeError(err, "app "+slug)
-				}
-				view, raw = fromWacht(a), a
-				return nil
-			}, func(s keystore.Store) error {
-				a, err := s.GetApp(cmd.Context(), slug)
-				if err != nil {
-					return storeError(err, "app "+slug)
-				}
-				view, raw = fromLocal(a), a
-				return nil
+			ctx := cmd.Context()
+			view, raw, err := src.app(ctx, c, false, "app "+slug, func(cl *wacht.Client) (wacht.App, error) {
+				return cl.GetApp(ctx, slug)
+			}, func(s keystore.Store) (keystore.App, error) {
+				return s.GetApp(ctx, slug)
 			})
 			if err != nil {
 				return err
@@ -216,14 +191,14 @@ func (c *cli) appsGetCommand() *cobra.Command {
 		},
 	}
 	src.add(cmd)
-	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	name.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the app as one JSON object")
 	return cmd
 }
 
 func (c *cli) appsDisableCommand() *cobra.Command {
 	var src sourceFlags
-	var deployment string
+	var name appName
 	cmd := &cobra.Command{
 		Use:   "disable SLUG | --deployment ID",
 		Short: "Disable an API auth app: its keys stop working and its portal refuses tickets",
@@ -235,7 +210,7 @@ keys and their history stay.`,
 		Example: `  keyportal apps disable aa_42
   keyportal apps disable --deployment 42 --wacht`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			slug, err := slugArg(cmd, args, deployment)
+			slug, err := name.slug(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -266,17 +241,66 @@ keys and their history stay.`,
 		},
 	}
 	src.add(cmd)
-	cmd.Flags().StringVar(&deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+	name.add(cmd)
 	return cmd
 }
 
-// slugArg takes the app slug from the one argument or --deployment.
-func slugArg(cmd *cobra.Command, args []string, deployment string) (string, error) {
+// reportCreated prints the app just created, and a note on stderr when it
+// has no origins: none were given, or Wacht kept none of those asked for.
+func (c *cli) reportCreated(a appView, asked []string, atWacht bool) {
+	at := ""
+	if atWacht {
+		at = " at Wacht"
+	}
+	fmt.Fprintf(c.out, "created app %s%s\n", a.slug, at)
+	c.printApp(c.out, a)
 	switch {
-	case len(args) == 1 && deployment == "":
+	case atWacht && len(asked) > 0 && a.originsUnknown:
+		fmt.Fprintln(c.errOut, "note: the server answered no allowed_origins (Wacht keeps no embedder origins): the origins were not stored")
+	case !atWacht && len(a.origins) == 0:
+		fmt.Fprintln(c.errOut, "note: no --origin given: no page may embed this app's portal until you add one")
+	}
+}
+
+// app gets one app as use does: from Wacht with atWacht, else from the
+// local store with local. It returns the app as the tables show it and as
+// it came, for --json; what names the step in a failure.
+func (f *sourceFlags) app(ctx context.Context, c *cli, create bool, what string,
+	atWacht func(*wacht.Client) (wacht.App, error), local func(keystore.Store) (keystore.App, error)) (appView, any, error) {
+	var view appView
+	var raw any
+	err := f.use(ctx, c, create, func(cl *wacht.Client) error {
+		a, err := atWacht(cl)
+		if err != nil {
+			return storeError(err, what)
+		}
+		view, raw = fromWacht(a), a
+		return nil
+	}, func(s keystore.Store) error {
+		a, err := local(s)
+		if err != nil {
+			return storeError(err, what)
+		}
+		view, raw = fromLocal(a), a
+		return nil
+	})
+	return view, raw, err
+}
+
+// appName names one app, as SLUG or --deployment ID.
+type appName struct{ deployment string }
+
+func (n *appName) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&n.deployment, "deployment", "", "deployment id, instead of SLUG (aa_<id>)")
+}
+
+// slug takes the app slug from the one argument or --deployment.
+func (n *appName) slug(cmd *cobra.Command, args []string) (string, error) {
+	switch {
+	case len(args) == 1 && n.deployment == "":
 		return args[0], nil
-	case len(args) == 0 && deployment != "":
-		return "aa_" + deployment, nil
+	case len(args) == 0 && n.deployment != "":
+		return "aa_" + n.deployment, nil
 	}
 	return "", usageErrorf(cmd, "name the app by its SLUG or by --deployment ID, one of the two")
 }

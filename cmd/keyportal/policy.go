@@ -30,29 +30,35 @@ active|suspended|deleted).`,
 	}, c.lintCommand(), c.testCommand(), c.matrixCommand(), c.explainCommand())
 }
 
-// policyFiles are the --model and --policy flags.
-type policyFiles struct{ model, policy string }
+// policyFiles are the --model and --policy flags; purpose completes "the
+// policy CSV to ...", what the command does with the policy.
+type policyFiles struct{ model, policy, purpose string }
 
-func (f *policyFiles) add(cmd *cobra.Command, policyHelp string) {
+func (f *policyFiles) add(cmd *cobra.Command, purpose string) {
+	f.purpose = purpose
 	cmd.Flags().StringVar(&f.model, "model", "", "Casbin model file (default: the model shipped in keyportal)")
-	cmd.Flags().StringVar(&f.policy, "policy", "", policyHelp)
+	cmd.Flags().StringVar(&f.policy, "policy", "", "policy CSV to "+purpose+" (required)")
 	_ = cmd.MarkFlagFilename("model", "conf")
 	_ = cmd.MarkFlagFilename("policy", "csv")
 }
 
 // required refuses to run without --policy: every policy command answers
-// for the author's own policy, never for a built-in one. what completes "the
-// policy CSV to ...".
-func (f *policyFiles) required(cmd *cobra.Command, what string) error {
+// for the author's own policy, never for a built-in one.
+func (f *policyFiles) required(cmd *cobra.Command) error {
 	if f.policy == "" {
-		return usageErrorf(cmd, "--policy is required: the policy CSV to %s", what)
+		return usageErrorf(cmd, "--policy is required: the policy CSV to %s", f.purpose)
 	}
 	return nil
 }
 
-// engine loads the files into a policy engine.
+// load loads the files into a policy engine, returning the engine's error.
+func (f *policyFiles) load() (*policy.Engine, error) {
+	return policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy, Logger: zerolog.Nop()}) // one-shot: errors are returned, not logged
+}
+
+// engine loads the files into a policy engine, explaining a refusal.
 func (f *policyFiles) engine() (*policy.Engine, error) {
-	e, err := policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy, Logger: zerolog.Nop()}) // one-shot: errors are returned, not logged
+	e, err := f.load()
 	if err != nil {
 		return nil, f.loadError(err)
 	}
@@ -126,7 +132,7 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
   keyportal policy lint --model model.conf --policy policy.csv --json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := files.required(cmd, "check"); err != nil {
+			if err := files.required(cmd); err != nil {
 				return err
 			}
 			problems, err := files.lint()
@@ -135,7 +141,7 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 			}
 			if !lint.HasErrors(problems) {
 				// Whatever the linter does not know, the engine may still refuse.
-				e, err := policy.New(policy.Config{ModelPath: files.model, PolicyPath: files.policy, Logger: zerolog.Nop()})
+				e, err := files.load()
 				if err != nil {
 					problems = append(problems, loadProblem(err, files.policy))
 				} else {
@@ -145,7 +151,7 @@ It exits 1 when there is an error, 0 when there are only warnings.`,
 			return c.printProblems(problems, files.policy, asJSON)
 		},
 	}
-	files.add(cmd, "policy CSV to check (required)")
+	files.add(cmd, "check")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per problem")
 	return cmd
 }
@@ -259,7 +265,7 @@ in the tenant and the tenant's status. It exits 1 when any case fails.`,
 			return c.printResults(results, casesPath, asJSON)
 		},
 	}
-	files.add(cmd, "policy CSV to test (required)")
+	files.add(cmd, "test")
 	cmd.Flags().StringVar(&casesPath, "cases", "", "cases CSV: subject, tenant, object, action, expect (required)")
 	_ = cmd.MarkFlagFilename("cases", "csv")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per case")
@@ -291,13 +297,9 @@ func (c *cli) printResults(results []policy.CaseResult, casesPath string, asJSON
 		}
 		d := r.Decision
 		if asJSON {
-			roles := d.Roles
-			if roles == nil {
-				roles = []string{}
-			}
 			if err := jsonLine(c.out, caseJSON{Line: r.Case.Line, Subject: r.Case.Subject, Tenant: r.Case.Tenant,
 				Object: r.Case.Object, Action: r.Case.Action, Expect: r.Case.Expect, Pass: r.Pass,
-				Allowed: d.Allowed, Reason: string(d.Reason), Rule: d.Rule, Roles: roles, TenantStatus: string(d.TenantStatus)}); err != nil {
+				Allowed: d.Allowed, Reason: string(d.Reason), Rule: d.Rule, Roles: jsonRoles(d.Roles), TenantStatus: string(d.TenantStatus)}); err != nil {
 				return err
 			}
 			continue
@@ -323,6 +325,15 @@ func (c *cli) printResults(results []policy.CaseResult, casesPath string, asJSON
 		return errFindings
 	}
 	return nil
+}
+
+// jsonRoles is a decision's role chain for --json: [] rather than null when
+// the subject holds no role.
+func jsonRoles(roles []string) []string {
+	if roles == nil {
+		return []string{}
+	}
+	return roles
 }
 
 // outcome renders a decision as "allow" or "deny (reason)".
@@ -363,7 +374,7 @@ allow, whatever users the policy holds today.`,
   keyportal policy matrix --policy policy.csv --format markdown > docs/access.md`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := files.required(cmd, "tabulate"); err != nil {
+			if err := files.required(cmd); err != nil {
 				return err
 			}
 			if format != "text" && format != "csv" && format != "markdown" {
@@ -382,7 +393,7 @@ allow, whatever users the policy holds today.`,
 			return c.printMatrix(cells, format)
 		},
 	}
-	files.add(cmd, "policy CSV to tabulate (required)")
+	files.add(cmd, "tabulate")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, csv or markdown")
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "csv", "markdown"))
 	return cmd
@@ -455,7 +466,7 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
   keyportal policy explain frank acme deployment:42 api_keys:manage --policy policy.csv --json`,
 		Args: exactArgs("SUBJECT", "TENANT", "OBJECT", "ACTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := files.required(cmd, "decide with"); err != nil {
+			if err := files.required(cmd); err != nil {
 				return err
 			}
 			e, err := files.engine()
@@ -470,10 +481,6 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
 			}
 			d := x.Decision
 			if asJSON {
-				roles := d.Roles
-				if roles == nil {
-					roles = []string{}
-				}
 				steps := make([]map[string]any, len(x.Steps))
 				for i, s := range x.Steps {
 					steps[i] = map[string]any{"check": s.Check, "passed": s.Passed, "detail": s.Detail}
@@ -481,7 +488,7 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
 				return jsonLine(c.out, map[string]any{
 					"subject": req.Subject, "tenant": req.Tenant, "object": req.Object, "action": req.Action,
 					"allowed": d.Allowed, "reason": d.Reason, "rule": d.Rule, "rule_line": x.RuleLine, "policy": x.PolicyPath,
-					"roles": roles, "tenant_status": d.TenantStatus, "checks": steps,
+					"roles": jsonRoles(d.Roles), "tenant_status": d.TenantStatus, "checks": steps,
 				})
 			}
 			st := c.style(c.out)
@@ -509,7 +516,7 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
 			return nil
 		},
 	}
-	files.add(cmd, "policy CSV to decide with (required)")
+	files.add(cmd, "decide with")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision as one JSON object")
 	return cmd
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/keyportal/keyportal/internal/demo"
 )
 
-// policyFile reads testdata/name, or for "demo.csv" the demo policy.
+// policyFile reads testdata/name (a policy or a model), or for "demo.csv"
+// the demo policy.
 func policyFile(t testing.TB, name string) string {
 	t.Helper()
 	if name == "demo.csv" {
@@ -184,9 +185,9 @@ func TestProblemString(t *testing.T) {
 }
 
 func FuzzLint(f *testing.F) {
-	model, _ := os.ReadFile(filepath.Join("testdata", "model.conf"))
+	model := policyFile(f, "model.conf")
 	for _, name := range []string{"demo.csv", "field_count.csv", "syntax.csv", "per_tenant.csv"} {
-		f.Add(string(model), policyFile(f, name))
+		f.Add(model, policyFile(f, name))
 	}
 	f.Add("[matchers]\nm = g(", "g, \"")
 	f.Add("[role_definition]\ng=\n[matchers]\nm=g(r.sub)", "g")

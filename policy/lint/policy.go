@@ -149,23 +149,15 @@ func (l *linter) checkPolicy(m *model, rows []row) {
 // checkRoles finds roles with permissions that nobody holds, and roles held
 // that carry no permission.
 func (l *linter) checkRoles(perms, membership []row) {
-	subjects := map[string]int{} // p subject → first line
-	var subjectOrder []string
+	subjects := newRoleLines() // p subjects, at their first p line
 	for _, r := range perms {
-		if _, ok := subjects[r.fields[0]]; !ok {
-			subjects[r.fields[0]] = r.line
-			subjectOrder = append(subjectOrder, r.fields[0])
-		}
+		subjects.see(r.fields[0], r.line)
 	}
-	granted := map[string]int{} // role → first g line granting it
-	var grantedOrder []string
+	granted := newRoleLines()         // roles, at the first g line granting each
 	inherits := map[string][]string{} // member → roles it holds
 	for _, r := range membership {
 		member, role := r.fields[0], r.fields[1]
-		if _, ok := granted[role]; !ok {
-			granted[role] = r.line
-			grantedOrder = append(grantedOrder, role)
-		}
+		granted.see(role, r.line)
 		inherits[member] = append(inherits[member], role)
 	}
 	// A role has permissions if it has p rows, or holds a role that has.
@@ -175,7 +167,7 @@ func (l *linter) checkRoles(perms, membership []row) {
 		if v, ok := memo[role]; ok {
 			return v
 		}
-		if _, ok := subjects[role]; ok {
+		if subjects.has(role) {
 			return true
 		}
 		if depth > 32 {
@@ -190,34 +182,63 @@ func (l *linter) checkRoles(perms, membership []row) {
 		}
 		return false
 	}
-	var noPerm []string
-	for _, role := range grantedOrder {
-		if !hasPerm(role, 0) {
-			noPerm = append(noPerm, role)
+	noPerm := granted.filter(func(role string) bool { return !hasPerm(role, 0) })
+	notGranted := subjects.filter(func(s string) bool { return !granted.has(s) })
+	l.warnRoleGaps(notGranted, noPerm, CodeRoleNotGranted,
+		"grant it with a row like `g, <user>, %s, <tenant>`, or remove its permission rows",
+		"did you mean %q? It is granted (line %d) but has no permission row",
+		"role %q has permission rows but no g row grants it to anyone")
+	l.warnRoleGaps(noPerm, notGranted, CodeRoleNoPermissions,
+		"give it a permission row like `p, %s, *, deployment:*, <action>`, or remove its grants",
+		"did you mean %q? Its permission rows (line %d) name a role nobody holds",
+		"role %q is granted but has no permission row, so it allows nothing")
+}
+
+// warnRoleGaps warns with code and the message msg (of the role) about each
+// role of gaps, at its line. The hint is fix (of the role), or, when a role
+// of others is spelled nearly alike, didYouMean (of that role and its line):
+// a role granted under one name and given permissions under another.
+func (l *linter) warnRoleGaps(gaps, others roleLines, code, fix, didYouMean, msg string) {
+	for _, role := range gaps.order {
+		hint := fmt.Sprintf(fix, role)
+		if c := closest(role, others.order); c != "" {
+			hint = fmt.Sprintf(didYouMean, c, others.line[c])
+		}
+		l.policyWarn(gaps.line[role], code, hint, msg, role)
+	}
+}
+
+// roleLines are role names in the order first seen, each with the line it
+// was first seen on.
+type roleLines struct {
+	order []string
+	line  map[string]int
+}
+
+func newRoleLines() roleLines { return roleLines{line: map[string]int{}} }
+
+// see notes role at line, unless it was seen before.
+func (r *roleLines) see(role string, line int) {
+	if !r.has(role) {
+		r.line[role] = line
+		r.order = append(r.order, role)
+	}
+}
+
+func (r roleLines) has(role string) bool {
+	_, ok := r.line[role]
+	return ok
+}
+
+// filter returns the roles that keep, in order, with their lines.
+func (r roleLines) filter(keep func(role string) bool) roleLines {
+	out := roleLines{line: r.line}
+	for _, role := range r.order {
+		if keep(role) {
+			out.order = append(out.order, role)
 		}
 	}
-	var notGranted []string
-	for _, s := range subjectOrder {
-		if _, ok := granted[s]; !ok {
-			notGranted = append(notGranted, s)
-		}
-	}
-	for _, s := range notGranted {
-		hint := fmt.Sprintf("grant it with a row like `g, <user>, %s, <tenant>`, or remove its permission rows", s)
-		if c := closest(s, noPerm); c != "" {
-			hint = fmt.Sprintf("did you mean %q? It is granted (line %d) but has no permission row", c, granted[c])
-		}
-		l.policyWarn(subjects[s], CodeRoleNotGranted, hint,
-			"role %q has permission rows but no g row grants it to anyone", s)
-	}
-	for _, role := range noPerm {
-		hint := fmt.Sprintf("give it a permission row like `p, %s, *, deployment:*, <action>`, or remove its grants", role)
-		if c := closest(role, notGranted); c != "" {
-			hint = fmt.Sprintf("did you mean %q? Its permission rows (line %d) name a role nobody holds", c, subjects[c])
-		}
-		l.policyWarn(granted[role], CodeRoleNoPermissions, hint,
-			"role %q is granted but has no permission row, so it allows nothing", role)
-	}
+	return out
 }
 
 // checkOwnership finds resources owned by two tenants.
