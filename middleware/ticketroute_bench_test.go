@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -147,7 +146,7 @@ func benchHandler(b *testing.B, h gin.HandlerFunc) {
 	r.Header.Set("Sec-Fetch-Site", "same-origin")
 	w := &testenv.DiscardWriter{}
 	b.ReportAllocs()
-	start := processCPU()
+	cpu := testenv.StartCPU()
 	for b.Loop() {
 		r.Body = io.NopCloser(strings.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -157,12 +156,5 @@ func benchHandler(b *testing.B, h gin.HandlerFunc) {
 			b.Fatalf("status %d", w.Status)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU is the CPU time, user and system, the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	cpu.Report(b, b.N)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -25,19 +26,12 @@ func benchServer(b *testing.B) *httptest.Server {
 	return srv
 }
 
-// reportCPU adds cpu-ns/op: the process's CPU time (client and in-process
-// server) per call, which ns/op (wall time) hides once callers run in
-// parallel. Call it right before the timed loop.
+// reportCPU adds cpu-ns/op (testenv.CPUClock): client and in-process
+// server together, which ns/op hides once callers run in parallel. Call it
+// right before the timed loop.
 func reportCPU(b *testing.B) {
-	start, ok := processCPU()
-	if !ok {
-		return
-	}
-	b.Cleanup(func() {
-		if end, ok := processCPU(); ok && b.N > 0 {
-			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-		}
-	})
+	cpu := testenv.StartCPU()
+	b.Cleanup(func() { cpu.Report(b, b.N) })
 }
 
 // BenchmarkIssue measures one ticket through the Issuer against a local

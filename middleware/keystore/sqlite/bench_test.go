@@ -8,10 +8,10 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/keystore/internal/sqlstore"
@@ -127,7 +127,7 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 	s, hashes := sqliteWithKeys(b)
 	ctx := context.Background()
 	b.Run("hit", func(b *testing.B) {
-		defer reportCPU(b)()
+		defer testenv.StartCPU().Report(b, b.N)
 		i := 0
 		for b.Loop() {
 			i = (i + 7919) % len(hashes) // spread over the index
@@ -137,7 +137,7 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 		}
 	})
 	b.Run("miss", func(b *testing.B) {
-		defer reportCPU(b)()
+		defer testenv.StartCPU().Report(b, b.N)
 		unknown := keystore.HashSecret("acme_not-a-key")
 		for b.Loop() {
 			if _, _, err := s.LookupKey(ctx, unknown); err == nil {
@@ -146,7 +146,7 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 		}
 	})
 	b.Run("hit-parallel", func(b *testing.B) {
-		defer reportCPU(b)()
+		defer testenv.StartCPU().Report(b, b.N)
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
@@ -158,23 +158,6 @@ func BenchmarkSQLiteLookupKey(b *testing.B) {
 			}
 		})
 	})
-}
-
-// reportCPU adds cpu-ns/op, the process's user+system CPU time per operation:
-// on a machine shared with other work it is steadier than wall-clock ns/op.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSQLiteRecord measures durable audit inserts, one caller at a time

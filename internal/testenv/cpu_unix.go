@@ -1,14 +1,13 @@
 //go:build unix
 
-package wacht
+package testenv
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user and system) the test process has used:
-// client and in-process server together.
+// processCPU is the CPU time, user and system, the process has used.
 func processCPU() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {

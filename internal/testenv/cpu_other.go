@@ -1,8 +1,8 @@
 //go:build !unix
 
-package wacht
+package testenv
 
 import "time"
 
-// processCPU is not measured on this platform.
+// processCPU cannot tell CPU time on this platform.
 func processCPU() (time.Duration, bool) { return 0, false }
