@@ -81,9 +81,15 @@ type Config struct {
 
 // Recorder is an audit.AccessRecorder that writes in batches in the
 // background. Build it with New; it is safe for concurrent use.
+//
+// Its buffer is two slices that swap: RecordAccess appends to the queue
+// under a mutex, and the writer takes the whole queue at once, leaving its
+// emptied slice of the previous round as the next queue. A request thus
+// pays an append, and wakes the writer only when its append fills a batch;
+// otherwise the writer wakes every FlushEvery.
 type Recorder struct {
 	w          audit.AccessWriter
-	ch         chan audit.Access
+	buffer     int
 	batch      int
 	every      time.Duration
 	timeout    time.Duration
@@ -92,6 +98,15 @@ type Recorder struct {
 	shedFull   prometheus.Counter
 	shedFailed prometheus.Counter
 
+	mu sync.Mutex
+	// queue holds the events recorded since the writer last took them.
+	queue []audit.Access
+	// waiting counts the events the writer took and has not yet handed
+	// to a write: with queue, what Buffer bounds.
+	waiting int
+	// spare is the writer's slice, emptied, that becomes the next queue.
+	spare []audit.Access
+
 	shedMu sync.Mutex
 	shed   map[shedKey]int64 // not yet written
 	// shedTotal counts every event shed since New, for tests and Stats.
@@ -99,9 +114,7 @@ type Recorder struct {
 	// lastErrLog is when a write failure was last logged (unix ns).
 	lastErrLog atomic.Int64
 
-	// kick wakes the writer when a batch is buffered; otherwise it wakes
-	// every FlushEvery, so that a busy server does not pay a goroutine
-	// wake-up per request.
+	// kick wakes the writer when a batch is queued.
 	kick     chan struct{}
 	flush    chan chan error
 	quit     chan struct{}
@@ -126,12 +139,11 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		return nil, errors.New("accesslog: Config sizes and durations must not be negative")
 	}
 	r := &Recorder{
-		w: w, batch: cfg.Batch, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
+		w: w, buffer: cfg.Buffer, batch: cfg.Batch, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
 		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
-	buffer := cfg.Buffer
-	if buffer == 0 {
-		buffer = DefaultBuffer
+	if r.buffer == 0 {
+		r.buffer = DefaultBuffer
 	}
 	if r.batch == 0 {
 		r.batch = DefaultBatch
@@ -160,29 +172,33 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		}
 		r.shedFull, r.shedFailed = shed.WithLabelValues(ReasonBufferFull), shed.WithLabelValues(ReasonWriteFailed)
 	}
-	r.ch = make(chan audit.Access, buffer)
 	go r.run()
 	return r, nil
 }
 
 // RecordAccess queues e for writing, or sheds it when the buffer is full.
-// It never blocks. A zero e.Time is the current time.
+// It never blocks (it holds the queue's mutex for an append). A zero
+// e.Time is the current time.
 func (r *Recorder) RecordAccess(e audit.Access) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	select {
-	case r.ch <- e:
-		if len(r.ch) >= r.batch {
-			select {
-			case r.kick <- struct{}{}:
-			default:
-			}
-		}
-	default:
+	r.mu.Lock()
+	if len(r.queue)+r.waiting >= r.buffer {
+		r.mu.Unlock()
 		r.addShed(e.AppSlug, e.Time, 1)
 		if r.shedFull != nil {
 			r.shedFull.Inc()
+		}
+		return
+	}
+	r.queue = append(r.queue, e)
+	filled := len(r.queue) == r.batch
+	r.mu.Unlock()
+	if filled {
+		select {
+		case r.kick <- struct{}{}:
+		default: // the writer is already told
 		}
 	}
 }
@@ -251,51 +267,75 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	t := time.NewTicker(r.every)
 	defer t.Stop()
-	pending := make([]audit.Access, 0, r.batch)
-	write := func() error {
-		shed := r.takeShed()
-		if len(pending) == 0 && len(shed) == 0 {
-			return nil
-		}
-		err := r.write(pending, shed)
-		pending = pending[:0]
-		return err
-	}
-	// drain writes the events buffered now, batch by batch.
-	drain := func() error {
-		var first error
-		for n := len(r.ch); n > 0; n-- {
-			pending = append(pending, <-r.ch)
-			if len(pending) >= r.batch {
-				if err := write(); err != nil && first == nil {
-					first = err
-				}
-			}
-		}
-		if err := write(); err != nil && first == nil {
-			first = err
-		}
-		return first
-	}
 	for {
 		select {
 		case <-r.kick:
 		case <-t.C:
 		case reply := <-r.flush:
-			reply <- drain()
+			reply <- r.drain()
 			continue
 		case <-r.quit:
-			drain()
+			r.drain()
 			return
 		}
-		drain()
+		r.drain()
 	}
 }
 
-// write hands one batch to the writer. On failure the batch's events are
-// counted as shed (reason write_failed), so that the next write that works
-// stores their count; the shed counts it carried are put back.
+// drain writes the events queued now, batch by batch, and the shed counts;
+// it returns the first write's error.
+func (r *Recorder) drain() error {
+	events := r.take()
+	var first error
+	for i := 0; ; {
+		n := min(r.batch, len(events)-i)
+		r.setWaiting(len(events) - i - n)
+		if err := r.write(events[i:i+n], r.takeShed()); err != nil && first == nil {
+			first = err
+		}
+		if i += n; i == len(events) {
+			break
+		}
+	}
+	r.giveBack(events)
+	return first
+}
+
+// take returns the queued events and starts a new queue on the spare
+// slice; they all wait for a write until setWaiting says otherwise.
+func (r *Recorder) take() []audit.Access {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	events := r.queue
+	r.queue, r.spare = r.spare[:0], nil
+	r.waiting = len(events)
+	return events
+}
+
+// setWaiting records how many of the taken events still wait for a write.
+func (r *Recorder) setWaiting(n int) {
+	r.mu.Lock()
+	r.waiting = n
+	r.mu.Unlock()
+}
+
+// giveBack keeps the written events' slice, emptied (it must not hold
+// their strings), as the spare.
+func (r *Recorder) giveBack(events []audit.Access) {
+	clear(events)
+	r.mu.Lock()
+	r.spare = events[:0]
+	r.mu.Unlock()
+}
+
+// write hands one batch to the writer, if it holds events or shed counts.
+// On failure the batch's events are counted as shed (reason write_failed),
+// so that the next write that works stores their count; the shed counts it
+// carried are put back.
 func (r *Recorder) write(events []audit.Access, shed []audit.Shed) error {
+	if len(events) == 0 && len(shed) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	err := r.w.WriteAccess(ctx, events, shed)
