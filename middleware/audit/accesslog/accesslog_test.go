@@ -202,3 +202,87 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, reason string) promethe
 	}
 	return are.ExistingCollector.(*prometheus.CounterVec).WithLabelValues(reason)
 }
+
+// waitWritten waits until w holds n events, or fails after 5 s.
+func waitWritten(t *testing.T, w *memWriter, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _, _ := w.counts()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events written, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A partial batch is written after FlushEvery, without Flush or Close.
+func TestFlushEveryWritesPartialBatch(t *testing.T) {
+	w := &memWriter{}
+	r, err := accesslog.New(w, accesslog.Config{FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	r.RecordAccess(event("aa_1"))
+	waitWritten(t, w, 1)
+}
+
+// A full batch wakes the writer at once, long before FlushEvery.
+func TestFullBatchWakesWriter(t *testing.T) {
+	w := &memWriter{}
+	r, err := accesslog.New(w, accesslog.Config{Batch: 5, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	for range 5 {
+		r.RecordAccess(event("aa_1"))
+	}
+	waitWritten(t, w, 5)
+}
+
+// waitEntered waits until w's writer starts a write, or fails after 5 s.
+func waitEntered(t *testing.T, w *memWriter) {
+	t.Helper()
+	select {
+	case <-w.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer did not start a write")
+	}
+}
+
+// The events the writer took but has not yet begun to write count against
+// Buffer like the queued ones; and Close writes both, the taken ones and
+// those queued while the writer was busy.
+func TestTakenEventsCountAgainstBuffer(t *testing.T) {
+	w := &memWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	r, err := accesslog.New(w, accesslog.Config{Buffer: 4, Batch: 2, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(n int) {
+		for range n {
+			r.RecordAccess(event("aa_1"))
+		}
+	}
+	record(2) // a full batch: the writer takes it and is stuck writing it
+	waitEntered(t, w)
+	record(5) // 4 queued, 1 shed
+	w.gate <- struct{}{}
+	waitEntered(t, w) // the writer took the 4 and writes 2 of them
+	record(5)         // 2 queued (2 taken still wait), 3 shed
+	if got := r.Shed(); got != 4 {
+		t.Fatalf("Shed() = %d, want 4", got)
+	}
+	close(w.gate)
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, maxBatch, shed := w.counts(); n != 8 || maxBatch > 2 || shed != 4 {
+		t.Fatalf("written %d events (largest batch %d) and %d shed, want 8 in batches of 2 and 4", n, maxBatch, shed)
+	}
+}
