@@ -59,7 +59,10 @@ var ErrClosed = errors.New("accesslog: recorder closed")
 // default.
 type Config struct {
 	// Buffer is how many events may wait for the writer; beyond it events
-	// are shed (counted, not written). Default DefaultBuffer.
+	// are shed (counted, not written). Its memory is taken as the traffic
+	// needs it, and kept: the recorder's two slices (see Recorder) each
+	// keep the largest size they reached, together at most about twice
+	// Buffer events. Default DefaultBuffer.
 	Buffer int
 	// Batch is the most events one AccessWriter call holds. Default
 	// DefaultBatch.
