@@ -59,10 +59,9 @@ var ErrClosed = errors.New("accesslog: recorder closed")
 // default.
 type Config struct {
 	// Buffer is how many events may wait for the writer; beyond it events
-	// are shed (counted, not written). Its memory is taken as the traffic
-	// needs it, and kept: the recorder's two slices (see Recorder) each
-	// keep the largest size they reached, together at most about twice
-	// Buffer events. Default DefaultBuffer.
+	// are shed (counted, not written). Its memory is taken a batch at a
+	// time as the traffic needs it, and kept for reuse: at most about twice
+	// Buffer events (the writer's and the requests'). Default DefaultBuffer.
 	Buffer int
 	// Batch is the most events one AccessWriter call holds. Default
 	// DefaultBatch.
@@ -85,15 +84,12 @@ type Config struct {
 // Recorder is an audit.AccessRecorder that writes in batches in the
 // background. Build it with New; it is safe for concurrent use.
 //
-// Its buffer is two slices that swap: RecordAccess appends to the queue
-// under a mutex, and the writer takes the whole queue at once, leaving its
-// emptied slice of the previous round as the next queue. A request thus
-// pays an append, and wakes the writer only when its append fills a batch;
-// otherwise the writer wakes every FlushEvery.
+// Its buffer (a queue of batch-sized chunks) is guarded by a mutex: a
+// request pays an append under it, and wakes the writer only when its
+// event completes a batch; otherwise the writer wakes every FlushEvery and
+// takes every queued chunk at once.
 type Recorder struct {
 	w          audit.AccessWriter
-	buffer     int
-	batch      int
 	every      time.Duration
 	timeout    time.Duration
 	log        zerolog.Logger
@@ -101,14 +97,7 @@ type Recorder struct {
 	shedFull   prometheus.Counter
 	shedFailed prometheus.Counter
 
-	mu sync.Mutex
-	// queue holds the events recorded since the writer last took them.
-	queue []audit.Access
-	// waiting counts the events the writer took and has not yet handed
-	// to a write: with queue, what Buffer bounds.
-	waiting int
-	// spare is the writer's slice, emptied, that becomes the next queue.
-	spare []audit.Access
+	q queue // the events waiting for the writer
 
 	shedMu sync.Mutex
 	shed   map[shedKey]int64 // not yet written
@@ -142,14 +131,16 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		return nil, errors.New("accesslog: Config sizes and durations must not be negative")
 	}
 	r := &Recorder{
-		w: w, buffer: cfg.Buffer, batch: cfg.Batch, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
+		w: w, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
 		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
-	if r.buffer == 0 {
-		r.buffer = DefaultBuffer
+	buffer := cfg.Buffer
+	if buffer == 0 {
+		buffer = DefaultBuffer
 	}
-	if r.batch == 0 {
-		r.batch = DefaultBatch
+	batch := cfg.Batch
+	if batch == 0 {
+		batch = DefaultBatch
 	}
 	if r.every == 0 {
 		r.every = DefaultFlushEvery
@@ -175,6 +166,7 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		}
 		r.shedFull, r.shedFailed = shed.WithLabelValues(ReasonBufferFull), shed.WithLabelValues(ReasonWriteFailed)
 	}
+	r.q = queue{limit: buffer, size: min(batch, buffer)}
 	go r.run()
 	return r, nil
 }
@@ -186,18 +178,14 @@ func (r *Recorder) RecordAccess(e audit.Access) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	r.mu.Lock()
-	if len(r.queue)+r.waiting >= r.buffer {
-		r.mu.Unlock()
+	ok, filled := r.q.push(e)
+	if !ok {
 		r.addShed(e.AppSlug, e.Time, 1)
 		if r.shedFull != nil {
 			r.shedFull.Inc()
 		}
 		return
 	}
-	r.queue = append(r.queue, e)
-	filled := len(r.queue) == r.batch
-	r.mu.Unlock()
 	if filled {
 		select {
 		case r.kick <- struct{}{}:
@@ -285,50 +273,22 @@ func (r *Recorder) run() {
 	}
 }
 
-// drain writes the events queued now, batch by batch, and the shed counts;
-// it returns the first write's error.
+// drain writes the events queued now, a chunk (a batch) a write, and the
+// shed counts; it returns the first write's error.
 func (r *Recorder) drain() error {
-	events := r.take()
+	chunks := r.q.take()
+	defer r.q.giveBack(chunks)
+	if len(chunks) == 0 {
+		return r.write(nil, r.takeShed())
+	}
 	var first error
-	for i := 0; ; {
-		n := min(r.batch, len(events)-i)
-		r.setWaiting(len(events) - i - n)
-		if err := r.write(events[i:i+n], r.takeShed()); err != nil && first == nil {
+	for _, events := range chunks {
+		r.q.writing(len(events))
+		if err := r.write(events, r.takeShed()); err != nil && first == nil {
 			first = err
 		}
-		if i += n; i == len(events) {
-			break
-		}
 	}
-	r.giveBack(events)
 	return first
-}
-
-// take returns the queued events and starts a new queue on the spare
-// slice; they all wait for a write until setWaiting says otherwise.
-func (r *Recorder) take() []audit.Access {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	events := r.queue
-	r.queue, r.spare = r.spare[:0], nil
-	r.waiting = len(events)
-	return events
-}
-
-// setWaiting records how many of the taken events still wait for a write.
-func (r *Recorder) setWaiting(n int) {
-	r.mu.Lock()
-	r.waiting = n
-	r.mu.Unlock()
-}
-
-// giveBack keeps the written events' slice, emptied (it must not hold
-// their strings), as the spare.
-func (r *Recorder) giveBack(events []audit.Access) {
-	clear(events)
-	r.mu.Lock()
-	r.spare = events[:0]
-	r.mu.Unlock()
 }
 
 // write hands one batch to the writer, if it holds events or shed counts.

@@ -3,6 +3,7 @@ package accesslog_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +285,45 @@ func TestTakenEventsCountAgainstBuffer(t *testing.T) {
 	}
 	if n, maxBatch, shed := w.counts(); n != 8 || maxBatch > 2 || shed != 4 {
 		t.Fatalf("written %d events (largest batch %d) and %d shed, want 8 in batches of 2 and 4", n, maxBatch, shed)
+	}
+}
+
+// Events are written once each, in the order recorded, in batches of at
+// most Batch, round after round (the buffer's memory is reused).
+func TestWritesInOrderAcrossFlushes(t *testing.T) {
+	w := &memWriter{}
+	r, err := accesslog.New(w, accesslog.Config{Batch: 3, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	next := 0
+	for range 5 {
+		for range 7 {
+			e := event("aa_1")
+			e.RequestID = strconv.Itoa(next)
+			next++
+			r.RecordAccess(e)
+		}
+		if err := r.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	want := 0
+	for _, b := range w.batches {
+		if len(b) > 3 {
+			t.Fatalf("a batch of %d events, want at most 3", len(b))
+		}
+		for _, e := range b {
+			if e.RequestID != strconv.Itoa(want) {
+				t.Fatalf("event %q written where %d was due", e.RequestID, want)
+			}
+			want++
+		}
+	}
+	if want != next {
+		t.Fatalf("%d events written, want %d", want, next)
 	}
 }
