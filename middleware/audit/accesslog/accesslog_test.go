@@ -85,15 +85,22 @@ func TestCloseWritesBuffered(t *testing.T) {
 	}
 }
 
-// recordThree is a recorder over w that writes only when flushed, closed
-// when the test ends, with three events of aa_1 buffered.
-func recordThree(t *testing.T, w *memWriter) *accesslog.Recorder {
+// newRecorder is a recorder over w, closed when the test ends.
+func newRecorder(t *testing.T, w *memWriter, cfg accesslog.Config) *accesslog.Recorder {
 	t.Helper()
-	r, err := accesslog.New(w, accesslog.Config{FlushEvery: time.Hour})
+	r, err := accesslog.New(w, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
+	return r
+}
+
+// recordThree is a recorder over w that writes only when flushed, closed
+// when the test ends, with three events of aa_1 buffered.
+func recordThree(t *testing.T, w *memWriter) *accesslog.Recorder {
+	t.Helper()
+	r := newRecorder(t, w, accesslog.Config{FlushEvery: time.Hour})
 	for range 3 {
 		r.RecordAccess(event("aa_1"))
 	}
@@ -223,11 +230,7 @@ func waitWritten(t *testing.T, w *memWriter, n int) {
 // A partial batch is written after FlushEvery, without Flush or Close.
 func TestFlushEveryWritesPartialBatch(t *testing.T) {
 	w := &memWriter{}
-	r, err := accesslog.New(w, accesslog.Config{FlushEvery: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := newRecorder(t, w, accesslog.Config{FlushEvery: 10 * time.Millisecond})
 	r.RecordAccess(event("aa_1"))
 	waitWritten(t, w, 1)
 }
@@ -235,11 +238,7 @@ func TestFlushEveryWritesPartialBatch(t *testing.T) {
 // A full batch wakes the writer at once, long before FlushEvery.
 func TestFullBatchWakesWriter(t *testing.T) {
 	w := &memWriter{}
-	r, err := accesslog.New(w, accesslog.Config{Batch: 5, FlushEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := newRecorder(t, w, accesslog.Config{Batch: 5, FlushEvery: time.Hour})
 	for range 5 {
 		r.RecordAccess(event("aa_1"))
 	}
@@ -292,11 +291,7 @@ func TestTakenEventsCountAgainstBuffer(t *testing.T) {
 // most Batch, round after round (the buffer's memory is reused).
 func TestWritesInOrderAcrossFlushes(t *testing.T) {
 	w := &memWriter{}
-	r, err := accesslog.New(w, accesslog.Config{Batch: 3, FlushEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
+	r := newRecorder(t, w, accesslog.Config{Batch: 3, FlushEvery: time.Hour})
 	next := 0
 	for range 5 {
 		for range 7 {
