@@ -172,8 +172,9 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 }
 
 // RecordAccess queues e for writing, or sheds it when the buffer is full.
-// It never blocks (it holds the queue's mutex for an append). A zero
-// e.Time is the current time.
+// It never blocks: it holds the queue's mutex for an append (and, while the
+// buffer grows, the allocation of one batch's chunk). A zero e.Time is the
+// current time.
 func (r *Recorder) RecordAccess(e audit.Access) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
