@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +15,22 @@ import (
 // accessCloseTimeout bounds how long Close waits for the verification
 // recorder to write what it buffered.
 const accessCloseTimeout = 10 * time.Second
+
+// The headers an event records, as http.Header keys them: read from the map
+// directly, a request does not pay http.Header.Get's canonicalization.
+var (
+	requestIDKey = http.CanonicalHeaderKey(ticket.RequestIDHeader)
+	userAgentKey = http.CanonicalHeaderKey("User-Agent")
+)
+
+// firstValue is h's first value for key, a canonical key: what
+// http.Header.Get answers.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // recordAccess hands the guard's decision to APIKeyConfig.AccessLog: err is
 // the refusal (nil when allowed), limitedBy the rate-limit rule that blocked
@@ -29,11 +46,11 @@ func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Id
 		Time: start, Latency: time.Since(start),
 		Outcome: audit.AccessAllowed,
 		Method:  r.Method, Path: r.URL.Path,
-		ClientIP: clientip.Of(c, &a.log), UserAgent: r.UserAgent(),
+		ClientIP: clientip.Of(c, &a.log), UserAgent: firstValue(r.Header, userAgentKey),
 	}
 	// The caller's request id when it sent one; else the store makes one, off
 	// the request path.
-	if h := r.Header.Get(ticket.RequestIDHeader); h != "" {
+	if h := firstValue(r.Header, requestIDKey); h != "" {
 		e.RequestID = ticket.RequestID(h)
 	}
 	if a.clock != nil {

@@ -59,7 +59,9 @@ var ErrClosed = errors.New("accesslog: recorder closed")
 // default.
 type Config struct {
 	// Buffer is how many events may wait for the writer; beyond it events
-	// are shed (counted, not written). Default DefaultBuffer.
+	// are shed (counted, not written). Its memory is taken a batch at a
+	// time as the traffic needs it, and kept for reuse: at most about twice
+	// Buffer events (the writer's and the requests'). Default DefaultBuffer.
 	Buffer int
 	// Batch is the most events one AccessWriter call holds. Default
 	// DefaultBatch.
@@ -81,16 +83,21 @@ type Config struct {
 
 // Recorder is an audit.AccessRecorder that writes in batches in the
 // background. Build it with New; it is safe for concurrent use.
+//
+// Its buffer (a queue of batch-sized chunks) is guarded by a mutex: a
+// request pays an append under it, and wakes the writer only when its
+// event completes a batch; otherwise the writer wakes every FlushEvery and
+// takes every queued chunk at once.
 type Recorder struct {
 	w          audit.AccessWriter
-	ch         chan audit.Access
-	batch      int
 	every      time.Duration
 	timeout    time.Duration
 	log        zerolog.Logger
 	written    prometheus.Counter
 	shedFull   prometheus.Counter
 	shedFailed prometheus.Counter
+
+	q queue // the events waiting for the writer
 
 	shedMu sync.Mutex
 	shed   map[shedKey]int64 // not yet written
@@ -99,9 +106,7 @@ type Recorder struct {
 	// lastErrLog is when a write failure was last logged (unix ns).
 	lastErrLog atomic.Int64
 
-	// kick wakes the writer when a batch is buffered; otherwise it wakes
-	// every FlushEvery, so that a busy server does not pay a goroutine
-	// wake-up per request.
+	// kick wakes the writer when a batch is queued.
 	kick     chan struct{}
 	flush    chan chan error
 	quit     chan struct{}
@@ -126,15 +131,16 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		return nil, errors.New("accesslog: Config sizes and durations must not be negative")
 	}
 	r := &Recorder{
-		w: w, batch: cfg.Batch, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
+		w: w, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
 		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	buffer := cfg.Buffer
 	if buffer == 0 {
 		buffer = DefaultBuffer
 	}
-	if r.batch == 0 {
-		r.batch = DefaultBatch
+	batch := cfg.Batch
+	if batch == 0 {
+		batch = DefaultBatch
 	}
 	if r.every == 0 {
 		r.every = DefaultFlushEvery
@@ -160,29 +166,31 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		}
 		r.shedFull, r.shedFailed = shed.WithLabelValues(ReasonBufferFull), shed.WithLabelValues(ReasonWriteFailed)
 	}
-	r.ch = make(chan audit.Access, buffer)
+	r.q = queue{limit: buffer, size: min(batch, buffer)}
 	go r.run()
 	return r, nil
 }
 
 // RecordAccess queues e for writing, or sheds it when the buffer is full.
-// It never blocks. A zero e.Time is the current time.
+// It never blocks: it holds the queue's mutex for an append (and, while the
+// buffer grows, the allocation of one batch's chunk). A zero e.Time is the
+// current time.
 func (r *Recorder) RecordAccess(e audit.Access) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	select {
-	case r.ch <- e:
-		if len(r.ch) >= r.batch {
-			select {
-			case r.kick <- struct{}{}:
-			default:
-			}
-		}
-	default:
+	ok, filled := r.q.push(e)
+	if !ok {
 		r.addShed(e.AppSlug, e.Time, 1)
 		if r.shedFull != nil {
 			r.shedFull.Inc()
+		}
+		return
+	}
+	if filled {
+		select {
+		case r.kick <- struct{}{}:
+		default: // the writer is already told
 		}
 	}
 }
@@ -251,51 +259,47 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	t := time.NewTicker(r.every)
 	defer t.Stop()
-	pending := make([]audit.Access, 0, r.batch)
-	write := func() error {
-		shed := r.takeShed()
-		if len(pending) == 0 && len(shed) == 0 {
-			return nil
-		}
-		err := r.write(pending, shed)
-		pending = pending[:0]
-		return err
-	}
-	// drain writes the events buffered now, batch by batch.
-	drain := func() error {
-		var first error
-		for n := len(r.ch); n > 0; n-- {
-			pending = append(pending, <-r.ch)
-			if len(pending) >= r.batch {
-				if err := write(); err != nil && first == nil {
-					first = err
-				}
-			}
-		}
-		if err := write(); err != nil && first == nil {
-			first = err
-		}
-		return first
-	}
 	for {
 		select {
 		case <-r.kick:
 		case <-t.C:
 		case reply := <-r.flush:
-			reply <- drain()
+			reply <- r.drain()
 			continue
 		case <-r.quit:
-			drain()
+			r.drain()
 			return
 		}
-		drain()
+		r.drain()
 	}
 }
 
-// write hands one batch to the writer. On failure the batch's events are
-// counted as shed (reason write_failed), so that the next write that works
-// stores their count; the shed counts it carried are put back.
+// drain writes the events queued now, a chunk (a batch) a write, and the
+// shed counts; it returns the first write's error.
+func (r *Recorder) drain() error {
+	chunks := r.q.take()
+	defer r.q.giveBack(chunks)
+	if len(chunks) == 0 {
+		return r.write(nil, r.takeShed())
+	}
+	var first error
+	for _, events := range chunks {
+		r.q.writing(len(events))
+		if err := r.write(events, r.takeShed()); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// write hands one batch to the writer, if it holds events or shed counts.
+// On failure the batch's events are counted as shed (reason write_failed),
+// so that the next write that works stores their count; the shed counts it
+// carried are put back.
 func (r *Recorder) write(events []audit.Access, shed []audit.Shed) error {
+	if len(events) == 0 && len(shed) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	err := r.w.WriteAccess(ctx, events, shed)

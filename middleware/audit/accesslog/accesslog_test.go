@@ -3,6 +3,7 @@ package accesslog_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -84,15 +85,22 @@ func TestCloseWritesBuffered(t *testing.T) {
 	}
 }
 
-// recordThree is a recorder over w that writes only when flushed, closed
-// when the test ends, with three events of aa_1 buffered.
-func recordThree(t *testing.T, w *memWriter) *accesslog.Recorder {
+// newRecorder is a recorder over w, closed when the test ends.
+func newRecorder(t *testing.T, w *memWriter, cfg accesslog.Config) *accesslog.Recorder {
 	t.Helper()
-	r, err := accesslog.New(w, accesslog.Config{FlushEvery: time.Hour})
+	r, err := accesslog.New(w, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
+	return r
+}
+
+// recordThree is a recorder over w that writes only when flushed, closed
+// when the test ends, with three events of aa_1 buffered.
+func recordThree(t *testing.T, w *memWriter) *accesslog.Recorder {
+	t.Helper()
+	r := newRecorder(t, w, accesslog.Config{FlushEvery: time.Hour})
 	for range 3 {
 		r.RecordAccess(event("aa_1"))
 	}
@@ -201,4 +209,116 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, reason string) promethe
 		t.Fatalf("the shed counter is not registered: %v", err)
 	}
 	return are.ExistingCollector.(*prometheus.CounterVec).WithLabelValues(reason)
+}
+
+// waitWritten waits until w holds n events, or fails after 5 s.
+func waitWritten(t *testing.T, w *memWriter, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _, _ := w.counts()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events written, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A partial batch is written after FlushEvery, without Flush or Close.
+func TestFlushEveryWritesPartialBatch(t *testing.T) {
+	w := &memWriter{}
+	r := newRecorder(t, w, accesslog.Config{FlushEvery: 10 * time.Millisecond})
+	r.RecordAccess(event("aa_1"))
+	waitWritten(t, w, 1)
+}
+
+// A full batch wakes the writer at once, long before FlushEvery.
+func TestFullBatchWakesWriter(t *testing.T) {
+	w := &memWriter{}
+	r := newRecorder(t, w, accesslog.Config{Batch: 5, FlushEvery: time.Hour})
+	for range 5 {
+		r.RecordAccess(event("aa_1"))
+	}
+	waitWritten(t, w, 5)
+}
+
+// waitEntered waits until w's writer starts a write, or fails after 5 s.
+func waitEntered(t *testing.T, w *memWriter) {
+	t.Helper()
+	select {
+	case <-w.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer did not start a write")
+	}
+}
+
+// The events the writer took but has not yet begun to write count against
+// Buffer like the queued ones; and Close writes both, the taken ones and
+// those queued while the writer was busy.
+func TestTakenEventsCountAgainstBuffer(t *testing.T) {
+	w := &memWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	r, err := accesslog.New(w, accesslog.Config{Buffer: 4, Batch: 2, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(n int) {
+		for range n {
+			r.RecordAccess(event("aa_1"))
+		}
+	}
+	record(2) // a full batch: the writer takes it and is stuck writing it
+	waitEntered(t, w)
+	record(5) // 4 queued, 1 shed
+	w.gate <- struct{}{}
+	waitEntered(t, w) // the writer took the 4 and writes 2 of them
+	record(5)         // 2 queued (2 taken still wait), 3 shed
+	if got := r.Shed(); got != 4 {
+		t.Fatalf("Shed() = %d, want 4", got)
+	}
+	close(w.gate)
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, maxBatch, shed := w.counts(); n != 8 || maxBatch > 2 || shed != 4 {
+		t.Fatalf("written %d events (largest batch %d) and %d shed, want 8 in batches of 2 and 4", n, maxBatch, shed)
+	}
+}
+
+// Events are written once each, in the order recorded, in batches of at
+// most Batch, round after round (the buffer's memory is reused).
+func TestWritesInOrderAcrossFlushes(t *testing.T) {
+	w := &memWriter{}
+	r := newRecorder(t, w, accesslog.Config{Batch: 3, FlushEvery: time.Hour})
+	next := 0
+	for range 5 {
+		for range 7 {
+			e := event("aa_1")
+			e.RequestID = strconv.Itoa(next)
+			next++
+			r.RecordAccess(e)
+		}
+		if err := r.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	want := 0
+	for _, b := range w.batches {
+		if len(b) > 3 {
+			t.Fatalf("a batch of %d events, want at most 3", len(b))
+		}
+		for _, e := range b {
+			if e.RequestID != strconv.Itoa(want) {
+				t.Fatalf("event %q written where %d was due", e.RequestID, want)
+			}
+			want++
+		}
+	}
+	if want != next {
+		t.Fatalf("%d events written, want %d", want, next)
+	}
 }
