@@ -356,6 +356,16 @@ func (a *APIKeyAuth) begin(c *gin.Context) (start time.Time, secret string, ok b
 	return start, secret, ok
 }
 
+// verifyTime is the clock reading the verifier may use instead of reading
+// its own: start, when both are time.Now (no apikey.Config.Now); the zero
+// time (read your clock) otherwise, or when begin read none.
+func (a *APIKeyAuth) verifyTime(start time.Time) time.Time {
+	if a.clock != nil {
+		return time.Time{}
+	}
+	return start
+}
+
 func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 	insufficient := []string{"Bearer " + a.realmQuoted + `, error="insufficient_scope"`}
 	if len(required) > 0 {
@@ -369,7 +379,7 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		id, err := a.v.Verify(c.Request.Context(), secret, required)
+		id, err := a.v.VerifyAt(c.Request.Context(), secret, required, a.verifyTime(start))
 		if err != nil {
 			a.refuse(c, err, insufficient)
 			a.recordAccess(c, start, id, err, "")

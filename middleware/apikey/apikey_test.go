@@ -346,6 +346,36 @@ func TestFlushBatchesAndCloseStops(t *testing.T) {
 	}
 }
 
+// TestVerifyAtDecidesAtTheCallersTime: VerifyAt decides at the time it is
+// given (the guard's one clock reading), not at the Verifier's clock, and
+// the zero time falls back to that clock.
+func TestVerifyAtDecidesAtTheCallersTime(t *testing.T) {
+	f := newFakeKeys()
+	k := f.add(secretA)
+	expires := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	k.ExpiresAt = &expires
+	f.keys[k.Hash] = k
+	clock := expires.Add(-time.Hour) // the Verifier's clock: still valid
+	v, err := New(Config{Keys: f, Now: func() time.Time { return clock }, TouchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+	if _, err := v.VerifyAt(ctx, secretA, nil, expires.Add(time.Second)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("VerifyAt after expiry: %v, want ErrExpired", err)
+	}
+	if _, err := v.VerifyAt(ctx, secretA, nil, time.Time{}); err != nil {
+		t.Fatalf("VerifyAt at the zero time (the clock's, before expiry): %v", err)
+	}
+	if err := v.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.touchedAt(k.ID); !got.Equal(clock) {
+		t.Fatalf("last used %v, want the clock's %v", got, clock)
+	}
+}
+
 // go test -run '^$' -bench Verify -benchmem ./middleware/apikey/
 func BenchmarkVerifyGarbage(b *testing.B) {
 	v, err := New(Config{Keys: newFakeKeys()})
