@@ -25,6 +25,7 @@
 package apikey
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -249,7 +250,7 @@ func New(cfg Config) (*Verifier, error) {
 		tenants:  cfg.Tenants,
 		now:      cfg.Now,
 		log:      logx.Or(cfg.Logger, "apikey"),
-		interval: cfg.TouchInterval,
+		interval: cmp.Or(cfg.TouchInterval, DefaultTouchInterval),
 		pending:  map[string]*entry{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -257,23 +258,12 @@ func New(cfg Config) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
-	if v.interval == 0 {
-		v.interval = DefaultTouchInterval
-	}
 	changes := cfg.Changes
 	if changes == nil {
 		changes, _ = cfg.Keys.(Subscriber)
 	}
 	if changes != nil {
-		size := cfg.CacheSize
-		if size == 0 {
-			size = DefaultCacheSize
-		}
-		maxAge := cfg.CacheMaxAge
-		if maxAge == 0 {
-			maxAge = DefaultCacheMaxAge
-		}
-		v.cache = newCache(size, maxAge)
+		v.cache = newCache(cmp.Or(cfg.CacheSize, DefaultCacheSize), cmp.Or(cfg.CacheMaxAge, DefaultCacheMaxAge))
 		v.unsubscribe = changes.Subscribe(v.cache.invalidate)
 	}
 	go v.touchLoop()

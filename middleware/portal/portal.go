@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -181,8 +182,8 @@ func New(cfg Config) (*Portal, error) {
 		store:      cfg.Store,
 		baseURL:    base,
 		origin:     baseOrigin(base),
-		sessionTTL: cfg.SessionTTL,
-		maxTTL:     cfg.MaxTicketTTL,
+		sessionTTL: cmp.Or(cfg.SessionTTL, DefaultSessionTTL),
+		maxTTL:     cmp.Or(cfg.MaxTicketTTL, ticket.MaxTTL),
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		tickets:    newSealer(cfg.Store, ticketKeyName, ticketPrefix),
@@ -191,12 +192,6 @@ func New(cfg Config) (*Portal, error) {
 		messages:   msgtable.Fill(cfg.Messages, EnglishMessages()),
 		provision:  !cfg.NoProvision,
 		newApp:     cfg.NewApp,
-	}
-	if p.sessionTTL == 0 {
-		p.sessionTTL = DefaultSessionTTL
-	}
-	if p.maxTTL == 0 {
-		p.maxTTL = ticket.MaxTTL
 	}
 	if p.now == nil {
 		p.now = time.Now

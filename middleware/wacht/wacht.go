@@ -24,6 +24,7 @@ package wacht
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,14 +117,8 @@ func New(cfg Config) (*Client, error) {
 		auth:      "Bearer " + cfg.APIKey,
 		base:      base,
 		http:      cfg.HTTPClient,
-		timeout:   cfg.Timeout,
-		userAgent: cfg.UserAgent,
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.userAgent == "" {
-		c.userAgent = DefaultUserAgent
+		timeout:   cmp.Or(cfg.Timeout, DefaultTimeout),
+		userAgent: cmp.Or(cfg.UserAgent, DefaultUserAgent),
 	}
 	if c.http == nil {
 		c.http = defaultHTTPClient()

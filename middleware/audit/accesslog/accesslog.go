@@ -19,6 +19,7 @@
 package accesslog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -131,23 +132,10 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		return nil, errors.New("accesslog: Config sizes and durations must not be negative")
 	}
 	r := &Recorder{
-		w: w, every: cfg.FlushEvery, timeout: cfg.WriteTimeout, log: cfg.Logger,
+		w: w, every: cmp.Or(cfg.FlushEvery, DefaultFlushEvery), timeout: cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout), log: cfg.Logger,
 		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
-	buffer := cfg.Buffer
-	if buffer == 0 {
-		buffer = DefaultBuffer
-	}
-	batch := cfg.Batch
-	if batch == 0 {
-		batch = DefaultBatch
-	}
-	if r.every == 0 {
-		r.every = DefaultFlushEvery
-	}
-	if r.timeout == 0 {
-		r.timeout = DefaultWriteTimeout
-	}
+	buffer, batch := cmp.Or(cfg.Buffer, DefaultBuffer), cmp.Or(cfg.Batch, DefaultBatch)
 	if cfg.Metrics != nil {
 		written := prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keyportal_access_events_written_total",

@@ -5,6 +5,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -132,10 +133,7 @@ func Open(ctx context.Context, path string, opts keystore.Options) (*SQLite, err
 	}
 	b.lookup = lookup
 	if path != ":memory:" {
-		every := opts.PollInterval
-		if every == 0 {
-			every = DefaultPollInterval
-		}
+		every := cmp.Or(opts.PollInterval, DefaultPollInterval)
 		if s.feed, err = startFeed(ctx, readerDSN, store, every, sqlstore.Reporter(opts.OnFeedError, "keystore.feed")); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("keystore: change feed of SQLite %s: %w", path, err)

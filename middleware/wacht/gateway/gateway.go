@@ -21,6 +21,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -98,14 +99,8 @@ func New(cfg Config) (*Verifier, error) {
 	case cfg.CacheSize < 0:
 		return nil, fmt.Errorf("gateway: Config.CacheSize must not be negative, got %d", cfg.CacheSize)
 	}
-	v := &Verifier{client: cfg.Client, ttl: cfg.CacheTTL, max: cfg.CacheSize, now: cfg.Now, log: logx.Or(cfg.Logger, "gateway"),
+	v := &Verifier{client: cfg.Client, ttl: cmp.Or(cfg.CacheTTL, DefaultCacheTTL), max: cmp.Or(cfg.CacheSize, DefaultCacheSize), now: cfg.Now, log: logx.Or(cfg.Logger, "gateway"),
 		allowed: map[[sha256.Size]byte]cached{}}
-	if v.ttl == 0 {
-		v.ttl = DefaultCacheTTL
-	}
-	if v.max == 0 {
-		v.max = DefaultCacheSize
-	}
 	if v.now == nil {
 		v.now = time.Now
 	}
