@@ -342,18 +342,38 @@ func (a *APIKeyAuth) Close() error {
 	return nil
 }
 
-// begin starts a guarded request: the time it started (zero without an
-// access log) and the key it presents. Without a well-formed key it has
-// answered 401, recorded the refusal and returns false.
-func (a *APIKeyAuth) begin(c *gin.Context) (start time.Time, secret string, ok bool) {
+// guarded is one request through the guard: its context, when it began
+// (zero without an access log) and its client address, resolved at most
+// once for whichever of the rate limit, the remote verifier and the access
+// event needs it.
+type guarded struct {
+	c     *gin.Context
+	start time.Time
+	ip    string
+}
+
+// clientIP is the request's client address (clientip.Of), resolved on first
+// use.
+func (g *guarded) clientIP(log *zerolog.Logger) string {
+	if g.ip == "" {
+		g.ip = clientip.Of(g.c, log)
+	}
+	return g.ip
+}
+
+// begin starts a guarded request and returns the key it presents. Without a
+// well-formed key it has answered 401, recorded the refusal and returns
+// false.
+func (a *APIKeyAuth) begin(c *gin.Context) (g guarded, secret string, ok bool) {
+	g.c = c
 	if a.access != nil {
-		start = time.Now()
+		g.start = time.Now()
 	}
 	if secret, ok = credential(c.Request.Header); !ok {
 		a.refuse(c, apikey.ErrMalformed, nil)
-		a.recordAccess(c, start, nil, apikey.ErrMalformed, "")
+		a.recordAccess(&g, nil, apikey.ErrMalformed, "")
 	}
-	return start, secret, ok
+	return g, secret, ok
 }
 
 // verifyTime is the clock reading the verifier may use instead of reading
@@ -375,23 +395,23 @@ func (a *APIKeyAuth) handler(required []string) gin.HandlerFunc {
 		return a.remoteHandler(required, insufficient)
 	}
 	return func(c *gin.Context) {
-		start, secret, ok := a.begin(c)
+		g, secret, ok := a.begin(c)
 		if !ok {
 			return
 		}
-		id, err := a.v.VerifyAt(c.Request.Context(), secret, required, a.verifyTime(start))
+		id, err := a.v.VerifyAt(c.Request.Context(), secret, required, a.verifyTime(g.start))
 		if err != nil {
 			a.refuse(c, err, insufficient)
-			a.recordAccess(c, start, id, err, "")
+			a.recordAccess(&g, id, err, "")
 			return
 		}
 		if a.limits.Len() > 0 || id.RateLimits().Len() > 0 {
-			if ok, rule := a.rateLimit(c, id); !ok {
-				a.recordAccess(c, start, id, nil, rule)
+			if ok, rule := a.rateLimit(&g, id); !ok {
+				a.recordAccess(&g, id, nil, rule)
 				return
 			}
 		}
-		a.recordAccess(c, start, id, nil, "")
+		a.recordAccess(&g, id, nil, "")
 		c.Set(apiKeyContextKey{}, id)
 		c.Next()
 	}
@@ -404,11 +424,11 @@ var apiKeyRateLimited = apiKeyErrorBody("rate limit exceeded, retry later", "rat
 // headers (ratelimit.Decision.Shown), and answers 429 when one refuses.
 // It reports whether the request may go on, and else the name of the rule
 // that refused (ratelimit.Decision.Rule).
-func (a *APIKeyAuth) rateLimit(c *gin.Context, id *apikey.Identity) (bool, string) {
-	app := id.RateLimits()
+func (a *APIKeyAuth) rateLimit(g *guarded, id *apikey.Identity) (bool, string) {
+	c, app := g.c, id.RateLimits()
 	s := ratelimit.Subject{KeyID: id.KeyID, DeploymentID: id.DeploymentID, AppSlug: id.AppSlug, Path: c.Request.URL.Path}
 	if a.limits.NeedsIP() || app.NeedsIP() {
-		s.ClientIP = clientip.Of(c, &a.log)
+		s.ClientIP = g.clientIP(&a.log)
 	}
 	d, err := ratelimit.Decide(c.Request.Context(), a.limiter, s, a.limits, app)
 	if err != nil {

@@ -4,9 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
@@ -32,21 +29,20 @@ func firstValue(h http.Header, key string) string {
 	return ""
 }
 
-// recordAccess hands the guard's decision to APIKeyConfig.AccessLog: err is
-// the refusal (nil when allowed), limitedBy the rate-limit rule that blocked
-// the request. id is the key's identity when the verifier knew it. start is
-// when the guard began (zero without a recorder), and the event's time
-// unless apikey.Config.Now gives the clock.
-func (a *APIKeyAuth) recordAccess(c *gin.Context, start time.Time, id *apikey.Identity, err error, limitedBy string) {
+// recordAccess hands the guard's decision on g to APIKeyConfig.AccessLog:
+// err is the refusal (nil when allowed), limitedBy the rate-limit rule that
+// blocked the request. id is the key's identity when the verifier knew it.
+// g.start is the event's time unless apikey.Config.Now gives the clock.
+func (a *APIKeyAuth) recordAccess(g *guarded, id *apikey.Identity, err error, limitedBy string) {
 	if a.access == nil {
 		return
 	}
-	r := c.Request
+	r := g.c.Request
 	e := audit.Access{
-		Time: start, Latency: time.Since(start),
+		Time: g.start, Latency: time.Since(g.start),
 		Outcome: audit.AccessAllowed,
 		Method:  r.Method, Path: r.URL.Path,
-		ClientIP: clientip.Of(c, &a.log), UserAgent: firstValue(r.Header, userAgentKey),
+		ClientIP: g.clientIP(&a.log), UserAgent: firstValue(r.Header, userAgentKey),
 	}
 	// The caller's request id when it sent one; else the store makes one, off
 	// the request path.

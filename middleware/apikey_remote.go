@@ -5,7 +5,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/middleware/apikey"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
 )
@@ -15,14 +14,14 @@ import (
 // and any 429.
 func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		start, secret, ok := a.begin(c)
+		g, secret, ok := a.begin(c)
 		if !ok {
 			return
 		}
 		v, err := a.kv.VerifyRequest(c.Request.Context(), apikey.Request{
 			Secret: secret, Required: required,
 			Method: c.Request.Method, Path: c.Request.URL.Path,
-			ClientIP: clientip.Of(c, &a.log), UserAgent: c.Request.UserAgent(),
+			ClientIP: g.clientIP(&a.log), UserAgent: c.Request.UserAgent(),
 		})
 		h := c.Writer.Header()
 		for name, value := range v.Headers {
@@ -33,17 +32,17 @@ func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerF
 		switch {
 		case err != nil:
 			a.refuse(c, err, insufficient)
-			a.recordAccess(c, start, v.Identity, err, "")
+			a.recordAccess(&g, v.Identity, err, "")
 		case v.Identity == nil:
 			// A verifier that broke its contract: no verdict.
 			a.log.Error().Msg("api key verifier allowed a key without an identity")
 			a.refuse(c, apikey.ErrUnavailable, insufficient)
-			a.recordAccess(c, start, nil, apikey.ErrUnavailable, "")
+			a.recordAccess(&g, nil, apikey.ErrUnavailable, "")
 		case v.RetryAfter > 0:
 			a.tooMany(c, v.Identity, ratelimit.Decision{Shown: ratelimit.Result{RetryAfter: v.RetryAfter}})
-			a.recordAccess(c, start, v.Identity, nil, "rate_limited")
+			a.recordAccess(&g, v.Identity, nil, "rate_limited")
 		default:
-			a.recordAccess(c, start, v.Identity, nil, "")
+			a.recordAccess(&g, v.Identity, nil, "")
 			c.Set(apiKeyContextKey{}, v.Identity)
 			c.Next()
 		}
