@@ -21,7 +21,7 @@ func (a *APIKeyAuth) remoteHandler(required, insufficient []string) gin.HandlerF
 		v, err := a.kv.VerifyRequest(c.Request.Context(), apikey.Request{
 			Secret: secret, Required: required,
 			Method: c.Request.Method, Path: c.Request.URL.Path,
-			ClientIP: g.clientIP(&a.log), UserAgent: c.Request.UserAgent(),
+			ClientIP: g.clientIP(&a.log), UserAgent: firstValue(c.Request.Header, userAgentKey),
 		})
 		h := c.Writer.Header()
 		for name, value := range v.Headers {
