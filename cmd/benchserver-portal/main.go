@@ -24,15 +24,14 @@ import (
 	"io"
 	"log"
 	"net/http"
-	_ "net/http/pprof" // served on -pprof only
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/cmd/internal/benchserve"
 	"github.com/keyportal/keyportal/internal/demo"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -50,15 +49,12 @@ func main() {
 	issuer := flag.String("issuer", "local", "the route's issuer: local (the portal's), or static (a fixed answer, to tell the route's own cost from the issuer's)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	flag.Parse()
-	if *pprofAddr != "" {
-		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
-	}
-	if err := run(*addr, *auditTo, *issuer); err != nil {
+	if err := run(*addr, *auditTo, *issuer, *pprofAddr); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, auditTo, issuerKind string) error {
+func run(addr, auditTo, issuerKind, pprofAddr string) error {
 	dir, err := os.MkdirTemp("", "benchserver-portal-")
 	if err != nil {
 		return err
@@ -93,15 +89,17 @@ func run(addr, auditTo, issuerKind string) error {
 		AllowedOrigins: []string{embedder},
 		RateLimit:      middleware.NoRateLimit,
 	}
+	// A ticket as the route answers it: the static issuer's fixed answer, and
+	// the shape and size of the bare handler's.
+	sample, err := p.Issuer().Issue(context.Background(), ticket.Request{
+		AppSlug: "aa_42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: embedder,
+	})
+	if err != nil {
+		return err
+	}
 	switch issuerKind {
 	case "local":
 	case "static":
-		sample, err := p.Issuer().Issue(context.Background(), ticket.Request{
-			AppSlug: "aa_42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: embedder,
-		})
-		if err != nil {
-			return err
-		}
 		cfg.Issuer = ticket.IssuerFunc(func(context.Context, ticket.Request) (ticket.Response, error) { return sample, nil })
 	default:
 		return fmt.Errorf("-issuer must be local or static, got %q", issuerKind)
@@ -121,21 +119,14 @@ func run(addr, auditTo, issuerKind string) error {
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
 	if err := route.Mount(g); err != nil {
-		log.Fatal(err)
-	}
-	// The bare handler answers a body of the same shape and size.
-	sample, err := p.Issuer().Issue(context.Background(), ticket.Request{
-		AppSlug: "aa_42", Tenant: "acme", Subject: "alice", Resource: "42", EmbedderOrigin: embedder,
-	})
-	if err != nil {
 		return err
 	}
+	// The bare handler answers a body of the same shape and size.
 	fixed := ticket.Response{Ticket: strings.Repeat("x", len(sample.Ticket)), ExpiresAt: sample.ExpiresAt, URL: p.TicketURL(strings.Repeat("x", len(sample.Ticket)))}
 	g.POST("/bare", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, fixed)
 	})
-	srv := &http.Server{Addr: addr, Handler: g, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("benchserver-portal on http://%s (audit=%s, issuer=%s): POST /bare and POST %s", addr, auditTo, issuerKind, route.Path())
-	return srv.ListenAndServe()
+	return benchserve.Serve(addr, g, pprofAddr)
 }

@@ -30,23 +30,20 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
-	_ "net/http/pprof" // served on -pprof only
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/cmd/internal/benchserve"
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
@@ -134,23 +131,8 @@ func run(addr, wachtURL, apiKey, logPath, origins, pprofAddr, handler string) er
 		return err
 	}
 
-	if pprofAddr != "" {
-		go func() { log.Println(http.ListenAndServe(pprofAddr, nil)) }()
-	}
-	srv := &http.Server{Addr: addr, Handler: engine, ReadHeaderTimeout: 5 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
 	log.Printf("benchserver on %s, Wacht at %s, audit log %s", addr, wachtURL, logPath)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return benchserve.Serve(addr, engine, pprofAddr)
 }
 
 // policyText generates the Express peer's data as a policy: admin may manage

@@ -23,10 +23,11 @@ func hostileAll() string {
 }
 
 // rawExec writes to the harness's database directly, as a tool other than
-// keyportal (or keyportal before the store's text rule) could have.
+// keyportal (or keyportal before the store's text rule) could have; like
+// the store, it waits for a lock held by a command running beside it.
 func (h *harness) rawExec(q string, args ...any) {
 	h.t.Helper()
-	db, err := sql.Open("sqlite", h.db)
+	db, err := sql.Open("sqlite", h.db+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		h.t.Fatal(err)
 	}

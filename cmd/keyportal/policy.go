@@ -56,8 +56,12 @@ func (f *policyFiles) load() (*policy.Engine, error) {
 	return policy.New(policy.Config{ModelPath: f.model, PolicyPath: f.policy, Logger: zerolog.Nop()}) // one-shot: errors are returned, not logged
 }
 
-// engine loads the files into a policy engine, explaining a refusal.
-func (f *policyFiles) engine() (*policy.Engine, error) {
+// engine loads the files into a policy engine. Like required, it refuses to
+// run without --policy; it explains why the engine refused the files.
+func (f *policyFiles) engine(cmd *cobra.Command) (*policy.Engine, error) {
+	if err := f.required(cmd); err != nil {
+		return nil, err
+	}
 	e, err := f.load()
 	if err != nil {
 		return nil, f.loadError(err)
@@ -240,7 +244,7 @@ in the tenant and the tenant's status. It exits 1 when any case fails.`,
 			if files.policy == "" || casesPath == "" {
 				return usageErrorf(cmd, "--policy and --cases are both required")
 			}
-			e, err := files.engine()
+			e, err := files.engine(cmd)
 			if err != nil {
 				return err
 			}
@@ -374,13 +378,10 @@ allow, whatever users the policy holds today.`,
   keyportal policy matrix --policy policy.csv --format markdown > docs/access.md`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := files.required(cmd); err != nil {
-				return err
-			}
 			if format != "text" && format != "csv" && format != "markdown" {
 				return usageErrorf(cmd, "--format must be text, csv or markdown, not %q", format)
 			}
-			e, err := files.engine()
+			e, err := files.engine(cmd)
 			if err != nil {
 				return err
 			}
@@ -466,10 +467,7 @@ A denial is an answer, not a failure: explain exits 0 either way.`,
   keyportal policy explain frank acme deployment:42 api_keys:manage --policy policy.csv --json`,
 		Args: exactArgs("SUBJECT", "TENANT", "OBJECT", "ACTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := files.required(cmd); err != nil {
-				return err
-			}
-			e, err := files.engine()
+			e, err := files.engine(cmd)
 			if err != nil {
 				return err
 			}
