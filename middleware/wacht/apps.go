@@ -47,9 +47,13 @@ type App struct {
 	// AllowedOrigins (keyportal's extension) are the origins that may embed
 	// the app's portal page; nil when the server does not answer the field,
 	// as Wacht does not.
-	AllowedOrigins []string  `json:"allowed_origins,omitempty"`
-	CreatedAt      time.Time `json:"created_at,omitzero"`
-	UpdatedAt      time.Time `json:"updated_at,omitzero"`
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// Messages (keyportal's extension) are the app's own texts of its portal
+	// page, by key; nil when it has none or the server does not answer the
+	// field, as Wacht does not.
+	Messages  map[string]string `json:"messages,omitempty"`
+	CreatedAt time.Time         `json:"created_at,omitzero"`
+	UpdatedAt time.Time         `json:"updated_at,omitzero"`
 	// DeletedAt is set once the app is (soft) deleted.
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
@@ -78,7 +82,8 @@ func (a *App) validate() string {
 }
 
 // CreateAppRequest creates an API auth app. AppSlug, Name and KeyPrefix are
-// required.
+// required. keyportal's extension fields are not sent when empty, so that a
+// request to Wacht has only Wacht's fields.
 type CreateAppRequest struct {
 	AppSlug             string      `json:"app_slug"`
 	Name                string      `json:"name"`
@@ -97,6 +102,10 @@ type CreateAppRequest struct {
 	// AllowedOrigins (keyportal's extension) are the origins that may embed
 	// the app's portal page, scheme://host[:port].
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// Messages (keyportal's extension) are the app's own texts of its portal
+	// page, by key (the keys of portal.Messages, such as "lang" and
+	// "title"); keyportal refuses an unknown key with a 400.
+	Messages map[string]string `json:"messages,omitempty"`
 }
 
 // UpdateAppRequest changes some fields of an app; nil fields are not sent and
@@ -110,6 +119,12 @@ type UpdateAppRequest struct {
 	Resources           *[]string    `json:"resources,omitempty"`
 	RateLimits          *[]RateLimit `json:"rate_limits,omitempty"`
 	RateLimitSchemeSlug *string      `json:"rate_limit_scheme_slug,omitempty"`
+	// AllowedOrigins (keyportal's extension) replaces the origins that may
+	// embed the app's portal page.
+	AllowedOrigins *[]string `json:"allowed_origins,omitempty"`
+	// Messages (keyportal's extension) replaces the app's own texts of its
+	// portal page; an empty map removes them.
+	Messages *map[string]string `json:"messages,omitempty"`
 }
 
 // appList reads {"apps": [...]} and, as the npm SDK expects, a bare array.

@@ -208,6 +208,14 @@ func TestAppsLifecycle(t *testing.T) {
 		!app.CreatedAt.Equal(fakeNow) || !app.DeletedAt.IsZero() || len(app.Permissions) != 2 {
 		t.Fatalf("CreateApp = %+v", app)
 	}
+	// keyportal's extension fields, unset, are not sent: Wacht sees only
+	// its own fields.
+	var created map[string]any
+	_ = json.Unmarshal(f.last().Body, &created)
+	if !jsonEqual(created, map[string]any{"app_slug": "aa_42", "description": "deployment 42", "key_prefix": "acme",
+		"name": "Acme production", "permissions": []string{"read", "write"}}) {
+		t.Errorf("POST body = %v, want only the set fields", created)
+	}
 	if _, err := c.CreateApp(ctx, CreateAppRequest{AppSlug: "aa_42", Name: "again", KeyPrefix: "acme"}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("CreateApp twice = %v, want ErrConflict", err)
 	}

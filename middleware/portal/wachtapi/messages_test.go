@@ -3,10 +3,13 @@ package wachtapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
+	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
 // TestAppMessages: an app's portal texts are set with its create and
@@ -52,5 +55,41 @@ func TestAppMessages(t *testing.T) {
 	}
 	if status, _, _ := w.do("GET", "/api-auth/apps/aa_5", "Bearer "+backendKey, nil); status != 404 {
 		t.Fatalf("a refused create stored the app: %d", status)
+	}
+}
+
+// TestAppExtensionsWithTheGoClient: wacht.Client sets an app's messages on
+// create and PATCH, and its allowed origins on PATCH, and reads them back;
+// the server's refusal of an unknown key reaches it as ErrBadRequest.
+func TestAppExtensionsWithTheGoClient(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t, backendKey)
+	ctx := context.Background()
+
+	de := map[string]string{"lang": "de", "title": "API-Schlüssel"}
+	app, err := c.CreateApp(ctx, wacht.CreateAppRequest{
+		AppSlug: "aa_88", Name: "Initech", KeyPrefix: "initech", OrganizationID: "acme", Messages: de,
+	})
+	if err != nil || !reflect.DeepEqual(app.Messages, de) {
+		t.Fatalf("CreateApp with messages: %+v, %v", app, err)
+	}
+	if got, err := c.GetApp(ctx, "aa_88"); err != nil || !reflect.DeepEqual(got.Messages, de) || len(got.AllowedOrigins) != 0 {
+		t.Fatalf("GetApp: %+v, %v; want the messages and no allowed origins", got, err)
+	}
+
+	fr, origins := map[string]string{"lang": "fr", "title": "Clés d’API"}, []string{"https://initech.example"}
+	upd, err := c.UpdateApp(ctx, "aa_88", wacht.UpdateAppRequest{Messages: &fr, AllowedOrigins: &origins})
+	if err != nil || !reflect.DeepEqual(upd.Messages, fr) || !reflect.DeepEqual(upd.AllowedOrigins, origins) {
+		t.Fatalf("UpdateApp messages and origins: %+v, %v", upd, err)
+	}
+	bad := map[string]string{"titel": "x"}
+	if _, err := c.UpdateApp(ctx, "aa_88", wacht.UpdateAppRequest{Messages: &bad}); !errors.Is(err, wacht.ErrBadRequest) ||
+		!strings.Contains(err.Error(), `unknown key "titel"`) {
+		t.Errorf("UpdateApp with an unknown key: %v, want ErrBadRequest naming it", err)
+	}
+	none := map[string]string{}
+	if upd, err := c.UpdateApp(ctx, "aa_88", wacht.UpdateAppRequest{Messages: &none}); err != nil || upd.Messages != nil ||
+		!reflect.DeepEqual(upd.AllowedOrigins, origins) {
+		t.Fatalf("UpdateApp with no messages: %+v, %v; want none, the origins kept", upd, err)
 	}
 }
