@@ -76,10 +76,11 @@ type createAppRequest struct {
 	OrganizationID      string     `json:"organization_id"`
 	WorkspaceID         string     `json:"workspace_id"`
 	// Extensions.
-	DeploymentID   string            `json:"deployment_id"`
-	AllowedOrigins []string          `json:"allowed_origins"`
-	IsActive       *bool             `json:"is_active"`
-	Messages       map[string]string `json:"messages"`
+	DeploymentID   string   `json:"deployment_id"`
+	AllowedOrigins []string `json:"allowed_origins"`
+	// IsActive may only be true: an app is created active.
+	IsActive *bool             `json:"is_active"`
+	Messages map[string]string `json:"messages"`
 }
 
 func (a *API) createApp(c *gin.Context) {
@@ -103,13 +104,13 @@ func (a *API) createApp(c *gin.Context) {
 			deployment = id
 		}
 	}
-	active := true
-	if req.IsActive != nil {
-		active = *req.IsActive
+	if req.IsActive != nil && !*req.IsActive {
+		writeError(c, http.StatusBadRequest, "is_active: an app is created active; disable it afterwards with PATCH is_active false")
+		return
 	}
 	app, err := a.store.CreateApp(c.Request.Context(), keystore.App{
 		DeploymentID: deployment, Slug: req.AppSlug, Name: req.Name, KeyPrefix: req.KeyPrefix,
-		Description: req.Description, IsActive: active, Permissions: req.Permissions,
+		Description: req.Description, Permissions: req.Permissions,
 		Resources: req.Resources, RateLimitSchemeSlug: req.RateLimitSchemeSlug, RateLimits: req.RateLimits, Tenant: tenant,
 		AllowedOrigins: req.AllowedOrigins, Messages: req.Messages,
 	}, a.actor(c))

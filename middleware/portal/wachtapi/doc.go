@@ -52,6 +52,8 @@
 //     by key (portal.Messages's json names, "lang" their language). Set on
 //     create and PATCH ({} removes them); an unknown key or a text the page
 //     may not show is 400; answered on every app that has some.
+//   - is_active on create (extension): an app is created active, so true
+//     is accepted and false is 400 (PATCH is_active false disables it).
 //   - POST /session/tickets: the ticket's tenant is the app's tenant; its
 //     user is user_id, or "backend-api" when absent (Wacht's guide sends
 //     none); its embedder origin is the extension field embedder_origin,

@@ -616,6 +616,7 @@ func TestBadRequests(t *testing.T) {
 		{"app: rate limit of another shape", "POST", "/api-auth/apps", map[string]any{"app_slug": "aa_1", "name": "x", "key_prefix": "x", "organization_id": "acme", "rate_limits": []any{map[string]any{"unit": "second", "duration": "1", "max_requests": 1}}}, 400},
 		{"app: unknown scheme", "POST", "/api-auth/apps", map[string]any{"app_slug": "aa_1", "name": "x", "key_prefix": "x", "organization_id": "acme", "rate_limit_scheme_slug": "gold"}, 400},
 		{"app: text/plain", "POST", "/api-auth/apps", "text", 400},
+		{"app: created disabled", "POST", "/api-auth/apps", map[string]any{"app_slug": "aa_1", "name": "x", "key_prefix": "x", "organization_id": "acme", "is_active": false}, 400},
 		{"patch: key_prefix", "PATCH", "/api-auth/apps/" + slug, map[string]any{"key_prefix": "other"}, 400},
 		{"patch: organization_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"organization_id": "globex"}, 400},
 		{"patch: deployment_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"deployment_id": "other"}, 400},
