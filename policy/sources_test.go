@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyportal/keyportal/internal/demo"
+	"github.com/keyportal/keyportal/internal/testenv"
 )
 
 // appTenants is a host app's tenant table.
@@ -123,25 +124,15 @@ func TestInvalidStatusFromApp(t *testing.T) {
 	}
 }
 
-// appOwners is a host app's table of deployments and their tenant.
-type appOwners map[string]string
-
-func (a appOwners) Owner(_ context.Context, object string) (string, bool, error) {
-	if object == "deployment:500" {
-		return "", false, errors.New("deployments table unavailable")
-	}
-	t, ok := a[object]
-	return t, ok, nil
-}
-
 func TestAppSuppliedOwnership(t *testing.T) {
-	// No g2 row at all: the app's table says who owns what.
+	// No g2 row at all: the app's table says who owns what (and cannot
+	// be read for deployment:500).
 	policy := `
 p, admin, *, deployment:*, api_keys:manage
 g, zoe, admin, acme
 g, yann, admin, globex
 `
-	e := mustNew(t, Config{PolicyText: policy, Owners: appOwners{
+	e := mustNew(t, Config{PolicyText: policy, Owners: testenv.Owners{
 		"deployment:42": "acme",
 		"deployment:77": "globex",
 		"acme":          "acme", // an object spelled like its tenant
@@ -165,7 +156,7 @@ g, yann, admin, globex
 }
 
 func TestOwnersRefuseG2Rows(t *testing.T) {
-	_, err := New(Config{PolicyText: "p, admin, *, deployment:*, api_keys:manage\ng2, deployment:42, acme\n", Owners: appOwners{}})
+	_, err := New(Config{PolicyText: "p, admin, *, deployment:*, api_keys:manage\ng2, deployment:42, acme\n", Owners: testenv.Owners{}})
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(fe.Msg, "Config.Owners") {
 		t.Fatalf("err = %v, want a *FileError at line 2 naming Config.Owners", err)

@@ -1,12 +1,10 @@
 package ginroute
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/internal/ginroute/ginroutetest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -29,10 +27,7 @@ func TestRegisterTurnsGinPanicsIntoErrors(t *testing.T) {
 		{"bad pattern", r, Route{"GET", "/x/*rest/y", []gin.HandlerFunc{ok}}, "catch-all routes are only allowed at the end"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Register(tc.r, "test", tc.rt)
-			if !errors.Is(err, ticket.ErrMount) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err %v, want ErrMount mentioning %q", err, tc.msg)
-			}
+			ginroutetest.WantMountError(t, Register(tc.r, "test", tc.rt), tc.msg)
 		})
 	}
 	if err := Register(r.Group("/app"), "test", GetHead("/app.js", ok)...); err != nil {

@@ -24,7 +24,7 @@ import (
 
 // provisionPolicy: alice administers acme, which owns deployment 42; gina
 // administers globex, which owns 77; vera only views acme; initech is
-// suspended. Ownership of deployment 500 cannot be read (owners below).
+// suspended. Ownership of deployment 500 cannot be read (testenv.Owners).
 const provisionPolicy = `
 p, admin, *, deployment:*, api_keys:manage
 g, alice, admin, acme
@@ -33,17 +33,6 @@ g, vera, viewer, acme
 g, ian, admin, initech
 g3, initech, suspended
 `
-
-// provisionOwners is the app's table of deployments.
-type provisionOwners map[string]string
-
-func (o provisionOwners) Owner(_ context.Context, object string) (string, bool, error) {
-	if object == "deployment:500" {
-		return "", false, errors.New("deployments table unavailable")
-	}
-	t, ok := o[object]
-	return t, ok, nil
-}
 
 // routeEnv is a ticket route (policy with ownership from the app, the
 // portal's issuer) in front of e's portal.
@@ -58,7 +47,7 @@ const routeOrigin = "http://example.com" // httptest requests' Host
 func newRouteEnv(t *testing.T) *routeEnv {
 	t.Helper()
 	e := newEnv(t, envOptions{})
-	dec, err := policy.New(policy.Config{PolicyText: provisionPolicy, Logger: zerolog.Nop(), Owners: provisionOwners{
+	dec, err := policy.New(policy.Config{PolicyText: provisionPolicy, Logger: zerolog.Nop(), Owners: testenv.Owners{
 		"deployment:42": "acme", "deployment:77": "globex", "deployment:99": "initech", "deployment:500": "acme",
 	}})
 	if err != nil {

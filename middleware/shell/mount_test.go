@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"github.com/keyportal/keyportal/middleware/ticket"
+	"github.com/keyportal/keyportal/internal/ginroute/ginroutetest"
 )
 
 // TestNothingAtTheSiteRoot: the shell registers its pages and, under the
@@ -161,17 +161,13 @@ func TestMountMistakesAreErrors(t *testing.T) {
 			r := gin.New()
 			tc.host(r)
 			err := newTestShell(t, Config{}).Mount(r)
-			if !errors.Is(err, ticket.ErrMount) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err %v, want ErrMount mentioning %q", err, tc.msg)
-			}
+			ginroutetest.WantMountError(t, err, tc.msg)
 			t.Log(err)
 		})
 	}
 	s := newTestShell(t, Config{})
 	mount(t, s, gin.New())
-	if err := s.Mount(gin.New()); !errors.Is(err, ticket.ErrMount) {
-		t.Errorf("second Mount: %v, want ErrMount", err)
-	}
+	ginroutetest.WantMountError(t, s.Mount(gin.New()), "already mounted")
 
 	path, _ := fakeWasm(t)
 	for _, tc := range []struct {
