@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyportal/keyportal/internal/clientip"
 	"github.com/keyportal/keyportal/internal/logthrottle"
 )
 
@@ -57,13 +58,13 @@ type anonymousRefusal struct{ rejection }
 func anonymously(r rejection) error { return anonymousRefusal{r} }
 
 // refuseAnonymous counts an exchange refused before the requester is
-// known, logs it unless its client IP has had its share of lines, and
-// answers it; no audit event.
+// known, logs it unless its client IP (clientip.Of, which no client can
+// choose) has had its share of lines, and answers it; no audit event.
 func (p *Portal) refuseAnonymous(c *gin.Context, r rejection) {
 	if p.refusals.counter != nil {
 		p.refusals.counter.WithLabelValues(r.reason).Inc()
 	}
-	ip := c.ClientIP()
+	ip := clientip.Of(c, &p.log)
 	if p.refusals.log.Allow(ip, p.now()) {
 		p.log.Warn().Str("action", "ticket.refused").Str("reason", r.reason).
 			Str("request_id", requestID(c)).Str("client_ip", ip).Send()
