@@ -431,11 +431,18 @@
     'ticket.rejected': T.act_rejected,
     'session.expired': T.act_session_expired,
   };
+  // A fresh list drops the answers of the loads before it, so that two
+  // quick clicks on the tab show each event once; "Show older" waits for
+  // the load under way.
+  let activitySeq = 0;
   const loadActivity = async (fresh) => {
+    const seq = fresh ? ++activitySeq : activitySeq;
     if (fresh) { activityCursor = ''; $('activity').replaceChildren(); }
+    $('activity-more').disabled = true;
     try {
       const q = activityCursor ? '?cursor=' + encodeURIComponent(activityCursor) : '';
       const body = await api('GET', '/activity' + q);
+      if (seq !== activitySeq) return;
       for (const ev of body.events || []) {
         const li = document.createElement('li');
         li.dataset.testid = 'activity-item';
@@ -452,7 +459,9 @@
       $('activity-more').hidden = !activityCursor;
       $('activity-status').textContent = $('activity').children.length ? '' : T.activity_empty;
     } catch (e) {
-      $('activity-status').textContent = e.message;
+      if (seq === activitySeq) $('activity-status').textContent = e.message;
+    } finally {
+      if (seq === activitySeq) $('activity-more').disabled = false;
     }
   };
   $('activity-more').addEventListener('click', () => loadActivity(false));
