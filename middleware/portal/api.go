@@ -222,7 +222,9 @@ var graceChoices = map[string]time.Duration{
 }
 
 // apiRotateKey: POST …/api/keys/:id/rotate {"grace": "0"|"1h"|"24h"|"7d"} →
-// the new key and its secret.
+// the new key and its secret, and the old key as the rotation left it (null
+// if it cannot be read back: the rotation is done and its secret is shown
+// nowhere else, so that is no reason to fail).
 func (p *Portal) apiRotateKey(c *gin.Context, s *session) {
 	var req struct {
 		Grace string `json:"grace"`
@@ -243,12 +245,14 @@ func (p *Portal) apiRotateKey(c *gin.Context, s *session) {
 		p.storeFailed(c, err)
 		return
 	}
-	old, err := p.store.GetKey(c.Request.Context(), s.App, c.Param("id"))
-	if err != nil {
-		p.storeFailed(c, err)
-		return
+	var oldView *keyView
+	if old, err := p.store.GetKey(c.Request.Context(), s.App, c.Param("id")); err == nil {
+		v := p.viewKey(old)
+		oldView = &v
+	} else {
+		p.log.Error().Err(err).Str("request_id", requestID(c)).Str("key_id", key.ID).Msg("portal key rotated, but the old key could not be read back")
 	}
-	writeJSON(c, http.StatusOK, gin.H{"key": p.viewKey(key), "secret": secret, "old_key": p.viewKey(old)})
+	writeJSON(c, http.StatusOK, gin.H{"key": p.viewKey(key), "secret": secret, "old_key": oldView})
 }
 
 // maxReasonLen bounds revocation reasons (in characters).

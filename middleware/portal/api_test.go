@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -301,4 +302,39 @@ func TestAPIRefusesHostileText(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// getKeyFails is a store whose GetKey fails, as a store that went away
+// between two statements does.
+type getKeyFails struct{ keystore.Store }
+
+func (getKeyFails) GetKey(context.Context, string, string) (keystore.Key, error) {
+	return keystore.Key{}, errors.New("connection reset")
+}
+
+// TestRotateAnswersTheSecretWhenTheOldKeyCannotBeRead: once the store has
+// rotated the key, the answer carries the new key and its secret, which
+// exist nowhere else; a failure to read the old key back afterwards does
+// not turn that into a 503 that loses the secret (and, with grace "0",
+// leaves the app with its old key revoked and no new one known).
+func TestRotateAnswersTheSecretWhenTheOldKeyCannotBeRead(t *testing.T) {
+	e := newEnv(t, envOptions{wrapStore: func(st keystore.Store) keystore.Store { return getKeyFails{st} }})
+	e.app("aa_42", "acme", originA)
+	sess := e.session("aa_42", "acme", "alice", originA)
+	created := e.createKey(sess, `{"name":"worker"}`)
+
+	var raw map[string]json.RawMessage
+	res := e.do("POST", PagePath+"/api/keys/"+created.Key.ID+"/rotate", sess, "application/json", `{"grace":"0"}`, &raw)
+	var rotated createdKey
+	if res.StatusCode == http.StatusOK {
+		body, _ := json.Marshal(raw)
+		json.Unmarshal(body, &rotated)
+		remember(rotated.Secret)
+	}
+	if res.StatusCode != http.StatusOK || !secretRE.MatchString(rotated.Secret) || rotated.Key.RotatedFrom != created.Key.ID {
+		t.Fatalf("rotate, the old key unreadable after: %d %s, want 200 with the new key and its secret", res.StatusCode, raw)
+	}
+	if string(raw["old_key"]) != "null" {
+		t.Fatalf("old_key %s, want null when it could not be read", raw["old_key"])
+	}
 }

@@ -26,7 +26,7 @@
 //	GET  /vanity/api-auth/api/keys?status=active|revoked|expired|all&limit=&cursor=
 //	                                       → {"keys", "next_cursor"}, newest first
 //	POST /vanity/api-auth/api/keys         {"name", "expires_at"?} → 201 {"key", "secret"}
-//	POST /vanity/api-auth/api/keys/:id/rotate   {"grace": "0"|"1h"|"24h"|"7d"} → {"key", "secret", "old_key"}
+//	POST /vanity/api-auth/api/keys/:id/rotate   {"grace": "0"|"1h"|"24h"|"7d"} → {"key", "secret", "old_key" (null if unreadable)}
 //	POST /vanity/api-auth/api/keys/:id/revoke   {"reason"?} → {"key"}
 //	GET  /vanity/api-auth/api/activity?cursor=&limit=   the app's audit events, newest first
 //	GET  /vanity/api-auth/api/overview?from=&to=   the app's recorded verifications (Config.Access):
