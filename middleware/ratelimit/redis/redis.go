@@ -1,6 +1,6 @@
 // Package redis is the rate limiter shared by every instance that uses the
 // same Redis: ratelimit's fixed windows, counted by one atomic Lua script per
-// request. It is a package of its own so that only programs that choose it
+// request (per rule on a Ring or a Cluster). It is a package of its own so that only programs that choose it
 // link the Redis client.
 package redis
 
@@ -17,7 +17,10 @@ import (
 
 // Limiter is the ratelimit.Limiter shared by every instance that uses the
 // same Redis and Prefix: one atomic Lua script per request (one round
-// trip), however many rules the request is under. Build it with New.
+// trip), however many rules the request is under. Build it with New. On a
+// Ring or a Cluster, whose keys live on different servers, it runs the
+// script once per rule instead, in one pipeline, so that each counter is
+// counted on its own server.
 //
 // When Redis cannot answer, Allow returns the error and middleware that
 // uses it lets the request through (fail open): the limiter protects
@@ -28,6 +31,16 @@ import (
 type Limiter struct {
 	client goredis.Scripter
 	prefix string
+	// sharded is the client when it spreads keys over servers (a Ring's
+	// shards, a Cluster's slots), where one script must touch one key:
+	// a Ring runs a script where its first key lives, a Cluster refuses
+	// keys of two slots (CROSSSLOT). Nil for one server.
+	sharded pipeliner
+}
+
+// pipeliner is what a Ring and a Cluster share for pipelines.
+type pipeliner interface {
+	Pipelined(ctx context.Context, fn func(goredis.Pipeliner) error) ([]goredis.Cmder, error)
 }
 
 var _ ratelimit.MultiLimiter = (*Limiter)(nil)
@@ -58,7 +71,14 @@ func New(client goredis.Scripter, prefix string) (*Limiter, error) {
 	if client == nil {
 		return nil, errors.New("ratelimit/redis: New: client is nil")
 	}
-	return &Limiter{client: client, prefix: prefix}, nil
+	l := &Limiter{client: client, prefix: prefix}
+	switch c := client.(type) {
+	case *goredis.Ring:
+		l.sharded = c
+	case *goredis.ClusterClient:
+		l.sharded = c
+	}
+	return l, nil
 }
 
 // Prefix returns the key prefix the limiter counts under.
@@ -87,7 +107,7 @@ func (l *Limiter) AllowAll(ctx context.Context, checks []ratelimit.Check, out []
 		keys[i] = l.prefix + c.Rule.String() + "|" + c.Key
 		args[i] = max(c.Rule.WindowLeft(now).Milliseconds(), 1)
 	}
-	v, err := windowScript.Run(ctx, l.client, keys, args...).Int64Slice()
+	v, err := l.run(ctx, keys, args)
 	if err != nil {
 		return fmt.Errorf("ratelimit/redis: %w", err)
 	}
@@ -98,4 +118,32 @@ func (l *Limiter) AllowAll(ctx context.Context, checks []ratelimit.Check, out []
 		out[i] = c.Rule.Result(v[2*i], time.Duration(v[2*i+1])*time.Millisecond)
 	}
 	return nil
+}
+
+// run counts one request in each key's window: {count, ms left} per key,
+// flattened. On one server, one script takes every key; on a sharded
+// client, each key has its own script (windowScript with one key), all in
+// one pipeline, which the client sends to each key's server.
+func (l *Limiter) run(ctx context.Context, keys []string, args []any) ([]int64, error) {
+	if l.sharded == nil {
+		return windowScript.Run(ctx, l.client, keys, args...).Int64Slice()
+	}
+	cmds := make([]*goredis.Cmd, len(keys))
+	if _, err := l.sharded.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i := range keys {
+			cmds[i] = windowScript.Eval(ctx, p, keys[i:i+1], args[i])
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	v := make([]int64, 0, 2*len(keys))
+	for _, c := range cmds {
+		r, err := c.Int64Slice()
+		if err != nil {
+			return nil, err
+		}
+		v = append(v, r...)
+	}
+	return v, nil
 }

@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,5 +118,60 @@ func TestRedisCalendarWindow(t *testing.T) {
 	}
 	if !r.Allowed || r.Reset > left || r.Reset < left-2*time.Second {
 		t.Fatalf("first: %+v, want allowed with the window ending at midnight (in %v)", r, left)
+	}
+}
+
+// TestRedisRingCountsEachCounterOnItsShard: a Ring (New accepts one)
+// stores each key on its own shard; a request under several rules must
+// count each rule's counter on that counter's shard, or requests whose
+// first key lands on different shards split a shared counter (an app's)
+// and admit up to shards×Max. The test's two shards are two databases of
+// the test Redis.
+func TestRedisRingCountsEachCounterOnItsShard(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	addr := redistest.Client(t).Options().Addr
+	host, port, _ := strings.Cut(addr, ":")
+	other := "localhost:" + port
+	if host == "localhost" {
+		other = "127.0.0.1:" + port
+	}
+	ring := goredis.NewRing(&goredis.RingOptions{
+		Addrs: map[string]string{"a": addr, "b": other},
+		NewClient: func(o *goredis.Options) *goredis.Client {
+			if o.Addr == other {
+				o.DB = 1
+			}
+			return goredis.NewClient(o)
+		},
+	})
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = ring.ForEachShard(ctx, func(ctx context.Context, c *goredis.Client) error {
+			if keys, err := c.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+				c.Del(ctx, keys...)
+			}
+			return nil
+		})
+		ring.Close()
+	})
+	l, err := redis.New(ring, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := ratelimit.Rule{Max: 5, Per: time.Minute, Scope: ratelimit.ScopeApp}
+	key := ratelimit.Rule{Max: 100, Per: time.Minute, Scope: ratelimit.ScopeKey}
+	allowed := 0
+	for i := range 20 {
+		checks := []ratelimit.Check{{Key: fmt.Sprintf("key-%d", i), Rule: key}, {Key: "app-a", Rule: app}}
+		out := make([]ratelimit.Result, len(checks))
+		if err := l.AllowAll(context.Background(), checks, out); err != nil {
+			t.Fatal(err)
+		}
+		if out[1].Allowed {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("the app's rule admitted %d of 20 requests, want 5 (one count, on the app counter's shard)", allowed)
 	}
 }
