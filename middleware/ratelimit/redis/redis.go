@@ -1,7 +1,7 @@
 // Package redis is the rate limiter shared by every instance that uses the
 // same Redis: ratelimit's fixed windows, counted by one atomic Lua script per
-// request (per rule on a Ring or a Cluster). It is a package of its own so that only programs that choose it
-// link the Redis client.
+// request (per rule on a Ring or a Cluster). It is a package of its own so
+// that only programs that choose it link the Redis client.
 package redis
 
 import (
