@@ -278,7 +278,9 @@ type Keys interface {
 	// CreateKey makes a key and returns it with its secret, which is shown
 	// once and never stored.
 	// ErrNotFound for an unknown app, ErrInactive for a disabled or deleted
-	// one, ErrKeyLimit when the app has Options.MaxActiveKeys active keys.
+	// one, ErrKeyLimit when the app has Options.MaxActiveKeys active keys,
+	// ErrInvalid for a field that breaks a rule (an expiry not in the future
+	// or past 2262, the last year the store's times can hold).
 	CreateKey(ctx context.Context, k NewKey, by Actor) (Key, string, error)
 	// GetKey returns a key of the app; ErrNotFound if the app has no such key.
 	GetKey(ctx context.Context, appSlug, id string) (Key, error)

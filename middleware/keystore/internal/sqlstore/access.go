@@ -282,13 +282,13 @@ func accessSource(app, key string, since, until time.Time) (string, []any) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	loM, hiM := lo, hi
 	if !since.IsZero() {
-		lo = ns(since)
+		lo = queryBound(since)
 		if loM = floorMinute(lo); loM < lo {
 			loM += minuteNS
 		}
 	}
 	if !until.IsZero() {
-		hi = ns(until)
+		hi = queryBound(until)
 		hiM = floorMinute(hi)
 	}
 	keyCond := ""

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,30 @@ const (
 )
 
 func ns(t time.Time) int64 { return t.UnixNano() }
+
+// Stored times are int64 unix nanoseconds, so they lie between the years
+// 1678 and 2262: UnixNano of a time outside wraps round. maxStored is the
+// last storable instant (validNewKey refuses an expiry after it); query
+// bounds are clamped to [minBound, maxBound] (queryBound), an hour inside
+// the range so that the minute arithmetic of accessSource cannot overflow.
+var (
+	maxStored = time.Unix(0, math.MaxInt64)
+	minBound  = time.Unix(0, math.MinInt64+int64(time.Hour))
+	maxBound  = time.Unix(0, math.MaxInt64-int64(time.Hour))
+)
+
+// queryBound is ns of a query's time bound, clamped to the range of stored
+// times, so that a bound past it (an end_date of 9999-12-31) reaches as far
+// as any stored time instead of wrapping round to another window.
+func queryBound(t time.Time) int64 {
+	switch {
+	case t.Before(minBound):
+		return ns(minBound)
+	case t.After(maxBound):
+		return ns(maxBound)
+	}
+	return ns(t)
+}
 
 func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
 
@@ -881,10 +906,10 @@ func (c *conds) add(cond string, a ...any) {
 // (col, id). The error is ErrInvalid for a cursor this store did not issue.
 func (c *conds) window(col string, since, until time.Time, cursor string) error {
 	if !since.IsZero() {
-		c.add(col+" >= ?", ns(since))
+		c.add(col+" >= ?", queryBound(since))
 	}
 	if !until.IsZero() {
-		c.add(col+" < ?", ns(until))
+		c.add(col+" < ?", queryBound(until))
 	}
 	if cursor == "" {
 		return nil

@@ -231,6 +231,10 @@ func validNewKey(k keystore.NewKey, now time.Time) (metadata string, err error) 
 	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
 		return "", invalid("expires_at %s is not in the future", k.ExpiresAt.UTC().Format(time.RFC3339))
 	}
+	if k.ExpiresAt != nil && k.ExpiresAt.After(maxStored) {
+		return "", invalid("expires_at %s is after %s, the last time the store can hold", k.ExpiresAt.UTC().Format(time.RFC3339),
+			maxStored.UTC().Format(time.RFC3339))
+	}
 	metadata, err = encodeMetadata(k.Metadata)
 	if err != nil {
 		return "", err

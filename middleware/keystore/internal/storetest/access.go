@@ -110,6 +110,15 @@ func accessPaging(t *testing.T, open Opener) {
 		!e.Time.Equal(base.Add(12*time.Second)) {
 		t.Fatalf("stored event %+v does not hold what was written", e)
 	}
+	// Bounds past the range of stored times (int64 unix ns: 1678-2262)
+	// select as far as any stored time, not a wrapped-round window.
+	early, late := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	if page, err := s.QueryAccess(ctx, audit.AccessQuery{AppSlug: "aa_1", Since: early, Until: late, Limit: 100}); err != nil || len(page.Events) != 25 {
+		t.Fatalf("events from year 1000 to 9999: %d, %v; want 25", len(page.Events), err)
+	}
+	if a, err := s.AccessAnalytics(ctx, audit.AnalyticsQuery{AppSlug: "aa_1", Since: early, Until: late}); err != nil || a.Total != 25 {
+		t.Fatalf("analytics from year 1000 to 9999: %+v, %v; want 25 requests", a, err)
+	}
 	_, err = s.QueryAccess(ctx, audit.AccessQuery{AppSlug: "aa_1", Outcome: "maybe"})
 	WantErr(t, "unknown outcome", err, keystore.ErrInvalid)
 	_, err = s.QueryAccess(ctx, audit.AccessQuery{AppSlug: "aa_1", Cursor: "bm9wZQ"})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -479,6 +480,16 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 		past := clock.Now().Add(-time.Second)
 		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "old", ExpiresAt: &past}, Alice)
 		WantErr(t, "expiry in the past", err, keystore.ErrInvalid)
+		// Times are stored as int64 unix nanoseconds: an expiry past their
+		// range (2262) is refused, not stored wrapped round into the past.
+		far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "forever", ExpiresAt: &far}, Alice)
+		WantErr(t, "expiry past the storable range", err, keystore.ErrInvalid)
+		last := time.Unix(0, math.MaxInt64).UTC()
+		if k, _, err := s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "latest", ExpiresAt: &last}, Alice); err != nil ||
+			!k.ExpiresAt.Equal(last) || k.StatusAt(clock.Now()) != keystore.KeyActive {
+			t.Fatalf("key expiring at the last storable instant = %+v, %v", k, err)
+		}
 		_, _, err = s.CreateKey(ctx, keystore.NewKey{AppSlug: "aa_42", Name: "m", Metadata: map[string]any{"f": func() {}}}, Alice)
 		WantErr(t, "metadata not JSON", err, keystore.ErrInvalid)
 
@@ -1019,6 +1030,8 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			{"until exclusive", audit.Query{Until: t0.Add(time.Minute)}, []string{"alice ticket.issue"}},
 			{"range", audit.Query{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, []string{"alice ticket.exchanged", "dave ticket.issue"}},
 			{"tenant and actor", audit.Query{Tenant: "acme", Actor: "frank"}, nil},
+			{"bounds past the stored range", audit.Query{Tenant: "globex", Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
+				Until: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}, []string{"frank key.revoked", "frank key.created"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				page, err := s.QueryAudit(ctx, tc.q)
