@@ -1,13 +1,21 @@
 package ratelimit
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // CounterKey returns what rule's scope counts a request per: the key id
 // ("key:<id>"), the app ("app:<deployment>/<slug>"), the client IP
 // ("ip:<addr>"), or a key or app with the IP ("key:<id>|ip:<addr>").
 // RequireAPIKey and the backend's /v1/authz/check both use it (through
-// Decide), so the two count one key against the same counters.
+// Decide), so the two count one key against the same counters. An address
+// is counted in one spelling (an IPv4-mapped IPv6 address as IPv4, IPv6 in
+// lower case and compressed), so that respelling it opens no new count.
 func CounterKey(scope Scope, keyID, deploymentID, appSlug, clientIP string) string {
+	if scope.usesIP() {
+		clientIP = canonicalIP(clientIP)
+	}
 	switch scope {
 	case ScopeApp:
 		return "app:" + deploymentID + "/" + appSlug
@@ -56,4 +64,14 @@ func Pick(results []Result) (shown Result, refused int) {
 		shown = results[refused]
 	}
 	return shown, refused
+}
+
+// canonicalIP is ip in its one spelling (netip.Addr's, IPv4-mapped IPv6
+// unmapped), or ip as it is when it is not an address.
+func canonicalIP(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() { // a parsed IPv4 address has one spelling already
+		return ip
+	}
+	return a.Unmap().String()
 }

@@ -188,6 +188,29 @@ func TestDecideModes(t *testing.T) {
 	}
 }
 
+// TestDecideIPForms: an address counts as itself whatever its spelling
+// (an IPv4-mapped IPv6 form, upper case, zeros written out), so that a
+// caller cannot escape a per-IP rule by respelling its address.
+func TestDecideIPForms(t *testing.T) {
+	for _, forms := range [][]string{
+		{"203.0.113.7", "::ffff:203.0.113.7", "::FFFF:CB00:7107", "0:0:0:0:0:ffff:cb00:7107"},
+		{"2001:db8::1", "2001:DB8::1", "2001:db8:0:0:0:0:0:1", "2001:0db8::0001"},
+	} {
+		lim, err := ratelimit.Compile(ratelimit.RuleSet{Name: "ip", Namespace: "ip", Rules: []ratelimit.SchemeRule{
+			{Unit: "minute", Duration: 1, MaxRequests: 1, Mode: ratelimit.ModePerIP}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := ratelimit.NewMemory(nil)
+		decide(t, l, ratelimit.Subject{KeyID: "k", ClientIP: forms[0], Path: "/"}, lim)
+		for _, ip := range forms[1:] {
+			if d := decide(t, l, ratelimit.Subject{KeyID: "k", ClientIP: ip, Path: "/"}, lim); d.Allowed {
+				t.Errorf("%s after %s: allowed, want counted as the same address", ip, forms[0])
+			}
+		}
+	}
+}
+
 func TestDecideNoRules(t *testing.T) {
 	d := decide(t, ratelimit.NewMemory(nil), ratelimit.Subject{Path: "/"}, nil, ratelimit.Static(nil))
 	if !d.Allowed || len(d.Counted) != 0 {
