@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/keystore"
@@ -977,7 +978,8 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".") {
-			c.add(`action LIKE ? ESCAPE '\'`, likeEscape(q.Action)+"%")
+			// Not LIKE, which SQLite matches in any case and Postgres does not.
+			c.add("substr(action, 1, ?) = ?", utf8.RuneCountInString(q.Action), q.Action)
 		} else {
 			c.add("action = ?", q.Action)
 		}
@@ -1009,10 +1011,6 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, erro
 		return audit.Page{}, err
 	}
 	return audit.Page{Events: events, NextCursor: next}, nil
-}
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // --- tickets and secrets ---

@@ -1024,6 +1024,7 @@ func Run(t *testing.T, open Opener, seen *Issued) {
 			{"action exact", audit.Query{Action: "ticket.issue"}, []string{"dave ticket.issue", "alice ticket.issue"}},
 			{"action family", audit.Query{Action: "ticket."}, []string{"alice ticket.exchanged", "dave ticket.issue", "alice ticket.issue"}},
 			{"action prefix is not a family", audit.Query{Action: "ticket"}, nil},
+			{"action family in other case", audit.Query{Action: "TICKET."}, nil},
 			{"actor", audit.Query{Actor: "alice"}, []string{"alice ticket.exchanged", "alice ticket.issue"}},
 			{"key", audit.Query{KeyID: "key_x", Action: "key.revoked"}, []string{"frank key.revoked"}},
 			{"since inclusive", audit.Query{Since: t0.Add(3 * time.Minute), Tenant: "globex"}, []string{"frank key.revoked", "frank key.created"}},
