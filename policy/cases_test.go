@@ -62,6 +62,7 @@ func TestParseCasesErrors(t *testing.T) {
 		// line and column, which count within the one line read; a line too
 		// long to read is an error at that line.
 		{"bad quoting", "# c\nalice, acme, \"deployment:42, api_keys:manage, allow\n", "cases.csv:2: not a CSV row: extraneous or missing \" in quoted-field"},
+		{"trailing comment", "alice, acme, deployment:42, api_keys:manage, allow  # she owns it\n", `cases.csv:1: comment after the row ("# she owns it")`},
 		{"line too long", "# c\nalice, acme, deployment:42, api_keys:manage, " + strings.Repeat("x", 1<<20) + "\n", "cases.csv:2: bufio.Scanner: token too long"},
 	}
 	for _, tt := range tests {

@@ -157,7 +157,7 @@ func (c *csvLines) next() (fields []string, ok bool, err error) {
 
 // each calls fn with the fields of every row and the line it is on, in
 // order, and stops at the first error fn returns. A line that is not a CSV
-// row, or input that ends early (a line over 1 MiB, a failing reader), ends
+// row, a row with a comment after it, or input that ends early (a line over 1 MiB, a failing reader), ends
 // it with a *FileError on that line of path.
 func (c *csvLines) each(path string, fn func(fields []string, line int) error) error {
 	for {
@@ -168,6 +168,11 @@ func (c *csvLines) each(path string, fn func(fields []string, line int) error) e
 		if err != nil {
 			return fileErrorf(path, c.line, "not a CSV row: %s", csvMessage(err))
 		}
+		for _, f := range fields {
+			if comment := trailingComment(f); comment != "" {
+				return fileErrorf(path, c.line, "comment after the row (%q): only a line that starts with # is a comment, so this one would be part of the field; put it on a line of its own", comment)
+			}
+		}
 		if err := fn(fields, c.line); err != nil {
 			return err
 		}
@@ -176,6 +181,19 @@ func (c *csvLines) each(path string, fn func(fields []string, line int) error) e
 		return &FileError{Path: path, Line: c.line + 1, Msg: err.Error()}
 	}
 	return nil
+}
+
+// trailingComment returns the part of field from a # that follows a space or
+// a tab: a comment written after a row, which Casbin's rows do not have (a
+// line is a comment only when it starts with #), so that it would silently
+// become part of the field. It returns "" for a field without one.
+func trailingComment(field string) string {
+	for i := 1; i < len(field); i++ {
+		if field[i] == '#' && (field[i-1] == ' ' || field[i-1] == '\t') {
+			return field[i:]
+		}
+	}
+	return ""
 }
 
 // csvMessage is what is wrong with a line that is not a CSV row, without

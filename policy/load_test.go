@@ -60,6 +60,10 @@ func TestPolicyFileErrors(t *testing.T) {
 		{"second status", 1, "g3, acme, suspended", `tenant "acme" already has a status at line 1`},
 		{"broken quoting", 4, `g2, "deployment:42, acme`, "not a CSV row"},
 		{"empty ptype", 4, ", deployment:42, acme", `unknown policy type ""`},
+		// Casbin reads only whole lines as comments: a trailing one would
+		// become part of the last field, and the row would grant nothing.
+		{"trailing comment", 3, "g, bob, admin, acme   # bob runs acme", `comment after the row ("# bob runs acme")`},
+		{"trailing comment after a tab", 2, "p, admin, *, deployment:*, api_keys:manage\t# every tenant", `comment after the row ("# every tenant")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

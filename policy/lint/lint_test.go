@@ -81,6 +81,10 @@ func TestLintCatchesEachMistakeAtItsLine(t *testing.T) {
 		{"unparsable row", "", "syntax.csv", []string{
 			"syntax.csv:3 error syntax",
 		}},
+		{"trailing comments", "", "comment.csv", []string{
+			"comment.csv:3 error syntax",
+			"comment.csv:4 error syntax",
+		}},
 		{"duplicate row and empty field", "", "duplicate.csv", []string{
 			"duplicate.csv:4 warning duplicate-row",
 			"duplicate.csv:5 error empty-field",

@@ -40,6 +40,11 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 				"cannot parse row: %v", unwrapCSV(err))
 			continue
 		}
+		if comment := trailingComment(fields); comment != "" {
+			l.policyErr(lineNo, CodeSyntax, "put the comment on a line of its own: only a line that starts with # is a comment",
+				"comment after the row (%q) would be read as part of the field", comment)
+			continue
+		}
 		ptype := fields[0]
 		def, ok := m.ByKey[ptype]
 		if !ok || !(def.Section == "policy_definition" || def.Section == "role_definition") {
@@ -101,6 +106,21 @@ func splitRow(line string) ([]string, error) {
 		fields[j] = strings.TrimSpace(fields[j])
 	}
 	return fields, nil
+}
+
+// trailingComment returns the first comment written after a row: the part
+// of a field from a # that follows a space or a tab. Casbin reads only a
+// line that starts with # as a comment, so such a comment would silently
+// become part of the field. It returns "" when there is none.
+func trailingComment(fields []string) string {
+	for _, f := range fields {
+		for i := 1; i < len(f); i++ {
+			if f[i] == '#' && (f[i-1] == ' ' || f[i-1] == '\t') {
+				return f[i:]
+			}
+		}
+	}
+	return ""
 }
 
 func unwrapCSV(err error) string {

@@ -257,6 +257,9 @@ func checkRule(ptype string, values []string) error {
 		if strings.ContainsAny(v, "\r\n") {
 			return fmt.Errorf("v%d holds a line break", i)
 		}
+		if strings.Contains(v, " #") || strings.Contains(v, "\t#") {
+			return fmt.Errorf("v%d holds a # after a space, which a policy file reads as a comment after the row", i)
+		}
 	}
 	return nil
 }

@@ -191,6 +191,7 @@ func TestAddRefusesUnwritableRows(t *testing.T) {
 	e := openInstance(t, schema)
 	for name, vals := range map[string][]string{
 		"line break": {"g3", "ac\nme", "active"},
+		"comment":    {"g", "alice", "admin", "acme # a comment in a policy file"},
 		"ptype case": {"G3", "acme", "active"},
 		"too many":   {"p", "1", "2", "3", "4", "5", "6", "7"},
 	} {
