@@ -52,7 +52,7 @@ type Config struct {
 	// at info level on os.Stderr; zerolog.Nop() silences it.
 	Logger zerolog.Logger
 	// RetryInterval is the wait before listening again after the LISTEN
-	// connection fails. Default 1 s.
+	// connection fails, or a reload could not read the table. Default 1 s.
 	RetryInterval time.Duration
 }
 
@@ -300,23 +300,25 @@ func (e *Engine) LastError() error {
 
 // listen holds one connection in LISTEN and reloads on every notification.
 // After a lost connection it listens again and reloads once, since
-// notifications sent meanwhile were missed.
+// notifications sent meanwhile were missed. A reload that could not read the
+// table ends the connection the same way, so the change it was told of is
+// loaded once the table answers, not at the next edit.
 func (e *Engine) listen(ctx context.Context, ready chan struct{}) {
 	defer close(e.done)
 	first := true
 	for ctx.Err() == nil {
-		err := e.listenOnce(ctx, func() {
+		err := e.listenOnce(ctx, func() error {
 			if first {
 				first = false
 				close(ready)
-			} else if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
-				e.log.Warn().Err(err).Msg("policy/postgres: reload after reconnect")
+				return nil
 			}
+			return e.reloadFeed(ctx)
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		e.log.Warn().Err(err).Str("event", "policy.listen").Msg("policy/postgres: change feed lost; listening again")
+		e.log.Warn().Err(err).Str("event", "policy.listen").Msg("policy/postgres: change feed lost or table unreadable; listening again")
 		select {
 		case <-ctx.Done():
 			return
@@ -325,7 +327,21 @@ func (e *Engine) listen(ctx context.Context, ready chan struct{}) {
 	}
 }
 
-func (e *Engine) listenOnce(ctx context.Context, listening func()) error {
+// reloadFeed is Reload for the change feed. It returns the error of a
+// reload that could not read the table, which must be tried again; a bad row
+// or model is not (Reload logged it and keeps it for LastError), since only
+// an edit, which notifies, mends it.
+func (e *Engine) reloadFeed(ctx context.Context) error {
+	err := e.Reload(ctx)
+	var re *RowError
+	var fe *policy.FileError
+	if err == nil || errors.As(err, &re) || errors.As(err, &fe) {
+		return nil
+	}
+	return err
+}
+
+func (e *Engine) listenOnce(ctx context.Context, listening func() error) error {
 	conn, err := e.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -336,13 +352,17 @@ func (e *Engine) listenOnce(ctx context.Context, listening func()) error {
 	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{e.channel}.Sanitize()); err != nil {
 		return err
 	}
-	listening()
+	if err := listening(); err != nil {
+		return err
+	}
 	for {
 		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
 		// Errors are logged and kept by Reload; the old policy stays.
-		_ = e.Reload(ctx)
+		if err := e.reloadFeed(ctx); err != nil {
+			return err
+		}
 	}
 }
 

@@ -228,3 +228,38 @@ func TestListenerReconnects(t *testing.T) {
 	}
 	eventually(t, "edit after the cut seen on B", func() bool { return status(t, b, "acme") == policy.TenantSuspended })
 }
+
+// TestFailedReadAfterNotifyIsRetried: when the read a notification triggers
+// fails (the database refuses it for a moment), the change it announced is
+// still loaded once the database answers again, without waiting for another
+// edit: a tenant suspended then must not stay allowed.
+func TestFailedReadAfterNotifyIsRetried(t *testing.T) {
+	pool, schema := freshSchema(t)
+	e := openInstance(t, schema)
+	ctx := context.Background()
+	table := pgx.Identifier{schema, pgpolicy.Table}.Sanitize()
+	// The suspension is written, and the table is away when the
+	// notification's read comes.
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			`INSERT INTO ` + table + ` (ptype, v0, v1) VALUES ('g3', 'acme', 'suspended')`,
+			`ALTER TABLE ` + table + ` RENAME TO casbin_rule_away`,
+			`SELECT pg_notify('` + e.Channel() + `', '')`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "failed read reported", func() bool { return e.LastError() != nil })
+	if _, err := pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, "casbin_rule_away"}.Sanitize()+` RENAME TO `+pgpolicy.Table); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the suspension loaded once the table is back", func() bool {
+		return status(t, e, "acme") == policy.TenantSuspended && e.LastError() == nil
+	})
+}
