@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keyportal/keyportal/policy/internal/policytext"
 )
 
 // FileError is a mistake in a model or policy file, with where it is. Casbin's
@@ -169,7 +171,7 @@ func (c *csvLines) each(path string, fn func(fields []string, line int) error) e
 			return fileErrorf(path, c.line, "not a CSV row: %s", csvMessage(err))
 		}
 		for _, f := range fields {
-			if comment := trailingComment(f); comment != "" {
+			if comment := policytext.TrailingComment(f); comment != "" {
 				return fileErrorf(path, c.line, "comment after the row (%q): only a line that starts with # is a comment, so this one would be part of the field; put it on a line of its own", comment)
 			}
 		}
@@ -181,19 +183,6 @@ func (c *csvLines) each(path string, fn func(fields []string, line int) error) e
 		return &FileError{Path: path, Line: c.line + 1, Msg: err.Error()}
 	}
 	return nil
-}
-
-// trailingComment returns the part of field from a # that follows a space or
-// a tab: a comment written after a row, which Casbin's rows do not have (a
-// line is a comment only when it starts with #), so that it would silently
-// become part of the field. It returns "" for a field without one.
-func trailingComment(field string) string {
-	for i := 1; i < len(field); i++ {
-		if field[i] == '#' && (field[i-1] == ' ' || field[i-1] == '\t') {
-			return field[i:]
-		}
-	}
-	return ""
 }
 
 // csvMessage is what is wrong with a line that is not a CSV row, without

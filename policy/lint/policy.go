@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/keyportal/keyportal/policy/internal/policytext"
 )
 
 // row is one policy line: its type (p, g, g2...) and fields.
@@ -40,7 +42,7 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 				"cannot parse row: %v", unwrapCSV(err))
 			continue
 		}
-		if comment := trailingComment(fields); comment != "" {
+		if comment := firstComment(fields); comment != "" {
 			l.policyErr(lineNo, CodeSyntax, "put the comment on a line of its own: only a line that starts with # is a comment",
 				"comment after the row (%q) would be read as part of the field", comment)
 			continue
@@ -108,16 +110,12 @@ func splitRow(line string) ([]string, error) {
 	return fields, nil
 }
 
-// trailingComment returns the first comment written after a row: the part
-// of a field from a # that follows a space or a tab. Casbin reads only a
-// line that starts with # as a comment, so such a comment would silently
-// become part of the field. It returns "" when there is none.
-func trailingComment(fields []string) string {
+// firstComment returns the first comment written after a row in fields
+// (policytext.TrailingComment), or "".
+func firstComment(fields []string) string {
 	for _, f := range fields {
-		for i := 1; i < len(f); i++ {
-			if f[i] == '#' && (f[i-1] == ' ' || f[i-1] == '\t') {
-				return f[i:]
-			}
+		if c := policytext.TrailingComment(f); c != "" {
+			return c
 		}
 	}
 	return ""

@@ -30,6 +30,7 @@ import (
 
 	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/policy"
+	"github.com/keyportal/keyportal/policy/internal/policytext"
 )
 
 // Table is the name of the policy table inside the schema.
@@ -257,7 +258,7 @@ func checkRule(ptype string, values []string) error {
 		if strings.ContainsAny(v, "\r\n") {
 			return fmt.Errorf("v%d holds a line break", i)
 		}
-		if strings.Contains(v, " #") || strings.Contains(v, "\t#") {
+		if policytext.TrailingComment(v) != "" {
 			return fmt.Errorf("v%d holds a # after a space, which a policy file reads as a comment after the row", i)
 		}
 	}
