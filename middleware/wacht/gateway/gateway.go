@@ -8,8 +8,9 @@
 // # How long a revoked key keeps working
 //
 // An allowed verdict is reused for at most Config.CacheTTL (DefaultCacheTTL,
-// 5 s; never more than MaxCacheTTL, 30 s), for the same secret and the same
-// required permissions, on any path. So a key revoked, rotated past its
+// 5 s; never more than MaxCacheTTL, 30 s), for the same secret, the same
+// required permissions, and the same method and path (the gateway's rate
+// limits may cover some paths only). So a key revoked, rotated past its
 // grace, expired, or whose app or tenant was disabled, is refused within
 // CacheTTL of the change (Wacht's own gateway keeps revoked keys alive for up
 // to 60 s). Refusals are never cached: a key the gateway refused is asked
@@ -123,7 +124,7 @@ func (v *Verifier) VerifyRequest(ctx context.Context, req apikey.Request) (apike
 	if !apikey.WellFormed(req.Secret) {
 		return apikey.Verdict{}, apikey.ErrMalformed
 	}
-	sum := cacheKey(req.Secret, req.Required)
+	sum := cacheKey(req.Secret, req.Method, req.Path, req.Required)
 	if id := v.get(&sum); id != nil {
 		return apikey.Verdict{Identity: id}, nil
 	}
@@ -202,10 +203,15 @@ func hasRateLimitHeader(h map[string]string) bool {
 	return false
 }
 
-// cacheKey is the SHA-256 of the secret and the required permissions.
-func cacheKey(secret string, required []string) [sha256.Size]byte {
+// cacheKey is the SHA-256 of the secret, the method and path of the
+// request, and the required permissions.
+func cacheKey(secret, method, path string, required []string) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(secret))
+	for _, p := range [2]string{method, path} {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
 	for _, p := range required {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
