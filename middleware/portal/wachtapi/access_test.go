@@ -215,6 +215,8 @@ func TestAuditBadParams(t *testing.T) {
 		{"logs: outcome", "logs?outcome=maybe", `outcome must be \"allowed\" or \"blocked\"`},
 		{"logs: cursor", "logs?cursor=bm9wZQ", "invalid cursor"},
 		{"logs: offset", "logs?offset=10", "offset is not supported"},
+		{"events: offset", "events?offset=10", "offset is not supported"},
+		{"events: cursor_ts", "events?cursor_ts=2026-01-01T00:00:00Z", "cursor_ts is not supported"},
 		{"logs: date", "logs?start_date=yesterday", "start_date must be an RFC 3339 time"},
 		{"logs: reversed", "logs?start_date=2026-01-02&end_date=2026-01-01", "end_date must be after start_date"},
 		{"analytics: top_limit", "analytics?top_limit=51", "top_limit must be 1..50"},

@@ -38,7 +38,7 @@ type auditLogJSON struct {
 // the app's key lifecycle and ticket events, in the shape of the audit logs.
 func (a *API) auditLogs(c *gin.Context) {
 	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
-	if !ok {
+	if !ok || !noOffset(c) {
 		return
 	}
 	start, end, ok := window(c)

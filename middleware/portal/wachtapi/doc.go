@@ -109,7 +109,8 @@
 //     key lifecycle (key.created, key.rotated, key.revoked, app.*,
 //     ticket.*), in the entry shape of /audit/logs plus id, action, actor,
 //     organization_id, reason and detail. Filters: start_date, end_date,
-//     key_id, outcome, and action (e.g. "key." for every key event).
+//     key_id, outcome, and action (e.g. "key." for every key event); paged
+//     with cursor, offset, cursor_ts and cursor_id refused as on /audit/logs.
 //   - POST /v1/authz/check verifies with the same code as
 //     middleware.RequireAPIKey (package apikey) and agrees with it on every
 //     case: valid → 200 allowed; valid without a required permission → 200
