@@ -55,11 +55,13 @@
 //   - is_active on create (extension): an app is created active, so true
 //     is accepted and false is 400 (PATCH is_active false disables it).
 //   - POST /session/tickets: the ticket's tenant is the app's tenant; its
-//     user is user_id, or "backend-api" when absent (Wacht's guide sends
-//     none); its embedder origin is the extension field embedder_origin,
-//     which must be one of the app's allowed_origins, else the app's first
-//     allowed origin; an app without allowed_origins cannot be embedded, so
-//     its tickets are refused with 400. expires_in is clamped by the portal
+//     user is user_id (at most 128 characters, one line without control,
+//     bidi or invisible characters, else 400), or "backend-api" when absent
+//     (Wacht's guide sends none); its embedder origin is the extension
+//     field embedder_origin, which must be one of the app's
+//     allowed_origins, else the app's first allowed origin; an app without
+//     allowed_origins cannot be embedded, so its tickets are refused with
+//     400. expires_in is clamped by the portal
 //     (default 2 minutes, at most 10). With Config.Tenants, an app whose
 //     tenant is suspended or deleted gets 403 and no ticket.
 //   - Rotation: Wacht ends the old key at once; so does keyportal, unless

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/internal/clientip"
+	"github.com/keyportal/keyportal/internal/safetext"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/policy"
@@ -18,6 +20,11 @@ import (
 
 // TicketTypeAPIAuthAccess is the only ticket type keyportal issues.
 const TicketTypeAPIAuthAccess = "api_auth_access"
+
+// maxUserIDLen bounds a ticket's user_id, in characters: the user is sealed
+// into the ticket and the portal's session, which stay short enough to
+// travel in a URL (a ticket with a much longer user could not be opened).
+const maxUserIDLen = 128
 
 // Ticket types Wacht knows but keyportal does not issue.
 var otherTicketTypes = []string{"impersonation", "agent_access", "webhook_app_access"}
@@ -49,6 +56,12 @@ func (a *API) createTicket(c *gin.Context) {
 		return
 	case req.ExpiresIn != nil && *req.ExpiresIn < 0:
 		writeError(c, http.StatusBadRequest, "expires_in must not be negative")
+		return
+	case utf8.RuneCountInString(req.UserID) > maxUserIDLen:
+		writeError(c, http.StatusBadRequest, fmt.Sprintf("user_id must be at most %d characters", maxUserIDLen))
+		return
+	case safetext.Contains(req.UserID):
+		writeError(c, http.StatusBadRequest, "user_id must be one line without control characters, bidi controls or invisible format characters")
 		return
 	}
 	app, ok := a.usableApp(c, req.APIAuthAppSlug)

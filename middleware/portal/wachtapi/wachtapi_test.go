@@ -896,3 +896,37 @@ func TestTicketRefusedForInactiveTenant(t *testing.T) {
 		t.Fatalf("ticket for the active tenant: %d %s", status, body)
 	}
 }
+
+// TestTicketUserID: the user_id of POST /session/tickets is the portal
+// session's user and its actor in the audit trail, so it follows the rule
+// of the other text fields: at most 128 characters of one line without
+// control, bidi or invisible characters, else 400 naming user_id and no
+// ticket (a longer one made a ticket the portal refused as forged). One at
+// the bound is exchanged.
+func TestTicketUserID(t *testing.T) {
+	w := newWorld(t)
+	ticketFor := func(user string) (int, []byte) {
+		status, body, _ := w.do("POST", "/session/tickets", "Bearer "+backendKey, map[string]any{
+			"ticket_type": "api_auth_access", "api_auth_app_slug": apikeytest.AppSlug, "user_id": user})
+		return status, body
+	}
+	bad := []string{strings.Repeat("u", 129), strings.Repeat("u", 1500)}
+	for _, h := range testenv.HostileText {
+		bad = append(bad, h.Text)
+	}
+	for _, user := range bad {
+		status, body := ticketFor(user)
+		wantError(t, fmt.Sprintf("user_id %.20q (%d bytes)", user, len(user)), status, body, http.StatusBadRequest)
+		if !strings.Contains(string(body), "user_id") {
+			t.Errorf("user_id %.20q: %s does not name user_id", user, body)
+		}
+	}
+	status, body := ticketFor(strings.Repeat("<", 128))
+	var tk struct{ Ticket string }
+	if err := json.Unmarshal(body, &tk); status != http.StatusOK || err != nil {
+		t.Fatalf("user_id of 128 characters: %d %s", status, body)
+	}
+	if status, body, _ := w.do("POST", portal.PagePath+"/exchange", "", map[string]string{"ticket": tk.Ticket}); status != http.StatusOK {
+		t.Errorf("exchange of the ticket of a 128-character user: %d %s", status, body)
+	}
+}
