@@ -108,6 +108,17 @@ func parseTimeQuery(c *gin.Context, name string) (time.Time, bool) {
 	return t, true
 }
 
+// logPageQuery reads what every page of log entries takes (/audit/logs,
+// /audit/events): limit, the window, and no offset paging; on failure it
+// has answered 400.
+func logPageQuery(c *gin.Context) (limit int, start, end time.Time, ok bool) {
+	if limit, ok = limitQuery(c, DefaultAuditLimit, MaxAuditLimit); !ok || !noOffset(c) {
+		return 0, start, end, false
+	}
+	start, end, ok = window(c)
+	return limit, start, end, ok
+}
+
 // noOffset refuses Wacht's offset paging, which keyportal replaces by
 // cursors; on failure it has answered 400.
 func noOffset(c *gin.Context) bool {
@@ -121,11 +132,7 @@ func noOffset(c *gin.Context) bool {
 }
 
 func (a *API) accessLogs(c *gin.Context) {
-	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
-	if !ok || !noOffset(c) {
-		return
-	}
-	start, end, ok := window(c)
+	limit, start, end, ok := logPageQuery(c)
 	if !ok {
 		return
 	}

@@ -37,11 +37,7 @@ type auditLogJSON struct {
 // auditLogs answers GET /api-auth/apps/{slug}/audit/events (an extension):
 // the app's key lifecycle and ticket events, in the shape of the audit logs.
 func (a *API) auditLogs(c *gin.Context) {
-	limit, ok := limitQuery(c, DefaultAuditLimit, MaxAuditLimit)
-	if !ok || !noOffset(c) {
-		return
-	}
-	start, end, ok := window(c)
+	limit, start, end, ok := logPageQuery(c)
 	if !ok {
 		return
 	}
