@@ -20,8 +20,9 @@ import (
 type localIssuer struct{ p *Portal }
 
 // Issue checks that the app exists (or provisions it: see Portal.Issuer), is
-// usable, belongs to req.Tenant and allows req.EmbedderOrigin
-// (ticket.ErrRejected otherwise), then seals a
+// usable, belongs to req.Tenant and allows req.EmbedderOrigin, and that the
+// ticket fits the exchange's bound on its length (ticket.ErrRejected
+// otherwise), then seals a
 // ticket that expires after req.TTL (ticket.DefaultTTL when zero, at most
 // Config.MaxTicketTTL). A store failure is ticket.ErrUnavailable.
 func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Response, error) {
@@ -76,6 +77,9 @@ func (i *localIssuer) Issue(ctx context.Context, req ticket.Request) (ticket.Res
 		Action:   req.Action,
 		Exp:      exp,
 	})
+	if errors.Is(err, errTooLong) {
+		return ticket.Response{}, fmt.Errorf("%w: portal: the subject, tenant, origin, resource and policy question are too long for a ticket", ticket.ErrRejected)
+	}
 	if err != nil {
 		return ticket.Response{}, fmt.Errorf("%w: %v", ticket.ErrUnavailable, err)
 	}

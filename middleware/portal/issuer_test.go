@@ -49,6 +49,11 @@ func TestIssuerChecksAppTenantAndOrigin(t *testing.T) {
 		{"no origin", with(func(r *ticket.Request) { r.EmbedderOrigin = "" }), ticket.ErrRejected},
 		{"no subject", with(func(r *ticket.Request) { r.Subject = "" }), ticket.ErrRejected},
 		{"no tenant", with(func(r *ticket.Request) { r.Tenant = "" }), ticket.ErrRejected},
+		// A ticket longer than the exchange opens (maxSealedLen) would be
+		// refused there as forged: it is refused here, with the reason.
+		{"long subject that fits", with(func(r *ticket.Request) { r.Subject = strings.Repeat("u", 1000) }), nil},
+		{"subject too long for a ticket", with(func(r *ticket.Request) { r.Subject = strings.Repeat("u", 1600) }), ticket.ErrRejected},
+		{"resource too long for a ticket", with(func(r *ticket.Request) { r.Resource = strings.Repeat("4", 1600) }), ticket.ErrRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

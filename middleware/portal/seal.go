@@ -36,6 +36,10 @@ const maxSealedLen = 2048
 // last character of a ticket must break it, not leave it equivalent.
 var b64 = base64.RawURLEncoding.Strict()
 
+// errTooLong means the claims seal to more than maxSealedLen characters, a
+// value open would refuse.
+var errTooLong = fmt.Errorf("portal: sealed value longer than %d characters", maxSealedLen)
+
 // errUnopenable means a sealed value is malformed or was not sealed by us
 // (forged, truncated, altered, or sealed for another purpose).
 var errUnopenable = errors.New("portal: cannot open sealed value")
@@ -118,7 +122,8 @@ func (s *sealer) load(ctx context.Context) (cipher.AEAD, error) {
 	return aead, nil
 }
 
-// seal returns prefix + base64url(nonce || AES-GCM(claims)).
+// seal returns prefix + base64url(nonce || AES-GCM(claims)), or errTooLong
+// when that is longer than open takes.
 func (s *sealer) seal(ctx context.Context, c claims) (string, error) {
 	aead, err := s.load(ctx)
 	if err != nil {
@@ -132,6 +137,9 @@ func (s *sealer) seal(ctx context.Context, c claims) (string, error) {
 	buf := make([]byte, ns, ns+len(plain)+aead.Overhead())
 	rand.Read(buf) // never fails
 	buf = aead.Seal(buf, buf[:ns], plain, []byte(s.prefix))
+	if len(s.prefix)+b64.EncodedLen(len(buf)) > maxSealedLen {
+		return "", errTooLong
+	}
 	return s.prefix + b64.EncodeToString(buf), nil
 }
 
