@@ -308,10 +308,11 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		cfg.baseURL = "http://" + publicHost(addr)
 	}
 
-	cfg.store.retention = keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge), OnPruneError: func(err error) {
-		log.Error().Err(err).Str("event", "audit.prune").Msg("deleting old audit events failed; retrying in an hour")
-	}}
-	cfg.store.retention.AccessMaxAge, cfg.store.retention.AccessRollupMaxAge = time.Duration(cfg.accessMaxAge), time.Duration(cfg.rollupMaxAge)
+	cfg.store.retention = &keystore.Options{AuditMaxAge: time.Duration(cfg.auditMaxAge),
+		AccessMaxAge: time.Duration(cfg.accessMaxAge), AccessRollupMaxAge: time.Duration(cfg.rollupMaxAge),
+		OnPruneError: func(err error) {
+			log.Error().Err(err).Str("event", "audit.prune").Msg("deleting old audit events failed; retrying in an hour")
+		}}
 	store, err := cfg.store.open(ctx, c, true)
 	if err != nil {
 		return err

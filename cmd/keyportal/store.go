@@ -25,11 +25,11 @@ var cliActor = keystore.Actor{Name: "cli"}
 type storeFlags struct {
 	db, postgres, schema string
 	maxActiveKeys        int
-	// retention is the store's keystore.Options retention, set by serve
-	// (--audit-max-age); the zero value, for every other command, prunes
-	// nothing, so that a long command never prunes by another age than
-	// the server's.
-	retention keystore.Options
+	// retention holds the store's keystore.Options retention, set by serve
+	// (--audit-max-age, --access-max-age, --access-rollup-max-age); nil,
+	// for every other command, prunes nothing, so that a long command
+	// never prunes by another age than the server's.
+	retention *keystore.Options
 }
 
 func (f *storeFlags) add(cmd *cobra.Command) {
@@ -58,9 +58,9 @@ func (f *storeFlags) resolve(c *cli) (kind, where string) {
 // already exist: reading an empty new store would only hide a wrong path.
 // (sqlite.Open creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
-	opts := keystore.Options{Now: c.now, MaxActiveKeys: f.maxActiveKeys, AuditMaxAge: -1}
-	if f.retention.AuditMaxAge != 0 {
-		opts.AuditMaxAge, opts.OnPruneError = f.retention.AuditMaxAge, f.retention.OnPruneError
+	opts := keystore.Options{Now: c.now, MaxActiveKeys: f.maxActiveKeys, AuditMaxAge: -1, AccessMaxAge: -1, AccessRollupMaxAge: -1}
+	if r := f.retention; r != nil {
+		opts.AuditMaxAge, opts.AccessMaxAge, opts.AccessRollupMaxAge, opts.OnPruneError = r.AuditMaxAge, r.AccessMaxAge, r.AccessRollupMaxAge, r.OnPruneError
 	}
 	kind, where := f.resolve(c)
 	if kind == "postgres" {
