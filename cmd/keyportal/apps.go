@@ -121,6 +121,9 @@ func (c *cli) appsListCommand() *cobra.Command {
   keyportal apps list --tenant acme --all --json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if src.wacht.on && filter.Tenant != "" {
+				return usageErrorf(cmd, "--tenant filters the local store; --wacht lists every app the backend API key may see")
+			}
 			var apps []appView
 			var raw []any
 			err := src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {

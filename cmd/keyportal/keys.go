@@ -63,8 +63,8 @@ func (c *cli) keysListCommand() *cobra.Command {
 				return usageErrorf(cmd, "--status must be active, revoked, expired or all, not %q", status)
 			}
 			filter.Status = keystore.KeyStatus(status)
-			if src.wacht.on && filter.AppSlug == "" {
-				return usageErrorf(cmd, "--wacht lists one app's keys: pass --app SLUG")
+			if src.wacht.on && (filter.AppSlug == "" || filter.Tenant != "") {
+				return usageErrorf(cmd, "--wacht lists one app's keys: pass --app SLUG, without --tenant (Wacht knows no tenants)")
 			}
 			var views []keyView
 			var raw []any
@@ -103,7 +103,7 @@ func (c *cli) keysListCommand() *cobra.Command {
 	}
 	src.add(cmd)
 	cmd.Flags().StringVar(&filter.AppSlug, "app", "", "only this app's keys (slug, e.g. aa_42)")
-	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's keys")
+	cmd.Flags().StringVar(&filter.Tenant, "tenant", "", "only this tenant's keys (local store)")
 	cmd.Flags().StringVar(&status, "status", "all", "active, revoked, expired or all")
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("active", "revoked", "expired", "all"))
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per key")

@@ -113,3 +113,28 @@ func TestWachtAppOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestWachtRefusesTenantFilter: --tenant filters the local store only; with
+// --wacht, apps list and keys list refuse it (exit 2) rather than list every
+// tenant's apps or keys as if they were the tenant's.
+func TestWachtRefusesTenantFilter(t *testing.T) {
+	h := newHarness(t)
+	const backendKey = "kpb_wacht_tenant_key_0123456789"
+	base := h.serveInProcess(backendKey)
+	h.env["WACHT_BACKEND_API_KEY"] = backendKey
+	h.env["WACHT_BASE_URL"] = base
+	expect(t, h.run("apps", "create", "--wacht", "--deployment", "7", "--tenant", "globex", "--name", "Globex", "--key-prefix", "globex_live"), exitOK)
+	if _, _, err := wachtClient(t, backendKey, base).CreateKey(context.Background(), "aa_7", wacht.CreateKeyRequest{Name: "CI"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"apps", "list", "--wacht", "--tenant", "acme"},
+		{"keys", "list", "--wacht", "--app", "aa_7", "--tenant", "acme"},
+	} {
+		r := h.run(args...)
+		if r.code != exitUsage || strings.Contains(r.stdout, "globex") || !strings.Contains(r.stderr, "--tenant") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming --tenant, and no globex row",
+				strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+}
