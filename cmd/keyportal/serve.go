@@ -64,12 +64,12 @@ type serveConfig struct {
 }
 
 // serveEnv maps serve's flags to the environment variables that set them
-// when the flag is not given.
+// when the flag is not given. The store's (KEYPORTAL_DB,
+// KEYPORTAL_POSTGRES_DSN, KEYPORTAL_POSTGRES_SCHEMA) are not here:
+// storeFlags reads them as every command does, after the flags, so that
+// --db wins over KEYPORTAL_POSTGRES_DSN and --postgres over KEYPORTAL_DB.
 var serveEnv = []struct{ flag, env string }{
 	{"addr", "KEYPORTAL_ADDR"},
-	{"db", "KEYPORTAL_DB"},
-	{"postgres", "KEYPORTAL_POSTGRES_DSN"},
-	{"postgres-schema", "KEYPORTAL_POSTGRES_SCHEMA"},
 	{"backend-api-key", "KEYPORTAL_BACKEND_API_KEY"},
 	{"base-url", "KEYPORTAL_BASE_URL"},
 	{"allowed-origins", "KEYPORTAL_ALLOWED_ORIGINS"},
@@ -248,9 +248,6 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	log, err := c.serveLogger(cfg)
 	if err != nil {
 		return usageErrorf(cmd, "%v", err)
-	}
-	if cfg.store.postgres != "" && cmd.Flags().Changed("db") {
-		return usageErrorf(cmd, "give --db or --postgres, not both")
 	}
 	if cfg.store.maxActiveKeys == 0 || cfg.store.maxActiveKeys < keystore.NoKeyLimit {
 		return usageErrorf(cmd, "--max-active-keys (KEYPORTAL_MAX_ACTIVE_KEYS) must be at least 1, or -1 for no cap")

@@ -39,7 +39,8 @@ func (f *storeFlags) add(cmd *cobra.Command) {
 	_ = cmd.MarkFlagFilename("db", "db", "sqlite")
 }
 
-// resolve says which store the flags and environment select.
+// resolve says which store the flags and environment select: a flag
+// before the environment, Postgres before SQLite.
 func (f *storeFlags) resolve(c *cli) (kind, where string) {
 	switch {
 	case f.postgres != "":
@@ -54,10 +55,14 @@ func (f *storeFlags) resolve(c *cli) (kind, where string) {
 	return "sqlite", defaultDB
 }
 
-// open opens the selected store. Unless create is set, a SQLite file must
-// already exist: reading an empty new store would only hide a wrong path.
-// (sqlite.Open creates a missing directory, private.)
+// open opens the selected store; it refuses --db with --postgres, which
+// name two stores. Unless create is set, a SQLite file must already exist:
+// reading an empty new store would only hide a wrong path. (sqlite.Open
+// creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
+	if f.db != "" && f.postgres != "" {
+		return nil, failf("Keep one: --db for a SQLite file, --postgres for Postgres.", "give --db or --postgres, not both")
+	}
 	opts := keystore.Options{Now: c.now, MaxActiveKeys: f.maxActiveKeys, AuditMaxAge: -1, AccessMaxAge: -1, AccessRollupMaxAge: -1}
 	if r := f.retention; r != nil {
 		opts.AuditMaxAge, opts.AccessMaxAge, opts.AccessRollupMaxAge, opts.OnPruneError = r.AuditMaxAge, r.AccessMaxAge, r.AccessRollupMaxAge, r.OnPruneError

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -126,4 +128,46 @@ func TestKeysAndAuditGolden(t *testing.T) {
 	step(exitOK, "audit", "--db", "$DB", "--since", "2026-11-26T09:01:00Z", "--until", "2026-11-26T09:04:00Z", "--limit", "2")
 	step(exitUsage, "audit", "--db", "$DB", "--since", "yesterday")
 	h.golden("keys_audit", tr.runs...)
+}
+
+// TestStoreChoice: a store flag on the command line wins over the other
+// store's environment variable, for serve as for every command, and --db
+// with --postgres is refused rather than one of them ignored.
+func TestStoreChoice(t *testing.T) {
+	const deadDSN = "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"
+	h := newHarness(t)
+	h.acmeApp()
+
+	// serve --db with KEYPORTAL_POSTGRES_DSN set: serves the SQLite file
+	// (and stops, exit 0, once it listens).
+	h.env["KEYPORTAL_POSTGRES_DSN"] = deadDSN
+	h.env["KEYPORTAL_BACKEND_API_KEY"] = "kpb_store_choice_key_0123456789"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errOut bytes.Buffer
+	c := newCLI(strings.NewReader(""), io.Discard, &errOut, func(k string) string { return h.env[k] })
+	c.onListen = func(string) { cancel() }
+	if code := c.run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", h.db, "--log-level", "error"}); code != exitOK {
+		t.Errorf("serve --db beside KEYPORTAL_POSTGRES_DSN: exit %d, want 0 (serving the SQLite file):\n%s", code, errOut.String())
+	}
+	delete(h.env, "KEYPORTAL_POSTGRES_DSN")
+
+	// serve --postgres with KEYPORTAL_DB set: tries Postgres.
+	h.env["KEYPORTAL_DB"] = h.db
+	r := h.run("serve", "--addr", "127.0.0.1:0", "--postgres", deadDSN)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "cannot open the Postgres key store") {
+		t.Errorf("serve --postgres beside KEYPORTAL_DB: exit %d, stderr %q; want exit 2 from opening Postgres", r.code, r.stderr)
+	}
+	delete(h.env, "KEYPORTAL_DB")
+
+	// Both flags: refused, whichever the command.
+	for _, args := range [][]string{
+		{"apps", "list", "--db", "$DB", "--postgres", deadDSN},
+		{"serve", "--addr", "127.0.0.1:0", "--db", "$DB", "--postgres", deadDSN},
+	} {
+		r := h.run(args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--db or --postgres, not both") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2, --db or --postgres, not both", args[0], r.code, r.stderr)
+		}
+	}
 }
