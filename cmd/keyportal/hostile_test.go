@@ -117,8 +117,7 @@ func TestPrintedTextCannotDriveTheTerminal(t *testing.T) {
 	// Through Wacht's API (here keyportal's own server on the same
 	// database), the remote text is escaped the same way.
 	const backendKey = "kpb_hostile_text_key_0123456789"
-	h.env["WACHT_BACKEND_API_KEY"] = backendKey
-	h.env["WACHT_BASE_URL"] = h.serveInProcess(backendKey)
+	h.serveForWacht(backendKey)
 	for _, args := range [][]string{
 		{"keys", "list", "--wacht", "--app", "aa_42", "--status", "all"},
 		{"apps", "list", "--wacht"},

@@ -66,8 +66,7 @@ func TestUsage(t *testing.T) {
 
 	// Through the Wacht-compatible API: the same report.
 	const backendKey = "kpb_usage_key_0123456789abcdef"
-	base := h.serveInProcess(backendKey)
-	h.env["WACHT_BACKEND_API_KEY"], h.env["WACHT_BASE_URL"] = backendKey, base
+	h.serveForWacht(backendKey)
 	r = h.run("usage", "--wacht", "--app", "aa_42", "--json")
 	expect(t, r, exitOK)
 	var remote usageReport

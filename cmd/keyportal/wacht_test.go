@@ -20,15 +20,23 @@ func (h *harness) serveInProcess(backendKey string) string {
 	}, "--log-level", "error").base
 }
 
+// serveForWacht runs `keyportal serve` as serveInProcess does and points
+// the --wacht commands at it (WACHT_BACKEND_API_KEY, WACHT_BASE_URL); it
+// returns its base URL.
+func (h *harness) serveForWacht(backendKey string) string {
+	h.t.Helper()
+	base := h.serveInProcess(backendKey)
+	h.env["WACHT_BACKEND_API_KEY"], h.env["WACHT_BASE_URL"] = backendKey, base
+	return base
+}
+
 // TestWachtModeGolden runs the --wacht commands against a keyportal server
 // speaking Wacht's backend API, the way they would run against Wacht.
 func TestWachtModeGolden(t *testing.T) {
 	h := newHarness(t)
 	const backendKey = "kpb_wacht_mode_key_0123456789"
-	base := h.serveInProcess(backendKey)
+	base := h.serveForWacht(backendKey)
 	h.names[base] = "$SERVER"
-	h.env["WACHT_BACKEND_API_KEY"] = backendKey
-	h.env["WACHT_BASE_URL"] = base
 
 	tr := &transcript{h: h} // no tick: the clock moves only where the test moves it
 	step := tr.step
@@ -76,9 +84,7 @@ func TestWachtModeGolden(t *testing.T) {
 func TestWachtCreateSendsDeploymentAndOrigins(t *testing.T) {
 	h := newHarness(t)
 	const backendKey = "kpb_wacht_create_key_0123456789"
-	base := h.serveInProcess(backendKey)
-	h.env["WACHT_BACKEND_API_KEY"] = backendKey
-	h.env["WACHT_BASE_URL"] = base
+	base := h.serveForWacht(backendKey)
 
 	r := h.run("apps", "create", "--wacht", "--slug", "acme_public", "--deployment", "43", "--tenant", "acme",
 		"--name", "Acme Public API", "--key-prefix", "acme_pub", "--origin", "https://other.acme.test")
@@ -120,9 +126,7 @@ func TestWachtAppOrigins(t *testing.T) {
 func TestWachtRefusesTenantFilter(t *testing.T) {
 	h := newHarness(t)
 	const backendKey = "kpb_wacht_tenant_key_0123456789"
-	base := h.serveInProcess(backendKey)
-	h.env["WACHT_BACKEND_API_KEY"] = backendKey
-	h.env["WACHT_BASE_URL"] = base
+	base := h.serveForWacht(backendKey)
 	expect(t, h.run("apps", "create", "--wacht", "--deployment", "7", "--tenant", "globex", "--name", "Globex", "--key-prefix", "globex_live"), exitOK)
 	if _, _, err := wachtClient(t, backendKey, base).CreateKey(context.Background(), "aa_7", wacht.CreateKeyRequest{Name: "CI"}); err != nil {
 		t.Fatal(err)
