@@ -249,6 +249,9 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 	if err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
+	if err := cfg.store.oneStore(); err != nil {
+		return err // before anything listens or a backend key is printed
+	}
 	if cfg.store.maxActiveKeys == 0 || cfg.store.maxActiveKeys < keystore.NoKeyLimit {
 		return usageErrorf(cmd, "--max-active-keys (KEYPORTAL_MAX_ACTIVE_KEYS) must be at least 1, or -1 for no cap")
 	}

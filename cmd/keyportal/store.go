@@ -55,13 +55,20 @@ func (f *storeFlags) resolve(c *cli) (kind, where string) {
 	return "sqlite", defaultDB
 }
 
-// open opens the selected store; it refuses --db with --postgres, which
-// name two stores. Unless create is set, a SQLite file must already exist:
+// oneStore refuses --db with --postgres, which name two stores.
+func (f *storeFlags) oneStore() error {
+	if f.db != "" && f.postgres != "" {
+		return failf("Keep one: --db for a SQLite file, --postgres for Postgres.", "give --db or --postgres, not both")
+	}
+	return nil
+}
+
+// open opens the selected store (after oneStore). Unless create is set, a SQLite file must already exist:
 // reading an empty new store would only hide a wrong path. (sqlite.Open
 // creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
-	if f.db != "" && f.postgres != "" {
-		return nil, failf("Keep one: --db for a SQLite file, --postgres for Postgres.", "give --db or --postgres, not both")
+	if err := f.oneStore(); err != nil {
+		return nil, err
 	}
 	opts := keystore.Options{Now: c.now, MaxActiveKeys: f.maxActiveKeys, AuditMaxAge: -1, AccessMaxAge: -1, AccessRollupMaxAge: -1}
 	if r := f.retention; r != nil {

@@ -160,7 +160,9 @@ func TestStoreChoice(t *testing.T) {
 	}
 	delete(h.env, "KEYPORTAL_DB")
 
-	// Both flags: refused, whichever the command.
+	// Both flags: refused, whichever the command, before serve generates
+	// and prints a backend key.
+	delete(h.env, "KEYPORTAL_BACKEND_API_KEY")
 	for _, args := range [][]string{
 		{"apps", "list", "--db", "$DB", "--postgres", deadDSN},
 		{"serve", "--addr", "127.0.0.1:0", "--db", "$DB", "--postgres", deadDSN},
@@ -168,6 +170,9 @@ func TestStoreChoice(t *testing.T) {
 		r := h.run(args...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, "--db or --postgres, not both") {
 			t.Errorf("%s: exit %d, stderr %q; want exit 2, --db or --postgres, not both", args[0], r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "generated backend API key") {
+			t.Errorf("%s: a refused configuration printed a backend key:\n%s", args[0], r.stderr)
 		}
 	}
 }
