@@ -70,6 +70,7 @@ func (h *harness) serveWith(limits httpserver.Limits, env map[string]string, arg
 		}
 		return s
 	case code := <-done:
+		done <- code // for the cleanup, which waits for the exit code
 		h.t.Fatalf("serve exited %d:\n%s", code, logs.String())
 	case <-time.After(20 * time.Second):
 		h.t.Fatal("serve did not listen")
