@@ -36,11 +36,8 @@ arrive until interrupted (Ctrl-C).`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if q.Since, err = c.parseSince(since); err != nil {
-				return usageErrorf(cmd, "--since: %v", err)
-			}
-			if q.Until, err = c.parseSince(until); err != nil {
-				return usageErrorf(cmd, "--until: %v", err)
+			if q.Since, q.Until, err = c.parseWindow(cmd, since, until); err != nil {
+				return err
 			}
 			if q.Limit < 1 || q.Limit > 1000 {
 				return usageErrorf(cmd, "--limit must be 1 to 1000, got %d", q.Limit)
@@ -72,6 +69,22 @@ arrive until interrupted (Ctrl-C).`,
 		audit.ActionTicketIssue, audit.ActionTicketExchanged, audit.ActionTicketRejected, audit.ActionSessionExpired,
 		audit.ActionKeyCreated, audit.ActionKeyRotated, audit.ActionKeyRevoked, "key.", "ticket.", "app."))
 	return cmd
+}
+
+// parseWindow reads --since and --until (parseSince), refusing a window
+// that ends before it starts, which would only print that nothing matches.
+// A zero time is an open end.
+func (c *cli) parseWindow(cmd *cobra.Command, since, until string) (from, to time.Time, err error) {
+	if from, err = c.parseSince(since); err != nil {
+		return from, to, usageErrorf(cmd, "--since: %v", err)
+	}
+	if to, err = c.parseSince(until); err != nil {
+		return from, to, usageErrorf(cmd, "--until: %v", err)
+	}
+	if !to.IsZero() && !to.After(from) {
+		return from, to, usageErrorf(cmd, "--until must be after --since")
+	}
+	return from, to, nil
 }
 
 // parseSince reads "24h", "7d", an RFC 3339 time or a date; "" is zero.

@@ -127,6 +127,7 @@ func TestKeysAndAuditGolden(t *testing.T) {
 	step(exitOK, "audit", "--db", "$DB", "--since", "30m")
 	step(exitOK, "audit", "--db", "$DB", "--since", "2026-11-26T09:01:00Z", "--until", "2026-11-26T09:04:00Z", "--limit", "2")
 	step(exitUsage, "audit", "--db", "$DB", "--since", "yesterday")
+	step(exitUsage, "audit", "--db", "$DB", "--since", "1h", "--until", "2h") // an empty window, not "no events match"
 	h.golden("keys_audit", tr.runs...)
 }
 
