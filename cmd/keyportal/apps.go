@@ -218,7 +218,17 @@ keys and their history stay.`,
 				return err
 			}
 			inactive := false
+			already := func() error {
+				return refusedf("See it with 'keyportal apps get "+slug+"'.", "app %s is already disabled", slug)
+			}
 			err = src.use(cmd.Context(), c, false, func(cl *wacht.Client) error {
+				a, err := cl.GetApp(cmd.Context(), slug)
+				if err != nil {
+					return storeError(err, "app "+slug)
+				}
+				if !a.IsActive || !a.DeletedAt.IsZero() {
+					return already()
+				}
 				if _, err := cl.UpdateApp(cmd.Context(), slug, wacht.UpdateAppRequest{IsActive: &inactive}); err != nil {
 					return storeError(err, "disable app "+slug)
 				}
@@ -229,7 +239,7 @@ keys and their history stay.`,
 					return storeError(err, "app "+slug)
 				}
 				if !a.Usable() {
-					return refusedf("See it with 'keyportal apps get "+slug+"'.", "app %s is already disabled", slug)
+					return already()
 				}
 				if _, err := s.UpdateApp(cmd.Context(), slug, keystore.AppPatch{IsActive: &inactive}, cliActor); err != nil {
 					return storeError(err, "disable app "+slug)

@@ -35,14 +35,20 @@ func (c *cli) viewLocalKey(k keystore.Key) keyView {
 		lastUsed: fmtTimePtr(k.LastUsedAt), expires: fmtTimePtr(k.ExpiresAt)}
 }
 
-func (c *cli) viewWachtKey(k wacht.Key) keyView {
-	status := "active"
+// wachtKeyStatus is a Wacht key's state now, named as the local store's
+// keystore.KeyStatus values are.
+func (c *cli) wachtKeyStatus(k wacht.Key) string {
 	switch {
 	case !k.IsActive:
-		status = "revoked"
+		return "revoked"
 	case !k.ExpiresAt.IsZero() && !c.now().Before(k.ExpiresAt):
-		status = "expired"
+		return "expired"
 	}
+	return "active"
+}
+
+func (c *cli) viewWachtKey(k wacht.Key) keyView {
+	status := c.wachtKeyStatus(k)
 	return keyView{id: k.ID, app: k.AppSlug, tenant: orDash(k.OrganizationID), name: k.Name, key: k.KeyPrefix + "_…" + k.KeySuffix,
 		status: status, createdBy: "-", created: fmtTime(k.CreatedAt), lastUsed: fmtTime(k.LastUsedAt), expires: fmtTime(k.ExpiresAt)}
 }
@@ -209,9 +215,13 @@ func (c *cli) revokeAtWacht(cmd *cobra.Command, cl *wacht.Client, app, reason st
 		}
 		ids = ids[:0]
 		for _, k := range keys {
-			if k.IsActive {
+			if c.wachtKeyStatus(k) == "active" {
 				ids = append(ids, k.ID)
 			}
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(c.out, "no active keys to revoke")
+			return nil
 		}
 	}
 	st := c.style(c.out)

@@ -66,7 +66,20 @@ func TestWachtModeGolden(t *testing.T) {
 	step(exitOK, "keys", "revoke", "--wacht", ci.ID, "--app", "aa_42", "--reason", "leaked")
 	step(exitFindings, "keys", "revoke", "--wacht", ci.ID, "--app", "aa_42", "--reason", "again")
 	step(exitOK, "keys", "list", "--wacht", "--app", "aa_42", "--status", "active")
+	// --all revokes the active keys, as with the local store: not an
+	// expired one, and nothing (said so) the second time.
+	exp, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "Expiring", ExpiresAt: h.clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.name(exp.ID, "key_exp")
+	h.name(exp.KeySuffix, "EXP")
+	h.clock.Advance(2 * time.Hour)
+	step(exitOK, "keys", "revoke", "--wacht", "--all", "--app", "aa_42", "--reason", "offboarded")
+	step(exitOK, "keys", "revoke", "--wacht", "--all", "--app", "aa_42", "--reason", "offboarded")
+	step(exitOK, "keys", "list", "--wacht", "--app", "aa_42")
 	step(exitOK, "apps", "disable", "--wacht", "--deployment", "42")
+	step(exitFindings, "apps", "disable", "--wacht", "--deployment", "42")
 	step(exitOK, "apps", "list", "--wacht", "--all")
 
 	// The wrong key, or none, says what to do.
