@@ -68,6 +68,7 @@ func TestWachtModeGolden(t *testing.T) {
 	step(exitOK, "keys", "list", "--wacht", "--app", "aa_42", "--status", "active")
 	// --all revokes the active keys, as with the local store: not an
 	// expired one, and nothing (said so) the second time.
+	h.clock.Advance(time.Minute) // newest first, as above
 	exp, _, err := cl.CreateKey(ctx, "aa_42", wacht.CreateKeyRequest{Name: "Expiring", ExpiresAt: h.clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
