@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
-	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -22,17 +20,9 @@ func TestBrowserActivityListsEachEventOnce(t *testing.T) {
 	e := newEnv(t, envOptions{listen: "127.0.0.1:0", realClock: true})
 	allowed := embedder(t, "127.0.0.1:0")
 	e.app("aa_42", "acme", allowed)
-	for i := range 3 {
-		_, secret, err := e.store.CreateKey(context.Background(), keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprintf("key %d", i)}, keystore.Actor{Name: "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		remember(secret)
-	}
+	e.seedKeys(t, "aa_42", "key 0", "key 1", "key 2")
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed})
-	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
-	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
-	f := frameContext(t, ctx, e.srvOrigin())
+	f := openPortal(t, ctx, e, allowed, tk)
 
 	items := `document.querySelectorAll('[data-testid="activity-item"]').length`
 	click(t, f, tid("tab-activity"))

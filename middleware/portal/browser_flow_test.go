@@ -54,6 +54,29 @@ func frameContext(t *testing.T, ctx context.Context, origin string) context.Cont
 	return nil
 }
 
+// openPortal loads the embedder page at origin embedder with the portal of
+// ticket tk in its frame, waits until the portal announces an active
+// session, and returns the frame's context.
+func openPortal(t *testing.T, ctx context.Context, e *env, embedder string, tk ticket.Response) context.Context {
+	t.Helper()
+	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(embedder, tk.URL)))
+	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
+	return frameContext(t, ctx, e.srvOrigin())
+}
+
+// seedKeys creates keys of app named names, as bob, and keeps their secrets
+// out of logs and files (remember).
+func (e *env) seedKeys(t *testing.T, app string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		_, secret, err := e.store.CreateKey(context.Background(), keystore.NewKey{AppSlug: app, Name: name}, keystore.Actor{Name: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		remember(secret)
+	}
+}
+
 // The page runs in a cross-site frame, where chromedp's DOM queries do not
 // reach (its target is attached after it loaded); these helpers act through
 // the page's own DOM instead: real click events on real controls.
@@ -114,9 +137,7 @@ func TestBrowserKeyManagement(t *testing.T) {
 	e.app("aa_42", "acme", allowed)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed})
 
-	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
-	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
-	f := frameContext(t, ctx, e.srvOrigin())
+	f := openPortal(t, ctx, e, allowed, tk)
 	waitJS(t, f, `document.getElementById('portal').dataset.state === 'ready' && document.getElementById('keys-status').textContent.includes('No active keys')`)
 
 	// The shell's theme applies: dark, then back to light.
@@ -217,9 +238,7 @@ func TestBrowserSessionEnds(t *testing.T) {
 	req := ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed}
 	tk := e.issue(req)
 
-	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
-	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
-	f := frameContext(t, ctx, e.srvOrigin())
+	f := openPortal(t, ctx, e, allowed, tk)
 	click(t, f, tid("filter-all"))
 
 	waitJS(t, ctx, `window.portalMsgs('keyportal:session_expired').some((m) => m.reason === 'ttl')`)

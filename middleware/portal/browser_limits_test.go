@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	testbrowser "github.com/keyportal/keyportal/internal/testenv/browser"
-	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ticket"
 )
 
@@ -24,17 +22,13 @@ func TestBrowserKeyListLoadsMore(t *testing.T) {
 	allowed := embedder(t, "127.0.0.1:0")
 	e.app("aa_42", "acme", allowed)
 	const n = defaultPageSize + 12
-	for i := range n {
-		_, secret, err := e.store.CreateKey(context.Background(), keystore.NewKey{AppSlug: "aa_42", Name: fmt.Sprintf("key %02d", i)}, keystore.Actor{Name: "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		remember(secret)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("key %02d", i)
 	}
+	e.seedKeys(t, "aa_42", names...)
 	tk := e.issue(ticket.Request{AppSlug: "aa_42", Tenant: "acme", Subject: "alice", EmbedderOrigin: allowed})
-	testbrowser.Within(t, ctx, 20*time.Second, chromedp.Navigate(embedURL(allowed, tk.URL)))
-	waitJS(t, ctx, `window.portalMsgs('keyportal:ready').some((m) => m.session === 'active')`)
-	f := frameContext(t, ctx, e.srvOrigin())
+	f := openPortal(t, ctx, e, allowed, tk)
 
 	rows := `document.querySelectorAll('tr[data-testid="key-row"]')`
 	distinct := `new Set([...` + rows + `].map((r) => r.dataset.keyId)).size`
