@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/keyportal/keyportal/internal/logx"
 	"github.com/keyportal/keyportal/internal/promreg"
 	"github.com/keyportal/keyportal/middleware/audit"
 )
@@ -78,7 +79,7 @@ type Config struct {
 	// counts still reach the store).
 	Metrics prometheus.Registerer
 	// Logger receives one line per failed write (at most one a second).
-	// The zero value logs nothing.
+	// The zero value means JSON lines on stderr; zerolog.Nop() silences.
 	Logger zerolog.Logger
 }
 
@@ -132,7 +133,7 @@ func New(w audit.AccessWriter, cfg Config) (*Recorder, error) {
 		return nil, errors.New("accesslog: Config sizes and durations must not be negative")
 	}
 	r := &Recorder{
-		w: w, every: cmp.Or(cfg.FlushEvery, DefaultFlushEvery), timeout: cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout), log: cfg.Logger,
+		w: w, every: cmp.Or(cfg.FlushEvery, DefaultFlushEvery), timeout: cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout), log: logx.Or(cfg.Logger, "accesslog"),
 		shed: map[shedKey]int64{}, kick: make(chan struct{}, 1), flush: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	buffer, batch := cmp.Or(cfg.Buffer, DefaultBuffer), cmp.Or(cfg.Batch, DefaultBatch)

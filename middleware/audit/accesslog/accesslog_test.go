@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/keyportal/keyportal/internal/testenv"
 	"github.com/keyportal/keyportal/middleware/audit"
 	"github.com/keyportal/keyportal/middleware/audit/accesslog"
 )
@@ -187,6 +189,21 @@ func TestFailedWriteCountedAsShed(t *testing.T) {
 	}
 	if n, _, shed := w.counts(); n != 1 || shed != 3 || r.Shed() != 3 {
 		t.Fatalf("written %d, shed stored %d, Shed() %d; want 1, 3, 3", n, shed, r.Shed())
+	}
+}
+
+// TestFailedWriteLogsToStderrByDefault: with no Logger set, a write that
+// fails (events lost) is an error line on stderr, not silence.
+func TestFailedWriteLogsToStderrByDefault(t *testing.T) {
+	w := &memWriter{fail: errors.New("database down")}
+	var r *accesslog.Recorder
+	read := testenv.CaptureStderr(t, func() { r = recordThree(t, w) })
+	if err := r.Flush(context.Background()); err == nil {
+		t.Fatal("Flush over a failing writer returned nil")
+	}
+	_ = r.Close(context.Background()) // waits for the writer; its lines are out
+	if out := read(); !strings.Contains(out, "database down") || !strings.Contains(out, `"level":"error"`) {
+		t.Fatalf("stderr %q: want an error line naming the failed write", out)
 	}
 }
 
