@@ -90,6 +90,7 @@ var serveEnv = []struct{ flag, env string }{
 	{"audit-max-age", "KEYPORTAL_AUDIT_MAX_AGE"},
 	{"access-max-age", "KEYPORTAL_ACCESS_MAX_AGE"},
 	{"access-rollup-max-age", "KEYPORTAL_ACCESS_ROLLUP_MAX_AGE"},
+	{"shutdown-timeout", "KEYPORTAL_SHUTDOWN_TIMEOUT"},
 }
 
 const serveLong = `serve runs the self-hosted key portal as its own server: the key-management

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 
 	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/ratelimit"
@@ -404,4 +405,20 @@ func TestParseRateLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEveryServeFlagHasAnEnvironmentVariable: serve --help promises that
+// every flag can be set by an environment variable; each is in serveEnv,
+// or (the store's) names its variable in its help.
+func TestEveryServeFlagHasAnEnvironmentVariable(t *testing.T) {
+	inEnv := map[string]bool{}
+	for _, m := range serveEnv {
+		inEnv[m.flag] = true
+	}
+	cmd := newCLI(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" }).serveCommand()
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !inEnv[f.Name] && !strings.Contains(f.Usage, "(env KEYPORTAL_") {
+			t.Errorf("--%s has no environment variable", f.Name)
+		}
+	})
 }
