@@ -389,3 +389,34 @@ func TestMultiInstance(t *testing.T) {
 		t.Logf("%d creates acknowledged across A, B, C (C killed mid-run); all listed on A and B", len(acked))
 	})
 }
+
+// TestMultiInstanceAppRulesShareRedis: with --redis and no --rate-limit of
+// its own, an app's rate-limit rules are still counted once for every
+// instance, in Redis, not once per instance in memory.
+func TestMultiInstanceAppRulesShareRedis(t *testing.T) {
+	redisAddr := testenv.RedisAddr(t)
+	cl := startCluster(t, "--redis", redisAddr, "--redis-prefix", redistest.Prefix(t))
+	ctx := context.Background()
+	rules := []wacht.RateLimit{{Unit: "minute", Duration: 1, MaxRequests: 5, Mode: "per_key"}}
+	if _, err := cl.a.cl.UpdateApp(ctx, cl.app, wacht.UpdateAppRequest{RateLimits: &rules}); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := cl.b.cl.CreateKey(ctx, cl.app, wacht.CreateKeyRequest{Name: "limited by its app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for i := range 15 {
+		in := []*instance{cl.a, cl.b, cl.c}[i%3]
+		ok, reason := in.check(t, secret)
+		switch {
+		case ok:
+			allowed++
+		case reason != wacht.ReasonRateLimited:
+			t.Fatalf("check %d on %s refused for %q, want allowed or rate_limited", i+1, in.name, reason)
+		}
+	}
+	if allowed != 5 {
+		t.Errorf("%d of 15 checks over A, B, C allowed, want exactly 5 (the app's rule, counted once in Redis)", allowed)
+	}
+}

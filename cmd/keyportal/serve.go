@@ -133,7 +133,8 @@ command line wins:
                                                 counts the client_ip the check names, else the
                                                 caller's address (see --trusted-proxies)
   --redis            KEYPORTAL_REDIS_ADDR       Redis host:port (or redis:// URL) counting the
-                                                rate limits for all instances sharing it
+                                                rate limits (--rate-limit and the apps' rules)
+                                                for all instances sharing it
                                                 (default: counted in this process)
   --redis-prefix     KEYPORTAL_REDIS_PREFIX     Redis key prefix (default keyportal:rl:<schema>:)
   --log-level        KEYPORTAL_LOG_LEVEL        debug, info, warn or error (default info)
@@ -274,6 +275,8 @@ func (c *cli) serve(cmd *cobra.Command, cfg serveConfig) error {
 		if cfg.redis, err = redisOptions(cfg.redisAddr); err != nil {
 			return usageErrorf(cmd, "--redis (KEYPORTAL_REDIS_ADDR): %v", err)
 		}
+	} else if cfg.redisPrefix != "" {
+		return usageErrorf(cmd, "--redis-prefix (KEYPORTAL_REDIS_PREFIX) names keys in Redis: give --redis (KEYPORTAL_REDIS_ADDR) too")
 	}
 	if cfg.proxies, err = clientip.ParseProxies(cfg.trustedProxies); err != nil {
 		return usageErrorf(cmd, "--trusted-proxies (KEYPORTAL_TRUSTED_PROXIES): %v", err)
@@ -425,7 +428,7 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		tenants, decider = e, e
 	}
 	var limiter ratelimit.Limiter
-	if len(cfg.limits) > 0 && cfg.redis != nil {
+	if cfg.redis != nil { // for --rate-limit and for the apps' own rules alike
 		client := redis.NewClient(cfg.redis)
 		closers = append(closers, client.Close)
 		prefix := cfg.redisPrefix
@@ -447,8 +450,6 @@ func (c *cli) serveHandler(cfg serveConfig, store keystore.Store, keys, origins 
 		}
 		cancel()
 		limiter = r
-	} else if cfg.redis != nil {
-		log.Warn().Str("event", "serve.start").Msg("--redis is unused without --rate-limit")
 	}
 	p, err := portal.New(portal.Config{Store: store, BaseURL: cfg.baseURL, SessionTTL: cfg.sessionTTL,
 		ChangeRate: cfg.keyChangeRate, Logger: log, Now: c.now, Metrics: reg, Decider: decider})

@@ -108,7 +108,7 @@ func startServer(t *testing.T, name string, env []string, args ...string) *serve
 			line := sc.Bytes()
 			s.logs.Write(append(append([]byte(nil), line...), '\n'))
 			var ev struct{ Event, Addr string }
-			if json.Unmarshal(line, &ev) == nil && ev.Event == "serve.start" {
+			if json.Unmarshal(line, &ev) == nil && ev.Event == "serve.start" && ev.Addr != "" { // not a start warning
 				select {
 				case addr <- ev.Addr:
 				default:
@@ -289,6 +289,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"zero key cap", nil, []string{"--max-active-keys", "0"}, "--max-active-keys"},
 		{"bad key cap env", map[string]string{"KEYPORTAL_MAX_ACTIVE_KEYS": "many"}, nil, "KEYPORTAL_MAX_ACTIVE_KEYS"},
 		{"negative key change rate", nil, []string{"--key-change-rate", "-5"}, "--key-change-rate"},
+		{"redis prefix without redis", map[string]string{"KEYPORTAL_REDIS_PREFIX": "kp:"}, nil, "give --redis"},
+		{"bad shutdown timeout env", map[string]string{"KEYPORTAL_SHUTDOWN_TIMEOUT": "bogus"}, nil, "KEYPORTAL_SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
