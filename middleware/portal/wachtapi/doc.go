@@ -72,7 +72,8 @@
 //     and of its audit logs: {"keys", "limit", "has_more", "next_cursor"}.
 //     limit is 1..1000 (default 100, keystore.DefaultKeyLimit: an app's
 //     active keys at the default cap fit one page); cursor is the
-//     next_cursor of the page before; a bad limit or cursor is 400. Pages
+//     next_cursor of the page before; a bad limit or cursor is 400, and so
+//     is Wacht's offset, cursor_ts or cursor_id, as on /audit/logs. Pages
 //     are newest first by (created_at, id), so following next_cursor lists
 //     each key once while keys are created or revoked meanwhile. A client
 //     that ignores has_more gets the first page only; middleware/wacht's

@@ -95,7 +95,7 @@ func (a *API) listKeys(c *gin.Context) {
 		return
 	}
 	limit, ok := limitQuery(c, keystore.DefaultKeyLimit, keystore.MaxKeyLimit)
-	if !ok {
+	if !ok || !noOffset(c) {
 		return
 	}
 	app, ok := a.loadApp(c, c.Param("slug"))

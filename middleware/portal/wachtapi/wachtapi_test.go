@@ -622,6 +622,7 @@ func TestBadRequests(t *testing.T) {
 		{"patch: deployment_id", "PATCH", "/api-auth/apps/" + slug, map[string]any{"deployment_id": "other"}, 400},
 		{"patch: empty name", "PATCH", "/api-auth/apps/" + slug, map[string]any{"name": ""}, 400},
 		{"list: bad include_inactive", "GET", "/api-auth/apps?include_inactive=maybe", nil, 400},
+		{"keys: offset paging", "GET", "/api-auth/apps/" + slug + "/keys?offset=10", nil, 400},
 		{"key: no name", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"permissions": []string{"a"}}, 400},
 		{"key: bad expires_at", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "expires_at": "tomorrow"}, 400},
 		{"key: expires_at a number", "POST", "/api-auth/apps/" + slug + "/keys", map[string]any{"name": "x", "expires_at": 12}, 400},
