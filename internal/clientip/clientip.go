@@ -3,16 +3,17 @@
 // and what per-IP rate limits (ratelimit.ScopeIP) count.
 //
 // It is gin's Context.ClientIP, which takes the address from the forwarding
-// headers (X-Forwarded-For, X-Real-IP) only when the connection comes from a
-// proxy the engine trusts (gin.Engine.SetTrustedProxies, which Trust calls)
-// — except on an engine that trusts every address, gin's default: there
-// anyone can write those headers, so the address is the connection's own,
-// and the first such request in the process logs a warning that names the
-// fix.
+// headers (X-Forwarded-For, X-Real-IP, or those named in the engine's
+// RemoteIPHeaders) only when the connection comes from a proxy the engine
+// trusts (gin.Engine.SetTrustedProxies, which Trust calls) — except on an
+// engine that trusts every address, gin's default: there anyone can write
+// those headers, so the address is the connection's own, and the first such
+// request in the process logs a warning that names the fix.
 package clientip
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -50,21 +51,42 @@ func Of(c *gin.Context, log *zerolog.Logger) string {
 var warned atomic.Bool
 
 // probeForwarded is what a probe request claims in its forwarding headers
-// (TEST-NET-1, RFC 5737).
+// (TEST-NET-1, RFC 5737): as a list of two hops, so that gin, walking it
+// from a peer it trusts through hops it trusts, answers probeForwarded,
+// while a platform's header (Engine.TrustedPlatform), which gin takes as it
+// is, answers the whole list.
 const probeForwarded = "192.0.2.2"
+
+var (
+	probeList    = []string{probeForwarded + ", " + probeForwarded}
+	probePeers   = []string{"0.0.0.0:1", "[::]:1"}
+	probeDefault = http.Header{"X-Forwarded-For": probeList, "X-Real-Ip": probeList}
+)
 
 // trustsEveryAddress reports whether c's engine believes a forwarding
 // header sent from the unspecified address, 0.0.0.0 or ::, which only a
 // range covering every address (gin's default 0.0.0.0/0 and ::/0) holds:
-// the test gin applies itself before warning in debug mode.
+// the test gin applies itself before warning in debug mode. The probe
+// carries every header of c's request, one of which ClientIP read (the
+// engine may read others than X-Forwarded-For and X-Real-IP:
+// Engine.RemoteIPHeaders). When one of them is a platform's header, which
+// gin believes from any peer, the probe is made again with gin's default
+// headers only, as if that one were absent.
 func trustsEveryAddress(c *gin.Context) bool {
-	for _, peer := range []string{"0.0.0.0:1", "[::]:1"} {
-		probe := c.Copy()
-		probe.Request = &http.Request{
-			RemoteAddr: peer,
-			Header:     http.Header{"X-Forwarded-For": {probeForwarded}, "X-Real-Ip": {probeForwarded}},
+	h := make(http.Header, len(c.Request.Header)+len(probeDefault))
+	for name := range c.Request.Header {
+		h[name] = probeList
+	}
+	maps.Copy(h, probeDefault)
+	probe := c.Copy()
+	for _, peer := range probePeers {
+		probe.Request = &http.Request{RemoteAddr: peer, Header: h}
+		ip := probe.ClientIP()
+		if ip == probeList[0] {
+			probe.Request.Header = probeDefault
+			ip = probe.ClientIP()
 		}
-		if probe.ClientIP() == probeForwarded {
+		if ip == probeForwarded {
 			return true
 		}
 	}

@@ -110,3 +110,67 @@ func TestParseProxies(t *testing.T) {
 		t.Errorf("ParseProxies with a host name: %v, want an error naming it", err)
 	}
 }
+
+// TestOfOtherForwardingHeaders: an engine may read the client address from
+// headers of its choosing (Engine.RemoteIPHeaders) or from a platform's
+// (Engine.TrustedPlatform). On an engine that trusts every address, a
+// client's own header is ignored whatever its name; a platform's header is
+// what gin makes of it, as before.
+func TestOfOtherForwardingHeaders(t *testing.T) {
+	const attacker, claimed = "203.0.113.7", "198.51.100.1"
+	tests := []struct {
+		name     string
+		engine   func(e *gin.Engine) error
+		header   string
+		want     string
+		warnings int
+	}{
+		{"gin's default engine reading CF-Connecting-IP", func(e *gin.Engine) error {
+			e.RemoteIPHeaders = []string{"CF-Connecting-IP"}
+			return nil
+		}, "CF-Connecting-IP", attacker, 1},
+		{"gin's default engine reading True-Client-IP and X-Forwarded-For", func(e *gin.Engine) error {
+			e.RemoteIPHeaders = []string{"True-Client-IP", "X-Forwarded-For"}
+			return nil
+		}, "True-Client-IP", attacker, 1},
+		{"no proxy trusted, reading CF-Connecting-IP", func(e *gin.Engine) error {
+			e.RemoteIPHeaders = []string{"CF-Connecting-IP"}
+			return Trust(e, nil)
+		}, "CF-Connecting-IP", attacker, 0},
+		{"the attacker's address trusted, reading CF-Connecting-IP", func(e *gin.Engine) error {
+			e.RemoteIPHeaders = []string{"CF-Connecting-IP"}
+			return Trust(e, []string{attacker})
+		}, "CF-Connecting-IP", claimed, 0},
+		{"a platform's header with no proxy trusted", func(e *gin.Engine) error {
+			e.TrustedPlatform = gin.PlatformCloudflare
+			return Trust(e, nil)
+		}, "CF-Connecting-IP", claimed, 0},
+		{"a platform's header on gin's default engine", func(e *gin.Engine) error {
+			e.TrustedPlatform = gin.PlatformCloudflare
+			return nil
+		}, "CF-Connecting-IP", attacker, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warned.Store(false)
+			var logs testenv.LogBuffer
+			log := zerolog.New(&logs)
+			e := gin.New()
+			if err := tt.engine(e); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			e.GET("/", func(c *gin.Context) { got = Of(c, &log) })
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = attacker + ":5555"
+			r.Header.Set(tt.header, claimed)
+			e.ServeHTTP(httptest.NewRecorder(), r)
+			if got != tt.want {
+				t.Errorf("client IP %q, want %q", got, tt.want)
+			}
+			if n := strings.Count(logs.String(), "clientip.untrusted_header"); n != tt.warnings {
+				t.Errorf("%d warnings, want %d", n, tt.warnings)
+			}
+		})
+	}
+}
