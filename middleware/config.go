@@ -52,9 +52,11 @@ type Config struct {
 	// portal's local issuer or Wacht's client. Required.
 	Issuer ticket.Issuer
 
-	// Logger receives one audit event per attempt (event=ticket.issue) and
-	// the errors behind 5xx answers. Audit events are written at info level
-	// and never sampled: the route drops any sampler and, on its own copy,
+	// Logger receives one audit event per attempt that got past Identify
+	// (event=ticket.issue) and the errors behind 5xx answers; a refusal
+	// before it (content type, size, body, origin, Identify), which anyone
+	// can send, is logged at most a few times a minute per client IP. Audit events are written at info level and
+	// never sampled: the route drops any sampler and, on its own copy,
 	// lowers a level above info to info; only a disabled logger
 	// (zerolog.Nop()) or zerolog's global level silences them. The zero
 	// Logger means JSON lines with timestamps at info level on os.Stderr.

@@ -14,10 +14,12 @@
 //	→ per-user rate limit (429 + Retry-After)
 //	→ Issuer.Issue with a deadline (503 unavailable, 502 failed, 403 rejected)
 //
-// On success it answers 200 {"ticket","expires_at","url"} with
-// Cache-Control: no-store. Every attempt leaves exactly one audit event in the
-// log (and in the optional audit.Auditor); the ticket itself is never logged,
-// only its fingerprint.
+// On success it answers 200 {"ticket","expires_at","url"}; every answer,
+// refusals included, carries Cache-Control: no-store. Every attempt that gets
+// past Identify leaves exactly one audit event in the log (and in the
+// optional audit.Auditor); the refusals before it, which anyone can send, are
+// counted in the metrics and logged at most a few times a minute per client
+// IP, not audited. The ticket itself is never logged, only its fingerprint.
 //
 // # Client IP behind proxies
 //
