@@ -40,7 +40,7 @@ func Of(c *gin.Context, log *zerolog.Logger) string {
 	}
 	if warned.CompareAndSwap(false, true) && log != nil {
 		log.Warn().Str("event", "clientip.untrusted_header").Str("client_ip", peer).
-			Msg("this gin engine trusts X-Forwarded-For and X-Real-IP from every address (gin's default), " +
+			Msg("this gin engine trusts its forwarding headers (X-Forwarded-For, X-Real-IP, RemoteIPHeaders) from every address (gin's default), " +
 				"so anyone can claim any client IP: keyportal audits and rate-limits by the connection's address instead. " +
 				"Name your proxies with engine.SetTrustedProxies([]string{...}) (nil when there are none)")
 	}
