@@ -31,6 +31,11 @@ type TicketRequest struct {
 	ExpiresIn time.Duration
 	// UserID is the user the ticket is issued to; optional.
 	UserID string
+	// EmbedderOrigin (keyportal's extension, which Wacht ignores) is the
+	// origin of the page that will frame the portal, one of the app's
+	// allowed_origins; empty leaves the choice to the server (keyportal:
+	// the app's first allowed origin).
+	EmbedderOrigin string
 }
 
 type ticketBody struct {
@@ -38,6 +43,7 @@ type ticketBody struct {
 	APIAuthAppSlug string `json:"api_auth_app_slug,omitempty"`
 	ExpiresIn      int64  `json:"expires_in,omitempty"`
 	UserID         string `json:"user_id,omitempty"`
+	EmbedderOrigin string `json:"embedder_origin,omitempty"`
 }
 
 // ticketReply checks that a 2xx ticket body is usable before it is handed on.
@@ -64,7 +70,7 @@ func (t *ticketReply) validate() string {
 // CreateTicket asks for a session ticket (POST /session/tickets). The ticket
 // in the response is a secret: do not log it.
 func (c *Client) CreateTicket(ctx context.Context, req TicketRequest) (ticket.Response, error) {
-	body := ticketBody{TicketType: req.Type, APIAuthAppSlug: req.AppSlug, UserID: req.UserID}
+	body := ticketBody{TicketType: req.Type, APIAuthAppSlug: req.AppSlug, UserID: req.UserID, EmbedderOrigin: req.EmbedderOrigin}
 	if body.TicketType == "" {
 		body.TicketType = TicketAPIAuthAccess
 	}
@@ -105,6 +111,8 @@ func (c *Client) Issue(ctx context.Context, req ticket.Request) (ticket.Response
 		AppSlug:   req.AppSlug,
 		ExpiresIn: ttl,
 		UserID:    req.Subject,
+		// keyportal binds the ticket to the page's origin; Wacht ignores it.
+		EmbedderOrigin: req.EmbedderOrigin,
 	})
 	if err != nil {
 		return ticket.Response{}, fmt.Errorf("%w: %w", issuerClass(err), err)

@@ -154,6 +154,13 @@ func TestTickets(t *testing.T) {
 			wantBody: map[string]any{"ticket_type": "api_auth_access", "api_auth_app_slug": "aa_42", "expires_in": 120.0, "user_id": "bob"},
 		},
 		{
+			name: "Issue sends the embedder origin (keyportal's extension, which Wacht ignores)",
+			issue: func() (ticket.Response, error) {
+				return c.Issue(ctx, ticket.Request{AppSlug: "aa_42", Subject: "bob", EmbedderOrigin: "https://b.acme.test"})
+			},
+			wantBody: map[string]any{"ticket_type": "api_auth_access", "api_auth_app_slug": "aa_42", "expires_in": 120.0, "user_id": "bob", "embedder_origin": "https://b.acme.test"},
+		},
+		{
 			name: "Issue without TTL asks for the default, not Wacht's 12 hours",
 			issue: func() (ticket.Response, error) {
 				return c.Issue(ctx, ticket.Request{AppSlug: "aa_42", Subject: "bob"})

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/keyportal/keyportal/middleware/apikey/apikeytest"
+	"github.com/keyportal/keyportal/middleware/portal"
+	"github.com/keyportal/keyportal/middleware/ticket"
 	"github.com/keyportal/keyportal/middleware/wacht"
 )
 
@@ -91,5 +94,29 @@ func TestAppExtensionsWithTheGoClient(t *testing.T) {
 	if upd, err := c.UpdateApp(ctx, "aa_88", wacht.UpdateAppRequest{Messages: &none}); err != nil || upd.Messages != nil ||
 		!reflect.DeepEqual(upd.AllowedOrigins, origins) {
 		t.Fatalf("UpdateApp with no messages: %+v, %v; want none, the origins kept", upd, err)
+	}
+}
+
+// TestIssueBindsThePagesOrigin: the Go client's Issue (a Gin app's ticket
+// route in Wacht mode pointed at keyportal) passes the page's origin, so an
+// app embedded on several sites gets a ticket for the site asking, not for
+// its first allowed origin (whose page would never hear the portal).
+func TestIssueBindsThePagesOrigin(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t, backendKey)
+	ctx := context.Background()
+	origins := []string{"https://a.initech.example", "https://b.initech.example"}
+	if _, err := c.CreateApp(ctx, wacht.CreateAppRequest{AppSlug: "aa_88", Name: "Initech", KeyPrefix: "initech",
+		OrganizationID: "acme", AllowedOrigins: origins}); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := c.Issue(ctx, ticket.Request{AppSlug: "aa_88", Tenant: "acme", Subject: "alice", EmbedderOrigin: origins[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := w.do("POST", portal.PagePath+"/exchange", "", map[string]string{"ticket": tk.Ticket})
+	var ex struct{ Origin string }
+	if err := json.Unmarshal(body, &ex); status != http.StatusOK || err != nil || ex.Origin != origins[1] {
+		t.Fatalf("exchange: %d, session for %q; want one for %s", status, ex.Origin, origins[1])
 	}
 }
