@@ -265,13 +265,11 @@
         if (typeof d.height !== "number" || !(d.height > 0)) return;
         m.height = Math.min(Math.floor(d.height), MAX_HEIGHT);
         f.style.height = Math.max(m.height, minHeight) + "px";
-        // Only the last size matters.
-        for (var i = 0; i < req.messages.length; i++) {
-          if (req.messages[i].type === m.type) req.messages.splice(i--, 1);
-        }
+        dropQueued(m.type); // only the last size matters
         break;
       case "keyportal:session_expired":
         m.reason = str(d.reason);
+        dropQueued(m.type); // one renewal answers them all
         break;
       case "keyportal:event":
         m.name = str(d.name);
@@ -279,7 +277,17 @@
       default:
         return;
     }
-    if (req.messages.length < MAX_QUEUE) req.messages.push(m);
+    // The cap drops what comes late of the others, never the last resize
+    // or session_expired: a session left unrenewed would stay ended.
+    if (req.messages.length < MAX_QUEUE || m.type === "keyportal:resize" || m.type === "keyportal:session_expired") {
+      req.messages.push(m);
+    }
+  }
+
+  function dropQueued(type) {
+    for (var i = 0; i < req.messages.length; i++) {
+      if (req.messages[i].type === type) req.messages.splice(i--, 1);
+    }
   }
 
   function str(v) { return typeof v === "string" ? v.slice(0, 64) : ""; }

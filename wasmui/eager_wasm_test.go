@@ -322,3 +322,18 @@ func TestEagerSettledOnceTheFrameIsShown(t *testing.T) {
 		h.waitFor("settled", func() bool { return settled })
 	})
 }
+
+// TestShellRenewsAfterManyQueuedEvents: the portal reported more key actions
+// than the eager script queues before the wasm was up, then that its
+// session ended; the Shell still renews it once it is up.
+func TestShellRenewsAfterManyQueuedEvents(t *testing.T) {
+	h := mountShell(t, &Shell{ResourceID: "42"}, func(h *harness) {
+		win := startEager(h).Get("contentWindow")
+		h.send(win, portal, msg(ticket.MsgReady, "session", ticket.SessionActive))
+		for i := 0; i < 20; i++ {
+			h.send(win, portal, msg(ticket.MsgEvent, "name", ticket.EventKeyCreated))
+		}
+		h.send(win, portal, msg(ticket.MsgSessionExpired, "reason", ticket.ReasonTTL))
+	})
+	h.waitFor("the renewal from the queued expiry", func() bool { return len(h.calls) == 2 })
+}
