@@ -7,8 +7,8 @@
 // in place with a postMessage when the frame speaks the keyportal protocol,
 // by reloading the iframe otherwise (Wacht's hosted page), and at
 // expires_at for a frame that never said ready. It shows distinct states for
-// 401, 403, 429 (a countdown from Retry-After) and other failures (automatic
-// retries at 1, 2, 4 … 30 s and a Retry button). Messages are accepted only
+// 401, 403, 429 (a countdown from Retry-After) and other failures (a Retry
+// button, and automatic retries at 1, 2, 4 … 30 s but for another 4xx). Messages are accepted only
 // from the iframe's window and the portal's exact origin; tickets are posted
 // to that exact origin.
 //

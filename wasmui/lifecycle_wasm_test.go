@@ -535,6 +535,25 @@ func TestLifecycleErrorStates(t *testing.T) {
 	}
 }
 
+// TestLifecycleRefusedRequestWaitsForRetry: the route refused the request
+// itself (400 for a malformed id): the shell says so with a Retry button and
+// asks nothing more on its own, as asking again would be refused again.
+func TestLifecycleRefusedRequestWaitsForRetry(t *testing.T) {
+	h := mount(t, nil)
+	h.waitFor("the fetch", func() bool { return len(h.calls) == 1 })
+	h.lastCall().respond(400, `{"error":"invalid deploymentId"}`, nil)
+	h.waitFor("the Retry button", func() bool { return h.query(".keyportal-shell button").Truthy() })
+	if text := h.text(); !strings.Contains(text, "unexpected answer 400") || strings.Contains(text, "Retrying in") {
+		t.Fatalf("state %q: want the 400 without a countdown", text)
+	}
+	h.advance(time.Hour)
+	if len(h.calls) != 1 {
+		t.Fatalf("%d requests: a 400 was retried automatically", len(h.calls))
+	}
+	h.query(".keyportal-shell button").Call("click")
+	h.waitFor("the retry on click", func() bool { return len(h.calls) == 2 })
+}
+
 func TestLifecycleAdoptsEagerRequest(t *testing.T) {
 	h := mount(t, func(h *harness) {
 		// What the page's script does before the wasm has loaded.

@@ -25,8 +25,9 @@ const (
 	phaseForbidden
 	// phaseRateLimited: the ticket route answered 429; a countdown runs.
 	phaseRateLimited
-	// phaseFailed: any other failure; a countdown to the next automatic
-	// retry runs and a Retry button is offered.
+	// phaseFailed: any other failure; a Retry button is offered and,
+	// unless the route refused the request itself (another 4xx), a
+	// countdown to the next automatic retry runs.
 	phaseFailed
 	// phaseHeld: the page was opened from another site; nothing is asked
 	// until the user clicks.
@@ -284,6 +285,13 @@ func (m *machine) Fetched(r result, now time.Time) []effect {
 		m.phase = phaseRateLimited
 		m.fail, m.failStatus = failNone, 0
 		return m.wait(retryAfter(r.RetryAfter, now))
+	case r.Status >= 400 && r.Status < 500 && r.Status != 408:
+		// The route refused the request itself (a malformed id, no route
+		// there): asking again would be refused again, and write another
+		// audit row. Only the Retry button asks.
+		m.phase = phaseFailed
+		m.fail, m.failStatus = failUnexpected, r.Status
+		return nil
 	default:
 		m.phase = phaseFailed
 		m.fail, m.failStatus = classify(r), r.Status

@@ -194,6 +194,23 @@ func TestMachineResults(t *testing.T) {
 			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
+			name:   "400 (the route refused the request itself) is final: no automatic retry",
+			result: result{Status: 400, Body: `{"error":"deploymentId must be 1-64 of A-Z a-z 0-9 _ -"}`},
+			phase:  phaseFailed,
+		},
+		{
+			name:   "404 (no ticket route there) is final too",
+			result: result{Status: 404},
+			phase:  phaseFailed,
+		},
+		{
+			name:      "408 is retried",
+			result:    result{Status: 408},
+			phase:     phaseFailed,
+			countdown: 1,
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
+		},
+		{
 			name:      "network error fails",
 			result:    result{Err: "TypeError: Failed to fetch"},
 			phase:     phaseFailed,
