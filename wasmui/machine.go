@@ -284,7 +284,7 @@ func (m *machine) Fetched(r result, now time.Time) []effect {
 	case r.Status == 429:
 		m.phase = phaseRateLimited
 		m.fail, m.failStatus = failNone, 0
-		return m.wait(retryAfter(r.RetryAfter, now))
+		return m.wait(retryAfter(r.RetryAfter, serverNow(r.Date, now)))
 	case r.Status >= 400 && r.Status < 500 && r.Status != 408:
 		// The route refused the request itself (a malformed id, no route
 		// there): asking again would be refused again, and write another
@@ -446,8 +446,8 @@ func backoff(n int) time.Duration {
 	return d
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date) as whole
-// seconds, at least 1.
+// retryAfter reads a Retry-After header (seconds or an HTTP date, from now
+// on the server's clock) as whole seconds, at least 1.
 func retryAfter(h string, now time.Time) int {
 	h = strings.TrimSpace(h)
 	n := defaultRetryAfter
@@ -468,15 +468,22 @@ func retryAfter(h string, now time.Time) int {
 // ticketLife is how long until expiresAt (unix seconds), measured against the
 // server's Date header when there is one.
 func ticketLife(expiresAt int64, date string, now time.Time) time.Duration {
-	ref := now
-	if t, err := time.Parse(httpDate, strings.TrimSpace(date)); err == nil {
-		ref = t
-	}
-	d := time.Unix(expiresAt, 0).Sub(ref)
+	d := time.Unix(expiresAt, 0).Sub(serverNow(date, now))
 	if d < minTicketLife {
 		d = minTicketLife
 	}
 	return d
+}
+
+// serverNow is the server's clock when it answered: its Date header if
+// there is a readable one, else the browser's clock now. Times the server
+// sends (expires_at, a Retry-After date) are read against it, so a skewed
+// browser clock shortens or stretches none of them.
+func serverNow(date string, now time.Time) time.Time {
+	if t, err := time.Parse(httpDate, strings.TrimSpace(date)); err == nil {
+		return t
+	}
+	return now
 }
 
 // originOf returns the origin of a portal URL, resolved against the page

@@ -173,6 +173,14 @@ func TestMachineResults(t *testing.T) {
 			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
 		},
 		{
+			name: "an HTTP-date Retry-After is read against the server's Date header",
+			result: result{Status: 429, RetryAfter: t0.Add(-5*time.Minute + 12*time.Second).Format(httpDate),
+				Date: t0.Add(-5 * time.Minute).Format(httpDate)}, // the browser's clock is 5 minutes fast
+			phase:     phaseRateLimited,
+			countdown: 12,
+			effects:   []effect{{Kind: effectSetTimer, Timer: timerTick, After: time.Second}},
+		},
+		{
 			name:      "429 without Retry-After waits the default",
 			result:    result{Status: 429},
 			phase:     phaseRateLimited,
