@@ -105,6 +105,11 @@ func newAcme(ctx context.Context, o options) (_ *acme, err error) {
 			a.Close()
 		}
 	}()
+	unlock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.closeFns = append(a.closeFns, unlock)
 
 	pcfg := policy.Config{PolicyText: demodata.Policy, Logger: o.Logger}
 	if o.PolicyPath != "" {
