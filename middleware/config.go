@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 
@@ -194,6 +195,8 @@ func (cfg Config) withDefaults() (Config, []string, error) {
 		origins = append(origins, n)
 	}
 	switch {
+	case math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0):
+		return cfg, nil, fmt.Errorf("middleware: Config.RateLimit must be a number of tickets a minute (or NoRateLimit), got %v", cfg.RateLimit)
 	case cfg.RateLimit == 0:
 		cfg.RateLimit = DefaultRateLimit
 	case cfg.RateLimit < 0:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -535,6 +536,8 @@ func TestNewTicketRouteErrors(t *testing.T) {
 		{"typed nil Issuer", func(c *Config) { c.Issuer = nilIssuer }, "middleware: Config.Issuer is required"},
 		{"negative TTL", func(c *Config) { c.TTL = -time.Second }, "middleware: Config.TTL must not be negative"},
 		{"negative burst", func(c *Config) { c.RateBurst = -1 }, "middleware: Config.RateBurst must not be negative"},
+		{"rate NaN", func(c *Config) { c.RateLimit = math.NaN() }, "middleware: Config.RateLimit must be a number"},
+		{"rate +Inf", func(c *Config) { c.RateLimit = math.Inf(1) }, "middleware: Config.RateLimit must be a number"},
 		{"negative timeout", func(c *Config) { c.IssueTimeout = -1 }, "middleware: Config.IssueTimeout must not be negative"},
 		{"relative path", func(c *Config) { c.Path = "tickets" }, "middleware: Config.Path: ticket path \"tickets\" must be a same-origin path"},
 		{"path naming another host", func(c *Config) { c.Path = "//evil.example/t" }, "middleware: Config.Path: ticket path \"//evil.example/t\" must be a same-origin path"},
