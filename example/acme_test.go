@@ -239,6 +239,12 @@ func TestAuditTrailIsForSupportOnly(t *testing.T) {
 			t.Errorf("support's audit page lacks the ticket.issue event")
 		}
 	}
+	// A cursor the store did not issue is the caller's mistake, not an
+	// outage.
+	res := do(t, d.signIn("erin").client, mustGet(d.app.URL+"/settings/audit/42?cursor=garbage"))
+	if body, _ := io.ReadAll(res.Body); res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "link to older events is not valid") {
+		t.Errorf("audit page with a bad cursor: %d %s, want 400 saying the link is not valid", res.StatusCode, body)
+	}
 }
 
 func TestRestartKeepsKeys(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -80,6 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		return errUsage
+	}
+	switch {
+	case o.AuditMaxAge == 0:
+		fmt.Fprintln(stderr, "-audit-max-age must be positive, or negative to keep audit events forever")
+		return errUsage
+	case math.IsNaN(o.TicketRate) || math.IsInf(o.TicketRate, 0):
+		fmt.Fprintln(stderr, "-ticket-rate must be a number of tickets a minute (0 lifts the limit)")
 		return errUsage
 	}
 	if fs.NArg() > 0 {

@@ -107,6 +107,25 @@ func TestArgumentsItWouldIgnoreAreRefused(t *testing.T) {
 	}
 }
 
+// TestFlagValuesItWouldMisreadAreRefused: values a flag's type accepts but
+// the demo would silently turn into something else are usage errors.
+func TestFlagValuesItWouldMisreadAreRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"-audit-max-age", "0"},  // would be the default, 400 days
+		{"-ticket-rate", "NaN"},  // would lift the limit
+		{"-ticket-rate", "+Inf"}, // likewise
+	} {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		prefix := []string{"-data", t.TempDir(), "-addr", freeAddr(t), "-portal-addr", freeAddr(t), "-shell-wasm", fakeWasm(t)}
+		err := run(ctx, append(prefix, args...), &stdout, &stderr)
+		cancel()
+		if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), args[0]) {
+			t.Errorf("run %q: %v, stderr %q; want errUsage naming %s", args, err, stderr.String(), args[0])
+		}
+	}
+}
+
 // TestASecondAcmeOnTheSameDataIsRefused: two demos on one data directory
 // would each provision the apps for their own origin, so the second would
 // silently take the portal away from the first (its tickets refused with

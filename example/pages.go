@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keyportal/keyportal/middleware"
 	"github.com/keyportal/keyportal/middleware/audit"
+	"github.com/keyportal/keyportal/middleware/keystore"
 	"github.com/keyportal/keyportal/middleware/shell"
 	"github.com/keyportal/keyportal/policy"
 )
@@ -119,7 +121,12 @@ func mountAuditPage(e *gin.Engine, s sessions, d policy.Decider, r audit.Reader,
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 		defer cancel()
 		page, err := r.QueryAudit(ctx, audit.Query{Tenant: who.Tenant, AppSlug: "aa_" + id, Cursor: c.Query("cursor"), Limit: 100})
-		if err != nil {
+		switch {
+		case errors.Is(err, keystore.ErrInvalid): // a cursor the store did not issue
+			render(c, http.StatusBadRequest, messageTmpl, map[string]any{"Title": "Audit trail", "Message": "This link to older events is not valid; open the audit trail again."})
+			return
+		case err != nil:
+			log.Error().Err(err).Str("deployment", id).Msg("audit page: the audit store failed")
 			render(c, http.StatusServiceUnavailable, messageTmpl, map[string]any{"Title": "Audit trail unavailable", "Message": "The audit store did not answer; try again."})
 			return
 		}
