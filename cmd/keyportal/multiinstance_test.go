@@ -157,6 +157,23 @@ func startCluster(t *testing.T, extra ...string) *miCluster {
 	return cl
 }
 
+// checkInTurn checks secret n times on A, B and C in turn and returns how
+// many were allowed; any refusal but a rate limit fails t.
+func (cl *miCluster) checkInTurn(t *testing.T, secret string, n int) (allowed int) {
+	t.Helper()
+	for i := range n {
+		in := []*instance{cl.a, cl.b, cl.c}[i%3]
+		ok, reason := in.check(t, secret)
+		switch {
+		case ok:
+			allowed++
+		case reason != wacht.ReasonRateLimited:
+			t.Fatalf("check %d on %s refused for %q, want allowed or rate_limited", i+1, in.name, reason)
+		}
+	}
+	return allowed
+}
+
 func TestMultiInstance(t *testing.T) {
 	redisAddr := testenv.RedisAddr(t)
 	cl := startCluster(t, "--policy-postgres",
@@ -169,18 +186,7 @@ func TestMultiInstance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		allowed := 0
-		for i := range 30 {
-			in := []*instance{a, b, c}[i%3]
-			ok, reason := in.check(t, secret)
-			switch {
-			case ok:
-				allowed++
-			case reason != wacht.ReasonRateLimited:
-				t.Fatalf("check %d on %s refused for %q, want allowed or rate_limited", i+1, in.name, reason)
-			}
-		}
-		if allowed != 10 {
+		if allowed := cl.checkInTurn(t, secret, 30); allowed != 10 {
 			t.Errorf("%d of 30 checks over A, B, C allowed, want exactly 10 (one limit shared through Redis)", allowed)
 		}
 	})
@@ -405,18 +411,7 @@ func TestMultiInstanceAppRulesShareRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed := 0
-	for i := range 15 {
-		in := []*instance{cl.a, cl.b, cl.c}[i%3]
-		ok, reason := in.check(t, secret)
-		switch {
-		case ok:
-			allowed++
-		case reason != wacht.ReasonRateLimited:
-			t.Fatalf("check %d on %s refused for %q, want allowed or rate_limited", i+1, in.name, reason)
-		}
-	}
-	if allowed != 5 {
+	if allowed := cl.checkInTurn(t, secret, 15); allowed != 5 {
 		t.Errorf("%d of 15 checks over A, B, C allowed, want exactly 5 (the app's rule, counted once in Redis)", allowed)
 	}
 }
