@@ -110,7 +110,8 @@ func TestBuildStopsWithContext(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			begin := time.Now()
-			s, err := New(ctx, Config{CacheDir: t.TempDir(), BuildTimeout: tc.timeout, Progress: io.Discard, Logger: zerolog.Nop()})
+			var progress, logs testenv.LogBuffer
+			s, err := New(ctx, Config{CacheDir: t.TempDir(), BuildTimeout: tc.timeout, Progress: &progress, Logger: zerolog.New(&logs)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,6 +138,12 @@ func TestBuildStopsWithContext(t *testing.T) {
 			err = s.Wait(wctx)
 			if !errors.Is(err, ErrWasm) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("err %v, want %v and %v mentioning %q", err, ErrWasm, tc.want, tc.msg)
+			}
+			// A build stopped by Close is the program shutting down, not a
+			// shell missing while the pages go on: no such line, no error.
+			failed := strings.Contains(progress.String(), "not available") || strings.Contains(logs.String(), `"level":"error"`)
+			if closed := tc.stop == "close"; failed == closed {
+				t.Errorf("stopped by %q: progress %q, logs %q; want the failure reported only when not closed", tc.stop, progress.String(), logs.String())
 			}
 			t.Log(err)
 		})

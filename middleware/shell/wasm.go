@@ -88,7 +88,12 @@ func (s *Shell) buildInBackground(ctx context.Context) {
 	default:
 		err = fmt.Errorf("%w: %w (or build it once with `go run github.com/keyportal/keyportal/cmd/shellbuild -o web` and set WasmPath)", ErrWasm, err)
 	}
-	if err != nil {
+	switch {
+	case err != nil && s.bg.Err() != nil: // the program is shutting down: nothing to warn of
+		s.buildErr = err
+		s.log.Info().Err(err).Msg("shell: build stopped by Close")
+		return
+	case err != nil:
 		s.buildErr = err
 		fmt.Fprintf(s.cfg.Progress, "keyportal: the shell wasm is not available; the settings pages keep working without it: %v\n", err)
 		s.log.Error().Err(err).Msg("shell: no wasm")
