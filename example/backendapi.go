@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyportal/keyportal/middleware/apikey"
@@ -25,7 +27,7 @@ func mountBackendAPI(r gin.IRoutes, store keystore.Store, issuer ticket.Issuer, 
 		Now:      o.Now,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("KEYPORTAL_BACKEND_API_KEY: %w", err) // the one input of this config the user gives
 	}
 	if err := api.Mount(r); err != nil {
 		api.Close()

@@ -146,3 +146,16 @@ func TestASecondAcmeOnTheSameDataIsRefused(t *testing.T) {
 		t.Fatalf("first Acme's ticket after the second tried to start: %d %v", status, body)
 	}
 }
+
+// TestAShortBackendKeyNamesItsVariable: the one backend key the demo takes
+// comes from KEYPORTAL_BACKEND_API_KEY, and a refusal of it says so.
+func TestAShortBackendKeyNamesItsVariable(t *testing.T) {
+	t.Setenv("KEYPORTAL_BACKEND_API_KEY", "short")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"-data", t.TempDir(), "-addr", freeAddr(t), "-portal-addr", freeAddr(t), "-shell-wasm", fakeWasm(t)}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "KEYPORTAL_BACKEND_API_KEY") {
+		t.Fatalf("run with a short backend key: %v, want an error naming KEYPORTAL_BACKEND_API_KEY", err)
+	}
+}
