@@ -120,6 +120,12 @@ const (
 	// churnWindow: a session that expires again this soon after a renewal
 	// counts as a failed renewal.
 	churnWindow = time.Minute
+	// maxChurn is how many renewals in a row a frame that never reaches an
+	// active session gets: one in place, one reload at once, then reloads
+	// after 1, 2, 4, 8, 16 and 30 s (the backoff's cap). At the next expiry
+	// the shell gives up and shows failNoSession until the user clicks
+	// Retry.
+	maxChurn = 8
 )
 
 // httpDate is the layout of HTTP date headers (net/http.TimeFormat, copied so
@@ -235,6 +241,7 @@ func (m *machine) Retry() []effect {
 	if m.phase == phaseHeld {
 		return nil // only Open asks on a held shell
 	}
+	m.churn = 0 // the user asks afresh
 	var fx []effect
 	if m.waiting {
 		m.waiting = false
@@ -387,7 +394,8 @@ func (m *machine) Message(msg message, now time.Time) []effect {
 
 // renew fetches one new ticket for the current frame. A frame that keeps
 // expiring without ever reaching an active session is reloaded with backoff
-// instead of being fed tickets in a tight loop.
+// instead of being fed tickets in a tight loop, and after maxChurn renewals
+// it is dropped for the failure notice: only Retry asks again.
 func (m *machine) renew(now time.Time) []effect {
 	if m.inFlight || m.waiting {
 		return nil
@@ -397,6 +405,12 @@ func (m *machine) renew(now time.Time) []effect {
 	}
 	m.lastRenewal = now
 	m.churn++
+	if m.churn > maxChurn {
+		m.dropFrame()
+		m.phase = phaseFailed
+		m.fail = failNoSession
+		return []effect{{Kind: effectStopTimer, Timer: timerExpiry}}
+	}
 	if m.churn > 1 {
 		m.ready = false // a fresh frame, not another ticket in place
 	}
@@ -516,6 +530,7 @@ const (
 	failUnexpected         // any other status but 200, 401, 403, 429
 	failNoTicket           // a 200 without a ticket
 	failBadURL             // a 200 whose portal URL is unusable
+	failNoSession          // the frame kept expiring without an active session
 )
 
 // classify tells what kind of failure a result that is not 200, 401, 403

@@ -647,3 +647,83 @@ func TestMachineRevokedSessionShowsForbidden(t *testing.T) {
 		t.Fatalf("phase %v, want still phaseForbidden", m.Phase())
 	}
 }
+
+// TestMachineChurnGivesUp: a frame that keeps expiring without reaching an
+// active session is reloaded with backoff only so often; then the shell
+// shows the failure with its Retry button and asks for nothing more until
+// the user clicks Retry, which starts afresh.
+func TestMachineChurnGivesUp(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		session string // what the frame says on ready ("" says no ready)
+		expires int    // session_expired messages, a second apart
+		phase   phase
+		fail    failure
+	}{
+		{name: "never active, ready", session: ticket.SessionNone, expires: 20, phase: phaseFailed, fail: failNoSession},
+		{name: "never ready", session: "", expires: 20, phase: phaseFailed, fail: failNoSession},
+		{name: "active each time", session: ticket.SessionActive, expires: 20, phase: phaseFrame, fail: failNone},
+		{name: "within the limit", session: ticket.SessionNone, expires: maxChurn, phase: phaseFrame, fail: failNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := showing(t, true)
+			now := t0
+			var last []effect
+			for i := 0; i < tc.expires; i++ {
+				now = now.Add(time.Second)
+				last = m.Message(frameMsg(ticket.MsgSessionExpired), now)
+				for ticks := 0; m.waiting; ticks++ {
+					if ticks > 60 {
+						t.Fatal("no fetch within 60 ticks")
+					}
+					last = m.Timer(timerTick)
+				}
+				if !m.InFlight() {
+					continue // given up: nothing was asked
+				}
+				last = m.Fetched(okResult("t"+strconv.Itoa(i+2), time.Minute), now)
+				if tc.session != "" {
+					last = m.Message(readyMsg(tc.session), now)
+				}
+			}
+			if f, _ := m.Failure(); m.Phase() != tc.phase || f != tc.fail {
+				t.Fatalf("after %d quick expiries: phase %v failure %v, want %v %v", tc.expires, m.Phase(), f, tc.phase, tc.fail)
+			}
+			if tc.phase != phaseFailed {
+				return
+			}
+			// Nothing asks any more: not the frame, not a timer.
+			for _, f := range last {
+				if f.Kind == effectFetch || f.Kind == effectSetTimer {
+					t.Fatalf("giving up returned %+v", last)
+				}
+			}
+			var fx []effect
+			fx = append(fx, m.Message(frameMsg(ticket.MsgSessionExpired), now.Add(time.Second))...)
+			fx = append(fx, m.Message(frameMsg(ticket.MsgSessionExpired), now.Add(time.Hour))...)
+			fx = append(fx, m.Timer(timerTick)...)
+			fx = append(fx, m.Timer(timerExpiry)...)
+			for _, f := range fx {
+				if f.Kind == effectFetch || f.Kind == effectSetTimer {
+					t.Fatalf("after giving up the shell still asks: %+v", fx)
+				}
+			}
+			if m.Countdown() != 0 || m.Phase() != phaseFailed {
+				t.Fatalf("after giving up: phase %v countdown %d, want failed without a countdown", m.Phase(), m.Countdown())
+			}
+			// Retry starts afresh: one ticket now, and the next expiry is
+			// renewed at once again.
+			if fetches(m.Retry()) != 1 {
+				t.Fatal("Retry did not ask for a ticket")
+			}
+			m.Fetched(okResult("fresh", time.Minute), now)
+			m.Message(readyMsg(ticket.SessionNone), now)
+			if m.Phase() != phaseFrame || m.FrameURL() == "" {
+				t.Fatalf("after Retry: phase %v frame %q, want the frame", m.Phase(), m.FrameURL())
+			}
+			if fx := m.Message(frameMsg(ticket.MsgSessionExpired), now.Add(time.Second)); fetches(fx) != 1 {
+				t.Fatalf("first expiry after Retry %+v, want a ticket at once", fx)
+			}
+		})
+	}
+}

@@ -55,6 +55,9 @@ type Messages struct {
 	DetailNoTicket string `json:"detail_no_ticket"`
 	// DetailBadURL: a 200 whose portal URL cannot be shown.
 	DetailBadURL string `json:"detail_bad_url"`
+	// DetailNoSession: the portal frame kept ending its session at once,
+	// and the shell stopped asking for tickets.
+	DetailNoSession string `json:"detail_no_session"`
 	// FromAnotherSite says why a page opened from another site waits for
 	// a click (see StartOnClick).
 	FromAnotherSite string `json:"from_another_site"`
@@ -108,6 +111,7 @@ func English() Messages {
 		DetailUnexpected: "unexpected answer {status}",
 		DetailNoTicket:   "the ticket route answered without a ticket",
 		DetailBadURL:     "the ticket route answered with an unusable portal URL",
+		DetailNoSession:  "its session kept ending at once",
 		FromAnotherSite:  TextFromAnotherSite,
 		Open:             TextOpen,
 		NoResource:       "keyportal: this page's URL carries no resource id.",
@@ -160,6 +164,8 @@ func (m Messages) failed(f failure, status, seconds int) string {
 		d = m.DetailNoTicket
 	case failBadURL:
 		d = m.DetailBadURL
+	case failNoSession:
+		d = m.DetailNoSession
 	}
 	d = strings.ReplaceAll(d, "{status}", strconv.Itoa(status))
 	return m.withCountdown(strings.ReplaceAll(m.Failed, "{detail}", d), seconds)

@@ -19,6 +19,7 @@ var german = Messages{
 	DetailUnexpected: "unerwartete Antwort {status}",
 	DetailNoTicket:   "kein Ticket erhalten",
 	DetailBadURL:     "unbrauchbare Portal-Adresse",
+	DetailNoSession:  "ihre Sitzung endete immer wieder sofort",
 	FromAnotherSite:  "Sie haben diese Seite von einer anderen Website aus geöffnet.",
 	Open:             "API-Schlüssel öffnen",
 	NoResource:       "keyportal: die Adresse dieser Seite nennt keine Ressource.",

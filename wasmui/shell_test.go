@@ -193,6 +193,22 @@ func TestRenderFailureAboveKeptFrame(t *testing.T) {
 		Attr("data-keyportal-ready", "true"), 1)
 }
 
+// TestRenderChurnGivenUp: a frame that kept expiring is replaced by the
+// failure notice and its Retry button, without a countdown.
+func TestRenderChurnGivenUp(t *testing.T) {
+	s := render(t, func(m *machine) {
+		m.Start()
+		m.Fetched(okResult("t1", time.Minute), t0)
+		m.churn, m.lastRenewal = maxChurn, t0 // as after maxChurn quick renewals
+		m.Message(frameMsg(ticket.MsgSessionExpired), t0.Add(time.Second))
+	})
+	match(t, s, app.Text("Couldn't load the API key manager (its session kept ending at once)."), 0, 0, 0)
+	match(t, s, app.Text(English().Retry), 0, 1, 0)
+	if err := app.Match(app.IFrame(), s, 0, 1); err == nil {
+		t.Fatal("the frame is still shown")
+	}
+}
+
 func TestRenderAroundEagerFrame(t *testing.T) {
 	// The eager script shows the portal; the first render, before the
 	// ticket result is adopted, must not say loading above it.
@@ -361,7 +377,7 @@ func TestRenderInGerman(t *testing.T) {
 			}
 			for _, en := range []string{english.Loading, english.FrameTitle, english.SignedOut, english.SignIn, english.Forbidden,
 				english.AskAdmin, english.RateLimited, "Retrying in", "Couldn't load", english.Retry, english.DetailNetwork,
-				"the server answered", "unexpected answer", english.DetailNoTicket, english.DetailBadURL,
+				"the server answered", "unexpected answer", english.DetailNoTicket, english.DetailBadURL, english.DetailNoSession,
 				english.FromAnotherSite, english.Open, english.NoResource} {
 				if strings.Contains(page, en) {
 					t.Errorf("English %q leaks into the German page:\n%s", en, page)
