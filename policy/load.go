@@ -159,8 +159,8 @@ func (c *csvLines) next() (fields []string, ok bool, err error) {
 
 // each calls fn with the fields of every row and the line it is on, in
 // order, and stops at the first error fn returns. A line that is not a CSV
-// row, a row with a comment after it, or input that ends early (a line over 1 MiB, a failing reader), ends
-// it with a *FileError on that line of path.
+// row, a row with a comment after it, or input that ends early (a line over
+// 1 MiB, a failing reader), ends it with a *FileError on that line of path.
 func (c *csvLines) each(path string, fn func(fields []string, line int) error) error {
 	for {
 		fields, ok, err := c.next()
@@ -170,10 +170,8 @@ func (c *csvLines) each(path string, fn func(fields []string, line int) error) e
 		if err != nil {
 			return fileErrorf(path, c.line, "not a CSV row: %s", csvMessage(err))
 		}
-		for _, f := range fields {
-			if comment := policytext.TrailingComment(f); comment != "" {
-				return fileErrorf(path, c.line, "comment after the row (%q): only a line that starts with # is a comment, so this one would be part of the field; put it on a line of its own", comment)
-			}
+		if comment := policytext.RowComment(fields); comment != "" {
+			return fileErrorf(path, c.line, "comment after the row (%q): only a line that starts with # is a comment, so this one would be part of the field; put it on a line of its own", comment)
 		}
 		if err := fn(fields, c.line); err != nil {
 			return err

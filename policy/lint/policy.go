@@ -42,7 +42,7 @@ func (l *linter) parsePolicy(m *model, text string) []row {
 				"cannot parse row: %v", unwrapCSV(err))
 			continue
 		}
-		if comment := firstComment(fields); comment != "" {
+		if comment := policytext.RowComment(fields); comment != "" {
 			l.policyErr(lineNo, CodeSyntax, "put the comment on a line of its own: only a line that starts with # is a comment",
 				"comment after the row (%q) would be read as part of the field", comment)
 			continue
@@ -108,17 +108,6 @@ func splitRow(line string) ([]string, error) {
 		fields[j] = strings.TrimSpace(fields[j])
 	}
 	return fields, nil
-}
-
-// firstComment returns the first comment written after a row in fields
-// (policytext.TrailingComment), or "".
-func firstComment(fields []string) string {
-	for _, f := range fields {
-		if c := policytext.TrailingComment(f); c != "" {
-			return c
-		}
-	}
-	return ""
 }
 
 func unwrapCSV(err error) string {

@@ -15,3 +15,14 @@ func TrailingComment(field string) string {
 	}
 	return ""
 }
+
+// RowComment returns the first comment written after a row of fields
+// (TrailingComment), or "".
+func RowComment(fields []string) string {
+	for _, f := range fields {
+		if c := TrailingComment(f); c != "" {
+			return c
+		}
+	}
+	return ""
+}

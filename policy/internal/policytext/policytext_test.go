@@ -17,3 +17,12 @@ func TestTrailingComment(t *testing.T) {
 		}
 	}
 }
+
+func TestRowComment(t *testing.T) {
+	if got := RowComment([]string{"g", "alice", "admin", "acme # owner"}); got != "# owner" {
+		t.Errorf("RowComment of a row with a comment = %q", got)
+	}
+	if got := RowComment([]string{"g", "alice#1", "admin", "acme"}); got != "" {
+		t.Errorf("RowComment of a row without one = %q", got)
+	}
+}
