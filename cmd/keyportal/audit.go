@@ -36,7 +36,7 @@ arrive until interrupted (Ctrl-C).`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if q.Since, q.Until, err = c.parseWindow(cmd, since, until); err != nil {
+			if q.Since, q.Until, err = c.parseWindow(cmd, since, until, time.Time{}); err != nil {
 				return err
 			}
 			if q.Limit < 1 || q.Limit > 1000 {
@@ -71,15 +71,18 @@ arrive until interrupted (Ctrl-C).`,
 	return cmd
 }
 
-// parseWindow reads --since and --until (parseSince), refusing a window
-// that ends before it starts, which would only print that nothing matches.
-// A zero time is an open end.
-func (c *cli) parseWindow(cmd *cobra.Command, since, until string) (from, to time.Time, err error) {
+// parseWindow reads --since and --until (parseSince), an empty --until
+// being end (the zero time: an open end), and refuses a window that ends
+// before it starts, which would only print that nothing matches.
+func (c *cli) parseWindow(cmd *cobra.Command, since, until string, end time.Time) (from, to time.Time, err error) {
 	if from, err = c.parseSince(since); err != nil {
 		return from, to, usageErrorf(cmd, "--since: %v", err)
 	}
 	if to, err = c.parseSince(until); err != nil {
 		return from, to, usageErrorf(cmd, "--until: %v", err)
+	}
+	if to.IsZero() {
+		to = end
 	}
 	if !to.IsZero() && !to.After(from) {
 		return from, to, usageErrorf(cmd, "--until must be after --since")

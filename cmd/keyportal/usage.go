@@ -70,14 +70,8 @@ from Wacht's backend API (or keyportal serve's).
 			}
 			r := usageReport{App: app}
 			var err error
-			if r.Since, r.Until, err = c.parseWindow(cmd, since, until); err != nil {
+			if r.Since, r.Until, err = c.parseWindow(cmd, since, until, c.now()); err != nil {
 				return err
-			}
-			if r.Until.IsZero() {
-				r.Until = c.now()
-			}
-			if !r.Until.After(r.Since) {
-				return usageErrorf(cmd, "--until must be after --since") // --since in the future
 			}
 			ctx := cmd.Context()
 			err = src.use(ctx, c, false, func(cl *wacht.Client) error {

@@ -82,6 +82,7 @@ func TestUsage(t *testing.T) {
 	expect(t, h.run("usage", "--db", "$DB"), exitUsage)
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_42", "--top", "51"), exitUsage)
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_42", "--since", "1d", "--until", "2d"), exitUsage)
+	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_42", "--since", "2200-01-01"), exitUsage) // until now, before since
 	expect(t, h.run("usage", "--db", "$DB", "--app", "aa_404"), exitFindings)
 }
 
