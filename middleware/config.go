@@ -56,9 +56,10 @@ type Config struct {
 	// Logger receives one audit event per attempt that got past Identify
 	// (event=ticket.issue) and the errors behind 5xx answers; a refusal
 	// before it (content type, size, body, origin, Identify), which anyone
-	// can send, is logged at most a few times a minute per client IP. Audit events are written at info level and
-	// never sampled: the route drops any sampler and, on its own copy,
-	// lowers a level above info to info; only a disabled logger
+	// can send, is logged at most a few times a minute per client IP.
+	// Audit events are written at info level and never sampled: the route
+	// drops any sampler and, on its own copy, lowers a level above info to
+	// info; only a disabled logger
 	// (zerolog.Nop()) or zerolog's global level silences them. The zero
 	// Logger means JSON lines with timestamps at info level on os.Stderr.
 	//

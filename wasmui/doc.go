@@ -8,9 +8,9 @@
 // by reloading the iframe otherwise (Wacht's hosted page), and at
 // expires_at for a frame that never said ready. It shows distinct states for
 // 401, 403, 429 (a countdown from Retry-After) and other failures (a Retry
-// button, and automatic retries at 1, 2, 4 … 30 s but for another 4xx). Messages are accepted only
-// from the iframe's window and the portal's exact origin; tickets are posted
-// to that exact origin.
+// button, and automatic retries at 1, 2, 4 … 30 s but for another 4xx).
+// Messages are accepted only from the iframe's window and the portal's exact
+// origin; tickets are posted to that exact origin.
 //
 // The logic lives in an unexported state machine with no browser dependency;
 // Shell renders it and carries out its effects with fetch, postMessage and

@@ -63,9 +63,9 @@ func (f *storeFlags) oneStore() error {
 	return nil
 }
 
-// open opens the selected store (after oneStore). Unless create is set, a SQLite file must already exist:
-// reading an empty new store would only hide a wrong path. (sqlite.Open
-// creates a missing directory, private.)
+// open opens the selected store (after oneStore). Unless create is set, a
+// SQLite file must already exist: reading an empty new store would only
+// hide a wrong path. (sqlite.Open creates a missing directory, private.)
 func (f *storeFlags) open(ctx context.Context, c *cli, create bool) (keystore.Store, error) {
 	if err := f.oneStore(); err != nil {
 		return nil, err
